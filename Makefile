@@ -1,0 +1,52 @@
+# Every target creates .venv and installs what it needs: a fresh machine with Python 3.11+ is enough.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PB_DIR := mindo_grpc/_pb
+PROTOS := $(wildcard protos/mindo/v1/*.proto)
+PB_STAMP := $(PB_DIR)/.generated
+
+.PHONY: run test lint proto bench clean install test-fast
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) $(PB_STAMP)
+
+# Generated gRPC code lives under mindo_grpc/_pb and is never edited by hand. The -I mapping
+# makes the generated modules import each other as mindo_grpc._pb.mindo.v1.* .
+$(PB_STAMP): $(STAMP) $(PROTOS)
+	rm -rf $(PB_DIR)
+	mkdir -p $(PB_DIR)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -I$(PB_DIR)=protos \
+	  --python_out=. --grpc_python_out=. --mypy_out=. --mypy_grpc_out=. \
+	  $(patsubst protos/%,$(PB_DIR)/%,$(PROTOS))
+	find $(PB_DIR) -type d -exec touch {}/__init__.py \;
+	touch $(PB_STAMP)
+
+proto: $(PB_STAMP)
+
+run: install
+	$(BIN)/mindo dev
+
+test: install lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/python -m pytest -q -x -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy mindo_core
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(PB_DIR) .mindo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,201 @@
+"""Mindo's error tree. Every error has a stable ``code`` that clients can key on.
+
+Each edge translates these exactly once, in one table: gRPC (``mindo_grpc.errors``) maps the
+classes below to status codes, and the REST bridge maps gRPC statuses and codes to HTTP bodies.
+Messages that the public documentation shows are reproduced verbatim (they are Spanish there);
+errors the documentation does not show speak English.
+
+    MindoError
+    ├── InvalidRequest                  invalid_request         the input cannot be accepted
+    │   ├── InvalidPhoneNumber          invalid_phone_number
+    │   └── TemplateParameterError      template_parameters     (carries Meta's code, e.g. 132000)
+    ├── NotFound
+    │   ├── PhoneNumberNotFound         phone_number_not_found
+    │   ├── TemplateNotFound            template_not_found
+    │   ├── MessageNotFound             message_not_found
+    │   └── OrganisationNotFound        organisation_not_found
+    ├── Conflict                        conflict                the thing already exists
+    ├── FailedPrecondition
+    │   └── TemplateNotApproved         template_not_approved
+    ├── Unauthenticated
+    │   ├── ApiKeyMissing               api_key_missing
+    │   └── ApiKeyExpired               api_key_expired         (also revoked or unknown keys)
+    ├── PermissionDenied                api_key_forbidden
+    ├── RateLimited                     rate_limited
+    ├── MetaError                       meta_error              Meta answered with its error envelope
+    └── MetaUnavailable                 meta_unavailable        no answer: timeout, connection, 5xx
+                                                                without an envelope
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+class MindoError(Exception):
+    """Base of every error Mindo reports to a client."""
+
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(MindoError):
+    """The input cannot be accepted; ``field_errors`` maps a field to what is wrong with it."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, field_errors: Mapping[str, list[str]] | None = None):
+        super().__init__(message)
+        self.field_errors: dict[str, list[str]] = dict(field_errors or {})
+
+    @classmethod
+    def for_field(cls, name: str, problem: str) -> InvalidRequest:
+        return cls(f"{name}: {problem}", field_errors={name: [problem]})
+
+
+class InvalidPhoneNumber(InvalidRequest):
+    code = "invalid_phone_number"
+
+
+class TemplateParameterError(InvalidRequest):
+    """The variables do not fit the template; ``meta_code`` is what Meta would have answered."""
+
+    code = "template_parameters"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        meta_code: int,
+        field_errors: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message, field_errors=field_errors)
+        self.meta_code = meta_code
+
+
+class NotFound(MindoError):
+    code = "not_found"
+
+
+class PhoneNumberNotFound(NotFound):
+    code = "phone_number_not_found"
+
+    def __init__(self, phone_number_id: str) -> None:
+        super().__init__(f"Numero de WhatsApp con ID '{phone_number_id}' no encontrado")
+
+
+class TemplateNotFound(NotFound):
+    code = "template_not_found"
+
+    def __init__(self, name: str, language: str) -> None:
+        super().__init__(
+            f"Template '{name}' (language: {language}) no encontrado en este business account"
+        )
+
+
+class MessageNotFound(NotFound):
+    code = "message_not_found"
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"Message '{message_id}' not found")
+
+
+class OrganisationNotFound(NotFound):
+    code = "organisation_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Organisation '{name}' not found")
+
+
+class Conflict(MindoError):
+    code = "conflict"
+
+
+class FailedPrecondition(MindoError):
+    code = "failed_precondition"
+
+
+class TemplateNotApproved(FailedPrecondition):
+    code = "template_not_approved"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Template '{name}' no tiene estado APPROVED")
+
+
+class Unauthenticated(MindoError):
+    code = "unauthenticated"
+
+
+class ApiKeyMissing(Unauthenticated):
+    code = "api_key_missing"
+
+    def __init__(self) -> None:
+        super().__init__("Este endpoint requiere autenticacion con API Key (header X-API-Key)")
+
+
+class ApiKeyExpired(Unauthenticated):
+    """Expired, revoked and unknown keys answer alike, so a guess learns nothing."""
+
+    code = "api_key_expired"
+
+    def __init__(self) -> None:
+        super().__init__("API Key expirada")
+
+
+class PermissionDenied(MindoError):
+    code = "api_key_forbidden"
+
+    def __init__(self) -> None:
+        super().__init__("API Key no tiene acceso a este recurso")
+
+
+class RateLimited(MindoError):
+    code = "rate_limited"
+
+    def __init__(self, retry_after_seconds: float) -> None:
+        super().__init__(f"Too many requests; retry after {retry_after_seconds:.0f} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetaErrorDetail:
+    """What Meta said, kept whole so that it can be recorded and shown."""
+
+    meta_code: int
+    title: str
+    details: str = ""
+    http_status: int = 0
+    subcode: int | None = None
+    fbtrace_id: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class MetaError(MindoError):
+    """Meta answered with its error envelope. ``retryable`` says whether trying again may work."""
+
+    code = "meta_error"
+
+    def __init__(self, detail: MetaErrorDetail, *, retryable: bool) -> None:
+        super().__init__(f"(#{detail.meta_code}) {detail.title}".strip())
+        self.detail = detail
+        self.retryable = retryable
+
+    @property
+    def meta_code(self) -> int:
+        return self.detail.meta_code
+
+
+class MetaUnavailable(MindoError):
+    """Meta could not be reached or gave no usable answer; always worth retrying."""
+
+    code = "meta_unavailable"
+    retryable = True
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Meta unavailable: {reason}")
+        self.reason = reason
