@@ -22,9 +22,8 @@ errors the documentation does not show speak English.
     │   └── ApiKeyExpired               api_key_expired         (also revoked or unknown keys)
     ├── PermissionDenied                api_key_forbidden
     ├── RateLimited                     rate_limited
-    ├── MetaError                       meta_error              Meta answered with its error envelope
-    └── MetaUnavailable                 meta_unavailable        no answer: timeout, connection, 5xx
-                                                                without an envelope
+    ├── MetaError                       meta_error              Meta answered with an error
+    └── MetaUnavailable                 meta_unavailable        no answer, timeout, bare 5xx
 """
 
 from __future__ import annotations
