@@ -1,0 +1,3 @@
+from mindo_cli.main import app
+
+app()

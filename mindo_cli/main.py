@@ -1,0 +1,169 @@
+"""The `mindo` command: run the servers, and operate tenants, keys and accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from mindo_cli.lifecycle import wait_for_stop_signal
+from mindo_cli.secret_file import ensure_secret_key
+from mindo_cli.supervisor import ChildSpec, child_env, mindo_argv, run_children
+from mindo_core.adapters.crypto import generate_secret
+from mindo_core.errors import MindoError
+from mindo_core.settings import Settings, split_address
+
+app = typer.Typer(
+    help="Mindo: send WhatsApp Business template messages through Meta's Cloud API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+DATA_DIR = Path(".mindo")
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _run(work: Callable[[], Awaitable[T]]) -> T:
+    """Runs a coroutine; a Mindo error becomes a clear message and exit code 1."""
+    try:
+        return asyncio.run(work())
+    except MindoError as error:
+        errors.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    demo: Annotated[
+        bool, typer.Option(help="Seed the demo tenant against the sandbox before serving.")
+    ] = False,
+) -> None:
+    """Run the gRPC service (MINDO_GRPC_ADDRESS) over MINDO_DATABASE_URL."""
+    settings = _settings()
+    _logging(settings)
+    _run(lambda: _serve(settings, demo))
+
+
+async def _serve(settings: Settings, demo: bool) -> None:
+    from mindo_cli.demo import seed_demo
+    from mindo_core.bootstrap import open_services
+    from mindo_grpc.server import start_grpc_server
+
+    async with open_services(settings) as services:
+        if demo:
+            seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
+            _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
+        running = await start_grpc_server(services, settings.grpc_address)
+        await wait_for_stop_signal()
+        await running.stop()
+
+
+def _print_demo_banner(settings: Settings, key: str, numbers: tuple[str, ...]) -> None:
+    console.print(
+        "\n[bold green]Mindo is ready[/bold green] (demo tenant, Meta sandbox, SQLite)\n"
+        f"  REST   http://{settings.http_address}  (OpenAPI: /api/v1/openapi.json)\n"
+        f"  gRPC   {settings.grpc_address}  (reflection on)\n"
+        f"  phone_number_id  {', '.join(numbers)}\n"
+        f"  X-API-Key        [bold]{key}[/bold]\n"
+        "  Try: curl -X POST http://"
+        f"{settings.http_address}/api/v1/meta-templates/send/ -H 'X-API-Key: {key}' "
+        '-H \'Content-Type: application/json\' -d \'{"phone_number_id": "813497231850626", '
+        '"template_name": "welcome_message", "recipient_phone": "+5491112345678", '
+        '"variables": {"name": "Juan Perez"}}\'\n',
+        soft_wrap=True,
+    )
+    sys.stdout.flush()
+
+
+@app.command()
+def bridge() -> None:
+    """Run the REST bridge (MINDO_HTTP_ADDRESS), forwarding to the gRPC service."""
+    from rest_bridge.app import start_bridge
+
+    settings = _settings()
+    _logging(settings)
+    host, port = split_address(settings.http_address)
+
+    async def work() -> None:
+        running = await start_bridge(settings.grpc_address, host, port)
+        await wait_for_stop_signal()
+        await running.stop()
+
+    _run(work)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sandbox(ctx: typer.Context) -> None:
+    """Run the Meta Graph API sandbox. Options: see `mindo sandbox --help-sandbox`."""
+    from mindo_sandbox.__main__ import main as sandbox_main
+
+    args = [("--help" if a == "--help-sandbox" else a) for a in ctx.args]
+    raise typer.Exit(sandbox_main(args))
+
+
+@app.command()
+def dev() -> None:
+    """Start everything with embedded defaults: sandbox, gRPC service, REST bridge, demo tenant.
+
+    SQLite in .mindo/, a secret key generated once in .mindo/secret.key, the demo key printed
+    at start (pin it with MINDO_DEMO_API_KEY). Ctrl-C stops everything."""
+    settings = _settings()
+    sandbox_url = f"http://{settings.sandbox_address}"
+    host, port = split_address(settings.sandbox_address)
+    env = child_env(
+        {
+            "MINDO_META_BASE_URL": os.environ.get("MINDO_META_BASE_URL", sandbox_url),
+            "MINDO_SECRET_KEY": settings.secret_key or ensure_secret_key(DATA_DIR),
+            "MINDO_DATABASE_URL": settings.database_url,
+        }
+    )
+    specs = [
+        ChildSpec(
+            "sandbox",
+            mindo_argv("sandbox", "--host", host, "--port", str(port)),
+            settings.sandbox_address,
+        ),
+        ChildSpec("gRPC service", mindo_argv("serve", "--demo"), settings.grpc_address),
+        ChildSpec("REST bridge", mindo_argv("bridge"), settings.http_address),
+    ]
+    raise typer.Exit(asyncio.run(run_children(specs, env)))
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new random value for MINDO_SECRET_KEY."""
+    console.print(generate_secret())
+
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate MINDO_DATABASE_URL to the newest schema (the service also does it at start)."""
+    from mindo_core.adapters.sql import upgrade_database
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    console.print(f"Database at {settings.database_url} is up to date.")

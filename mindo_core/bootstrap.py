@@ -1,0 +1,74 @@
+"""The composition root: the one place that builds the real object graph from settings.
+
+Nothing connects at import time; ``open_services`` connects, and closes what it opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from mindo_core.adapters.crypto import FernetTokenCipher
+from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.clock import Clock, SystemClock
+from mindo_core.errors import InvalidRequest
+from mindo_core.ports import MetaGateway, Store, TokenCipher
+from mindo_core.services.authenticate import Authenticator
+from mindo_core.services.connect_account import AccountConnector
+from mindo_core.services.issue_api_key import ApiKeyAdmin
+from mindo_core.services.send_message import SendMessage
+from mindo_core.settings import Settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    store: Store
+    meta: MetaGateway
+    clock: Clock
+    authenticator: Authenticator
+    send_message: SendMessage
+    api_keys: ApiKeyAdmin
+    accounts: AccountConnector
+
+
+def wire(store: Store, meta: MetaGateway, cipher: TokenCipher, clock: Clock) -> Services:
+    """Use cases over the given ports: real ones from ``open_services``, fakes in tests."""
+    return Services(
+        store=store,
+        meta=meta,
+        clock=clock,
+        authenticator=Authenticator(store, clock),
+        send_message=SendMessage(store, meta, cipher, clock),
+        api_keys=ApiKeyAdmin(store, clock),
+        accounts=AccountConnector(store, meta, cipher),
+    )
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Migrates the database, connects the store and builds the Meta client."""
+    cipher = _cipher(settings)
+    await asyncio.to_thread(upgrade_database, settings.database_url)
+    store = await open_store(settings.database_url)
+    meta = AiohttpMetaGateway(
+        base_url=settings.meta_base_url,
+        api_version=settings.meta_api_version,
+        total_timeout=settings.meta_timeout_seconds,
+    )
+    try:
+        yield wire(store, meta, cipher, SystemClock())
+    finally:
+        await meta.close()
+        await store.close()
+
+
+def _cipher(settings: Settings) -> TokenCipher:
+    if not settings.secret_key:
+        raise InvalidRequest.for_field(
+            "MINDO_SECRET_KEY",
+            "is required: it encrypts Meta access tokens (generate one: mindo secret-key)",
+        )
+    return FernetTokenCipher(settings.secret_key)

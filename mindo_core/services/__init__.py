@@ -1,0 +1,1 @@
+"""Use cases: each takes plain values and ports, and returns plain values."""

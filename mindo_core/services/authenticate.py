@@ -1,0 +1,60 @@
+"""Who is calling: an API key becomes a ``Principal`` or a documented refusal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from mindo_core import api_keys
+from mindo_core.accounts import Organisation
+from mindo_core.api_keys import ALL_SCOPES, ApiKey, Scope
+from mindo_core.clock import Clock
+from mindo_core.errors import ApiKeyExpired, ApiKeyMissing, InvalidRequest, PermissionDenied
+from mindo_core.ports import ApiKeyStore, OrganisationStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    organisation: Organisation
+    api_key: ApiKey
+
+
+class StoreForAuth(ApiKeyStore, OrganisationStore, Protocol):
+    """What authentication reads."""
+
+
+class Authenticator:
+    def __init__(self, store: StoreForAuth, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def authenticate(self, raw_key: str | None, scope: Scope | None) -> Principal:
+        """Missing key → ApiKeyMissing; unknown, malformed, expired or revoked → ApiKeyExpired
+        (alike, so a guess learns nothing); a key without ``scope`` → PermissionDenied. A
+        ``scope`` of None asks only whether the key is valid."""
+        key = (raw_key or "").strip()
+        if not key:
+            raise ApiKeyMissing()
+        principal = await self._principal_for(key)
+        if scope is not None and not principal.api_key.allows(scope):
+            raise PermissionDenied()
+        return principal
+
+    async def require_scope(self, principal: Principal, scope: str) -> None:
+        if scope not in ALL_SCOPES:
+            raise InvalidRequest.for_field("scope", f"unknown scope {scope!r}")
+        if scope not in principal.api_key.scopes:
+            raise PermissionDenied()
+
+    async def _principal_for(self, key: str) -> Principal:
+        if not api_keys.is_well_formed(key):
+            raise ApiKeyExpired()
+        stored = await self._store.find_api_key_by_hash(api_keys.hash_key(key))
+        if stored is None or not api_keys.matches(key, stored.key_hash):
+            raise ApiKeyExpired()
+        if not stored.is_usable_at(self._clock.now()):
+            raise ApiKeyExpired()
+        organisation = await self._store.get_organisation(stored.organisation_id)
+        if organisation is None:
+            raise ApiKeyExpired()
+        return Principal(organisation=organisation, api_key=stored)

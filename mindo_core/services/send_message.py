@@ -1,0 +1,161 @@
+"""Send one template message: validate everything first, then call Meta once, then record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from mindo_core.accounts import BusinessAccountId, PhoneNumberRowId
+from mindo_core.clock import Clock
+from mindo_core.errors import (
+    InvalidPhoneNumber,
+    MetaError,
+    MetaUnavailable,
+    PhoneNumberNotFound,
+    TemplateNotApproved,
+    TemplateNotFound,
+)
+from mindo_core.messages import DeliveryState, MessageRecord, NewMessage
+from mindo_core.phones import NormalizedPhone, normalize_phone
+from mindo_core.ports import AccountStore, MessageStore, MetaGateway, TemplateStore, TokenCipher
+from mindo_core.services.authenticate import Principal
+from mindo_core.template_records import StoredTemplate
+from mindo_core.templates import ResolvedTemplate, build_send_payload, parse_template, resolve
+
+DEFAULT_LANGUAGE = "es"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendMessageCommand:
+    phone_number_id: str
+    template_name: str
+    recipient_phone: str
+    language: str = DEFAULT_LANGUAGE
+    variables: Mapping[str, str] = field(default_factory=dict)
+    button_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SentMessage:
+    record: MessageRecord
+    wamid: str
+    template_name: str
+    recipient_phone: str
+    sent_at: datetime
+
+
+class StoreForSending(AccountStore, TemplateStore, MessageStore, Protocol):
+    """What sending one message reads and writes."""
+
+
+class SendMessage:
+    def __init__(
+        self, store: StoreForSending, meta: MetaGateway, cipher: TokenCipher, clock: Clock
+    ) -> None:
+        self._store = store
+        self._meta = meta
+        self._cipher = cipher
+        self._clock = clock
+
+    async def __call__(self, principal: Principal, command: SendMessageCommand) -> SentMessage:
+        recipient = _recipient(command.recipient_phone)
+        found = await self._store.find_sender(principal.organisation.id, command.phone_number_id)
+        if found is None:
+            raise PhoneNumberNotFound(command.phone_number_id)
+        phone_number, account, encrypted_token = found
+        template = await self._approved_template(account.id, command)
+        resolved = resolve(parse_template(template), command.variables, command.button_variables)
+        payload = build_send_payload(
+            resolved, to=recipient.wa_id, name=template.name, language=template.language
+        )
+        sending = _Attempt(principal, phone_number.id, template, recipient.e164, resolved)
+        try:
+            result = await self._meta.send_template(
+                phone_number_id=phone_number.phone_number_id,
+                access_token=self._cipher.decrypt(encrypted_token),
+                payload=payload,
+            )
+        except (MetaError, MetaUnavailable) as error:
+            await self._store.add_message(sending.failed(error, self._clock.now()))
+            raise
+        now = self._clock.now()
+        record = await self._store.add_message(sending.sent(result.wamid, now))
+        return SentMessage(
+            record=record,
+            wamid=result.wamid,
+            template_name=template.name,
+            recipient_phone=recipient.e164,
+            sent_at=now,
+        )
+
+    async def _approved_template(
+        self, business_account_id: BusinessAccountId, command: SendMessageCommand
+    ) -> StoredTemplate:
+        template = await self._store.find_template(
+            business_account_id, command.template_name, command.language
+        )
+        if template is None:
+            raise TemplateNotFound(command.template_name, command.language)
+        if not template.is_approved:
+            raise TemplateNotApproved(command.template_name)
+        return template
+
+
+def _recipient(raw: str) -> NormalizedPhone:
+    try:
+        return normalize_phone(raw)
+    except InvalidPhoneNumber as error:
+        raise InvalidPhoneNumber(
+            error.message, field_errors={"recipient_phone": [error.message]}
+        ) from error
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    principal: Principal
+    phone_number_row_id: PhoneNumberRowId
+    template: StoredTemplate
+    recipient_e164: str
+    resolved: ResolvedTemplate
+
+    def sent(self, wamid: str, now: datetime) -> NewMessage:
+        return self._message(wamid=wamid, status="sent", created_at=now, sent_at=now)
+
+    def failed(self, error: MetaError | MetaUnavailable, now: datetime) -> NewMessage:
+        code = error.meta_code if isinstance(error, MetaError) else None
+        return self._message(
+            wamid=None,
+            status="failed",
+            created_at=now,
+            failed_at=now,
+            error_code=code,
+            error_message=error.message,
+        )
+
+    def _message(
+        self,
+        *,
+        wamid: str | None,
+        status: DeliveryState,
+        created_at: datetime,
+        sent_at: datetime | None = None,
+        failed_at: datetime | None = None,
+        error_code: int | None = None,
+        error_message: str | None = None,
+    ) -> NewMessage:
+        return NewMessage(
+            organisation_id=self.principal.organisation.id,
+            phone_number_row_id=self.phone_number_row_id,
+            template_id=self.template.id,
+            recipient_phone=self.recipient_e164,
+            variables_used=dict(self.resolved.variables_used),
+            wamid=wamid,
+            status=status,
+            created_at=created_at,
+            sent_at=sent_at,
+            failed_at=failed_at,
+            error_code=error_code,
+            error_message=error_message,
+        )

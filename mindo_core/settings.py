@@ -1,0 +1,76 @@
+"""Settings come from the environment once, in the composition root, as one frozen value.
+
+| variable                 | default                         | meaning                            |
+|--------------------------|---------------------------------|------------------------------------|
+| MINDO_DATABASE_URL       | sqlite:///.mindo/mindo.db       | SQLite file or postgresql:// URL   |
+| MINDO_SECRET_KEY         | (required to store tokens)      | encrypts Meta access tokens        |
+| MINDO_META_BASE_URL      | https://graph.facebook.com      | Meta, or the sandbox               |
+| MINDO_META_API_VERSION   | v21.0                           | Graph API version                  |
+| MINDO_META_TIMEOUT_S     | 30                              | total timeout of one Meta call     |
+| MINDO_GRPC_ADDRESS       | 127.0.0.1:50051                 | where the gRPC service listens     |
+| MINDO_HTTP_ADDRESS       | 127.0.0.1:8000                  | where the REST bridge listens      |
+| MINDO_SANDBOX_ADDRESS    | 127.0.0.1:8900                  | where `mindo dev` runs the sandbox |
+| MINDO_DEMO_API_KEY       | (random each start)             | pins the demo key of `mindo dev`   |
+| MINDO_LOG_LEVEL          | INFO                            | DEBUG, INFO, WARNING, ERROR        |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mindo_core.errors import InvalidRequest
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str = "sqlite:///.mindo/mindo.db"
+    secret_key: str = field(default="", repr=False)
+    meta_base_url: str = "https://graph.facebook.com"
+    meta_api_version: str = "v21.0"
+    meta_timeout_seconds: float = 30.0
+    grpc_address: str = "127.0.0.1:50051"
+    http_address: str = "127.0.0.1:8000"
+    sandbox_address: str = "127.0.0.1:8900"
+    demo_api_key: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        def get(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        defaults = cls()
+        return cls(
+            database_url=get("MINDO_DATABASE_URL", defaults.database_url),
+            secret_key=get("MINDO_SECRET_KEY", ""),
+            meta_base_url=get("MINDO_META_BASE_URL", defaults.meta_base_url).rstrip("/"),
+            meta_api_version=get("MINDO_META_API_VERSION", defaults.meta_api_version),
+            meta_timeout_seconds=_positive_float(
+                get("MINDO_META_TIMEOUT_S", str(defaults.meta_timeout_seconds)),
+                "MINDO_META_TIMEOUT_S",
+            ),
+            grpc_address=get("MINDO_GRPC_ADDRESS", defaults.grpc_address),
+            http_address=get("MINDO_HTTP_ADDRESS", defaults.http_address),
+            sandbox_address=get("MINDO_SANDBOX_ADDRESS", defaults.sandbox_address),
+            demo_api_key=get("MINDO_DEMO_API_KEY", "") or None,
+            log_level=get("MINDO_LOG_LEVEL", defaults.log_level).upper(),
+        )
+
+
+def _positive_float(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidRequest.for_field(name, f"must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise InvalidRequest.for_field(name, "must be greater than zero")
+    return value
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """'127.0.0.1:8000' → ('127.0.0.1', 8000); '[::1]:8000' → ('::1', 8000)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InvalidRequest.for_field("address", f"expected HOST:PORT, got {address!r}")
+    return host.strip("[]"), int(port)

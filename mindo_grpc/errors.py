@@ -1,0 +1,64 @@
+"""Core errors → gRPC statuses: the one table for this boundary.
+
+A ``MindoError`` becomes its status code plus rich details (``status_details``); anything else
+becomes INTERNAL with a generic message, logged here and never shown to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from mindo_core import errors
+from mindo_grpc.status_details import ErrorDetails
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first class an error is an instance of decides.
+STATUS_BY_ERROR: tuple[tuple[type[errors.MindoError], grpc.StatusCode], ...] = (
+    (errors.InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.Conflict, grpc.StatusCode.ALREADY_EXISTS),
+    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.MetaUnavailable, grpc.StatusCode.UNAVAILABLE),
+    # Meta refused the message: the request reached Meta and Meta said no.
+    (errors.MetaError, grpc.StatusCode.FAILED_PRECONDITION),
+)
+
+
+def details_for(error: BaseException) -> ErrorDetails:
+    if not isinstance(error, errors.MindoError):
+        log.exception("unexpected error while serving an RPC", exc_info=error)
+        return ErrorDetails(status=grpc.StatusCode.INTERNAL, message="Internal error")
+    return ErrorDetails(
+        status=_status_of(error),
+        message=error.message,
+        code=error.code,
+        metadata=_metadata_of(error),
+        field_errors=getattr(error, "field_errors", {}),
+        retry_after_seconds=getattr(error, "retry_after_seconds", None),
+    )
+
+
+def _status_of(error: errors.MindoError) -> grpc.StatusCode:
+    for error_class, status in STATUS_BY_ERROR:
+        if isinstance(error, error_class):
+            return status
+    return grpc.StatusCode.INTERNAL
+
+
+def _metadata_of(error: errors.MindoError) -> dict[str, str]:
+    if isinstance(error, errors.TemplateParameterError):
+        return {"meta_code": str(error.meta_code)}
+    if isinstance(error, errors.MetaError):
+        detail = error.detail
+        return {
+            "meta_code": str(detail.meta_code),
+            "meta_details": detail.details,
+            "retryable": str(error.retryable).lower(),
+        }
+    return {}

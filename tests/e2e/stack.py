@@ -1,0 +1,92 @@
+"""`mindo dev` started as a user starts it, in its own directory, on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_KEY = "mindo_E2eDemoKey0123456789abcd"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class DevStack:
+    process: subprocess.Popen[bytes]
+    http: str
+    grpc: str
+    sandbox: str
+    api_key: str
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.http}"
+
+    def sandbox_requests(self) -> list[dict[str, object]]:
+        with urllib.request.urlopen(f"http://{self.sandbox}/_sandbox/requests") as answer:
+            body = json.load(answer)
+        return list(body["requests"] if isinstance(body, dict) else body)
+
+    def clear_sandbox_requests(self) -> None:
+        request = urllib.request.Request(
+            f"http://{self.sandbox}/_sandbox/requests", method="DELETE"
+        )
+        urllib.request.urlopen(request).close()
+
+    def interrupt(self, timeout: float = 30) -> int:
+        """Ctrl-C, as a user stops it."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=timeout)
+
+
+def start_dev_stack(workdir: Path) -> DevStack:
+    http, grpc_, sandbox = (f"127.0.0.1:{free_port()}" for _ in range(3))
+    env = {
+        **os.environ,
+        "MINDO_HTTP_ADDRESS": http,
+        "MINDO_GRPC_ADDRESS": grpc_,
+        "MINDO_SANDBOX_ADDRESS": sandbox,
+        "MINDO_DEMO_API_KEY": DEMO_KEY,
+        "MINDO_LOG_LEVEL": "WARNING",
+    }
+    env.pop("MINDO_DATABASE_URL", None)
+    env.pop("MINDO_META_BASE_URL", None)
+    env.pop("MINDO_SECRET_KEY", None)
+    log = workdir / "mindo-dev.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mindo_cli", "dev"],
+        cwd=workdir,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    stack = DevStack(process, http, grpc_, sandbox, DEMO_KEY, log)
+    _wait_until_serving(stack)
+    return stack
+
+
+def _wait_until_serving(stack: DevStack, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stack.process.poll() is not None:
+            raise RuntimeError(f"mindo dev exited early:\n{stack.log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{stack.base_url}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    stack.process.kill()
+    raise RuntimeError(f"mindo dev did not serve in {timeout} s:\n{stack.log.read_text()}")

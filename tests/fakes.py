@@ -1,0 +1,68 @@
+"""Hand-written fakes of Mindo's own ports, for unit tests of the use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mindo_core.errors import MetaError, MetaUnavailable
+from mindo_core.ports import MetaSendResult, PhoneNumberInfo, TemplateInfo
+
+
+@dataclass
+class SentToMeta:
+    phone_number_id: str
+    access_token: str
+    payload: Mapping[str, Any]
+
+
+@dataclass
+class FakeMeta:
+    """Answers sends with sequential wamids, or with the error queued for the next send."""
+
+    phone_numbers: dict[str, list[PhoneNumberInfo]] = field(default_factory=dict)
+    templates: dict[str, list[TemplateInfo]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    sent: list[SentToMeta] = field(default_factory=list)
+    next_errors: list[MetaError | MetaUnavailable] = field(default_factory=list)
+
+    async def send_template(
+        self, *, phone_number_id: str, access_token: str, payload: Mapping[str, Any]
+    ) -> MetaSendResult:
+        if self.next_errors:
+            raise self.next_errors.pop(0)
+        self.sent.append(SentToMeta(phone_number_id, access_token, payload))
+        return MetaSendResult(
+            wamid=f"wamid.fake{len(self.sent)}", wa_id=str(payload["to"]), message_status="accepted"
+        )
+
+    async def list_phone_numbers(
+        self, *, waba_id: str, access_token: str
+    ) -> Sequence[PhoneNumberInfo]:
+        self._check(waba_id, access_token)
+        return self.phone_numbers.get(waba_id, [])
+
+    async def list_templates(self, *, waba_id: str, access_token: str) -> Sequence[TemplateInfo]:
+        self._check(waba_id, access_token)
+        return self.templates.get(waba_id, [])
+
+    async def close(self) -> None:
+        return None
+
+    def _check(self, waba_id: str, access_token: str) -> None:
+        from mindo_core.errors import MetaErrorDetail
+
+        if self.tokens.get(waba_id) != access_token:
+            detail = MetaErrorDetail(meta_code=190, title="Invalid OAuth access token")
+            raise MetaError(detail, retryable=False)
+
+
+class ReversingCipher:
+    """Not encryption: enough to show that the store only ever sees transformed bytes."""
+
+    def encrypt(self, plaintext: str) -> bytes:
+        return plaintext[::-1].encode()
+
+    def decrypt(self, ciphertext: bytes) -> str:
+        return ciphertext.decode()[::-1]

@@ -1,0 +1,93 @@
+"""API keys: the documented refusals, in the documented order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mindo_core.adapters.memory import InMemoryStore
+from mindo_core.clock import FixedClock
+from mindo_core.errors import ApiKeyExpired, ApiKeyMissing, PermissionDenied
+from mindo_core.services.authenticate import Authenticator
+from mindo_core.services.issue_api_key import ApiKeyAdmin
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+async def store() -> InMemoryStore:
+    store = InMemoryStore()
+    await store.create_organisation("Acme")
+    return store
+
+
+async def test_a_valid_key_identifies_its_organisation(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    issued = await ApiKeyAdmin(store, clock).issue("Acme", name="prod")
+    principal = await Authenticator(store, clock).authenticate(issued.plaintext, "send")
+    assert principal.organisation.name == "Acme"
+    assert principal.api_key.name == "prod"
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+async def test_no_key_is_the_documented_missing_key_error(
+    store: InMemoryStore, clock: FixedClock, raw: str | None
+) -> None:
+    with pytest.raises(ApiKeyMissing) as refused:
+        await Authenticator(store, clock).authenticate(raw, "send")
+    assert refused.value.message == (
+        "Este endpoint requiere autenticacion con API Key (header X-API-Key)"
+    )
+
+
+@pytest.mark.parametrize("raw", ["mindo_" + "x" * 24, "not-a-key", "mindo_short"])
+async def test_unknown_or_malformed_keys_answer_like_expired_ones(
+    store: InMemoryStore, clock: FixedClock, raw: str
+) -> None:
+    with pytest.raises(ApiKeyExpired) as refused:
+        await Authenticator(store, clock).authenticate(raw, "send")
+    assert refused.value.message == "API Key expirada"
+
+
+async def test_an_expired_key_is_refused_once_its_time_is_up(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    issued = await ApiKeyAdmin(store, clock).issue("Acme", expires_in=timedelta(days=30))
+    authenticator = Authenticator(store, clock)
+    await authenticator.authenticate(issued.plaintext, "send")
+    clock.advance(timedelta(days=30).total_seconds())
+    with pytest.raises(ApiKeyExpired):
+        await authenticator.authenticate(issued.plaintext, "send")
+
+
+async def test_a_revoked_key_is_refused(store: InMemoryStore, clock: FixedClock) -> None:
+    admin = ApiKeyAdmin(store, clock)
+    issued = await admin.issue("Acme")
+    await admin.revoke("Acme", issued.api_key.display_prefix)
+    with pytest.raises(ApiKeyExpired):
+        await Authenticator(store, clock).authenticate(issued.plaintext, "send")
+
+
+async def test_a_key_without_the_scope_is_forbidden(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    issued = await ApiKeyAdmin(store, clock).issue("Acme", scopes=frozenset({"read"}))
+    with pytest.raises(PermissionDenied) as refused:
+        await Authenticator(store, clock).authenticate(issued.plaintext, "send")
+    assert refused.value.message == "API Key no tiene acceso a este recurso"
+
+
+async def test_only_the_hash_of_a_key_is_stored(store: InMemoryStore, clock: FixedClock) -> None:
+    issued = await ApiKeyAdmin(store, clock).issue("Acme")
+    stored = issued.api_key
+    assert issued.plaintext not in repr(stored)
+    assert stored.key_hash != issued.plaintext
+    assert issued.plaintext.startswith(stored.display_prefix)
+    assert len(issued.plaintext) == len("mindo_") + 24
