@@ -1,0 +1,172 @@
+"""POST /api/v1/meta-templates/send/: one template message, synchronously through Meta."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mindo_grpc._pb.mindo.v1 import mindo_pb2
+from rest_bridge import openapi
+from rest_bridge.api_key import api_key
+from rest_bridge.convert import iso_utc
+from rest_bridge.fields import CharField, DictField, Schema
+from rest_bridge.inputs import validated_body
+from rest_bridge.problems import json_response
+from rest_bridge.routes.spec import Route
+from rest_bridge.upstream import upstream
+
+PATH = "/api/v1/meta-templates/send/"
+DEFAULT_LANGUAGE = "es"
+SCOPE = "send"
+
+
+def _variables(description: str, example: dict[str, str]) -> DictField:
+    # Values pass through untouched (no trimming, blanks allowed): whether they suit the
+    # template is the service's call.
+    value = CharField(max_length=32768, allow_blank=True, trim_whitespace=False)
+    return DictField(
+        child=value, max_items=100, max_key_length=256, description=description, example=example
+    )
+
+
+SCHEMA = Schema(
+    fields={
+        "phone_number_id": CharField(
+            max_length=64,
+            description="Meta's WhatsApp phone number ID that sends the message.",
+            example="813497231850626",
+        ),
+        "template_name": CharField(
+            max_length=512,
+            description="Name of an APPROVED template.",
+            example="welcome_message",
+        ),
+        "language": CharField(
+            max_length=20,
+            required=False,
+            default=DEFAULT_LANGUAGE,
+            description="Template language, such as es, en or pt_BR.",
+        ),
+        "recipient_phone": CharField(
+            max_length=64,
+            description="Recipient's phone number in international format, no spaces.",
+            example="+5491112345678",
+        ),
+        "variables": _variables(
+            "Template variables keyed by the template's variable names (or 1, 2, ...). "
+            "Numbers are accepted and sent as text.",
+            {"name": "Juan Perez", "code": "ABC123"},
+        ),
+        "button_variables": _variables(
+            "Dynamic button values keyed button_0, button_1, ... by the button's index.",
+            {"button_0": "ABC-123"},
+        ),
+    }
+)
+
+
+async def send_message(request: web.Request) -> web.Response:
+    key = api_key(request)
+    body = await validated_body(request, SCHEMA, api_key=key, scope=SCOPE)
+    service = upstream(request)
+    reply = await service.call(
+        service.stub.SendMessage, to_request(body), api_key=key, request_fields=SCHEMA.names
+    )
+    return json_response(to_body(reply))
+
+
+def to_request(body: dict[str, object]) -> mindo_pb2.SendMessageRequest:
+    # The schema declares exactly the message's field names, so the body maps across as is.
+    return mindo_pb2.SendMessageRequest(**body)  # type: ignore[arg-type]
+
+
+def to_body(reply: mindo_pb2.SendMessageResponse) -> dict[str, object]:
+    return {
+        "success": True,
+        "message_id": reply.message_id,
+        "template_name": reply.template_name,
+        "recipient_phone": reply.recipient_phone,
+        "status": reply.status,
+        "sent_at": iso_utc(reply.sent_at),
+    }
+
+
+_SENT = {
+    "success": True,
+    "message_id": "wamid.HBgNNTQ5MTEyMzQ1Njc4FQIAERgSQjVBN0YzRjQ2NzFCNDVBNQA=",
+    "template_name": "welcome_message",
+    "recipient_phone": "+5491112345678",
+    "status": "sent",
+    "sent_at": "2025-11-16T21:30:00Z",
+}
+
+_SENT_SCHEMA = {
+    "type": "object",
+    "required": list(_SENT),
+    "properties": {
+        "success": {"type": "boolean", "const": True},
+        "message_id": {"type": "string", "description": "Meta's wamid."},
+        "template_name": {"type": "string"},
+        "recipient_phone": {"type": "string", "description": "E.164, with a leading +."},
+        "status": {"type": "string", "const": "sent"},
+        "sent_at": {"type": "string", "format": "date-time", "description": "UTC, with Z."},
+    },
+    "additionalProperties": False,
+}
+
+_BAD_REQUEST = {
+    "Validation": {
+        "phone_number_id": ["This field is required."],
+        "recipient_phone": ["This field is required."],
+    },
+    "Template not approved": {"error": "Template 'welcome_message' no tiene estado APPROVED"},
+    "Invalid variable": {"variables": {"name": ["Not a valid string."]}},
+    "Malformed JSON": {
+        "error": "JSON parse error - Expecting value: line 1 column 1 (char 0)",
+        "code": "malformed_json",
+    },
+    "Template parameters": {
+        "error": "(#132000) Number of parameters does not match the expected number of params",
+        "code": "template_parameters",
+        "meta_code": 132000,
+        "fields": {"variables.code": ["This variable is required by the template."]},
+    },
+}
+
+_NOT_FOUND = {
+    "Template not found": {
+        "error": "Template 'welcome_message' (language: es) no encontrado en este business account"
+    },
+    "Number not found": {"error": "Numero de WhatsApp con ID '813497231850626' no encontrado"},
+}
+
+OPERATION = {
+    "operationId": "sendMessage",
+    "summary": "Send a template message",
+    "description": (
+        "Sends one WhatsApp template message synchronously through Meta and returns Meta's "
+        "message id (wamid). Authentication is checked before the body: a bad key is a 401 "
+        "whatever the body."
+    ),
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": SCHEMA.json_schema()}},
+    },
+    "responses": {
+        "200": openapi.response("Sent.", _SENT_SCHEMA, {"OK": _SENT}),
+        "400": openapi.response(
+            "The body is invalid, or the template cannot be sent with it.",
+            {"oneOf": [openapi.ref(name) for name in ("FieldErrors", "Error", "CodedError")]},
+            _BAD_REQUEST,
+        ),
+        "404": openapi.response(
+            "No such template or phone number.", openapi.ref("Error"), _NOT_FOUND
+        ),
+        "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+        "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+        "429": {"$ref": "#/components/responses/RateLimited"},
+        "502": {"$ref": "#/components/responses/MetaError"},
+        **openapi.common_error_responses(calls_service=True),
+    },
+}
+
+ROUTES = (Route(method="POST", path=PATH, handler=send_message, operation=OPERATION),)

@@ -1,0 +1,60 @@
+"""The gRPC service behind the bridge: one channel per application, opened on startup."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import grpc
+from aiohttp import web
+
+from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
+from mindo_grpc.status_details import from_rpc_error
+from rest_bridge.error_table import api_error
+
+if TYPE_CHECKING:
+    from mindo_grpc._pb.mindo.v1.mindo_pb2_grpc import MindoAsyncStub
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upstream:
+    stub: MindoAsyncStub
+    timeout_seconds: float
+
+    async def call(
+        self,
+        method: Callable[..., Any],
+        message: object,
+        *,
+        api_key: str,
+        request_fields: tuple[str, ...] = (),
+    ) -> Any:
+        """``method(message)`` as the caller's key; a failure raises its HTTP answer."""
+        try:
+            return await method(
+                message, metadata=(("x-api-key", api_key),), timeout=self.timeout_seconds
+            )
+        except grpc.aio.AioRpcError as error:
+            raise api_error(from_rpc_error(error), request_fields=request_fields) from None
+
+
+UPSTREAM = web.AppKey("mindo_upstream", Upstream)
+
+
+def upstream(request: web.Request) -> Upstream:
+    return request.app[UPSTREAM]
+
+
+def channel_context(
+    grpc_target: str, timeout_seconds: float
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context: the channel lives exactly as long as the running application."""
+
+    async def open_channel(app: web.Application) -> AsyncIterator[None]:
+        async with grpc.aio.insecure_channel(grpc_target) as channel:
+            stub = cast("MindoAsyncStub", mindo_pb2_grpc.MindoStub(channel))
+            app[UPSTREAM] = Upstream(stub=stub, timeout_seconds=timeout_seconds)
+            yield
+
+    return open_channel
