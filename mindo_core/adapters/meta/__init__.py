@@ -1,0 +1,25 @@
+"""Meta's Graph API behind the ``MetaGateway`` port, and the one table of Meta's error codes."""
+
+from mindo_core.adapters.meta.errors import (
+    META_CODE_POLICIES,
+    MetaCodePolicy,
+    UnexpectedMetaResponse,
+    error_from_response,
+    policy_for,
+)
+from mindo_core.adapters.meta.gateway import (
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    AiohttpMetaGateway,
+)
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_BASE_URL",
+    "META_CODE_POLICIES",
+    "AiohttpMetaGateway",
+    "MetaCodePolicy",
+    "UnexpectedMetaResponse",
+    "error_from_response",
+    "policy_for",
+]
