@@ -5,6 +5,7 @@ The WABA id and token are the ones the sandbox's bundled demo configuration acce
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from mindo_core import api_keys
@@ -31,10 +32,8 @@ class SeededDemo:
 async def seed_demo(services: Services, *, pinned_key: str | None) -> SeededDemo:
     """Idempotent: re-running refreshes the account and issues a fresh key (earlier demo keys
     are revoked, since only their hashes were kept and they cannot be shown again)."""
-    try:
+    with contextlib.suppress(Conflict):
         await services.store.create_organisation(DEMO_ORGANISATION)
-    except Conflict:
-        pass
     connected = await services.accounts.connect(
         DEMO_ORGANISATION,
         waba_id=DEMO_WABA_ID,

@@ -115,7 +115,7 @@ def bridge() -> None:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sandbox(ctx: typer.Context) -> None:
     """Run the Meta Graph API sandbox. Options: see `mindo sandbox --help-sandbox`."""
-    from mindo_sandbox.__main__ import main as sandbox_main
+    from mindo_sandbox.cli import main as sandbox_main
 
     args = [("--help" if a == "--help-sandbox" else a) for a in ctx.args]
     raise typer.Exit(sandbox_main(args))

@@ -36,7 +36,10 @@ async def run_children(specs: Sequence[ChildSpec], env: Mapping[str, str]) -> in
         for spec in specs:
             child = await asyncio.create_subprocess_exec(*spec.argv, env=dict(env))
             children.append(child)
-            if not await _listening(spec.address, child, stop):
+            ready = await _listening(spec.address, child, stop)
+            if stop.is_set():
+                return 0
+            if not ready:
                 print(f"mindo dev: {spec.name} did not start", file=sys.stderr)
                 return 1
         waits = [asyncio.create_task(c.wait()) for c in children]

@@ -25,7 +25,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.MindoError], grpc.StatusCode], ...] = (
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.MetaUnavailable, grpc.StatusCode.UNAVAILABLE),
-    # Meta refused the message: the request reached Meta and Meta said no.
+    # Meta refused the message for good: the request reached Meta and Meta said no.
     (errors.MetaError, grpc.StatusCode.FAILED_PRECONDITION),
 )
 
@@ -37,14 +37,24 @@ def details_for(error: BaseException) -> ErrorDetails:
     return ErrorDetails(
         status=_status_of(error),
         message=error.message,
-        code=error.code,
+        code=_code_of(error),
         metadata=_metadata_of(error),
         field_errors=getattr(error, "field_errors", {}),
         retry_after_seconds=getattr(error, "retry_after_seconds", None),
     )
 
 
+def _code_of(error: errors.MindoError) -> str:
+    # A transient refusal by Meta reads to clients like Meta not answering: try again later.
+    if isinstance(error, errors.MetaError) and error.retryable:
+        return errors.MetaUnavailable.code
+    return error.code
+
+
 def _status_of(error: errors.MindoError) -> grpc.StatusCode:
+    if isinstance(error, errors.MetaError) and error.retryable:
+        # Meta said "not now" (code 2, 131000, 130429…): the call may succeed later.
+        return grpc.StatusCode.UNAVAILABLE
     for error_class, status in STATUS_BY_ERROR:
         if isinstance(error, error_class):
             return status

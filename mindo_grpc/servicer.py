@@ -18,7 +18,7 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         self.authenticator = services.authenticator
 
     @unary("send")
-    async def SendMessage(  # noqa: N802 - gRPC method names are the contract's
+    async def SendMessage(
         self, request: pb.SendMessageRequest, principal: Principal
     ) -> pb.SendMessageResponse:
         command = convert.send_message_command(request)
@@ -26,7 +26,7 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         return convert.send_message_response(sent)
 
     @unary(None)
-    async def CheckApiKey(  # noqa: N802
+    async def CheckApiKey(
         self, request: pb.CheckApiKeyRequest, principal: Principal
     ) -> pb.ApiKeyInfo:
         if request.scope:

@@ -17,8 +17,8 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     conflict                               409  {"error", "code"}
     failed_precondition                    400  {"error", "code"}
     rate_limited                           429  {"error", "code"} + Retry-After
-    meta_error                             502  {"error", "code", "meta_code"}
-    meta_unavailable                       503  {"error", "code"}
+    meta_error                             502  {"error", "code"[, "meta_code"]}
+    meta_unavailable                       503  {"error", "code"[, "meta_code"]}
     (bare UNAVAILABLE: service down)       503  {"error": "Service unavailable", "code": …}
     (bare DEADLINE_EXCEEDED)               504  {"error": "Upstream timeout", "code": …}
     anything else                          500  {"error": "Internal error", "code": "internal"}
@@ -60,7 +60,11 @@ def _meta_code(details: ErrorDetails) -> int | None:
 
 
 def _meta_failure(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
-    return {"error": details.message, "code": details.code, "meta_code": _meta_code(details)}
+    body: dict[str, object] = {"error": details.message, "code": details.code}
+    meta_code = _meta_code(details)
+    if meta_code is not None:
+        body["meta_code"] = meta_code
+    return body
 
 
 def _template_parameters(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
@@ -124,7 +128,7 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "failed_precondition": (400, _with_code),
     "rate_limited": (429, _with_code),
     "meta_error": (502, _meta_failure),
-    "meta_unavailable": (503, _with_code),
+    "meta_unavailable": (503, _meta_failure),
 }
 
 # For codes the table does not know: the HTTP status and the code to report.

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 DEMO_KEY = "mindo_E2eDemoKey0123456789abcd"
 
@@ -30,6 +31,7 @@ class DevStack:
     sandbox: str
     api_key: str
     log: Path
+    log_file: BinaryIO
 
     @property
     def base_url(self) -> str:
@@ -38,7 +40,7 @@ class DevStack:
     def sandbox_requests(self) -> list[dict[str, object]]:
         with urllib.request.urlopen(f"http://{self.sandbox}/_sandbox/requests") as answer:
             body = json.load(answer)
-        return list(body["requests"] if isinstance(body, dict) else body)
+        return list(body["data"])
 
     def clear_sandbox_requests(self) -> None:
         request = urllib.request.Request(
@@ -49,7 +51,16 @@ class DevStack:
     def interrupt(self, timeout: float = 30) -> int:
         """Ctrl-C, as a user stops it."""
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self.log_file.close()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.log_file.close()
 
 
 def start_dev_stack(workdir: Path) -> DevStack:
@@ -66,15 +77,20 @@ def start_dev_stack(workdir: Path) -> DevStack:
     env.pop("MINDO_META_BASE_URL", None)
     env.pop("MINDO_SECRET_KEY", None)
     log = workdir / "mindo-dev.log"
+    log_file = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "mindo_cli", "dev"],
         cwd=workdir,
         env=env,
-        stdout=log.open("wb"),
+        stdout=log_file,
         stderr=subprocess.STDOUT,
     )
-    stack = DevStack(process, http, grpc_, sandbox, DEMO_KEY, log)
-    _wait_until_serving(stack)
+    stack = DevStack(process, http, grpc_, sandbox, DEMO_KEY, log, log_file)
+    try:
+        _wait_until_serving(stack)
+    except BaseException:
+        stack.kill()
+        raise
     return stack
 
 
@@ -88,5 +104,4 @@ def _wait_until_serving(stack: DevStack, timeout: float = 90) -> None:
                 return
         except OSError:
             time.sleep(0.2)
-    stack.process.kill()
     raise RuntimeError(f"mindo dev did not serve in {timeout} s:\n{stack.log.read_text()}")

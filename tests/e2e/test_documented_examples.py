@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,8 +54,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     try:
         yield running
     finally:
-        if running.process.poll() is None:
-            running.process.kill()
+        running.kill()
 
 
 def _run(example: Example, stack: DevStack, workdir: Path) -> str:
@@ -115,10 +115,11 @@ def test_the_sandbox_received_exactly_the_payload_meta_expects(stack: DevStack) 
     assert sent["recipient_phone"] == "+5491112345678"
     (received,) = stack.sandbox_requests()
     assert received["body"] == WELCOME_FULL
+    assert received["wamid"] == sent["message_id"]
 
 
 def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
     running = start_dev_stack(tmp_path)
     assert running.interrupt() == 0
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{running.base_url}/healthz", timeout=1)

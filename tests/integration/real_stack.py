@@ -1,0 +1,81 @@
+"""The whole service in-process, over real sockets: the Meta sandbox over HTTP, the gRPC server
+on a free port, the REST bridge on a free port, and a SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from mindo_cli.demo import seed_demo
+from mindo_core.bootstrap import Services, open_services
+from mindo_core.settings import Settings
+from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
+from mindo_grpc.server import RunningGrpcServer, start_grpc_server
+from mindo_sandbox.config import SandboxConfig
+from mindo_sandbox.server import RunningSandbox, start_sandbox
+from rest_bridge.app import RunningBridge, start_bridge
+
+DEMO_KEY = "mindo_IntegrationKey0123456789"
+SECRET = "integration-tests-secret-key-of-32+-characters"
+
+
+@dataclass
+class RealStack:
+    sandbox: RunningSandbox
+    services: Services
+    grpc_server: RunningGrpcServer
+    bridge: RunningBridge
+    channel: grpc.aio.Channel
+    database: Path
+    api_key: str
+
+    @property
+    def stub(self) -> mindo_pb2_grpc.MindoStub:
+        return mindo_pb2_grpc.MindoStub(self.channel)
+
+    def metadata(self, key: str | None = None) -> tuple[tuple[str, str], ...]:
+        return (("x-api-key", key if key is not None else self.api_key),)
+
+    def message_rows(self) -> list[tuple[str | None, str, str]]:
+        with sqlite3.connect(self.database) as db:
+            return db.execute("SELECT wamid, status, recipient_phone FROM messages").fetchall()
+
+    def sent_payloads(self) -> list[dict[str, object]]:
+        return [
+            r.body
+            for r in self.sandbox.state.recorder.all()
+            if r.method == "POST" and r.path.endswith("/messages") and r.wamid is not None
+        ]
+
+
+@asynccontextmanager
+async def real_stack(workdir: Path) -> AsyncIterator[RealStack]:
+    sandbox = await start_sandbox(SandboxConfig.demo())
+    database = workdir / "mindo.db"
+    settings = Settings(
+        database_url=f"sqlite:///{database}",
+        secret_key=SECRET,
+        meta_base_url=sandbox.url,
+        meta_timeout_seconds=2.0,
+    )
+    try:
+        async with open_services(settings) as services:
+            seeded = await seed_demo(services, pinned_key=DEMO_KEY)
+            server = await start_grpc_server(services, "127.0.0.1:0")
+            bridge = await start_bridge(server.target, "127.0.0.1", 0)
+            channel = grpc.aio.insecure_channel(server.target)
+            try:
+                yield RealStack(
+                    sandbox, services, server, bridge, channel, database, seeded.api_key
+                )
+            finally:
+                await channel.close()
+                await bridge.stop()
+                await server.stop(0)
+    finally:
+        await sandbox.stop()
