@@ -16,6 +16,7 @@ from mindo_core.adapters.sql import open_store, upgrade_database
 from mindo_core.clock import Clock, SystemClock
 from mindo_core.errors import InvalidRequest
 from mindo_core.ports import MetaGateway, Store, TokenCipher
+from mindo_core.request_limits import KeyRateLimiter, RequestLimit
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.connect_account import AccountConnector
 from mindo_core.services.issue_api_key import ApiKeyAdmin
@@ -34,13 +35,21 @@ class Services:
     accounts: AccountConnector
 
 
-def wire(store: Store, meta: MetaGateway, cipher: TokenCipher, clock: Clock) -> Services:
+def wire(
+    store: Store,
+    meta: MetaGateway,
+    cipher: TokenCipher,
+    clock: Clock,
+    *,
+    request_limit: RequestLimit | None = None,
+) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests."""
+    limiter = KeyRateLimiter(request_limit) if request_limit is not None else None
     return Services(
         store=store,
         meta=meta,
         clock=clock,
-        authenticator=Authenticator(store, clock),
+        authenticator=Authenticator(store, clock, limiter),
         send_message=SendMessage(store, meta, cipher, clock),
         api_keys=ApiKeyAdmin(store, clock),
         accounts=AccountConnector(store, meta, cipher),
@@ -59,7 +68,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         total_timeout=settings.meta_timeout_seconds,
     )
     try:
-        yield wire(store, meta, cipher, SystemClock())
+        limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)
+        yield wire(store, meta, cipher, SystemClock(), request_limit=limit)
     finally:
         await meta.close()
         await store.close()

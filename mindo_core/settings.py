@@ -12,6 +12,8 @@
 | MINDO_SANDBOX_ADDRESS    | 127.0.0.1:8900                  | where `mindo dev` runs the sandbox |
 | MINDO_DEMO_API_KEY       | (random each start)             | pins the demo key of `mindo dev`   |
 | MINDO_LOG_LEVEL          | INFO                            | DEBUG, INFO, WARNING, ERROR        |
+| MINDO_KEY_RATE_LIMIT     | 100                             | requests/s per API key (0: off)    |
+| MINDO_KEY_RATE_BURST     | 200                             | requests a key may make at once    |
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Settings:
     sandbox_address: str = "127.0.0.1:8900"
     demo_api_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    key_rate_limit: float = 100.0
+    key_rate_burst: int = 200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -55,7 +59,26 @@ class Settings:
             sandbox_address=get("MINDO_SANDBOX_ADDRESS", defaults.sandbox_address),
             demo_api_key=get("MINDO_DEMO_API_KEY", "") or None,
             log_level=get("MINDO_LOG_LEVEL", defaults.log_level).upper(),
+            key_rate_limit=_non_negative_float(
+                get("MINDO_KEY_RATE_LIMIT", str(defaults.key_rate_limit)), "MINDO_KEY_RATE_LIMIT"
+            ),
+            key_rate_burst=int(
+                _non_negative_float(
+                    get("MINDO_KEY_RATE_BURST", str(defaults.key_rate_burst)),
+                    "MINDO_KEY_RATE_BURST",
+                )
+            ),
         )
+
+
+def _non_negative_float(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidRequest.for_field(name, f"must be a number, got {raw!r}") from None
+    if value < 0:
+        raise InvalidRequest.for_field(name, "must not be negative")
+    return value
 
 
 def _positive_float(raw: str, name: str) -> float:

@@ -11,6 +11,7 @@ from mindo_core.api_keys import ALL_SCOPES, ApiKey, Scope
 from mindo_core.clock import Clock
 from mindo_core.errors import ApiKeyExpired, ApiKeyMissing, InvalidRequest, PermissionDenied
 from mindo_core.ports import ApiKeyStore, OrganisationStore
+from mindo_core.request_limits import KeyRateLimiter
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,9 +25,14 @@ class StoreForAuth(ApiKeyStore, OrganisationStore, Protocol):
 
 
 class Authenticator:
-    def __init__(self, store: StoreForAuth, clock: Clock) -> None:
+    """Every RPC passes here: the key is checked, then its request rate (if limited)."""
+
+    def __init__(
+        self, store: StoreForAuth, clock: Clock, limiter: KeyRateLimiter | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._limiter = limiter
 
     async def authenticate(self, raw_key: str | None, scope: Scope | None) -> Principal:
         """Missing key → ApiKeyMissing; unknown, malformed, expired or revoked → ApiKeyExpired
@@ -38,6 +44,8 @@ class Authenticator:
         principal = await self._principal_for(key)
         if scope is not None and not principal.api_key.allows(scope):
             raise PermissionDenied()
+        if self._limiter is not None:
+            self._limiter.admit(principal.api_key.id, self._clock.now().timestamp())
         return principal
 
     async def require_scope(self, principal: Principal, scope: str) -> None:

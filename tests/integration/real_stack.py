@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -54,7 +55,7 @@ class RealStack:
 
 
 @asynccontextmanager
-async def real_stack(workdir: Path) -> AsyncIterator[RealStack]:
+async def real_stack(workdir: Path, **settings_overrides: Any) -> AsyncIterator[RealStack]:
     sandbox = await start_sandbox(SandboxConfig.demo())
     database = workdir / "mindo.db"
     settings = Settings(
@@ -62,6 +63,7 @@ async def real_stack(workdir: Path) -> AsyncIterator[RealStack]:
         secret_key=SECRET,
         meta_base_url=sandbox.url,
         meta_timeout_seconds=2.0,
+        **settings_overrides,
     )
     try:
         async with open_services(settings) as services:
