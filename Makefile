@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 PB_DIR := mindo_grpc/_pb
 PROTOS := $(wildcard protos/mindo/v1/*.proto)
 PB_STAMP := $(PB_DIR)/.generated
+NODE_CLIENT := tests/e2e/node_client
+NODE_STAMP := $(NODE_CLIENT)/node_modules/.package-lock.json
 
 .PHONY: run test lint proto bench clean install test-fast
 
@@ -33,7 +35,11 @@ proto: $(PB_STAMP)
 run: install
 	$(BIN)/mindo dev
 
-test: install lint
+# The cross-language check: a Node gRPC client (tests only), installed from its lock file.
+$(NODE_STAMP): $(NODE_CLIENT)/package-lock.json
+	cd $(NODE_CLIENT) && npm ci --silent --no-audit --no-fund
+
+test: install lint $(NODE_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: install
@@ -49,4 +55,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(PB_DIR) .mindo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PB_DIR) .mindo .pytest_cache .mypy_cache .ruff_cache $(NODE_CLIENT)/node_modules
