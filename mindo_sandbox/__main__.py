@@ -1,0 +1,3 @@
+from mindo_sandbox.cli import main
+
+raise SystemExit(main())
