@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from mindo_cli.admin import register as register_admin_commands
 from mindo_cli.lifecycle import wait_for_stop_signal
 from mindo_cli.secret_file import ensure_secret_key
 from mindo_cli.supervisor import ChildSpec, child_env, mindo_argv, run_children
@@ -154,6 +155,8 @@ def secret_key() -> None:
     """Print a new random value for MINDO_SECRET_KEY."""
     console.print(generate_secret())
 
+
+register_admin_commands(app)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
