@@ -1,0 +1,194 @@
+"""How many sends per second a phone number may start, and how that limit adapts.
+
+``RateGate`` enforces a rate over a **sliding** window, not on average: the k-th send may start
+at ``max(now, t[k - b] + span)``, where ``t`` are the earlier start times, ``b`` the burst and
+``span`` the time ``b`` starts must cover. It keeps the last ``b`` start times in a ring buffer,
+so each call is O(1).
+
+* A bursty gate (``smooth=False``) is Meta's own rule: at most ``floor(rate)`` starts in any
+  window of one second (``b = floor(rate)``, ``span = 1 s``), and below one message per second,
+  one start per ``1 / rate`` seconds. A whole second's starts may go at once.
+* A smooth gate (``smooth=True``) spaces starts evenly, one every ``1 / rate`` seconds
+  (``b = 1``); for a whole-number rate that still means at most ``rate`` starts in any second.
+  The scheduler uses smooth gates for numbers (unless asked for bursts) and for bulks with
+  their own pacing, so "one message every 0.24 s" means that.
+
+Every span is stretched by ``margin_seconds`` per second (1 ms by default: windows of 1.001 s)
+so that our clock and Meta's may disagree a little without a 130429; the steady state is then
+``rate / 1.001``, well above 97 % of the rate.
+
+``AdaptiveCap`` is the number's current limit, AIMD-style: each slow-down signal (130429,
+80007, 131048, 4) multiplies it by ``decrease_factor`` (floor ``floor_mps``) and pauses the
+number (``first_pause_seconds``, growing by ``pause_growth`` for repeats within the quiet
+period); after ``quiet_seconds`` without a signal it grows back by ``recovery_fraction`` of the
+configured rate every ``recovery_step_seconds``, up to the configured rate. Signals about sends
+that started before the last decrease are stale (they answer the old rate) and are ignored, so
+a burst of rejections halves the rate once, not once per rejected message. Everything is a pure
+function of the signals and the times passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_MARGIN_SECONDS", "AdaptiveCap", "RateGate", "SlowDownPolicy"]
+
+DEFAULT_MARGIN_SECONDS = 0.001
+
+
+class RateGate:
+    """When the next send may start so that ``rate`` holds over every sliding window.
+
+    ``tolerance_seconds``: a send that starts at most that long after it was due keeps the
+    schedule (the next one is due a span after this one was due, not after it went), so a gate
+    whose slots often come a little late still averages its rate. The price is that one window
+    may then hold one start more than the rate: keep it at 0 where the rate is a hard limit,
+    as for a number's throughput.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        smooth: bool = False,
+        margin_seconds: float = DEFAULT_MARGIN_SECONDS,
+        tolerance_seconds: float = 0.0,
+    ) -> None:
+        if margin_seconds < 0 or tolerance_seconds < 0:
+            raise ValueError("margin_seconds and tolerance_seconds must not be negative")
+        self._smooth = smooth
+        self._stretch = 1.0 + margin_seconds
+        self._tolerance = tolerance_seconds
+        # The turn of each of the last ``burst`` sends: when it was due, or when it went if that
+        # was more than the tolerance later.
+        self._turns: deque[float] = deque(maxlen=1)
+        self._last_start = -math.inf
+        self._rate = 0.0
+        self._burst = 1
+        self._span = 0.0
+        self.set_rate(rate)
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate; the very next slot obeys it (the history still counts)."""
+        if not math.isfinite(rate) or rate <= 0:
+            raise ValueError(f"rate must be positive and finite, not {rate}")
+        self._rate = rate
+        self._burst = 1 if self._smooth or rate < 1 else math.floor(rate)
+        window = self._burst / rate if self._smooth or rate < 1 else 1.0
+        self._span = window * self._stretch
+        if self._turns.maxlen != self._burst:
+            # Starts older than the last ``burst`` are a full span behind the newest one, so no
+            # future window can hold them: forgetting them when the burst grows is safe.
+            self._turns = deque(self._turns, maxlen=self._burst)
+
+    def next_slot(self, now: float) -> float:
+        """The earliest time, not before ``now``, at which a send may start."""
+        # Slots never go back in time, so the turns stay sorted.
+        earliest = max(now, self._last_start)
+        if len(self._turns) == self._burst:
+            earliest = max(earliest, self._turns[0] + self._span)
+        return earliest
+
+    def take(self, at: float) -> None:
+        """Record a send starting at ``at``, which must be a time ``next_slot`` allows."""
+        if at < self.next_slot(at):
+            raise ValueError(f"a send at {at} comes before the gate's next slot")
+        self._record(at)
+
+    def reserve(self, now: float) -> float:
+        """Take the next slot and return its time."""
+        at = self.next_slot(now)
+        self._record(at)
+        return at
+
+    def _record(self, at: float) -> None:
+        due = self._turns[0] + self._span if len(self._turns) == self._burst else at
+        self._turns.append(due if at <= due + self._tolerance else at)
+        self._last_start = at
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlowDownPolicy:
+    """The knobs of ``AdaptiveCap``; see the module docstring."""
+
+    decrease_factor: float = 0.5
+    floor_mps: float = 1.0
+    first_pause_seconds: float = 1.0
+    pause_growth: float = 2.0
+    max_pause_seconds: float = 30.0
+    quiet_seconds: float = 5.0
+    recovery_fraction: float = 0.1
+    recovery_step_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.decrease_factor < 1:
+            raise ValueError("decrease_factor must lie between 0 and 1")
+        if self.floor_mps <= 0 or self.recovery_step_seconds <= 0 or self.recovery_fraction <= 0:
+            raise ValueError("floor_mps, recovery_fraction and recovery_step_seconds must be > 0")
+
+
+class AdaptiveCap:
+    """A number's current limit in messages per second: the configured rate, or less after Meta
+    asked to slow down."""
+
+    def __init__(self, configured_mps: float, policy: SlowDownPolicy | None = None) -> None:
+        self._policy = policy or SlowDownPolicy()
+        self._configured = configured_mps
+        self._base = configured_mps  # the cap right after the last change
+        self._grow_from = math.inf  # when the first recovery step is due
+        self._last_decrease = -math.inf
+        self._last_signal = -math.inf
+        self._streak = 0
+        self._paused_until = -math.inf
+
+    @property
+    def configured_mps(self) -> float:
+        return self._configured
+
+    @property
+    def paused_until(self) -> float:
+        """No send of the number may start before this time."""
+        return self._paused_until
+
+    def cap_at(self, now: float) -> float:
+        if now < self._grow_from:
+            return min(self._configured, self._base)
+        steps = math.floor((now - self._grow_from) / self._policy.recovery_step_seconds) + 1
+        return min(self._configured, self._base + steps * self._step())
+
+    def set_configured(self, mps: float, now: float) -> None:
+        """The number's throughput changed (a webhook, an operator). A lower one applies at once;
+        a higher one too, unless the number is slowed down: then recovery climbs to it."""
+        current = self.cap_at(now)
+        slowed = current < self._configured
+        self._configured = mps
+        if not slowed:
+            self._base, self._grow_from = mps, math.inf
+            return
+        self._base = min(current, mps)
+        if self._grow_from <= now:  # recovering: the steps go on from here
+            self._grow_from = now + self._policy.recovery_step_seconds
+
+    def slow_down(self, now: float, *, sent_at: float) -> bool:
+        """Meta said "too fast" about a send started at ``sent_at``; False when that is stale."""
+        if sent_at <= self._last_decrease:
+            return False
+        policy = self._policy
+        reduced = math.floor(self.cap_at(now) * policy.decrease_factor)
+        self._base = max(policy.floor_mps, float(reduced))
+        self._grow_from = now + policy.quiet_seconds
+        self._last_decrease = now
+        self._streak = self._streak + 1 if now - self._last_signal < policy.quiet_seconds else 1
+        self._last_signal = now
+        pause = policy.first_pause_seconds * policy.pause_growth ** (self._streak - 1)
+        self._paused_until = max(self._paused_until, now + min(pause, policy.max_pause_seconds))
+        return True
+
+    def _step(self) -> float:
+        return max(1.0, round(self._configured * self._policy.recovery_fraction))

@@ -1,0 +1,119 @@
+"""``estimate_seconds`` predicts how long the scheduler takes to start every send of a bulk."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from mindo_core.pacing import (
+    QUOTA_WINDOW_SECONDS,
+    Pacing,
+    bulk_rate_cap,
+    effective_rate,
+    estimate_seconds,
+)
+from mindo_core.retry_policy import RetryPolicy
+from mindo_core.scheduler import NumberScheduler
+
+
+def simulate(
+    recipients: int,
+    *,
+    throughput: float,
+    pacing: Pacing = Pacing(),  # noqa: B008 - frozen value
+    tier: str = "TIER_UNLIMITED",
+    quota_available: int | None = None,
+    quota_refills: tuple[float, ...] = (),
+) -> float:
+    """Drive a real ``NumberScheduler`` as the engine would, with every send succeeding, and
+    return when the last send started. Recipient i may go once the daily quota has room."""
+    scheduler: NumberScheduler[str] = NumberScheduler(
+        throughput_mps=throughput, retry_policy=RetryPolicy(random.Random(0))
+    )
+    scheduler.add_bulk("bulk", max_rate=bulk_rate_cap(pacing, tier))
+    available = recipients if quota_available is None else quota_available
+    starts: list[float] = []
+    now = 0.0
+    while len(starts) < recipients:
+        i = len(starts)
+        slot = scheduler.next_send(now)
+        assert slot is not None
+        quota_free_at = _quota_free_at(i, available, quota_refills, starts)
+        if quota_free_at > slot.at:
+            scheduler.hold_bulk("bulk", quota_free_at)
+            continue
+        scheduler.take(slot, recipient=f"+{i}")
+        starts.append(slot.at)
+        now = slot.at
+    return starts[-1]
+
+
+def _quota_free_at(
+    i: int, available: int, refills: tuple[float, ...], starts: list[float]
+) -> float:
+    if i < available:
+        return 0.0
+    if i - available < len(refills):
+        return refills[i - available]
+    return starts[i - available - len(refills)] + QUOTA_WINDOW_SECONDS
+
+
+def assert_close(estimate: float, actual: float) -> None:
+    assert estimate == pytest.approx(actual, rel=0.10)
+
+
+@pytest.mark.parametrize("recipients", [1, 1000, 10000])
+@pytest.mark.parametrize("throughput", [20.0, 80.0, 1000.0])
+def test_the_estimate_matches_a_run_of_the_scheduler(recipients: int, throughput: float) -> None:
+    actual = simulate(recipients, throughput=throughput)
+    estimate = estimate_seconds(recipients, throughput, quota_available=recipients)
+    assert_close(estimate, actual)
+
+
+@pytest.mark.parametrize(("tier", "minutes"), [("TIER_50", 20), ("TIER_250", 4), ("TIER_1000", 1)])
+def test_tier_pacing_takes_the_time_mindos_table_gives_for_1000_messages(
+    tier: str, minutes: float
+) -> None:
+    rate = effective_rate(80.0, Pacing(mode="tier"), tier)
+    estimate = estimate_seconds(1000, rate, quota_available=1000)
+    actual = simulate(1000, throughput=80.0, pacing=Pacing(mode="tier"), tier=tier)
+    assert estimate / 60 == pytest.approx(minutes, rel=0.01)
+    assert_close(estimate, actual)
+
+
+def test_recipients_beyond_the_quota_wait_for_the_window_to_free_slots() -> None:
+    # 600 fit now; 400 more go as earlier recipients leave the 24 h window over 10 minutes.
+    refills = tuple(60.0 + i * 1.5 for i in range(400))
+    estimate = estimate_seconds(1000, 80.0, quota_available=600, quota_refills=refills)
+    actual = simulate(1000, throughput=80.0, quota_available=600, quota_refills=refills)
+    assert estimate == pytest.approx(refills[-1])
+    assert_close(estimate, actual)
+
+
+def test_a_bulk_larger_than_the_whole_quota_waits_for_its_own_sends_to_leave_the_window() -> None:
+    estimate = estimate_seconds(300, 80.0, quota_available=250)
+    actual = simulate(300, throughput=80.0, quota_available=250)
+    assert estimate == pytest.approx(QUOTA_WINDOW_SECONDS + 49 / 80.0)
+    assert_close(estimate, actual)
+
+
+def test_sending_goes_at_the_rate_when_the_quota_frees_faster() -> None:
+    refills = (0.0, 0.0, 0.0)
+    assert estimate_seconds(5, 1.0, quota_available=2, quota_refills=refills) == 4.0
+
+
+def test_small_sends_take_n_minus_one_intervals() -> None:
+    assert estimate_seconds(0, 80.0, quota_available=10) == 0.0
+    assert estimate_seconds(1, 80.0, quota_available=10) == 0.0
+    assert estimate_seconds(3, 1.0, quota_available=10) == 2.0
+
+
+def test_without_any_quota_the_send_never_ends() -> None:
+    assert estimate_seconds(1, 80.0, quota_available=0) == math.inf
+
+
+def test_a_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        estimate_seconds(10, 0.0, quota_available=10)

@@ -1,0 +1,187 @@
+"""Adaptive slow-down: Meta says "too fast", the number halves its rate, pauses, then recovers."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mindo_core.rate_gate import AdaptiveCap, SlowDownPolicy
+from mindo_core.retry_policy import RetryPolicy, SendOutcome
+from mindo_core.scheduler import NumberScheduler
+
+POLICY = SlowDownPolicy()  # x0.5, floor 1, pause 1 s doubling, quiet 5 s, +10 % per second
+
+
+def test_a_throttling_signal_halves_the_rate_and_pauses_the_number() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    assert cap.slow_down(10.0, sent_at=9.9)
+    assert cap.cap_at(10.0) == 40.0
+    assert cap.paused_until == 11.0
+
+
+def test_signals_about_sends_started_before_the_last_slow_down_count_once() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    counted = [cap.slow_down(10.0 + i / 1000, sent_at=9.9) for i in range(80)]
+    assert counted == [True] + [False] * 79
+    assert cap.cap_at(10.1) == 40.0
+    assert cap.paused_until == 11.0
+
+
+def test_repeated_signals_keep_halving_down_to_one_message_per_second() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    rates = []
+    for i in range(10):
+        now = 100.0 + i * 0.5
+        cap.slow_down(now, sent_at=now - 0.01)
+        rates.append(cap.cap_at(now))
+    assert rates == [40, 20, 10, 5, 2, 1, 1, 1, 1, 1]
+
+
+def test_the_pause_grows_on_repeats_and_is_bounded() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    pauses = []
+    for i in range(8):
+        now = float(i)
+        cap.slow_down(now, sent_at=now - 0.01)
+        pauses.append(cap.paused_until - now)
+    assert pauses == [1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_a_signal_after_a_quiet_period_starts_the_pause_over() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    cap.slow_down(0.0, sent_at=-0.01)
+    cap.slow_down(1.0, sent_at=0.99)
+    cap.slow_down(20.0, sent_at=19.99)
+    assert cap.paused_until == 21.0
+
+
+def test_the_rate_recovers_additively_after_a_quiet_period() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    cap.slow_down(0.0, sent_at=-0.01)
+    assert [cap.cap_at(t) for t in (0.0, 2.0, 4.99)] == [40, 40, 40]
+    assert [cap.cap_at(t) for t in (5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 60.0)] == [
+        48,
+        56,
+        64,
+        72,
+        80,
+        80,
+        80,
+    ]
+
+
+def test_a_lower_throughput_applies_at_once() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    cap.set_configured(20.0, now=3.0)
+    assert cap.cap_at(3.0) == 20.0
+
+
+def test_a_higher_throughput_applies_at_once_when_not_slowed_down() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    cap.set_configured(1000.0, now=3.0)
+    assert cap.cap_at(3.0) == 1000.0
+
+
+def test_a_slowed_number_climbs_to_a_higher_throughput_by_recovery() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    cap.slow_down(0.0, sent_at=-0.01)
+    cap.set_configured(1000.0, now=1.0)
+    assert cap.cap_at(1.0) == 40.0
+    assert cap.cap_at(5.0) == 140.0  # steps are 10 % of the new throughput
+    assert cap.cap_at(100.0) == 1000.0
+
+
+events = st.lists(
+    st.tuples(st.floats(min_value=0.0, max_value=8.0), st.booleans()), min_size=1, max_size=30
+)
+
+
+@given(events=events)
+def test_the_rate_is_a_function_of_the_signals_and_their_times(
+    events: list[tuple[float, bool]],
+) -> None:
+    first, second = AdaptiveCap(80.0, POLICY), AdaptiveCap(80.0, POLICY)
+    now = 0.0
+    for gap, fresh in events:
+        now += gap
+        sent_at = now - 0.001 if fresh else now - 30.0
+        assert first.slow_down(now, sent_at=sent_at) == second.slow_down(now, sent_at=sent_at)
+        assert first.cap_at(now) == second.cap_at(now)
+        assert 1.0 <= first.cap_at(now) <= 80.0
+    assert first.paused_until == second.paused_until
+
+
+@pytest.mark.parametrize("factor", [0.0, 1.0, 1.5])
+def test_the_decrease_factor_must_decrease(factor: float) -> None:
+    with pytest.raises(ValueError, match="decrease_factor"):
+        SlowDownPolicy(decrease_factor=factor)
+
+
+# --------------------------------------------------------------------------------------------
+# Through the scheduler
+
+
+def scheduler() -> NumberScheduler[str]:
+    number: NumberScheduler[str] = NumberScheduler(
+        throughput_mps=80.0, retry_policy=RetryPolicy(random.Random(0))
+    )
+    number.add_bulk("bulk")
+    return number
+
+
+@pytest.mark.parametrize("code", [130429, 80007, 4])
+def test_a_throttling_code_slows_the_number_and_retries_the_message(code: int) -> None:
+    number = scheduler()
+    decision = number.report(
+        bulk_id="bulk",
+        recipient="+1",
+        outcome=SendOutcome.throttled(code),
+        attempt=1,
+        sent_at=0.0,
+        now=0.2,
+    )
+    assert decision.action == "retry"
+    assert number.current_rate(0.2) == 40.0
+    slot = number.next_send(0.2)
+    assert slot is not None
+    assert slot.at == pytest.approx(1.2)
+
+
+def test_the_spam_rate_limit_slows_the_number_without_retrying_the_message() -> None:
+    number = scheduler()
+    decision = number.report(
+        bulk_id="bulk",
+        recipient="+1",
+        outcome=SendOutcome.throttled(131048, title="Spam rate limit hit", retryable=False),
+        attempt=1,
+        sent_at=0.0,
+        now=0.2,
+    )
+    assert decision.action == "give_up"
+    assert decision.meta_code == 131048
+    assert number.current_rate(0.2) == 40.0
+
+
+def test_after_a_slow_down_no_second_holds_more_than_the_lowered_rate() -> None:
+    number = scheduler()
+    number.report(
+        bulk_id="bulk",
+        recipient="+1",
+        outcome=SendOutcome.throttled(130429),
+        attempt=1,
+        sent_at=0.0,
+        now=0.0,
+    )
+    starts: list[float] = []
+    now = 0.0
+    while len(starts) < 100:
+        slot = number.next_send(now)
+        assert slot is not None
+        number.take(slot)
+        starts.append(slot.at)
+        now = slot.at
+    assert starts[0] >= 1.0  # the pause
+    assert all(later - earlier >= 1.0 for earlier, later in zip(starts, starts[40:], strict=False))
