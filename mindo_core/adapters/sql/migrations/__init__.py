@@ -1,0 +1,1 @@
+"""Alembic's environment and revisions for Mindo's schema (run through ``migrate``)."""

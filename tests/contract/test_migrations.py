@@ -1,0 +1,110 @@
+"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL, and
+running them again (every start of the service does) changes nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from mindo_core.adapters.sql import current_revision, head_revision, open_store, upgrade_database
+from mindo_core.adapters.sql.engine import make_sync_engine
+from mindo_core.adapters.sql.tables import metadata
+from mindo_core.ports import PhoneNumberInfo
+
+
+def schema_differences(url: str) -> list[Any]:
+    """What Alembic's autogenerate would still have to do to reach the models."""
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as connection:
+            options = {"compare_type": True, "compare_server_default": True}
+            context = MigrationContext.configure(connection, opts=options)
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+def schema_snapshot(url: str) -> dict[str, Any]:
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            return {
+                table: (
+                    [
+                        (c["name"], str(c["type"]), c["nullable"])
+                        for c in inspector.get_columns(table)
+                    ],
+                    sorted(i["name"] or "" for i in inspector.get_indexes(table)),
+                    sorted(u["name"] or "" for u in inspector.get_unique_constraints(table)),
+                )
+                for table in sorted(inspector.get_table_names())
+            }
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_migrated_to_the_newest_revision(empty_url: str) -> None:
+    assert current_revision(empty_url) is None
+
+    upgrade_database(empty_url)
+
+    assert current_revision(empty_url) == head_revision()
+    assert head_revision() is not None
+
+
+def test_the_migrated_schema_is_exactly_what_the_models_describe(migrated_url: str) -> None:
+    assert schema_differences(migrated_url) == []
+    assert set(schema_snapshot(migrated_url)) == {*metadata.tables, "alembic_version"}
+
+
+async def test_upgrading_an_up_to_date_database_changes_nothing(migrated_url: str) -> None:
+    store = await open_store(migrated_url)
+    acme = await store.create_organisation("acme")
+    await store.close()
+    before = schema_snapshot(migrated_url)
+
+    upgrade_database(migrated_url)
+
+    assert schema_snapshot(migrated_url) == before
+    assert current_revision(migrated_url) == head_revision()
+    reopened = await open_store(migrated_url)
+    assert await reopened.find_organisation_by_name("acme") == acme
+    await reopened.close()
+
+
+async def test_data_written_is_there_after_reopening(migrated_url: str) -> None:
+    store = await open_store(migrated_url)
+    acme = await store.create_organisation("acme")
+    account = await store.upsert_business_account(
+        organisation_id=acme.id, waba_id="waba-1", name="Acme", encrypted_access_token=b"\x00ct"
+    )
+    number = await store.upsert_phone_number(
+        account.id,
+        PhoneNumberInfo(phone_number_id="1000", display_phone_number="+34 600", verified_name="A"),
+    )
+    await store.close()
+
+    reopened = await open_store(migrated_url)
+    found = await reopened.find_sender(acme.id, "1000")
+    await reopened.close()
+
+    assert found == (number, account, b"\x00ct")
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_processes_starting_together_on_postgresql_migrate_once(empty_postgres_url: str) -> None:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(3, mp_context=spawn) as pool:
+        outcomes = list(pool.map(upgrade_database, [empty_postgres_url] * 3, timeout=60))
+
+    assert outcomes == [None] * 3
+    assert current_revision(empty_postgres_url) == head_revision()
+    assert schema_differences(empty_postgres_url) == []
