@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from mindo_core.accounts import (
     BusinessAccount,
@@ -19,10 +19,14 @@ from mindo_core.accounts import (
     Organisation,
     OrganisationId,
     PhoneNumber,
+    PhoneNumberRowId,
 )
 from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
-from mindo_core.messages import MessageRecord, NewMessage
-from mindo_core.template_records import JsonObject, StoredTemplate
+from mindo_core.bulks import Bulk, BulkId, BulkRecipient, BulkStatus, CrashPolicy
+from mindo_core.messages import DeliveryState, MessageId, MessageRecord, NewMessage
+from mindo_core.template_records import JsonObject, StoredTemplate, TemplateId
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------------------------
 # Values that cross the ports
@@ -198,3 +202,147 @@ class TokenCipher(Protocol):
     def encrypt(self, plaintext: str) -> bytes: ...
 
     def decrypt(self, ciphertext: bytes) -> str: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Bulk sends. A bulk's recipients are rows of the messages table (``bulk_id`` set), so a bulk
+# message is a message like any other: GetMessage, webhooks and the quota window see it.
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewBulk:
+    id: BulkId
+    task_id: str
+    organisation_id: OrganisationId
+    phone_number_row_id: PhoneNumberRowId
+    template_id: TemplateId
+    pacing: str
+    total_recipients: int
+    estimated_time_minutes: float
+    created_at: datetime
+    created_by: ApiKeyId | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewBulkRecipient:
+    position: int
+    e164: str
+    variables_used: Mapping[str, str]
+    # The quota window has no room for this recipient before this time (None: now).
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkFilter:
+    status: BulkStatus | None = None
+    template_id: TemplateId | None = None
+    created_after: date | None = None  # inclusive, UTC day
+    created_before: date | None = None  # inclusive, UTC day
+
+
+@dataclass(frozen=True, kw_only=True)
+class Page(Generic[T]):
+    count: int
+    items: Sequence[T]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClaimedRecipient:
+    message_id: MessageId
+    bulk_id: BulkId
+    position: int
+    e164: str
+    variables_used: Mapping[str, str]
+    attempts: int  # including this one
+
+
+RecipientOutcomeKind = Literal["accept", "refuse", "release"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecipientOutcome:
+    """What became of one claimed recipient: Meta accepted it (``wamid``), refused it for good
+    (``error_code``/``error_message``), or it goes back to pending until ``retry_at``."""
+
+    message_id: MessageId
+    bulk_id: BulkId
+    kind: RecipientOutcomeKind
+    at: datetime
+    wamid: str | None = None
+    error_code: int | None = None
+    error_message: str | None = None
+    retry_at: datetime | None = None
+
+
+class BulkStore(Protocol):
+    async def create_bulk(self, bulk: NewBulk, recipients: Sequence[NewBulkRecipient]) -> Bulk:
+        """One transaction: the bulk and all its recipients, or nothing."""
+        ...
+
+    async def get_bulk(
+        self, bulk_id: BulkId, organisation_id: OrganisationId | None = None
+    ) -> Bulk | None:
+        """Scoped when ``organisation_id`` is given (clients); unscoped for the engine."""
+        ...
+
+    async def list_bulks(
+        self, organisation_id: OrganisationId, filters: BulkFilter, *, offset: int, limit: int
+    ) -> Page[Bulk]:
+        """Newest first."""
+        ...
+
+    async def list_bulk_recipients(
+        self,
+        organisation_id: OrganisationId,
+        bulk_id: BulkId,
+        *,
+        status: DeliveryState | None,
+        offset: int,
+        limit: int,
+    ) -> Page[BulkRecipient]:
+        """In position order; ``status`` filters on the message-level status."""
+        ...
+
+    async def bulks_to_run(self) -> Sequence[Bulk]:
+        """QUEUED and PROCESSING bulks of every organisation, oldest first."""
+        ...
+
+    async def claim_recipients(
+        self, bulk_id: BulkId, *, worker: str, limit: int, now: datetime
+    ) -> Sequence[ClaimedRecipient]:
+        """Up to ``limit`` due pending recipients (not_before and retry time passed), in
+        position order, made ``in_flight`` durably before any is sent; the bulk becomes
+        PROCESSING (``started_at``) on its first claim. Nothing for a bulk not QUEUED or
+        PROCESSING."""
+        ...
+
+    async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> Sequence[Bulk]:
+        """One transaction for the batch; counters follow; returns the bulks it changed."""
+        ...
+
+    async def next_due_at(self, bulk_id: BulkId) -> datetime | None:
+        """When the bulk's earliest pending recipient becomes due; None when none is pending."""
+        ...
+
+    async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
+        """Gives a bulk with nothing pending or in flight its final status (``final_status``)."""
+        ...
+
+    async def stop_bulk(
+        self, bulk_id: BulkId, *, now: datetime, reason: str | None, cancelled: bool
+    ) -> Bulk:
+        """Cancels (``cancelled``) or stops (``reason``) a bulk: its pending recipients become
+        cancelled or skipped at once; in-flight ones finish and are recorded."""
+        ...
+
+    async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
+        """After a crash: every in-flight recipient becomes unconfirmed (or pending again with
+        policy "resend"). Returns how many were settled."""
+        ...
+
+    async def recipient_window(
+        self, organisation_id: OrganisationId, since: datetime
+    ) -> Mapping[str, datetime]:
+        """wa_id → first time it was sent to after ``since``, over every message of the
+        organisation (single and bulk): the portfolio's rolling quota window."""
+        ...

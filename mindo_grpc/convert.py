@@ -7,6 +7,12 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mindo_core.services.authenticate import Principal
+from mindo_core.services.business_overview import (
+    AccountOverview,
+    BusinessOverview,
+    NumberOverview,
+    TemplateOverview,
+)
 from mindo_core.services.send_message import DEFAULT_LANGUAGE, SendMessageCommand, SentMessage
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 
@@ -50,4 +56,66 @@ def api_key_info(principal: Principal) -> pb.ApiKeyInfo:
         key_prefix=key.display_prefix,
         scopes=sorted(key.scopes),
         expires_at=timestamp(key.expires_at),
+    )
+
+
+def business_accounts(overview: BusinessOverview) -> pb.ListBusinessAccountsResponse:
+    return pb.ListBusinessAccountsResponse(
+        company_name=overview.organisation.name,
+        api_key_name=overview.api_key_name,
+        business_accounts=[_account(a) for a in overview.accounts],
+    )
+
+
+def _account(overview: AccountOverview) -> pb.BusinessAccount:
+    account = overview.business_account
+    return pb.BusinessAccount(
+        business_account_id=account.id,
+        business_name=account.name,
+        waba_id=account.waba_id,
+        phone_numbers=[_number(n) for n in overview.phone_numbers],
+        templates=[_template(t) for t in overview.templates],
+    )
+
+
+def _number(overview: NumberOverview) -> pb.PhoneNumber:
+    number, quota = overview.phone_number, overview.quota
+    return pb.PhoneNumber(
+        id=number.id,
+        phone_number_id=number.phone_number_id,
+        display_phone_number=number.display_phone_number,
+        verified_name=number.verified_name,
+        is_primary=number.is_primary,
+        messaging_limit_tier=overview.tier.name,
+        quality_rating=number.quality_rating,
+        throughput_level=number.throughput_level,
+        quota=pb.Quota(
+            # 0 stands for "no limit" on the wire: proto3 has no null for scalars.
+            daily_limit=quota.daily_limit or 0,
+            unique_numbers_sent_24h=quota.unique_sent_24h,
+            remaining=quota.remaining or 0,
+            usage_percentage=quota.usage_percentage,
+            can_send=quota.can_send,
+        ),
+    )
+
+
+def _template(overview: TemplateOverview) -> pb.Template:
+    template = overview.template
+    return pb.Template(
+        id=template.id,
+        name=template.name,
+        language=template.language,
+        category=template.category,
+        status=template.status,
+        variables=[
+            pb.TemplateVariable(
+                name=v.name,
+                type=v.type,
+                position=v.position,
+                is_required=v.is_required,
+                component=v.component,
+            )
+            for v in overview.variables
+        ],
     )

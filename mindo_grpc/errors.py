@@ -6,11 +6,13 @@ becomes INTERNAL with a generic message, logged here and never shown to the clie
 
 from __future__ import annotations
 
+import json
 import logging
 
 import grpc
 
 from mindo_core import errors
+from mindo_core.bulk_submission import InvalidRecipients
 from mindo_grpc.status_details import ErrorDetails
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,16 @@ def _status_of(error: errors.MindoError) -> grpc.StatusCode:
 
 
 def _metadata_of(error: errors.MindoError) -> dict[str, str]:
+    if isinstance(error, InvalidRecipients):
+        # The first 100 problems, whole (index, phone as submitted, reason), for any client.
+        problems = [
+            {"index": p.index, "phone": p.phone, "reason": p.reason} for p in error.problems
+        ]
+        return {
+            "invalid_count": str(error.invalid_count),
+            "total": str(error.total),
+            "problems": json.dumps(problems, ensure_ascii=False),
+        }
     if isinstance(error, errors.TemplateParameterError):
         return {"meta_code": str(error.meta_code)}
     if isinstance(error, errors.MetaError):

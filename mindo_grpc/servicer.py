@@ -25,6 +25,13 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         sent = await self.services.send_message(principal, command)
         return convert.send_message_response(sent)
 
+    @unary("read")
+    async def ListBusinessAccounts(
+        self, request: pb.ListBusinessAccountsRequest, principal: Principal
+    ) -> pb.ListBusinessAccountsResponse:
+        overview = await self.services.business_overview(principal)
+        return convert.business_accounts(overview)
+
     @unary(None)
     async def CheckApiKey(
         self, request: pb.CheckApiKeyRequest, principal: Principal

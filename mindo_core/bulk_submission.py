@@ -1,0 +1,294 @@
+"""A submitted recipient list turned into validated, deduplicated recipients, or refused whole.
+
+Rules (Send bulk page, "Automatic deduplication"; mindo-api.md §3):
+
+* An empty list is refused with the documented message ("Empty recipients" example); more than
+  ``MAX_RECIPIENTS`` (100,000) is refused too: split the list into several bulk sends.
+* Every recipient is checked before anything is stored: its phone is normalised
+  (``mindo_core.phones``) and its variables are resolved against the template
+  (``mindo_core.templates``), so each recipient's Meta components are known to be valid. This
+  includes duplicates: a bad entry is a mistake in the request even when another entry for
+  the same number is fine.
+* If any recipient is invalid, the whole request is refused with ``InvalidRecipients``: every
+  invalid one is counted, the first ``MAX_REPORTED_PROBLEMS`` (100) are listed as
+  (index in the submitted list, phone as given, reason).
+* Duplicates are numbers that normalise to the same ``wa_id`` (``"+54 9 11 1234-5678"`` and
+  ``"5491112345678"`` are one recipient). The FIRST occurrence wins, with its variables; the
+  later ones are dropped. ``total_recipients`` counts the list as submitted,
+  ``unique_recipients`` what remains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any, Final
+
+from mindo_core.errors import InvalidPhoneNumber, InvalidRequest, TemplateParameterError
+from mindo_core.phones import NormalizedPhone, dedup_key, normalize_phone
+from mindo_core.templates import ResolvedTemplate, TemplateSpec, VariableSpec, resolve
+
+__all__ = [
+    "EMPTY_RECIPIENTS_MESSAGE",
+    "MAX_RECIPIENTS",
+    "MAX_REPORTED_PROBLEMS",
+    "EmptyRecipients",
+    "InvalidRecipients",
+    "PreparedBulk",
+    "PreparedRecipient",
+    "RecipientInput",
+    "RecipientProblem",
+    "TooManyRecipients",
+    "prepare_recipients",
+]
+
+MAX_RECIPIENTS: Final = 100_000
+MAX_REPORTED_PROBLEMS: Final = 100
+# Verbatim from the Send bulk page's "400 - Empty recipients" example.
+EMPTY_RECIPIENTS_MESSAGE: Final = "recipients es requerido y no puede estar vacio"
+
+_NO_VALUES: Mapping[str, str] = MappingProxyType({})
+# Recipients often share their variables (an event's date, no variables at all): one resolution
+# serves them all. The bound keeps a list of all-different variables from holding a second copy.
+_RESOLUTION_MEMO_MAX = 4096
+_SHOWN_PHONE_MAX = 64
+_compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+# A recipient's resolved template: its variables_used and its components as JSON.
+_Message = tuple[Mapping[str, str], str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecipientInput:
+    phone: str
+    variables: Mapping[str, str] = field(default_factory=lambda: _NO_VALUES)
+    button_variables: Mapping[str, str] = field(default_factory=lambda: _NO_VALUES)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PreparedRecipient:
+    """A unique, valid recipient; ``index`` is its first position in the submitted list.
+
+    Meta's components are kept as compact JSON text, a third of the memory of the objects
+    (a bulk holds up to 100,000 of these); ``components`` and ``resolved()`` decode it.
+    Recipients with identical variables share ``variables_used``: never mutate it.
+    """
+
+    index: int
+    e164: str
+    variables_used: Mapping[str, str]
+    components_json: str
+
+    @property
+    def wa_id(self) -> str:
+        return self.e164.removeprefix("+")
+
+    @property
+    def components(self) -> list[dict[str, Any]]:
+        decoded: list[dict[str, Any]] = json.loads(self.components_json)
+        return decoded
+
+    def resolved(self) -> ResolvedTemplate:
+        """What ``build_send_payload`` takes."""
+        return ResolvedTemplate(
+            components=self.components, variables_used=dict(self.variables_used)
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedBulk:
+    total_recipients: int
+    recipients: tuple[PreparedRecipient, ...]
+
+    @property
+    def unique_recipients(self) -> int:
+        return len(self.recipients)
+
+    def wa_ids(self) -> Iterator[str]:
+        return (recipient.wa_id for recipient in self.recipients)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecipientProblem:
+    index: int
+    # As submitted, cut to 64 characters.
+    phone: str
+    reason: str
+
+
+class EmptyRecipients(InvalidRequest):
+    code = "empty_recipients"
+
+    def __init__(self) -> None:
+        super().__init__(EMPTY_RECIPIENTS_MESSAGE)
+
+
+class TooManyRecipients(InvalidRequest):
+    code = "too_many_recipients"
+
+    def __init__(self, count: int, limit: int) -> None:
+        problem = (
+            f"Ensure this field has no more than {limit} elements ({count} given); "
+            "split the list into several bulk sends."
+        )
+        super().__init__(f"recipients: {problem}", field_errors={"recipients": [problem]})
+        self.count = count
+        self.limit = limit
+
+
+class InvalidRecipients(InvalidRequest):
+    """Some recipients cannot be sent; nothing was stored. ``problems`` lists the first 100."""
+
+    code = "invalid_recipients"
+
+    def __init__(
+        self, problems: Sequence[RecipientProblem], *, invalid_count: int, total: int
+    ) -> None:
+        first = problems[0]
+        listed = f" (the first {len(problems)} are listed)" if invalid_count > len(problems) else ""
+        super().__init__(
+            f"{invalid_count} of {total} recipients are invalid{listed}; nothing was sent. "
+            f"recipients[{first.index}] {first.phone!r}: {first.reason}",
+            field_errors={f"recipients.{p.index}": [p.reason] for p in problems},
+        )
+        self.problems: tuple[RecipientProblem, ...] = tuple(problems)
+        self.invalid_count = invalid_count
+        self.total = total
+
+
+def prepare_recipients(
+    spec: TemplateSpec,
+    recipients: Sequence[RecipientInput],
+    *,
+    max_recipients: int = MAX_RECIPIENTS,
+) -> PreparedBulk:
+    """Validate and deduplicate ``recipients`` for ``spec`` (parsed once by the caller)."""
+    if not recipients:
+        raise EmptyRecipients()
+    if len(recipients) > max_recipients:
+        raise TooManyRecipients(len(recipients), max_recipients)
+    preparation = _Preparation(_with_cached_variables(spec))
+    for index, recipient in enumerate(recipients):
+        preparation.add(index, recipient)
+    return preparation.result(total=len(recipients))
+
+
+class _Preparation:
+    """The state of one ``prepare_recipients`` call."""
+
+    def __init__(self, spec: TemplateSpec) -> None:
+        self.spec = spec
+        self.prepared: list[PreparedRecipient] = []
+        self.seen: set[str] = set()
+        self.problems: list[RecipientProblem] = []
+        self.invalid_count = 0
+        # Exact repeats of a phone text or of a set of variables are checked once.
+        self.phones: dict[str, NormalizedPhone | str] = {}
+        self.resolutions: dict[object, _Message | str] = {}
+
+    def add(self, index: int, recipient: RecipientInput) -> None:
+        phone = self.phone(recipient.phone)
+        resolved = self.resolution(recipient.variables, recipient.button_variables)
+        if isinstance(phone, str) or isinstance(resolved, str):
+            reasons = [r for r in (phone, resolved) if isinstance(r, str)]
+            self.refuse(index, recipient.phone, "; ".join(reasons))
+            return
+        key = dedup_key(phone)
+        if self.invalid_count or key in self.seen:
+            return
+        self.seen.add(key)
+        variables_used, components_json = resolved
+        self.prepared.append(
+            PreparedRecipient(
+                index=index,
+                e164=phone.e164,
+                variables_used=variables_used,
+                components_json=components_json,
+            )
+        )
+
+    def phone(self, raw: str) -> NormalizedPhone | str:
+        """The normalised phone, or why it is refused."""
+        known = self.phones.get(raw)
+        if known is None:
+            try:
+                known = normalize_phone(raw, field="phone")
+            except InvalidPhoneNumber as error:
+                known = f"phone: {error.message}"
+            self.phones[raw] = known
+        return known
+
+    def resolution(
+        self, variables: Mapping[str, str], button_variables: Mapping[str, str]
+    ) -> _Message | str:
+        """The resolved template, or why the variables are refused."""
+        key = (tuple(variables.items()), tuple(button_variables.items()))
+        known = self.resolutions.get(key)
+        if known is None:
+            known = _resolved_or_reason(self.spec, variables, button_variables)
+            if len(self.resolutions) < _RESOLUTION_MEMO_MAX:
+                self.resolutions[key] = known
+        return known
+
+    def refuse(self, index: int, raw_phone: str, reason: str) -> None:
+        self.invalid_count += 1
+        self.prepared.clear()  # the request is refused: keep nothing for it
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            phone = raw_phone[:_SHOWN_PHONE_MAX]
+            self.problems.append(RecipientProblem(index=index, phone=phone, reason=reason))
+
+    def result(self, *, total: int) -> PreparedBulk:
+        if self.problems:
+            raise InvalidRecipients(self.problems, invalid_count=self.invalid_count, total=total)
+        return PreparedBulk(total_recipients=total, recipients=tuple(self.prepared))
+
+
+def _resolved_or_reason(
+    spec: TemplateSpec, variables: Mapping[str, str], button_variables: Mapping[str, str]
+) -> _Message | str:
+    try:
+        resolved = resolve(spec, variables, button_variables)
+    except TemplateParameterError as error:
+        return "; ".join(
+            f"{name}: {message}"
+            for name, messages in error.field_errors.items()
+            for message in messages
+        )
+    return resolved.variables_used, _compact_json(resolved.components)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SpecWithCachedVariables(TemplateSpec):
+    """``TemplateSpec`` whose variable lists are computed once instead of on every call.
+
+    ``resolve`` asks for them three times per recipient, which is half its cost. Drop this
+    once ``TemplateSpec`` caches them itself.
+    """
+
+    _variables: tuple[VariableSpec, ...] = field(init=False, repr=False, compare=False)
+    _variable_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    _button_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: the caches are set once here, as dataclasses themselves do.
+        object.__setattr__(self, "_variables", super().variables())
+        object.__setattr__(self, "_variable_keys", super().variable_keys())
+        object.__setattr__(self, "_button_keys", super().button_keys())
+
+    def variables(self) -> tuple[VariableSpec, ...]:
+        return self._variables
+
+    def variable_keys(self) -> frozenset[str]:
+        return self._variable_keys
+
+    def button_keys(self) -> frozenset[str]:
+        return self._button_keys
+
+
+def _with_cached_variables(spec: TemplateSpec) -> TemplateSpec:
+    if isinstance(spec, _SpecWithCachedVariables):
+        return spec
+    values = {f.name: getattr(spec, f.name) for f in fields(spec) if f.init}
+    return _SpecWithCachedVariables(**values)

@@ -1,0 +1,263 @@
+"""Messaging tiers and the rolling 24-hour quota: how many recipients fit now, and when the rest do.
+
+Tiers
+=====
+Mindo spells a tier ``TIER_<daily limit>`` (``TIER_50``, ``TIER_250``, ``TIER_1000``,
+``TIER_10000``, ``TIER_100000``) or ``TIER_UNLIMITED``, as its documentation does. Meta's values
+are read into that spelling (``parse_tier``):
+
+    Meta                          Mindo            daily limit
+    TIER_50                       TIER_50          50
+    TIER_250, 250                 TIER_250         250
+    TIER_NOT_SET                  TIER_250         250      new portfolios start at 250
+    TIER_1K (legacy), 1000        TIER_1000        1,000
+    TIER_2K, 2000                 TIER_2000        2,000    Meta's level that replaced 1K; Mindo's
+                                                            docs predate it, same spelling pattern
+    TIER_10K, 10000               TIER_10000       10,000
+    TIER_100K, 100000             TIER_100000      100,000
+    TIER_UNLIMITED, -1            TIER_UNLIMITED   none
+
+Integers are ``business_capability_update``'s ``max_daily_conversations_per_business``. A level
+Meta adds later (``TIER_5K``) reads the same way rather than failing a webhook.
+
+The window
+==========
+Meta counts the *unique* users a business portfolio messaged in a moving 24 hours. A recipient
+already messaged in the window costs nothing more, so ``quota_needed`` counts only the
+candidates not in it. A window entry is the time a user was first messaged in the window; it
+frees its slot 24 hours later. Unlimited tiers carry ``None`` as their limit, availability and
+remaining count; edges show ``None`` as ``-1``, Meta's own spelling of "unlimited".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+__all__ = [
+    "DEFAULT_TIER",
+    "TIER_50",
+    "TIER_250",
+    "TIER_1000",
+    "TIER_2000",
+    "TIER_10000",
+    "TIER_100000",
+    "TIER_UNLIMITED",
+    "WINDOW",
+    "QuotaPlan",
+    "QuotaSnapshot",
+    "Tier",
+    "UnknownTier",
+    "parse_tier",
+    "plan_quota",
+    "quota_snapshot",
+]
+
+WINDOW = timedelta(hours=24)
+
+_UNLIMITED_NAME = "TIER_UNLIMITED"
+_LEVEL = re.compile(r"TIER_([1-9][0-9]{0,8})(K?)")
+
+
+class UnknownTier(ValueError):
+    """A tier value that is neither Mindo's nor Meta's spelling of a level."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tier:
+    name: str
+    # None: no daily limit.
+    daily_limit: int | None
+
+    @classmethod
+    def for_limit(cls, daily_limit: int | None) -> Tier:
+        if daily_limit is None:
+            return cls(name=_UNLIMITED_NAME, daily_limit=None)
+        if daily_limit < 1:
+            raise UnknownTier(f"a daily limit must be at least 1, not {daily_limit}")
+        return cls(name=f"TIER_{daily_limit}", daily_limit=daily_limit)
+
+    @property
+    def is_unlimited(self) -> bool:
+        return self.daily_limit is None
+
+
+TIER_50 = Tier.for_limit(50)
+TIER_250 = Tier.for_limit(250)
+TIER_1000 = Tier.for_limit(1000)
+TIER_2000 = Tier.for_limit(2000)
+TIER_10000 = Tier.for_limit(10_000)
+TIER_100000 = Tier.for_limit(100_000)
+TIER_UNLIMITED = Tier.for_limit(None)
+DEFAULT_TIER = TIER_250
+
+_BY_NAME = {"TIER_UNLIMITED": TIER_UNLIMITED, "TIER_NOT_SET": DEFAULT_TIER}
+_UNLIMITED_INTEGER = -1
+
+
+def parse_tier(value: str | int) -> Tier:
+    """Mindo's tier for Meta's or Mindo's spelling (case-insensitive), or a capability integer."""
+    if isinstance(value, int):
+        return TIER_UNLIMITED if value == _UNLIMITED_INTEGER else Tier.for_limit(value)
+    text = value.strip().upper()
+    if text.lstrip("-").isdigit():
+        return parse_tier(int(text))
+    if text in _BY_NAME:
+        return _BY_NAME[text]
+    level = _LEVEL.fullmatch(text)
+    if level is None:
+        raise UnknownTier(f"{value!r} is not a messaging tier (e.g. TIER_250, TIER_2K, -1)")
+    number, thousands = level.groups()
+    return Tier.for_limit(int(number) * (1000 if thousands else 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotaSnapshot:
+    """A number's quota as the business-accounts listing shows it."""
+
+    tier: str
+    daily_limit: int | None
+    unique_sent_24h: int
+    # max(0, limit - used): a lowered tier can leave more used than allowed.
+    remaining: int | None
+    # used / limit x 100, floored to one decimal so that 100.0 means full; above 100 when the
+    # tier was lowered below what the window already holds; 0.0 when unlimited.
+    usage_percentage: float
+    can_send: bool
+
+
+def quota_snapshot(tier: Tier, *, unique_sent_24h: int) -> QuotaSnapshot:
+    limit = tier.daily_limit
+    if limit is None:
+        return QuotaSnapshot(
+            tier=tier.name,
+            daily_limit=None,
+            unique_sent_24h=unique_sent_24h,
+            remaining=None,
+            usage_percentage=0.0,
+            can_send=True,
+        )
+    remaining = max(0, limit - unique_sent_24h)
+    return QuotaSnapshot(
+        tier=tier.name,
+        daily_limit=limit,
+        unique_sent_24h=unique_sent_24h,
+        remaining=remaining,
+        usage_percentage=(unique_sent_24h * 1000 // limit) / 10,
+        can_send=remaining > 0,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotaPlan:
+    """What a bulk's unique recipients cost against the window, and when each one may go.
+
+    ``quota_*``, ``can_send`` and ``tier`` are the 202's ``quota_info``. ``can_send`` false does
+    not refuse the bulk: ``fits_now`` recipients go at once, and the i-th of the others waits
+    until ``refill_times[i]``, when an entry of the window expires.
+    """
+
+    tier: str
+    quota_needed: int
+    quota_available: int | None
+    quota_total: int | None
+    can_send: bool
+    fits_now: int
+    refill_times: tuple[datetime, ...]
+    already_in_window: int
+
+    @property
+    def waiting(self) -> int:
+        return len(self.refill_times)
+
+    @property
+    def sendable_now(self) -> int:
+        """Unique recipients that may go at once: those that fit, and those already in the
+        window (they cost nothing)."""
+        return self.fits_now + self.already_in_window
+
+    @property
+    def ready_at(self) -> datetime | None:
+        """When the last waiting recipient may go; None when none waits."""
+        return self.refill_times[-1] if self.refill_times else None
+
+    def refill_offsets(self, now: datetime) -> tuple[float, ...]:
+        """``refill_times`` in seconds from ``now``: ``pacing.estimate_seconds``'s
+        ``quota_refills``, with ``quota_available=sendable_now``."""
+        return tuple(max(0.0, (t - now).total_seconds()) for t in self.refill_times)
+
+
+def plan_quota(
+    tier: Tier,
+    *,
+    already_messaged: Container[str],
+    window_entries: Sequence[datetime],
+    candidates: Iterable[str],
+    now: datetime,
+) -> QuotaPlan:
+    """Plan a bulk against the portfolio's window.
+
+    ``already_messaged``: the wa_ids messaged in the window ``(now - 24h, now]``.
+    ``window_entries``: for each of them, when it was first messaged in the window (any order;
+    entries at or before ``now - 24h`` have expired and are ignored).
+    ``candidates``: the bulk's unique wa_ids. The plan assumes the ones that fit are sent now and
+    each waiting one when its slot frees; the scheduler re-checks the window before each send.
+    """
+    unique = 0
+    needed = 0
+    for wa_id in candidates:
+        unique += 1
+        needed += wa_id not in already_messaged
+    limit = tier.daily_limit
+    if limit is None:
+        return QuotaPlan(
+            tier=tier.name,
+            quota_needed=needed,
+            quota_available=None,
+            quota_total=None,
+            can_send=True,
+            fits_now=needed,
+            refill_times=(),
+            already_in_window=unique - needed,
+        )
+    live = sorted(t for t in window_entries if t > now - WINDOW)
+    available = max(0, limit - len(live))
+    fits_now = min(needed, available)
+    return QuotaPlan(
+        tier=tier.name,
+        quota_needed=needed,
+        quota_available=available,
+        quota_total=limit,
+        can_send=needed <= available,
+        fits_now=fits_now,
+        refill_times=_refill_times(live, limit, fits_now, needed - fits_now, now),
+        already_in_window=unique - needed,
+    )
+
+
+def _refill_times(
+    live: list[datetime], limit: int, fits_now: int, waiting: int, now: datetime
+) -> tuple[datetime, ...]:
+    """When each waiting recipient gets a slot.
+
+    Every send, old or planned, holds a slot for 24 hours, so the sends form one ascending
+    timeline: the window entries, the ones sent now, then the waiting ones. Sending the j-th
+    waiting recipient needs fewer than ``limit`` sends in the window, which is true exactly
+    when the timeline's entry at ``excess + j`` has expired (``excess``: how far the window
+    is already over the limit). That entry is always earlier on the timeline than the j-th
+    waiting one itself, so the times can be computed in one pass.
+    """
+    excess = max(0, len(live) - limit)
+    planned: list[datetime] = []
+    for j in range(waiting):
+        position = excess + j
+        if position < len(live):
+            freed_by = live[position]
+        elif position < len(live) + fits_now:
+            freed_by = now
+        else:
+            freed_by = planned[position - len(live) - fits_now]
+        planned.append(freed_by + WINDOW)
+    return tuple(planned)
