@@ -26,7 +26,7 @@ Meta counts the *unique* users a business portfolio messaged in a moving 24 hour
 already messaged in the window costs nothing more, so ``quota_needed`` counts only the
 candidates not in it. A window entry is the time a user was first messaged in the window; it
 frees its slot 24 hours later. Unlimited tiers carry ``None`` as their limit, availability and
-remaining count; edges show ``None`` as ``-1``, Meta's own spelling of "unlimited".
+remaining count; how an edge spells "unlimited" is the edge's choice (Meta's is ``-1``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,266 @@
+"""Tiers and the rolling 24-hour quota: what a bulk costs, what fits now, when the rest goes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mindo_core.quota import (
+    DEFAULT_TIER,
+    TIER_50,
+    TIER_250,
+    TIER_1000,
+    TIER_2000,
+    TIER_10000,
+    TIER_100000,
+    TIER_UNLIMITED,
+    WINDOW,
+    Tier,
+    UnknownTier,
+    parse_tier,
+    plan_quota,
+    quota_snapshot,
+)
+
+NOW = datetime(2025, 11, 16, 21, 30, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def wa_ids(count: int, prefix: str = "549111000") -> list[str]:
+    return [f"{prefix}{i:04d}" for i in range(count)]
+
+
+# -- tiers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # Mindo's documented spelling reads as itself.
+        ("TIER_50", TIER_50),
+        ("TIER_250", TIER_250),
+        ("TIER_1000", TIER_1000),
+        ("TIER_10000", TIER_10000),
+        ("TIER_100000", TIER_100000),
+        ("TIER_UNLIMITED", TIER_UNLIMITED),
+        # Meta's spellings.
+        ("TIER_1K", TIER_1000),
+        ("TIER_2K", TIER_2000),
+        ("TIER_10K", TIER_10000),
+        ("TIER_100K", TIER_100000),
+        ("TIER_NOT_SET", TIER_250),
+        ("tier_2k", TIER_2000),
+        (" TIER_250 ", TIER_250),
+        # business_capability_update's integers.
+        (250, TIER_250),
+        (2000, TIER_2000),
+        (10000, TIER_10000),
+        (100000, TIER_100000),
+        (-1, TIER_UNLIMITED),
+        ("2000", TIER_2000),
+        ("-1", TIER_UNLIMITED),
+        # A level Meta may add later reads the same way.
+        ("TIER_5K", Tier(name="TIER_5000", daily_limit=5000)),
+    ],
+)
+def test_meta_and_mindo_tier_values_read_into_mindo_spelling(
+    value: str | int, expected: Tier
+) -> None:
+    assert parse_tier(value) == expected
+
+
+def test_tiers_have_their_documented_names_and_limits() -> None:
+    assert [(t.name, t.daily_limit) for t in (TIER_50, TIER_250, TIER_1000, TIER_2000)] == [
+        ("TIER_50", 50),
+        ("TIER_250", 250),
+        ("TIER_1000", 1000),
+        ("TIER_2000", 2000),
+    ]
+    assert (TIER_10000.daily_limit, TIER_100000.daily_limit) == (10_000, 100_000)
+    assert TIER_UNLIMITED.daily_limit is None
+    assert TIER_UNLIMITED.is_unlimited
+    assert not TIER_250.is_unlimited
+    assert DEFAULT_TIER == TIER_250
+
+
+@pytest.mark.parametrize("value", ["", "GREEN", "TIER_", "TIER_0", "TIER_-5", 0, -2, "TIER_1M"])
+def test_values_that_are_no_tier_are_refused(value: str | int) -> None:
+    with pytest.raises(UnknownTier):
+        parse_tier(value)
+
+
+# -- the snapshot the business-accounts listing shows -----------------------------------------
+
+
+def test_snapshot_reproduces_the_documented_example() -> None:
+    snapshot = quota_snapshot(TIER_1000, unique_sent_24h=45)
+    assert snapshot.tier == "TIER_1000"
+    assert snapshot.daily_limit == 1000
+    assert snapshot.unique_sent_24h == 45
+    assert snapshot.remaining == 955
+    assert snapshot.usage_percentage == 4.5
+    assert snapshot.can_send is True
+
+
+def test_a_full_window_cannot_send_and_shows_100_percent() -> None:
+    snapshot = quota_snapshot(TIER_250, unique_sent_24h=250)
+    assert (snapshot.remaining, snapshot.usage_percentage, snapshot.can_send) == (0, 100.0, False)
+
+
+def test_usage_is_floored_so_that_100_percent_means_full() -> None:
+    snapshot = quota_snapshot(TIER_1000, unique_sent_24h=999)
+    assert snapshot.usage_percentage == 99.9
+    assert snapshot.can_send is True
+
+
+def test_a_lowered_tier_shows_no_negative_remaining_and_usage_above_100() -> None:
+    snapshot = quota_snapshot(TIER_250, unique_sent_24h=300)
+    assert snapshot.remaining == 0
+    assert snapshot.usage_percentage == 120.0
+    assert snapshot.can_send is False
+
+
+def test_an_unlimited_tier_always_has_room() -> None:
+    snapshot = quota_snapshot(TIER_UNLIMITED, unique_sent_24h=1_000_000)
+    assert (snapshot.daily_limit, snapshot.remaining) == (None, None)
+    assert snapshot.usage_percentage == 0.0
+    assert snapshot.can_send is True
+
+
+# -- planning a bulk --------------------------------------------------------------------------
+
+
+def test_plan_reproduces_the_documented_quota_info() -> None:
+    in_window = wa_ids(3, prefix="549222000")
+    plan = plan_quota(
+        TIER_1000,
+        already_messaged=set(in_window),
+        window_entries=[NOW - HOUR] * 3,
+        candidates=wa_ids(3),
+        now=NOW,
+    )
+    assert (plan.can_send, plan.quota_needed, plan.quota_available, plan.quota_total) == (
+        True,
+        3,
+        997,
+        1000,
+    )
+    assert plan.tier == "TIER_1000"
+    assert (plan.fits_now, plan.refill_times, plan.ready_at) == (3, (), None)
+
+
+def test_recipients_already_messaged_in_the_window_need_no_quota() -> None:
+    candidates = wa_ids(10)
+    plan = plan_quota(
+        TIER_50,
+        already_messaged=set(candidates[:4]),
+        window_entries=[NOW - HOUR] * 4,
+        candidates=candidates,
+        now=NOW,
+    )
+    assert plan.quota_needed == 6
+    assert plan.quota_available == 46
+    assert plan.already_in_window == 4
+    assert plan.sendable_now == 10
+
+
+def test_when_the_window_is_short_the_rest_waits_for_the_oldest_entries_to_expire() -> None:
+    entries = [NOW - 20 * HOUR, NOW - 10 * HOUR, NOW - 5 * HOUR] + [NOW - HOUR] * 45
+    plan = plan_quota(
+        TIER_50,
+        already_messaged=set(wa_ids(48, prefix="549222000")),
+        window_entries=entries,
+        candidates=wa_ids(5),
+        now=NOW,
+    )
+    assert plan.can_send is False
+    assert (plan.quota_needed, plan.quota_available, plan.fits_now) == (5, 2, 2)
+    assert plan.refill_times == (NOW + 4 * HOUR, NOW + 14 * HOUR, NOW + 19 * HOUR)
+    assert plan.waiting == 3
+    assert plan.ready_at == NOW + 19 * HOUR
+    assert plan.refill_offsets(NOW) == (4 * 3600.0, 14 * 3600.0, 19 * 3600.0)
+
+
+def test_a_bulk_larger_than_the_limit_waits_for_its_own_sends_to_expire() -> None:
+    plan = plan_quota(
+        TIER_50, already_messaged=set(), window_entries=[], candidates=wa_ids(120), now=NOW
+    )
+    assert plan.fits_now == 50
+    assert plan.refill_times == (NOW + WINDOW,) * 50 + (NOW + 2 * WINDOW,) * 20
+
+
+def test_entries_that_left_the_window_are_ignored() -> None:
+    plan = plan_quota(
+        TIER_50,
+        already_messaged=set(),
+        window_entries=[NOW - WINDOW, NOW - 30 * HOUR, NOW - HOUR],
+        candidates=wa_ids(1),
+        now=NOW,
+    )
+    assert plan.quota_available == 49
+
+
+def test_entries_may_come_in_any_order() -> None:
+    shuffled = [NOW - 2 * HOUR, NOW - 23 * HOUR] + [NOW - HOUR] * 48
+    plan = plan_quota(
+        TIER_50, already_messaged=set(), window_entries=shuffled, candidates=wa_ids(1), now=NOW
+    )
+    assert plan.refill_times == (NOW + HOUR,)
+
+
+def test_a_window_over_a_lowered_limit_must_drain_below_it_first() -> None:
+    # 60 entries, a minute apart, against a limit lowered to 50.
+    entries = [NOW - 23 * HOUR + i * timedelta(minutes=1) for i in range(60)]
+    plan = plan_quota(
+        TIER_50, already_messaged=set(), window_entries=entries, candidates=wa_ids(2), now=NOW
+    )
+    assert (plan.quota_available, plan.fits_now, plan.can_send) == (0, 0, False)
+    # 11 entries must expire before the window holds fewer than 50.
+    assert plan.refill_times == (entries[10] + WINDOW, entries[11] + WINDOW)
+
+
+def test_an_unlimited_tier_fits_everything_now() -> None:
+    plan = plan_quota(
+        TIER_UNLIMITED,
+        already_messaged={"5491110000000"},
+        window_entries=[NOW] * 10,
+        candidates=wa_ids(100_000),
+        now=NOW,
+    )
+    assert (plan.quota_available, plan.quota_total, plan.can_send) == (None, None, True)
+    assert plan.fits_now == plan.quota_needed == 99_999
+    assert plan.refill_times == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=12),
+    ages_in_minutes=st.lists(st.integers(min_value=0, max_value=24 * 60 - 1), max_size=20),
+    candidates=st.integers(min_value=0, max_value=40),
+)
+def test_following_the_plan_never_puts_more_than_the_limit_in_any_window(
+    limit: int, ages_in_minutes: list[int], candidates: int
+) -> None:
+    entries = sorted(NOW - timedelta(minutes=age) for age in ages_in_minutes)
+    plan = plan_quota(
+        Tier.for_limit(limit),
+        already_messaged=set(),
+        window_entries=entries,
+        candidates=wa_ids(candidates),
+        now=NOW,
+    )
+    assert plan.fits_now + plan.waiting == candidates
+    assert list(plan.refill_times) == sorted(plan.refill_times)
+    sends = [NOW] * plan.fits_now + list(plan.refill_times)
+    timeline = entries + sends
+    for when in plan.refill_times:
+        earlier = [t for t in timeline if when - WINDOW < t < when]
+        assert len(earlier) < limit, "a waiting recipient went into a full window"
+    # ... and none waits longer than needed: one second earlier the window was still full.
+    for when in plan.refill_times:
+        before = when - timedelta(seconds=1)
+        held = [t for t in timeline if before - WINDOW < t <= before and t < when]
+        assert len(held) >= limit
