@@ -45,7 +45,7 @@ from typing import Final, Literal, NewType, get_args
 from mindo_core.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.api_keys import ApiKeyId
 from mindo_core.errors import FailedPrecondition, InvalidRequest
-from mindo_core.messages import DeliveryState
+from mindo_core.messages import DeliveryState, MessageId
 from mindo_core.template_records import TemplateId
 
 __all__ = [
@@ -216,6 +216,8 @@ class BulkRecipient:
     failed_at: datetime | None = None
     error_code: int | None = None
     error_message: str | None = None
+    # The row's id in the messages table, once stored (the documented per-message ``id``).
+    message_id: MessageId | None = None
 
     @property
     def wa_id(self) -> str:

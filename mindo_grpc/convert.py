@@ -16,6 +16,9 @@ from mindo_core.services.business_overview import (
 from mindo_core.services.send_message import DEFAULT_LANGUAGE, SendMessageCommand, SentMessage
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 
+# proto3 has no null for scalars: -1 stands for "no limit" in quota fields.
+UNLIMITED = -1
+
 
 def timestamp(value: datetime | None) -> Timestamp | None:
     if value is None:
@@ -90,10 +93,10 @@ def _number(overview: NumberOverview) -> pb.PhoneNumber:
         quality_rating=number.quality_rating,
         throughput_level=number.throughput_level,
         quota=pb.Quota(
-            # 0 stands for "no limit" on the wire: proto3 has no null for scalars.
-            daily_limit=quota.daily_limit or 0,
+            # -1 stands for "no limit" on the wire: proto3 has no null for scalars.
+            daily_limit=UNLIMITED if quota.daily_limit is None else quota.daily_limit,
             unique_numbers_sent_24h=quota.unique_sent_24h,
-            remaining=quota.remaining or 0,
+            remaining=UNLIMITED if quota.remaining is None else quota.remaining,
             usage_percentage=quota.usage_percentage,
             can_send=quota.can_send,
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -39,6 +39,33 @@ def unary(scope: Scope | None) -> Callable[[Handler[Request, Response]], Method[
                 principal = await authenticator.authenticate(api_key_of(context), scope)
                 return await handler(self, request, principal)
             except Exception as error:  # translated once, here, for every RPC
+                await context.abort_with_status(to_status(details_for(error)))
+
+        return method
+
+    return decorate
+
+
+StreamHandler = Callable[[Any, Request, Principal], AsyncIterator[Response]]
+StreamMethod = Callable[[Any, Request, grpc.aio.ServicerContext], AsyncIterator[Response]]
+
+
+def server_stream(
+    scope: Scope | None,
+) -> Callable[[StreamHandler[Request, Response]], StreamMethod[Request, Response]]:
+    """Like ``unary``, for server-streaming RPCs written as async generators."""
+
+    def decorate(handler: StreamHandler[Request, Response]) -> StreamMethod[Request, Response]:
+        @wraps(handler)
+        async def method(
+            self: Any, request: Request, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Response]:
+            authenticator: Authenticator = self.authenticator
+            try:
+                principal = await authenticator.authenticate(api_key_of(context), scope)
+                async for item in handler(self, request, principal):
+                    yield item
+            except Exception as error:  # translated once, here, for every streaming RPC
                 await context.abort_with_status(to_status(details_for(error)))
 
         return method

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from mindo_core.bootstrap import Services
 from mindo_core.services.authenticate import Principal
-from mindo_grpc import convert
+from mindo_grpc import convert, convert_bulks
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from mindo_grpc.handlers import unary
+from mindo_grpc.handlers import server_stream, unary
 
 
 class MindoServicer(mindo_pb2_grpc.MindoServicer):
@@ -24,6 +26,61 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         command = convert.send_message_command(request)
         sent = await self.services.send_message(principal, command)
         return convert.send_message_response(sent)
+
+    @unary("send")
+    async def SendBulk(
+        self, request: pb.SendBulkRequest, principal: Principal
+    ) -> pb.SendBulkResponse:
+        submitted = await self.services.submit_bulk(
+            principal, convert_bulks.submit_command(request)
+        )
+        return convert_bulks.submitted(submitted, total_recipients=len(request.recipients))
+
+    @unary("read")
+    async def GetBulk(self, request: pb.GetBulkRequest, principal: Principal) -> pb.Bulk:
+        view = await self.services.bulk_queries.get(principal, request.bulk_send_id)
+        return convert_bulks.bulk(view)
+
+    @unary("read")
+    async def ListBulks(
+        self, request: pb.ListBulksRequest, principal: Principal
+    ) -> pb.ListBulksResponse:
+        page = await self.services.bulk_queries.list(
+            principal,
+            convert_bulks.bulk_filter(request),
+            page=request.page or 1,
+            page_size=request.page_size or 20,
+        )
+        return pb.ListBulksResponse(
+            count=page.count, results=[convert_bulks.bulk(v) for v in page.items]
+        )
+
+    @unary("read")
+    async def ListBulkMessages(
+        self, request: pb.ListBulkMessagesRequest, principal: Principal
+    ) -> pb.ListBulkMessagesResponse:
+        page = await self.services.bulk_queries.messages(
+            principal,
+            request.bulk_send_id,
+            status=convert_bulks.delivery_status(request.status),
+            page=request.page or 1,
+            page_size=request.page_size or 20,
+        )
+        return pb.ListBulkMessagesResponse(
+            count=page.count, results=[convert_bulks.bulk_message(r) for r in page.items]
+        )
+
+    @unary("send")
+    async def CancelBulk(self, request: pb.CancelBulkRequest, principal: Principal) -> pb.Bulk:
+        view = await self.services.bulk_queries.cancel(principal, request.bulk_send_id)
+        return convert_bulks.bulk(view)
+
+    @server_stream("read")
+    async def WatchBulk(
+        self, request: pb.WatchBulkRequest, principal: Principal
+    ) -> AsyncIterator[pb.Bulk]:
+        async for view in self.services.watch_bulk(principal, request.bulk_send_id):
+            yield convert_bulks.bulk(view)
 
     @unary("read")
     async def ListBusinessAccounts(

@@ -54,7 +54,7 @@ def _account(account: mindo_pb2.BusinessAccount) -> dict[str, object]:
 
 def _number(number: mindo_pb2.PhoneNumber) -> dict[str, object]:
     quota = number.quota
-    unlimited = quota.daily_limit == 0
+    unlimited = quota.daily_limit < 0
     return {
         "id": number.id,
         "phoneNumberId": number.phone_number_id,

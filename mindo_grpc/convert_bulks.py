@@ -1,0 +1,146 @@
+"""Protobuf ⇄ core values for the bulk RPCs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import cast
+
+from mindo_core.bulk_submission import RecipientInput
+from mindo_core.bulks import Bulk, BulkRecipient, message_status, parse_bulk_status
+from mindo_core.errors import InvalidRequest
+from mindo_core.messages import DeliveryState
+from mindo_core.ports import BulkFilter
+from mindo_core.services.bulk_queries import BulkView
+from mindo_core.services.submit_bulk import DEFAULT_LANGUAGE, SubmitBulkCommand, SubmittedBulk
+from mindo_core.template_records import TemplateId
+from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
+from mindo_grpc.convert import UNLIMITED, timestamp
+
+
+def submit_command(request: pb.SendBulkRequest) -> SubmitBulkCommand:
+    return SubmitBulkCommand(
+        phone_number_id=request.phone_number_id,
+        template_name=request.template_name,
+        language=request.language if request.HasField("language") else DEFAULT_LANGUAGE,
+        pacing=request.pacing or None,
+        recipients=[
+            RecipientInput(
+                phone=r.phone,
+                variables=dict(r.variables),
+                button_variables=dict(r.button_variables),
+            )
+            for r in request.recipients
+        ],
+    )
+
+
+def submitted(result: SubmittedBulk, *, total_recipients: int) -> pb.SendBulkResponse:
+    """``total_recipients`` is the submitted count, before deduplication (documented)."""
+    bulk, number, quota = result.bulk, result.phone_number, result.quota
+    return pb.SendBulkResponse(
+        bulk_send_id=bulk.id,
+        task_id=bulk.task_id,
+        status="queued",
+        template_name=bulk.template_name,
+        total_recipients=total_recipients,
+        unique_recipients=result.unique_recipients,
+        estimated_time_minutes=bulk.estimated_time_minutes,
+        created_at=timestamp(bulk.created_at),
+        whatsapp_phone_number=pb.WhatsAppPhoneNumber(
+            id=number.id,
+            phone_number_id=number.phone_number_id,
+            display_phone_number=number.display_phone_number,
+            verified_name=number.verified_name,
+            quality_rating=number.quality_rating,
+            messaging_limit_tier=quota.tier,
+        ),
+        quota_info=pb.QuotaInfo(
+            can_send=quota.can_send,
+            quota_needed=quota.quota_needed,
+            quota_available=_or_unlimited(quota.quota_available),
+            quota_total=_or_unlimited(quota.quota_total),
+            tier=quota.tier,
+        ),
+    )
+
+
+def bulk(view: BulkView) -> pb.Bulk:
+    b: Bulk = view.bulk
+    counters = b.counters
+    return pb.Bulk(
+        id=b.id,
+        status=b.status,
+        template=pb.BulkTemplate(
+            id=view.template.id,
+            template_name=view.template.name,
+            language=view.template.language,
+            status=view.template.status,
+        ),
+        phone_number=pb.BulkPhoneNumber(
+            id=view.phone_number.id,
+            display_phone_number=view.phone_number.display_phone_number,
+            verified_name=view.phone_number.verified_name,
+        ),
+        total_recipients=counters.total,
+        sent_count=counters.sent,
+        delivered_count=counters.delivered,
+        read_count=counters.read,
+        failed_count=counters.failed,
+        pending_count=counters.pending,
+        progress_percentage=counters.progress_percentage,
+        estimated_time_minutes=b.estimated_time_minutes,
+        started_at=timestamp(b.started_at),
+        completed_at=timestamp(b.completed_at),
+        created_at=timestamp(b.created_at),
+        stop_reason=b.stop_reason or "",
+    )
+
+
+def bulk_message(recipient: BulkRecipient) -> pb.BulkMessage:
+    return pb.BulkMessage(
+        id=recipient.message_id or 0,
+        recipient_phone=recipient.e164,
+        status=message_status(recipient.state) or "",
+        meta_message_id=recipient.wamid or "",
+        variables_used=dict(recipient.variables_used),
+        sent_at=timestamp(recipient.sent_at),
+        delivered_at=timestamp(recipient.delivered_at),
+        read_at=timestamp(recipient.read_at),
+        error_message=recipient.error_message or "",
+    )
+
+
+def bulk_filter(request: pb.ListBulksRequest) -> BulkFilter:
+    return BulkFilter(
+        status=parse_bulk_status(request.status) if request.status else None,
+        template_id=TemplateId(request.template_id) if request.template_id else None,
+        created_after=_day(request.created_after, "created_after"),
+        created_before=_day(request.created_before, "created_before"),
+    )
+
+
+def _day(text: str, field: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest.for_field(field, "Date has wrong format. Use YYYY-MM-DD.") from None
+
+
+def _or_unlimited(value: int | None) -> int:
+    return UNLIMITED if value is None else value
+
+
+_DELIVERY_STATES = ("sent", "delivered", "read", "failed")
+
+
+def delivery_status(text: str) -> DeliveryState | None:
+    if not text:
+        return None
+    status = text.strip().lower()
+    if status not in _DELIVERY_STATES:
+        raise InvalidRequest.for_field(
+            "status", f"{text!r} is not one of {', '.join(_DELIVERY_STATES)}"
+        )
+    return cast(DeliveryState, status)
