@@ -5,6 +5,7 @@ It imports nothing of Mindo: it checks payloads on its own, as Meta would.
     sandbox = await start_sandbox(SandboxConfig.demo())
     ... POST {sandbox.url}/v21.0/813497231850626/messages ...
     sandbox.state.recorded()
+    await sandbox.state.webhooks.drain()   # with a callback_url: every status webhook posted
     await sandbox.stop()
 """
 
@@ -21,10 +22,15 @@ from mindo_sandbox.faults import FaultConfig, RecipientFault
 from mindo_sandbox.recording import RecordedRequest
 from mindo_sandbox.server import RunningSandbox, build_app, start_sandbox
 from mindo_sandbox.state import AcceptedMessage, SandboxState
+from mindo_sandbox.webhook_config import StatusDelays, StatusShares, WebhookConfig
+from mindo_sandbox.webhook_log import SentWebhook
+from mindo_sandbox.webhook_payloads import SIGNATURE_HEADER, signature
+from mindo_sandbox.webhook_sender import WebhookSender
 
 Sandbox = SandboxState
 
 __all__ = [
+    "SIGNATURE_HEADER",
     "AcceptedMessage",
     "Clock",
     "ConfigError",
@@ -38,9 +44,15 @@ __all__ = [
     "Sandbox",
     "SandboxConfig",
     "SandboxState",
+    "SentWebhook",
+    "StatusDelays",
+    "StatusShares",
     "SystemClock",
     "TemplateConfig",
     "WabaConfig",
+    "WebhookConfig",
+    "WebhookSender",
     "build_app",
+    "signature",
     "start_sandbox",
 ]

@@ -57,3 +57,18 @@ def check_known_keys(data: Mapping[str, Any], known: frozenset[str], where: str)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}")
+
+
+def ms_range(value: Any, where: str) -> tuple[float, float]:
+    """A duration in ms, or ``[min, max]`` for one drawn uniformly between the two."""
+    bounds = value if isinstance(value, list) else [value, value]
+    if len(bounds) != 2 or not all(_is_non_negative_number(b) for b in bounds):
+        raise ConfigError(f"{where}: expected a number of ms or [min, max]")
+    low, high = float(bounds[0]), float(bounds[1])
+    if low > high:
+        raise ConfigError(f"{where}: min is above max")
+    return (low, high)
+
+
+def _is_non_negative_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0

@@ -6,51 +6,23 @@ authentication: the sandbox is a local test tool and listens on 127.0.0.1 by def
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from aiohttp import web
 
 from mindo_sandbox._json_reading import ConfigError
+from mindo_sandbox.admin_http import admin, fail, json_body, since_and_limit
 from mindo_sandbox.faults import FaultConfig
 from mindo_sandbox.graph_routes import STATE_KEY
 from mindo_sandbox.recording import RecordedRequest
 
-AdminHandler = Callable[[web.Request], Awaitable[web.Response]]
-
 
 def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/_sandbox/health", _health)
-    app.router.add_get("/_sandbox/requests", _list_requests)
+    app.router.add_get("/_sandbox/requests", admin(_list_requests))
     app.router.add_delete("/_sandbox/requests", _clear_requests)
-    app.router.add_post("/_sandbox/templates/{waba_id}", _admin(_upsert_template))
-    app.router.add_patch("/_sandbox/phone_numbers/{phone_number_id}", _admin(_patch_number))
+    app.router.add_post("/_sandbox/templates/{waba_id}", admin(_upsert_template))
+    app.router.add_patch("/_sandbox/phone_numbers/{phone_number_id}", admin(_patch_number))
     app.router.add_get("/_sandbox/faults", _get_faults)
-    app.router.add_put("/_sandbox/faults", _admin(_put_faults))
-
-
-def _admin(handler: AdminHandler) -> AdminHandler:
-    """Invalid input answers 400 with the reason."""
-
-    async def wrapped(request: web.Request) -> web.Response:
-        try:
-            return await handler(request)
-        except ConfigError as error:
-            return _fail(400, str(error))
-
-    return wrapped
-
-
-def _fail(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.read())
-    except ValueError as exc:
-        raise ConfigError("the body must be JSON") from exc
+    app.router.add_put("/_sandbox/faults", admin(_put_faults))
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -59,14 +31,7 @@ async def _health(request: web.Request) -> web.Response:
 
 async def _list_requests(request: web.Request) -> web.Response:
     """``?since=<seq>`` for the records after a known one, ``?limit=<n>`` for the last n."""
-    records = request.app[STATE_KEY].recorded()
-    since = request.query.get("since", "")
-    limit = request.query.get("limit", "")
-    if not (since.isdigit() or since == "") or not (limit.isdigit() or limit == ""):
-        return _fail(400, "since and limit must be non-negative integers")
-    selected: list[RecordedRequest] = [r for r in records if r.seq > int(since or 0)]
-    if limit:
-        selected = selected[-int(limit) :] if int(limit) else []
+    selected: list[RecordedRequest] = since_and_limit(request, request.app[STATE_KEY].recorded())
     return web.json_response({"data": [r.to_json() for r in selected]})
 
 
@@ -79,8 +44,8 @@ async def _upsert_template(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     waba_id = request.match_info["waba_id"]
     if state.waba(waba_id) is None:
-        return _fail(404, f"unknown WABA {waba_id}")
-    data = await _json_body(request)
+        return fail(404, f"unknown WABA {waba_id}")
+    data = await json_body(request)
     if not isinstance(data, dict):
         raise ConfigError("the body must be a template object")
     return web.json_response(state.upsert_template(waba_id, data).to_graph())
@@ -90,8 +55,8 @@ async def _patch_number(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     phone_number_id = request.match_info["phone_number_id"]
     if state.phone_number(phone_number_id) is None:
-        return _fail(404, f"unknown phone number {phone_number_id}")
-    data = await _json_body(request)
+        return fail(404, f"unknown phone number {phone_number_id}")
+    data = await json_body(request)
     if not isinstance(data, dict):
         raise ConfigError("the body must be an object")
     number = state.patch_phone_number(phone_number_id, data)
@@ -104,5 +69,5 @@ async def _get_faults(request: web.Request) -> web.Response:
 
 async def _put_faults(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    state.set_faults(FaultConfig.from_json(await _json_body(request)))
+    state.set_faults(FaultConfig.from_json(await json_body(request)))
     return web.json_response(state.faults.config.to_json())

@@ -15,6 +15,7 @@ from mindo_sandbox._json_reading import ConfigError
 from mindo_sandbox.config import LimitsConfig, SandboxConfig
 from mindo_sandbox.faults import SERVER_ERROR_KINDS, FaultConfig
 from mindo_sandbox.server import start_sandbox
+from mindo_sandbox.webhook_config import WebhookConfig
 
 DEFAULT_PORT = 8089
 
@@ -49,6 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="one code: always answered; several: answered in turn, then sends succeed",
     )
     parser.add_argument("--seed", type=int, help="seed of the random faults")
+    webhooks = parser.add_argument_group("status webhooks (more knobs in the config file)")
+    webhooks.add_argument("--webhook-url", metavar="URL", help="where to post webhooks")
+    webhooks.add_argument("--app-secret", help="key of the X-Hub-Signature-256 HMAC")
+    webhooks.add_argument(
+        "--webhook-shares",
+        metavar="DELIVERED,READ",
+        help="shares of accepted messages delivered and read, e.g. 0.9,0.6",
+    )
+    webhooks.add_argument(
+        "--webhook-failure",
+        action="append",
+        default=[],
+        metavar="TO=CODE",
+        help="the recipient's accepted messages fail later with CODE (e.g. 131026)",
+    )
+    webhooks.add_argument("--webhook-batch", type=int, metavar="N", help="statuses per POST")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument("--log-level", default="INFO")
     return parser
@@ -58,7 +75,12 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     config = SandboxConfig.load(args.config) if args.config else SandboxConfig.demo()
     if args.mps is not None:
         config = config.with_mps(_positive(args.mps, "--mps"))
-    return replace(config, limits=_limits(config.limits, args), faults=_faults(config.faults, args))
+    return replace(
+        config,
+        limits=_limits(config.limits, args),
+        faults=_faults(config.faults, args),
+        webhooks=_webhooks(config.webhooks, args),
+    )
 
 
 def _positive(value: int, flag: str) -> int:
@@ -94,6 +116,25 @@ def _faults(faults: FaultConfig, args: argparse.Namespace) -> FaultConfig:
         to, codes = _recipient_error(item)
         data["recipient_errors"][to] = codes
     return FaultConfig.from_json(data)
+
+
+def _webhooks(webhooks: WebhookConfig, args: argparse.Namespace) -> WebhookConfig:
+    data = webhooks.to_json(mask_secret=False)
+    if args.webhook_url is not None:
+        data["callback_url"] = args.webhook_url
+    if args.app_secret is not None:
+        data["app_secret"] = args.app_secret
+    if args.webhook_shares is not None:
+        delivered, _, read = args.webhook_shares.partition(",")
+        data["shares"] = {"delivered": _number(delivered), "read": _number(read or "0")}
+    if args.webhook_batch is not None:
+        data["batch_size"] = args.webhook_batch
+    for item in args.webhook_failure:
+        to, _, code = item.partition("=")
+        if not code.isdigit():
+            raise ConfigError(f"--webhook-failure {item}: expected TO=CODE")
+        data["failures"][to] = int(code)
+    return WebhookConfig.from_json(data)
 
 
 def _latency(text: str) -> float | list[float]:

@@ -36,13 +36,15 @@ class FakeClock:
     """A clock for tests: it stands still until told to move, and a sleep moves it at once.
 
     Every sleep is remembered in ``sleeps`` so that tests can see injected latency without
-    measuring real time.
+    measuring real time. ``hold()`` stops time: sleeps wait until ``release()`` (a test sends a
+    run of messages, then lets the webhook sender post their statuses all at once).
     """
 
     def __init__(self, *, start_monotonic: float = 1000.0, start_time: float = 1_750_000_000.0):
         self._monotonic = start_monotonic
         self._time = start_time
         self.sleeps: list[float] = []
+        self._released: asyncio.Event | None = None
 
     def monotonic(self) -> float:
         return self._monotonic
@@ -54,8 +56,19 @@ class FakeClock:
         self._monotonic += seconds
         self._time += seconds
 
+    def hold(self) -> None:
+        if self._released is None:
+            self._released = asyncio.Event()
+
+    def release(self) -> None:
+        if self._released is not None:
+            self._released.set()
+            self._released = None
+
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
+        if self._released is not None:
+            await self._released.wait()
         self.advance(seconds)
         # Yield like a real sleep would, so concurrent requests interleave as they do live.
         await asyncio.sleep(0)

@@ -26,6 +26,7 @@ from mindo_sandbox._json_reading import (
     req_str,
 )
 from mindo_sandbox.faults import FaultConfig
+from mindo_sandbox.webhook_config import WebhookConfig
 
 DEFAULT_MPS = 80
 
@@ -249,16 +250,18 @@ class SandboxConfig:
     wabas: tuple[WabaConfig, ...]
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
     @classmethod
     def from_json(cls, data: Any) -> SandboxConfig:
         data = as_mapping(data, "config")
-        check_known_keys(data, frozenset({"wabas", "limits", "faults"}), "config")
+        check_known_keys(data, frozenset({"wabas", "limits", "faults", "webhooks"}), "config")
         wabas = as_list(data.get("wabas", []), "config.wabas")
         config = cls(
             wabas=tuple(WabaConfig.from_json(w, f"wabas[{i}]") for i, w in enumerate(wabas)),
             limits=LimitsConfig.from_json(data.get("limits", {})),
             faults=FaultConfig.from_json(data.get("faults", {})),
+            webhooks=WebhookConfig.from_json(data.get("webhooks", {})),
         )
         _check_unique_ids(config)
         return config

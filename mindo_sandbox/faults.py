@@ -17,6 +17,7 @@ from mindo_sandbox._json_reading import (
     as_list,
     as_mapping,
     check_known_keys,
+    ms_range,
     opt_float,
     opt_int,
 )
@@ -67,7 +68,7 @@ class FaultConfig:
         check_known_keys(data, _FAULT_KEYS, where)
         return cls(
             seed=opt_int(data, "seed", 0, where),
-            latency_ms=_latency(data.get("latency_ms", 0), f"{where}.latency_ms"),
+            latency_ms=ms_range(data.get("latency_ms", 0), f"{where}.latency_ms"),
             server_error_rate=opt_float(data, "server_error_rate", 0.0, where, maximum=1.0),
             server_errors=_server_errors(data.get("server_errors"), f"{where}.server_errors"),
             timeout_rate=opt_float(data, "timeout_rate", 0.0, where, maximum=1.0),
@@ -98,20 +99,6 @@ _FAULT_KEYS = frozenset(
         "recipient_errors",
     }
 )
-
-
-def _latency(value: Any, where: str) -> tuple[float, float]:
-    bounds = value if isinstance(value, list) else [value, value]
-    if len(bounds) != 2 or not all(_is_non_negative_number(b) for b in bounds):
-        raise ConfigError(f"{where}: expected a number of ms or [min, max]")
-    low, high = float(bounds[0]), float(bounds[1])
-    if low > high:
-        raise ConfigError(f"{where}: min is above max")
-    return (low, high)
-
-
-def _is_non_negative_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 def _server_errors(value: Any, where: str) -> tuple[ServerErrorKind, ...]:

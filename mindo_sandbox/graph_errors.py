@@ -65,10 +65,16 @@ _DEFAULT_DETAILS: dict[int, str] = {
     2: "The service is temporarily unavailable. Please retry your request later.",
     130429: "Cloud API message throughput has been reached.",
     131000: "Something went wrong. Please retry your request later.",
+    130472: "Failed to send message because this user's phone number is part of an experiment.",
     131026: "Message undeliverable.",
+    131047: "Message failed to send because more than 24 hours have passed since the customer "
+    "last replied to this number.",
     131049: (
         "In order to maintain a healthy ecosystem engagement, the message failed to be delivered."
     ),
+    131050: "Unable to deliver the marketing message to this recipient because they have "
+    "stopped marketing messages from this business.",
+    131053: "Unable to upload the media used in the message.",
     131056: "Message failed to send because there were too many messages sent from this phone "
     "number to the same phone number in a short period of time.",
 }
@@ -98,6 +104,11 @@ def title_for(code: int) -> str:
     return _TITLES.get(code, "Error")
 
 
+def details_for(code: int) -> str:
+    """Meta's ``error_data.details`` for a code, or its title when the sandbox knows no more."""
+    return _DEFAULT_DETAILS.get(code, title_for(code))
+
+
 def http_status_for(code: int) -> int:
     if 200 <= code <= 299:
         return 403
@@ -110,7 +121,7 @@ class GraphError(Exception):
     def __init__(self, code: int, details: str | None = None, *, subcode: int | None = None):
         self.code = code
         if details is None:
-            details = _DEFAULT_DETAILS.get(code, title_for(code))
+            details = details_for(code)
         self.details = details
         self.subcode = subcode
         super().__init__(f"({code}) {self.details}")

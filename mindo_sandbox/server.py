@@ -16,6 +16,7 @@ from mindo_sandbox.clock import Clock
 from mindo_sandbox.config import SandboxConfig
 from mindo_sandbox.graph_routes import STATE_KEY, add_graph_routes
 from mindo_sandbox.state import SandboxState
+from mindo_sandbox.webhook_routes import add_webhook_routes
 
 logger = logging.getLogger("mindo_sandbox")
 
@@ -27,8 +28,19 @@ def build_app(state: SandboxState) -> web.Application:
     app = web.Application()
     app[STATE_KEY] = state
     add_admin_routes(app)
+    add_webhook_routes(app)
     add_graph_routes(app)  # last: it ends with the catch-all that answers Graph's "unsupported"
+    app.on_startup.append(_start_webhooks)
+    app.on_cleanup.append(_stop_webhooks)
     return app
+
+
+async def _start_webhooks(app: web.Application) -> None:
+    await app[STATE_KEY].webhooks.start()
+
+
+async def _stop_webhooks(app: web.Application) -> None:
+    await app[STATE_KEY].webhooks.stop()
 
 
 @dataclass(kw_only=True)

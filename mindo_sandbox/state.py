@@ -1,17 +1,20 @@
-"""The sandbox's live state: accounts, numbers and templates, limits, faults and the record.
+"""The sandbox's live state: accounts, numbers and templates, limits, faults, the record, and
+the webhook sender that reports on accepted sends.
 
 Built from a ``SandboxConfig``; the admin API changes it at runtime (templates, a number's
-throughput and quality, faults). The hot path reads dicts prepared here, never the config.
+throughput and quality, faults, webhooks). The hot path reads dicts prepared here, never the
+config.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mindo_sandbox._json_reading import check_known_keys, opt_int, opt_str, req_str
+from mindo_sandbox.accepted import AcceptedListener, AcceptedMessage
 from mindo_sandbox.clock import Clock, SystemClock
 from mindo_sandbox.config import PhoneNumberConfig, SandboxConfig, TemplateConfig, WabaConfig
 from mindo_sandbox.faults import FaultConfig, FaultInjector
@@ -20,22 +23,10 @@ from mindo_sandbox.rate_limits import PairRateLimiter, ThroughputLimiter
 from mindo_sandbox.recording import RecordedRequest, Recorder
 from mindo_sandbox.template_specs import TemplateSpec
 from mindo_sandbox.wamids import WamidFactory
+from mindo_sandbox.webhook_config import WebhookConfig
+from mindo_sandbox.webhook_sender import WebhookSender
 
-
-@dataclass(frozen=True, kw_only=True)
-class AcceptedMessage:
-    """A send Meta would deliver: what status webhooks (a later seam) will report on."""
-
-    wamid: str
-    phone_number: PhoneNumberConfig
-    waba_id: str
-    wa_id: str
-    template: TemplateConfig
-    payload: Mapping[str, Any]
-    at: float
-
-
-AcceptedListener = Callable[[AcceptedMessage], None]
+__all__ = ["AcceptedListener", "AcceptedMessage", "SandboxState", "TemplateEntry"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +61,8 @@ class SandboxState:
         self.wamids = WamidFactory()
         self.closing = asyncio.Event()
         self._accepted_listeners: list[AcceptedListener] = []
+        self.webhooks = WebhookSender(config.webhooks, self.clock)
+        self.subscribe_accepted(self.webhooks.on_accepted)
 
     def _add_waba(self, waba: WabaConfig) -> None:
         for number in waba.phone_numbers:
@@ -99,6 +92,9 @@ class SandboxState:
 
     def waba(self, waba_id: str) -> WabaConfig | None:
         return self._wabas.get(waba_id)
+
+    def waba_ids(self) -> list[str]:
+        return list(self._wabas)
 
     def phone_numbers_of(self, waba_id: str) -> list[PhoneNumberConfig]:
         return [n for n in self._numbers.values() if self._number_waba[n.id] == waba_id]
@@ -145,6 +141,10 @@ class SandboxState:
     def set_faults(self, faults: FaultConfig) -> None:
         """New faults, a new random sequence from their seed and fresh attempt counts."""
         self.faults = FaultInjector(faults)
+
+    def set_webhooks(self, webhooks: WebhookConfig) -> None:
+        """New webhook settings, new random sequences; statuses not yet posted are dropped."""
+        self.webhooks.configure(webhooks)
 
     # ----------------------------------------------------------------------------------------
     # Record and hooks

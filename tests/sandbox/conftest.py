@@ -10,6 +10,7 @@ import pytest
 from mindo_sandbox import FakeClock, RunningSandbox, SandboxConfig, start_sandbox
 
 from .graph_client import GraphClient
+from .webhook_receiver import Receiver
 
 
 @pytest.fixture
@@ -33,3 +34,12 @@ async def sandbox(config: SandboxConfig, clock: FakeClock) -> AsyncIterator[Runn
 async def graph(sandbox: RunningSandbox) -> AsyncIterator[GraphClient]:
     async with aiohttp.ClientSession() as session:
         yield GraphClient(session, sandbox.url)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook endpoint on a loopback port that records every POST."""
+    endpoint = Receiver()
+    await endpoint.start()
+    yield endpoint
+    await endpoint.stop()
