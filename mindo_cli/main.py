@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from mindo_cli.admin import register as register_admin_commands
+from mindo_cli.bulk_commands import register as register_bulk_commands
 from mindo_cli.lifecycle import wait_for_stop_signal
 from mindo_cli.secret_file import ensure_secret_key
 from mindo_cli.supervisor import ChildSpec, child_env, mindo_argv, run_children
@@ -157,6 +158,7 @@ def secret_key() -> None:
 
 
 register_admin_commands(app)
+register_bulk_commands(app)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

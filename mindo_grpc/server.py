@@ -19,6 +19,13 @@ from mindo_grpc.servicer import MindoServicer
 
 log = logging.getLogger(__name__)
 
+# A 100,000-recipient SendBulk is about 13 MiB; gRPC's default cap is 4 MiB.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MESSAGE_SIZE_OPTIONS = (
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+)
+
 SERVICE_NAME = mindo_pb2.DESCRIPTOR.services_by_name["Mindo"].full_name
 
 
@@ -40,7 +47,7 @@ class RunningGrpcServer:
 
 async def start_grpc_server(services: Services, address: str) -> RunningGrpcServer:
     """Listens on ``address`` (HOST:PORT; port 0 picks a free one) and starts serving."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=MESSAGE_SIZE_OPTIONS)
     mindo_pb2_grpc.add_MindoServicer_to_server(MindoServicer(services), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

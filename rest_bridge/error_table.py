@@ -8,14 +8,19 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     invalid_request, invalid_phone_number  400  field map if every field is a request field,
                                                 else {"error", "code"[, "fields"]}
     template_parameters                    400  {"error", "code", "meta_code", "fields"}
+    invalid_recipients                     400  {"error", "code", "invalid_count", "recipients":
+                                                [{"index", "phone", "reason"}, ...first 100]}
+    empty_recipients                       400  {"error"}                  (documented)
+    too_many_recipients                    400  {"error", "code"}
     template_not_approved                  400  {"error"}                  (documented)
     template_not_found                     404  {"error"}                  (documented)
     phone_number_not_found                 404  {"error"}                  (documented)
     api_key_missing, api_key_expired       401  {"error"}                  (documented)
     api_key_forbidden                      403  {"error"}                  (documented)
-    message_not_found, organisation_…      404  {"error", "code"}
+    message_not_found, bulk_not_found, …   404  {"error", "code"}
     conflict                               409  {"error", "code"}
-    failed_precondition                    400  {"error", "code"}
+    failed_precondition                    400  {"error", "code"}   (e.g. cancelling a bulk
+                                                that is over)
     rate_limited                           429  {"error", "code"} + Retry-After
     meta_error                             502  {"error", "code"[, "meta_code"]}
     meta_unavailable                       503  {"error", "code"[, "meta_code"]}
@@ -26,6 +31,7 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -76,6 +82,35 @@ def _template_parameters(details: ErrorDetails, _fields: tuple[str, ...]) -> obj
     }
 
 
+def _invalid_recipients(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
+    """The service lists the first 100 problems as JSON in the ErrorInfo metadata."""
+    problems = _recipient_problems(details.metadata.get("problems", ""))
+    return {
+        "error": details.message,
+        "code": details.code,
+        "invalid_count": _count(details.metadata.get("invalid_count", ""), len(problems)),
+        "recipients": problems,
+    }
+
+
+def _recipient_problems(text: str) -> list[dict[str, object]]:
+    try:
+        listed = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(listed, list):
+        return []
+    keys = ("index", "phone", "reason")
+    return [{key: item.get(key) for key in keys} for item in listed if isinstance(item, dict)]
+
+
+def _count(text: str, fallback: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return fallback
+
+
 def _input_error(details: ErrorDetails, request_fields: tuple[str, ...]) -> object:
     field_map = _as_field_map(details.field_errors, request_fields)
     if field_map is not None:
@@ -115,6 +150,9 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "invalid_request": (400, _input_error),
     "invalid_phone_number": (400, _input_error),
     "template_parameters": (400, _template_parameters),
+    "invalid_recipients": (400, _invalid_recipients),
+    "empty_recipients": (400, _documented),
+    "too_many_recipients": (400, _with_code),
     "template_not_approved": (400, _documented),
     "template_not_found": (404, _documented),
     "phone_number_not_found": (404, _documented),
@@ -123,6 +161,7 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "api_key_forbidden": (403, _documented),
     "not_found": (404, _with_code),
     "message_not_found": (404, _with_code),
+    "bulk_not_found": (404, _with_code),
     "organisation_not_found": (404, _with_code),
     "conflict": (409, _with_code),
     "failed_precondition": (400, _with_code),

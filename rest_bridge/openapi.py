@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rest_bridge.api_key import HEADER, INVALID, MISSING
+from rest_bridge.bulk_schemas import COMPONENTS as BULK_COMPONENTS
 from rest_bridge.routes.spec import Route
 
 SECURITY_SCHEME = "ApiKeyAuth"
@@ -38,14 +39,23 @@ SCHEMAS: Mapping[str, object] = {
     "FieldErrors": {
         "description": (
             "Django REST Framework's validation body: each field maps to its messages, or, for "
-            "an object field, each of its keys to their messages. A body that is not an object "
-            'answers {"non_field_errors": [...]}.'
+            "an object field, each of its keys to their messages; for a list of objects "
+            "(recipients), one entry per item, {} for a valid one. A body that is not an "
+            'object answers {"non_field_errors": [...]}.'
         ),
         "type": "object",
         "additionalProperties": {
-            "oneOf": [_STRINGS, {"type": "object", "additionalProperties": _STRINGS}]
+            "oneOf": [
+                _STRINGS,
+                {
+                    "type": "object",
+                    "additionalProperties": {"oneOf": [_STRINGS, {"type": "object"}]},
+                },
+                {"type": "array", "items": {"oneOf": [{"type": "object"}, _STRINGS]}},
+            ]
         },
     },
+    **BULK_COMPONENTS,
 }
 
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from rest_bridge.routes import send, service
+from rest_bridge.routes import bulk_list, bulk_messages, bulks, send, send_bulk, service
 from rest_bridge.routes.spec import Route
 
-ROUTES: tuple[Route, ...] = (*send.ROUTES, *service.ROUTES)
+ROUTES: tuple[Route, ...] = (
+    *send.ROUTES,
+    *send_bulk.ROUTES,
+    *bulk_list.ROUTES,
+    *bulks.ROUTES,
+    *bulk_messages.ROUTES,
+    *service.ROUTES,
+)
 
 __all__ = ["ROUTES", "Route"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -22,6 +23,32 @@ class Received:
     metadata: dict[str, str]
 
 
+M = TypeVar("M", bound=Message)
+
+BULK_ID = "a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c"
+# The documentation's example times: created, started, completed, and a message's times.
+CREATED = Timestamp(seconds=1763328600)  # 2025-11-16T21:30:00Z
+STARTED = Timestamp(seconds=1763328605)  # 2025-11-16T21:30:05Z
+COMPLETED = Timestamp(seconds=1763328628)  # 2025-11-16T21:30:28Z
+SENT = Timestamp(seconds=1763328610)  # 2025-11-16T21:30:10Z
+DELIVERED = Timestamp(seconds=1763328615)  # 2025-11-16T21:30:15Z
+
+
+def _overridden(message: M, overrides: dict[str, object]) -> M:
+    for name, value in overrides.items():
+        if isinstance(value, Message):
+            getattr(message, name).CopyFrom(value)
+        elif isinstance(value, dict):
+            field = getattr(message, name)
+            field.clear()
+            field.update(value)
+        elif value is None:
+            message.ClearField(name)
+        else:
+            setattr(message, name, value)
+    return message
+
+
 def sent_reply(**overrides: object) -> mindo_pb2.SendMessageResponse:
     reply = mindo_pb2.SendMessageResponse(
         message_id="wamid.HBgNNTQ5MTEyMzQ1Njc4FQIAERgSQjVBN0YzRjQ2NzFCNDVBNQA=",
@@ -31,12 +58,73 @@ def sent_reply(**overrides: object) -> mindo_pb2.SendMessageResponse:
         sent_at=Timestamp(seconds=1763328600),  # 2025-11-16T21:30:00Z
         id=7,
     )
-    for name, value in overrides.items():
-        if isinstance(value, Message):
-            getattr(reply, name).CopyFrom(value)
-        else:
-            setattr(reply, name, value)
-    return reply
+    return _overridden(reply, overrides)
+
+
+def accepted_reply(**overrides: object) -> mindo_pb2.SendBulkResponse:
+    """The Send bulk page's 202 example, as the service would answer it."""
+    reply = mindo_pb2.SendBulkResponse(
+        bulk_send_id=BULK_ID,
+        task_id="7f8e9d0c-1b2a-3c4d-5e6f-7a8b9c0d1e2f",
+        status="queued",
+        template_name="welcome_message",
+        total_recipients=3,
+        unique_recipients=3,
+        estimated_time_minutes=0.4,
+        created_at=CREATED,
+        whatsapp_phone_number=mindo_pb2.WhatsAppPhoneNumber(
+            id=123,
+            phone_number_id="813497231850626",
+            display_phone_number="+54 9 223 675-0780",
+            verified_name="Mindo Software",
+            quality_rating="GREEN",
+            messaging_limit_tier="TIER_1000",
+        ),
+        quota_info=mindo_pb2.QuotaInfo(
+            can_send=True, quota_needed=3, quota_available=997, quota_total=1000, tier="TIER_1000"
+        ),
+    )
+    return _overridden(reply, overrides)
+
+
+def bulk(**overrides: object) -> mindo_pb2.Bulk:
+    """The Send status example (mindo-api.md §8), as the service would answer it."""
+    reply = mindo_pb2.Bulk(
+        id=BULK_ID,
+        status="COMPLETED",
+        template=mindo_pb2.BulkTemplate(
+            id=45, template_name="welcome_message", language="es", status="APPROVED"
+        ),
+        phone_number=mindo_pb2.BulkPhoneNumber(
+            id=123, display_phone_number="+54 9 223 675-0780", verified_name="Mindo Software"
+        ),
+        total_recipients=3,
+        sent_count=3,
+        delivered_count=2,
+        read_count=1,
+        failed_count=0,
+        pending_count=0,
+        progress_percentage=100.0,
+        estimated_time_minutes=0.4,
+        started_at=STARTED,
+        completed_at=COMPLETED,
+        created_at=CREATED,
+    )
+    return _overridden(reply, overrides)
+
+
+def bulk_message(**overrides: object) -> mindo_pb2.BulkMessage:
+    """The Send messages example item 1001 (mindo-api.md §10)."""
+    reply = mindo_pb2.BulkMessage(
+        id=1001,
+        recipient_phone="+5491112345678",
+        status="delivered",
+        meta_message_id="wamid.HBgLNTU0MTE2NzU0Nzg1FQIAERgS...",
+        variables_used={"name": "Juan Perez", "code": "ABC123"},
+        sent_at=SENT,
+        delivered_at=DELIVERED,
+    )
+    return _overridden(reply, overrides)
 
 
 class FakeMindo(mindo_pb2_grpc.MindoServicer):
@@ -46,6 +134,10 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
     answers PERMISSION_DENIED for a scope listed in ``missing_scopes``.
     ``hang`` never answers SendMessage; ``bare_send_status`` aborts it without any details, as
     a proxy or a crash would.
+
+    The bulk RPCs answer from ``bulk_reply`` (SendBulk), ``bulks`` (GetBulk, CancelBulk: an id
+    it does not hold is ``bulk_not_found``), ``bulk_page`` (ListBulks) and ``message_page``
+    (ListBulkMessages), unless ``errors`` holds an error for the method's name.
     """
 
     def __init__(self) -> None:
@@ -55,6 +147,11 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         self.bare_send_status: grpc.StatusCode | None = None
         self.missing_scopes: set[str] = set()
         self.hang = False
+        self.bulk_reply = accepted_reply()
+        self.bulks: dict[str, mindo_pb2.Bulk] = {BULK_ID: bulk()}
+        self.bulk_page = mindo_pb2.ListBulksResponse(count=1, results=[bulk()])
+        self.message_page = mindo_pb2.ListBulkMessagesResponse(count=1, results=[bulk_message()])
+        self.errors: dict[str, ErrorDetails] = {}
 
     def methods(self) -> list[str]:
         return [item.method for item in self.received]
@@ -75,6 +172,50 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         if self.send_error is not None:
             await context.abort_with_status(to_status(self.send_error))
         return self.send_reply
+
+    async def SendBulk(
+        self, request: mindo_pb2.SendBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.SendBulkResponse:
+        await self._answer("SendBulk", request, context)
+        return self.bulk_reply
+
+    async def GetBulk(
+        self, request: mindo_pb2.GetBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.Bulk:
+        await self._answer("GetBulk", request, context)
+        return await self._held(request.bulk_send_id, context)
+
+    async def CancelBulk(
+        self, request: mindo_pb2.CancelBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.Bulk:
+        await self._answer("CancelBulk", request, context)
+        return await self._held(request.bulk_send_id, context)
+
+    async def ListBulks(
+        self, request: mindo_pb2.ListBulksRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.ListBulksResponse:
+        await self._answer("ListBulks", request, context)
+        return self.bulk_page
+
+    async def ListBulkMessages(
+        self, request: mindo_pb2.ListBulkMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.ListBulkMessagesResponse:
+        await self._answer("ListBulkMessages", request, context)
+        await self._held(request.bulk_send_id, context)
+        return self.message_page
+
+    async def _answer(
+        self, method: str, request: Message, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Records the call; aborts it when ``errors`` says so."""
+        self._record(method, request, context)
+        if method in self.errors:
+            await context.abort_with_status(to_status(self.errors[method]))
+
+    async def _held(self, bulk_id: str, context: grpc.aio.ServicerContext) -> mindo_pb2.Bulk:
+        if bulk_id not in self.bulks:
+            await context.abort_with_status(to_status(bulk_not_found(bulk_id)))
+        return self.bulks[bulk_id]
 
     async def CheckApiKey(
         self, request: mindo_pb2.CheckApiKeyRequest, context: grpc.aio.ServicerContext
@@ -99,3 +240,11 @@ FORBIDDEN = ErrorDetails(
     message="API Key no tiene acceso a este recurso",
     code="api_key_forbidden",
 )
+
+
+def bulk_not_found(bulk_id: str) -> ErrorDetails:
+    return ErrorDetails(
+        status=grpc.StatusCode.NOT_FOUND,
+        message=f"Bulk send '{bulk_id}' no encontrado",
+        code="bulk_not_found",
+    )

@@ -222,12 +222,6 @@ async def test_health_and_reflection_let_any_client_discover_the_service(
     assert {"mindo.v1.Mindo", "grpc.health.v1.Health"} <= names
 
 
-async def test_declared_rpcs_not_built_yet_answer_unimplemented(stack: RealStack) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stack.stub.GetBulk(pb.GetBulkRequest(bulk_send_id="x"), metadata=stack.metadata())
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-
-
 async def test_rest_maps_the_real_services_answers_to_the_documented_bodies(
     stack: RealStack,
 ) -> None:

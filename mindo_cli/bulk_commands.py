@@ -1,0 +1,432 @@
+"""`mindo send-bulk` and `mindo watch`: a bulk send from a CSV file, followed live.
+
+Both are plain clients of the gRPC service, like any other language's: the service at
+MINDO_GRPC_ADDRESS (or --address), the API key from --api-key or MINDO_API_KEY. `send-bulk`
+calls SendBulk, then both follow WatchBulk (the current snapshot, each change, the final one)
+with a progress bar, and end with a summary.
+
+The CSV file: a header row, then one recipient per row.
+
+- `phone` (required): the recipient's number, international format;
+- `button_0`, `button_1`, …: the dynamic button values, by the button's index;
+- every other column: a template variable of that name (`name`, `code`, or `1`, `2`, …).
+
+Empty cells are left out, so one file can serve recipients with different variables; rows whose
+every cell is empty are skipped. The file is UTF-8 (a spreadsheet's BOM is fine).
+
+Exit codes: 0 the bulk COMPLETED; 1 the command failed (file, key, service); 2 wrong usage;
+3 the bulk ended PARTIAL, FAILED or CANCELLED; 130 interrupted (the bulk goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import re
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, cast
+
+import grpc
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from mindo_grpc._pb.mindo.v1 import mindo_pb2, mindo_pb2_grpc
+from mindo_grpc.status_details import ErrorDetails, from_rpc_error
+
+if TYPE_CHECKING:
+    from mindo_grpc._pb.mindo.v1.mindo_pb2_grpc import MindoAsyncStub
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+PHONE_COLUMN = "phone"
+BUTTON_COLUMN = re.compile(r"button_[0-9]+")
+# SendBulk checks every recipient before it answers: generous for 100,000 of them.
+SUBMIT_TIMEOUT_SECONDS = 120.0
+# The service answers invalid recipients with the first 100; showing them all is enough.
+SHOWN_PROBLEMS = 100
+
+EXIT_FAILED = 1
+EXIT_NOT_COMPLETED = 3
+EXIT_INTERRUPTED = 130
+COMPLETED = "COMPLETED"
+
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="MINDO_API_KEY",
+        show_envvar=True,
+        help="The API key (mindo_...) to call the service with.",
+    ),
+]
+AddressOption = Annotated[
+    str,
+    typer.Option(
+        "--address",
+        envvar="MINDO_GRPC_ADDRESS",
+        show_envvar=True,
+        help="HOST:PORT of the Mindo gRPC service.",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Adds `send-bulk` and `watch` to the `mindo` application."""
+    app.command("send-bulk", help=_help(send_bulk))(send_bulk)
+    app.command("watch", help=_help(watch))(watch)
+
+
+def _help(command: object) -> str:
+    # Typer keeps a docstring's line breaks, which the help screen then wraps again.
+    paragraphs = (getattr(command, "__doc__", "") or "").strip().split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+
+
+# --------------------------------------------------------------------------------------------
+# The commands
+
+
+def send_bulk(
+    sender: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            metavar="PHONE_NUMBER_ID",
+            help="Meta's phone_number_id of the WhatsApp number that sends.",
+        ),
+    ],
+    template: Annotated[
+        str, typer.Option("--template", metavar="NAME", help="Name of an APPROVED template.")
+    ],
+    csv_path: Annotated[
+        Path,
+        typer.Option(
+            "--csv",
+            metavar="FILE",
+            help="The recipients: a phone column, then one column per variable.",
+        ),
+    ],
+    language: Annotated[str, typer.Option("--language", help="The template's language.")] = "es",
+    pacing: Annotated[
+        str | None,
+        typer.Option("--pacing", help="max (the default), tier, or messages per second."),
+    ] = None,
+    api_key: ApiKeyOption = None,
+    address: AddressOption = DEFAULT_ADDRESS,
+) -> None:
+    """Send a template to every recipient of a CSV file, and follow the bulk until it ends.
+
+    The CSV has a header row: phone (required), button_0, button_1, … for button variables,
+    and any other column is a template variable. Empty cells are left out.
+
+    Exit code 0 when the bulk COMPLETED, 3 when it ended PARTIAL, FAILED or CANCELLED, 1 when
+    the command failed."""
+    key = _required_key(api_key)
+    recipients = read_recipients(csv_path)
+    request = mindo_pb2.SendBulkRequest(
+        phone_number_id=sender,
+        template_name=template,
+        language=language,
+        recipients=recipients.messages,
+        pacing=pacing or "",
+    )
+    final = _run(_send_and_watch(address, key, request, recipients))
+    raise typer.Exit(_exit_code(final))
+
+
+def watch(
+    bulk_id: Annotated[str, typer.Argument(metavar="BULK_ID", help="The bulk_send_id.")],
+    api_key: ApiKeyOption = None,
+    address: AddressOption = DEFAULT_ADDRESS,
+) -> None:
+    """Follow a bulk send's progress until it ends, then show its summary.
+
+    Exit code 0 when the bulk COMPLETED, 3 when it ended PARTIAL, FAILED or CANCELLED."""
+    key = _required_key(api_key)
+    final = _run(_watch_only(address, key, bulk_id))
+    raise typer.Exit(_exit_code(final))
+
+
+def _required_key(api_key: str | None) -> str:
+    key = (api_key or "").strip()
+    if not key:
+        _fail("no API key: pass --api-key or set MINDO_API_KEY.")
+    return key
+
+
+def _exit_code(final: mindo_pb2.Bulk) -> int:
+    return 0 if final.status == COMPLETED else EXIT_NOT_COMPLETED
+
+
+# --------------------------------------------------------------------------------------------
+# The CSV file
+
+
+@dataclass(frozen=True, kw_only=True)
+class CsvRecipients:
+    messages: list[mindo_pb2.BulkRecipient]
+    # The file line each recipient ends on, to point at it when the service refuses one.
+    lines: list[int]
+
+
+def read_recipients(path: Path) -> CsvRecipients:
+    """The recipients of a CSV file; a clear error (exit 1) for a file that cannot serve."""
+    if not path.is_file():
+        _fail(f"{path}: no such file.")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return _recipients(csv.reader(handle), path)
+    except UnicodeDecodeError:
+        _fail(f"{path} is not UTF-8 text: save it as CSV UTF-8.")
+    except csv.Error as error:
+        _fail(f"{path}: not a valid CSV file ({error}).")
+
+
+class _Rows(Protocol):
+    """``csv.reader``'s result."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+    def __next__(self) -> list[str]: ...
+
+
+def _recipients(rows: _Rows, path: Path) -> CsvRecipients:
+    header = [cell.strip() for cell in next(rows, [])]
+    columns = _columns(header, path)
+    messages, lines = [], []
+    for row in rows:
+        line = rows.line_num
+        if len(row) > len(header):
+            _fail(f"{path}, line {line}: {len(row)} cells but the header has {len(header)}.")
+        if not any(cell.strip() for cell in row):
+            continue
+        messages.append(_recipient(dict(zip(columns, row, strict=False))))
+        lines.append(line)
+    if not messages:
+        _fail(f"{path} has no recipients: add one row per recipient under the header.")
+    return CsvRecipients(messages=messages, lines=lines)
+
+
+def _columns(header: list[str], path: Path) -> list[str]:
+    if not any(header):
+        _fail(f"{path} is empty: it needs a header row with a {PHONE_COLUMN} column.")
+    named = [PHONE_COLUMN if cell.lower() == PHONE_COLUMN else cell for cell in header]
+    if PHONE_COLUMN not in named:
+        found = ", ".join(cell for cell in header if cell) or "none"
+        _fail(f"{path} has no '{PHONE_COLUMN}' column (its columns: {found}).")
+    repeated = sorted({cell for cell in named if cell and named.count(cell) > 1})
+    if repeated:
+        _fail(f"{path}: the column '{repeated[0]}' appears more than once.")
+    return named
+
+
+def _recipient(cells: dict[str, str]) -> mindo_pb2.BulkRecipient:
+    recipient = mindo_pb2.BulkRecipient(phone=cells.get(PHONE_COLUMN, "").strip())
+    for column, value in cells.items():
+        if column == PHONE_COLUMN or not column or value == "":
+            continue
+        if BUTTON_COLUMN.fullmatch(column):
+            recipient.button_variables[column] = value
+        else:
+            recipient.variables[column] = value
+    return recipient
+
+
+# --------------------------------------------------------------------------------------------
+# Talking to the service
+
+
+@asynccontextmanager
+async def _stub(address: str) -> AsyncIterator[MindoAsyncStub]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        yield cast("MindoAsyncStub", mindo_pb2_grpc.MindoStub(channel))
+
+
+def _metadata(key: str) -> tuple[tuple[str, str], ...]:
+    return (("x-api-key", key),)
+
+
+async def _send_and_watch(
+    address: str, key: str, request: mindo_pb2.SendBulkRequest, recipients: CsvRecipients
+) -> mindo_pb2.Bulk:
+    async with _stub(address) as stub:
+        try:
+            accepted = await stub.SendBulk(
+                request, metadata=_metadata(key), timeout=SUBMIT_TIMEOUT_SECONDS
+            )
+        except grpc.aio.AioRpcError as error:
+            _fail_rpc(from_rpc_error(error), address, recipients)
+        _show_accepted(accepted)
+        return await _follow(stub, key, accepted.bulk_send_id, address)
+
+
+async def _watch_only(address: str, key: str, bulk_id: str) -> mindo_pb2.Bulk:
+    async with _stub(address) as stub:
+        return await _follow(stub, key, bulk_id, address)
+
+
+async def _follow(stub: MindoAsyncStub, key: str, bulk_id: str, address: str) -> mindo_pb2.Bulk:
+    """WatchBulk to its end with the progress bar, then the summary; the last snapshot."""
+    last: mindo_pb2.Bulk | None = None
+    request = mindo_pb2.WatchBulkRequest(bulk_send_id=bulk_id)
+    try:
+        with _progress() as show:
+            async for snapshot in stub.WatchBulk(request, metadata=_metadata(key)):
+                last = snapshot
+                show(snapshot)
+    except grpc.aio.AioRpcError as error:
+        details = from_rpc_error(error)
+        if last is None:
+            _fail_rpc(details, address, None)
+        _fail(f"lost the bulk's progress ({_said(details)}); it goes on: mindo watch {bulk_id}")
+    if last is None:
+        _fail(f"the service sent no progress for bulk {bulk_id}.")
+    _show_summary(last)
+    return last
+
+
+def _run(work: Coroutine[Any, Any, mindo_pb2.Bulk]) -> mindo_pb2.Bulk:
+    try:
+        return asyncio.run(work)
+    except KeyboardInterrupt:
+        _console(stderr=True).print("Stopped watching; the bulk send goes on.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+# --------------------------------------------------------------------------------------------
+# What the operator sees
+
+
+def _console(*, stderr: bool = False) -> Console:
+    # Made per use, not at import: a console reads the terminal (and its width) when built.
+    return Console(stderr=stderr, soft_wrap=True)
+
+
+def _fail(message: str) -> NoReturn:
+    _console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(EXIT_FAILED)
+
+
+def _said(details: ErrorDetails) -> str:
+    return f"{details.message} ({details.code})" if details.message else details.code
+
+
+def _fail_rpc(details: ErrorDetails, address: str, recipients: CsvRecipients | None) -> NoReturn:
+    if details.code == "invalid_recipients" and recipients is not None:
+        _show_invalid_recipients(details, recipients)
+        raise typer.Exit(EXIT_FAILED)
+    if details.status is grpc.StatusCode.UNAVAILABLE and details.code == "internal":
+        _fail(f"cannot reach the Mindo service at {address}: {details.message}")
+    _fail(_said(details))
+
+
+def _show_invalid_recipients(details: ErrorDetails, recipients: CsvRecipients) -> None:
+    """Each problem the service listed, pointed at its line of the file."""
+    try:
+        problems = [
+            p for p in json.loads(details.metadata.get("problems", "")) if isinstance(p, dict)
+        ]
+    except ValueError:
+        problems = []
+    invalid = _integer(details.metadata.get("invalid_count"), len(problems))
+    out = _console(stderr=True)
+    out.print(
+        f"[red]error:[/red] {invalid} of {len(recipients.messages)} recipients are invalid; "
+        "nothing was sent."
+    )
+    for problem in problems[:SHOWN_PROBLEMS]:
+        index = _integer(problem.get("index"), -1)
+        where = f"line {recipients.lines[index]}" if 0 <= index < len(recipients.lines) else "?"
+        phone, reason = str(problem.get("phone", "")), str(problem.get("reason", ""))
+        out.print(f"  {where}: {escape(phone)}: {escape(reason)}")
+    if invalid > len(problems):
+        out.print(f"  … and {invalid - len(problems)} more.")
+
+
+def _integer(value: object, fallback: int) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return fallback
+
+
+def _show_accepted(accepted: mindo_pb2.SendBulkResponse) -> None:
+    out = _console()
+    out.print(
+        f"[green]Bulk send {escape(accepted.bulk_send_id)} queued:[/green] "
+        f"{accepted.unique_recipients} unique of {accepted.total_recipients} recipients, "
+        f"about {accepted.estimated_time_minutes:.1f} min."
+    )
+    quota = accepted.quota_info
+    if not quota.can_send:
+        out.print(
+            f"[yellow]Quota ({escape(quota.tier)}):[/yellow] {quota.quota_needed} needed, "
+            f"{max(quota.quota_available, 0)} available now; the rest are sent as the 24 h "
+            "window frees up."
+        )
+
+
+@contextmanager
+def _progress() -> Iterator[Show]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_console()) as progress:
+        task = progress.add_task("QUEUED", total=None, counts="")
+        yield Show(progress=progress, task=task)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Show:
+    """Draws one snapshot on the progress bar."""
+
+    progress: Progress
+    task: TaskID
+
+    def __call__(self, bulk: mindo_pb2.Bulk) -> None:
+        done = bulk.total_recipients - bulk.pending_count
+        self.progress.update(
+            self.task,
+            description=bulk.status,
+            total=bulk.total_recipients,
+            completed=done,
+            counts=_counts(bulk),
+        )
+
+
+def _counts(bulk: mindo_pb2.Bulk) -> str:
+    return (
+        f"sent {bulk.sent_count} · delivered {bulk.delivered_count} · read {bulk.read_count} · "
+        f"failed {bulk.failed_count}"
+    )
+
+
+def _show_summary(bulk: mindo_pb2.Bulk) -> None:
+    out = _console()
+    colour = "green" if bulk.status == COMPLETED else "yellow"
+    out.print(f"[{colour}]Bulk send {escape(bulk.id)} {escape(bulk.status)}[/{colour}]")
+    out.print(
+        f"  {bulk.total_recipients} recipients: {_counts(bulk)} · pending {bulk.pending_count}"
+    )
+    if bulk.stop_reason:
+        out.print(f"  stopped early: {escape(bulk.stop_reason)}")

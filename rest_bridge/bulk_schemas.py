@@ -1,0 +1,285 @@
+"""OpenAPI schemas and examples of the bulk bodies (``bulk_bodies``), shared by the bulk routes.
+
+The examples are the documentation's own (Send bulk page, mindo-api.md §8-§10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+_NUMBER = {"type": "number"}
+_TIME = {"type": "string", "format": "date-time", "description": "UTC, with Z."}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_BULK_STATUS = {
+    "type": "string",
+    "enum": ["QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"],
+}
+
+
+def _object(properties: Mapping[str, object]) -> dict[str, object]:
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": dict(properties),
+        "additionalProperties": False,
+    }
+
+
+_WHATSAPP_NUMBER = _object(
+    {
+        "id": {**_INTEGER, "description": "Internal number ID."},
+        "phone_number_id": {**_STRING, "description": "Meta's WhatsApp phone number ID."},
+        "display_phone_number": _STRING,
+        "verified_name": _STRING,
+        "quality_rating": {**_STRING, "examples": ["GREEN", "YELLOW", "RED"]},
+        "messaging_limit_tier": {**_STRING, "examples": ["TIER_1000"]},
+    }
+)
+
+_QUOTA = _object(
+    {
+        "can_send": {
+            "type": "boolean",
+            "description": (
+                "Whether every new recipient fits the rolling 24 h quota now. When false the "
+                "bulk is still accepted: recipients beyond the room are sent as the window "
+                "frees up, and estimated_time_minutes includes the wait."
+            ),
+        },
+        "quota_needed": {
+            **_INTEGER,
+            "description": "Unique recipients not already messaged in the last 24 h.",
+        },
+        "quota_available": {
+            "type": ["integer", "null"],
+            "description": "Room left in the window now; null for an unlimited tier.",
+        },
+        "quota_total": {
+            "type": ["integer", "null"],
+            "description": "The tier's daily limit; null for an unlimited tier.",
+        },
+        "tier": {**_STRING, "examples": ["TIER_1000", "TIER_UNLIMITED"]},
+    }
+)
+
+BULK_ACCEPTED = _object(
+    {
+        "bulk_send_id": {**_STRING, "format": "uuid"},
+        "task_id": _STRING,
+        "status": {"type": "string", "const": "queued"},
+        "template_name": _STRING,
+        "total_recipients": {**_INTEGER, "description": "The list as submitted."},
+        "unique_recipients": {**_INTEGER, "description": "After deduplication."},
+        "estimated_time_minutes": _NUMBER,
+        "created_at": _TIME,
+        "whatsapp_phone_number": _WHATSAPP_NUMBER,
+        "quota_info": _QUOTA,
+    }
+)
+
+_TEMPLATE = _object(
+    {"id": _INTEGER, "template_name": _STRING, "language": _STRING, "status": _STRING}
+)
+_PHONE_NUMBER = _object({"id": _INTEGER, "display_phone_number": _STRING, "verified_name": _STRING})
+_COUNTERS = {
+    "total_recipients": {**_INTEGER, "description": "Unique recipients."},
+    "sent_count": _INTEGER,
+    "delivered_count": _INTEGER,
+    "read_count": _INTEGER,
+    "failed_count": _INTEGER,
+    "pending_count": _INTEGER,
+    "progress_percentage": {**_NUMBER, "minimum": 0, "maximum": 100},
+}
+_STOP_REASON = {
+    **_STRING,
+    "description": "Not in Mindo's documentation: why the bulk stopped early; only when it did.",
+}
+_CREATED_BY = {
+    "type": "object",
+    "description": (
+        "The documentation shows the creating user. Mindo has API keys, not users: every key "
+        "is kept and, until the service reports the creating key, null."
+    ),
+    "properties": {
+        "id": {"type": ["integer", "null"]},
+        "email": _TEXT_OR_NULL,
+        "first_name": _TEXT_OR_NULL,
+        "last_name": _TEXT_OR_NULL,
+    },
+}
+_IDENTITY = {"id": {**_STRING, "format": "uuid"}, "status": _BULK_STATUS}
+_PARTS = {"template": _TEMPLATE, "phone_number": _PHONE_NUMBER}
+
+
+def _bulk(properties: Mapping[str, object]) -> dict[str, object]:
+    schema = _object(properties)
+    schema["properties"] = {**dict(properties), "stop_reason": _STOP_REASON}
+    return schema
+
+
+BULK_DETAIL = _bulk(
+    {
+        **_IDENTITY,
+        **_PARTS,
+        **_COUNTERS,
+        "estimated_time_minutes": _NUMBER,
+        "started_at": {**_TIME_OR_NULL, "description": "null until processing starts."},
+        "completed_at": {**_TIME_OR_NULL, "description": "null until it is over."},
+        "created_at": _TIME,
+        "created_by": _CREATED_BY,
+    }
+)
+
+BULK_SUMMARY = _bulk(
+    {**_IDENTITY, **_PARTS, **_COUNTERS, "created_at": _TIME, "completed_at": _TIME_OR_NULL}
+)
+
+BULK_MESSAGE = _object(
+    {
+        "id": {"type": ["integer", "null"], "description": "Message ID; null until sent."},
+        "recipient_phone": {**_STRING, "description": "E.164."},
+        "status": {
+            "type": ["string", "null"],
+            "enum": ["sent", "delivered", "read", "failed", None],
+            "description": "null while the recipient waits its turn.",
+        },
+        "meta_message_id": {**_TEXT_OR_NULL, "description": "Meta's wamid."},
+        "variables_used": {"type": "object", "additionalProperties": _STRING},
+        "sent_at": _TIME_OR_NULL,
+        "delivered_at": _TIME_OR_NULL,
+        "read_at": _TIME_OR_NULL,
+        "error_message": _TEXT_OR_NULL,
+    }
+)
+
+INVALID_RECIPIENTS = {
+    "description": (
+        "Some recipients cannot be sent (bad phone number, variables that do not fit the "
+        "template); nothing was stored. Every invalid one is counted, the first 100 listed."
+    ),
+    "type": "object",
+    "required": ["error", "code", "invalid_count", "recipients"],
+    "properties": {
+        "error": _STRING,
+        "code": {"type": "string", "const": "invalid_recipients"},
+        "invalid_count": _INTEGER,
+        "recipients": {
+            "type": "array",
+            "maxItems": 100,
+            "items": _object(
+                {
+                    "index": {**_INTEGER, "description": "Position in the submitted list."},
+                    "phone": {**_STRING, "description": "As submitted, cut to 64 characters."},
+                    "reason": _STRING,
+                }
+            ),
+        },
+    },
+}
+
+
+def page_of(name: str) -> dict[str, object]:
+    """DRF's paginated body around items of the component ``name``."""
+    return _object(
+        {
+            "count": _INTEGER,
+            "next": {"type": ["string", "null"], "format": "uri"},
+            "previous": {"type": ["string", "null"], "format": "uri"},
+            "results": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}},
+        }
+    )
+
+
+COMPONENTS: Mapping[str, object] = {
+    "BulkAccepted": BULK_ACCEPTED,
+    "BulkDetail": BULK_DETAIL,
+    "BulkSummary": BULK_SUMMARY,
+    "BulkMessage": BULK_MESSAGE,
+    "InvalidRecipients": INVALID_RECIPIENTS,
+}
+
+BULK_ID = "a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c"
+
+ACCEPTED_EXAMPLE = {
+    "bulk_send_id": BULK_ID,
+    "task_id": "7f8e9d0c-1b2a-3c4d-5e6f-7a8b9c0d1e2f",
+    "status": "queued",
+    "template_name": "welcome_message",
+    "total_recipients": 3,
+    "unique_recipients": 3,
+    "estimated_time_minutes": 0.4,
+    "created_at": "2025-11-16T21:30:00Z",
+    "whatsapp_phone_number": {
+        "id": 123,
+        "phone_number_id": "813497231850626",
+        "display_phone_number": "+54 9 223 675-0780",
+        "verified_name": "Mindo Software",
+        "quality_rating": "GREEN",
+        "messaging_limit_tier": "TIER_1000",
+    },
+    "quota_info": {
+        "can_send": True,
+        "quota_needed": 3,
+        "quota_available": 997,
+        "quota_total": 1000,
+        "tier": "TIER_1000",
+    },
+}
+
+_SUMMARY_PARTS = {
+    "id": BULK_ID,
+    "status": "COMPLETED",
+    "template": {
+        "id": 45,
+        "template_name": "welcome_message",
+        "language": "es",
+        "status": "APPROVED",
+    },
+    "phone_number": {
+        "id": 123,
+        "display_phone_number": "+54 9 223 675-0780",
+        "verified_name": "Mindo Software",
+    },
+    "total_recipients": 3,
+    "sent_count": 3,
+    "delivered_count": 2,
+    "read_count": 1,
+    "failed_count": 0,
+    "pending_count": 0,
+    "progress_percentage": 100.0,
+}
+
+DETAIL_EXAMPLE = {
+    **_SUMMARY_PARTS,
+    "estimated_time_minutes": 0.4,
+    "started_at": "2025-11-16T21:30:05Z",
+    "completed_at": "2025-11-16T21:30:28Z",
+    "created_at": "2025-11-16T21:30:00Z",
+    "created_by": {"id": None, "email": None, "first_name": None, "last_name": None},
+}
+
+SUMMARY_EXAMPLE = {
+    **_SUMMARY_PARTS,
+    "created_at": "2025-11-16T21:30:00Z",
+    "completed_at": "2025-11-16T21:30:28Z",
+}
+
+MESSAGE_EXAMPLE = {
+    "id": 1001,
+    "recipient_phone": "+5491112345678",
+    "status": "delivered",
+    "meta_message_id": "wamid.HBgLNTU0MTE2NzU0Nzg1FQIAERgS...",
+    "variables_used": {"name": "Juan Perez", "code": "ABC123"},
+    "sent_at": "2025-11-16T21:30:10Z",
+    "delivered_at": "2025-11-16T21:30:15Z",
+    "read_at": None,
+    "error_message": None,
+}
+
+BULK_NOT_FOUND_EXAMPLE = {
+    "error": f"Bulk send '{BULK_ID}' no encontrado",
+    "code": "bulk_not_found",
+}

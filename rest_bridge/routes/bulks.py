@@ -1,0 +1,116 @@
+"""One bulk send: its status (GET bulk-sends/{id}/) and cancelling it (POST …/{id}/cancel/).
+
+An unknown id, another organisation's and one that is not a bulk id at all answer alike:
+404 ``bulk_not_found``. Cancelling stops the recipients not sent yet (sends already on their
+way to Meta finish) and answers the status body; a bulk that is already over (COMPLETED,
+PARTIAL, FAILED or CANCELLED) answers 400 ``failed_precondition``, as the service's
+FAILED_PRECONDITION always does.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mindo_grpc._pb.mindo.v1 import mindo_pb2
+from rest_bridge import bulk_schemas, openapi
+from rest_bridge.api_key import api_key
+from rest_bridge.bulk_bodies import detail
+from rest_bridge.problems import json_response
+from rest_bridge.routes.spec import Route
+from rest_bridge.upstream import upstream
+
+PARAMETER = "bulk_send_id"
+PATH = f"/api/v1/meta-templates/bulk-sends/{{{PARAMETER}}}/"
+CANCEL_PATH = f"{PATH}cancel/"
+
+PATH_PARAMETER = {
+    "name": PARAMETER,
+    "in": "path",
+    "required": True,
+    "description": "The bulk_send_id that Send bulk answered.",
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def bulk_id(request: web.Request) -> str:
+    return request.match_info[PARAMETER]
+
+
+async def get_bulk(request: web.Request) -> web.Response:
+    key = api_key(request)
+    service = upstream(request)
+    message = mindo_pb2.GetBulkRequest(bulk_send_id=bulk_id(request))
+    reply = await service.call(service.stub.GetBulk, message, api_key=key)
+    return json_response(detail(reply))
+
+
+async def cancel_bulk(request: web.Request) -> web.Response:
+    # No body to read: whatever is sent is ignored.
+    key = api_key(request)
+    service = upstream(request)
+    message = mindo_pb2.CancelBulkRequest(bulk_send_id=bulk_id(request))
+    reply = await service.call(service.stub.CancelBulk, message, api_key=key)
+    return json_response(detail(reply))
+
+
+NOT_FOUND = openapi.response(
+    "No such bulk send for this API key's organisation.",
+    openapi.ref("CodedError"),
+    {"Bulk not found": bulk_schemas.BULK_NOT_FOUND_EXAMPLE},
+)
+
+_STATUS = openapi.response(
+    "The bulk send's status and counters.",
+    openapi.ref("BulkDetail"),
+    {"Completed": bulk_schemas.DETAIL_EXAMPLE},
+)
+
+GET_OPERATION = {
+    "operationId": "getBulkSend",
+    "summary": "Status and progress of a bulk send",
+    "description": (
+        "Counters for sent, delivered, read and failed messages, and the progress percentage. "
+        "stop_reason (not in Mindo's documentation) appears only when the bulk stopped early. "
+        "Needs the read scope."
+    ),
+    "parameters": [PATH_PARAMETER],
+    "responses": {
+        "200": _STATUS,
+        "404": NOT_FOUND,
+        **openapi.common_error_responses(calls_service=True),
+    },
+}
+
+_ALREADY_OVER = {
+    "error": (
+        f"Bulk send '{bulk_schemas.BULK_ID}' is already COMPLETED; only a QUEUED or PROCESSING "
+        "bulk send can be cancelled"
+    ),
+    "code": "failed_precondition",
+}
+
+CANCEL_OPERATION = {
+    "operationId": "cancelBulkSend",
+    "summary": "Cancel a bulk send",
+    "description": (
+        "Not in Mindo's documentation (its CANCELLED status is). Stops a QUEUED or PROCESSING "
+        "bulk send: recipients not sent yet are not sent; messages already on their way to "
+        "Meta finish and are counted. Answers the bulk's status. No body. Needs the send scope."
+    ),
+    "parameters": [PATH_PARAMETER],
+    "responses": {
+        "200": _STATUS,
+        "400": openapi.response(
+            "The bulk send is already over.",
+            openapi.ref("CodedError"),
+            {"Already over": _ALREADY_OVER},
+        ),
+        "404": NOT_FOUND,
+        **openapi.common_error_responses(calls_service=True),
+    },
+}
+
+ROUTES = (
+    Route(method="GET", path=PATH, handler=get_bulk, operation=GET_OPERATION),
+    Route(method="POST", path=CANCEL_PATH, handler=cancel_bulk, operation=CANCEL_OPERATION),
+)

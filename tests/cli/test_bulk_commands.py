@@ -1,0 +1,393 @@
+"""`mindo send-bulk` and `mindo watch` against a real gRPC server with a fake Mindo behind it.
+
+The commands call ``asyncio.run`` themselves, so the server runs in a thread of its own with its
+own event loop; the fake records what it receives and streams the snapshots it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+import typer
+from google.protobuf.message import Message
+from typer.testing import CliRunner, Result
+
+from mindo_cli.bulk_commands import register
+from mindo_grpc._pb.mindo.v1 import mindo_pb2, mindo_pb2_grpc
+from mindo_grpc.status_details import ErrorDetails, to_status
+
+from .conftest import said
+
+KEY = "mindo_abcdefghijklmnopqrstuvwx"
+BULK_ID = "a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c"
+_TIMEOUT_S = 10
+
+
+def snapshot(
+    status: str, *, sent: int, delivered: int = 0, failed: int = 0, **more: object
+) -> mindo_pb2.Bulk:
+    total = 3
+    return mindo_pb2.Bulk(
+        id=BULK_ID,
+        status=status,
+        total_recipients=total,
+        sent_count=sent,
+        failed_count=failed,
+        pending_count=total - sent - failed,
+        progress_percentage=100.0 * (sent + failed) / total,
+        **more,  # type: ignore[arg-type]
+    )
+
+
+PROGRESS = [
+    snapshot("QUEUED", sent=0),
+    snapshot("PROCESSING", sent=1),
+    snapshot("PROCESSING", sent=2, delivered_count=1),
+    snapshot("COMPLETED", sent=3, delivered_count=2, read_count=1),
+]
+
+
+@dataclass
+class FakeBulks(mindo_pb2_grpc.MindoServicer):
+    """SendBulk answers ``accepted``; WatchBulk streams ``snapshots`` then ends (or fails with
+    ``cut`` after them). ``errors`` holds a method's failure."""
+
+    snapshots: list[mindo_pb2.Bulk] = field(default_factory=lambda: list(PROGRESS))
+    errors: dict[str, ErrorDetails] = field(default_factory=dict)
+    cut: ErrorDetails | None = None
+    received: list[tuple[str, Message, dict[str, str]]] = field(default_factory=list)
+
+    def only(self, method: str) -> Message:
+        calls = [request for name, request, _ in self.received if name == method]
+        assert len(calls) == 1, [name for name, _, _ in self.received]
+        return calls[0]
+
+    async def SendBulk(
+        self, request: mindo_pb2.SendBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.SendBulkResponse:
+        await self._answer("SendBulk", request, context)
+        return mindo_pb2.SendBulkResponse(
+            bulk_send_id=BULK_ID,
+            status="queued",
+            total_recipients=len(request.recipients),
+            unique_recipients=len(request.recipients),
+            estimated_time_minutes=0.4,
+            quota_info=mindo_pb2.QuotaInfo(can_send=True, tier="TIER_1000"),
+        )
+
+    async def WatchBulk(
+        self, request: mindo_pb2.WatchBulkRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[mindo_pb2.Bulk]:
+        await self._answer("WatchBulk", request, context)
+        for bulk in self.snapshots:
+            yield bulk
+        if self.cut is not None:
+            await context.abort_with_status(to_status(self.cut))
+
+    async def _answer(
+        self, method: str, request: Message, context: grpc.aio.ServicerContext
+    ) -> None:
+        metadata = dict(context.invocation_metadata())
+        self.received.append((method, request, metadata))
+        if method in self.errors:
+            await context.abort_with_status(to_status(self.errors[method]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    address: str
+    fake: FakeBulks
+
+
+async def _start(fake: FakeBulks) -> tuple[grpc.aio.Server, int]:
+    server = grpc.aio.server()
+    mindo_pb2_grpc.add_MindoServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, port
+
+
+@pytest.fixture
+def service() -> Iterator[Service]:
+    fake = FakeBulks()  # type: ignore[abstract]
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-mindo", daemon=True)
+    thread.start()
+    server, port = asyncio.run_coroutine_threadsafe(_start(fake), loop).result(_TIMEOUT_S)
+    try:
+        yield Service(address=f"127.0.0.1:{port}", fake=fake)
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(_TIMEOUT_S)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(_TIMEOUT_S)
+        loop.close()
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mindo:
+    app: typer.Typer
+    address: str
+
+    def run(self, *args: str, key: str | None = KEY) -> Result:
+        env = {"MINDO_GRPC_ADDRESS": self.address, "MINDO_API_KEY": key}
+        result = CliRunner().invoke(self.app, list(args), env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+
+@pytest.fixture
+def mindo(app: typer.Typer, service: Service) -> Mindo:
+    return Mindo(app=app, address=service.address)
+
+
+def csv_file(tmp_path: Path, text: str, *, encoding: str = "utf-8") -> Path:
+    path = tmp_path / "recipients.csv"
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+SEND = ("send-bulk", "--from", "813497231850626", "--template", "welcome_message")
+
+RECIPIENTS_CSV = (
+    "phone,name,code,button_0,button_1\n"
+    "+5491112345678,Juan Perez,ABC123,ABC-123,\n"
+    "+5491187654321,Maria Garcia,,DEF-456,x\n"
+    "\n"
+    ",,,,\n"
+    "+5491199887766,,GHI789,,\n"
+)
+
+
+def test_the_csv_becomes_the_send_bulk_request(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    result = mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)))
+
+    assert result.exit_code == 0, result.output
+    assert service.fake.only("SendBulk") == mindo_pb2.SendBulkRequest(
+        phone_number_id="813497231850626",
+        template_name="welcome_message",
+        language="es",
+        recipients=[
+            mindo_pb2.BulkRecipient(
+                phone="+5491112345678",
+                variables={"name": "Juan Perez", "code": "ABC123"},
+                button_variables={"button_0": "ABC-123"},
+            ),
+            mindo_pb2.BulkRecipient(
+                phone="+5491187654321",
+                variables={"name": "Maria Garcia"},
+                button_variables={"button_0": "DEF-456", "button_1": "x"},
+            ),
+            mindo_pb2.BulkRecipient(phone="+5491199887766", variables={"code": "GHI789"}),
+        ],
+    )
+
+
+def test_the_key_language_and_pacing_are_passed_on_and_the_header_is_forgiving(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    path = csv_file(tmp_path, "\ufeffPhone , nombre\n+5491112345678,José\n")
+    option_key = "mindo_given_on_the_command_line"
+    result = mindo.run(
+        *SEND, "--csv", str(path), "--language", "pt_BR", "--pacing", "tier",
+        "--api-key", option_key,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    request = service.fake.only("SendBulk")
+    assert isinstance(request, mindo_pb2.SendBulkRequest)
+    assert (request.language, request.pacing) == ("pt_BR", "tier")
+    assert list(request.recipients) == [
+        mindo_pb2.BulkRecipient(phone="+5491112345678", variables={"nombre": "José"})
+    ]
+    metadata = next(meta for name, _, meta in service.fake.received if name == "SendBulk")
+    assert metadata["x-api-key"] == option_key, "the option wins over MINDO_API_KEY"
+
+
+def test_the_progress_is_followed_to_the_end_and_summed_up(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    result = mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)))
+    output = said(result.output)
+
+    assert f"Bulk send {BULK_ID} queued: 3 unique of 3 recipients, about 0.4 min." in output
+    assert "3/3" in output
+    assert f"Bulk send {BULK_ID} COMPLETED" in output
+    assert "3 recipients: sent 3 · delivered 2 · read 1 · failed 0 · pending 0" in output
+    assert "QUEUED" not in output, "the bar ends on the last snapshot"
+    watched = service.fake.only("WatchBulk")
+    assert watched == mindo_pb2.WatchBulkRequest(bulk_send_id=BULK_ID)
+
+
+def test_watch_follows_an_existing_bulk(mindo: Mindo, service: Service) -> None:
+    result = mindo.run("watch", BULK_ID)
+
+    assert result.exit_code == 0, result.output
+    assert f"Bulk send {BULK_ID} COMPLETED" in said(result.output)
+    assert service.fake.only("WatchBulk") == mindo_pb2.WatchBulkRequest(bulk_send_id=BULK_ID)
+    assert [name for name, _, _ in service.fake.received] == ["WatchBulk"]
+
+
+def test_a_bulk_that_stopped_early_shows_why_and_exits_3(mindo: Mindo, service: Service) -> None:
+    reason = "quality rating RED: sending paused by Meta"
+    service.fake.snapshots = [
+        snapshot("PROCESSING", sent=1),
+        snapshot("FAILED", sent=1, failed=2, stop_reason=reason),
+    ]
+    result = mindo.run("watch", BULK_ID)
+
+    assert result.exit_code == 3
+    output = said(result.output)
+    assert f"Bulk send {BULK_ID} FAILED" in output
+    assert "sent 1 · delivered 0 · read 0 · failed 2 · pending 0" in output
+    assert f"stopped early: {reason}" in output
+
+
+def test_an_unknown_bulk_is_a_clear_error(mindo: Mindo, service: Service) -> None:
+    service.fake.errors["WatchBulk"] = ErrorDetails(
+        status=grpc.StatusCode.NOT_FOUND,
+        message=f"Bulk send '{BULK_ID}' no encontrado",
+        code="bulk_not_found",
+    )
+    result = mindo.run("watch", BULK_ID)
+
+    assert result.exit_code == 1
+    assert f"error: Bulk send '{BULK_ID}' no encontrado (bulk_not_found)" in said(result.output)
+
+
+def test_a_stream_cut_short_says_the_bulk_goes_on(mindo: Mindo, service: Service) -> None:
+    service.fake.snapshots = PROGRESS[:2]
+    service.fake.cut = ErrorDetails(
+        status=grpc.StatusCode.UNAVAILABLE, message="shutting down", code="unavailable"
+    )
+    result = mindo.run("watch", BULK_ID)
+
+    assert result.exit_code == 1
+    assert f"it goes on: mindo watch {BULK_ID}" in said(result.output)
+
+
+def test_invalid_recipients_are_pointed_at_their_lines(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    problems = [
+        {"index": 0, "phone": "12", "reason": "not a valid phone number"},
+        {"index": 2, "phone": "+5491199887766", "reason": "variable 'name' is required"},
+    ]
+    service.fake.errors["SendBulk"] = ErrorDetails(
+        status=grpc.StatusCode.INVALID_ARGUMENT,
+        message="3 of 3 recipients are invalid (the first 2 are listed); nothing was sent.",
+        code="invalid_recipients",
+        metadata={"invalid_count": "3", "total": "3", "problems": json.dumps(problems)},
+    )
+    result = mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)))
+
+    assert result.exit_code == 1
+    output = said(result.output)
+    assert "error: 3 of 3 recipients are invalid; nothing was sent." in output
+    assert "line 2: 12: not a valid phone number" in output
+    assert "line 6: +5491199887766: variable 'name' is required" in output
+    assert "… and 1 more." in output
+    assert "WatchBulk" not in [name for name, _, _ in service.fake.received]
+
+
+def test_a_refused_send_prints_the_services_message(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    message = "Template 'welcome_message' (language: es) no encontrado en este business account"
+    service.fake.errors["SendBulk"] = ErrorDetails(
+        status=grpc.StatusCode.NOT_FOUND, message=message, code="template_not_found"
+    )
+    result = mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)))
+
+    assert result.exit_code == 1
+    assert f"error: {message} (template_not_found)" in said(result.output)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "is empty: it needs a header row with a phone column."),
+        ("name,code\nJuan,1\n", "has no 'phone' column (its columns: name, code)."),
+        ("phone,name\n", "has no recipients: add one row per recipient under the header."),
+        ("phone,name\n+1,Juan,extra\n", "line 2: 3 cells but the header has 2."),
+        ("phone,name,name\n+1,a,b\n", "the column 'name' appears more than once."),
+    ],
+    ids=["empty", "no phone column", "no rows", "extra cells", "repeated column"],
+)
+def test_a_file_that_cannot_serve_is_a_clear_error_before_any_call(
+    mindo: Mindo, service: Service, tmp_path: Path, text: str, problem: str
+) -> None:
+    path = csv_file(tmp_path, text)
+    result = mindo.run(*SEND, "--csv", str(path))
+
+    assert result.exit_code == 1
+    assert f"error: {path}" in said(result.output)
+    assert problem in said(result.output)
+    assert service.fake.received == []
+
+
+def test_a_missing_file_is_a_clear_error(mindo: Mindo, tmp_path: Path) -> None:
+    result = mindo.run(*SEND, "--csv", str(tmp_path / "nowhere.csv"))
+
+    assert result.exit_code == 1
+    assert f"error: {tmp_path / 'nowhere.csv'}: no such file." in said(result.output)
+
+
+def test_a_file_that_is_not_utf8_is_a_clear_error(mindo: Mindo, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "phone,name\n+5491112345678,José\n", encoding="latin-1")
+    result = mindo.run(*SEND, "--csv", str(path))
+
+    assert result.exit_code == 1
+    assert "is not UTF-8 text: save it as CSV UTF-8." in said(result.output)
+
+
+def test_no_key_is_a_clear_error(mindo: Mindo, service: Service, tmp_path: Path) -> None:
+    result = mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)), key=None)
+
+    assert result.exit_code == 1
+    assert "error: no API key: pass --api-key or set MINDO_API_KEY." in said(result.output)
+    assert service.fake.received == []
+
+
+def test_a_service_that_is_down_is_a_clear_error(app: typer.Typer, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    result = Mindo(app=app, address=address).run("watch", BULK_ID)
+
+    assert result.exit_code == 1
+    assert f"error: cannot reach the Mindo service at {address}" in said(result.output)
+
+
+@pytest.mark.parametrize(
+    ("command", "explanation"),
+    [
+        ("send-bulk", "Send a template to every recipient of a CSV file"),
+        ("send-bulk", "button_0, button_1, … for button variables"),
+        ("send-bulk", "env var: MINDO_API_KEY"),
+        ("watch", "Follow a bulk send's progress until it ends"),
+        ("watch", "env var: MINDO_GRPC_ADDRESS"),
+    ],
+)
+def test_help_explains_the_command(mindo: Mindo, command: str, explanation: str) -> None:
+    result = mindo.run(command, "--help")
+
+    assert result.exit_code == 0
+    assert explanation in said(result.output)
