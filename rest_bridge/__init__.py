@@ -6,5 +6,6 @@ documented JSON bodies.
 """
 
 from rest_bridge.app import RunningBridge, build_app, run_bridge, start_bridge
+from rest_bridge.webhook_secrets import WebhookSecrets
 
-__all__ = ["RunningBridge", "build_app", "run_bridge", "start_bridge"]
+__all__ = ["RunningBridge", "WebhookSecrets", "build_app", "run_bridge", "start_bridge"]

@@ -2,11 +2,15 @@
 
 Nothing connects at import time: ``build_app`` only describes the application; its gRPC channel
 opens when the application starts and closes when it stops.
+
+The webhook secrets come from the environment (``WebhookSecrets.from_env``) unless the caller
+passes them.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -16,6 +20,7 @@ from rest_bridge.openapi import build_document
 from rest_bridge.routes import ROUTES, Route
 from rest_bridge.routes.service import DOCUMENT
 from rest_bridge.upstream import channel_context
+from rest_bridge.webhook_secrets import WEBHOOK_SECRETS, WebhookSecrets
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +29,20 @@ DEFAULT_RPC_TIMEOUT_SECONDS = 60.0
 
 
 def build_app(
-    grpc_target: str, *, rpc_timeout_seconds: float = DEFAULT_RPC_TIMEOUT_SECONDS
+    grpc_target: str,
+    *,
+    rpc_timeout_seconds: float = DEFAULT_RPC_TIMEOUT_SECONDS,
+    webhook_secrets: WebhookSecrets | None = None,
 ) -> web.Application:
-    """The application for the service at ``grpc_target`` (``host:port``)."""
+    """The application for the service at ``grpc_target`` (``host:port``).
+
+    ``webhook_secrets`` defaults to ``MINDO_META_VERIFY_TOKEN`` and ``MINDO_META_APP_SECRET``.
+    """
     app = web.Application(middlewares=[json_errors])
     app.cleanup_ctx.append(channel_context(grpc_target, rpc_timeout_seconds))
+    if webhook_secrets is None:
+        webhook_secrets = WebhookSecrets.from_env(os.environ)
+    app[WEBHOOK_SECRETS] = webhook_secrets
     app[DOCUMENT] = build_document(ROUTES)
     for route in ROUTES:
         _add(app, route)
@@ -58,9 +72,14 @@ async def start_bridge(
     port: int = 0,
     *,
     rpc_timeout_seconds: float = DEFAULT_RPC_TIMEOUT_SECONDS,
+    webhook_secrets: WebhookSecrets | None = None,
 ) -> RunningBridge:
     """Serves the bridge in the running event loop; ``port=0`` picks a free port."""
-    runner = web.AppRunner(build_app(grpc_target, rpc_timeout_seconds=rpc_timeout_seconds))
+    app = build_app(
+        grpc_target, rpc_timeout_seconds=rpc_timeout_seconds, webhook_secrets=webhook_secrets
+    )
+    app[WEBHOOK_SECRETS].warn_when_missing()
+    runner = web.AppRunner(app)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -72,7 +91,15 @@ async def start_bridge(
     return RunningBridge(url=f"http://{url_host}:{bound_port}", port=bound_port, runner=runner)
 
 
-def run_bridge(grpc_target: str, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serves until interrupted (SIGINT/SIGTERM); what ``mindo bridge`` runs."""
+def run_bridge(
+    grpc_target: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    webhook_secrets: WebhookSecrets | None = None,
+) -> None:
+    """Serves until interrupted (SIGINT/SIGTERM); what ``python -m rest_bridge`` runs."""
     logger.info("REST bridge on %s:%s, gRPC service at %s", host, port, grpc_target)
-    web.run_app(build_app(grpc_target), host=host, port=port, print=None)
+    app = build_app(grpc_target, webhook_secrets=webhook_secrets)
+    app[WEBHOOK_SECRETS].warn_when_missing()
+    web.run_app(app, host=host, port=port, print=None)

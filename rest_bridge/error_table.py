@@ -17,6 +17,7 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     phone_number_not_found                 404  {"error"}                  (documented)
     api_key_missing, api_key_expired       401  {"error"}                  (documented)
     api_key_forbidden                      403  {"error"}                  (documented)
+    webhook_signature_invalid              401  {"error", "code"}   (POST /webhooks/meta)
     message_not_found, bulk_not_found, …   404  {"error", "code"}
     conflict                               409  {"error", "code"}
     failed_precondition                    400  {"error", "code"}   (e.g. cancelling a bulk
@@ -159,6 +160,7 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "api_key_missing": (401, _documented),
     "api_key_expired": (401, _documented),
     "api_key_forbidden": (403, _documented),
+    "webhook_signature_invalid": (401, _with_code),
     "not_found": (404, _with_code),
     "message_not_found": (404, _with_code),
     "bulk_not_found": (404, _with_code),

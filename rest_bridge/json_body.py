@@ -21,12 +21,12 @@ CHUNK_BYTES = 64 * 1024
 JSON_MEDIA_TYPE = "application/json"
 
 
-def _too_large(limit: int) -> ApiError:
+def too_large(limit: int) -> ApiError:
     return coded(413, f"Request body exceeds {limit} bytes.", "payload_too_large")
 
 
 async def read_json(request: web.Request, *, max_bytes: int = MAX_BODY_BYTES) -> object:
-    raw = await _read_limited(request, max_bytes)
+    raw = await read_limited(request, max_bytes)
     if not raw:
         return {}
     _require_json_media_type(request)
@@ -37,15 +37,16 @@ async def read_json(request: web.Request, *, max_bytes: int = MAX_BODY_BYTES) ->
         raise coded(400, f"JSON parse error - {_reason(problem)}", "malformed_json") from None
 
 
-async def _read_limited(request: web.Request, max_bytes: int) -> bytes:
+async def read_limited(request: web.Request, max_bytes: int) -> bytes:
+    """The raw body, or a 413 ``payload_too_large`` once it exceeds ``max_bytes``."""
     if request.content_length is not None and request.content_length > max_bytes:
-        raise _too_large(max_bytes)
+        raise too_large(max_bytes)
     chunks, size = [], 0
     # Chunked bodies announce no length: count what arrives and stop at the limit.
     async for chunk in request.content.iter_chunked(CHUNK_BYTES):
         size += len(chunk)
         if size > max_bytes:
-            raise _too_large(max_bytes)
+            raise too_large(max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
 

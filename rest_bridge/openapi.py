@@ -6,6 +6,7 @@ holds what routes share: error shapes, the common error responses and the securi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from rest_bridge.api_key import HEADER, INVALID, MISSING
@@ -159,10 +160,20 @@ def common_error_responses(*, calls_service: bool) -> dict[str, object]:
     return shared
 
 
+# aiohttp's "{name:regex}" placeholder; OpenAPI knows only "{name}".
+_PLACEHOLDER_REGEX = re.compile(r"\{(\w+):[^}]*\}")
+
+
+def documented_path(path: str) -> str:
+    """A route's path as OpenAPI writes it: a placeholder's regex is aiohttp's business."""
+    return _PLACEHOLDER_REGEX.sub(r"{\1}", path)
+
+
 def build_document(routes: Iterable[Route]) -> dict[str, object]:
     paths: dict[str, dict[str, object]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = dict(route.operation)
+        path = documented_path(route.path)
+        paths.setdefault(path, {})[route.method.lower()] = dict(route.operation)
     return {
         "openapi": "3.1.0",
         "info": {

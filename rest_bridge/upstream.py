@@ -27,14 +27,16 @@ class Upstream:
         method: Callable[..., Any],
         message: object,
         *,
-        api_key: str,
+        api_key: str | None,
         request_fields: tuple[str, ...] = (),
     ) -> Any:
-        """``method(message)`` as the caller's key; a failure raises its HTTP answer."""
+        """``method(message)`` as the caller's key; a failure raises its HTTP answer.
+
+        ``api_key=None`` sends no key: for the RPCs that authenticate otherwise (webhooks).
+        """
+        metadata = () if api_key is None else (("x-api-key", api_key),)
         try:
-            return await method(
-                message, metadata=(("x-api-key", api_key),), timeout=self.timeout_seconds
-            )
+            return await method(message, metadata=metadata, timeout=self.timeout_seconds)
         except grpc.aio.AioRpcError as error:
             raise api_error(from_rpc_error(error), request_fields=request_fields) from None
 

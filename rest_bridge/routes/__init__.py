@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from rest_bridge.routes import bulk_list, bulk_messages, bulks, send, send_bulk, service
+from rest_bridge.routes import (
+    bulk_list,
+    bulk_messages,
+    bulks,
+    business_accounts,
+    messages,
+    send,
+    send_bulk,
+    service,
+    webhooks,
+)
 from rest_bridge.routes.spec import Route
 
 ROUTES: tuple[Route, ...] = (
@@ -11,6 +21,9 @@ ROUTES: tuple[Route, ...] = (
     *bulk_list.ROUTES,
     *bulks.ROUTES,
     *bulk_messages.ROUTES,
+    *messages.ROUTES,
+    *business_accounts.ROUTES,
+    *webhooks.ROUTES,
     *service.ROUTES,
 )
 

@@ -32,6 +32,11 @@ STARTED = Timestamp(seconds=1763328605)  # 2025-11-16T21:30:05Z
 COMPLETED = Timestamp(seconds=1763328628)  # 2025-11-16T21:30:28Z
 SENT = Timestamp(seconds=1763328610)  # 2025-11-16T21:30:10Z
 DELIVERED = Timestamp(seconds=1763328615)  # 2025-11-16T21:30:15Z
+# The Message status example (mindo-api.md §5): its wamid and times.
+WAMID = "wamid.HBgNNTQ5MTEyMzQ1Njc4FQIAERgSQjVBN0YzRjQ2NzFCNDVBNQA="
+MESSAGE_SENT = Timestamp(seconds=1763328600)  # 2025-11-16T21:30:00Z
+MESSAGE_DELIVERED = Timestamp(seconds=1763328605)  # 2025-11-16T21:30:05Z
+MESSAGE_READ = Timestamp(seconds=1763328660)  # 2025-11-16T21:31:00Z
 
 
 def _overridden(message: M, overrides: dict[str, object]) -> M:
@@ -127,6 +132,28 @@ def bulk_message(**overrides: object) -> mindo_pb2.BulkMessage:
     return _overridden(reply, overrides)
 
 
+def message_status(**overrides: object) -> mindo_pb2.Message:
+    """The Message status example (mindo-api.md §5), as the service would answer it."""
+    reply = mindo_pb2.Message(
+        id=123,
+        template=mindo_pb2.MessageTemplate(
+            id=45, name="welcome_message", language="es", category="MARKETING"
+        ),
+        recipient=mindo_pb2.MessageRecipient(phone="+5491112345678"),
+        variables_used={"name": "Juan Perez", "code": "ABC123"},
+        delivery_status=mindo_pb2.DeliveryStatus(
+            current="read",
+            sent_at=MESSAGE_SENT,
+            delivered_at=MESSAGE_DELIVERED,
+            read_at=MESSAGE_READ,
+        ),
+        meta_message_id=WAMID,
+        was_successful=True,
+        sent_at=MESSAGE_SENT,
+    )
+    return _overridden(reply, overrides)
+
+
 class FakeMindo(mindo_pb2_grpc.MindoServicer):
     """Answers SendMessage with ``send_reply`` unless ``send_error`` is set.
 
@@ -138,6 +165,11 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
     The bulk RPCs answer from ``bulk_reply`` (SendBulk), ``bulks`` (GetBulk, CancelBulk: an id
     it does not hold is ``bulk_not_found``), ``bulk_page`` (ListBulks) and ``message_page``
     (ListBulkMessages), unless ``errors`` holds an error for the method's name.
+
+    GetMessage answers from ``messages`` (a wamid it does not hold is ``message_not_found``)
+    and, like the service, checks the key and the read scope itself. IngestWebhook answers
+    ``ingest_reply``; it records what it is given, so a request the bridge refused leaves
+    ``received`` empty.
     """
 
     def __init__(self) -> None:
@@ -152,6 +184,8 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         self.bulk_page = mindo_pb2.ListBulksResponse(count=1, results=[bulk()])
         self.message_page = mindo_pb2.ListBulkMessagesResponse(count=1, results=[bulk_message()])
         self.errors: dict[str, ErrorDetails] = {}
+        self.messages: dict[str, mindo_pb2.Message] = {WAMID: message_status()}
+        self.ingest_reply = mindo_pb2.IngestWebhookResponse(statuses=1)
 
     def methods(self) -> list[str]:
         return [item.method for item in self.received]
@@ -204,6 +238,27 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         await self._held(request.bulk_send_id, context)
         return self.message_page
 
+    async def GetMessage(
+        self, request: mindo_pb2.GetMessageRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.Message:
+        await self._answer("GetMessage", request, context)
+        await self._authorise(context, scope="read")
+        if request.message_id not in self.messages:
+            await context.abort_with_status(to_status(message_not_found(request.message_id)))
+        return self.messages[request.message_id]
+
+    async def IngestWebhook(
+        self, request: mindo_pb2.IngestWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.IngestWebhookResponse:
+        await self._answer("IngestWebhook", request, context)
+        return self.ingest_reply
+
+    async def _authorise(self, context: grpc.aio.ServicerContext, *, scope: str) -> None:
+        if dict(context.invocation_metadata()).get("x-api-key") != GOOD_KEY:
+            await context.abort_with_status(to_status(EXPIRED_KEY))
+        if scope in self.missing_scopes:
+            await context.abort_with_status(to_status(FORBIDDEN))
+
     async def _answer(
         self, method: str, request: Message, context: grpc.aio.ServicerContext
     ) -> None:
@@ -221,10 +276,7 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         self, request: mindo_pb2.CheckApiKeyRequest, context: grpc.aio.ServicerContext
     ) -> mindo_pb2.ApiKeyInfo:
         self._record("CheckApiKey", request, context)
-        if dict(context.invocation_metadata()).get("x-api-key") != GOOD_KEY:
-            await context.abort_with_status(to_status(EXPIRED_KEY))
-        if request.scope in self.missing_scopes:
-            await context.abort_with_status(to_status(FORBIDDEN))
+        await self._authorise(context, scope=request.scope)
         return mindo_pb2.ApiKeyInfo(organisation_name="Acme", key_name="ci", key_prefix="mindo_ab")
 
     def _record(self, method: str, request: Message, context: grpc.aio.ServicerContext) -> None:
@@ -247,4 +299,12 @@ def bulk_not_found(bulk_id: str) -> ErrorDetails:
         status=grpc.StatusCode.NOT_FOUND,
         message=f"Bulk send '{bulk_id}' no encontrado",
         code="bulk_not_found",
+    )
+
+
+def message_not_found(message_id: str) -> ErrorDetails:
+    return ErrorDetails(
+        status=grpc.StatusCode.NOT_FOUND,
+        message=f"Message '{message_id}' no encontrado",
+        code="message_not_found",
     )
