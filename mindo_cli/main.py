@@ -60,7 +60,7 @@ def serve(
         bool, typer.Option(help="Seed the demo tenant against the sandbox before serving.")
     ] = False,
 ) -> None:
-    """Run the gRPC service (MINDO_GRPC_ADDRESS) over MINDO_DATABASE_URL."""
+    """Run the gRPC service (MINDO_GRPC_ADDRESS) and the bulk engine over MINDO_DATABASE_URL."""
     settings = _settings()
     _logging(settings)
     _run(lambda: _serve(settings, demo))
@@ -75,6 +75,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
         if demo:
             seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
             _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
+        await services.bulk_engine.start()
         running = await start_grpc_server(services, settings.grpc_address)
         await wait_for_stop_signal()
         await running.stop()
