@@ -30,13 +30,14 @@ FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 
 
 def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mindo_cli", *argv],
-        env=env,
-        cwd=log.parent,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "mindo_cli", *argv],
+            env=env,
+            cwd=log.parent,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait_port(address: str, timeout: float = 60) -> None:
