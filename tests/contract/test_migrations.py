@@ -8,14 +8,17 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from mindo_core.adapters.sql import current_revision, head_revision, open_store, upgrade_database
 from mindo_core.adapters.sql.engine import make_sync_engine
+from mindo_core.adapters.sql.migrate import alembic_config
 from mindo_core.adapters.sql.tables import metadata
-from mindo_core.ports import PhoneNumberInfo
+from mindo_core.bulks import BulkCounters, BulkId
+from mindo_core.ports import NewBulk, NewBulkRecipient, PhoneNumberInfo, TemplateInfo
 
 
 def schema_differences(url: str) -> list[Any]:
@@ -108,3 +111,79 @@ def test_processes_starting_together_on_postgresql_migrate_once(empty_postgres_u
     assert outcomes == [None] * 3
     assert current_revision(empty_postgres_url) == head_revision()
     assert schema_differences(empty_postgres_url) == []
+
+
+def migrate_to(url: str, revision: str) -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: str) -> None:
+    migrate_to(empty_url, "0001")
+    store = await open_store(empty_url)
+    acme = await store.create_organisation("acme")
+    account = await store.upsert_business_account(
+        organisation_id=acme.id, waba_id="waba-1", name="Acme", encrypted_access_token=b"ct"
+    )
+    number = await store.upsert_phone_number(
+        account.id,
+        PhoneNumberInfo(phone_number_id="1000", display_phone_number="+34 600", verified_name="A"),
+    )
+    template = await store.upsert_template(
+        account.id,
+        TemplateInfo(
+            meta_template_id="t-1",
+            name="greeting",
+            language="es",
+            status="APPROVED",
+            category="UTILITY",
+            parameter_format="NAMED",
+            components=[],
+        ),
+    )
+    await store.close()
+    # A message as revision 0001 wrote it, before bulk sends existed.
+    engine = make_sync_engine(empty_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO messages (organisation_id, phone_number_row_id, template_id,"
+                " recipient_phone, variables_used, wamid, status, created_at, sent_at)"
+                " VALUES (:o, :n, :t, '+34611222333', '{}', 'wamid.OLD', 'sent',"
+                " '2025-03-01 12:00:00', '2025-03-01 12:00:00')"
+            ),
+            {"o": acme.id, "n": number.id, "t": template.id},
+        )
+    engine.dispose()
+
+    upgrade_database(empty_url)
+
+    assert current_revision(empty_url) == head_revision()
+    assert schema_differences(empty_url) == []
+    upgraded = await open_store(empty_url)
+    old = await upgraded.find_message_by_wamid(acme.id, "wamid.OLD")
+    assert old is not None
+    assert (old.status, old.recipient_phone) == ("sent", "+34611222333")
+    new = NewBulk(
+        id=BulkId("a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c"),
+        task_id="task-1",
+        organisation_id=acme.id,
+        phone_number_row_id=number.id,
+        template_id=template.id,
+        pacing="normal",
+        total_recipients=1,
+        estimated_time_minutes=0.1,
+        created_at=old.created_at,
+    )
+    recipient = NewBulkRecipient(position=0, e164="+34611222333", variables_used={})
+    bulk = await upgraded.create_bulk(new, [recipient])
+    await upgraded.close()
+    assert bulk.counters == BulkCounters(total=1, pending=1)
+
+
+def test_the_bulk_revision_can_be_undone_and_done_again(migrated_url: str) -> None:
+    command.downgrade(alembic_config(migrated_url), "0001")
+    assert current_revision(migrated_url) == "0001"
+
+    upgrade_database(migrated_url)
+
+    assert schema_differences(migrated_url) == []

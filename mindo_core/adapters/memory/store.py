@@ -24,6 +24,7 @@ from mindo_core.accounts import (
     PhoneNumber,
     PhoneNumberRowId,
 )
+from mindo_core.adapters.memory.bulk_store import InMemoryBulkStore
 from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
 from mindo_core.errors import Conflict, TemplateNotFound
 from mindo_core.messages import MessageId, MessageRecord, NewMessage
@@ -44,7 +45,7 @@ class _Tables:
     message_by_wamid: dict[str, MessageId] = field(default_factory=dict)
 
 
-class InMemoryStore:
+class InMemoryStore(InMemoryBulkStore):
     def __init__(self) -> None:
         self._tables = _Tables()
         self._ids = count(1)
@@ -276,7 +277,9 @@ class InMemoryStore:
 
     def _message_by_wamid(self, wamid: str) -> MessageRecord | None:
         message_id = self._tables.message_by_wamid.get(wamid)
-        return None if message_id is None else self._tables.messages[message_id]
+        if message_id is None:
+            return self._bulk_message_by_wamid(wamid)
+        return self._tables.messages[message_id]
 
     async def find_message_by_wamid(
         self, organisation_id: OrganisationId, wamid: str

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from mindo_core.accounts import (
     BusinessAccount,
@@ -16,6 +17,7 @@ from mindo_core.accounts import (
 )
 from mindo_core.adapters.sql.tables import (
     ApiKeyRow,
+    BulkRow,
     BusinessAccountRow,
     MessageRow,
     OrganisationRow,
@@ -24,8 +26,17 @@ from mindo_core.adapters.sql.tables import (
 )
 from mindo_core.adapters.sql.types import require_aware
 from mindo_core.api_keys import ALL_SCOPES, ApiKey, ApiKeyId, Scope
+from mindo_core.bulks import (
+    Bulk,
+    BulkCounters,
+    BulkId,
+    BulkRecipient,
+    BulkStatus,
+    RecipientState,
+    message_status,
+)
 from mindo_core.messages import DeliveryState, MessageId, MessageRecord, NewMessage
-from mindo_core.ports import PhoneNumberInfo, TemplateInfo
+from mindo_core.ports import NewBulk, PhoneNumberInfo, TemplateInfo
 from mindo_core.template_records import StoredTemplate, TemplateId
 
 # --------------------------------------------------------------------------------------------
@@ -89,6 +100,12 @@ def template(row: TemplateRow) -> StoredTemplate:
 
 
 def message(row: MessageRow) -> MessageRecord:
+    """A single send, or a bulk recipient that has a message-level status.
+
+    A bulk recipient still pending, in flight or cancelled is no message yet (nothing reached
+    Meta, it has no wamid): it is listed as a ``BulkRecipient``, never as a ``MessageRecord``.
+    Skipped and unconfirmed recipients show as failed, with their reason.
+    """
     return MessageRecord(
         id=MessageId(_id(row.id)),
         organisation_id=OrganisationId(row.organisation_id),
@@ -97,7 +114,7 @@ def message(row: MessageRow) -> MessageRecord:
         recipient_phone=row.recipient_phone,
         variables_used=dict(row.variables_used),
         wamid=row.wamid,
-        status=cast(DeliveryState, row.status),
+        status=delivery_status(row.status),
         created_at=_utc(row.created_at),
         sent_at=_utc_or_none(row.sent_at),
         delivered_at=_utc_or_none(row.delivered_at),
@@ -105,6 +122,90 @@ def message(row: MessageRow) -> MessageRecord:
         failed_at=_utc_or_none(row.failed_at),
         error_code=row.error_code,
         error_message=row.error_message,
+    )
+
+
+def delivery_status(stored: str) -> DeliveryState:
+    """``messages.status`` as the message-level status. Single sends store sent or failed,
+    which read the same as recipient states."""
+    status = message_status(recipient_state(stored))
+    if status is None:
+        raise ValueError(f"a {stored} bulk recipient has no message-level status yet")
+    return status
+
+
+def recipient_state(stored: str) -> RecipientState:
+    return cast(RecipientState, stored)
+
+
+def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
+    return Bulk(
+        id=BulkId(row.id),
+        task_id=row.task_id,
+        organisation_id=OrganisationId(row.organisation_id),
+        phone_number_row_id=PhoneNumberRowId(row.phone_number_row_id),
+        template_id=TemplateId(row.template_id),
+        template_name=template_name,
+        language=language,
+        status=bulk_status(row.status),
+        counters=counters(row),
+        estimated_time_minutes=row.estimated_time_minutes,
+        created_at=_utc(row.created_at),
+        created_by=None if row.created_by is None else ApiKeyId(row.created_by),
+        started_at=_utc_or_none(row.started_at),
+        completed_at=_utc_or_none(row.completed_at),
+        stop_reason=row.stop_reason,
+        **_pacing(row.pacing),
+    )
+
+
+_BULK_FIELDS = frozenset(f.name for f in fields(Bulk))
+
+
+def _pacing(pacing: str) -> dict[str, Any]:
+    # The engine needs a bulk's pacing; ``Bulk`` is to carry it (as the in-memory store
+    # expects too). Until it does, it is kept in the row only.
+    return {"pacing": pacing} if "pacing" in _BULK_FIELDS else {}
+
+
+def bulk_status(stored: str) -> BulkStatus:
+    return cast(BulkStatus, stored)
+
+
+def counters(row: BulkRow) -> BulkCounters:
+    # One per unique recipient: every one is sent, failed, pending or cancelled
+    # (``total_recipients`` is the count as submitted, before deduplication).
+    total = row.sent_count + row.failed_count + row.pending_count + row.cancelled_count
+    return BulkCounters(
+        total=total,
+        sent=row.sent_count,
+        delivered=row.delivered_count,
+        read=row.read_count,
+        failed=row.failed_count,
+        pending=row.pending_count,
+        cancelled=row.cancelled_count,
+    )
+
+
+def bulk_recipient(row: MessageRow) -> BulkRecipient:
+    if row.bulk_id is None or row.position is None:
+        raise ValueError(f"message {row.id} is a single send, not a bulk recipient")
+    return BulkRecipient(
+        bulk_id=BulkId(row.bulk_id),
+        position=row.position,
+        e164=row.recipient_phone,
+        variables_used=dict(row.variables_used),
+        state=recipient_state(row.status),
+        not_before=_utc_or_none(row.not_before),
+        wamid=row.wamid,
+        attempts=row.attempts,
+        sent_at=_utc_or_none(row.sent_at),
+        delivered_at=_utc_or_none(row.delivered_at),
+        read_at=_utc_or_none(row.read_at),
+        failed_at=_utc_or_none(row.failed_at),
+        error_code=row.error_code,
+        error_message=row.error_message,
+        message_id=MessageId(row.id) if row.id is not None else None,
     )
 
 
@@ -151,6 +252,29 @@ def new_message_row(new: NewMessage) -> MessageRow:
         failed_at=_utc_or_none(new.failed_at),
         error_code=new.error_code,
         error_message=new.error_message,
+    )
+
+
+def new_bulk_row(new: NewBulk, *, recipients: int) -> BulkRow:
+    """A queued bulk whose ``recipients`` (unique) are all pending."""
+    return BulkRow(
+        id=new.id,
+        task_id=new.task_id,
+        organisation_id=new.organisation_id,
+        phone_number_row_id=new.phone_number_row_id,
+        template_id=new.template_id,
+        pacing=new.pacing,
+        status="QUEUED",
+        total_recipients=new.total_recipients,
+        estimated_time_minutes=new.estimated_time_minutes,
+        sent_count=0,
+        delivered_count=0,
+        read_count=0,
+        failed_count=0,
+        pending_count=recipients,
+        cancelled_count=0,
+        created_at=_utc(new.created_at),
+        created_by=new.created_by,
     )
 
 

@@ -24,6 +24,7 @@ from mindo_core.accounts import (
     PhoneNumber,
 )
 from mindo_core.adapters.sql import mapping
+from mindo_core.adapters.sql.bulk_store import SqlBulkStore
 from mindo_core.adapters.sql.engine import make_async_engine
 from mindo_core.adapters.sql.integrity import is_unique_violation
 from mindo_core.adapters.sql.tables import (
@@ -41,6 +42,9 @@ from mindo_core.messages import MessageRecord, NewMessage
 from mindo_core.ports import PhoneNumberInfo, TemplateInfo
 from mindo_core.template_records import StoredTemplate
 
+# Bulk recipients that are no message yet (``mapping.message``).
+_NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled")
+
 # Upserts return the row as it is after the statement, not a stale copy from the identity map.
 _FRESH = {"populate_existing": True}
 
@@ -50,14 +54,14 @@ async def open_store(url: str) -> SqlStore:
     return SqlStore(make_async_engine(url))
 
 
-class SqlStore:
+class SqlStore(SqlBulkStore):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
     @property
     def engine(self) -> AsyncEngine:
-        """For adapters that share this database (bulk inserts go through Core, executemany)."""
+        """For adapters that share this database."""
         return self._engine
 
     async def close(self) -> None:
@@ -345,7 +349,10 @@ class SqlStore:
         self, organisation_id: OrganisationId, wamid: str
     ) -> MessageRecord | None:
         query = select(MessageRow).where(
-            MessageRow.organisation_id == organisation_id, MessageRow.wamid == wamid
+            MessageRow.organisation_id == organisation_id,
+            MessageRow.wamid == wamid,
+            # Bulk recipients not sent yet have no wamid; this only makes sure of it.
+            col(MessageRow.status).not_in(_NOT_MESSAGES_YET),
         )
         async with self._transaction() as session:
             row = (await session.exec(query)).first()

@@ -46,6 +46,18 @@ def _fk(target: str, *, index: bool = True) -> Any:
     return Field(foreign_key=target, index=index, nullable=False)
 
 
+def _partial_index(name: str, *columns: str, where: str, unique: bool = False) -> sa.Index:
+    """An index over the rows that meet ``where`` (SQL the same on both backends)."""
+    condition = sa.text(where)
+    return sa.Index(
+        name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition
+    )
+
+
+# Bulk recipients that Meta may have received though no send time is known (yet).
+MAYBE_SENT_CONDITION = "status IN ('in_flight', 'unconfirmed')"
+
+
 class OrganisationRow(Table, table=True):
     __tablename__ = "organisations"
 
@@ -110,12 +122,70 @@ class TemplateRow(Table, table=True):
     variable_defaults: dict[str, str] = _json()
 
 
+class BulkRow(Table, table=True):
+    """A bulk send. Its recipients are ``MessageRow``s with ``bulk_id`` set; the counters are
+    kept here, moved in the same transaction as the recipients, so reading a bulk's progress
+    never counts 100,000 rows."""
+
+    __tablename__ = "bulks"
+    __table_args__ = (
+        # Listings: one organisation's bulks, newest first.
+        sa.Index(None, "organisation_id", "created_at"),
+    )
+
+    # A UUID as text: the same on both backends, and what clients see.
+    id: str = Field(sa_type=sa.String(36), primary_key=True)
+    task_id: str = Field(sa_type=sa.String(64), nullable=False)
+    organisation_id: int = _fk("organisations.id", index=False)
+    phone_number_row_id: int = _fk("phone_numbers.id", index=False)
+    template_id: int = _fk("templates.id", index=False)
+    pacing: str = Field(sa_type=sa.String(16), nullable=False)
+    # The engine looks for QUEUED and PROCESSING bulks at every start and tick.
+    status: str = Field(sa_type=sa.String(16), index=True, nullable=False)
+    # As submitted, before deduplication. The counters' total (one per unique recipient) is
+    # their sum: sent + failed + pending + cancelled.
+    total_recipients: int = Field(nullable=False)
+    estimated_time_minutes: float = Field(nullable=False)
+    sent_count: int = Field(nullable=False)
+    delivered_count: int = Field(nullable=False)
+    read_count: int = Field(nullable=False)
+    failed_count: int = Field(nullable=False)
+    pending_count: int = Field(nullable=False)
+    cancelled_count: int = Field(nullable=False)
+    created_at: datetime = _timestamp(nullable=False)
+    started_at: datetime | None = _timestamp(nullable=True)
+    completed_at: datetime | None = _timestamp(nullable=True)
+    stop_reason: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    created_by: int | None = Field(default=None, foreign_key="api_keys.id", nullable=True)
+
+
 class MessageRow(Table, table=True):
     __tablename__ = "messages"
     __table_args__ = (
-        # Listings and reports by organisation over time; quota counts per number over 24 h.
+        # Listings and reports by organisation over time. (Revision 0002 dropped the index by
+        # number and time: the quota window is the organisation's, ix_..._sent_at below.)
         sa.Index(None, "organisation_id", "created_at"),
-        sa.Index(None, "phone_number_row_id", "created_at"),
+        # Claims: a bulk's pending recipients in position order, read straight off the index.
+        sa.Index(None, "bulk_id", "status", "position"),
+        # A bulk's recipients page by page in position order; one row per position.
+        sa.UniqueConstraint("bulk_id", "position"),
+        # The partial indexes below leave out what a new bulk recipient lacks (a wamid, a send
+        # time, a claim), so that inserting 100,000 of them maintains fewer indexes.
+        _partial_index("ix_messages_wamid", "wamid", where="wamid IS NOT NULL", unique=True),
+        # The rolling quota window: whom an organisation sent to since a given time…
+        _partial_index(
+            "ix_messages_organisation_id_sent_at",
+            "organisation_id",
+            "sent_at",
+            where="sent_at IS NOT NULL",
+        ),
+        # …and whom it may have: recipients in flight or unconfirmed, at their claim time.
+        _partial_index(
+            "ix_messages_organisation_id_claimed_at",
+            "organisation_id",
+            "claimed_at",
+            where=MAYBE_SENT_CONDITION,
+        ),
     )
 
     # BIGINT on PostgreSQL (bulk sends add up); SQLite's INTEGER is already 64-bit and only
@@ -129,7 +199,10 @@ class MessageRow(Table, table=True):
     template_id: int = _fk("templates.id")
     recipient_phone: str = Field(sa_type=sa.String(32), nullable=False)
     variables_used: dict[str, str] = _json()
-    wamid: str | None = Field(default=None, sa_type=sa.String(128), unique=True, nullable=True)
+    # Unique where set (``ix_messages_wamid``).
+    wamid: str | None = Field(default=None, sa_type=sa.String(128), nullable=True)
+    # Single sends: sent or failed. Bulk recipients: their ``RecipientState`` (pending,
+    # in_flight, …, unconfirmed); ``mapping`` shows clients the message-level status.
     status: str = Field(sa_type=sa.String(16), nullable=False)
     created_at: datetime = _timestamp(nullable=False)
     sent_at: datetime | None = _timestamp(nullable=True)
@@ -138,3 +211,16 @@ class MessageRow(Table, table=True):
     failed_at: datetime | None = _timestamp(nullable=True)
     error_code: int | None = Field(default=None, nullable=True)
     error_message: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    # Bulk recipients only (NULL for single sends).
+    bulk_id: str | None = Field(
+        default=None, sa_type=sa.String(36), foreign_key="bulks.id", nullable=True
+    )
+    position: int | None = Field(default=None, nullable=True)
+    not_before: datetime | None = _timestamp(nullable=True)
+    retry_at: datetime | None = _timestamp(nullable=True)
+    claimed_by: str | None = Field(default=None, sa_type=sa.String(128), nullable=True)
+    claimed_at: datetime | None = _timestamp(nullable=True)
+    # Server default: rows written before bulk sends existed read as never attempted.
+    attempts: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )

@@ -1,0 +1,500 @@
+"""``InMemoryBulkStore``: the ``BulkStore`` port over dicts, mixed into ``InMemoryStore``.
+
+It holds itself to the port's semantics, as the SQL store does (the shared contract tests run
+against both). Rules worth knowing, beyond the port's docstrings:
+
+* A bulk's recipients get message ids from the store's one id counter.
+* ``claim_recipients`` returns due recipients in position order. Recipients that are due at
+  once sit in a heap of positions; those waiting (``not_before``, a retry time) sit in a heap of
+  due times and move over when a claim finds them due, so a claim costs O(k log n).
+* ``record_outcomes`` only moves recipients that are ``in_flight``: an outcome for a recipient
+  settled meanwhile (after a crash) or repeated is ignored, as the SQL store guards its updates
+  by state. A "release" for a bulk that is no longer running (cancelled or stopped while the
+  recipient was claimed but not sent) makes it ``cancelled`` or ``skipped`` at once instead of
+  pending, so a finished bulk never keeps pending recipients.
+* ``stop_bulk`` gives the bulk its final status at once (CANCELLED, or what ``final_status``
+  says with the recipients still in flight counted as failures); outcomes recorded later for
+  those in flight refresh it (``refresh_final_status``). Stopping a bulk that is already over
+  raises ``IllegalTransition``. ``finish_bulk`` on a bulk that is already over returns it as is.
+* The quota window counts single messages Meta accepted (at ``sent_at``) and bulk recipients
+  that were sent or may have been (in flight, unconfirmed: at their claim time).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, date, datetime
+from typing import Any, Protocol, cast
+
+from mindo_core.accounts import OrganisationId
+from mindo_core.bulks import (
+    Bulk,
+    BulkCounters,
+    BulkId,
+    BulkRecipient,
+    BulkStatus,
+    CrashPolicy,
+    IllegalTransition,
+    RecipientEvent,
+    RecipientState,
+    advance_bulk,
+    final_status,
+    message_status,
+    record_event,
+    refresh_final_status,
+)
+from mindo_core.errors import BulkNotFound, Conflict, TemplateNotFound
+from mindo_core.messages import DeliveryState, MessageId, MessageRecord
+from mindo_core.ports import (
+    BulkFilter,
+    ClaimedRecipient,
+    NewBulk,
+    NewBulkRecipient,
+    Page,
+    RecipientOutcome,
+)
+from mindo_core.template_records import StoredTemplate, TemplateId
+
+__all__ = ["InMemoryBulkStore"]
+
+_RUNNING: frozenset[BulkStatus] = frozenset({"QUEUED", "PROCESSING"})
+_MAYBE_SENT: frozenset[RecipientState] = frozenset({"in_flight", "unconfirmed"})
+
+
+class _HostTables(Protocol):
+    @property
+    def templates(self) -> Mapping[TemplateId, StoredTemplate]: ...
+    @property
+    def messages(self) -> Mapping[MessageId, MessageRecord]: ...
+
+
+class _Host(Protocol):
+    """What the mixin reads of ``InMemoryStore``."""
+
+    @property
+    def _tables(self) -> _HostTables: ...
+
+
+@dataclass(kw_only=True)
+class _Row:
+    message_id: MessageId
+    recipient: BulkRecipient
+    retry_at: datetime | None = None
+    claimed_at: datetime | None = None
+    worker: str | None = None
+
+    @property
+    def due_at(self) -> datetime | None:
+        times = [t for t in (self.recipient.not_before, self.retry_at) if t is not None]
+        return max(times) if times else None
+
+
+@dataclass(kw_only=True)
+class _Entry:
+    bulk: Bulk
+    rows: list[_Row]  # by position
+    due_now: list[int] = field(default_factory=list)  # heap of positions
+    waiting: list[tuple[datetime, int]] = field(default_factory=list)  # heap of (due, position)
+
+    def queue(self, row: _Row) -> None:
+        due = row.due_at
+        position = row.recipient.position
+        if due is None:
+            heapq.heappush(self.due_now, position)
+        else:
+            heapq.heappush(self.waiting, (due, position))
+
+    def promote(self, now: datetime) -> None:
+        while self.waiting and self.waiting[0][0] <= now:
+            due, position = heapq.heappop(self.waiting)
+            row = self.rows[position]
+            if row.recipient.state == "pending" and row.due_at == due:
+                heapq.heappush(self.due_now, position)
+
+    def pop_due(self) -> _Row | None:
+        while self.due_now:
+            row = self.rows[heapq.heappop(self.due_now)]
+            if row.recipient.state == "pending":
+                return row
+        return None
+
+
+@dataclass(kw_only=True)
+class _BulkTables:
+    bulks: dict[BulkId, _Entry] = field(default_factory=dict)
+    # message id -> (bulk, position)
+    recipients: dict[MessageId, tuple[BulkId, int]] = field(default_factory=dict)
+    # Recipients Meta accepted, found by their wamid as single messages are.
+    by_wamid: dict[str, MessageId] = field(default_factory=dict)
+
+
+class InMemoryBulkStore:
+    """Mixed into ``InMemoryStore``, whose id counter and templates and messages it reads."""
+
+    _bulk_tables_: _BulkTables
+
+    def _next_id(self) -> int:
+        raise NotImplementedError  # InMemoryStore's
+
+    @property
+    def _bulk_tables(self) -> _BulkTables:
+        # Created on first use: InMemoryStore's __init__ does not know about the mixin.
+        tables: _BulkTables | None = self.__dict__.get("_bulk_tables_")
+        if tables is None:
+            tables = self._bulk_tables_ = _BulkTables()
+        return tables
+
+    def _host_tables(self) -> _HostTables:
+        return cast(_Host, self)._tables
+
+    def _entry(self, bulk_id: BulkId) -> _Entry:
+        entry = self._bulk_tables.bulks.get(bulk_id)
+        if entry is None:
+            raise BulkNotFound(bulk_id)
+        return entry
+
+    # -- creating and reading ------------------------------------------------------------------
+
+    async def create_bulk(self, bulk: NewBulk, recipients: Sequence[NewBulkRecipient]) -> Bulk:
+        tables = self._bulk_tables
+        if bulk.id in tables.bulks:
+            raise Conflict(f"Bulk send '{bulk.id}' exists")
+        template = self._host_tables().templates.get(bulk.template_id)
+        if template is None:
+            raise TemplateNotFound(str(bulk.template_id), "?")
+        created = Bulk(
+            id=bulk.id,
+            task_id=bulk.task_id,
+            organisation_id=bulk.organisation_id,
+            phone_number_row_id=bulk.phone_number_row_id,
+            template_id=bulk.template_id,
+            template_name=template.name,
+            language=template.language,
+            status="QUEUED",
+            counters=BulkCounters(total=len(recipients), pending=len(recipients)),
+            estimated_time_minutes=bulk.estimated_time_minutes,
+            created_at=_aware(bulk.created_at),
+            created_by=bulk.created_by,
+            **_pacing_of(bulk),
+        )
+        entry = _Entry(bulk=created, rows=[])
+        for position, new in enumerate(sorted(recipients, key=lambda r: r.position)):
+            row = _Row(message_id=MessageId(self._next_id()), recipient=_recipient(bulk.id, new))
+            if new.position != position:
+                raise ValueError("recipient positions must be 0..n-1, each once")
+            entry.rows.append(row)
+            entry.queue(row)
+            tables.recipients[row.message_id] = (bulk.id, position)
+        tables.bulks[bulk.id] = entry
+        return created
+
+    async def get_bulk(
+        self, bulk_id: BulkId, organisation_id: OrganisationId | None = None
+    ) -> Bulk | None:
+        entry = self._bulk_tables.bulks.get(bulk_id)
+        if entry is None:
+            return None
+        if organisation_id is not None and entry.bulk.organisation_id != organisation_id:
+            return None
+        return entry.bulk
+
+    async def list_bulks(
+        self, organisation_id: OrganisationId, filters: BulkFilter, *, offset: int, limit: int
+    ) -> Page[Bulk]:
+        entries = self._bulk_tables.bulks.values()
+        mine = [e.bulk for e in entries if e.bulk.organisation_id == organisation_id]
+        matching = [b for b in mine if _matches(b, filters)]
+        # Newest first; the id breaks ties, as in SQL.
+        matching.sort(key=lambda b: (b.created_at, b.id), reverse=True)
+        return Page(count=len(matching), items=matching[offset : offset + limit])
+
+    async def list_bulk_recipients(
+        self,
+        organisation_id: OrganisationId,
+        bulk_id: BulkId,
+        *,
+        status: DeliveryState | None,
+        offset: int,
+        limit: int,
+    ) -> Page[BulkRecipient]:
+        entry = self._bulk_tables.bulks.get(bulk_id)
+        if entry is None or entry.bulk.organisation_id != organisation_id:
+            return Page(count=0, items=())
+        recipients = [replace(row.recipient, message_id=row.message_id) for row in entry.rows]
+        if status is not None:
+            recipients = [r for r in recipients if message_status(r.state) == status]
+        return Page(count=len(recipients), items=recipients[offset : offset + limit])
+
+    async def bulks_to_run(self) -> Sequence[Bulk]:
+        running = [e.bulk for e in self._bulk_tables.bulks.values() if e.bulk.status in _RUNNING]
+        return sorted(running, key=lambda b: b.created_at)
+
+    def _bulk_message_by_wamid(self, wamid: str) -> MessageRecord | None:
+        """A bulk recipient Meta accepted, as the message it is."""
+        message_id = self._bulk_tables.by_wamid.get(wamid)
+        if message_id is None:
+            return None
+        bulk_id, position = self._bulk_tables.recipients[message_id]
+        entry = self._bulk_tables.bulks[bulk_id]
+        return _message(entry.bulk, message_id, entry.rows[position].recipient)
+
+    # -- the engine ----------------------------------------------------------------------------
+
+    async def claim_recipients(
+        self, bulk_id: BulkId, *, worker: str, limit: int, now: datetime
+    ) -> Sequence[ClaimedRecipient]:
+        entry = self._bulk_tables.bulks.get(bulk_id)
+        if entry is None or entry.bulk.status not in _RUNNING:
+            return ()
+        now = _aware(now)
+        entry.promote(now)
+        claimed: list[ClaimedRecipient] = []
+        while len(claimed) < limit and (row := entry.pop_due()) is not None:
+            row.recipient = record_event(row.recipient, "claim", at=now)
+            row.claimed_at, row.worker = now, worker
+            claimed.append(_claimed(row))
+        if claimed and entry.bulk.status == "QUEUED":
+            entry.bulk = replace(entry.bulk, status="PROCESSING", started_at=now)
+        return claimed
+
+    async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> Sequence[Bulk]:
+        changed: dict[BulkId, _Entry] = {}
+        for outcome in outcomes:
+            located = self._bulk_tables.recipients.get(outcome.message_id)
+            if located is None:
+                continue
+            entry = self._bulk_tables.bulks[located[0]]
+            row = entry.rows[located[1]]
+            if row.recipient.state != "in_flight":
+                continue  # settled meanwhile, or a repeat: the first word stands
+            _apply(entry, row, outcome)
+            if row.recipient.wamid is not None:
+                self._bulk_tables.by_wamid[row.recipient.wamid] = row.message_id
+            changed[entry.bulk.id] = entry
+        for entry in changed.values():
+            _refresh(entry)
+        return [entry.bulk for entry in changed.values()]
+
+    async def next_due_at(self, bulk_id: BulkId) -> datetime | None:
+        entry = self._entry(bulk_id)
+        pending = [row for row in entry.rows if row.recipient.state == "pending"]
+        if not pending:
+            return None
+        return min(row.due_at or entry.bulk.created_at for row in pending)
+
+    async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
+        entry = self._entry(bulk_id)
+        bulk = entry.bulk
+        if bulk.status not in _RUNNING:
+            return bulk
+        target = final_status(bulk.counters, cancelled=False, stopped_reason=bulk.stop_reason)
+        entry.bulk = replace(
+            bulk, status=advance_bulk(bulk.status, target), completed_at=_aware(now)
+        )
+        return entry.bulk
+
+    async def stop_bulk(
+        self, bulk_id: BulkId, *, now: datetime, reason: str | None, cancelled: bool
+    ) -> Bulk:
+        entry = self._entry(bulk_id)
+        bulk = entry.bulk
+        if bulk.status not in _RUNNING:
+            raise IllegalTransition(f"bulk send '{bulk_id}' is already {bulk.status}")
+        now = _aware(now)
+        event: RecipientEvent = "cancel" if cancelled else "skip"
+        for row in entry.rows:
+            if row.recipient.state == "pending":
+                _move(entry, row, event, at=now)
+        reason = reason if cancelled else (reason or "Stopped")
+        counters = entry.bulk.counters
+        target = final_status(counters, cancelled=cancelled, stopped_reason=reason)
+        entry.bulk = replace(
+            entry.bulk,
+            status=advance_bulk(bulk.status, target),
+            completed_at=now,
+            stop_reason=reason,
+        )
+        return entry.bulk
+
+    async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
+        now = _aware(now)
+        settled = 0
+        for entry in self._bulk_tables.bulks.values():
+            touched = False
+            for row in entry.rows:
+                if row.recipient.state != "in_flight":
+                    continue
+                if policy == "mark_unconfirmed":
+                    _move(entry, row, "settle_unconfirmed", at=now)
+                else:
+                    _release(entry, row, retry_at=None, at=now)
+                settled += 1
+                touched = True
+            if touched:
+                _refresh(entry)
+        return settled
+
+    async def recipient_window(
+        self, organisation_id: OrganisationId, since: datetime
+    ) -> Mapping[str, datetime]:
+        since = _aware(since)
+        window: dict[str, datetime] = {}
+
+        def note(e164: str, at: datetime | None) -> None:
+            if at is not None and at > since:
+                wa_id = e164.removeprefix("+")
+                window[wa_id] = min(at, window.get(wa_id, at))
+
+        for message in self._host_tables().messages.values():
+            if message.organisation_id == organisation_id and message.wamid is not None:
+                note(message.recipient_phone, message.sent_at or message.created_at)
+        for entry in self._bulk_tables.bulks.values():
+            if entry.bulk.organisation_id != organisation_id:
+                continue
+            for row in entry.rows:
+                recipient = row.recipient
+                maybe_sent = recipient.state in _MAYBE_SENT
+                note(recipient.e164, recipient.sent_at or (row.claimed_at if maybe_sent else None))
+        return window
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+_BULK_FIELDS = frozenset(f.name for f in fields(Bulk))
+
+
+def _pacing_of(bulk: NewBulk) -> dict[str, Any]:
+    # ``Bulk`` is to carry its pacing (the engine needs it); until it does, it cannot be given.
+    return {"pacing": bulk.pacing} if "pacing" in _BULK_FIELDS else {}
+
+
+def _recipient(bulk_id: BulkId, new: NewBulkRecipient) -> BulkRecipient:
+    return BulkRecipient(
+        bulk_id=bulk_id,
+        position=new.position,
+        e164=new.e164,
+        variables_used=dict(new.variables_used),
+        not_before=None if new.not_before is None else _aware(new.not_before),
+    )
+
+
+def _message(bulk: Bulk, message_id: MessageId, recipient: BulkRecipient) -> MessageRecord | None:
+    status = message_status(recipient.state)
+    if status is None:
+        return None
+    return MessageRecord(
+        id=message_id,
+        organisation_id=bulk.organisation_id,
+        phone_number_row_id=bulk.phone_number_row_id,
+        template_id=bulk.template_id,
+        recipient_phone=recipient.e164,
+        variables_used=recipient.variables_used,
+        wamid=recipient.wamid,
+        status=status,
+        created_at=bulk.created_at,
+        sent_at=recipient.sent_at,
+        delivered_at=recipient.delivered_at,
+        read_at=recipient.read_at,
+        failed_at=recipient.failed_at,
+        error_code=recipient.error_code,
+        error_message=recipient.error_message,
+    )
+
+
+def _claimed(row: _Row) -> ClaimedRecipient:
+    recipient = row.recipient
+    return ClaimedRecipient(
+        message_id=row.message_id,
+        bulk_id=recipient.bulk_id,
+        position=recipient.position,
+        e164=recipient.e164,
+        variables_used=recipient.variables_used,
+        attempts=recipient.attempts,
+    )
+
+
+def _apply(entry: _Entry, row: _Row, outcome: RecipientOutcome) -> None:
+    at = _aware(outcome.at)
+    if outcome.kind == "accept":
+        _move(entry, row, "accept", at=at, wamid=outcome.wamid)
+    elif outcome.kind == "refuse":
+        _move(
+            entry,
+            row,
+            "refuse",
+            at=at,
+            error_code=outcome.error_code,
+            error_message=outcome.error_message,
+        )
+    else:
+        retry_at = None if outcome.retry_at is None else _aware(outcome.retry_at)
+        _release(entry, row, retry_at=retry_at, at=at)
+
+
+def _release(entry: _Entry, row: _Row, *, retry_at: datetime | None, at: datetime) -> None:
+    _move(entry, row, "release", at=at)
+    status = entry.bulk.status
+    if status in _RUNNING:
+        row.retry_at = retry_at
+        entry.queue(row)
+    else:
+        # Claimed but never sent when the bulk was cancelled or stopped: it goes as the others.
+        _move(entry, row, "cancel" if status == "CANCELLED" else "skip", at=at)
+
+
+def _move(
+    entry: _Entry,
+    row: _Row,
+    event: RecipientEvent,
+    *,
+    at: datetime,
+    wamid: str | None = None,
+    error_code: int | None = None,
+    error_message: str | None = None,
+) -> None:
+    before = row.recipient.state
+    row.recipient = record_event(
+        row.recipient,
+        event,
+        at=at,
+        wamid=wamid,
+        error_code=error_code,
+        error_message=error_message,
+    )
+    entry.bulk = replace(
+        entry.bulk, counters=entry.bulk.counters.moved(before, row.recipient.state)
+    )
+
+
+def _refresh(entry: _Entry) -> None:
+    bulk = entry.bulk
+    status = refresh_final_status(bulk.status, bulk.counters, stopped_reason=bulk.stop_reason)
+    if status != bulk.status:
+        entry.bulk = replace(bulk, status=status)
+
+
+def _matches(bulk: Bulk, filters: BulkFilter) -> bool:
+    day = bulk.created_at.astimezone(UTC).date()
+    return (
+        (filters.status is None or bulk.status == filters.status)
+        and (filters.template_id is None or bulk.template_id == filters.template_id)
+        and _on_or_after(day, filters.created_after)
+        and _on_or_before(day, filters.created_before)
+    )
+
+
+def _on_or_after(day: date, bound: date | None) -> bool:
+    return bound is None or day >= bound
+
+
+def _on_or_before(day: date, bound: date | None) -> bool:
+    return bound is None or day <= bound
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: timestamps must be timezone-aware")
+    return value.astimezone(UTC)

@@ -1,0 +1,492 @@
+"""``SqlBulkStore``: the ``BulkStore`` port over SQL, mixed into ``SqlStore``.
+
+A bulk is a ``bulks`` row; its recipients are ``messages`` rows with ``bulk_id`` set, whose
+``status`` is the recipient's state. Its counters live in the bulks row and move by increments
+in the same transaction as the recipients (``counter_moves``).
+
+Transactions that write (``_writing``):
+
+* SQLite: ``BEGIN IMMEDIATE``, so the transaction is the database's one writer from its first
+  statement and what it reads stays true until it commits; others wait (``busy_timeout``).
+* PostgreSQL (several processes): row locks, always in the same order, bulks (by id) before
+  their messages, so two transactions never wait for each other in a circle. A claim waits for
+  no lock at all (``claims``).
+
+Rules the port leaves open, the same as ``InMemoryBulkStore``'s:
+
+* An outcome only moves a recipient that is ``in_flight``; any other is left alone (settled
+  after a crash, or a repeat). A "release" in a bulk that is no longer running makes the
+  recipient cancelled or skipped at once, as its siblings were, never pending again.
+* ``stop_bulk`` gives the final status at once (recipients still in flight count as failed);
+  outcomes recorded later refresh a finished bulk's status (``refresh_final_status``).
+  Stopping a bulk that is over raises ``IllegalTransition``; finishing one returns it as is.
+* ``recipient_window`` counts single messages Meta accepted (at ``sent_at``) and bulk
+  recipients sent (``sent_at``) or perhaps sent (in flight or unconfirmed: at their claim).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, get_args
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from mindo_core.accounts import OrganisationId
+from mindo_core.adapters.sql import claims, mapping
+from mindo_core.adapters.sql.counter_moves import CounterMoves
+from mindo_core.adapters.sql.integrity import is_unique_violation
+from mindo_core.adapters.sql.recipient_insert import insert_recipients
+from mindo_core.adapters.sql.tables import MAYBE_SENT_CONDITION, BulkRow, MessageRow, TemplateRow
+from mindo_core.bulks import (
+    UNCONFIRMED_REASON,
+    Bulk,
+    BulkId,
+    BulkRecipient,
+    BulkStatus,
+    CrashPolicy,
+    IllegalTransition,
+    RecipientState,
+    advance_bulk,
+    final_status,
+    message_status,
+    refresh_final_status,
+)
+from mindo_core.errors import BulkNotFound, Conflict
+from mindo_core.messages import DeliveryState
+from mindo_core.ports import (
+    BulkFilter,
+    ClaimedRecipient,
+    NewBulk,
+    NewBulkRecipient,
+    Page,
+    RecipientOutcome,
+)
+
+__all__ = ["SqlBulkStore"]
+
+_RUNNING: tuple[BulkStatus, ...] = ("QUEUED", "PROCESSING")
+_FRESH = {"populate_existing": True}
+
+
+class SqlBulkStore:
+    """Mixed into ``SqlStore``, whose engine and sessions it uses."""
+
+    _engine: AsyncEngine
+    _sessions: async_sessionmaker[AsyncSession]
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session, session.begin():
+            connection = await session.connection()
+            if connection.dialect.name == "sqlite":
+                # The DBAPI's own implicit BEGIN is deferred: it would take the write lock only
+                # at the first write, after the reads that decided it.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield session
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    # -- creating and reading ------------------------------------------------------------------
+
+    async def create_bulk(self, bulk: NewBulk, recipients: Sequence[NewBulkRecipient]) -> Bulk:
+        row = mapping.new_bulk_row(bulk, recipients=len(recipients))
+        try:
+            async with self._writing() as session:
+                session.add(row)
+                await session.flush()
+                await insert_recipients(await session.connection(), bulk, recipients)
+                created = await _bulk(session, BulkId(row.id))
+        except IntegrityError as error:
+            if is_unique_violation(error):
+                raise Conflict(f"Bulk send '{bulk.id}' exists") from None
+            raise
+        if created is None:
+            raise RuntimeError(f"bulk send '{bulk.id}' vanished while it was created")
+        return created
+
+    async def get_bulk(
+        self, bulk_id: BulkId, organisation_id: OrganisationId | None = None
+    ) -> Bulk | None:
+        async with self._reading() as session:
+            return await _bulk(session, bulk_id, organisation_id)
+
+    async def list_bulks(
+        self, organisation_id: OrganisationId, filters: BulkFilter, *, offset: int, limit: int
+    ) -> Page[Bulk]:
+        conditions = [BulkRow.organisation_id == organisation_id, *_filter_conditions(filters)]
+        counting = select(func.count()).select_from(BulkRow).where(*conditions)
+        listing = (
+            _bulks_with_template()
+            .where(*conditions)
+            .order_by(col(BulkRow.created_at).desc(), col(BulkRow.id).desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._reading() as session:
+            count = (await session.exec(counting)).one()
+            rows = (await session.exec(listing)).all()
+        return Page(count=count, items=[_to_bulk(*row) for row in rows])
+
+    async def list_bulk_recipients(
+        self,
+        organisation_id: OrganisationId,
+        bulk_id: BulkId,
+        *,
+        status: DeliveryState | None,
+        offset: int,
+        limit: int,
+    ) -> Page[BulkRecipient]:
+        conditions: list[Any] = [
+            col(MessageRow.bulk_id) == bulk_id,
+            col(MessageRow.organisation_id) == organisation_id,
+        ]
+        if status is not None:
+            conditions.append(col(MessageRow.status).in_(_states_shown_as(status)))
+        counting = select(func.count()).select_from(MessageRow).where(*conditions)
+        listing = (
+            select(MessageRow)
+            .where(*conditions)
+            .order_by(col(MessageRow.position))
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._reading() as session:
+            count = (await session.exec(counting)).one()
+            rows = (await session.exec(listing)).all()
+        return Page(count=count, items=[mapping.bulk_recipient(row) for row in rows])
+
+    async def bulks_to_run(self) -> Sequence[Bulk]:
+        query = (
+            _bulks_with_template()
+            .where(col(BulkRow.status).in_(_RUNNING))
+            .order_by(col(BulkRow.created_at), col(BulkRow.id))
+        )
+        async with self._reading() as session:
+            rows = (await session.exec(query)).all()
+        return [_to_bulk(*row) for row in rows]
+
+    async def next_due_at(self, bulk_id: BulkId) -> datetime | None:
+        # A pending recipient is due at the later of its not_before and retry_at; with
+        # neither, it has been due since the bulk was created.
+        due = sa.case(
+            (
+                sa.and_(
+                    col(MessageRow.retry_at).is_not(None),
+                    sa.or_(
+                        col(MessageRow.not_before).is_(None),
+                        col(MessageRow.retry_at) > col(MessageRow.not_before),
+                    ),
+                ),
+                col(MessageRow.retry_at),
+            ),
+            else_=col(MessageRow.not_before),
+        )
+        query = select(func.min(due), func.count() - func.count(due)).where(
+            MessageRow.bulk_id == bulk_id, MessageRow.status == "pending"
+        )
+        async with self._reading() as session:
+            bulk = await session.get(BulkRow, bulk_id)
+            if bulk is None:
+                raise BulkNotFound(bulk_id)
+            earliest, due_since_creation = (await session.exec(query)).one()
+        candidates = [mapping.timestamp(bulk.created_at)] if due_since_creation else []
+        if earliest is not None:
+            candidates.append(mapping.timestamp(earliest))
+        return min(candidates, default=None)
+
+    # -- the engine ----------------------------------------------------------------------------
+
+    async def claim_recipients(
+        self, bulk_id: BulkId, *, worker: str, limit: int, now: datetime
+    ) -> Sequence[ClaimedRecipient]:
+        now = mapping.timestamp(now)
+        if limit <= 0:
+            return ()
+        async with self._writing() as session:
+            connection = await session.connection()
+            claimed = await claims.claim(connection, bulk_id, worker=worker, limit=limit, now=now)
+            if claimed:
+                await claims.mark_started(connection, bulk_id, now)
+        return claimed
+
+    async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> Sequence[Bulk]:
+        if not outcomes:
+            return ()
+        moves = CounterMoves()
+        async with self._writing() as session:
+            bulks = await _lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
+            connection = await session.connection()
+            changed: dict[BulkId, None] = {}
+            # Message rows are locked in id order too.
+            for outcome in sorted(outcomes, key=lambda o: o.message_id):
+                bulk = bulks.get(outcome.bulk_id)
+                if bulk is None:
+                    continue
+                after = await _record_outcome(connection, outcome, bulk.status)
+                if after is not None:
+                    moves.move(outcome.bulk_id, "in_flight", after)
+                    changed.setdefault(outcome.bulk_id)
+            return await _settle_counters(session, moves, changed)
+
+    async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
+        now = mapping.timestamp(now)
+        async with self._writing() as session:
+            row = await _locked_bulk(session, bulk_id)
+            if row.status in _RUNNING:
+                counters = mapping.counters(row)
+                target = final_status(counters, cancelled=False, stopped_reason=row.stop_reason)
+                row.status = advance_bulk(mapping.bulk_status(row.status), target)
+                row.completed_at = now
+                await session.flush()
+            return await _existing_bulk(session, bulk_id)
+
+    async def stop_bulk(
+        self, bulk_id: BulkId, *, now: datetime, reason: str | None, cancelled: bool
+    ) -> Bulk:
+        now = mapping.timestamp(now)
+        moves = CounterMoves()
+        async with self._writing() as session:
+            row = await _locked_bulk(session, bulk_id)
+            if row.status not in _RUNNING:
+                raise IllegalTransition(f"bulk send '{bulk_id}' is already {row.status}")
+            reason = reason if cancelled else (reason or "Stopped")
+            closed: RecipientState = "cancelled" if cancelled else "skipped"
+            connection = await session.connection()
+            count = await _move_recipients(connection, bulk_id, "pending", closed)
+            moves.move(bulk_id, "pending", closed, count)
+            await moves.apply(connection)
+            row = await _locked_bulk(session, bulk_id)
+            counters = mapping.counters(row)
+            target = final_status(counters, cancelled=cancelled, stopped_reason=reason)
+            row.status = advance_bulk(mapping.bulk_status(row.status), target)
+            row.completed_at = now
+            row.stop_reason = reason
+            await session.flush()
+            return await _existing_bulk(session, bulk_id)
+
+    async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
+        mapping.timestamp(now)  # refuses a naive time, as every other method does
+        moves = CounterMoves()
+        settled = 0
+        async with self._writing() as session:
+            in_flight = (
+                select(MessageRow.bulk_id)
+                .where(sa.text(MAYBE_SENT_CONDITION), MessageRow.status == "in_flight")
+                .distinct()
+            )
+            bulks = await _lock_bulks(session, (await session.exec(in_flight)).all())
+            connection = await session.connection()
+            changed: dict[BulkId, None] = {}
+            for bulk_id, bulk in sorted(bulks.items()):
+                after = _settled_state(policy, bulk.status)
+                count = await _move_recipients(connection, bulk_id, "in_flight", after)
+                moves.move(bulk_id, "in_flight", after, count)
+                settled += count
+                changed.setdefault(bulk_id)
+            await _settle_counters(session, moves, changed)
+        return settled
+
+    async def recipient_window(
+        self, organisation_id: OrganisationId, since: datetime
+    ) -> Mapping[str, datetime]:
+        since = mapping.timestamp(since)
+        first_sent = (
+            select(MessageRow.recipient_phone, func.min(MessageRow.sent_at))
+            .where(
+                MessageRow.organisation_id == organisation_id,
+                col(MessageRow.sent_at).is_not(None),
+                col(MessageRow.sent_at) > since,
+            )
+            .group_by(col(MessageRow.recipient_phone))
+        )
+        # Perhaps sent: Meta may count them, so the window does too (from their claim).
+        first_claimed = (
+            select(MessageRow.recipient_phone, func.min(MessageRow.claimed_at))
+            .where(
+                MessageRow.organisation_id == organisation_id,
+                sa.text(MAYBE_SENT_CONDITION),
+                col(MessageRow.sent_at).is_(None),
+                col(MessageRow.claimed_at) > since,
+            )
+            .group_by(col(MessageRow.recipient_phone))
+        )
+        window: dict[str, datetime] = {}
+        async with self._reading() as session:
+            for query in (first_sent, first_claimed):
+                for phone, at in (await session.exec(query)).all():
+                    if at is None:
+                        continue
+                    wa_id = phone.removeprefix("+")
+                    at = mapping.timestamp(at)
+                    window[wa_id] = min(at, window.get(wa_id, at))
+        return window
+
+
+# -- reading bulks -----------------------------------------------------------------------------
+
+
+def _bulks_with_template() -> Any:
+    return select(BulkRow, TemplateRow.name, TemplateRow.language).join(
+        TemplateRow, col(TemplateRow.id) == col(BulkRow.template_id)
+    )
+
+
+def _to_bulk(row: BulkRow, template_name: str, language: str) -> Bulk:
+    return mapping.bulk(row, template_name=template_name, language=language)
+
+
+async def _bulk(
+    session: AsyncSession, bulk_id: BulkId, organisation_id: OrganisationId | None = None
+) -> Bulk | None:
+    query = _bulks_with_template().where(BulkRow.id == bulk_id)
+    if organisation_id is not None:
+        query = query.where(BulkRow.organisation_id == organisation_id)
+    found = (await session.exec(query, execution_options=_FRESH)).first()
+    return None if found is None else _to_bulk(*found)
+
+
+async def _existing_bulk(session: AsyncSession, bulk_id: BulkId) -> Bulk:
+    found = await _bulk(session, bulk_id)
+    if found is None:
+        raise BulkNotFound(bulk_id)
+    return found
+
+
+def _filter_conditions(filters: BulkFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.status is not None:
+        conditions.append(BulkRow.status == filters.status)
+    if filters.template_id is not None:
+        conditions.append(BulkRow.template_id == filters.template_id)
+    if filters.created_after is not None:
+        conditions.append(col(BulkRow.created_at) >= _start_of(filters.created_after))
+    if filters.created_before is not None:
+        next_day = filters.created_before + timedelta(days=1)
+        conditions.append(col(BulkRow.created_at) < _start_of(next_day))
+    return conditions
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _states_shown_as(status: DeliveryState) -> list[str]:
+    states: tuple[RecipientState, ...] = get_args(RecipientState)
+    return [state for state in states if message_status(state) == status]
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+async def _lock_bulks(
+    session: AsyncSession, bulk_ids: Iterable[str | None]
+) -> dict[BulkId, BulkRow]:
+    """The bulks' rows, locked in id order (PostgreSQL; SQLite's writer holds everything)."""
+    ids = sorted({bulk_id for bulk_id in bulk_ids if bulk_id is not None})
+    if not ids:
+        return {}
+    query: SelectOfScalar[BulkRow] = (
+        select(BulkRow).where(col(BulkRow.id).in_(ids)).order_by(col(BulkRow.id)).with_for_update()
+    )
+    rows = (await session.exec(query, execution_options=_FRESH)).all()
+    return {BulkId(row.id): row for row in rows}
+
+
+async def _locked_bulk(session: AsyncSession, bulk_id: BulkId) -> BulkRow:
+    found = (await _lock_bulks(session, [bulk_id])).get(bulk_id)
+    if found is None:
+        raise BulkNotFound(bulk_id)
+    return found
+
+
+async def _settle_counters(
+    session: AsyncSession, moves: CounterMoves, changed: Mapping[BulkId, None]
+) -> Sequence[Bulk]:
+    """Applies the counter moves, then refreshes the status of the finished bulks among
+    ``changed`` (webhook-like late outcomes); returns those bulks as they now are."""
+    await moves.apply(await session.connection())
+    bulks = await _lock_bulks(session, changed)
+    for row in bulks.values():
+        refreshed = refresh_final_status(
+            mapping.bulk_status(row.status), mapping.counters(row), stopped_reason=row.stop_reason
+        )
+        if refreshed != row.status:
+            row.status = refreshed
+    await session.flush()
+    return [await _existing_bulk(session, bulk_id) for bulk_id in changed]
+
+
+def _settled_state(policy: CrashPolicy, status: str) -> RecipientState:
+    if policy == "mark_unconfirmed":
+        return "unconfirmed"
+    return _released_state(status)
+
+
+def _released_state(status: str) -> RecipientState:
+    """Where a recipient goes back to: pending while its bulk runs; else as its siblings went."""
+    if status in _RUNNING:
+        return "pending"
+    return "cancelled" if status == "CANCELLED" else "skipped"
+
+
+async def _move_recipients(
+    connection: AsyncConnection, bulk_id: BulkId, before: RecipientState, after: RecipientState
+) -> int:
+    """Every recipient of the bulk in ``before`` moves to ``after``; returns how many."""
+    values: dict[str, Any] = {"status": after}
+    if after == "unconfirmed":
+        values["error_message"] = UNCONFIRMED_REASON
+    if after == "pending":
+        values["retry_at"] = None
+    statement = (
+        sa.update(MessageRow)
+        .where(col(MessageRow.bulk_id) == bulk_id, col(MessageRow.status) == before)
+        .values(values)
+    )
+    result = await connection.execute(statement)
+    return int(result.rowcount)
+
+
+async def _record_outcome(
+    connection: AsyncConnection, outcome: RecipientOutcome, bulk_status: str
+) -> RecipientState | None:
+    """The recipient's new state, or None when it was not in flight (nothing changed)."""
+    after, values = _outcome_values(outcome, bulk_status)
+    statement = (
+        sa.update(MessageRow)
+        .where(
+            col(MessageRow.id) == outcome.message_id,
+            col(MessageRow.bulk_id) == outcome.bulk_id,
+            col(MessageRow.status) == "in_flight",
+        )
+        .values(status=after, **values)
+    )
+    result = await connection.execute(statement)
+    return after if result.rowcount else None
+
+
+def _outcome_values(
+    outcome: RecipientOutcome, bulk_status: str
+) -> tuple[RecipientState, dict[str, Any]]:
+    at = mapping.timestamp(outcome.at)
+    if outcome.kind == "accept":
+        return "sent", {"wamid": outcome.wamid, "sent_at": at, "error_message": None}
+    if outcome.kind == "refuse":
+        return "failed", {
+            "failed_at": at,
+            "error_code": outcome.error_code,
+            "error_message": outcome.error_message,
+        }
+    after = _released_state(bulk_status)
+    retry_at = None if outcome.retry_at is None else mapping.timestamp(outcome.retry_at)
+    return after, {"retry_at": retry_at if after == "pending" else None}

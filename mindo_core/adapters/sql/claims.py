@@ -1,0 +1,153 @@
+"""Claiming a bulk's due recipients: the one piece of SQL where two workers meet.
+
+A claim moves up to ``limit`` due pending recipients of one bulk to ``in_flight`` and returns
+them; it is committed before the caller sends anything. Two claims, in two processes or two
+tasks, must never return the same recipient. Each backend gets its own statement, and both
+pass the same contract tests.
+
+PostgreSQL (many ``mindo worker`` processes): one statement; the selection is a
+``MATERIALIZED`` CTE with ``FOR UPDATE SKIP LOCKED``. It runs once, locks at most ``limit``
+rows, and rows another claim has locked are skipped rather than waited for. Not
+``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``: the planner may run such a
+subquery more than once (as the inner side of a join) and so claim more than ``n`` rows.
+
+SQLite (one process): no row locks, no SKIP LOCKED. The claim runs in a ``BEGIN IMMEDIATE``
+transaction (``bulk_store``): the database's one writer, taken before the selection reads
+anything, so no other claim can select the same rows before this one commits; others wait
+(``busy_timeout``). SQLite runs the ``IN`` subquery once, before updating.
+
+A claim never waits for a lock (SKIP LOCKED, and the bulk row is only updated if free), so it
+can never be part of a deadlock with the transactions that lock a bulk and then its messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mindo_core.adapters.sql.types import UTCDateTime
+from mindo_core.bulks import BulkId
+from mindo_core.messages import MessageId
+from mindo_core.ports import ClaimedRecipient
+
+__all__ = ["claim", "mark_started"]
+
+_RETURNED: dict[str, sa.types.TypeEngine[Any]] = {
+    "id": sa.BigInteger(),
+    "position": sa.Integer(),
+    "recipient_phone": sa.String(),
+    "variables_used": sa.JSON(),
+    "attempts": sa.Integer(),
+}
+
+_POSTGRES_CLAIM = """
+WITH due AS MATERIALIZED (
+    SELECT m.id
+    FROM messages AS m
+    -- ix_messages_bulk_id_status_position: the bulk's pending rows, in position order.
+    WHERE m.bulk_id = :bulk_id
+      AND m.status = 'pending'
+      AND (m.not_before IS NULL OR m.not_before <= :now)  -- the quota window has room
+      AND (m.retry_at IS NULL OR m.retry_at <= :now)      -- a retry's back-off is over
+      -- A cancelled or stopped bulk yields nothing, whatever is left pending.
+      AND EXISTS (
+          SELECT 1 FROM bulks AS b
+          WHERE b.id = :bulk_id AND b.status IN ('QUEUED', 'PROCESSING')
+      )
+    ORDER BY m.position
+    LIMIT :limit
+    -- Rows locked by a concurrent claim (or a stop, or an outcome) are passed over.
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE messages AS m
+SET status = 'in_flight',
+    claimed_by = :worker,
+    claimed_at = :now,
+    attempts = m.attempts + 1
+FROM due
+WHERE m.id = due.id
+RETURNING m.id, m.position, m.recipient_phone, m.variables_used, m.attempts
+"""
+
+_SQLITE_CLAIM = """
+UPDATE messages
+SET status = 'in_flight',
+    claimed_by = :worker,
+    claimed_at = :now,
+    attempts = attempts + 1
+WHERE id IN (
+    SELECT id
+    FROM messages
+    -- ix_messages_bulk_id_status_position: the bulk's pending rows, in position order.
+    WHERE bulk_id = :bulk_id
+      AND status = 'pending'
+      AND (not_before IS NULL OR not_before <= :now)
+      AND (retry_at IS NULL OR retry_at <= :now)
+      AND EXISTS (
+          SELECT 1 FROM bulks
+          WHERE id = :bulk_id AND status IN ('QUEUED', 'PROCESSING')
+      )
+    ORDER BY position
+    LIMIT :limit
+)
+RETURNING id, position, recipient_phone, variables_used, attempts
+"""
+
+# The first claim starts the bulk. On PostgreSQL a bulk row locked by someone else is left
+# alone rather than waited for: the locker is another claim starting it, or a stop ending it.
+_POSTGRES_START = """
+UPDATE bulks
+SET status = 'PROCESSING', started_at = :now
+WHERE id = (
+    SELECT id FROM bulks
+    WHERE id = :bulk_id AND status = 'QUEUED'
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+_SQLITE_START = """
+UPDATE bulks
+SET status = 'PROCESSING', started_at = :now
+WHERE id = :bulk_id AND status = 'QUEUED'
+"""
+
+
+def _statement(sql: str) -> sa.TextClause:
+    return sa.text(sql).bindparams(sa.bindparam("now", type_=UTCDateTime()))
+
+
+_CLAIMS = {"postgresql": _statement(_POSTGRES_CLAIM), "sqlite": _statement(_SQLITE_CLAIM)}
+_STARTS = {"postgresql": _statement(_POSTGRES_START), "sqlite": _statement(_SQLITE_START)}
+
+
+async def claim(
+    connection: AsyncConnection, bulk_id: BulkId, *, worker: str, limit: int, now: datetime
+) -> Sequence[ClaimedRecipient]:
+    """The claimed recipients in position order (``attempts`` counts this one)."""
+    statement = _CLAIMS[connection.dialect.name].columns(
+        *(sa.column(name, type_) for name, type_ in _RETURNED.items())
+    )
+    parameters = {"bulk_id": bulk_id, "worker": worker, "limit": limit, "now": now}
+    rows = (await connection.execute(statement, parameters)).all()
+    claimed = [
+        ClaimedRecipient(
+            message_id=MessageId(row.id),
+            bulk_id=bulk_id,
+            position=row.position,
+            e164=row.recipient_phone,
+            variables_used=dict(row.variables_used),
+            attempts=row.attempts,
+        )
+        for row in rows
+    ]
+    # RETURNING gives no order.
+    return sorted(claimed, key=lambda recipient: recipient.position)
+
+
+async def mark_started(connection: AsyncConnection, bulk_id: BulkId, now: datetime) -> None:
+    """QUEUED → PROCESSING, with ``started_at``, if the bulk is still queued."""
+    await connection.execute(_STARTS[connection.dialect.name], {"bulk_id": bulk_id, "now": now})

@@ -1,0 +1,696 @@
+"""What every bulk store promises: the in-memory store, a SQLite file and PostgreSQL (when
+MINDO_TEST_POSTGRES_URL is set) run the same tests.
+
+A bulk's recipients are messages: claimed by the engine, recorded as Meta answers, counted in
+the bulk's counters, listed with their message-level status, and seen by the quota window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
+from typing import Protocol, cast
+
+import pytest
+
+from mindo_core.accounts import OrganisationId
+from mindo_core.adapters.sql import open_store
+from mindo_core.bulks import (
+    UNCONFIRMED_REASON,
+    Bulk,
+    BulkCounters,
+    BulkId,
+    IllegalTransition,
+)
+from mindo_core.errors import BulkNotFound, Conflict
+from mindo_core.messages import DeliveryState
+from mindo_core.ports import (
+    BulkFilter,
+    BulkStore,
+    ClaimedRecipient,
+    NewBulk,
+    NewBulkRecipient,
+    RecipientOutcome,
+    Store,
+)
+from mindo_core.template_records import TemplateId
+from tests.contract.tenants import MADRID_SUMMER, T0, Tenant, sent_message, template_info, tenant
+
+LATER = T0 + timedelta(minutes=5)
+
+
+class FullStore(Store, BulkStore, Protocol):
+    pass
+
+
+@pytest.fixture
+def bulks(store: Store) -> FullStore:
+    return cast(FullStore, store)
+
+
+@pytest.fixture
+async def elsewhere(bulks: FullStore, store_url: str | None) -> AsyncIterator[FullStore]:
+    """The same database through a store of its own (another process, as far as the database
+    can tell); the very same store in memory."""
+    if store_url is None:
+        yield bulks
+        return
+    other = cast(FullStore, await open_store(store_url))
+    yield other
+    await other.close()
+
+
+def recipients(count: int, *, not_before: datetime | None = None) -> list[NewBulkRecipient]:
+    return [
+        NewBulkRecipient(
+            position=i,
+            e164=f"+3461100{i:04d}",
+            variables_used={"nombre": f"Cliente {i}"},
+            not_before=not_before,
+        )
+        for i in range(count)
+    ]
+
+
+async def create(
+    store: FullStore,
+    owner: Tenant,
+    people: Sequence[NewBulkRecipient] | int = 3,
+    *,
+    created_at: datetime = T0,
+    bulk_id: str | None = None,
+    template_id: TemplateId | None = None,
+) -> Bulk:
+    listed = recipients(people) if isinstance(people, int) else people
+    new = NewBulk(
+        id=BulkId(bulk_id or str(uuid.uuid4())),
+        task_id=f"task-{uuid.uuid4().hex[:8]}",
+        organisation_id=owner.organisation.id,
+        phone_number_row_id=owner.number.id,
+        template_id=owner.template.id if template_id is None else template_id,
+        pacing="normal",
+        total_recipients=len(listed) + 1,  # as submitted, one duplicate dropped
+        estimated_time_minutes=1.5,
+        created_at=created_at,
+    )
+    return await store.create_bulk(new, listed)
+
+
+def accept(claimed: ClaimedRecipient, wamid: str, at: datetime = LATER) -> RecipientOutcome:
+    return RecipientOutcome(
+        message_id=claimed.message_id, bulk_id=claimed.bulk_id, kind="accept", at=at, wamid=wamid
+    )
+
+
+def refuse(claimed: ClaimedRecipient, at: datetime = LATER) -> RecipientOutcome:
+    return RecipientOutcome(
+        message_id=claimed.message_id,
+        bulk_id=claimed.bulk_id,
+        kind="refuse",
+        at=at,
+        error_code=131026,
+        error_message="Message undeliverable",
+    )
+
+
+def release(claimed: ClaimedRecipient, retry_at: datetime | None) -> RecipientOutcome:
+    return RecipientOutcome(
+        message_id=claimed.message_id,
+        bulk_id=claimed.bulk_id,
+        kind="release",
+        at=LATER,
+        retry_at=retry_at,
+    )
+
+
+async def claim(
+    store: FullStore, bulk: Bulk, limit: int = 10, now: datetime = LATER, worker: str = "w1"
+) -> list[ClaimedRecipient]:
+    return list(await store.claim_recipients(bulk.id, worker=worker, limit=limit, now=now))
+
+
+async def states(store: FullStore, bulk: Bulk) -> list[str]:
+    page = await store.list_bulk_recipients(
+        bulk.organisation_id, bulk.id, status=None, offset=0, limit=1000
+    )
+    return [recipient.state for recipient in page.items]
+
+
+async def fetch(store: FullStore, bulk: Bulk) -> Bulk:
+    found = await store.get_bulk(bulk.id)
+    assert found is not None
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Creating and reading
+
+
+async def test_a_new_bulk_is_queued_with_every_recipient_pending(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+
+    bulk = await create(bulks, acme, 3)
+
+    assert bulk.status == "QUEUED"
+    assert bulk.counters == BulkCounters(total=3, pending=3)
+    assert (bulk.template_name, bulk.language) == ("greeting", "es")
+    assert (bulk.created_at, bulk.started_at, bulk.completed_at) == (T0, None, None)
+    assert await bulks.get_bulk(bulk.id) == bulk
+    assert await bulks.get_bulk(bulk.id, acme.organisation.id) == bulk
+    page = await bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=0, limit=10
+    )
+    assert page.count == 3
+    assert [(r.position, r.e164, r.state, r.attempts) for r in page.items] == [
+        (0, "+34611000000", "pending", 0),
+        (1, "+34611000001", "pending", 0),
+        (2, "+34611000002", "pending", 0),
+    ]
+    assert page.items[1].variables_used == {"nombre": "Cliente 1"}
+
+
+async def test_recipients_keep_their_variables_and_when_they_may_go(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    shared = MappingProxyType({"nombre": "Todos"})  # recipients may share one mapping
+    refill = datetime(2025, 3, 2, 9, 15, 30, 123456, tzinfo=MADRID_SUMMER)
+    people = [
+        NewBulkRecipient(position=i, e164=f"+5491100{i:04d}", variables_used=shared)
+        for i in range(1500)
+    ]
+    people.append(
+        NewBulkRecipient(position=1500, e164="+5491199999", variables_used={}, not_before=refill)
+    )
+
+    bulk = await create(bulks, acme, list(reversed(people)))
+
+    page = await bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=1499, limit=5
+    )
+    assert page.count == 1501
+    assert [r.position for r in page.items] == [1499, 1500]
+    assert page.items[0].variables_used == {"nombre": "Todos"}
+    assert (page.items[1].variables_used, page.items[1].not_before) == ({}, refill)
+    assert page.items[1].not_before is not None
+    assert page.items[1].not_before.utcoffset() == timedelta(0)
+
+
+async def test_another_organisations_bulk_is_not_found(bulks: FullStore) -> None:
+    acme = await tenant(bulks, "acme", "1")
+    other = await tenant(bulks, "other", "2")
+    bulk = await create(bulks, acme)
+
+    assert await bulks.get_bulk(bulk.id, other.organisation.id) is None
+    assert await bulks.get_bulk(BulkId(str(uuid.uuid4()))) is None
+    page = await bulks.list_bulk_recipients(
+        other.organisation.id, bulk.id, status=None, offset=0, limit=10
+    )
+    assert (page.count, list(page.items)) == (0, [])
+    listed = await bulks.list_bulks(other.organisation.id, BulkFilter(), offset=0, limit=10)
+    assert listed.count == 0
+
+
+async def test_a_bulk_id_is_taken_once(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 2)
+
+    with pytest.raises(Conflict):
+        await create(bulks, acme, 5, bulk_id=bulk.id)
+
+    assert await bulks.get_bulk(bulk.id) == bulk
+    assert await states(bulks, bulk) == ["pending", "pending"]
+
+
+async def test_bulks_are_listed_newest_first_with_their_count(bulks: FullStore) -> None:
+    acme = await tenant(bulks, "acme", "1")
+    other = await tenant(bulks, "other", "2")
+    made = [await create(bulks, acme, 1, created_at=T0 + timedelta(hours=h)) for h in range(5)]
+    await create(bulks, other, 1, created_at=T0 + timedelta(hours=9))
+
+    first = await bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=0, limit=2)
+    third = await bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=4, limit=2)
+
+    assert first.count == third.count == 5
+    assert list(first.items) == [made[4], made[3]]
+    assert list(third.items) == [made[0]]
+
+
+async def test_bulks_are_filtered_by_status_template_and_inclusive_utc_days(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks)
+    english = await bulks.upsert_template(acme.account.id, template_info(language="en"))
+    # 23:30 UTC on the 1st is already the 2nd in Madrid: days are UTC days.
+    late_first = await create(bulks, acme, 1, created_at=datetime(2025, 3, 1, 23, 30, tzinfo=UTC))
+    second = await create(bulks, acme, 1, created_at=datetime(2025, 3, 2, 0, 0, tzinfo=UTC))
+    third = await create(
+        bulks, acme, 1, created_at=datetime(2025, 3, 3, 12, 0, tzinfo=UTC), template_id=english.id
+    )
+    await bulks.stop_bulk(second.id, now=LATER, reason=None, cancelled=True)
+
+    async def listed(filters: BulkFilter) -> list[BulkId]:
+        page = await bulks.list_bulks(acme.organisation.id, filters, offset=0, limit=10)
+        assert page.count == len(page.items)
+        return [bulk.id for bulk in page.items]
+
+    assert await listed(BulkFilter(created_after=date(2025, 3, 2))) == [third.id, second.id]
+    assert await listed(BulkFilter(created_before=date(2025, 3, 2))) == [second.id, late_first.id]
+    assert await listed(
+        BulkFilter(created_after=date(2025, 3, 1), created_before=date(2025, 3, 1))
+    ) == [late_first.id]
+    assert await listed(BulkFilter(status="CANCELLED")) == [second.id]
+    assert await listed(BulkFilter(status="QUEUED", template_id=english.id)) == [third.id]
+    assert await listed(BulkFilter(template_id=acme.template.id)) == [second.id, late_first.id]
+
+
+async def test_bulks_to_run_are_the_queued_and_processing_ones_oldest_first(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks, "acme", "1")
+    other = await tenant(bulks, "other", "2")
+    newest = await create(bulks, acme, 1, created_at=T0 + timedelta(hours=2))
+    oldest = await create(bulks, other, 1, created_at=T0)
+    cancelled = await create(bulks, acme, 1, created_at=T0 + timedelta(hours=1))
+    await bulks.stop_bulk(cancelled.id, now=LATER, reason=None, cancelled=True)
+    await claim(bulks, oldest)
+
+    running = await bulks.bulks_to_run()
+
+    assert [(b.id, b.status) for b in running] == [
+        (oldest.id, "PROCESSING"),
+        (newest.id, "QUEUED"),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Claims
+
+
+async def test_a_claim_takes_due_recipients_in_position_order_and_starts_the_bulk(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 3)
+
+    first = await claim(bulks, bulk, limit=2, worker="worker-a")
+    second = await claim(bulks, bulk, limit=2, now=LATER + timedelta(seconds=1))
+
+    assert [(c.position, c.e164, c.attempts) for c in first] == [
+        (0, "+34611000000", 1),
+        (1, "+34611000001", 1),
+    ]
+    assert first[0].variables_used == {"nombre": "Cliente 0"}
+    assert {c.bulk_id for c in first} == {bulk.id}
+    assert [c.position for c in second] == [2]
+    assert await claim(bulks, bulk) == []
+    started = await fetch(bulks, bulk)
+    assert (started.status, started.started_at) == ("PROCESSING", LATER)
+    # In flight still counts as pending: nothing was sent yet.
+    assert started.counters == BulkCounters(total=3, pending=3)
+    assert await states(bulks, bulk) == ["in_flight"] * 3
+
+
+async def test_a_claim_is_durable_before_it_returns(bulks: FullStore, elsewhere: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 2)
+
+    claimed = await claim(bulks, bulk, limit=1)
+
+    assert await states(elsewhere, bulk) == ["in_flight", "pending"]
+    assert (await fetch(elsewhere, bulk)).status == "PROCESSING"
+    assert [c.position for c in await claim(elsewhere, bulk)] == [1]
+    assert claimed[0].position == 0
+
+
+async def test_a_claim_that_finds_nothing_due_leaves_the_bulk_queued(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    refill = LATER + timedelta(hours=3)
+    bulk = await create(bulks, acme, recipients(2, not_before=refill))
+
+    assert await claim(bulks, bulk, now=LATER) == []
+    assert (await fetch(bulks, bulk)).status == "QUEUED"
+    assert await bulks.next_due_at(bulk.id) == refill
+    assert [c.position for c in await claim(bulks, bulk, now=refill)] == [0, 1]
+
+
+async def test_recipients_go_in_position_order_as_they_become_due(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    people = recipients(3)
+    people[0] = NewBulkRecipient(
+        position=0, e164="+34600000000", variables_used={}, not_before=LATER + timedelta(hours=1)
+    )
+    bulk = await create(bulks, acme, people)
+
+    assert [c.position for c in await claim(bulks, bulk, limit=1)] == [1]
+    assert await bulks.next_due_at(bulk.id) == T0  # position 2 has been due since creation
+    assert [c.position for c in await claim(bulks, bulk, limit=1)] == [2]
+    assert await bulks.next_due_at(bulk.id) == LATER + timedelta(hours=1)
+    assert await claim(bulks, bulk, limit=5, now=LATER + timedelta(minutes=59)) == []
+    late = await claim(bulks, bulk, limit=5, now=LATER + timedelta(hours=1))
+    assert [c.position for c in late] == [0]
+    assert await bulks.next_due_at(bulk.id) is None
+
+
+async def test_a_cancelled_bulk_yields_nothing(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 3)
+    await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+
+    assert await claim(bulks, bulk) == []
+    assert await claim(bulks, await create(bulks, acme, 1), limit=0) == []
+
+
+async def test_two_concurrent_claims_never_return_the_same_recipient(
+    bulks: FullStore, elsewhere: FullStore
+) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 60)
+
+    rounds = await asyncio.gather(
+        *(
+            claim(store, bulk, limit=4, worker=f"worker-{i}")
+            for i in range(12)
+            for store in (bulks, elsewhere)
+        )
+    )
+
+    positions = [c.position for claimed in rounds for c in claimed]
+    assert len(positions) == len(set(positions)) == 60
+    assert await states(bulks, bulk) == ["in_flight"] * 60
+    assert (await fetch(bulks, bulk)).status == "PROCESSING"
+
+
+async def test_the_next_due_time_of_an_unknown_bulk_is_an_error(bulks: FullStore) -> None:
+    with pytest.raises(BulkNotFound):
+        await bulks.next_due_at(BulkId(str(uuid.uuid4())))
+
+
+# --------------------------------------------------------------------------------------------
+# Outcomes
+
+
+async def test_outcomes_move_recipients_and_counters_together(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 4)
+    claimed = await claim(bulks, bulk, limit=3)
+    retry_at = LATER + timedelta(seconds=30)
+
+    changed = await bulks.record_outcomes(
+        [accept(claimed[0], "wamid.B0"), refuse(claimed[1]), release(claimed[2], retry_at)]
+    )
+
+    after = await fetch(bulks, bulk)
+    assert list(changed) == [after]
+    assert after.counters == BulkCounters(total=4, sent=1, failed=1, pending=2)
+    assert after.status == "PROCESSING"
+    page = await bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=0, limit=10
+    )
+    sent, failed, released, untouched = page.items
+    assert (sent.state, sent.wamid, sent.sent_at, sent.attempts) == ("sent", "wamid.B0", LATER, 1)
+    assert (failed.state, failed.failed_at, failed.error_code) == ("failed", LATER, 131026)
+    assert failed.error_message == "Message undeliverable"
+    assert (released.state, untouched.state) == ("pending", "pending")
+
+
+async def test_a_released_recipient_waits_for_its_retry_time(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 1)
+    [first] = await claim(bulks, bulk)
+    retry_at = LATER + timedelta(seconds=30)
+    await bulks.record_outcomes([release(first, retry_at)])
+
+    assert await claim(bulks, bulk, now=retry_at - timedelta(seconds=1)) == []
+    assert await bulks.next_due_at(bulk.id) == retry_at
+    [again] = await claim(bulks, bulk, now=retry_at)
+    assert (again.message_id, again.attempts) == (first.message_id, 2)
+
+
+async def test_an_outcome_for_a_recipient_no_longer_in_flight_changes_nothing(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 2)
+    claimed = await claim(bulks, bulk)
+    await bulks.record_outcomes([accept(claimed[0], "wamid.first")])
+    await bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+    before = await fetch(bulks, bulk)
+
+    changed = await bulks.record_outcomes(
+        [accept(claimed[0], "wamid.again"), refuse(claimed[1]), release(claimed[1], None)]
+    )
+
+    assert list(changed) == []
+    assert await fetch(bulks, bulk) == before
+    assert await states(bulks, bulk) == ["sent", "unconfirmed"]
+    found = await bulks.find_message_by_wamid(acme.organisation.id, "wamid.first")
+    assert found is not None
+    assert await bulks.find_message_by_wamid(acme.organisation.id, "wamid.again") is None
+
+
+async def test_outcomes_of_several_bulks_are_recorded_together(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    one = await create(bulks, acme, 1, created_at=T0)
+    two = await create(bulks, acme, 2, created_at=T0 + timedelta(seconds=1))
+    untouched = await create(bulks, acme, 1, created_at=T0 + timedelta(seconds=2))
+    [a] = await claim(bulks, one)
+    b = await claim(bulks, two)
+    await claim(bulks, untouched)
+
+    changed = await bulks.record_outcomes([refuse(b[1]), accept(a, "wamid.A"), accept(b[0], "B")])
+
+    assert {bulk.id: bulk.counters for bulk in changed} == {
+        one.id: BulkCounters(total=1, sent=1),
+        two.id: BulkCounters(total=2, sent=1, failed=1),
+    }
+
+
+async def test_a_bulk_message_is_found_by_its_wamid(bulks: FullStore) -> None:
+    acme = await tenant(bulks, "acme", "1")
+    other = await tenant(bulks, "other", "2")
+    bulk = await create(bulks, acme, 1)
+    [claimed] = await claim(bulks, bulk)
+    await bulks.record_outcomes([accept(claimed, "wamid.BULK")])
+
+    found = await bulks.find_message_by_wamid(acme.organisation.id, "wamid.BULK")
+
+    assert found is not None
+    assert (found.id, found.status, found.sent_at) == (claimed.message_id, "sent", LATER)
+    assert found.recipient_phone == "+34611000000"
+    assert found.variables_used == {"nombre": "Cliente 0"}
+    assert (found.template_id, found.phone_number_row_id) == (acme.template.id, acme.number.id)
+    assert await bulks.find_message_by_wamid(other.organisation.id, "wamid.BULK") is None
+    with pytest.raises(Conflict):
+        await bulks.add_message(sent_message(acme, "wamid.BULK"))
+
+
+# --------------------------------------------------------------------------------------------
+# Finishing, cancelling, stopping
+
+
+@pytest.mark.parametrize(("accepted", "status"), [(2, "COMPLETED"), (1, "PARTIAL"), (0, "FAILED")])
+async def test_a_finished_bulk_gets_its_final_status(
+    bulks: FullStore, accepted: int, status: str
+) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 2)
+    claimed = await claim(bulks, bulk)
+    await bulks.record_outcomes(
+        [accept(c, f"wamid.{c.position}") if c.position < accepted else refuse(c) for c in claimed]
+    )
+
+    finished = await bulks.finish_bulk(bulk.id, LATER + timedelta(minutes=1))
+
+    assert (finished.status, finished.completed_at) == (status, LATER + timedelta(minutes=1))
+    assert finished.counters.progress_percentage == 100.0
+    assert await fetch(bulks, bulk) == finished
+    assert await bulks.finish_bulk(bulk.id, LATER + timedelta(hours=1)) == finished
+
+
+async def test_a_bulk_with_recipients_to_send_cannot_be_finished(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 2)
+    await claim(bulks, bulk, limit=1)
+
+    with pytest.raises(ValueError, match="pending"):
+        await bulks.finish_bulk(bulk.id, LATER)
+    assert (await fetch(bulks, bulk)).status == "PROCESSING"
+
+
+async def test_cancelling_cancels_the_pending_and_lets_in_flight_ones_finish(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 4)
+    claimed = await claim(bulks, bulk, limit=2)
+
+    cancelled = await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+
+    assert (cancelled.status, cancelled.completed_at) == ("CANCELLED", LATER)
+    assert cancelled.counters == BulkCounters(total=4, pending=2, cancelled=2)
+    assert await states(bulks, bulk) == ["in_flight", "in_flight", "cancelled", "cancelled"]
+    await bulks.record_outcomes([accept(claimed[0], "wamid.late"), release(claimed[1], None)])
+    after = await fetch(bulks, bulk)
+    assert after.status == "CANCELLED"
+    assert after.counters == BulkCounters(total=4, sent=1, cancelled=3)
+    assert await states(bulks, bulk) == ["sent", "cancelled", "cancelled", "cancelled"]
+
+
+async def test_stopping_skips_the_pending_and_ends_the_bulk_at_once(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 3)
+    claimed = await claim(bulks, bulk, limit=1)
+
+    stopped = await bulks.stop_bulk(
+        bulk.id, now=LATER, reason="Template paused by Meta", cancelled=False
+    )
+
+    # The one in flight counts as failed until it is recorded.
+    assert (stopped.status, stopped.stop_reason) == ("FAILED", "Template paused by Meta")
+    assert stopped.counters == BulkCounters(total=3, failed=2, pending=1)
+    assert await states(bulks, bulk) == ["in_flight", "skipped", "skipped"]
+    [changed] = await bulks.record_outcomes([accept(claimed[0], "wamid.0")])
+    assert changed.status == "PARTIAL"
+    assert changed.counters == BulkCounters(total=3, sent=1, failed=2)
+    assert await fetch(bulks, bulk) == changed
+
+
+async def test_a_bulk_that_is_over_cannot_be_stopped(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 1)
+    await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+
+    with pytest.raises(IllegalTransition):
+        await bulks.stop_bulk(bulk.id, now=LATER, reason="again", cancelled=False)
+    with pytest.raises(BulkNotFound):
+        await bulks.stop_bulk(BulkId(str(uuid.uuid4())), now=LATER, reason=None, cancelled=True)
+
+
+# --------------------------------------------------------------------------------------------
+# After a crash
+
+
+async def test_settling_marks_in_flight_recipients_unconfirmed(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    one = await create(bulks, acme, 3)
+    two = await create(bulks, acme, 1)
+    await claim(bulks, one, limit=2)
+    await claim(bulks, two)
+
+    settled = await bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+
+    assert settled == 3
+    assert await states(bulks, one) == ["unconfirmed", "unconfirmed", "pending"]
+    assert (await fetch(bulks, one)).counters == BulkCounters(total=3, failed=2, pending=1)
+    failed = await bulks.list_bulk_recipients(
+        acme.organisation.id, one.id, status="failed", offset=0, limit=10
+    )
+    assert failed.count == 2
+    assert {r.error_message for r in failed.items} == {UNCONFIRMED_REASON}
+    assert await bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER) == 0
+
+
+async def test_settling_with_resend_makes_them_pending_again(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 2)
+    first = await claim(bulks, bulk, limit=1)
+
+    assert await bulks.settle_in_flight(policy="resend", now=LATER) == 1
+
+    assert await states(bulks, bulk) == ["pending", "pending"]
+    assert (await fetch(bulks, bulk)).counters == BulkCounters(total=2, pending=2)
+    again = await claim(bulks, bulk, limit=1, now=LATER)
+    assert [(c.message_id, c.attempts) for c in again] == [(first[0].message_id, 2)]
+
+
+# --------------------------------------------------------------------------------------------
+# Listing recipients by message-level status
+
+
+async def test_recipients_are_filtered_by_their_message_level_status(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 5)
+    claimed = await claim(bulks, bulk, limit=3)
+    await bulks.record_outcomes([accept(claimed[0], "wamid.0"), refuse(claimed[1])])
+    await bulks.stop_bulk(bulk.id, now=LATER, reason="Paused", cancelled=False)
+
+    async def positions(status: DeliveryState | None) -> tuple[int, list[int]]:
+        page = await bulks.list_bulk_recipients(
+            acme.organisation.id, bulk.id, status=status, offset=0, limit=10
+        )
+        return page.count, [r.position for r in page.items]
+
+    # Refused, and skipped because the bulk stopped: both failed; in flight: neither.
+    assert await positions("failed") == (3, [1, 3, 4])
+    assert await positions("sent") == (1, [0])
+    assert await positions("delivered") == (0, [])
+    assert await positions(None) == (5, [0, 1, 2, 3, 4])
+
+
+# --------------------------------------------------------------------------------------------
+# The quota window
+
+
+async def test_the_window_has_everyone_the_organisation_sent_to_since_then(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks, "acme", "1")
+    other = await tenant(bulks, "other", "2")
+    since = T0
+    await bulks.add_message(sent_message(acme, "wamid.old", sent_at=since, created_at=since))
+    await bulks.add_message(
+        sent_message(acme, "wamid.s1", recipient_phone="+34611000001", sent_at=since + timedelta(1))
+    )
+    await bulks.add_message(
+        sent_message(
+            acme,
+            None,
+            recipient_phone="+34699999999",
+            status="failed",
+            sent_at=None,
+            failed_at=since + timedelta(hours=1),
+        )
+    )
+    await bulks.add_message(
+        sent_message(other, "wamid.other", recipient_phone="+34622222222", sent_at=LATER)
+    )
+    bulk = await create(bulks, acme, 4)
+    claimed = await claim(bulks, bulk, limit=3, now=LATER)
+    await bulks.record_outcomes([accept(claimed[0], "wamid.b0"), accept(claimed[1], "wamid.b1")])
+
+    window = await bulks.recipient_window(acme.organisation.id, since)
+
+    assert window == {
+        # Sent by the bulk; its earlier single message was sent later.
+        "34611000001": LATER,
+        "34611000000": LATER,
+        # In flight: perhaps sent, so it counts from its claim.
+        "34611000002": LATER,
+    }
+    assert await bulks.recipient_window(OrganisationId(acme.organisation.id + 999), since) == {}
+
+
+async def test_the_window_counts_single_messages_sent_after_the_given_time(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks)
+    sent_at = T0 + timedelta(minutes=1)
+    await bulks.add_message(sent_message(acme, "wamid.1", sent_at=sent_at))
+
+    assert await bulks.recipient_window(acme.organisation.id, T0) == {"34611222333": sent_at}
+    assert await bulks.recipient_window(acme.organisation.id, sent_at) == {}
+
+
+# --------------------------------------------------------------------------------------------
+# Time
+
+
+async def test_bulk_timestamps_must_be_aware(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 1)
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await bulks.claim_recipients(bulk.id, worker="w", limit=1, now=datetime(2025, 3, 1))
+    assert await states(bulks, bulk) == ["pending"]
