@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("meta_transport",)
+BENCHMARKS = ("meta_transport", "bulk_accept", "webhook_http")
 
 
 def main(argv: list[str]) -> int:

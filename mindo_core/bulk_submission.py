@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
 from mindo_core.errors import InvalidPhoneNumber, InvalidRequest, TemplateParameterError
-from mindo_core.phones import NormalizedPhone, dedup_key, normalize_phone
-from mindo_core.templates import ResolvedTemplate, TemplateSpec, VariableSpec, resolve
+from mindo_core.phones import to_e164
+from mindo_core.templates import CompiledTemplate, ResolvedTemplate, TemplateSpec
 
 __all__ = [
     "EMPTY_RECIPIENTS_MESSAGE",
@@ -50,14 +50,13 @@ MAX_REPORTED_PROBLEMS: Final = 100
 EMPTY_RECIPIENTS_MESSAGE: Final = "recipients es requerido y no puede estar vacio"
 
 _NO_VALUES: Mapping[str, str] = MappingProxyType({})
-# Recipients often share their variables (an event's date, no variables at all): one resolution
-# serves them all. The bound keeps a list of all-different variables from holding a second copy.
+# Recipients often share their variables (an event's date, no variables at all): one check
+# serves them all. The bound keeps a list of all-different variables from holding a second copy;
+# when that many recipients brought that many different sets, the memo is dropped: its keys cost
+# half as much as the check they would save.
 _RESOLUTION_MEMO_MAX = 4096
 _SHOWN_PHONE_MAX = 64
 _compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-# A recipient's resolved template: its variables_used and its components as JSON.
-_Message = tuple[Mapping[str, str], str]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -71,15 +70,17 @@ class RecipientInput:
 class PreparedRecipient:
     """A unique, valid recipient; ``index`` is its first position in the submitted list.
 
-    Meta's components are kept as compact JSON text, a third of the memory of the objects
-    (a bulk holds up to 100,000 of these); ``components`` and ``resolved()`` decode it.
-    Recipients with identical variables share ``variables_used``: never mutate it.
+    Its values are checked; Meta's components are built from them only when asked for
+    (``components``, ``components_json``, ``resolved()``): a bulk holds up to 100,000 of these,
+    and the bulk engine builds each message again when it sends it. Recipients with identical
+    variables share ``variables_used``: never mutate it.
     """
 
     index: int
     e164: str
     variables_used: Mapping[str, str]
-    components_json: str
+    # The bulk's template, shared by all its recipients.
+    template: CompiledTemplate = field(repr=False, compare=False)
 
     @property
     def wa_id(self) -> str:
@@ -87,8 +88,12 @@ class PreparedRecipient:
 
     @property
     def components(self) -> list[dict[str, Any]]:
-        decoded: list[dict[str, Any]] = json.loads(self.components_json)
-        return decoded
+        return self.template.components(self.variables_used)
+
+    @property
+    def components_json(self) -> str:
+        """``components`` as compact JSON text."""
+        return _compact_json(self.components)
 
     def resolved(self) -> ResolvedTemplate:
         """What ``build_send_payload`` takes."""
@@ -169,7 +174,7 @@ def prepare_recipients(
         raise EmptyRecipients()
     if len(recipients) > max_recipients:
         raise TooManyRecipients(len(recipients), max_recipients)
-    preparation = _Preparation(_with_cached_variables(spec))
+    preparation = _Preparation(CompiledTemplate(spec))
     for index, recipient in enumerate(recipients):
         preparation.add(index, recipient)
     return preparation.result(total=len(recipients))
@@ -178,58 +183,60 @@ def prepare_recipients(
 class _Preparation:
     """The state of one ``prepare_recipients`` call."""
 
-    def __init__(self, spec: TemplateSpec) -> None:
-        self.spec = spec
+    def __init__(self, template: CompiledTemplate) -> None:
+        self.template = template
         self.prepared: list[PreparedRecipient] = []
+        # E.164 numbers: the same partition as phones.dedup_key (wa_id is E.164 without "+").
         self.seen: set[str] = set()
         self.problems: list[RecipientProblem] = []
         self.invalid_count = 0
         # Exact repeats of a phone text or of a set of variables are checked once.
-        self.phones: dict[str, NormalizedPhone | str] = {}
-        self.resolutions: dict[object, _Message | str] = {}
+        self.phones: dict[str, str | _Refused] = {}
+        self.resolutions: dict[object, Mapping[str, str] | _Refused] | None = {}
+        self.resolutions_reused = 0
 
     def add(self, index: int, recipient: RecipientInput) -> None:
-        phone = self.phone(recipient.phone)
-        resolved = self.resolution(recipient.variables, recipient.button_variables)
-        if isinstance(phone, str) or isinstance(resolved, str):
-            reasons = [r for r in (phone, resolved) if isinstance(r, str)]
+        e164 = self.phone(recipient.phone)
+        used = self.resolution(recipient.variables, recipient.button_variables)
+        if isinstance(e164, _Refused) or isinstance(used, _Refused):
+            reasons = [r.reason for r in (e164, used) if isinstance(r, _Refused)]
             self.refuse(index, recipient.phone, "; ".join(reasons))
             return
-        key = dedup_key(phone)
-        if self.invalid_count or key in self.seen:
+        if self.invalid_count or e164 in self.seen:
             return
-        self.seen.add(key)
-        variables_used, components_json = resolved
+        self.seen.add(e164)
         self.prepared.append(
-            PreparedRecipient(
-                index=index,
-                e164=phone.e164,
-                variables_used=variables_used,
-                components_json=components_json,
-            )
+            PreparedRecipient(index=index, e164=e164, variables_used=used, template=self.template)
         )
 
-    def phone(self, raw: str) -> NormalizedPhone | str:
-        """The normalised phone, or why it is refused."""
+    def phone(self, raw: str) -> str | _Refused:
+        """The E.164 number, or why it is refused."""
         known = self.phones.get(raw)
         if known is None:
             try:
-                known = normalize_phone(raw, field="phone")
+                known = to_e164(raw, field="phone")
             except InvalidPhoneNumber as error:
-                known = f"phone: {error.message}"
+                known = _Refused(reason=f"phone: {error.message}")
             self.phones[raw] = known
         return known
 
     def resolution(
         self, variables: Mapping[str, str], button_variables: Mapping[str, str]
-    ) -> _Message | str:
-        """The resolved template, or why the variables are refused."""
+    ) -> Mapping[str, str] | _Refused:
+        """The values the message uses, or why the variables are refused."""
+        memo = self.resolutions
+        if memo is None:
+            return _checked_or_reason(self.template, variables, button_variables)
         key = (tuple(variables.items()), tuple(button_variables.items()))
-        known = self.resolutions.get(key)
-        if known is None:
-            known = _resolved_or_reason(self.spec, variables, button_variables)
-            if len(self.resolutions) < _RESOLUTION_MEMO_MAX:
-                self.resolutions[key] = known
+        known = memo.get(key)
+        if known is not None:
+            self.resolutions_reused += 1
+            return known
+        known = _checked_or_reason(self.template, variables, button_variables)
+        if len(memo) < _RESOLUTION_MEMO_MAX:
+            memo[key] = known
+        elif not self.resolutions_reused:
+            self.resolutions = None
         return known
 
     def refuse(self, index: int, raw_phone: str, reason: str) -> None:
@@ -245,50 +252,20 @@ class _Preparation:
         return PreparedBulk(total_recipients=total, recipients=tuple(self.prepared))
 
 
-def _resolved_or_reason(
-    spec: TemplateSpec, variables: Mapping[str, str], button_variables: Mapping[str, str]
-) -> _Message | str:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Refused:
+    reason: str
+
+
+def _checked_or_reason(
+    template: CompiledTemplate, variables: Mapping[str, str], button_variables: Mapping[str, str]
+) -> Mapping[str, str] | _Refused:
     try:
-        resolved = resolve(spec, variables, button_variables)
+        return template.check(variables, button_variables)
     except TemplateParameterError as error:
-        return "; ".join(
+        reason = "; ".join(
             f"{name}: {message}"
             for name, messages in error.field_errors.items()
             for message in messages
         )
-    return resolved.variables_used, _compact_json(resolved.components)
-
-
-@dataclass(frozen=True, kw_only=True)
-class _SpecWithCachedVariables(TemplateSpec):
-    """``TemplateSpec`` whose variable lists are computed once instead of on every call.
-
-    ``resolve`` asks for them three times per recipient, which is half its cost. Drop this
-    once ``TemplateSpec`` caches them itself.
-    """
-
-    _variables: tuple[VariableSpec, ...] = field(init=False, repr=False, compare=False)
-    _variable_keys: frozenset[str] = field(init=False, repr=False, compare=False)
-    _button_keys: frozenset[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Frozen: the caches are set once here, as dataclasses themselves do.
-        object.__setattr__(self, "_variables", super().variables())
-        object.__setattr__(self, "_variable_keys", super().variable_keys())
-        object.__setattr__(self, "_button_keys", super().button_keys())
-
-    def variables(self) -> tuple[VariableSpec, ...]:
-        return self._variables
-
-    def variable_keys(self) -> frozenset[str]:
-        return self._variable_keys
-
-    def button_keys(self) -> frozenset[str]:
-        return self._button_keys
-
-
-def _with_cached_variables(spec: TemplateSpec) -> TemplateSpec:
-    if isinstance(spec, _SpecWithCachedVariables):
-        return spec
-    values = {f.name: getattr(spec, f.name) for f in fields(spec) if f.init}
-    return _SpecWithCachedVariables(**values)
+        return _Refused(reason=reason)

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
@@ -165,12 +166,27 @@ class TemplateSpec:
 
     def variables(self) -> tuple[VariableSpec, ...]:
         """Every variable, header first, then body, then buttons, each in its own order."""
-        return (*self._header_variables(), *self._body_variables(), *self._button_variables())
+        return self._variables
 
     def variable_keys(self) -> frozenset[str]:
-        return frozenset(v.name for v in self.variables() if v.component != "BUTTON")
+        return self._variable_keys
 
     def button_keys(self) -> frozenset[str]:
+        return self._button_keys
+
+    # Worked out once per spec: resolving a bulk send asks for them for every recipient. A
+    # cached_property writes the instance's __dict__ directly, which a frozen dataclass allows;
+    # the values are not fields, so equality and repr ignore them.
+    @cached_property
+    def _variables(self) -> tuple[VariableSpec, ...]:
+        return (*self._header_variables(), *self._body_variables(), *self._button_variables())
+
+    @cached_property
+    def _variable_keys(self) -> frozenset[str]:
+        return frozenset(v.name for v in self.variables() if v.component != "BUTTON")
+
+    @cached_property
+    def _button_keys(self) -> frozenset[str]:
         return frozenset(v.name for v in self.variables() if v.component == "BUTTON")
 
     def _variable(

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "BODY_TEXT_MAX",
     "CALLBACK_DATA_MAX",
     "CODE_MAX",
+    "FORBIDDEN_WHITESPACE",
     "HEADER_TEXT_MAX",
     "INVALID_TEXT_CHARACTERS",
     "MISSING_PARAMETER",
@@ -29,6 +31,7 @@ __all__ = [
     "TEXT_TOO_LONG",
     "URL_MAX",
     "Problem",
+    "code_is_fine",
     "code_problems",
     "coordinate",
     "media_reference",
@@ -62,7 +65,8 @@ _CODE_PRIORITY = (
     TEXT_TOO_LONG,
 )
 
-_FORBIDDEN_WHITESPACE = re.compile(r"[\n\r\t]| {5,}")
+# What Meta refuses in any text parameter with 132018: a match is a problem.
+FORBIDDEN_WHITESPACE: Final = re.compile(r"[\n\r\t]| {5,}")
 _ALPHANUMERIC = re.compile(r"[A-Za-z0-9]+")
 _MEDIA_ID = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?")
@@ -83,7 +87,7 @@ def most_significant_code(problems: Iterable[Problem]) -> int:
 
 def text_problems(value: str, *, max_length: int, what: str = "text parameter") -> list[Problem]:
     problems = []
-    if match := _FORBIDDEN_WHITESPACE.search(value):
+    if match := FORBIDDEN_WHITESPACE.search(value):
         problems.append(Problem(meta_code=INVALID_TEXT_CHARACTERS, reason=_whitespace(match[0])))
     if len(value) > max_length:
         reason = f"is {len(value)} characters long; a {what} takes at most {max_length}"
@@ -111,6 +115,11 @@ def code_problems(value: str, *, what: str) -> list[Problem]:
         reason = f"must contain only letters and digits (A-Z, a-z, 0-9) to be a {what}"
         problems.append(Problem(meta_code=PARAMETER_FORMAT_MISMATCH, reason=reason))
     return problems
+
+
+def code_is_fine(value: str) -> bool:
+    """``not code_problems(value, …)``, without building the problems."""
+    return len(value) <= CODE_MAX and _ALPHANUMERIC.fullmatch(value) is not None
 
 
 def url_problems(url_template: str, suffix: str) -> list[Problem]:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mindo_core.errors import InvalidRequest, TemplateParameterError
 from mindo_core.template_model import (
@@ -67,10 +67,13 @@ from mindo_core.template_rules import (
     BODY_ONLY_TEXT_MAX,
     BODY_TEXT_MAX,
     CALLBACK_DATA_MAX,
+    FORBIDDEN_WHITESPACE,
     HEADER_TEXT_MAX,
     MISSING_PARAMETER,
     PARAMETER_COUNT_MISMATCH,
+    URL_MAX,
     Problem,
+    code_is_fine,
     code_problems,
     coordinate,
     media_reference,
@@ -81,6 +84,7 @@ from mindo_core.template_rules import (
 )
 
 __all__ = [
+    "CompiledTemplate",
     "MalformedTemplate",
     "ResolvedTemplate",
     "TemplateSpec",
@@ -109,6 +113,83 @@ def resolve(
     spec: TemplateSpec, variables: Mapping[str, str], button_variables: Mapping[str, str]
 ) -> ResolvedTemplate:
     """Fill the template or raise ``TemplateParameterError`` listing every problem."""
+    return CompiledTemplate(spec).resolve(variables, button_variables)
+
+
+class CompiledTemplate:
+    """``resolve`` for one template, worked out once for many requests (a bulk send's).
+
+    Each key's default, limit and checks are looked up once. A request is first tried on a
+    path that only accepts: the keys are known, every value passes the cheap checks. Anything
+    else (a problem, or a template with a location header or a one-time-password button) goes
+    through the full resolution, which finds and reports every problem. Both paths give the
+    same result for the same request; the first one merely does less work.
+
+    ``check`` validates without building Meta's components; ``components`` builds them later
+    from what ``check`` returned. Together they give what ``resolve`` gives.
+    """
+
+    __slots__ = ("_button_keys", "_steps", "_variable_keys", "spec")
+
+    def __init__(self, spec: TemplateSpec) -> None:
+        self.spec = spec
+        self._variable_keys = spec.variable_keys()
+        self._button_keys = spec.button_keys()
+        self._steps = _compile(spec)
+
+    def resolve(
+        self, variables: Mapping[str, str], button_variables: Mapping[str, str]
+    ) -> ResolvedTemplate:
+        """What ``resolve`` gives for this template, or the ``TemplateParameterError`` it raises."""
+        used = self._accepted(variables, button_variables)
+        if used is None:
+            return _resolve_reporting_problems(self.spec, variables, button_variables)
+        return ResolvedTemplate(components=self._built(used), variables_used=used)
+
+    def check(
+        self, variables: Mapping[str, str], button_variables: Mapping[str, str]
+    ) -> dict[str, str]:
+        """``resolve(…).variables_used``, or the ``TemplateParameterError`` it raises."""
+        used = self._accepted(variables, button_variables)
+        if used is None:
+            return _resolve_reporting_problems(
+                self.spec, variables, button_variables
+            ).variables_used
+        return used
+
+    def components(self, variables_used: Mapping[str, str]) -> list[Component]:
+        """``resolve(…).components`` for the request ``check`` returned ``variables_used`` for."""
+        if self._steps is None:
+            variables = {k: v for k, v in variables_used.items() if k not in self._button_keys}
+            buttons = {k: v for k, v in variables_used.items() if k in self._button_keys}
+            return _resolve_reporting_problems(self.spec, variables, buttons).components
+        return self._built(variables_used)
+
+    def _accepted(
+        self, variables: Mapping[str, str], button_variables: Mapping[str, str]
+    ) -> dict[str, str] | None:
+        """The values used when the accepting path accepts the request, else None."""
+        if (
+            self._steps is None
+            or not self._variable_keys.issuperset(variables)
+            or not self._button_keys.issuperset(button_variables)
+        ):
+            return None
+        used: dict[str, str] = {}
+        for step in self._steps:
+            if not step.accepts(variables, button_variables, used):
+                return None
+        return used
+
+    def _built(self, used: Mapping[str, str]) -> list[Component]:
+        assert self._steps is not None
+        components = (step.build(used) for step in self._steps)
+        return [component for component in components if component is not None]
+
+
+def _resolve_reporting_problems(
+    spec: TemplateSpec, variables: Mapping[str, str], button_variables: Mapping[str, str]
+) -> ResolvedTemplate:
     resolution = _Resolution(spec, {VARIABLES: variables, BUTTON_VARIABLES: button_variables})
     resolution.refuse_unknown_keys()
     header = resolution.header()
@@ -358,3 +439,166 @@ def _unknown_key_reason(spec: TemplateSpec, field: str, key: str, valid: frozens
         return f"is not a variable of template '{spec.name}', which takes no {field}{hint}"
     listing = ", ".join(sorted(valid))
     return f"is not a variable of template '{spec.name}'{hint}; valid keys: {listing}"
+
+
+# -- the accepting path of CompiledTemplate -------------------------------------------------------
+# One step per component that takes values. ``accepts`` records the values the component uses
+# and says whether _Resolution would accept them: its conditions mirror _Resolution's exactly,
+# from the accepting side, and anything it is not sure of is left to _Resolution. ``build``
+# makes the component from accepted values, as _Resolution would (None: not sent).
+
+_Values = Mapping[str, str]
+
+
+class _Step(Protocol):
+    def accepts(self, variables: _Values, buttons: _Values, used: dict[str, str]) -> bool: ...
+
+    def build(self, used: _Values) -> Component | None: ...
+
+
+def _compile(spec: TemplateSpec) -> tuple[_Step, ...] | None:
+    """The steps of ``spec``'s components, or None when every request takes the full path."""
+    if spec.variable_keys() & spec.button_keys() or isinstance(spec.header, LocationHeader):
+        return None  # a header or body key named like a button; location: rare, left to it
+    if any(b.kind == "OTP" for b in spec.buttons):
+        return None  # its value may be the body's: rare, left to the full path
+    steps: list[_Step] = []
+    header = spec.header
+    if isinstance(header, TextHeader):
+        steps.append(_text_step(spec, "header", header.parameters, HEADER_TEXT_MAX))
+    elif isinstance(header, MediaHeader):
+        steps.append(_MediaStep(spec, header))
+    if spec.body is not None:
+        limit = BODY_ONLY_TEXT_MAX if spec.body_is_only_component else BODY_TEXT_MAX
+        steps.append(_text_step(spec, "body", spec.body.parameters, limit))
+    steps.extend(_ButtonStep(spec, button) for button in spec.buttons if button.takes_value)
+    return tuple(steps)
+
+
+def _given_or_default(values: _Values, key: str, default: str | None) -> str | None:
+    """The value to use, None when there is none, ``""`` for a blank one (always refused)."""
+    value = values.get(key)
+    if value is None:
+        return default
+    return value if value.strip() else ""
+
+
+def _text_step(
+    spec: TemplateSpec, kind: str, parameters: tuple[TextParameter, ...], limit: int
+) -> _Step:
+    named = spec.parameter_format == "NAMED"
+    return _TextStep(
+        kind=kind,
+        limit=limit,
+        parameters=tuple(
+            (p.key, p.meta_name if named else None, spec.default_for(p.key)) for p in parameters
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _TextStep:
+    kind: str
+    limit: int
+    # (key, Meta's parameter_name for NAMED templates, default): every one required.
+    parameters: tuple[tuple[str, str | None, str | None], ...]
+
+    def accepts(self, variables: _Values, buttons: _Values, used: dict[str, str]) -> bool:
+        # Every value of every recipient of a bulk passes here: kept to plain operations.
+        limit = self.limit
+        for key, _, default in self.parameters:
+            value = variables.get(key)
+            if value is None:
+                if default is None:
+                    return False
+                value = default
+            elif not value.strip():
+                return False
+            if len(value) > limit or FORBIDDEN_WHITESPACE.search(value) is not None:
+                return False
+            used[key] = value
+        return True
+
+    def build(self, used: _Values) -> Component | None:
+        if not self.parameters:
+            return None
+        sent = [
+            {"type": "text", "text": used[key]}
+            if meta_name is None
+            else {"type": "text", "parameter_name": meta_name, "text": used[key]}
+            for key, meta_name, _ in self.parameters
+        ]
+        return {"type": self.kind, "parameters": sent}
+
+
+class _MediaStep:
+    __slots__ = ("_default", "_filename_default", "_key", "_kind", "_with_filename")
+
+    def __init__(self, spec: TemplateSpec, header: MediaHeader) -> None:
+        self._key = header.key
+        self._kind = header.format.lower()
+        self._default = spec.default_for(header.key)
+        self._with_filename = header.format == "DOCUMENT"
+        self._filename_default = spec.default_for(FILENAME_KEY)
+
+    def accepts(self, variables: _Values, buttons: _Values, used: dict[str, str]) -> bool:
+        value = _given_or_default(variables, self._key, self._default)
+        if not value or isinstance(media_reference(value), Problem):
+            return False
+        used[self._key] = value
+        if self._with_filename:
+            filename = _given_or_default(variables, FILENAME_KEY, self._filename_default)
+            if filename == "":
+                return False
+            if filename is not None:
+                used[FILENAME_KEY] = filename
+        return True
+
+    def build(self, used: _Values) -> Component | None:
+        reference = media_reference(used[self._key])
+        assert not isinstance(reference, Problem), "built from accepted values only"
+        if self._with_filename and FILENAME_KEY in used:
+            reference["filename"] = used[FILENAME_KEY]
+        return {"type": "header", "parameters": [{"type": self._kind, self._kind: reference}]}
+
+
+class _ButtonStep:
+    __slots__ = ("_button", "_default", "_fixed_url_length", "_key", "_kind", "_url_variables")
+
+    def __init__(self, spec: TemplateSpec, button: ButtonSpec) -> None:
+        self._button = button
+        self._key = button.key
+        self._kind = button.kind
+        self._default = spec.default_for(button.key)
+        url = button.url or ""
+        # The URL's length once filled, as url_problems measures it: fixed part plus suffixes.
+        self._url_variables = url.count("{{1}}")
+        self._fixed_url_length = len(url) - len("{{1}}") * self._url_variables
+
+    def accepts(self, variables: _Values, buttons: _Values, used: dict[str, str]) -> bool:
+        value = _given_or_default(buttons, self._key, self._default)
+        if value is None and self._kind == "QUICK_REPLY":
+            return True  # optional: sent only when given
+        if not value:
+            return False
+        if self._kind == "QUICK_REPLY":
+            fine = not payload_problems(value)
+        elif self._kind == "COPY_CODE":
+            fine = code_is_fine(value)
+        else:
+            url_length = self._fixed_url_length + self._url_variables * len(value)
+            fine = url_length <= URL_MAX and FORBIDDEN_WHITESPACE.search(value) is None
+        if fine:
+            used[self._key] = value
+        return fine
+
+    def build(self, used: _Values) -> Component | None:
+        value = used.get(self._key)
+        if value is None:
+            return None
+        if self._kind == "QUICK_REPLY":
+            return _button(self._button, "quick_reply", {"type": "payload", "payload": value})
+        if self._kind == "COPY_CODE":
+            parameter = {"type": "coupon_code", "coupon_code": value}
+            return _button(self._button, "copy_code", parameter)
+        return _button(self._button, "url", {"type": "text", "text": value})

@@ -217,5 +217,3 @@ def _account_event(waba_id: str, field: str, value: Mapping[str, Any]) -> Accoun
             waba_id=waba_id, max_daily_conversations=raw if isinstance(raw, int) else None
         )
     return None
-
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,7 +25,9 @@ from mindo_core.template_records import StoredTemplate, TemplateId
 from mindo_core.templates import TemplateSpec, build_send_payload, parse_template, resolve
 
 
-def spec_of(components: Sequence[Mapping[str, Any]], parameter_format: str) -> TemplateSpec:
+def spec_of(
+    components: Sequence[Mapping[str, Any]], parameter_format: str, category: str = "MARKETING"
+) -> TemplateSpec:
     return parse_template(
         StoredTemplate(
             id=TemplateId(1),
@@ -33,7 +36,7 @@ def spec_of(components: Sequence[Mapping[str, Any]], parameter_format: str) -> T
             name="welcome_message",
             language="es",
             status="APPROVED",
-            category="MARKETING",
+            category=category,
             parameter_format=parameter_format,
             components=components,
         )
@@ -62,13 +65,11 @@ def person(phone: str, name: str = "Juan Perez", code: str = "ABC123") -> Recipi
     )
 
 
-# The seed page's request, but for its third number (+5491199887766), which the phone rules
-# refuse (phonenumbers' plan for Argentina has no such mobile). The Contact lookup page's
-# number stands in for it.
+# The Send bulk page's request.
 SEED_RECIPIENTS = [
     person("+5491112345678", "Juan Perez", "ABC-123"),
     person("+5491187654321", "Maria Garcia", "DEF-456"),
-    person("+5492235961983", "Carlos Lopez", "GHI-789"),
+    person("+5491199887766", "Carlos Lopez", "GHI-789"),
 ]
 
 
@@ -85,15 +86,25 @@ def good_phones(count: int) -> list[str]:
 # -- the documented request -------------------------------------------------------------------
 
 
+def test_the_documented_recipients_are_all_accepted() -> None:
+    # +5491199887766 lies outside phonenumbers' allocated Argentine ranges; it has the length
+    # of an Argentine mobile, which is what Mindo checks (Meta reports numbers not on WhatsApp).
+    documented = ["+5491112345678", "+5491187654321", "+5491199887766"]
+
+    prepared = prepare_recipients(WELCOME, [person(phone) for phone in documented])
+
+    assert [r.e164 for r in prepared.recipients] == documented
+
+
 def test_the_seed_request_prepares_three_recipients_in_order() -> None:
     prepared = prepare_recipients(WELCOME, SEED_RECIPIENTS)
     assert (prepared.total_recipients, prepared.unique_recipients) == (3, 3)
     assert [r.e164 for r in prepared.recipients] == [
         "+5491112345678",
         "+5491187654321",
-        "+5492235961983",
+        "+5491199887766",
     ]
-    assert list(prepared.wa_ids()) == ["5491112345678", "5491187654321", "5492235961983"]
+    assert list(prepared.wa_ids()) == ["5491112345678", "5491187654321", "5491199887766"]
     assert [r.index for r in prepared.recipients] == [0, 1, 2]
 
 
@@ -116,6 +127,32 @@ def test_a_prepared_recipient_builds_the_same_payload_as_a_single_send() -> None
         {"type": "text", "parameter_name": "name", "text": "Maria Garcia"},
         {"type": "text", "parameter_name": "code", "text": "DEF-456"},
     ]
+
+
+def test_components_json_is_the_components_as_compact_json() -> None:
+    recipient = prepare_recipients(WELCOME, SEED_RECIPIENTS).recipients[0]
+    assert recipient.components_json == json.dumps(
+        recipient.components, separators=(",", ":"), ensure_ascii=False
+    )
+    assert '"text":"Juan Perez"' in recipient.components_json
+
+
+def test_a_template_whose_values_need_the_full_resolution_prepares_alike() -> None:
+    # An authentication template's OTP button reuses the body's code.
+    otp = spec_of(
+        [
+            {"type": "BODY", "text": "Tu codigo es {{1}}."},
+            {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Copiar", "url": "x/{{1}}"}]},
+        ],
+        "POSITIONAL",
+        category="AUTHENTICATION",
+    )
+    given = RecipientInput(phone="+5491112345678", variables={"1": "123456"})
+
+    [recipient] = prepare_recipients(otp, [given]).recipients
+
+    assert recipient.resolved() == resolve(otp, given.variables, given.button_variables)
+    assert recipient.variables_used == {"1": "123456", "button_0": "123456"}
 
 
 def test_recipients_sharing_variables_still_get_their_own_phone() -> None:
@@ -234,6 +271,18 @@ def test_every_invalid_recipient_is_counted_and_the_first_100_are_listed() -> No
         "250 of 251 recipients are invalid (the first 100 are listed); nothing was sent."
     )
     assert len(refused.field_errors) == 100
+
+
+def test_many_recipients_with_different_variables_are_each_checked() -> None:
+    # Far more different sets of variables than Mindo remembers checks for.
+    recipients = [person(p, f"Cliente {i}", f"C{i}") for i, p in enumerate(good_phones(6000))]
+    recipients[5000] = person("+5491155554444", "Ana\nPerez")
+    recipients.append(person("+5491155554445", "Juan Perez", "ABC123"))  # a repeated set
+
+    refused = refusal(WELCOME, recipients)
+
+    assert [p.index for p in refused.problems] == [5000]
+    assert "variables.name: 'name' contains a new-line" in refused.problems[0].reason
 
 
 def test_a_very_long_phone_is_shown_cut() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mindo_core.errors import InvalidPhoneNumber
-from mindo_core.phones import NormalizedPhone, dedup_key, normalize_phone
+from mindo_core.phones import NormalizedPhone, dedup_key, normalize_phone, to_e164
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -30,9 +30,10 @@ E164 = re.compile(r"^\+[1-9]\d{6,14}$")
     ],
 )
 def test_international_forms_of_one_number_agree(raw: str) -> None:
-    assert normalize_phone(raw) == NormalizedPhone(
-        e164="+5491112345678", wa_id="5491112345678", region="AR"
-    )
+    phone = normalize_phone(raw)
+
+    assert phone == NormalizedPhone(e164="+5491112345678", wa_id="5491112345678")
+    assert phone.region == "AR"
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,57 @@ def test_an_argentine_number_without_the_9_stays_a_fixed_line() -> None:
 @pytest.mark.parametrize("raw", ["+5215512345678", "+52 1 55 1234 5678", "5215512345678"])
 def test_the_old_mexican_mobile_form_drops_its_1(raw: str) -> None:
     assert normalize_phone(raw).e164 == "+525512345678"
+
+
+# The Send bulk page's recipients. phonenumbers' metadata has no such mobile range as
+# +54 9 11 9988 (is_valid_number is False), yet the numbers have the right length for Argentina.
+@pytest.mark.parametrize("raw", ["+5491112345678", "+5491187654321", "+5491199887766"])
+def test_the_documented_bulk_numbers_are_accepted(raw: str) -> None:
+    assert normalize_phone(raw).e164 == raw
+
+
+def test_a_number_of_the_right_length_is_accepted_even_outside_allocated_ranges() -> None:
+    # Meta, not Mindo, tells whether a number is on WhatsApp (131026, asynchronously).
+    unallocated = phonenumbers.parse("+5491199887766", None)
+    assert not phonenumbers.is_valid_number(unallocated)
+    assert phonenumbers.is_possible_number(unallocated)
+
+    assert normalize_phone("+54 9 11 9988-7766").wa_id == "5491199887766"
+
+
+def test_an_allocated_number_is_accepted_even_where_its_length_is_judged_by_another_region() -> (
+    None
+):
+    # Canada's 7-digit +1 310 numbers: phonenumbers measures +1 by the US plan, which lacks them.
+    allocated = phonenumbers.parse("+13101234", None)
+    assert phonenumbers.is_valid_number(allocated)
+    local_only = phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY
+    assert phonenumbers.is_possible_number_with_reason(allocated) == local_only
+
+    assert normalize_phone("+1 310 1234").e164 == "+13101234"
+
+
+def test_a_number_whose_e164_form_reads_as_another_number_is_refused() -> None:
+    # phonenumbers strips Brazil's national prefix from "+55 00…" once; written back as E.164 it
+    # would strip it again, so the result would not be the number Mindo stored.
+    with pytest.raises(InvalidPhoneNumber) as caught:
+        normalize_phone("+55 0009736783")
+
+    assert "+55009736783 reads as +5509736783; leave out the national prefix" in (
+        caught.value.message
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", ["+5491112345678", "+54 223 15-596-1983", "+52 1 55 1234 5678", "1 (415) 555-2671"]
+)
+def test_to_e164_is_the_e164_of_normalize_phone(raw: str) -> None:
+    assert to_e164(raw) == normalize_phone(raw).e164
+
+
+def test_to_e164_refuses_like_normalize_phone() -> None:
+    with pytest.raises(InvalidPhoneNumber, match="too short for its country"):
+        to_e164("+54 12345", field="phone")
 
 
 def test_wa_id_is_the_e164_digits() -> None:
@@ -96,8 +148,11 @@ def test_variants_of_one_number_share_a_dedup_key() -> None:
         ("+54#91112345678", "'#'"),
         ("+54 11", "too short (4 digits"),
         ("+549111234567890123", "too long (18 digits, E.164 allows 15)"),
-        ("+54 11 1234", "not a valid number for its country (AR)"),
-        ("+5412345678901", "not a valid number for its country (AR)"),
+        ("+54 11 1234", "too short for its country: a local number, without its area code (AR)"),
+        ("+54 12345", "too short for its country (AR)"),
+        ("+54123456789012", "too long for its country (AR)"),
+        ("+49 123", "too short (5 digits"),
+        ("+7 912 345 678", "too short for its country (RU)"),
         ("+99912345678", "no valid country code"),
         ("1112345678", "read as +1112345678: start with the country code"),
         ("9" * 70, "too long (70 characters)"),
@@ -119,8 +174,17 @@ def test_the_field_errors_key_is_the_callers_field() -> None:
 
 
 def test_a_national_number_that_does_not_fit_the_region_is_refused() -> None:
-    with pytest.raises(InvalidPhoneNumber, match="not a valid number for its country"):
+    with pytest.raises(InvalidPhoneNumber, match="a local number, without its area code"):
         normalize_phone("0223 1234", default_region="AR")
+
+
+def test_with_a_region_an_unallocated_international_reading_loses_to_a_national_one() -> None:
+    # "+6505551234" would be a Singapore number of the right length, but not an allocated one.
+    assert normalize_phone("6505551234", default_region="US").e164 == "+16505551234"
+
+
+def test_with_a_region_a_possible_international_reading_beats_an_impossible_national_one() -> None:
+    assert normalize_phone("5491199887766", default_region="US").e164 == "+5491199887766"
 
 
 # -- properties -----------------------------------------------------------------------------------
@@ -196,3 +260,46 @@ def test_any_input_gives_an_e164_number_or_invalid_phone_number(
     assert E164.fullmatch(phone.e164)
     assert phone.wa_id == phone.e164[1:]
     assert normalize_phone(phone.e164) == phone
+
+
+COUNTRY_CODES = sorted(set(phonenumbers.COUNTRY_CODE_TO_REGION_CODE) - {54, 52})
+
+
+@st.composite
+def international_digits(draw: st.DrawFn) -> str:
+    """Digits after a "+": an example number, varied, or a country code and any digits."""
+    if draw(st.booleans()):
+        digits = draw(st.sampled_from(EXAMPLE_NUMBERS))[1:]
+        cut = draw(st.integers(0, len(digits)))
+        digits = digits[:cut] + draw(st.from_regex(r"[0-9]{0,3}", fullmatch=True)) + digits[cut:]
+    else:
+        code = str(draw(st.sampled_from(COUNTRY_CODES)))
+        digits = code + draw(st.from_regex(r"[0-9]{4,13}", fullmatch=True))
+    return digits[:15]
+
+
+@settings(deadline=None, max_examples=200)
+@given(international_digits())
+def test_outside_argentina_and_mexico_a_number_is_accepted_exactly_when_it_is_possible(
+    digits: str,
+) -> None:
+    """The lead's decision: the country's lengths decide, not phonenumbers' allocated ranges."""
+    try:
+        parsed = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if len(digits) < 7 or (parsed is not None and parsed.country_code in (54, 52)):
+        return  # too short for Mindo anyway; the country quirks have their own tests
+    possible = parsed is not None and (
+        phonenumbers.is_possible_number_with_reason(parsed)
+        == phonenumbers.ValidationResult.IS_POSSIBLE
+    )
+
+    try:
+        phone = normalize_phone("+" + digits)
+    except InvalidPhoneNumber:
+        assert not possible
+        return
+    assert parsed is not None
+    assert possible
+    assert phone.e164 == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

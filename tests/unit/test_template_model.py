@@ -223,6 +223,23 @@ def test_a_non_blank_default_makes_a_variable_optional() -> None:
     ]
 
 
+def test_a_specs_variables_are_worked_out_once_and_do_not_affect_equality() -> None:
+    definition = stored(
+        [
+            {"type": "HEADER", "format": "TEXT", "text": "Hola {{1}}"},
+            {"type": "BODY", "text": "{{1}}"},
+            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Si"}]},
+        ]
+    )
+    spec = parse_template(definition)
+
+    assert spec.variables() is spec.variables()
+    assert spec.variable_keys() == {"header_1", "1"}
+    assert spec.button_keys() == {"button_0"}
+    assert spec == parse_template(definition)
+    assert "_variables" not in repr(spec)
+
+
 def test_components_that_take_no_variables_are_tolerated() -> None:
     found = variables_of([{"type": "BODY", "text": "{{1}}"}, {"type": "CAROUSEL", "cards": []}])
 

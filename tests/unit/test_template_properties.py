@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mindo_core.accounts import BusinessAccountId
 from mindo_core.errors import TemplateParameterError
 from mindo_core.template_records import StoredTemplate, TemplateId
-from mindo_core.templates import TemplateSpec, parse_template, resolve
+from mindo_core.templates import CompiledTemplate, TemplateSpec, parse_template, resolve
 
 # Texts Meta accepts: never blank, no new-line/tab/CR, never 5 spaces in a row, short enough.
 SAFE_TEXT = (
@@ -196,3 +196,55 @@ def test_unknown_keys_are_always_refused(data: st.DataObject) -> None:
 
     assert refused.value.meta_code == 132000
     assert list(refused.value.field_errors) == [f"{field_name}.{unknown}"]
+
+
+@settings(deadline=None)
+@given(st.data())
+def test_a_compiled_template_checks_and_builds_what_resolve_gives(data: st.DataObject) -> None:
+    template = data.draw(generated_templates())
+    variables, buttons = data.draw(requests(template))
+    compiled = CompiledTemplate(template.spec)
+
+    resolved = resolve(template.spec, variables, buttons)
+
+    assert compiled.resolve(variables, buttons) == resolved
+    used = compiled.check(variables, buttons)
+    assert used == resolved.variables_used
+    assert compiled.components(used) == resolved.components
+
+
+@st.composite
+def broken_requests(
+    draw: st.DrawFn, template: Generated
+) -> tuple[dict[str, str], dict[str, str], str]:
+    """A valid request with one required value taken away or blanked, and its field key."""
+    variables, buttons = draw(requests(template))
+    required = [
+        ("variables" if v.component != "BUTTON" else "button_variables", v.name)
+        for v in template.spec.variables()
+        if v.is_required
+    ]
+    if not required:
+        return variables, buttons, ""
+    field_name, key = draw(st.sampled_from(required))
+    target = variables if field_name == "variables" else buttons
+    if draw(st.booleans()):
+        del target[key]
+    else:
+        target[key] = draw(st.sampled_from(["", " ", "\u00a0"]))
+    return variables, buttons, f"{field_name}.{key}"
+
+
+@settings(deadline=None)
+@given(st.data())
+def test_a_request_missing_a_required_value_is_refused_with_131008(data: st.DataObject) -> None:
+    template = data.draw(generated_templates())
+    variables, buttons, field_key = data.draw(broken_requests(template))
+    if not field_key:
+        return
+
+    with pytest.raises(TemplateParameterError) as refused:
+        CompiledTemplate(template.spec).resolve(variables, buttons)
+
+    assert refused.value.meta_code == 131008
+    assert field_key in refused.value.field_errors

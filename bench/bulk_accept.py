@@ -1,0 +1,205 @@
+"""Accepting a bulk send: checking 10,000 and 100,000 recipients, then storing them.
+
+Target: 100,000 recipients accepted and durable in at most 1 s. The recipients are what makes
+acceptance slow, so each stage is timed on its own, per recipient and in total:
+
+    phones       ``phones.to_e164`` on every number (all different)
+    resolve      ``templates.resolve``: a single send's path, which compiles the template anew
+    compiled     ``CompiledTemplate.check``: what a bulk does, the template compiled once
+    prepare      ``bulk_submission.prepare_recipients``: both of the above, deduplication,
+                 the prepared list (the number is the one that counts)
+    store        ``create_bulk`` of the prepared recipients into a fresh SQLite file (migrated
+                 first, not timed), ``NewBulkRecipient``s built as ``SubmitBulk`` does; only
+                 when the SQL store has ``create_bulk``
+
+Recipients are the demo's ``welcome_message`` (NAMED body ``name``, ``code``, a URL button)
+with different values each, Argentine mobiles ``+54911…``. Wall time and this process's CPU
+time are both printed: on a shared machine the gap between them is other processes' load.
+Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from mindo_core.accounts import BusinessAccountId
+from mindo_core.bulk_submission import PreparedBulk, RecipientInput, prepare_recipients
+from mindo_core.bulks import BulkId
+from mindo_core.phones import to_e164
+from mindo_core.ports import NewBulk, NewBulkRecipient, PhoneNumberInfo, TemplateInfo
+from mindo_core.template_records import StoredTemplate, TemplateId
+from mindo_core.templates import CompiledTemplate, TemplateSpec, parse_template, resolve
+
+SIZES = tuple(int(s) for s in os.environ.get("BENCH_BULK_SIZES", "10000,100000").split(","))
+TARGET_SECONDS = 1.0
+TARGET_SIZE = 100_000
+WELCOME = TemplateInfo(
+    meta_template_id="1258410395312601",
+    name="welcome_message",
+    language="es",
+    status="APPROVED",
+    category="MARKETING",
+    parameter_format="NAMED",
+    components=[
+        {"type": "BODY", "text": "Hola {{name}}, bienvenido. Tu codigo es {{code}}."},
+        {
+            "type": "BUTTONS",
+            "buttons": [
+                {
+                    "type": "URL",
+                    "text": "Ver mi cuenta",
+                    "url": "https://mindo.example/welcome/{{1}}",
+                }
+            ],
+        },
+    ],
+)
+
+T = TypeVar("T")
+
+
+def run() -> None:
+    spec = parse_template(_stored(WELCOME))
+    to_e164("+5491112345678")  # phonenumbers loads a country's metadata on first use
+    print(f"bulk acceptance, welcome_message, target {TARGET_SIZE:,} in {TARGET_SECONDS:g} s")
+    print(f"{'recipients':>10}  {'stage':<9} {'µs/recipient':>12} {'total s':>8} {'cpu s':>7}")
+    for size in SIZES:
+        _run_size(spec, size)
+
+
+def _run_size(spec: TemplateSpec, size: int) -> None:
+    recipients = _recipients(size)
+    compiled = CompiledTemplate(spec)
+    _report(size, "phones", lambda: [to_e164(r.phone) for r in recipients])
+    _report(size, "resolve", lambda: _resolve_each(spec, recipients))
+    _report(size, "compiled", lambda: _check_each(compiled, recipients))
+    prepared, prepare_seconds = _report(size, "prepare", lambda: _prepare(spec, recipients))
+    _report_store(size, prepared, prepare_seconds)
+
+
+def _report_store(size: int, prepared: PreparedBulk, prepare_seconds: float) -> None:
+    from mindo_core.adapters.sql.store import SqlStore
+
+    if not hasattr(SqlStore, "create_bulk"):
+        print(f"{size:>10}  store     (skipped: the SQL store has no create_bulk yet)")
+        return
+    store_seconds, store_cpu = asyncio.run(_store(prepared))
+    per_recipient = store_seconds / size * 1e6
+    print(
+        f"{size:>10}  {'store':<9} {per_recipient:>12.1f} {store_seconds:>8.2f} {store_cpu:>7.2f}"
+    )
+    accepted = prepare_seconds + store_seconds
+    if size == TARGET_SIZE:
+        ratio = accepted / TARGET_SECONDS
+        print(f"{size:>10}  accepted and durable in {accepted:.2f} s: {ratio:.1f}× the target")
+    else:
+        print(f"{size:>10}  accepted and durable in {accepted:.2f} s")
+
+
+def _report(size: int, stage: str, work: Callable[[], T]) -> tuple[T, float]:
+    wall = time.perf_counter()
+    cpu = time.process_time()
+    result = work()
+    cpu = time.process_time() - cpu
+    wall = time.perf_counter() - wall
+    per_recipient = wall / size * 1e6
+    print(f"{size:>10}  {stage:<9} {per_recipient:>12.1f} {wall:>8.2f} {cpu:>7.2f}")
+    return result, wall
+
+
+def _resolve_each(spec: TemplateSpec, recipients: Sequence[RecipientInput]) -> None:
+    for r in recipients:
+        resolve(spec, r.variables, r.button_variables)
+
+
+def _check_each(compiled: CompiledTemplate, recipients: Sequence[RecipientInput]) -> None:
+    for r in recipients:
+        compiled.check(r.variables, r.button_variables)
+
+
+def _prepare(spec: TemplateSpec, recipients: Sequence[RecipientInput]) -> PreparedBulk:
+    prepared = prepare_recipients(spec, recipients)
+    assert prepared.unique_recipients == len(recipients)
+    return prepared
+
+
+def _recipients(count: int) -> list[RecipientInput]:
+    return [
+        RecipientInput(
+            phone=f"+54911{10_000_000 + i}",
+            variables={"name": f"Cliente {i}", "code": f"C{i:06d}"},
+            button_variables={"button_0": f"ref-{i}"},
+        )
+        for i in range(count)
+    ]
+
+
+def _stored(info: TemplateInfo) -> StoredTemplate:
+    return StoredTemplate(
+        id=TemplateId(1),
+        business_account_id=BusinessAccountId(1),
+        meta_template_id=info.meta_template_id,
+        name=info.name,
+        language=info.language,
+        status=info.status,
+        category=info.category,
+        parameter_format=info.parameter_format,
+        components=info.components,
+    )
+
+
+async def _store(prepared: PreparedBulk) -> tuple[float, float]:
+    """Wall and CPU seconds of what ``SubmitBulk`` does with the store for a bulk (the set-up,
+    migrating a fresh file and adding its account, number and template, is not timed)."""
+    from mindo_core.adapters.sql.migrate import upgrade_database
+    from mindo_core.adapters.sql.store import open_store
+
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{Path(directory) / 'bench.db'}"
+        upgrade_database(url)
+        store = await open_store(url)
+        try:
+            bulk = await _new_bulk(store, prepared)
+            wall = time.perf_counter()
+            cpu = time.process_time()
+            recipients = [
+                NewBulkRecipient(position=p, e164=r.e164, variables_used=r.variables_used)
+                for p, r in enumerate(prepared.recipients)
+            ]
+            await store.create_bulk(bulk, recipients)
+            return time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            await store.close()
+
+
+async def _new_bulk(store: object, prepared: PreparedBulk) -> NewBulk:
+    from mindo_core.adapters.sql.store import SqlStore
+
+    assert isinstance(store, SqlStore)
+    organisation = await store.create_organisation("bench")
+    account = await store.upsert_business_account(
+        organisation_id=organisation.id, waba_id="bench", name="Bench", encrypted_access_token=b""
+    )
+    number = await store.upsert_phone_number(
+        account.id,
+        PhoneNumberInfo(phone_number_id="1", display_phone_number="+54 11", verified_name="B"),
+    )
+    template = await store.upsert_template(account.id, WELCOME)
+    return NewBulk(
+        id=BulkId("00000000-0000-4000-8000-000000000001"),
+        task_id="bench",
+        organisation_id=organisation.id,
+        phone_number_row_id=number.id,
+        template_id=template.id,
+        pacing="max",
+        total_recipients=prepared.total_recipients,
+        estimated_time_minutes=0.0,
+        created_at=datetime.now(UTC),
+    )
