@@ -182,6 +182,9 @@ BY_STATUS: Mapping[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.NOT_FOUND: (404, "not_found"),
     grpc.StatusCode.ALREADY_EXISTS: (409, "conflict"),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "rate_limited"),
+    # An RPC the service declares but does not serve yet: a webhook answered 501 is retried by
+    # Meta for days, so nothing is lost while it lands.
+    grpc.StatusCode.UNIMPLEMENTED: (501, "not_implemented"),
 }
 
 
