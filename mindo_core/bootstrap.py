@@ -9,42 +9,66 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.bulk_engine import BulkEngine, EngineSettings
 from mindo_core.clock import Clock, SystemClock
 from mindo_core.errors import InvalidRequest
-from mindo_core.ports import MetaGateway, Store, TokenCipher
+from mindo_core.ports import BulkStore, MetaGateway, Store, TokenCipher
+from mindo_core.progress import InProcessProgressBus, ProgressBus
 from mindo_core.request_limits import KeyRateLimiter, RequestLimit
 from mindo_core.services.authenticate import Authenticator
+from mindo_core.services.bulk_queries import BulkQueries
+from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.connect_account import AccountConnector
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.send_message import SendMessage
+from mindo_core.services.submit_bulk import SubmitBulk
+from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.settings import Settings
+
+
+class FullStore(Store, BulkStore, Protocol):
+    """Every store port: what one database adapter implements."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Services:
-    store: Store
+    store: FullStore
     meta: MetaGateway
     clock: Clock
     authenticator: Authenticator
     send_message: SendMessage
     api_keys: ApiKeyAdmin
     accounts: AccountConnector
+    submit_bulk: SubmitBulk
+    bulk_queries: BulkQueries
+    watch_bulk: WatchBulk
+    # Not started by wiring: ``mindo serve`` starts it (``await bulk_engine.start()``), and
+    # ``open_services`` stops it on the way out.
+    bulk_engine: BulkEngine
+    progress: ProgressBus
+    business_overview: BusinessOverviewQuery
 
 
 def wire(
-    store: Store,
+    store: FullStore,
     meta: MetaGateway,
     cipher: TokenCipher,
     clock: Clock,
     *,
     request_limit: RequestLimit | None = None,
+    engine_settings: EngineSettings | None = None,
+    progress: ProgressBus | None = None,
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests."""
     limiter = KeyRateLimiter(request_limit) if request_limit is not None else None
+    bus = progress or InProcessProgressBus()
+    engine = BulkEngine(store, meta, cipher, clock, bus, engine_settings)
+    queries = BulkQueries(store, clock, bus, engine)
     return Services(
         store=store,
         meta=meta,
@@ -53,6 +77,12 @@ def wire(
         send_message=SendMessage(store, meta, cipher, clock),
         api_keys=ApiKeyAdmin(store, clock),
         accounts=AccountConnector(store, meta, cipher),
+        submit_bulk=SubmitBulk(store, clock, engine),
+        bulk_queries=queries,
+        watch_bulk=WatchBulk(queries, bus),
+        bulk_engine=engine,
+        progress=bus,
+        business_overview=BusinessOverviewQuery(store, clock),
     )
 
 
@@ -69,7 +99,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     )
     try:
         limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)
-        yield wire(store, meta, cipher, SystemClock(), request_limit=limit)
+        services = wire(store, meta, cipher, SystemClock(), request_limit=limit)
+        try:
+            yield services
+        finally:
+            await services.bulk_engine.stop()
     finally:
         await meta.close()
         await store.close()

@@ -410,3 +410,5 @@ class Bulk:
     completed_at: datetime | None = None
     # Why the bulk stopped before every recipient was tried, when it did.
     stop_reason: str | None = None
+    # "max", "tier" or a messages-per-second cap (pacing.parse_pacing reads it).
+    pacing: str = "max"

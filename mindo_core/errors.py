@@ -13,6 +13,7 @@ errors the documentation does not show speak English.
     │   ├── PhoneNumberNotFound         phone_number_not_found
     │   ├── TemplateNotFound            template_not_found
     │   ├── MessageNotFound             message_not_found
+    │   ├── BulkNotFound                bulk_not_found
     │   └── OrganisationNotFound        organisation_not_found
     ├── Conflict                        conflict                the thing already exists
     ├── FailedPrecondition
@@ -198,3 +199,12 @@ class MetaUnavailable(MindoError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"Meta unavailable: {reason}")
         self.reason = reason
+
+
+class BulkNotFound(NotFound):
+    """Unknown, another organisation's, or not a bulk send id at all: answered alike."""
+
+    code = "bulk_not_found"
+
+    def __init__(self, bulk_id: str) -> None:
+        super().__init__(f"Bulk send '{bulk_id}' no encontrado")

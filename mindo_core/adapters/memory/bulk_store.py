@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from mindo_core.accounts import OrganisationId
 from mindo_core.bulks import (
@@ -177,7 +177,7 @@ class InMemoryBulkStore:
             estimated_time_minutes=bulk.estimated_time_minutes,
             created_at=_aware(bulk.created_at),
             created_by=bulk.created_by,
-            **_pacing_of(bulk),
+            pacing=bulk.pacing,
         )
         entry = _Entry(bulk=created, rows=[])
         for position, new in enumerate(sorted(recipients, key=lambda r: r.position)):
@@ -361,14 +361,6 @@ class InMemoryBulkStore:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-_BULK_FIELDS = frozenset(f.name for f in fields(Bulk))
-
-
-def _pacing_of(bulk: NewBulk) -> dict[str, Any]:
-    # ``Bulk`` is to carry its pacing (the engine needs it); until it does, it cannot be given.
-    return {"pacing": bulk.pacing} if "pacing" in _BULK_FIELDS else {}
 
 
 def _recipient(bulk_id: BulkId, new: NewBulkRecipient) -> BulkRecipient:

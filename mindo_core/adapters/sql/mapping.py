@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 from mindo_core.accounts import (
     BusinessAccount,
@@ -155,17 +154,8 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         started_at=_utc_or_none(row.started_at),
         completed_at=_utc_or_none(row.completed_at),
         stop_reason=row.stop_reason,
-        **_pacing(row.pacing),
+        pacing=row.pacing,
     )
-
-
-_BULK_FIELDS = frozenset(f.name for f in fields(Bulk))
-
-
-def _pacing(pacing: str) -> dict[str, Any]:
-    # The engine needs a bulk's pacing; ``Bulk`` is to carry it (as the in-memory store
-    # expects too). Until it does, it is kept in the row only.
-    return {"pacing": pacing} if "pacing" in _BULK_FIELDS else {}
 
 
 def bulk_status(stored: str) -> BulkStatus:

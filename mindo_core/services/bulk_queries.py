@@ -1,0 +1,149 @@
+"""Reading bulk sends (one, a filtered page, a page of recipients) and cancelling one.
+
+Scoping: every read is the caller's organisation's. An unknown id, another organisation's bulk
+and a string that is not a bulk id at all (not a UUID) all answer ``BulkNotFound``, alike.
+
+Pages: ``page`` counts from 1; ``page_size`` is 1 to ``MAX_PAGE_SIZE`` (100; the edges default
+to 20, as the documentation does). Anything else is ``InvalidRequest`` naming the field.
+
+Cancelling: only a QUEUED or PROCESSING bulk can be cancelled; its recipients not sent yet are
+cancelled at once (sends already on their way to Meta finish and are recorded). Cancelling a
+bulk that is over is ``FailedPrecondition``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from mindo_core.accounts import PhoneNumber
+from mindo_core.bulk_context import BulkContexts
+from mindo_core.bulks import Bulk, BulkId, BulkRecipient, IllegalTransition, can_cancel
+from mindo_core.clock import Clock
+from mindo_core.errors import BulkNotFound, FailedPrecondition, InvalidRequest
+from mindo_core.messages import DeliveryState
+from mindo_core.ports import BulkFilter, Page
+from mindo_core.progress import ProgressBus
+from mindo_core.services.authenticate import Principal
+from mindo_core.services.submit_bulk import BulkWaker, StoreForBulks
+from mindo_core.template_records import StoredTemplate
+
+__all__ = ["MAX_PAGE_SIZE", "BulkQueries", "BulkView", "page_window", "parse_bulk_id"]
+
+MAX_PAGE_SIZE: Final = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkView:
+    """A bulk with what its documented answer shows of its template and number."""
+
+    bulk: Bulk
+    template: StoredTemplate
+    phone_number: PhoneNumber
+
+
+class BulkQueries:
+    def __init__(
+        self,
+        store: StoreForBulks,
+        clock: Clock,
+        bus: ProgressBus,
+        waker: BulkWaker | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._bus = bus
+        self._waker = waker
+
+    async def get(self, principal: Principal, bulk_id: str) -> BulkView:
+        bulk = await self._owned(principal, bulk_id)
+        return await self.view(bulk, BulkContexts(self._store))
+
+    async def list(
+        self, principal: Principal, filters: BulkFilter, *, page: int, page_size: int
+    ) -> Page[BulkView]:
+        offset, limit = page_window(page, page_size)
+        found = await self._store.list_bulks(
+            principal.organisation.id, filters, offset=offset, limit=limit
+        )
+        contexts = BulkContexts(self._store)
+        views = [await self.view(bulk, contexts) for bulk in found.items]
+        return Page(count=found.count, items=views)
+
+    async def messages(
+        self,
+        principal: Principal,
+        bulk_id: str,
+        *,
+        status: DeliveryState | None,
+        page: int,
+        page_size: int,
+    ) -> Page[BulkRecipient]:
+        offset, limit = page_window(page, page_size)
+        bulk = await self._owned(principal, bulk_id)
+        return await self._store.list_bulk_recipients(
+            principal.organisation.id, bulk.id, status=status, offset=offset, limit=limit
+        )
+
+    async def cancel(self, principal: Principal, bulk_id: str) -> BulkView:
+        bulk = await self._owned(principal, bulk_id)
+        if not can_cancel(bulk.status):
+            raise _already_over(bulk)
+        try:
+            cancelled = await self._store.stop_bulk(
+                bulk.id, now=self._clock.now(), reason=None, cancelled=True
+            )
+        except IllegalTransition:  # it ended between the read and the cancel
+            raise _already_over(bulk) from None
+        self._bus.publish(cancelled.id, cancelled)
+        if self._waker is not None:
+            self._waker.drop(cancelled.id)
+        return await self.view(cancelled, BulkContexts(self._store))
+
+    async def current(self, principal: Principal, bulk_id: str) -> Bulk:
+        """The bulk alone, scoped; ``BulkNotFound`` otherwise."""
+        return await self._owned(principal, bulk_id)
+
+    async def view(self, bulk: Bulk, contexts: BulkContexts) -> BulkView:
+        context = await contexts.of(bulk)
+        if context is None:  # its number or template left the store: nothing to show it with
+            raise BulkNotFound(bulk.id)
+        return BulkView(bulk=bulk, template=context.template, phone_number=context.phone_number)
+
+    async def _owned(self, principal: Principal, bulk_id: str) -> Bulk:
+        parsed = parse_bulk_id(bulk_id)
+        bulk = (
+            None
+            if parsed is None
+            else await self._store.get_bulk(parsed, principal.organisation.id)
+        )
+        if bulk is None:
+            raise BulkNotFound(bulk_id[:64])
+        return bulk
+
+
+def parse_bulk_id(text: str) -> BulkId | None:
+    """The canonical (lowercase, hyphenated) form of a UUID, or None when it is not one."""
+    try:
+        return BulkId(str(uuid.UUID(text.strip())))
+    except ValueError:
+        return None
+
+
+def page_window(page: int, page_size: int) -> tuple[int, int]:
+    """(offset, limit) of a 1-based page; ``InvalidRequest`` for a page out of range."""
+    if page < 1:
+        raise InvalidRequest.for_field("page", f"must be 1 or more, not {page}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidRequest.for_field(
+            "page_size", f"must be between 1 and {MAX_PAGE_SIZE}, not {page_size}"
+        )
+    return (page - 1) * page_size, page_size
+
+
+def _already_over(bulk: Bulk) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"Bulk send '{bulk.id}' is already {bulk.status}; only a QUEUED or PROCESSING bulk send "
+        "can be cancelled"
+    )

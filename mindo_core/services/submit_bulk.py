@@ -1,0 +1,224 @@
+"""Accept a bulk send: validate everything, plan it against the quota, store it whole, wake the
+engine. Nothing is sent here; the bulk engine sends.
+
+Checks, in order (the first failure is the answer, and nothing is stored):
+
+1. the phone number belongs to the caller's organisation (``PhoneNumberNotFound``);
+2. the template exists in that language (``TemplateNotFound``) and is approved
+   (``TemplateNotApproved``);
+3. the recipients (``bulk_submission.prepare_recipients``): not empty (``EmptyRecipients``), at
+   most 100,000 (``TooManyRecipients``), every one valid for the template, or the whole request
+   is refused listing the first 100 problems (``InvalidRecipients``); duplicates after
+   normalisation are dropped, the first occurrence wins;
+4. the pacing ("max", "tier" or a cap in messages/s; ``InvalidRequest`` on ``pacing``).
+
+Quota. The portfolio's rolling 24 h window (every message of the organisation, single and bulk)
+is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk that does not
+fit is still accepted (``can_send`` false): the recipients beyond the room get ``not_before``,
+the time the window frees a slot for them, and the engine sends them then. The estimate
+(``pacing.estimate_seconds``) includes those waits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Container, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from mindo_core.accounts import BusinessAccountId, PhoneNumber
+from mindo_core.bulk_submission import PreparedBulk, RecipientInput, prepare_recipients
+from mindo_core.bulks import Bulk, BulkId
+from mindo_core.clock import Clock
+from mindo_core.errors import PhoneNumberNotFound, TemplateNotApproved, TemplateNotFound
+from mindo_core.pacing import (
+    Pacing,
+    effective_rate,
+    estimate_seconds,
+    parse_pacing,
+    throughput_for,
+)
+from mindo_core.ports import (
+    AccountStore,
+    BulkStore,
+    NewBulk,
+    NewBulkRecipient,
+    TemplateStore,
+)
+from mindo_core.quota import (
+    DEFAULT_TIER,
+    WINDOW,
+    QuotaPlan,
+    Tier,
+    UnknownTier,
+    parse_tier,
+    plan_quota,
+)
+from mindo_core.services.authenticate import Principal
+from mindo_core.template_records import StoredTemplate
+from mindo_core.templates import parse_template
+
+__all__ = [
+    "BulkWaker",
+    "StoreForBulks",
+    "SubmitBulk",
+    "SubmitBulkCommand",
+    "SubmittedBulk",
+    "tier_of",
+]
+
+DEFAULT_LANGUAGE = "es"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitBulkCommand:
+    phone_number_id: str
+    template_name: str
+    recipients: Sequence[RecipientInput]
+    language: str = DEFAULT_LANGUAGE
+    pacing: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmittedBulk:
+    """The 202's content: the stored bulk (QUEUED), its number, and the quota plan
+    (``quota_info``: ``quota.tier``, ``quota_needed``, ``quota_available``, ``quota_total``,
+    ``can_send``; None for "unlimited", which edges show as -1)."""
+
+    bulk: Bulk
+    phone_number: PhoneNumber
+    unique_recipients: int
+    quota: QuotaPlan
+
+
+class StoreForBulks(AccountStore, TemplateStore, BulkStore, Protocol):
+    """What the bulk use cases read and write."""
+
+
+class BulkWaker(Protocol):
+    """The bulk engine, as the use cases see it: told when there is new work or less of it."""
+
+    def wake(self) -> None:
+        """A bulk was submitted."""
+        ...
+
+    def drop(self, bulk_id: BulkId) -> None:
+        """A bulk was cancelled: send nothing more of it."""
+        ...
+
+
+class _Asleep:
+    def wake(self) -> None:
+        return None
+
+    def drop(self, bulk_id: BulkId) -> None:
+        return None
+
+
+class SubmitBulk:
+    def __init__(
+        self,
+        store: StoreForBulks,
+        clock: Clock,
+        waker: BulkWaker | None = None,
+        *,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._waker = waker or _Asleep()
+        self._new_id = new_id
+
+    async def __call__(self, principal: Principal, command: SubmitBulkCommand) -> SubmittedBulk:
+        organisation_id = principal.organisation.id
+        found = await self._store.find_sender(organisation_id, command.phone_number_id)
+        if found is None:
+            raise PhoneNumberNotFound(command.phone_number_id)
+        number, account, _ = found
+        template = await self._approved_template(account.id, command)
+        prepared = prepare_recipients(parse_template(template), command.recipients)
+        pacing = parse_pacing(command.pacing)
+        now = self._clock.now()
+        window = await self._store.recipient_window(organisation_id, now - WINDOW)
+        plan = plan_quota(
+            tier_of(number),
+            already_messaged=window,
+            window_entries=list(window.values()),
+            candidates=prepared.wa_ids(),
+            now=now,
+        )
+        new_bulk = NewBulk(
+            id=BulkId(self._new_id()),
+            task_id=self._new_id(),
+            organisation_id=organisation_id,
+            phone_number_row_id=number.id,
+            template_id=template.id,
+            pacing=str(pacing),
+            total_recipients=prepared.total_recipients,
+            estimated_time_minutes=estimate_minutes(number, pacing, plan, prepared, now),
+            created_at=now,
+            created_by=principal.api_key.id,
+        )
+        recipients = list(_recipients(prepared, plan, window))
+        bulk = await self._store.create_bulk(new_bulk, recipients)
+        self._waker.wake()
+        return SubmittedBulk(
+            bulk=bulk,
+            phone_number=number,
+            unique_recipients=prepared.unique_recipients,
+            quota=plan,
+        )
+
+    async def _approved_template(
+        self, business_account_id: BusinessAccountId, command: SubmitBulkCommand
+    ) -> StoredTemplate:
+        template = await self._store.find_template(
+            business_account_id, command.template_name, command.language
+        )
+        if template is None:
+            raise TemplateNotFound(command.template_name, command.language)
+        if not template.is_approved:
+            raise TemplateNotApproved(command.template_name)
+        return template
+
+
+def tier_of(number: PhoneNumber) -> Tier:
+    """The number's messaging tier; one Mindo cannot read counts as a new portfolio's."""
+    try:
+        return parse_tier(number.messaging_limit_tier)
+    except UnknownTier:
+        return DEFAULT_TIER
+
+
+def estimate_minutes(
+    number: PhoneNumber, pacing: Pacing, plan: QuotaPlan, prepared: PreparedBulk, now: datetime
+) -> float:
+    """Minutes until the last recipient's send starts, quota waits included."""
+    rate = effective_rate(throughput_for(number.throughput_level), pacing, plan.tier)
+    unique = prepared.unique_recipients
+    available = unique if plan.quota_available is None else plan.sendable_now
+    seconds = estimate_seconds(
+        unique, rate, quota_available=available, quota_refills=plan.refill_offsets(now)
+    )
+    return seconds / 60.0
+
+
+def _recipients(
+    prepared: PreparedBulk, plan: QuotaPlan, window: Container[str]
+) -> Iterator[NewBulkRecipient]:
+    """In submission order; the k-th recipient new to the window beyond the room now waits for
+    the k-th refill."""
+    new = 0
+    for position, recipient in enumerate(prepared.recipients):
+        not_before = None
+        if recipient.wa_id not in window:
+            if new >= plan.fits_now:
+                not_before = plan.refill_times[new - plan.fits_now]
+            new += 1
+        yield NewBulkRecipient(
+            position=position,
+            e164=recipient.e164,
+            variables_used=recipient.variables_used,
+            not_before=not_before,
+        )

@@ -1,0 +1,215 @@
+"""The bulk engine for real: the Meta sandbox over HTTP (its limits and injected faults), the SQL
+store on a SQLite file, the aiohttp gateway. Every recipient reaches Meta exactly once (counted
+in the sandbox's own record), the counters come out exact, and 130429 never happens by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mindo_core.adapters.crypto import FernetTokenCipher
+from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.bootstrap import Services, wire
+from mindo_core.bulk_engine import EngineSettings
+from mindo_core.bulk_messages import parse_callback_data
+from mindo_core.bulk_submission import RecipientInput
+from mindo_core.bulks import Bulk, BulkRecipient
+from mindo_core.clock import SystemClock
+from mindo_core.rate_gate import SlowDownPolicy
+from mindo_core.retry_policy import RetrySettings
+from mindo_core.scheduler import PairRatePolicy
+from mindo_core.services.authenticate import Principal
+from mindo_core.services.submit_bulk import SubmitBulkCommand
+from mindo_sandbox.config import SandboxConfig
+from mindo_sandbox.faults import FaultConfig
+from mindo_sandbox.recording import RecordedRequest
+from mindo_sandbox.server import RunningSandbox, start_sandbox
+
+WABA = "104996122399160"
+TOKEN = "sandbox-demo-token"
+NUMBER = "813497231850626"
+SECRET = "bulk-engine-sandbox-test-secret-of-32+-characters"
+
+# Retries and slow-downs a test can wait for; the number's throughput is the real one (80/s).
+SETTINGS = EngineSettings(
+    poll_interval=0.2,
+    flush_interval=0.02,
+    stop_grace_seconds=1.0,
+    retry=RetrySettings(base_delay_seconds=0.05, max_delay_seconds=0.2),
+    slow_down=SlowDownPolicy(first_pause_seconds=0.2, quiet_seconds=0.5, recovery_step_seconds=0.1),
+    pair_rate=PairRatePolicy(interval_seconds=0.05),
+    seed=11,
+)
+
+
+@dataclass
+class Stack:
+    sandbox: RunningSandbox
+    services: Services
+    principal: Principal
+
+    async def submit(self, count: int) -> Bulk:
+        command = SubmitBulkCommand(
+            phone_number_id=NUMBER,
+            template_name="order_update",
+            recipients=[
+                RecipientInput(
+                    phone=phone(i), variables={"order_id": f"ORD-{i}", "status": "listo"}
+                )
+                for i in range(count)
+            ],
+        )
+        return (await self.services.submit_bulk(self.principal, command)).bulk
+
+    async def finished(self, bulk: Bulk) -> Bulk:
+        async def poll() -> Bulk:
+            while True:
+                found = await self.services.store.get_bulk(bulk.id)
+                assert found is not None
+                if found.status in FINAL and found.counters.pending == 0:
+                    return found
+                await asyncio.sleep(0.05)
+
+        return await asyncio.wait_for(poll(), 20)
+
+    async def recipients(self, bulk: Bulk) -> list[BulkRecipient]:
+        page = await self.services.store.list_bulk_recipients(
+            self.principal.organisation.id, bulk.id, status=None, offset=0, limit=100_000
+        )
+        return list(page.items)
+
+    def sends(self) -> list[RecordedRequest]:
+        return [r for r in self.sandbox.state.recorded() if r.path.endswith("/messages")]
+
+    def accepted_per_recipient(self) -> Counter[str]:
+        return Counter(str(body(r)["to"]) for r in self.sends() if r.wamid is not None)
+
+
+FINAL = frozenset({"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"})
+
+
+def phone(i: int) -> str:
+    return f"+54911{60_000_000 + i}"
+
+
+def wa_id(i: int) -> str:
+    return phone(i).removeprefix("+")
+
+
+def body(record: RecordedRequest) -> dict[str, Any]:
+    assert isinstance(record.body, dict)
+    return record.body
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    sandbox = await start_sandbox(SandboxConfig.demo())
+    url = f"sqlite:///{tmp_path / 'mindo.db'}"
+    await asyncio.to_thread(upgrade_database, url)
+    store = await open_store(url)
+    meta = AiohttpMetaGateway(base_url=sandbox.url, total_timeout=0.5)
+    services = wire(store, meta, FernetTokenCipher(SECRET), SystemClock(), engine_settings=SETTINGS)
+    try:
+        await services.store.create_organisation("Acme")
+        issued = await services.api_keys.issue("Acme")
+        principal = await services.authenticator.authenticate(issued.plaintext, None)
+        await services.accounts.connect("Acme", waba_id=WABA, access_token=TOKEN)
+        yield Stack(sandbox, services, principal)
+    finally:
+        await services.bulk_engine.stop()
+        await meta.close()
+        await store.close()
+        await sandbox.stop()
+
+
+async def test_300_recipients_at_the_numbers_throughput_never_meet_130429(stack: Stack) -> None:
+    bulk = await stack.submit(300)
+    await stack.services.bulk_engine.start()
+
+    done = await stack.finished(bulk)
+
+    assert (done.status, done.counters.sent, done.counters.failed) == ("COMPLETED", 300, 0)
+    assert [r.error_code for r in stack.sends() if r.error_code is not None] == []
+    assert stack.accepted_per_recipient() == {wa_id(i): 1 for i in range(300)}
+    named = {parse_callback_data(body(r)["biz_opaque_callback_data"]) for r in stack.sends()}
+    assert {bulk_id for bulk_id, _ in filter(None, named)} == {bulk.id}
+    assert len(named) == 300
+
+
+async def test_injected_faults_are_retried_and_every_recipient_is_sent_once(
+    stack: Stack,
+) -> None:
+    stack.sandbox.state.set_faults(
+        FaultConfig.from_json(
+            {
+                "seed": 5,
+                "server_error_rate": 0.05,
+                "timeout_rate": 0.03,
+                "timeout_hold_ms": None,  # never answered, never processed: safe to resend
+                "recipient_errors": {
+                    wa_id(1): [130429],
+                    wa_id(2): [131056, 131056],
+                    wa_id(3): [131000, 131000],
+                    wa_id(4): 131026,
+                },
+            }
+        )
+    )
+    bulk = await stack.submit(120)
+    await stack.services.bulk_engine.start()
+
+    done = await stack.finished(bulk)
+
+    unsent = [
+        (r.position, r.attempts, r.error_code, r.error_message)
+        for r in await stack.recipients(bulk)
+        if r.state != "sent"
+    ]
+    assert (done.status, done.counters.sent, done.counters.failed) == ("PARTIAL", 119, 1), unsent
+    assert stack.accepted_per_recipient() == {wa_id(i): 1 for i in range(120) if i != 4}
+    refused = (await stack.recipients(bulk))[4]
+    assert (refused.state, refused.error_code) == ("failed", 131026)
+    faults = Counter(fault for r in stack.sends() for fault in r.faults)
+    assert any(kind.startswith("server_error") for kind in faults)
+    assert {r.error_code for r in stack.sends()} >= {130429, 131056, 131000, 131026}
+    # Timed-out calls are never answered, so the sandbox has not recorded them (yet): they are
+    # the attempts the store counted beyond the recorded ones.
+    attempts = sum(r.attempts for r in await stack.recipients(bulk))
+    assert attempts > len(stack.sends())
+
+
+async def test_a_template_paused_mid_bulk_stops_it_with_a_reason(stack: Stack) -> None:
+    bulk = await stack.submit(200)
+    await stack.services.bulk_engine.start()
+
+    async def some_sent() -> None:
+        while True:
+            if len(stack.accepted_per_recipient()) >= 40:
+                return
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(some_sent(), 10)
+    stack.sandbox.state.upsert_template(
+        WABA, {"name": "order_update", "language": "es", "status": "PAUSED"}
+    )
+    done = await stack.finished(bulk)
+
+    accepted = stack.accepted_per_recipient()
+    states = Counter(r.state for r in await stack.recipients(bulk))
+    assert done.status == "PARTIAL"
+    assert done.stop_reason is not None
+    assert "132015" in done.stop_reason
+    assert max(accepted.values()) == 1
+    assert states["sent"] == done.counters.sent == len(accepted)
+    assert states["skipped"] > 0
+    assert states["sent"] + states["failed"] + states["skipped"] == 200
+    refused = [r for r in await stack.recipients(bulk) if r.state == "failed"]
+    assert {r.error_code for r in refused} == {132015}
