@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -123,3 +124,39 @@ def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
     assert running.interrupt() == 0
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{running.base_url}/healthz", timeout=1)
+
+
+SEND_BULK_EXAMPLES = examples("send_bulk_page.md")
+FINAL_STATUSES = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
+
+
+def _get(stack: DevStack, path: str) -> dict[str, object]:
+    request = urllib.request.Request(
+        f"{stack.base_url}{path}", headers={"X-API-Key": stack.api_key}
+    )
+    with urllib.request.urlopen(request) as answer:
+        body: dict[str, object] = json.load(answer)
+    return body
+
+
+@pytest.mark.parametrize(
+    "example", SEND_BULK_EXAMPLES, ids=[f"{e.index}-{e.language}" for e in SEND_BULK_EXAMPLES]
+)
+def test_every_send_bulk_example_works_verbatim_and_completes(
+    example: Example, stack: DevStack, tmp_path: Path
+) -> None:
+    stack.clear_sandbox_requests()
+    _run(example, stack, tmp_path)
+
+    newest = _get(stack, "/api/v1/meta-templates/bulk-sends/?page_size=1")["results"][0]  # type: ignore[index]
+    deadline = time.monotonic() + 60
+    bulk = _get(stack, f"/api/v1/meta-templates/bulk-sends/{newest['id']}/")
+    while bulk["status"] not in FINAL_STATUSES:
+        assert time.monotonic() < deadline, f"the bulk did not finish: {bulk}"
+        time.sleep(0.2)
+        bulk = _get(stack, f"/api/v1/meta-templates/bulk-sends/{newest['id']}/")
+
+    sends = [r for r in stack.sandbox_requests() if str(r["path"]).endswith("/messages")]
+    assert bulk["status"] == "COMPLETED"
+    assert bulk["sent_count"] == bulk["total_recipients"] == len(sends)
+    assert (bulk["failed_count"], bulk["pending_count"]) == (0, 0)

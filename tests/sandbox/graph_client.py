@@ -113,12 +113,12 @@ def order_update(to: str = RECIPIENT) -> dict[str, Any]:
     return template_payload("order_update", components, to=to)
 
 
-def event_reminder(to: str = RECIPIENT) -> dict[str, Any]:
+def class_reminder(to: str = RECIPIENT) -> dict[str, Any]:
     components = [
         header(text("Taller de cocina")),
         body(text("Ana"), text("5 de junio"), text("Mar del Plata")),
     ]
-    return template_payload("event_reminder", components, to=to)
+    return template_payload("class_reminder", components, to=to)
 
 
 def assert_graph_error(answer: Answer, *, status: int, code: int, message: str) -> str:

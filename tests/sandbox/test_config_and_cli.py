@@ -43,6 +43,7 @@ def test_the_demo_account() -> None:
         "order_update",
         "event_reminder",
     ]
+    assert statuses["class_reminder"] == "APPROVED"
     assert (statuses["promo_pending"], statuses["promo_paused"]) == ("PENDING", "PAUSED")
     assert sum(1 for n in statuses if n.startswith("demo_tpl_")) == 30
 

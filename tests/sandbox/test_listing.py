@@ -9,7 +9,7 @@ from mindo_sandbox import SandboxConfig
 from .graph_client import DEMO_NUMBER, DEMO_WABA, GraphClient, assert_graph_error
 
 TEMPLATES = f"/v21.0/{DEMO_WABA}/message_templates"
-DEMO_TEMPLATE_COUNT = 40  # 10 written out in demo.json and 30 generated demo_tpl_NN
+DEMO_TEMPLATE_COUNT = 41  # 11 written out in demo.json and 30 generated demo_tpl_NN
 
 
 async def all_pages(graph: GraphClient, params: dict[str, str]) -> list[dict[str, Any]]:
@@ -35,7 +35,7 @@ async def test_following_next_returns_every_template_exactly_once(graph: GraphCl
     ids = [t["id"] for page in pages for t in page["data"]]
     assert ids == configured_template_ids()
     assert len(ids) == DEMO_TEMPLATE_COUNT
-    assert [len(page["data"]) for page in pages] == [7, 7, 7, 7, 7, 5]
+    assert [len(page["data"]) for page in pages] == [7, 7, 7, 7, 7, 6]
 
 
 async def test_the_default_page_is_25_templates_and_the_last_page_has_no_next(
@@ -43,7 +43,7 @@ async def test_the_default_page_is_25_templates_and_the_last_page_has_no_next(
 ) -> None:
     pages = await all_pages(graph, {})
 
-    assert [len(page["data"]) for page in pages] == [25, 15]
+    assert [len(page["data"]) for page in pages] == [25, 16]
     assert "next" in pages[0]["paging"]
     assert "next" not in pages[1]["paging"]
     assert set(pages[1]["paging"]["cursors"]) == {"before", "after"}

@@ -72,7 +72,7 @@ def without(*path: str) -> Callable[[dict[str, Any]], Any]:
 def event_with(header_text: str = "Taller", *body_texts: str) -> dict[str, Any]:
     texts = body_texts or ("Ana", "5 de junio", "Mar del Plata")
     return template_payload(
-        "event_reminder", [header(text(header_text)), body(*(text(t) for t in texts))]
+        "class_reminder", [header(text(header_text)), body(*(text(t) for t in texts))]
     )
 
 
@@ -188,7 +188,7 @@ CASES: list[tuple[str, Any, int, int, str, str]] = [
     ),
     (
         "positional-body-missing",
-        template_payload("event_reminder", [header(text("Taller"))]),
+        template_payload("class_reminder", [header(text("Taller"))]),
         400,
         132000,
         COUNT,
@@ -237,7 +237,7 @@ CASES: list[tuple[str, Any, int, int, str, str]] = [
     (
         "positional-template-given-parameter-names",
         template_payload(
-            "event_reminder",
+            "class_reminder",
             [header(text("Taller")), body(text("Ana", "a"), text("5", "b"), text("MdP", "c"))],
         ),
         400,
