@@ -202,6 +202,57 @@ def orgs_create(
     )
 
 
+@_command(orgs_app, "update")
+def orgs_update(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The organisation to update.")],
+    email: Annotated[str | None, typer.Option(help="Contact e-mail.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Contact phone.")] = None,
+    website: Annotated[str | None, typer.Option(help="Web site URL.")] = None,
+    address: Annotated[str | None, typer.Option(help="Postal address.")] = None,
+    description: Annotated[str | None, typer.Option(help="What the business does.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone, e.g. America/Argentina/Buenos_Aires.")
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help="MICRO, SMALL, MEDIUM, LARGE or ENTERPRISE ('' clears).")
+    ] = None,
+    company_type: Annotated[
+        list[str] | None, typer.Option("--type", help="ECOMMERCE or CLINIC; repeat for several.")
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="A business category; repeat for several.")
+    ] = None,
+) -> None:
+    """Set the business profile that GET /api/v1/business-info/ shows. Only the options given
+    change."""
+    from mindo_core.services.organisation_profile import update_profile
+
+    org = _name(name, "NAME")
+    settings = _settings()
+    updated = _operate(
+        settings,
+        lambda services: update_profile(
+            services.store,
+            org,
+            email=email,
+            phone=phone,
+            website=website,
+            address=address,
+            description=description,
+            timezone=timezone,
+            company_size=size,
+            company_types=company_type,
+            categories=category,
+        ),
+    )
+    profile = updated.profile
+    out = _out()
+    out.print(f"[green]Updated the profile of[/green] '{escape(updated.name)}':")
+    for label, value in profile.to_json().items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        out.print(f"  {label}: {escape(str(shown if shown not in (None, '') else '-'))}")
+
+
 # --------------------------------------------------------------------------------------------
 # mindo keys
 

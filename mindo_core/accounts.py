@@ -2,18 +2,75 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NewType
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NewType
 
 OrganisationId = NewType("OrganisationId", int)
 BusinessAccountId = NewType("BusinessAccountId", int)
 PhoneNumberRowId = NewType("PhoneNumberRowId", int)
 
 
+CompanySize = Literal["MICRO", "SMALL", "MEDIUM", "LARGE", "ENTERPRISE"]
+COMPANY_SIZES: Mapping[CompanySize, str] = {
+    "MICRO": "1-10 empleados (Micro)",
+    "SMALL": "11-50 empleados (Pequeña)",
+    "MEDIUM": "51-250 empleados (Mediana)",
+    "LARGE": "251-1000 empleados (Grande)",
+    "ENTERPRISE": "1000+ empleados (Corporativa)",
+}
+COMPANY_TYPES: frozenset[str] = frozenset({"ECOMMERCE", "CLINIC"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrganisationProfile:
+    """What GET /api/v1/business-info/ shows of the business; set with `mindo orgs update`."""
+
+    email: str = ""
+    phone: str = ""
+    website: str = ""
+    address: str = ""
+    description: str = ""
+    timezone: str = "UTC"
+    company_size: CompanySize | None = None
+    company_types: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "email": self.email,
+            "phone": self.phone,
+            "website": self.website,
+            "address": self.address,
+            "description": self.description,
+            "timezone": self.timezone,
+            "company_size": self.company_size,
+            "company_types": list(self.company_types),
+            "categories": list(self.categories),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OrganisationProfile:
+        defaults = cls()
+        size = data.get("company_size")
+        return cls(
+            email=str(data.get("email") or ""),
+            phone=str(data.get("phone") or ""),
+            website=str(data.get("website") or ""),
+            address=str(data.get("address") or ""),
+            description=str(data.get("description") or ""),
+            timezone=str(data.get("timezone") or defaults.timezone),
+            company_size=size if size in COMPANY_SIZES else None,
+            company_types=tuple(str(t) for t in data.get("company_types") or ()),
+            categories=tuple(str(c) for c in data.get("categories") or ()),
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Organisation:
     id: OrganisationId
     name: str
+    profile: OrganisationProfile = field(default_factory=OrganisationProfile)
 
 
 @dataclass(frozen=True, kw_only=True)

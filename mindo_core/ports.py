@@ -18,6 +18,7 @@ from mindo_core.accounts import (
     BusinessAccountId,
     Organisation,
     OrganisationId,
+    OrganisationProfile,
     PhoneNumber,
     PhoneNumberRowId,
 )
@@ -86,6 +87,10 @@ class OrganisationStore(Protocol):
     async def find_organisation_by_name(self, name: str) -> Organisation | None: ...
 
     async def get_organisation(self, organisation_id: OrganisationId) -> Organisation | None: ...
+
+    async def update_organisation_profile(
+        self, organisation_id: OrganisationId, profile: OrganisationProfile
+    ) -> Organisation: ...
 
 
 class ApiKeyStore(Protocol):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from mindo_core.accounts import Organisation
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.business_overview import (
     AccountOverview,
@@ -121,4 +122,21 @@ def _template(overview: TemplateOverview) -> pb.Template:
             )
             for v in overview.variables
         ],
+    )
+
+
+def business_info(organisation: Organisation) -> pb.BusinessInfo:
+    profile = organisation.profile
+    return pb.BusinessInfo(
+        id=organisation.id,
+        name=organisation.name,
+        email=profile.email,
+        phone=profile.phone,
+        website=profile.website,
+        address=profile.address,
+        description=profile.description,
+        timezone=profile.timezone,
+        company_size=profile.company_size or "",
+        company_types=list(profile.company_types),
+        categories=list(profile.categories),
     )

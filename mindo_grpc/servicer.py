@@ -89,6 +89,14 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         overview = await self.services.business_overview(principal)
         return convert.business_accounts(overview)
 
+    @unary("read")
+    async def GetBusinessInfo(
+        self, request: pb.GetBusinessInfoRequest, principal: Principal
+    ) -> pb.BusinessInfo:
+        # Read again: the key's cached principal may predate a profile update.
+        organisation = await self.services.store.get_organisation(principal.organisation.id)
+        return convert.business_info(organisation or principal.organisation)
+
     @unary(None)
     async def CheckApiKey(
         self, request: pb.CheckApiKeyRequest, principal: Principal

@@ -7,6 +7,7 @@ from rest_bridge.routes import (
     bulk_messages,
     bulks,
     business_accounts,
+    business_info,
     messages,
     send,
     send_bulk,
@@ -23,6 +24,7 @@ ROUTES: tuple[Route, ...] = (
     *bulk_messages.ROUTES,
     *messages.ROUTES,
     *business_accounts.ROUTES,
+    *business_info.ROUTES,
     *webhooks.ROUTES,
     *service.ROUTES,
 )

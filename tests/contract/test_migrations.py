@@ -119,10 +119,15 @@ def migrate_to(url: str, revision: str) -> None:
 
 async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: str) -> None:
     migrate_to(empty_url, "0001")
+    # The organisation as revision 0001 wrote it, before business profiles existed.
+    old_engine = make_sync_engine(empty_url)
+    with old_engine.begin() as connection:
+        connection.execute(text("INSERT INTO organisations (name) VALUES ('acme')"))
+        acme_id = connection.execute(text("SELECT id FROM organisations")).scalar_one()
+    old_engine.dispose()
     store = await open_store(empty_url)
-    acme = await store.create_organisation("acme")
     account = await store.upsert_business_account(
-        organisation_id=acme.id, waba_id="waba-1", name="Acme", encrypted_access_token=b"ct"
+        organisation_id=acme_id, waba_id="waba-1", name="Acme", encrypted_access_token=b"ct"
     )
     number = await store.upsert_phone_number(
         account.id,
@@ -151,7 +156,7 @@ async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: 
                 " VALUES (:o, :n, :t, '+34611222333', '{}', 'wamid.OLD', 'sent',"
                 " '2025-03-01 12:00:00', '2025-03-01 12:00:00')"
             ),
-            {"o": acme.id, "n": number.id, "t": template.id},
+            {"o": acme_id, "n": number.id, "t": template.id},
         )
     engine.dispose()
 
@@ -160,6 +165,9 @@ async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: 
     assert current_revision(empty_url) == head_revision()
     assert schema_differences(empty_url) == []
     upgraded = await open_store(empty_url)
+    acme = await upgraded.get_organisation(acme_id)
+    assert acme is not None
+    assert acme.profile.timezone == "UTC"  # the profile revision filled the old row
     old = await upgraded.find_message_by_wamid(acme.id, "wamid.OLD")
     assert old is not None
     assert (old.status, old.recipient_phone) == ("sent", "+34611222333")

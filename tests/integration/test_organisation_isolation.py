@@ -111,3 +111,41 @@ async def test_business_accounts_show_numbers_quota_and_sendable_templates(tmp_p
         ("button_0", False, "BUTTON"),
     }
     assert body["phoneNumbers"][0]["businessName"] == account["businessName"]  # type: ignore[index]
+
+
+async def test_business_info_shows_the_keys_own_organisation(tmp_path: Path) -> None:
+    from mindo_core.services.organisation_profile import update_profile
+
+    async with real_stack(tmp_path) as stack:
+        await update_profile(
+            stack.services.store,
+            "Mindo Demo",
+            email="contacto@miempresa.com",
+            timezone="America/Argentina/Buenos_Aires",
+            company_size="small",
+            company_types=["ecommerce"],
+            categories=["Indumentaria", "Retail"],
+        )
+        await stack.services.store.create_organisation("Other")
+        other = (await stack.services.api_keys.issue("Other")).plaintext
+        async with aiohttp.ClientSession() as http:
+            ours = await _get(http, stack, "/api/v1/business-info/", stack.api_key)
+            theirs = await _get(http, stack, "/api/v1/business-info/", other)
+
+    assert ours[0] == 200
+    assert ours[1] == {
+        "id": ours[1]["id"],  # type: ignore[index]
+        "name": "Mindo Demo",
+        "email": "contacto@miempresa.com",
+        "phone": None,
+        "website": None,
+        "address": None,
+        "description": None,
+        "timezone": "America/Argentina/Buenos_Aires",
+        "companySize": "SMALL",
+        "companySizeDisplay": "11-50 empleados (Pequeña)",
+        "companyTypes": ["ECOMMERCE"],
+        "categories": ["Indumentaria", "Retail"],
+    }
+    assert theirs[1]["name"] == "Other"  # type: ignore[index]
+    assert theirs[1]["email"] is None  # type: ignore[index]

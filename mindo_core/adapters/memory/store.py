@@ -21,12 +21,13 @@ from mindo_core.accounts import (
     BusinessAccountId,
     Organisation,
     OrganisationId,
+    OrganisationProfile,
     PhoneNumber,
     PhoneNumberRowId,
 )
 from mindo_core.adapters.memory.bulk_store import InMemoryBulkStore
 from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
-from mindo_core.errors import Conflict, TemplateNotFound
+from mindo_core.errors import Conflict, OrganisationNotFound, TemplateNotFound
 from mindo_core.messages import MessageId, MessageRecord, NewMessage
 from mindo_core.ports import PhoneNumberInfo, TemplateInfo
 from mindo_core.template_records import StoredTemplate, TemplateId
@@ -73,6 +74,16 @@ class InMemoryStore(InMemoryBulkStore):
 
     async def get_organisation(self, organisation_id: OrganisationId) -> Organisation | None:
         return self._tables.organisations.get(organisation_id)
+
+    async def update_organisation_profile(
+        self, organisation_id: OrganisationId, profile: OrganisationProfile
+    ) -> Organisation:
+        current = self._tables.organisations.get(organisation_id)
+        if current is None:
+            raise OrganisationNotFound(str(organisation_id))
+        updated = replace(current, profile=profile)
+        self._tables.organisations[organisation_id] = updated
+        return updated
 
     # ----------------------------------------------------------------------------------------
     # API keys

@@ -11,6 +11,7 @@ from mindo_core.accounts import (
     BusinessAccountId,
     Organisation,
     OrganisationId,
+    OrganisationProfile,
     PhoneNumber,
     PhoneNumberRowId,
 )
@@ -43,7 +44,11 @@ from mindo_core.template_records import StoredTemplate, TemplateId
 
 
 def organisation(row: OrganisationRow) -> Organisation:
-    return Organisation(id=OrganisationId(_id(row.id)), name=row.name)
+    return Organisation(
+        id=OrganisationId(_id(row.id)),
+        name=row.name,
+        profile=OrganisationProfile.from_json(row.profile or {}),
+    )
 
 
 def api_key(row: ApiKeyRow) -> ApiKey:

@@ -21,6 +21,7 @@ from mindo_core.accounts import (
     BusinessAccountId,
     Organisation,
     OrganisationId,
+    OrganisationProfile,
     PhoneNumber,
 )
 from mindo_core.adapters.sql import mapping
@@ -37,7 +38,7 @@ from mindo_core.adapters.sql.tables import (
 )
 from mindo_core.adapters.sql.upsert import insert_for
 from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
-from mindo_core.errors import Conflict, TemplateNotFound
+from mindo_core.errors import Conflict, OrganisationNotFound, TemplateNotFound
 from mindo_core.messages import MessageRecord, NewMessage
 from mindo_core.ports import PhoneNumberInfo, TemplateInfo
 from mindo_core.template_records import StoredTemplate
@@ -80,7 +81,7 @@ class SqlStore(SqlBulkStore):
     # Organisations
 
     async def create_organisation(self, name: str) -> Organisation:
-        row = OrganisationRow(name=name)
+        row = OrganisationRow(name=name, profile=OrganisationProfile().to_json())
         try:
             async with self._transaction() as session:
                 session.add(row)
@@ -88,6 +89,18 @@ class SqlStore(SqlBulkStore):
         except IntegrityError as error:
             raise _conflict_or_reraise(error, f"Organisation '{name}' already exists") from None
         return mapping.organisation(row)
+
+    async def update_organisation_profile(
+        self, organisation_id: OrganisationId, profile: OrganisationProfile
+    ) -> Organisation:
+        async with self._transaction() as session:
+            row = await session.get(OrganisationRow, organisation_id)
+            if row is None:
+                raise OrganisationNotFound(str(organisation_id))
+            row.profile = profile.to_json()
+            session.add(row)
+            await session.flush()
+            return mapping.organisation(row)
 
     async def find_organisation_by_name(self, name: str) -> Organisation | None:
         query = select(OrganisationRow).where(OrganisationRow.name == name)

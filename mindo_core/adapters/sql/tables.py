@@ -63,6 +63,8 @@ class OrganisationRow(Table, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_type=sa.String(200), unique=True, nullable=False)
+    # The business profile (accounts.OrganisationProfile.to_json), shown by business-info.
+    profile: dict[str, Any] = _json()
 
 
 class ApiKeyRow(Table, table=True):

@@ -1,0 +1,47 @@
+"""`mindo orgs update` sets the business profile; bad values change nothing and exit non-zero."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Mindo
+
+
+def test_the_profile_is_set_and_shown(mindo: Mindo) -> None:
+    mindo.ok("orgs", "create", "Acme")
+    said = mindo.ok(
+        "orgs",
+        "update",
+        "Acme",
+        "--email",
+        "hola@acme.com",
+        "--timezone",
+        "America/Argentina/Buenos_Aires",
+        "--size",
+        "medium",
+        "--type",
+        "clinic",
+    )
+    assert "hola@acme.com" in said
+    assert "MEDIUM" in said
+    assert "CLINIC" in said
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--timezone", "Mars/Olympus", "IANA"),
+        ("--size", "HUGE", "MICRO"),
+        ("--type", "BAKERY", "ECOMMERCE"),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason_and_change_nothing(
+    mindo: Mindo, option: str, value: str, reason: str
+) -> None:
+    mindo.ok("orgs", "create", "Acme")
+    assert reason in mindo.fails("orgs", "update", "Acme", option, value)
+    assert value not in mindo.ok("orgs", "update", "Acme")
+
+
+def test_an_unknown_organisation_is_refused(mindo: Mindo) -> None:
+    assert "Nobody" in mindo.fails("orgs", "update", "Nobody", "--email", "x@y.z")
