@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("meta_transport", "bulk_accept", "webhook_http")
+BENCHMARKS = ("meta_transport", "bulk_accept", "bulk_rate", "webhook_http")
 
 
 def main(argv: list[str]) -> int:

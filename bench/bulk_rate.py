@@ -1,0 +1,88 @@
+"""Achieved send rate against the configured cap, with the real engine, the sandbox over HTTP and
+a SQLite file: 80 messages/s (STANDARD) and 1,000 messages/s (HIGH). Target: ≥ 0.97 of the cap
+with zero 130429. The rate is measured over the sandbox's own record of accepted sends (first to
+last), so start-up and the final flush do not count.
+
+Recipients per case: ``BENCH_RATE_SECONDS`` (default 10) seconds' worth at the cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+from mindo_core.adapters.crypto import FernetTokenCipher
+from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.bootstrap import wire
+from mindo_core.bulk_submission import RecipientInput
+from mindo_core.clock import SystemClock
+from mindo_core.services.submit_bulk import SubmitBulkCommand
+from mindo_sandbox.config import SandboxConfig
+from mindo_sandbox.server import start_sandbox
+
+WABA = "104996122399160"
+NUMBER = "813497231850626"
+SECRET = "bench-bulk-rate-secret-of-at-least-32-characters"
+CASES = (("STANDARD", 80), ("HIGH", 1000))
+FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
+
+
+def run() -> None:
+    seconds = float(os.environ.get("BENCH_RATE_SECONDS", "10"))
+    print("bulk send rate against the configured cap (real engine, sandbox over HTTP, SQLite)")
+    print(f"{'level':>9} {'cap/s':>6} {'sent':>7} {'achieved/s':>11} {'ratio':>6} {'130429':>7}")
+    for level, cap in CASES:
+        sent, rate, throttled = asyncio.run(_case(level, cap, int(cap * seconds)))
+        print(f"{level:>9} {cap:>6} {sent:>7} {rate:>11.1f} {rate / cap:>6.3f} {throttled:>7}")
+
+
+async def _case(level: str, cap: int, recipients: int) -> tuple[int, float, int]:
+    sandbox = await start_sandbox(SandboxConfig.demo().with_mps(cap))
+    sandbox.state.patch_phone_number(NUMBER, {"throughput_level": level})
+    with tempfile.TemporaryDirectory() as workdir:
+        url = f"sqlite:///{Path(workdir) / 'bench.db'}"
+        await asyncio.to_thread(upgrade_database, url)
+        store = await open_store(url)
+        meta = AiohttpMetaGateway(base_url=sandbox.url)
+        services = wire(store, meta, FernetTokenCipher(SECRET), SystemClock())
+        try:
+            await services.store.create_organisation("Bench")
+            await services.accounts.connect(
+                "Bench", waba_id=WABA, access_token="sandbox-demo-token"
+            )
+            issued = await services.api_keys.issue("Bench")
+            principal = await services.authenticator.authenticate(issued.plaintext, None)
+            command = SubmitBulkCommand(
+                phone_number_id=NUMBER,
+                template_name="order_update",
+                recipients=[
+                    RecipientInput(
+                        phone=f"+54911{40_000_000 + i}",
+                        variables={"order_id": f"ORD-{i}", "status": "listo"},
+                    )
+                    for i in range(recipients)
+                ],
+            )
+            bulk = (await services.submit_bulk(principal, command)).bulk
+            await services.bulk_engine.start()
+            # Bounded: a case that cannot keep up reports what it sent by then.
+            deadline = asyncio.get_running_loop().time() + 3 * recipients / cap + 20
+            while asyncio.get_running_loop().time() < deadline:
+                found = await services.store.get_bulk(bulk.id)
+                if found is not None and found.status in FINAL and found.counters.pending == 0:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await services.bulk_engine.stop()
+            await meta.close()
+            await store.close()
+    sends = [r for r in sandbox.state.recorded() if r.path.endswith("/messages")]
+    await sandbox.stop()
+    accepted = sorted(r.at for r in sends if r.wamid is not None)
+    throttled = sum(1 for r in sends if r.error_code == 130429)
+    span = accepted[-1] - accepted[0] if len(accepted) > 1 else 0.0
+    rate = (len(accepted) - 1) / span if span > 0 else 0.0
+    return len(accepted), rate, throttled
