@@ -27,7 +27,7 @@ from mindo_core.meta_codes import policy_for
 from mindo_core.ports import ClaimedRecipient
 from mindo_core.retry_policy import SendOutcome, outcome_for_meta_error
 from mindo_core.template_records import StoredTemplate
-from mindo_core.templates import build_send_payload, parse_template, resolve
+from mindo_core.templates import CompiledTemplate, build_send_payload, parse_template
 
 __all__ = ["CALLBACK_PREFIX", "BulkMessages", "callback_data", "outcome_of", "parse_callback_data"]
 
@@ -53,8 +53,9 @@ class BulkMessages:
     def __init__(self, template: StoredTemplate) -> None:
         """Raises ``MalformedTemplate`` when the stored definition cannot be read."""
         self._template = template
-        self._spec = parse_template(template)
-        self._button_keys = self._spec.button_keys()
+        # Compiled once per bulk: the public ``resolve`` recompiles on every call.
+        self._compiled = CompiledTemplate(parse_template(template))
+        self._button_keys = self._compiled.spec.button_keys()
 
     def payload(self, recipient: ClaimedRecipient) -> dict[str, Any]:
         """Raises ``TemplateParameterError`` if the values no longer fit the template."""
@@ -62,7 +63,7 @@ class BulkMessages:
         buttons: dict[str, str] = {}
         for key, value in recipient.variables_used.items():
             (buttons if key in self._button_keys else variables)[key] = value
-        resolved = resolve(self._spec, variables, buttons)
+        resolved = self._compiled.resolve(variables, buttons)
         return build_send_payload(
             resolved,
             to=recipient.e164.removeprefix("+"),

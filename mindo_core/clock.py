@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -27,6 +27,4 @@ class FixedClock:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        from datetime import timedelta
-
         self._now = self._now + timedelta(seconds=seconds)

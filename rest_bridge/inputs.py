@@ -9,21 +9,36 @@ may use the route learns what is wrong with the body.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from rest_bridge.fields import Invalid, Schema
-from rest_bridge.json_body import read_json
+from rest_bridge.json_body import MAX_BODY_BYTES, read_json
 from rest_bridge.problems import ApiError
 from rest_bridge.upstream import upstream
 
+BodyRule = Callable[[dict[str, object]], None]
+
 
 async def validated_body(
-    request: web.Request, schema: Schema, *, api_key: str, scope: str
+    request: web.Request,
+    schema: Schema,
+    *,
+    api_key: str,
+    scope: str,
+    max_bytes: int = MAX_BODY_BYTES,
+    rule: BodyRule | None = None,
 ) -> dict[str, object]:
-    """The validated body; ``scope`` is what the route needs ("send" or "read")."""
+    """The validated body; ``scope`` is what the route needs ("send" or "read"). ``rule`` is a
+    route's own check of the validated body, raising ``ApiError``; its refusals follow the
+    same precedence."""
     try:
-        return schema.validate(await read_json(request))
+        body = schema.validate(await read_json(request, max_bytes=max_bytes))
+        if rule is not None:
+            rule(body)
+        return body
     except Invalid as invalid:
         await confirm_api_key(request, api_key=api_key, scope=scope)
         raise ApiError(400, invalid.detail) from None

@@ -16,9 +16,8 @@ from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from rest_bridge import bulk_schemas, openapi
 from rest_bridge.api_key import api_key
 from rest_bridge.bulk_bodies import accepted
-from rest_bridge.fields import CharField, Invalid, Schema
-from rest_bridge.inputs import confirm_api_key
-from rest_bridge.json_body import read_json
+from rest_bridge.fields import CharField, Schema
+from rest_bridge.inputs import validated_body
 from rest_bridge.problems import ApiError, json_response
 from rest_bridge.recipients import MAX_RECIPIENTS, Recipients, RecipientsField
 from rest_bridge.routes.spec import Route
@@ -84,7 +83,9 @@ SCHEMA = Schema(
 
 async def send_bulk(request: web.Request) -> web.Response:
     key = api_key(request)
-    body = await _validated_body(request, key)
+    body = await validated_body(
+        request, SCHEMA, api_key=key, scope=SCOPE, max_bytes=MAX_BODY_BYTES, rule=_has_recipients
+    )
     service = upstream(request)
     reply = await service.call(
         service.stub.SendBulk, to_request(body), api_key=key, request_fields=SCHEMA.names
@@ -92,20 +93,9 @@ async def send_bulk(request: web.Request) -> web.Response:
     return json_response(accepted(reply), status=202)
 
 
-async def _validated_body(request: web.Request, key: str) -> dict[str, object]:
-    # inputs.validated_body with this route's size limit and its empty-list rule: any refusal
-    # of the body is shown only to a key that may send.
-    try:
-        body = SCHEMA.validate(await read_json(request, max_bytes=MAX_BODY_BYTES))
-        if cast(Recipients, body["recipients"]).count == 0:
-            raise ApiError(400, {"error": EMPTY_RECIPIENTS})
-        return body
-    except Invalid as invalid:
-        await confirm_api_key(request, api_key=key, scope=SCOPE)
-        raise ApiError(400, invalid.detail) from None
-    except ApiError:
-        await confirm_api_key(request, api_key=key, scope=SCOPE)
-        raise
+def _has_recipients(body: dict[str, object]) -> None:
+    if cast(Recipients, body["recipients"]).count == 0:
+        raise ApiError(400, {"error": EMPTY_RECIPIENTS})
 
 
 def to_request(body: dict[str, object]) -> mindo_pb2.SendBulkRequest:
