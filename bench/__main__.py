@@ -10,7 +10,16 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("meta_transport", "bulk_accept", "bulk_rate", "webhook_http")
+BENCHMARKS = (
+    "meta_transport",
+    "bulk_accept",
+    "bulk_rate",
+    "pipeline_ceiling",
+    "webhook_http",
+    "webhook_ingest",
+    "watch_lag",
+    "bulk_memory",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from secrets import token_hex
 from typing import Annotated, TypeVar
 
 import typer
@@ -32,6 +33,9 @@ errors = Console(stderr=True)
 T = TypeVar("T")
 
 DATA_DIR = Path(".mindo")
+# In `mindo dev` the sandbox reports every message delivered and 60% of them read, as status
+# webhooks signed for the bridge's /webhooks/meta (shares and more: `mindo sandbox --help`).
+DEMO_WEBHOOK_SHARES = "1.0,0.6"
 
 
 def _settings() -> Settings:
@@ -76,6 +80,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
             seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
             _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
         await services.bulk_engine.start()
+        services.status_writer.start()
         running = await start_grpc_server(services, settings.grpc_address)
         await wait_for_stop_signal()
         await running.stop()
@@ -138,12 +143,28 @@ def dev() -> None:
             "MINDO_META_BASE_URL": os.environ.get("MINDO_META_BASE_URL", sandbox_url),
             "MINDO_SECRET_KEY": settings.secret_key or ensure_secret_key(DATA_DIR),
             "MINDO_DATABASE_URL": settings.database_url,
+            # The sandbox signs its webhooks with the secret the service checks them with;
+            # without one set, a random one per start (children get it by environment).
+            "MINDO_META_APP_SECRET": settings.meta_app_secret or token_hex(32),
+            "MINDO_META_VERIFY_TOKEN": os.environ.get("MINDO_META_VERIFY_TOKEN", "")
+            or token_hex(16),
         }
     )
+    webhook_url = f"http://{settings.http_address}/webhooks/meta"
     specs = [
         ChildSpec(
             "sandbox",
-            mindo_argv("sandbox", "--host", host, "--port", str(port)),
+            mindo_argv(
+                "sandbox",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--webhook-url",
+                webhook_url,
+                "--webhook-shares",
+                DEMO_WEBHOOK_SHARES,
+            ),
             settings.sandbox_address,
         ),
         ChildSpec("gRPC service", mindo_argv("serve", "--demo"), settings.grpc_address),

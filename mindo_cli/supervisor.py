@@ -2,12 +2,15 @@
 
 Separate processes use both cores and fail independently; the supervisor starts them in order
 (each waits until the previous one accepts connections), forwards Ctrl-C as SIGTERM to all,
-and stops everything when any child dies.
+and stops everything when any child dies. If the supervisor itself is killed outright
+(SIGKILL: no handler runs), Linux sends each child SIGTERM (``PR_SET_PDEATHSIG``), so no
+orphaned service keeps its ports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import sys
@@ -34,7 +37,9 @@ async def run_children(specs: Sequence[ChildSpec], env: Mapping[str, str]) -> in
         loop.add_signal_handler(sig, stop.set)
     try:
         for spec in specs:
-            child = await asyncio.create_subprocess_exec(*spec.argv, env=dict(env))
+            child = await asyncio.create_subprocess_exec(
+                *spec.argv, env=dict(env), preexec_fn=_terminate_with_parent
+            )
             children.append(child)
             ready = await _listening(spec.address, child, stop)
             if stop.is_set():
@@ -49,6 +54,17 @@ async def run_children(specs: Sequence[ChildSpec], env: Mapping[str, str]) -> in
         return 0 if stop.is_set() else 1
     finally:
         await _terminate(children)
+
+
+def _terminate_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM when the parent dies (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 async def _listening(address: str, child: asyncio.subprocess.Process, stop: asyncio.Event) -> bool:

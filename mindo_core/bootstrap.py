@@ -17,21 +17,25 @@ from mindo_core.adapters.sql import open_store, upgrade_database
 from mindo_core.bulk_engine import BulkEngine, EngineSettings
 from mindo_core.clock import Clock, SystemClock
 from mindo_core.errors import InvalidRequest
-from mindo_core.ports import BulkStore, MetaGateway, Store, TokenCipher
+from mindo_core.ports import BulkStore, DeliveryStore, MetaGateway, Store, TokenCipher
 from mindo_core.progress import InProcessProgressBus, ProgressBus
 from mindo_core.request_limits import KeyRateLimiter, RequestLimit
+from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.connect_account import AccountConnector
+from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
+from mindo_core.services.message_status import MessageStatusQuery
 from mindo_core.services.send_message import SendMessage
+from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.settings import Settings
 
 
-class FullStore(Store, BulkStore, Protocol):
+class FullStore(Store, BulkStore, DeliveryStore, Protocol):
     """Every store port: what one database adapter implements."""
 
 
@@ -52,6 +56,10 @@ class Services:
     bulk_engine: BulkEngine
     progress: ProgressBus
     business_overview: BusinessOverviewQuery
+    message_status: MessageStatusQuery
+    ingest_webhook: IngestWebhook
+    # Applies parked statuses in the background once started (``mindo serve`` starts it).
+    status_writer: StatusWriter
 
 
 def wire(
@@ -63,12 +71,17 @@ def wire(
     request_limit: RequestLimit | None = None,
     engine_settings: EngineSettings | None = None,
     progress: ProgressBus | None = None,
+    meta_app_secret: str = "",
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests."""
     limiter = KeyRateLimiter(request_limit) if request_limit is not None else None
     bus = progress or InProcessProgressBus()
     engine = BulkEngine(store, meta, cipher, clock, bus, engine_settings)
     queries = BulkQueries(store, clock, bus, engine)
+    statuses = StatusWriter(store, clock, bus)
+    ingest = IngestWebhook(
+        statuses, AccountEvents(store, clock, bus, engine), app_secret=meta_app_secret
+    )
     return Services(
         store=store,
         meta=meta,
@@ -83,6 +96,9 @@ def wire(
         bulk_engine=engine,
         progress=bus,
         business_overview=BusinessOverviewQuery(store, clock),
+        message_status=MessageStatusQuery(store),
+        ingest_webhook=ingest,
+        status_writer=statuses,
     )
 
 
@@ -99,10 +115,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     )
     try:
         limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)
-        services = wire(store, meta, cipher, SystemClock(), request_limit=limit)
+        services = wire(
+            store,
+            meta,
+            cipher,
+            SystemClock(),
+            request_limit=limit,
+            meta_app_secret=settings.meta_app_secret,
+        )
         try:
             yield services
         finally:
+            await services.status_writer.stop()
             await services.bulk_engine.stop()
     finally:
         await meta.close()

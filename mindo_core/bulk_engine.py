@@ -8,10 +8,15 @@ Shape
   from its runner at once, so that nothing more of it starts.
 * One **runner** per phone number with work (``number_runner.NumberRunner``), an asyncio task
   owning that number's ``NumberScheduler``: Meta's throughput for the number (from its
-  ``throughput_level``, read when a bulk joins; 130429 is never provoked in steady state), the
-  adaptive slow-down, the fair round-robin between the bulks sharing the number, each bulk's
-  pacing cap, the pair rate and the bounded retries. Numbers run in parallel; at most
-  ``max_in_flight`` (512) sends are in flight over all of them.
+  ``throughput_level``, read when a bulk joins and again on ``refresh_number``; 130429 is
+  never provoked in steady state), the adaptive slow-down, the fair round-robin between the
+  bulks sharing the number, each bulk's pacing cap, the pair rate and the bounded retries.
+  Numbers run in parallel; at most ``max_in_flight`` (512) sends are in flight over all of
+  them.
+* ``refresh_number(number)`` (a webhook changed its throughput or tier) makes its runner
+  re-read the number before its next send: the new throughput applies at once (a lower one
+  at once, a higher one at once unless the number is slowed down, then recovery climbs to
+  it), and the new tier to the caps of its bulks paced by ``"tier"``.
 * One **outcome buffer** (``outcome_buffer.OutcomeBuffer``) writes outcomes in batches (every
   50 ms or 200 outcomes) and publishes the bulks they changed on the progress bus. Runners
   publish too: a bulk's first claim (PROCESSING), its finish and its stop.
@@ -28,7 +33,7 @@ echoes in the message's status webhooks. ``start()`` first settles every recipie
 flight by a previous process (``settle_in_flight``): by default it becomes ``unconfirmed``,
 with its own reason, and is not resent, because a duplicate is worse than a gap; a webhook
 carrying its callback data may still confirm it. That includes recipients claimed but not yet
-sent when the process was killed: at most about 1.5 x ``claim_seconds`` (0.1 s) of sending per
+sent when the process was killed: at most about 2 x ``claim_seconds`` (0.1 s) of sending per
 bulk. On a graceful ``stop()``, recipients claimed but not sent are released instead, and sends
 in flight get ``stop_grace_seconds`` to finish.
 
@@ -108,6 +113,15 @@ class BulkEngine:
         for runner in self._runners.values():
             runner.drop(bulk_id)
         self.wake()
+
+    def refresh_number(self, phone_number_row_id: PhoneNumberRowId) -> None:
+        """The number's throughput level or messaging tier changed in the store (Meta's account
+        webhooks): the runner of that number, if it has one, re-reads it and applies both
+        before its next send: the new throughput at once, the new tier to the caps of the
+        bulks paced by tier. Never waits; a number without a runner reads it when one starts."""
+        runner = self._runners.get(phone_number_row_id)
+        if runner is not None:
+            runner.refresh_number()
 
     async def start(self) -> None:
         """Settle what a previous process left in flight, then start sending."""

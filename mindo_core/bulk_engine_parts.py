@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,9 +29,14 @@ class EngineSettings:
     worker: str = "mindo"
     # Sends in flight at once, over every number.
     max_in_flight: int = 512
+    # Every number's throughput in messages/s instead of the one its level gives
+    # (``pacing.throughput_for``); None: from the level. For a Graph API without Meta's limits
+    # (the sandbox's ``--unlimited``, ``bench/pipeline_ceiling``).
+    throughput_mps: float | None = None
     # A claim takes this many seconds of sending at the number's current rate (1 to max_claim),
-    # and the next one is made when half of it is sent. Small, because what is claimed and not
-    # yet sent when the process is killed is settled as "unconfirmed" and never sent.
+    # and the next one is made when the queue holds one claim or less. Small, because what is
+    # claimed and not yet sent when the process is killed (up to two claims) is settled as
+    # "unconfirmed" and never sent.
     claim_seconds: float = 0.1
     max_claim: int = 500
     # Outcomes are written every flush_interval seconds or flush_batch outcomes.
@@ -53,6 +59,8 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if self.max_in_flight < 1 or self.max_claim < 1:
             raise ValueError("max_in_flight and max_claim must be at least 1")
+        if self.throughput_mps is not None and not 0 < self.throughput_mps < math.inf:
+            raise ValueError("throughput_mps must be positive and finite")
         if min(self.claim_seconds, self.flush_interval, self.poll_interval) <= 0:
             raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")
 

@@ -16,6 +16,13 @@ Rules (Send bulk page, "Automatic deduplication"; mindo-api.md §3):
   ``"5491112345678"`` are one recipient). The FIRST occurrence wins, with its variables; the
   later ones are dropped. ``total_recipients`` counts the list as submitted,
   ``unique_recipients`` what remains.
+
+Speed: a bulk send checks up to 100,000 recipients, and the accept path's target is 100,000 in
+1 s. The gRPC edge hands its protobuf messages over as they are (``SubmittedRecipient`` is a
+protocol they satisfy): copying them into 100,000 ``RecipientInput`` values costs more than
+checking them. The result is kept as columns (``PreparedBulk``), not one object per recipient:
+fewer objects to build, and none for the garbage collector to walk again and again while the
+list of a big request is still alive.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from mindo_core.errors import InvalidPhoneNumber, InvalidRequest, TemplateParameterError
 from mindo_core.phones import to_e164
@@ -40,6 +47,7 @@ __all__ = [
     "PreparedRecipient",
     "RecipientInput",
     "RecipientProblem",
+    "SubmittedRecipient",
     "TooManyRecipients",
     "prepare_recipients",
 ]
@@ -57,6 +65,20 @@ _NO_VALUES: Mapping[str, str] = MappingProxyType({})
 _RESOLUTION_MEMO_MAX = 4096
 _SHOWN_PHONE_MAX = 64
 _compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class SubmittedRecipient(Protocol):
+    """A recipient as submitted: a ``RecipientInput``, or an edge's own message with these
+    attributes (the gRPC servicer's ``BulkRecipient``); only read, never kept."""
+
+    @property
+    def phone(self) -> str: ...
+
+    @property
+    def variables(self) -> Mapping[str, str]: ...
+
+    @property
+    def button_variables(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -104,15 +126,31 @@ class PreparedRecipient:
 
 @dataclass(frozen=True, kw_only=True)
 class PreparedBulk:
+    """The unique, valid recipients in submission order, as three columns of equal length:
+    ``indexes`` (first position in the submitted list), ``e164s`` and ``variables_used``
+    (recipients with identical variables share one mapping: never mutate it)."""
+
     total_recipients: int
-    recipients: tuple[PreparedRecipient, ...]
+    template: CompiledTemplate = field(repr=False)
+    indexes: Sequence[int]
+    e164s: Sequence[str]
+    variables_used: Sequence[Mapping[str, str]] = field(repr=False)
 
     @property
     def unique_recipients(self) -> int:
-        return len(self.recipients)
+        return len(self.e164s)
+
+    @property
+    def recipients(self) -> tuple[PreparedRecipient, ...]:
+        """One value per recipient, built when asked (tests, small lists)."""
+        columns = zip(self.indexes, self.e164s, self.variables_used, strict=True)
+        return tuple(
+            PreparedRecipient(index=i, e164=e164, variables_used=used, template=self.template)
+            for i, e164, used in columns
+        )
 
     def wa_ids(self) -> Iterator[str]:
-        return (recipient.wa_id for recipient in self.recipients)
+        return (e164[1:] for e164 in self.e164s)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -165,7 +203,7 @@ class InvalidRecipients(InvalidRequest):
 
 def prepare_recipients(
     spec: TemplateSpec,
-    recipients: Sequence[RecipientInput],
+    recipients: Sequence[SubmittedRecipient],
     *,
     max_recipients: int = MAX_RECIPIENTS,
 ) -> PreparedBulk:
@@ -185,7 +223,9 @@ class _Preparation:
 
     def __init__(self, template: CompiledTemplate) -> None:
         self.template = template
-        self.prepared: list[PreparedRecipient] = []
+        self.indexes: list[int] = []
+        self.e164s: list[str] = []
+        self.variables_used: list[Mapping[str, str]] = []
         # E.164 numbers: the same partition as phones.dedup_key (wa_id is E.164 without "+").
         self.seen: set[str] = set()
         self.problems: list[RecipientProblem] = []
@@ -195,7 +235,7 @@ class _Preparation:
         self.resolutions: dict[object, Mapping[str, str] | _Refused] | None = {}
         self.resolutions_reused = 0
 
-    def add(self, index: int, recipient: RecipientInput) -> None:
+    def add(self, index: int, recipient: SubmittedRecipient) -> None:
         e164 = self.phone(recipient.phone)
         used = self.resolution(recipient.variables, recipient.button_variables)
         if isinstance(e164, _Refused) or isinstance(used, _Refused):
@@ -205,9 +245,9 @@ class _Preparation:
         if self.invalid_count or e164 in self.seen:
             return
         self.seen.add(e164)
-        self.prepared.append(
-            PreparedRecipient(index=index, e164=e164, variables_used=used, template=self.template)
-        )
+        self.indexes.append(index)
+        self.e164s.append(e164)
+        self.variables_used.append(used)
 
     def phone(self, raw: str) -> str | _Refused:
         """The E.164 number, or why it is refused."""
@@ -241,7 +281,10 @@ class _Preparation:
 
     def refuse(self, index: int, raw_phone: str, reason: str) -> None:
         self.invalid_count += 1
-        self.prepared.clear()  # the request is refused: keep nothing for it
+        # The request is refused: keep nothing for it.
+        self.indexes.clear()
+        self.e164s.clear()
+        self.variables_used.clear()
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
             phone = raw_phone[:_SHOWN_PHONE_MAX]
             self.problems.append(RecipientProblem(index=index, phone=phone, reason=reason))
@@ -249,7 +292,13 @@ class _Preparation:
     def result(self, *, total: int) -> PreparedBulk:
         if self.problems:
             raise InvalidRecipients(self.problems, invalid_count=self.invalid_count, total=total)
-        return PreparedBulk(total_recipients=total, recipients=tuple(self.prepared))
+        return PreparedBulk(
+            total_recipients=total,
+            template=self.template,
+            indexes=self.indexes,
+            e164s=self.e164s,
+            variables_used=self.variables_used,
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -19,6 +19,9 @@ Recipient states::
                             └──settle_unconfirmed──▶ unconfirmed ─▶ sent | delivered | read | failed
     pending ──cancel──▶ cancelled          pending ──skip──▶ skipped   (the bulk stopped early)
 
+(A status webhook naming a recipient through its callback data also settles one that is in
+flight, or pending again after an attempt that timed out: see ``delivery``.)
+
 ``unconfirmed`` settles a recipient whose call to Meta was in flight when its worker died:
 nobody knows whether Meta accepted it, and by default it is not resent, because a duplicate
 message is worse than a missing one (``CrashPolicy``). A webhook may still confirm it.

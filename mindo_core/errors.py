@@ -102,7 +102,7 @@ class MessageNotFound(NotFound):
     code = "message_not_found"
 
     def __init__(self, message_id: str) -> None:
-        super().__init__(f"Message '{message_id}' not found")
+        super().__init__(f"Message '{message_id}' no encontrado")
 
 
 class OrganisationNotFound(NotFound):

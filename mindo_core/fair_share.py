@@ -66,6 +66,12 @@ class FairShare(Generic[BulkKey]):
             max_rate, smooth=True, margin_seconds=self._margin, tolerance_seconds=0.5 / max_rate
         )
 
+    def set_max_rate(self, bulk_id: BulkKey, max_rate: float | None) -> None:
+        """The bulk's own limit changed (its number's messaging tier, for "tier" pacing): from
+        the very next slot on, it gets a fresh gate at the new rate. (The number's own gate, with
+        Meta's hard limit, keeps its history.)"""
+        self._lanes[bulk_id].gate = None if max_rate is None else self._pacing_gate(max_rate)
+
     def remove(self, bulk_id: BulkKey) -> None:
         """A bulk leaves (finished, cancelled, stopped); unknown ids are ignored."""
         if self._lanes.pop(bulk_id, None) is None:

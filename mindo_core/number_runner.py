@@ -9,7 +9,9 @@ commit the slot and send in a task of its own. A send may start up to 1 ms befor
 
 Claims. Each bulk's queue is filled from the store in small batches (``claim_seconds`` of
 sending at the number's current rate, 1 to ``max_claim``), the next batch being claimed in the
-background once half of the last one is sent, so that sending never waits for the database.
+background once the queue holds one batch or less: a claim has ``claim_seconds`` to arrive
+(under load a SQLite transaction waits for the one writer, and for the busy event loop, tens
+of milliseconds), so that sending never waits for the database.
 
 Holds. A bulk with nothing due is held: until its earliest pending recipient is due (a retry,
 a quota wait), until a claim under way arrives, or until its sends in flight come back. With
@@ -120,6 +122,8 @@ class NumberRunner:
         self._wake = asyncio.Event()
         self._closing = False
         self._loop_task: asyncio.Task[None] | None = None
+        # The number changed in the store (throughput, tier): re-read it at the next turn.
+        self._number_changed = False
 
     # -- the supervisor's side -------------------------------------------------------------------
 
@@ -130,6 +134,12 @@ class NumberRunner:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def refresh_number(self) -> None:
+        """The number's throughput level or messaging tier changed in the store: the loop
+        re-reads it and applies both before its next send. Never waits."""
+        self._number_changed = True
+        self.wake()
 
     def drop(self, bulk_id: BulkId) -> None:
         """The bulk is over (cancelled): nothing more of it is sent from now on."""
@@ -175,6 +185,8 @@ class NumberRunner:
 
     async def _turn(self) -> None:
         await self._follow_assignment()
+        if self._number_changed:
+            await self._apply_number_change()
         scheduler = self._scheduler
         if scheduler is None or not self._lanes:
             await self._rest(self._settings.poll_interval)
@@ -193,7 +205,7 @@ class NumberRunner:
             await self._replenish(lane)
             return
         lane.held_until = None
-        if not lane.drained and len(lane.queue) <= self._claim_size(lane) // 2:
+        if not lane.drained and len(lane.queue) <= self._claim_size(lane):
             self._start_claim(lane)  # the next batch arrives before this one runs out
         wa_id = recipient.e164.removeprefix("+")
         ready_at = scheduler.recipient_ready_at(wa_id, now)
@@ -219,6 +231,8 @@ class NumberRunner:
     # -- lanes -----------------------------------------------------------------------------------
 
     async def _follow_assignment(self) -> None:
+        if self._assigned.keys() == self._lanes.keys():
+            return  # every turn asks; nearly always nothing changed
         for bulk_id in [b for b in self._lanes if b not in self._assigned]:
             lane = self._lanes[bulk_id]
             if lane.state == "active":  # over elsewhere (cancelled): what it claimed goes too
@@ -263,8 +277,35 @@ class NumberRunner:
             cap=cap,
         )
 
+    async def _apply_number_change(self) -> None:
+        """The number as the store has it now: its throughput for the scheduler, its tier for
+        the caps of the bulks paced by tier. (A lane admitted later reads it anyway.)"""
+        self._number_changed = False  # before reading: a change told meanwhile reads again
+        first = next(iter(self._lanes.values()), None)
+        contexts = BulkContexts(self._parts.store)
+        try:
+            context = None if first is None else await contexts.of(first.bulk)
+        except Exception:
+            self._number_changed = True  # the next turn tries again
+            raise
+        if context is None or self._scheduler is None:
+            return  # no lane yet, or the number is gone: admitting or finishing handles it
+        number = context.phone_number
+        scheduler = self._scheduler_for(number)
+        for lane in self._lanes.values():
+            cap = _rate_cap(lane.bulk, number)
+            if cap != lane.cap and lane.state == "active":
+                lane.cap = cap
+                scheduler.set_bulk_rate(lane.id, cap)
+        logger.info(
+            "Phone number row %s now sends at %s msg/s (tier %s)",
+            self.number_id,
+            scheduler.current_rate(_monotonic()),
+            number.messaging_limit_tier,
+        )
+
     def _scheduler_for(self, number: PhoneNumber) -> NumberScheduler[BulkId]:
-        throughput = throughput_for(number.throughput_level)
+        throughput = self._settings.throughput_mps or throughput_for(number.throughput_level)
         if self._scheduler is None:
             settings = self._settings
             self._scheduler = NumberScheduler(

@@ -1,13 +1,14 @@
 """Send outcomes, written to the store in batches rather than one transaction per message.
 
 A batch goes when it holds ``max_batch`` (200) outcomes or ``interval`` (50 ms) after the first
-outcome that waits, whichever comes first; ``flush`` writes everything at once (before deciding
-a bulk is over, and on shutdown). Each write publishes the snapshots of the bulks it changed.
+outcome that waits, whichever comes first; outcomes that arrive while a batch is being written
+wait for the next one. ``flush`` writes everything at once (before deciding a bulk is over, and
+on shutdown). Each write publishes the snapshots of the bulks it changed.
 
 Durability is per batch: a recipient is durably ``in_flight`` before its call to Meta, and its
-outcome is durable at most ``interval`` after the answer. A crash in between leaves it in flight,
-and the restart settles it (``unconfirmed`` by default, never resent). A write that fails keeps
-its batch, in order, for the next attempt.
+outcome is durable about ``interval`` after the answer (plus the write under way). A crash in
+between leaves it in flight, and the restart settles it (``unconfirmed`` by default, never
+resent). A write that fails keeps its batch, in order, for the next attempt.
 """
 
 from __future__ import annotations
@@ -48,6 +49,33 @@ class OutcomeBuffer:
     def __len__(self) -> int:
         return len(self._waiting)
 
+    async def _write_round(self) -> None:
+        """What waits now; what arrives meanwhile waits for the next round. (Writing until
+        nothing waits would, while sending, never stop: one transaction after another, holding
+        SQLite's one writer nearly all the time, and the claims would wait for it.)"""
+        async with self._writing:
+            left = len(self._waiting)
+            while left > 0 and self._waiting:
+                count = min(left, self._max_batch)
+                await self._write(count)
+                left -= count
+            if len(self._waiting) < self._max_batch:
+                self._full.clear()
+            if not self._waiting:
+                self._some.clear()
+
+    async def _write(self, count: int) -> None:
+        """The first ``count`` outcomes; they stay first in line if the write fails."""
+        batch = self._waiting[:count]
+        del self._waiting[:count]
+        try:
+            changed = await self._store.record_outcomes(batch)
+        except BaseException:
+            self._waiting[:0] = batch
+            raise
+        for bulk in changed:
+            self._bus.publish(bulk.id, bulk)
+
     def add(self, outcome: RecipientOutcome) -> None:
         """Never waits."""
         self._waiting.append(outcome)
@@ -59,15 +87,7 @@ class OutcomeBuffer:
         """Write every outcome added before this call (and any added meanwhile)."""
         async with self._writing:
             while self._waiting:
-                batch = self._waiting[: self._max_batch]
-                del self._waiting[: self._max_batch]
-                try:
-                    changed = await self._store.record_outcomes(batch)
-                except BaseException:
-                    self._waiting[:0] = batch
-                    raise
-                for bulk in changed:
-                    self._bus.publish(bulk.id, bulk)
+                await self._write(min(len(self._waiting), self._max_batch))
             self._full.clear()
             self._some.clear()
 
@@ -81,7 +101,7 @@ class OutcomeBuffer:
             except TimeoutError:
                 pass
             try:
-                await self.flush()
+                await self._write_round()
             except Exception:
                 logger.exception("Could not record %d send outcomes; retrying", len(self))
                 await asyncio.sleep(_RETRY_AFTER_FAILURE_S)

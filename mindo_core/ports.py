@@ -8,7 +8,7 @@ TokenCipher (``adapters.crypto``: Fernet keyed by MINDO_SECRET_KEY)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -24,8 +24,10 @@ from mindo_core.accounts import (
 )
 from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
 from mindo_core.bulks import Bulk, BulkId, BulkRecipient, BulkStatus, CrashPolicy
+from mindo_core.delivery import DeliveryReport
 from mindo_core.messages import DeliveryState, MessageId, MessageRecord, NewMessage
 from mindo_core.template_records import JsonObject, StoredTemplate, TemplateId
+from mindo_core.webhooks import StatusUpdate
 
 T = TypeVar("T")
 
@@ -144,6 +146,17 @@ class AccountStore(Protocol):
 
     async def encrypted_token(self, business_account_id: BusinessAccountId) -> bytes | None: ...
 
+    async def update_phone_number_limits(
+        self,
+        number_id: PhoneNumberRowId,
+        *,
+        messaging_limit_tier: str | None = None,
+        throughput_level: str | None = None,
+    ) -> PhoneNumber:
+        """What Meta's account webhooks change; None leaves a field as it is. Raises
+        ``PhoneNumberNotFound`` for an unknown number."""
+        ...
+
 
 class TemplateStore(Protocol):
     async def upsert_template(
@@ -164,6 +177,14 @@ class TemplateStore(Protocol):
         self, business_account_id: BusinessAccountId
     ) -> Sequence[StoredTemplate]: ...
 
+    async def get_template(self, template_id: TemplateId) -> StoredTemplate | None:
+        """Unscoped: for what already holds the id (a message, a bulk)."""
+        ...
+
+    async def set_template_status(self, template_id: TemplateId, status: str) -> StoredTemplate:
+        """Meta changed the template's status (a webhook). Raises ``TemplateNotFound``."""
+        ...
+
 
 class MessageStore(Protocol):
     async def add_message(self, message: NewMessage) -> MessageRecord: ...
@@ -171,6 +192,27 @@ class MessageStore(Protocol):
     async def find_message_by_wamid(
         self, organisation_id: OrganisationId, wamid: str
     ) -> MessageRecord | None: ...
+
+
+class DeliveryStore(Protocol):
+    """Meta's status webhooks applied to messages (``delivery`` holds the rules)."""
+
+    async def apply_statuses(
+        self, updates: Sequence[StatusUpdate], *, received_at: datetime
+    ) -> DeliveryReport:
+        """One transaction for the batch. Each status moves the message with its wamid, or,
+        when no message has that wamid yet, the bulk recipient its callback data names (in
+        flight or unconfirmed: the wamid is recorded with it). Bulk counters follow, and
+        finished bulks refresh their final status. A status that finds no message is parked
+        (``received_at``) for ``apply_parked``."""
+        ...
+
+    async def apply_parked(self, *, now: datetime) -> DeliveryReport:
+        """Applies, then forgets, the parked statuses whose message now exists; forgets those
+        parked more than ``PARKED_STATUS_TTL_DAYS`` before ``now`` (counted as unchanged)."""
+        ...
+
+    async def parked_count(self) -> int: ...
 
 
 class Store(OrganisationStore, ApiKeyStore, AccountStore, TemplateStore, MessageStore, Protocol):
@@ -280,8 +322,12 @@ class RecipientOutcome:
 
 
 class BulkStore(Protocol):
-    async def create_bulk(self, bulk: NewBulk, recipients: Sequence[NewBulkRecipient]) -> Bulk:
-        """One transaction: the bulk and all its recipients, or nothing."""
+    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewBulkRecipient]) -> Bulk:
+        """One transaction: the bulk and all its recipients, or nothing.
+
+        ``recipients`` come in position order, positions 0, 1, 2, … (else ``ValueError``), and
+        are read once, as they are written: a generator streams a bulk of any size through the
+        one transaction without holding it all in memory (chunk by chunk in SQL)."""
         ...
 
     async def get_bulk(

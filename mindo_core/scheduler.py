@@ -143,6 +143,10 @@ class NumberScheduler(Generic[BulkKey]):
         """A bulk starts sending; ``max_rate`` is its pacing cap (``pacing.bulk_rate_cap``)."""
         self._share.add(bulk_id, max_rate=max_rate)
 
+    def set_bulk_rate(self, bulk_id: BulkKey, max_rate: float | None) -> None:
+        """The bulk's pacing cap changed (``pacing.bulk_rate_cap`` of a new messaging tier)."""
+        self._share.set_max_rate(bulk_id, max_rate)
+
     def remove_bulk(self, bulk_id: BulkKey) -> None:
         self._share.remove(bulk_id)
 

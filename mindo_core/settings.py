@@ -14,6 +14,7 @@
 | MINDO_LOG_LEVEL          | INFO                            | DEBUG, INFO, WARNING, ERROR        |
 | MINDO_KEY_RATE_LIMIT     | 100                             | requests/s per API key (0: off)    |
 | MINDO_KEY_RATE_BURST     | 200                             | requests a key may make at once    |
+| MINDO_META_APP_SECRET    | (none: webhook POSTs refused)   | checks Meta's webhook signatures   |
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Settings:
     log_level: str = "INFO"
     key_rate_limit: float = 100.0
     key_rate_burst: int = 200
+    # The Meta app's secret: every webhook POST is signed with it (X-Hub-Signature-256).
+    meta_app_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -62,6 +65,8 @@ class Settings:
             key_rate_limit=_non_negative_float(
                 get("MINDO_KEY_RATE_LIMIT", str(defaults.key_rate_limit)), "MINDO_KEY_RATE_LIMIT"
             ),
+            # As it is, untrimmed: the bridge reads the same variable, and must sign alike.
+            meta_app_secret=env.get("MINDO_META_APP_SECRET", ""),
             key_rate_burst=int(
                 _non_negative_float(
                     get("MINDO_KEY_RATE_BURST", str(defaults.key_rate_burst)),

@@ -7,6 +7,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mindo_core.accounts import Organisation
+from mindo_core.errors import MindoError
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.business_overview import (
     AccountOverview,
@@ -14,8 +15,11 @@ from mindo_core.services.business_overview import (
     NumberOverview,
     TemplateOverview,
 )
+from mindo_core.services.ingest_webhook import IngestReport
+from mindo_core.services.message_status import MessageView
 from mindo_core.services.send_message import DEFAULT_LANGUAGE, SendMessageCommand, SentMessage
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
+from mindo_grpc.errors import details_for
 
 # proto3 has no null for scalars: -1 stands for "no limit" in quota fields.
 UNLIMITED = -1
@@ -140,3 +144,50 @@ def business_info(organisation: Organisation) -> pb.BusinessInfo:
         company_types=list(profile.company_types),
         categories=list(profile.categories),
     )
+
+
+def message(view: MessageView) -> pb.Message:
+    record, template = view.message, view.template
+    status = record.status
+    delivery = pb.DeliveryStatus(
+        current=status,
+        sent_at=timestamp(record.sent_at),
+        delivered_at=timestamp(record.delivered_at),
+        read_at=timestamp(record.read_at),
+        failed_at=timestamp(record.failed_at),
+        error_message=(record.error_message or "") if status == "failed" else "",
+    )
+    if status == "failed" and record.error_code is not None:
+        delivery.error_code = record.error_code
+    return pb.Message(
+        id=record.id,
+        template=pb.MessageTemplate(
+            id=record.template_id,
+            name=template.name if template else "",
+            language=template.language if template else "",
+            category=template.category if template else "",
+        ),
+        recipient=pb.MessageRecipient(phone=record.recipient_phone),
+        variables_used=dict(record.variables_used),
+        delivery_status=delivery,
+        meta_message_id=record.wamid or "",
+        was_successful=view.was_successful,
+        error_message=view.send_error or "",
+        sent_at=timestamp(record.sent_at or record.created_at),
+    )
+
+
+def ingest_result(answer: IngestReport | MindoError) -> pb.IngestWebhookResult:
+    """One POST of a batch: its counts, or its refusal as the error table says it."""
+    if isinstance(answer, MindoError):
+        details = details_for(answer)
+        return pb.IngestWebhookResult(
+            grpc_code=details.status.value[0],
+            error_code=details.code,
+            error_message=details.message,
+        )
+    return pb.IngestWebhookResult(statuses=answer.statuses, account_events=answer.account_events)
+
+
+def ingest_report(report: IngestReport) -> pb.IngestWebhookResponse:
+    return pb.IngestWebhookResponse(statuses=report.statuses, account_events=report.account_events)

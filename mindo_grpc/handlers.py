@@ -46,6 +46,24 @@ def unary(scope: Scope | None) -> Callable[[Handler[Request, Response]], Method[
     return decorate
 
 
+KeylessHandler = Callable[[Any, Request], Awaitable[Response]]
+KeylessMethod = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+
+
+def keyless_unary(handler: KeylessHandler[Request, Response]) -> KeylessMethod[Request, Response]:
+    """Like ``unary`` for the one RPC that carries its own authentication (a webhook's
+    signature, checked by the use case): no API key is asked for."""
+
+    @wraps(handler)
+    async def method(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await handler(self, request)
+        except Exception as error:  # translated once, here
+            await context.abort_with_status(to_status(details_for(error)))
+
+    return method
+
+
 StreamHandler = Callable[[Any, Request, Principal], AsyncIterator[Response]]
 StreamMethod = Callable[[Any, Request, grpc.aio.ServicerContext], AsyncIterator[Response]]
 

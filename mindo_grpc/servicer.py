@@ -6,18 +6,21 @@ from collections.abc import AsyncIterator
 
 from mindo_core.bootstrap import Services
 from mindo_core.services.authenticate import Principal
+from mindo_core.services.ingest_webhook import WebhookPost
 from mindo_grpc import convert, convert_bulks
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from mindo_grpc.handlers import server_stream, unary
+from mindo_grpc.handlers import keyless_unary, server_stream, unary
+from mindo_grpc.watch_snapshots import SharedSnapshots
 
 
 class MindoServicer(mindo_pb2_grpc.MindoServicer):
-    """RPCs not overridden here answer UNIMPLEMENTED (the generated base class does that)."""
+    """Every RPC of ``mindo.v1.Mindo``; all but IngestWebhook authenticate with ``x-api-key``."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.authenticator = services.authenticator
+        self._snapshots = SharedSnapshots()  # WatchBulk's, shared by a bulk's subscribers
 
     @unary("send")
     async def SendMessage(
@@ -80,7 +83,25 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         self, request: pb.WatchBulkRequest, principal: Principal
     ) -> AsyncIterator[pb.Bulk]:
         async for view in self.services.watch_bulk(principal, request.bulk_send_id):
-            yield convert_bulks.bulk(view)
+            yield self._snapshots.convert(view)
+
+    @unary("read")
+    async def GetMessage(self, request: pb.GetMessageRequest, principal: Principal) -> pb.Message:
+        view = await self.services.message_status(principal, request.message_id)
+        return convert.message(view)
+
+    @keyless_unary
+    async def IngestWebhook(self, request: pb.IngestWebhookRequest) -> pb.IngestWebhookResponse:
+        report = await self.services.ingest_webhook(request.body, request.signature or None)
+        return convert.ingest_report(report)
+
+    @keyless_unary
+    async def IngestWebhooks(self, request: pb.IngestWebhooksRequest) -> pb.IngestWebhooksResponse:
+        posts = [
+            WebhookPost(body=post.body, signature=post.signature or None) for post in request.posts
+        ]
+        answers = await self.services.ingest_webhook.many(posts)
+        return pb.IngestWebhooksResponse(results=[convert.ingest_result(a) for a in answers])
 
     @unary("read")
     async def ListBusinessAccounts(

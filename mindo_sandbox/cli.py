@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,9 @@ from mindo_sandbox.config import LimitsConfig, SandboxConfig
 from mindo_sandbox.faults import SERVER_ERROR_KINDS, FaultConfig
 from mindo_sandbox.server import start_sandbox
 from mindo_sandbox.webhook_config import WebhookConfig
+
+# The same variable the service checks signatures with: one secret for both ends in `mindo dev`.
+APP_SECRET_ENV = "MINDO_META_APP_SECRET"
 
 DEFAULT_PORT = 8089
 
@@ -31,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mps", type=int, help="throughput of every number, messages/s")
     parser.add_argument("--pair-capacity", type=int, help="pair-rate burst (Meta: 45)")
     parser.add_argument("--pair-refill-seconds", type=float, help="pair-rate refill (Meta: 6)")
+    parser.add_argument(
+        "--unlimited",
+        action="store_true",
+        help="no throughput limit (130429) nor pair rate (131056): a client's own ceiling",
+    )
     parser.add_argument("--latency-ms", metavar="MS|MIN-MAX", help="added latency per send")
     parser.add_argument("--error-rate", type=float, help="probability of a 5xx per send")
     parser.add_argument(
@@ -52,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="seed of the random faults")
     webhooks = parser.add_argument_group("status webhooks (more knobs in the config file)")
     webhooks.add_argument("--webhook-url", metavar="URL", help="where to post webhooks")
-    webhooks.add_argument("--app-secret", help="key of the X-Hub-Signature-256 HMAC")
+    webhooks.add_argument(
+        "--app-secret",
+        help=f"key of the X-Hub-Signature-256 HMAC (default: ${APP_SECRET_ENV}, kept off argv)",
+    )
     webhooks.add_argument(
         "--webhook-shares",
         metavar="DELIVERED,READ",
@@ -95,6 +107,8 @@ def _limits(limits: LimitsConfig, args: argparse.Namespace) -> LimitsConfig:
         data["pair_capacity"] = args.pair_capacity
     if args.pair_refill_seconds is not None:
         data["pair_refill_seconds"] = args.pair_refill_seconds
+    if args.unlimited:
+        data["unlimited"] = True
     return replace(limits, **vars(LimitsConfig.from_json(data))) if data else limits
 
 
@@ -122,8 +136,9 @@ def _webhooks(webhooks: WebhookConfig, args: argparse.Namespace) -> WebhookConfi
     data = webhooks.to_json(mask_secret=False)
     if args.webhook_url is not None:
         data["callback_url"] = args.webhook_url
-    if args.app_secret is not None:
-        data["app_secret"] = args.app_secret
+    app_secret = args.app_secret or os.environ.get(APP_SECRET_ENV, "").strip()
+    if app_secret:
+        data["app_secret"] = app_secret
     if args.webhook_shares is not None:
         delivered, _, read = args.webhook_shares.partition(",")
         data["shares"] = {"delivered": _number(delivered), "read": _number(read or "0")}

@@ -223,12 +223,19 @@ class LimitsConfig:
     page_size: int = 25
     max_page_size: int = 1000
     max_recorded: int = 100_000
+    # No throughput limit (never 130429) and no pair rate (never 131056): what a client can do
+    # when Meta is not the bottleneck (``bench/pipeline_ceiling``). Chosen recipient errors and
+    # the other faults still apply.
+    unlimited: bool = False
 
     @classmethod
     def from_json(cls, data: Any, where: str = "limits") -> LimitsConfig:
         data = as_mapping(data, where)
         check_known_keys(data, _LIMIT_KEYS, where)
         defaults = cls()
+        unlimited = data.get("unlimited", False)
+        if not isinstance(unlimited, bool):
+            raise ConfigError(f"{where}: 'unlimited' must be true or false")
         return cls(
             pair_capacity=opt_int(data, "pair_capacity", defaults.pair_capacity, where, 1),
             pair_refill_seconds=opt_float(
@@ -237,11 +244,13 @@ class LimitsConfig:
             page_size=opt_int(data, "page_size", defaults.page_size, where, 1),
             max_page_size=opt_int(data, "max_page_size", defaults.max_page_size, where, 1),
             max_recorded=opt_int(data, "max_recorded", defaults.max_recorded, where, 1),
+            unlimited=unlimited,
         )
 
 
 _LIMIT_KEYS = frozenset(
     {"pair_capacity", "pair_refill_seconds", "page_size", "max_page_size", "max_recorded"}
+    | {"unlimited"}
 )
 
 

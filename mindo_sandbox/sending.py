@@ -121,12 +121,13 @@ def _check_recipient(number: PhoneNumberConfig, request: SendRequest) -> None:
 
 
 def _check_limits(state: SandboxState, number: PhoneNumberConfig, wa_id: str) -> None:
-    if not state.throughput.try_acquire(number.id, number.throughput_mps):
+    unlimited = state.limits.unlimited
+    if not unlimited and not state.throughput.try_acquire(number.id, number.throughput_mps):
         raise GraphError(130429)
     code = state.faults.recipient_code(wa_id)
     if code is not None:
         raise ChosenRecipientError(code)
-    if not state.pair_rate.try_acquire(number.id, wa_id):
+    if not unlimited and not state.pair_rate.try_acquire(number.id, wa_id):
         raise GraphError(131056)
 
 

@@ -20,6 +20,7 @@ from rest_bridge.openapi import build_document
 from rest_bridge.routes import ROUTES, Route
 from rest_bridge.routes.service import DOCUMENT
 from rest_bridge.upstream import channel_context
+from rest_bridge.webhook_forwarder import forwarder_context
 from rest_bridge.webhook_secrets import WEBHOOK_SECRETS, WebhookSecrets
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def build_app(
     """
     app = web.Application(middlewares=[json_errors])
     app.cleanup_ctx.append(channel_context(grpc_target, rpc_timeout_seconds))
+    app.cleanup_ctx.append(forwarder_context)
     if webhook_secrets is None:
         webhook_secrets = WebhookSecrets.from_env(os.environ)
     app[WEBHOOK_SECRETS] = webhook_secrets

@@ -224,6 +224,7 @@ async def bulk_world(
     tier: str = "TIER_UNLIMITED",
     throughput: str = "HIGH",
     organisation: str = "Acme",
+    meta_app_secret: str = "",
 ) -> BulkWorld:
     meta = ScriptedMeta(
         phone_numbers={
@@ -236,7 +237,12 @@ async def bulk_world(
         tokens={WABA: TOKEN},
     )
     services = wire(
-        InMemoryStore(), meta, ReversingCipher(), clock or SystemClock(), engine_settings=settings
+        InMemoryStore(),
+        meta,
+        ReversingCipher(),
+        clock or SystemClock(),
+        engine_settings=settings,
+        meta_app_secret=meta_app_secret,
     )
     return BulkWorld(services, meta, await tenant(services, organisation, connect=True))
 

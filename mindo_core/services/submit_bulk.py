@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mindo_core.accounts import BusinessAccountId, PhoneNumber
-from mindo_core.bulk_submission import PreparedBulk, RecipientInput, prepare_recipients
+from mindo_core.bulk_submission import PreparedBulk, SubmittedRecipient, prepare_recipients
 from mindo_core.bulks import Bulk, BulkId
 from mindo_core.clock import Clock
 from mindo_core.errors import PhoneNumberNotFound, TemplateNotApproved, TemplateNotFound
@@ -75,7 +75,8 @@ DEFAULT_LANGUAGE = "es"
 class SubmitBulkCommand:
     phone_number_id: str
     template_name: str
-    recipients: Sequence[RecipientInput]
+    # ``RecipientInput``s, or the edge's own messages (see ``bulk_submission``).
+    recipients: Sequence[SubmittedRecipient]
     language: str = DEFAULT_LANGUAGE
     pacing: str | None = None
 
@@ -160,8 +161,8 @@ class SubmitBulk:
             created_at=now,
             created_by=principal.api_key.id,
         )
-        recipients = list(_recipients(prepared, plan, window))
-        bulk = await self._store.create_bulk(new_bulk, recipients)
+        # Streamed into the store: the rows are made as they are written.
+        bulk = await self._store.create_bulk(new_bulk, _recipients(prepared, plan, window))
         self._waker.wake()
         return SubmittedBulk(
             bulk=bulk,
@@ -210,15 +211,14 @@ def _recipients(
     """In submission order; the k-th recipient new to the window beyond the room now waits for
     the k-th refill."""
     new = 0
-    for position, recipient in enumerate(prepared.recipients):
+    fits_now, refill_times = plan.fits_now, plan.refill_times
+    columns = zip(prepared.e164s, prepared.variables_used, strict=True)
+    for position, (e164, variables_used) in enumerate(columns):
         not_before = None
-        if recipient.wa_id not in window:
-            if new >= plan.fits_now:
-                not_before = plan.refill_times[new - plan.fits_now]
+        if e164[1:] not in window:
+            if new >= fits_now:
+                not_before = refill_times[new - fits_now]
             new += 1
         yield NewBulkRecipient(
-            position=position,
-            e164=recipient.e164,
-            variables_used=recipient.variables_used,
-            not_before=not_before,
+            position=position, e164=e164, variables_used=variables_used, not_before=not_before
         )

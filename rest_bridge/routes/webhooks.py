@@ -12,23 +12,27 @@ parses. The order of refusals:
 2. a body over 3 MiB (Meta's payloads are at most 3 MB): 413;
 3. a signature that does not sign the body: 401.
 
-Nothing refused reaches the service, so nothing is recorded. What is accepted goes to
-``IngestWebhook`` byte for byte with the header; the service checks the signature again (it is
-the authority) and its refusals map through the error table (a malformed body is a 400).
+Nothing refused reaches the service, so nothing is recorded. What is accepted goes to the
+service byte for byte with the header, batched with the POSTs that arrive meanwhile
+(``webhook_forwarder``: one ``IngestWebhooks`` call for many POSTs); the service checks the
+signature again (it is the authority) and its refusals map through the error table (a
+malformed body is a 400). The answer comes once the statuses are durable.
 """
 
 from __future__ import annotations
 
 import hmac
 
+import grpc
 from aiohttp import web
 
-from mindo_grpc._pb.mindo.v1 import mindo_pb2
+from mindo_grpc.status_details import ErrorDetails
 from rest_bridge import meta_signature, openapi
+from rest_bridge.error_table import api_error
 from rest_bridge.json_body import read_limited
 from rest_bridge.problems import ApiError, coded, json_response
 from rest_bridge.routes.spec import Route
-from rest_bridge.upstream import upstream
+from rest_bridge.webhook_forwarder import webhook_forwarder
 from rest_bridge.webhook_secrets import webhook_secrets
 
 PATH = "/webhooks/meta"
@@ -77,10 +81,18 @@ async def receive(request: web.Request) -> web.Response:
     body = await read_limited(request, MAX_BODY_BYTES)
     if not meta_signature.signs(header, body, app_secret):
         raise _refused("the signature does not match the body")
-    service = upstream(request)
-    message = mindo_pb2.IngestWebhookRequest(body=body, signature=header)
-    reply = await service.call(service.stub.IngestWebhook, message, api_key=None)
-    return json_response({"received": reply.statuses + reply.account_events})
+    result = await webhook_forwarder(request).forward(body, header)
+    if result.grpc_code != grpc.StatusCode.OK.value[0]:
+        refusal = ErrorDetails(
+            status=_STATUS_BY_NUMBER.get(result.grpc_code, grpc.StatusCode.UNKNOWN),
+            message=result.error_message,
+            code=result.error_code,
+        )
+        raise api_error(refusal)
+    return json_response({"received": result.statuses + result.account_events})
+
+
+_STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}
 
 
 def _refused(reason: str) -> ApiError:

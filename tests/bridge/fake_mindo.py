@@ -167,9 +167,9 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
     (ListBulkMessages), unless ``errors`` holds an error for the method's name.
 
     GetMessage answers from ``messages`` (a wamid it does not hold is ``message_not_found``)
-    and, like the service, checks the key and the read scope itself. IngestWebhook answers
-    ``ingest_reply``; it records what it is given, so a request the bridge refused leaves
-    ``received`` empty.
+    and, like the service, checks the key and the read scope itself. IngestWebhook(s) answer
+    ``ingest_reply`` per post; they record what they are given, so a request the bridge
+    refused leaves ``received`` empty.
     """
 
     def __init__(self) -> None:
@@ -252,6 +252,34 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
     ) -> mindo_pb2.IngestWebhookResponse:
         await self._answer("IngestWebhook", request, context)
         return self.ingest_reply
+
+    async def IngestWebhooks(
+        self, request: mindo_pb2.IngestWebhooksRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.IngestWebhooksResponse:
+        """Each post is recorded as an ``IngestWebhook`` call; ``errors["IngestWebhook"]`` is
+        every post's refusal, and ``errors["IngestWebhooks"]`` fails the whole call."""
+        results = []
+        for post in request.posts:
+            self._record("IngestWebhook", post, context)
+            refusal = self.errors.get("IngestWebhook")
+            if refusal is None:
+                results.append(
+                    mindo_pb2.IngestWebhookResult(
+                        statuses=self.ingest_reply.statuses,
+                        account_events=self.ingest_reply.account_events,
+                    )
+                )
+            else:
+                results.append(
+                    mindo_pb2.IngestWebhookResult(
+                        grpc_code=refusal.status.value[0],
+                        error_code=refusal.code,
+                        error_message=refusal.message,
+                    )
+                )
+        if "IngestWebhooks" in self.errors:
+            await context.abort_with_status(to_status(self.errors["IngestWebhooks"]))
+        return mindo_pb2.IngestWebhooksResponse(results=results)
 
     async def _authorise(self, context: grpc.aio.ServicerContext, *, scope: str) -> None:
         if dict(context.invocation_metadata()).get("x-api-key") != GOOD_KEY:

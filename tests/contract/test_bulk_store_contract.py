@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol, cast
@@ -78,13 +78,14 @@ def recipients(count: int, *, not_before: datetime | None = None) -> list[NewBul
 async def create(
     store: FullStore,
     owner: Tenant,
-    people: Sequence[NewBulkRecipient] | int = 3,
+    people: Iterable[NewBulkRecipient] | int = 3,
     *,
     created_at: datetime = T0,
     bulk_id: str | None = None,
     template_id: TemplateId | None = None,
 ) -> Bulk:
     listed = recipients(people) if isinstance(people, int) else people
+    submitted = len(listed) + 1 if isinstance(listed, Sequence) else 0
     new = NewBulk(
         id=BulkId(bulk_id or str(uuid.uuid4())),
         task_id=f"task-{uuid.uuid4().hex[:8]}",
@@ -92,7 +93,7 @@ async def create(
         phone_number_row_id=owner.number.id,
         template_id=owner.template.id if template_id is None else template_id,
         pacing="normal",
-        total_recipients=len(listed) + 1,  # as submitted, one duplicate dropped
+        total_recipients=submitted,  # as submitted, one duplicate dropped
         estimated_time_minutes=1.5,
         created_at=created_at,
     )
@@ -184,7 +185,7 @@ async def test_recipients_keep_their_variables_and_when_they_may_go(bulks: FullS
         NewBulkRecipient(position=1500, e164="+5491199999", variables_used={}, not_before=refill)
     )
 
-    bulk = await create(bulks, acme, list(reversed(people)))
+    bulk = await create(bulks, acme, people)
 
     page = await bulks.list_bulk_recipients(
         acme.organisation.id, bulk.id, status=None, offset=1499, limit=5
@@ -195,6 +196,43 @@ async def test_recipients_keep_their_variables_and_when_they_may_go(bulks: FullS
     assert (page.items[1].variables_used, page.items[1].not_before) == ({}, refill)
     assert page.items[1].not_before is not None
     assert page.items[1].not_before.utcoffset() == timedelta(0)
+
+
+async def test_recipients_may_be_streamed_from_a_generator_read_once(bulks: FullStore) -> None:
+    # Several SQL chunks (1,000 rows each), so that chunks meet in the middle.
+    acme = await tenant(bulks)
+    read: list[int] = []
+
+    def streamed() -> Iterator[NewBulkRecipient]:
+        for i in range(2_503):
+            read.append(i)
+            yield NewBulkRecipient(position=i, e164=f"+3461{i:07d}", variables_used={"n": str(i)})
+
+    bulk = await create(bulks, acme, streamed())
+
+    assert read == list(range(2_503))
+    assert bulk.counters == BulkCounters(total=2_503, pending=2_503)
+    page = await bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=999, limit=3
+    )
+    assert [(r.position, r.e164, r.variables_used) for r in page.items] == [
+        (999, "+34610000999", {"n": "999"}),
+        (1_000, "+34610001000", {"n": "1000"}),
+        (1_001, "+34610001001", {"n": "1001"}),
+    ]
+
+
+async def test_recipients_out_of_position_order_store_nothing(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    people = recipients(3)
+    bulk_id = str(uuid.uuid4())
+
+    with pytest.raises(ValueError, match="position"):
+        await create(bulks, acme, [people[0], people[2], people[1]], bulk_id=bulk_id)
+
+    assert await bulks.get_bulk(BulkId(bulk_id)) is None
+    listed = await bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=0, limit=10)
+    assert listed.count == 0
 
 
 async def test_another_organisations_bulk_is_not_found(bulks: FullStore) -> None:

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 DEMO_KEY = "mindo_E2eDemoKey0123456789abcd"
+# Pinned so that a test can re-point the sandbox's webhooks (PUT /_sandbox/webhooks replaces
+# every setting, the secret included) and still have them accepted by the bridge.
+APP_SECRET = "e2e-meta-app-secret-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -41,6 +44,30 @@ class DevStack:
         with urllib.request.urlopen(f"http://{self.sandbox}/_sandbox/requests") as answer:
             body = json.load(answer)
         return list(body["data"])
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.base_url}/webhooks/meta"
+
+    def set_sandbox_webhooks(self, config: dict[str, object]) -> dict[str, object]:
+        """Replaces the sandbox's webhook settings (``mindo_sandbox/webhook_config.py``)."""
+        request = urllib.request.Request(
+            f"http://{self.sandbox}/_sandbox/webhooks",
+            data=json.dumps(config).encode(),
+            headers={"Content-Type": "application/json"},
+            method="PUT",
+        )
+        with urllib.request.urlopen(request) as answer:
+            body: dict[str, object] = json.load(answer)
+        return body
+
+    def sent_webhooks(self) -> tuple[list[dict[str, object]], int]:
+        """Every webhook POST the sandbox made (exact body, receiver's status), and how many
+        statuses or posts are still to come."""
+        url = f"http://{self.sandbox}/_sandbox/webhooks/sent"
+        with urllib.request.urlopen(url) as answer:
+            body = json.load(answer)
+        return list(body["data"]), int(body["pending"])
 
     def clear_sandbox_requests(self) -> None:
         request = urllib.request.Request(
@@ -71,6 +98,7 @@ def start_dev_stack(workdir: Path) -> DevStack:
         "MINDO_GRPC_ADDRESS": grpc_,
         "MINDO_SANDBOX_ADDRESS": sandbox,
         "MINDO_DEMO_API_KEY": DEMO_KEY,
+        "MINDO_META_APP_SECRET": APP_SECRET,
         "MINDO_LOG_LEVEL": "WARNING",
     }
     env.pop("MINDO_DATABASE_URL", None)

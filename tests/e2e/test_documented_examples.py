@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -124,6 +125,29 @@ def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
     assert running.interrupt() == 0
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{running.base_url}/healthz", timeout=1)
+
+
+def test_killing_mindo_dev_outright_stops_its_children_too(tmp_path: Path) -> None:
+    """SIGKILL runs no handler in the supervisor; the children must not live on as orphans
+    holding the ports."""
+    running = start_dev_stack(tmp_path)
+    addresses = (running.http, running.grpc, running.sandbox)
+
+    running.kill()
+
+    deadline = time.monotonic() + 20  # a safety bound: the children stop gracefully
+    while time.monotonic() < deadline and any(_accepts(a) for a in addresses):
+        time.sleep(0.1)
+    assert not any(_accepts(a) for a in addresses)
+
+
+def _accepts(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 SEND_BULK_EXAMPLES = examples("send_bulk_page.md")

@@ -20,9 +20,13 @@ from mindo_grpc.server import RunningGrpcServer, start_grpc_server
 from mindo_sandbox.config import SandboxConfig
 from mindo_sandbox.server import RunningSandbox, start_sandbox
 from rest_bridge.app import RunningBridge, start_bridge
+from rest_bridge.webhook_secrets import WebhookSecrets
 
 DEMO_KEY = "mindo_IntegrationKey0123456789"
 SECRET = "integration-tests-secret-key-of-32+-characters"
+# Meta's app secret, shared by the sandbox (signing), the bridge and the service (checking).
+APP_SECRET = "integration-app-secret"
+VERIFY_TOKEN = "integration-verify-token"
 
 
 @dataclass
@@ -63,13 +67,14 @@ async def real_stack(workdir: Path, **settings_overrides: Any) -> AsyncIterator[
         secret_key=SECRET,
         meta_base_url=sandbox.url,
         meta_timeout_seconds=2.0,
-        **settings_overrides,
+        **{"meta_app_secret": APP_SECRET, **settings_overrides},
     )
     try:
         async with open_services(settings) as services:
             seeded = await seed_demo(services, pinned_key=DEMO_KEY)
             server = await start_grpc_server(services, "127.0.0.1:0")
-            bridge = await start_bridge(server.target, "127.0.0.1", 0)
+            secrets = WebhookSecrets(verify_token=VERIFY_TOKEN, app_secret=APP_SECRET)
+            bridge = await start_bridge(server.target, "127.0.0.1", 0, webhook_secrets=secrets)
             channel = grpc.aio.insecure_channel(server.target)
             try:
                 yield RealStack(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -334,3 +335,52 @@ def test_the_limit_counts_the_list_as_submitted_not_after_dedup() -> None:
     same = [person("+5491112345678")] * 4
     with pytest.raises(TooManyRecipients):
         prepare_recipients(WELCOME, same, max_recipients=3)
+
+
+class EdgeRecipient:
+    """Not a RecipientInput: what an edge hands over as it is (the gRPC servicer passes its
+    protobuf messages), with read-only mappings of its own kind."""
+
+    def __init__(self, phone: str, variables: Mapping[str, str]) -> None:
+        self._phone = phone
+        self._variables = MappingProxyType(dict(variables))
+
+    @property
+    def phone(self) -> str:
+        return self._phone
+
+    @property
+    def variables(self) -> Mapping[str, str]:
+        return self._variables
+
+    @property
+    def button_variables(self) -> Mapping[str, str]:
+        return MappingProxyType({"button_0": self._variables["code"]})
+
+
+def test_any_recipient_with_a_phone_and_variables_is_prepared_like_a_recipient_input() -> None:
+    given_ = [
+        ("+5491112345678", "Ana"),
+        ("+54 9 11 1234-5678", "Ana again"),
+        ("5491187654321", "Bo"),
+    ]
+    edge = [EdgeRecipient(phone, {"name": name, "code": "C1"}) for phone, name in given_]
+    plain = [person(phone, name, "C1") for phone, name in given_]
+
+    from_edge = prepare_recipients(WELCOME, edge)
+    from_plain = prepare_recipients(WELCOME, plain)
+
+    assert from_edge.recipients == from_plain.recipients
+    assert [(r.index, r.e164) for r in from_edge.recipients] == [
+        (0, "+5491112345678"),
+        (2, "+5491187654321"),
+    ]
+
+
+def test_the_prepared_columns_line_up_with_the_recipients() -> None:
+    prepared = prepare_recipients(WELCOME, SEED_RECIPIENTS)
+
+    assert list(prepared.indexes) == [r.index for r in prepared.recipients]
+    assert list(prepared.e164s) == [r.e164 for r in prepared.recipients]
+    assert list(prepared.variables_used) == [r.variables_used for r in prepared.recipients]
+    assert list(prepared.wa_ids()) == [r.wa_id for r in prepared.recipients]

@@ -23,7 +23,7 @@ against both). Rules worth knowing, beyond the port's docstrings:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Protocol, cast
@@ -157,13 +157,18 @@ class InMemoryBulkStore:
 
     # -- creating and reading ------------------------------------------------------------------
 
-    async def create_bulk(self, bulk: NewBulk, recipients: Sequence[NewBulkRecipient]) -> Bulk:
+    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewBulkRecipient]) -> Bulk:
         tables = self._bulk_tables
         if bulk.id in tables.bulks:
             raise Conflict(f"Bulk send '{bulk.id}' exists")
         template = self._host_tables().templates.get(bulk.template_id)
         if template is None:
             raise TemplateNotFound(str(bulk.template_id), "?")
+        read = []
+        for position, new in enumerate(recipients):
+            if new.position != position:
+                raise ValueError("recipient positions must be 0..n-1, each once, in order")
+            read.append(_recipient(bulk.id, new))
         created = Bulk(
             id=bulk.id,
             task_id=bulk.task_id,
@@ -173,17 +178,16 @@ class InMemoryBulkStore:
             template_name=template.name,
             language=template.language,
             status="QUEUED",
-            counters=BulkCounters(total=len(recipients), pending=len(recipients)),
+            counters=BulkCounters(total=len(read), pending=len(read)),
             estimated_time_minutes=bulk.estimated_time_minutes,
             created_at=_aware(bulk.created_at),
             created_by=bulk.created_by,
             pacing=bulk.pacing,
         )
         entry = _Entry(bulk=created, rows=[])
-        for position, new in enumerate(sorted(recipients, key=lambda r: r.position)):
-            row = _Row(message_id=MessageId(self._next_id()), recipient=_recipient(bulk.id, new))
-            if new.position != position:
-                raise ValueError("recipient positions must be 0..n-1, each once")
+        # Ids are taken only now that every recipient was read: a refused list takes none.
+        for position, recipient in enumerate(read):
+            row = _Row(message_id=MessageId(self._next_id()), recipient=recipient)
             entry.rows.append(row)
             entry.queue(row)
             tables.recipients[row.message_id] = (bulk.id, position)

@@ -25,9 +25,14 @@ from mindo_core.accounts import (
     PhoneNumber,
     PhoneNumberRowId,
 )
-from mindo_core.adapters.memory.bulk_store import InMemoryBulkStore
+from mindo_core.adapters.memory.delivery_store import InMemoryDeliveryStore
 from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
-from mindo_core.errors import Conflict, OrganisationNotFound, TemplateNotFound
+from mindo_core.errors import (
+    Conflict,
+    OrganisationNotFound,
+    PhoneNumberNotFound,
+    TemplateNotFound,
+)
 from mindo_core.messages import MessageId, MessageRecord, NewMessage
 from mindo_core.ports import PhoneNumberInfo, TemplateInfo
 from mindo_core.template_records import StoredTemplate, TemplateId
@@ -46,7 +51,7 @@ class _Tables:
     message_by_wamid: dict[str, MessageId] = field(default_factory=dict)
 
 
-class InMemoryStore(InMemoryBulkStore):
+class InMemoryStore(InMemoryDeliveryStore):
     def __init__(self) -> None:
         self._tables = _Tables()
         self._ids = count(1)
@@ -209,6 +214,24 @@ class InMemoryStore(InMemoryBulkStore):
     async def encrypted_token(self, business_account_id: BusinessAccountId) -> bytes | None:
         return self._tables.tokens.get(business_account_id)
 
+    async def update_phone_number_limits(
+        self,
+        number_id: PhoneNumberRowId,
+        *,
+        messaging_limit_tier: str | None = None,
+        throughput_level: str | None = None,
+    ) -> PhoneNumber:
+        number = self._tables.numbers.get(number_id)
+        if number is None:
+            raise PhoneNumberNotFound(f"#{number_id}")
+        updated = replace(
+            number,
+            messaging_limit_tier=messaging_limit_tier or number.messaging_limit_tier,
+            throughput_level=throughput_level or number.throughput_level,
+        )
+        self._tables.numbers[number_id] = updated
+        return updated
+
     # ----------------------------------------------------------------------------------------
     # Templates
 
@@ -259,6 +282,17 @@ class InMemoryStore(InMemoryBulkStore):
         templates = self._tables.templates.values()
         mine = [t for t in templates if t.business_account_id == business_account_id]
         return sorted(mine, key=lambda t: (t.name, t.language))
+
+    async def get_template(self, template_id: TemplateId) -> StoredTemplate | None:
+        return self._tables.templates.get(template_id)
+
+    async def set_template_status(self, template_id: TemplateId, status: str) -> StoredTemplate:
+        stored = self._tables.templates.get(template_id)
+        if stored is None:
+            raise TemplateNotFound(f"#{template_id}", "?")
+        updated = replace(stored, status=status)
+        self._tables.templates[template_id] = updated
+        return updated
 
     # ----------------------------------------------------------------------------------------
     # Messages

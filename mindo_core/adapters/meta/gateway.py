@@ -30,6 +30,7 @@ DEFAULT_API_VERSION: Final = "v21.0"
 _VERSION = re.compile(r"v?(\d+\.\d+)")
 _TEMPLATES_PAGE_SIZE: Final = 100
 _REDACTED: Final = "[redacted]"
+_MAX_CACHED_URLS: Final = 1024
 
 
 class AiohttpMetaGateway:
@@ -50,6 +51,8 @@ class AiohttpMetaGateway:
         self._max_connections = max_connections
         self._max_pages = max_pages
         self._session: aiohttp.ClientSession | None = None
+        # The messages URL of each number sent from: built once, not once per message.
+        self._messages_urls: dict[str, URL] = {}
 
     def __repr__(self) -> str:
         return f"AiohttpMetaGateway(root={str(self._root)!r})"
@@ -57,7 +60,12 @@ class AiohttpMetaGateway:
     async def send_template(
         self, *, phone_number_id: str, access_token: str, payload: Mapping[str, Any]
     ) -> MetaSendResult:
-        url = self._url(_segment("phone_number_id", phone_number_id), "messages")
+        url = self._messages_urls.get(phone_number_id)
+        if url is None:
+            url = self._url(_segment("phone_number_id", phone_number_id), "messages")
+            if len(self._messages_urls) >= _MAX_CACHED_URLS:
+                self._messages_urls.clear()
+            self._messages_urls[phone_number_id] = url
         body = json.dumps(payload, separators=(",", ":")).encode()
         document = await self._call("POST", url, access_token, body)
         return parsing.send_result(document)

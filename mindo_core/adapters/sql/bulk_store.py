@@ -44,6 +44,7 @@ from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.integrity import is_unique_violation
 from mindo_core.adapters.sql.recipient_insert import insert_recipients
 from mindo_core.adapters.sql.tables import MAYBE_SENT_CONDITION, BulkRow, MessageRow, TemplateRow
+from mindo_core.adapters.sql.types import UTCDateTime
 from mindo_core.bulks import (
     UNCONFIRMED_REASON,
     Bulk,
@@ -98,13 +99,16 @@ class SqlBulkStore:
 
     # -- creating and reading ------------------------------------------------------------------
 
-    async def create_bulk(self, bulk: NewBulk, recipients: Sequence[NewBulkRecipient]) -> Bulk:
-        row = mapping.new_bulk_row(bulk, recipients=len(recipients))
+    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewBulkRecipient]) -> Bulk:
+        # The recipients are streamed: their count is known once they are written.
+        row = mapping.new_bulk_row(bulk, recipients=0)
         try:
             async with self._writing() as session:
                 session.add(row)
                 await session.flush()
-                await insert_recipients(await session.connection(), bulk, recipients)
+                connection = await session.connection()
+                row.pending_count = await insert_recipients(connection, bulk, recipients)
+                await session.flush()
                 created = await _bulk(session, BulkId(row.id))
         except IntegrityError as error:
             if is_unique_violation(error):
@@ -227,15 +231,12 @@ class SqlBulkStore:
             bulks = await _lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
             connection = await session.connection()
             changed: dict[BulkId, None] = {}
-            # Message rows are locked in id order too.
-            for outcome in sorted(outcomes, key=lambda o: o.message_id):
-                bulk = bulks.get(outcome.bulk_id)
-                if bulk is None:
-                    continue
-                after = await _record_outcome(connection, outcome, bulk.status)
-                if after is not None:
-                    moves.move(outcome.bulk_id, "in_flight", after)
-                    changed.setdefault(outcome.bulk_id)
+            statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
+            for (bulk_id, after, kind), rows in _outcome_groups(outcomes, statuses).items():
+                moved = await _record_group(connection, _OUTCOME_UPDATES[kind], rows)
+                if moved:
+                    moves.move(bulk_id, "in_flight", after, moved)
+                    changed.setdefault(bulk_id)
             return await _settle_counters(session, moves, changed)
 
     async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
@@ -415,15 +416,23 @@ async def _settle_counters(
     """Applies the counter moves, then refreshes the status of the finished bulks among
     ``changed`` (webhook-like late outcomes); returns those bulks as they now are."""
     await moves.apply(await session.connection())
-    bulks = await _lock_bulks(session, changed)
-    for row in bulks.values():
+    if not changed:
+        return []
+    # One read of every changed bulk, its template's name included. The callers locked these
+    # rows already, earlier in the same transaction.
+    query = _bulks_with_template().where(col(BulkRow.id).in_(list(changed)))
+    found = {
+        BulkId(row.id): (row, name, language)
+        for row, name, language in (await session.exec(query, execution_options=_FRESH)).all()
+    }
+    for row, _, _ in found.values():
         refreshed = refresh_final_status(
             mapping.bulk_status(row.status), mapping.counters(row), stopped_reason=row.stop_reason
         )
         if refreshed != row.status:
             row.status = refreshed
     await session.flush()
-    return [await _existing_bulk(session, bulk_id) for bulk_id in changed]
+    return [_to_bulk(*found[bulk_id]) for bulk_id in changed if bulk_id in found]
 
 
 def _settled_state(policy: CrashPolicy, status: str) -> RecipientState:
@@ -457,36 +466,82 @@ async def _move_recipients(
     return int(result.rowcount)
 
 
-async def _record_outcome(
-    connection: AsyncConnection, outcome: RecipientOutcome, bulk_status: str
-) -> RecipientState | None:
-    """The recipient's new state, or None when it was not in flight (nothing changed)."""
-    after, values = _outcome_values(outcome, bulk_status)
-    statement = (
-        sa.update(MessageRow)
-        .where(
-            col(MessageRow.id) == outcome.message_id,
-            col(MessageRow.bulk_id) == outcome.bulk_id,
-            col(MessageRow.status) == "in_flight",
+# One UPDATE per outcome kind, run once per group of recipients (``executemany``): one round
+# trip to the database (for SQLite, one hop to its thread) per group instead of one per
+# recipient. Only a recipient still in flight moves; the group's row count says how many did.
+_OUTCOME_SQL = """
+UPDATE messages
+SET status = :after, {assignments}
+WHERE id = :id AND bulk_id = :bulk_id AND status = 'in_flight'
+"""
+_OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
+    "accept": sa.text(
+        _OUTCOME_SQL.format(assignments="wamid = :wamid, sent_at = :at, error_message = NULL")
+    ).bindparams(sa.bindparam("at", type_=UTCDateTime())),
+    "refuse": sa.text(
+        _OUTCOME_SQL.format(
+            assignments="failed_at = :at, error_code = :error_code, error_message = :message"
         )
-        .values(status=after, **values)
-    )
-    result = await connection.execute(statement)
-    return after if result.rowcount else None
+    ).bindparams(sa.bindparam("at", type_=UTCDateTime())),
+    "release": sa.text(_OUTCOME_SQL.format(assignments="retry_at = :retry_at")).bindparams(
+        sa.bindparam("retry_at", type_=UTCDateTime())
+    ),
+}
+
+_OutcomeGroups = dict[tuple[BulkId, RecipientState, str], list[dict[str, Any]]]
 
 
-def _outcome_values(
+def _outcome_groups(
+    outcomes: Sequence[RecipientOutcome], bulk_statuses: Mapping[BulkId, str]
+) -> _OutcomeGroups:
+    """The outcomes' parameters by (bulk, state after, kind), each group in message id order.
+
+    A recipient named twice keeps its first outcome: the first one moves it out of in flight
+    (or finds it not in flight), so a later one would change nothing anyway. Outcomes of bulks
+    that are gone are dropped.
+    """
+    groups: _OutcomeGroups = {}
+    seen: set[int] = set()
+    for outcome in outcomes:
+        status = bulk_statuses.get(outcome.bulk_id)
+        if status is None or outcome.message_id in seen:
+            continue
+        seen.add(outcome.message_id)
+        after, parameters = _outcome_parameters(outcome, status)
+        groups.setdefault((outcome.bulk_id, after, outcome.kind), []).append(parameters)
+    for rows in groups.values():
+        rows.sort(key=lambda row: int(row["id"]))
+    return groups
+
+
+async def _record_group(
+    connection: AsyncConnection, statement: sa.TextClause, rows: list[dict[str, Any]]
+) -> int:
+    """How many of the group's recipients were in flight (and so moved)."""
+    if len(rows) > 1 and connection.dialect.supports_sane_multi_rowcount:
+        return int((await connection.execute(statement, rows)).rowcount)
+    # A driver whose executemany cannot count (asyncpg): one statement per recipient.
+    moved = 0
+    for row in rows:
+        moved += int((await connection.execute(statement, row)).rowcount)
+    return moved
+
+
+def _outcome_parameters(
     outcome: RecipientOutcome, bulk_status: str
 ) -> tuple[RecipientState, dict[str, Any]]:
     at = mapping.timestamp(outcome.at)
+    key = {"id": outcome.message_id, "bulk_id": outcome.bulk_id}
     if outcome.kind == "accept":
-        return "sent", {"wamid": outcome.wamid, "sent_at": at, "error_message": None}
+        return "sent", {**key, "after": "sent", "wamid": outcome.wamid, "at": at}
     if outcome.kind == "refuse":
         return "failed", {
-            "failed_at": at,
+            **key,
+            "after": "failed",
+            "at": at,
             "error_code": outcome.error_code,
-            "error_message": outcome.error_message,
+            "message": outcome.error_message,
         }
     after = _released_state(bulk_status)
     retry_at = None if outcome.retry_at is None else mapping.timestamp(outcome.retry_at)
-    return after, {"retry_at": retry_at if after == "pending" else None}
+    return after, {**key, "after": after, "retry_at": retry_at if after == "pending" else None}

@@ -23,9 +23,10 @@ from mindo_core.accounts import (
     OrganisationId,
     OrganisationProfile,
     PhoneNumber,
+    PhoneNumberRowId,
 )
 from mindo_core.adapters.sql import mapping
-from mindo_core.adapters.sql.bulk_store import SqlBulkStore
+from mindo_core.adapters.sql.delivery_store import SqlDeliveryStore
 from mindo_core.adapters.sql.engine import make_async_engine
 from mindo_core.adapters.sql.integrity import is_unique_violation
 from mindo_core.adapters.sql.tables import (
@@ -38,10 +39,15 @@ from mindo_core.adapters.sql.tables import (
 )
 from mindo_core.adapters.sql.upsert import insert_for
 from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
-from mindo_core.errors import Conflict, OrganisationNotFound, TemplateNotFound
+from mindo_core.errors import (
+    Conflict,
+    OrganisationNotFound,
+    PhoneNumberNotFound,
+    TemplateNotFound,
+)
 from mindo_core.messages import MessageRecord, NewMessage
 from mindo_core.ports import PhoneNumberInfo, TemplateInfo
-from mindo_core.template_records import StoredTemplate
+from mindo_core.template_records import StoredTemplate, TemplateId
 
 # Bulk recipients that are no message yet (``mapping.message``).
 _NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled")
@@ -55,7 +61,7 @@ async def open_store(url: str) -> SqlStore:
     return SqlStore(make_async_engine(url))
 
 
-class SqlStore(SqlBulkStore):
+class SqlStore(SqlDeliveryStore):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
@@ -287,6 +293,30 @@ class SqlStore(SqlBulkStore):
         async with self._transaction() as session:
             return (await session.exec(query)).first()
 
+    async def update_phone_number_limits(
+        self,
+        number_id: PhoneNumberRowId,
+        *,
+        messaging_limit_tier: str | None = None,
+        throughput_level: str | None = None,
+    ) -> PhoneNumber:
+        values = {
+            name: value
+            for name, value in (
+                ("messaging_limit_tier", messaging_limit_tier),
+                ("throughput_level", throughput_level),
+            )
+            if value is not None
+        }
+        async with self._transaction() as session:
+            row = await session.get(PhoneNumberRow, number_id, with_for_update=True)
+            if row is None:
+                raise PhoneNumberNotFound(f"#{number_id}")
+            for name, value in values.items():
+                setattr(row, name, value)
+            await session.flush()
+            return mapping.phone_number(row)
+
     # ----------------------------------------------------------------------------------------
     # Templates
 
@@ -344,6 +374,24 @@ class SqlStore(SqlBulkStore):
         async with self._transaction() as session:
             rows = (await session.exec(query)).all()
         return [mapping.template(row) for row in rows]
+
+    async def get_template(self, template_id: TemplateId) -> StoredTemplate | None:
+        async with self._transaction() as session:
+            row = await session.get(TemplateRow, template_id)
+        return None if row is None else mapping.template(row)
+
+    async def set_template_status(self, template_id: TemplateId, status: str) -> StoredTemplate:
+        statement = (
+            update(TemplateRow)
+            .where(col(TemplateRow.id) == template_id)
+            .values(status=status)
+            .returning(TemplateRow)
+        )
+        async with self._transaction() as session:
+            row = (await session.exec(statement, execution_options=_FRESH)).scalars().first()
+        if row is None:
+            raise TemplateNotFound(f"#{template_id}", "?")
+        return mapping.template(row)
 
     # ----------------------------------------------------------------------------------------
     # Messages

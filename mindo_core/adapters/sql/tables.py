@@ -226,3 +226,26 @@ class MessageRow(Table, table=True):
     attempts: int = Field(
         default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
     )
+
+
+class ParkedStatusRow(Table, table=True):
+    """A status webhook whose message was not recorded yet (``delivery``): kept until the
+    message appears (``apply_parked``), or for ``PARKED_STATUS_TTL_DAYS``."""
+
+    __tablename__ = "parked_statuses"
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    )
+    wamid: str = Field(sa_type=sa.String(128), index=True, nullable=False)
+    status: str = Field(sa_type=sa.String(16), nullable=False)
+    at: datetime = _timestamp(nullable=False)
+    recipient_id: str = Field(sa_type=sa.String(32), nullable=False)
+    phone_number_id: str = Field(sa_type=sa.String(64), nullable=False)
+    callback_data: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    error_code: int | None = Field(default=None, nullable=True)
+    error_title: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    error_details: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    # Expiry: statuses parked for longer are forgotten.
+    received_at: datetime = _timestamp(nullable=False)

@@ -1,0 +1,195 @@
+"""Meta's account webhooks: a template's status, a number's limits, the portfolio's tier.
+
+* ``message_template_status_update``: the template takes Meta's new status (REINSTATED and
+  UNARCHIVED read as APPROVED again; FLAGGED is a warning, and a flagged template can still be
+  sent, so it changes nothing). A template that can no longer be sent (PAUSED, DISABLED, …)
+  stops every running bulk that uses it, with a reason that names the template and the event;
+  their pending recipients are skipped, and new sends are refused (it is no longer APPROVED).
+* ``phone_number_quality_update``: the number's messaging tier (``current_limit`` /
+  ``max_daily_conversations_per_business``) and, on THROUGHPUT_UPGRADE, its throughput (HIGH,
+  1,000 messages/s). The engine applies the number's new values at once.
+* ``business_capability_update``: the portfolio's messaging limit; Mindo's quota is per
+  portfolio, read off its numbers' tiers, so every number of the account takes the new tier.
+
+An event about an account, number or template Mindo does not know is logged and ignored: the
+webhook subscription may cover more than Mindo manages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+from mindo_core.accounts import BusinessAccount, PhoneNumber, PhoneNumberRowId
+from mindo_core.bulks import BulkId, IllegalTransition
+from mindo_core.clock import Clock
+from mindo_core.ports import AccountStore, BulkStore, TemplateStore
+from mindo_core.progress import ProgressBus
+from mindo_core.quota import UnknownTier, parse_tier
+from mindo_core.template_records import StoredTemplate
+from mindo_core.webhooks import (
+    AccountEvent,
+    CapabilityChange,
+    NumberQualityChange,
+    TemplateStatusChange,
+)
+
+__all__ = ["AccountEvents", "EngineControl", "StoreForAccountEvents"]
+
+logger = logging.getLogger("mindo.webhooks")
+
+APPROVED: Final = "APPROVED"
+# Events that mean "sendable again", and events that are only a warning.
+_APPROVED_AGAIN = frozenset({"REINSTATED", "UNARCHIVED"})
+_WARNINGS = frozenset({"FLAGGED"})
+HIGH_THROUGHPUT: Final = "HIGH"
+
+
+class StoreForAccountEvents(AccountStore, TemplateStore, BulkStore, Protocol):
+    """What applying account events reads and writes."""
+
+
+class EngineControl(Protocol):
+    """The part of the bulk engine that account events steer."""
+
+    def drop(self, bulk_id: BulkId) -> None: ...
+
+    def refresh_number(self, phone_number_row_id: PhoneNumberRowId) -> None: ...
+
+
+class AccountEvents:
+    def __init__(
+        self, store: StoreForAccountEvents, clock: Clock, bus: ProgressBus, engine: EngineControl
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._bus = bus
+        self._engine = engine
+
+    async def apply(self, event: AccountEvent) -> None:
+        if isinstance(event, TemplateStatusChange):
+            await self._template_changed(event)
+        elif isinstance(event, NumberQualityChange):
+            await self._number_changed(event)
+        else:
+            await self._capability_changed(event)
+
+    # -- templates -----------------------------------------------------------------------------
+
+    async def _template_changed(self, event: TemplateStatusChange) -> None:
+        status = _template_status(event.event)
+        if status is None:
+            return
+        account = await self._account(event.waba_id)
+        template = None if account is None else await self._template(account, event)
+        if template is None:
+            logger.info("Template status webhook for an unknown template (%s)", event.name)
+            return
+        updated = await self._store.set_template_status(template.id, status)
+        logger.info("Template %s (%s) is now %s", updated.name, updated.language, status)
+        if not updated.is_approved:
+            await self._stop_bulks_of(updated, _stop_reason(updated, event))
+
+    async def _template(
+        self, account: BusinessAccount, event: TemplateStatusChange
+    ) -> StoredTemplate | None:
+        templates = await self._store.list_templates(account.id)
+        if event.meta_template_id:
+            by_id = [t for t in templates if t.meta_template_id == event.meta_template_id]
+            if by_id:
+                return by_id[0]
+        same = [t for t in templates if (t.name, t.language) == (event.name, event.language)]
+        return same[0] if same else None
+
+    async def _stop_bulks_of(self, template: StoredTemplate, reason: str) -> None:
+        for bulk in await self._store.bulks_to_run():
+            if bulk.template_id != template.id:
+                continue
+            # Stopped first, so that what the engine claimed but did not send is released as
+            # skipped when it drops the bulk, never as pending again.
+            try:
+                stopped = await self._store.stop_bulk(
+                    bulk.id, now=self._clock.now(), reason=reason, cancelled=False
+                )
+            except IllegalTransition:  # over meanwhile (finished, cancelled, or 132015 seen)
+                continue
+            finally:
+                self._engine.drop(bulk.id)
+            logger.warning("Bulk send %s stopped: %s", bulk.id, reason)
+            self._bus.publish(stopped.id, stopped)
+
+    # -- numbers and tiers ---------------------------------------------------------------------
+
+    async def _number_changed(self, event: NumberQualityChange) -> None:
+        account = await self._account(event.waba_id)
+        numbers = [] if account is None else await self._store.list_phone_numbers(account.id)
+        number = _by_display_number(numbers, event.display_phone_number)
+        if number is None:
+            logger.info("Quality webhook for an unknown number (%s)", event.display_phone_number)
+            return
+        tier = _tier_name(event.messaging_limit)
+        throughput = HIGH_THROUGHPUT if event.event == "THROUGHPUT_UPGRADE" else None
+        if tier is None and throughput is None:
+            return
+        await self._update_number(number, tier=tier, throughput=throughput)
+
+    async def _capability_changed(self, event: CapabilityChange) -> None:
+        tier = _tier_name(event.max_daily_conversations)
+        account = await self._account(event.waba_id)
+        if tier is None or account is None:
+            return
+        for number in await self._store.list_phone_numbers(account.id):
+            await self._update_number(number, tier=tier, throughput=None)
+
+    async def _update_number(
+        self, number: PhoneNumber, *, tier: str | None, throughput: str | None
+    ) -> None:
+        updated = await self._store.update_phone_number_limits(
+            number.id, messaging_limit_tier=tier, throughput_level=throughput
+        )
+        logger.info(
+            "Number %s: tier %s, throughput %s",
+            updated.display_phone_number,
+            updated.messaging_limit_tier,
+            updated.throughput_level,
+        )
+        self._engine.refresh_number(updated.id)
+
+    async def _account(self, waba_id: str) -> BusinessAccount | None:
+        accounts = await self._store.list_business_accounts()
+        return next((a for a in accounts if a.waba_id == waba_id), None)
+
+
+def _template_status(event: str) -> str | None:
+    """The template's new status, or None when the event changes nothing."""
+    if event in _WARNINGS or not event:
+        return None
+    return APPROVED if event in _APPROVED_AGAIN else event
+
+
+def _stop_reason(template: StoredTemplate, event: TemplateStatusChange) -> str:
+    why = f" ({event.reason})" if event.reason and event.reason.upper() != "NONE" else ""
+    return (
+        f"Stopped: Meta set the template '{template.name}' ({template.language}) to "
+        f"{template.status}{why}"
+    )
+
+
+def _tier_name(limit: str | int | None) -> str | None:
+    if limit is None:
+        return None
+    try:
+        return parse_tier(limit).name
+    except UnknownTier:
+        logger.warning("Ignoring an unknown messaging limit %r", limit)
+        return None
+
+
+def _by_display_number(numbers: Sequence[PhoneNumber], display: str) -> PhoneNumber | None:
+    digits = _digits(display)
+    return next((n for n in numbers if _digits(n.display_phone_number) == digits), None)
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())

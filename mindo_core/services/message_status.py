@@ -1,0 +1,57 @@
+"""GET a message's delivery status by its wamid (the documented Message status page).
+
+Only the organisation that sent the message sees it; another's wamid answers exactly like an
+unknown one (``MessageNotFound``). Bulk recipients are messages too once Meta has them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from mindo_core.errors import MessageNotFound
+from mindo_core.messages import MessageRecord
+from mindo_core.ports import MessageStore, TemplateStore
+from mindo_core.services.authenticate import Principal
+from mindo_core.template_records import StoredTemplate
+
+__all__ = ["MessageStatusQuery", "MessageView"]
+
+# Meta's wamids are about 60 characters; anything far longer is no wamid.
+MAX_WAMID_LENGTH: Final = 128
+
+
+class StoreForMessageStatus(MessageStore, TemplateStore, Protocol):
+    """What the query reads."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageView:
+    message: MessageRecord
+    # None only if the template row is gone (templates are never deleted today).
+    template: StoredTemplate | None
+
+    @property
+    def was_successful(self) -> bool:
+        """Whether Meta accepted the send (it answered with a wamid)."""
+        return self.message.wamid is not None and self.message.sent_at is not None
+
+    @property
+    def send_error(self) -> str | None:
+        """The error of the send itself; a later delivery failure is not one."""
+        return None if self.was_successful else self.message.error_message
+
+
+class MessageStatusQuery:
+    def __init__(self, store: StoreForMessageStatus) -> None:
+        self._store = store
+
+    async def __call__(self, principal: Principal, wamid: str) -> MessageView:
+        wamid = wamid.strip()
+        if not wamid or len(wamid) > MAX_WAMID_LENGTH:
+            raise MessageNotFound(wamid[:MAX_WAMID_LENGTH])
+        message = await self._store.find_message_by_wamid(principal.organisation.id, wamid)
+        if message is None:
+            raise MessageNotFound(wamid)
+        template = await self._store.get_template(message.template_id)
+        return MessageView(message=message, template=template)

@@ -1,0 +1,120 @@
+"""A number's throughput or messaging tier changes while it sends (Meta's account webhooks):
+``BulkEngine.refresh_number`` makes its runner apply the new limits at once. Measured exactly on
+a virtual-time event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from mindo_core.accounts import PhoneNumber
+from mindo_core.bulk_engine import EngineSettings
+from tests.bulk_fakes import (
+    NUMBER,
+    BulkWorld,
+    LoopClock,
+    bulk_world,
+    eventually,
+    number_info,
+    run_virtual,
+)
+
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+SETTINGS = EngineSettings(seed=5)
+MARGIN = 1 + SETTINGS.margin_seconds
+
+
+def virtual(test: Callable[[BulkWorld], Awaitable[None]], **world_options: object) -> None:
+    async def main() -> None:
+        world = await bulk_world(
+            clock=LoopClock(START),
+            settings=SETTINGS,
+            **world_options,  # type: ignore[arg-type]
+        )
+        try:
+            await test(world)
+        finally:
+            await world.engine.stop()
+
+    run_virtual(main)
+
+
+async def the_number(world: BulkWorld) -> PhoneNumber:
+    found = await world.services.store.find_sender(world.principal.organisation.id, NUMBER)
+    assert found is not None
+    return found[0]
+
+
+async def change_number(world: BulkWorld, *, tier: str, throughput: str) -> PhoneNumber:
+    """What the webhook ingest does: the store first, then the engine is told."""
+    number = await the_number(world)
+    updated = await world.services.store.upsert_phone_number(
+        number.business_account_id, number_info(NUMBER, tier=tier, throughput=throughput)
+    )
+    world.engine.refresh_number(updated.id)
+    return updated
+
+
+async def sent_at_least(world: BulkWorld, count: int) -> None:
+    async def enough() -> bool:
+        return len(world.meta.call_times) >= count
+
+    await eventually(enough, limit=3600)
+
+
+def test_a_number_upgraded_to_high_sends_at_1000_per_second_from_then_on() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        bulk = await world.submit(600)
+        await world.engine.start()
+        await sent_at_least(world, 100)
+        changed_at = world.meta.call_times[-1]
+
+        await change_number(world, tier="TIER_100000", throughput="HIGH")
+        await world.finished(bulk, limit=3600)
+
+        times = world.meta.call_times
+        before = [t for t in times if t <= changed_at]
+        after = [t for t in times if t > changed_at]
+        assert len(times) == 600
+        # STANDARD before: 80 a second.
+        assert before[-1] - before[0] == pytest.approx((len(before) - 1) * MARGIN / 80, rel=0.02)
+        # HIGH after, at once: 1,000 a second (a handful may catch up at the start).
+        assert after[-1] - after[0] == pytest.approx((len(after) - 1) * MARGIN / 1000, rel=0.02)
+
+    virtual(scenario, throughput="STANDARD", tier="TIER_100000")
+
+
+def test_a_bulk_paced_by_tier_takes_the_spacing_of_the_new_tier() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        bulk = await world.submit(60, pacing="tier")
+        await world.engine.start()
+        await sent_at_least(world, 20)
+        changed_at = world.meta.call_times[-1]
+
+        # TIER_1000: one message every 0.06 s; TIER_2K: every 0.03 s.
+        await change_number(world, tier="TIER_2K", throughput="STANDARD")
+        await world.finished(bulk, limit=3600)
+
+        times = world.meta.call_times
+        before = [t for t in times if t <= changed_at]
+        after = [t for t in times if t > changed_at]
+        assert before[-1] - before[0] == pytest.approx((len(before) - 1) * 0.06, rel=0.02)
+        assert after[-1] - after[0] == pytest.approx((len(after) - 1) * 0.03, rel=0.02)
+
+    virtual(scenario, throughput="STANDARD", tier="TIER_1000")
+
+
+def test_refreshing_a_number_without_sends_changes_nothing() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        await world.engine.start()
+        number = await the_number(world)
+
+        world.engine.refresh_number(number.id)  # no runner: nothing to do, nothing raised
+
+        bulk = await world.submit(3)
+        done = await world.finished(bulk)
+        assert done.counters.sent == 3
+
+    virtual(scenario)

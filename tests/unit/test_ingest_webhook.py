@@ -1,0 +1,291 @@
+"""Meta's webhooks through the ingest use case, over the in-memory store and the real engine:
+signatures, statuses into messages and bulk counters, WatchBulk updates, and account events
+(a template paused mid-bulk, a number upgraded, the portfolio's tier raised)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mindo_core.accounts import PhoneNumber
+from mindo_core.bulk_messages import callback_data
+from mindo_core.bulks import BulkCounters
+from mindo_core.errors import InvalidRequest, TemplateNotApproved
+from mindo_core.pacing import throughput_for
+from mindo_core.ports import BulkFilter
+from mindo_core.services.send_message import SendMessageCommand
+from mindo_core.services.submit_bulk import SubmitBulkCommand
+from mindo_core.webhooks import WebhookSignatureInvalid
+from tests.bulk_fakes import NUMBER, WABA, BulkWorld, bulk_world, eventually, order, phone
+from tests.webhook_bodies import (
+    APP_SECRET,
+    capability_body,
+    quality_body,
+    signed,
+    status_item,
+    statuses_body,
+    template_status_body,
+)
+
+AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+# The wamid ScriptedMeta gives the first send to phone(1).
+EARLY_WAMID = "wamid.5491150000001.1"
+
+
+@pytest.fixture
+async def world() -> BulkWorld:
+    return await bulk_world(meta_app_secret=APP_SECRET, tier="TIER_1000", throughput="STANDARD")
+
+
+async def post(world: BulkWorld, body: bytes, signature: str | None = None) -> None:
+    await world.services.ingest_webhook(body, signature if signature is not None else signed(body))
+
+
+async def a_sent_bulk(world: BulkWorld, count: int) -> list[str]:
+    """Submits and runs a bulk to the end; returns its recipients' wamids in position order."""
+    await world.engine.start()
+    bulk = await world.submit(count)
+    await world.finished(bulk)
+    await world.engine.stop()
+    return [r.wamid or "" for r in await world.recipients(bulk)]
+
+
+# -- signatures --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "",  # missing
+        "sha256=" + "0" * 64,  # forged
+        signed(b"another body"),  # signs something else
+        signed(b"x", secret="not-the-app-secret"),
+    ],
+)
+async def test_a_post_not_signed_by_meta_is_refused_and_records_nothing(
+    world: BulkWorld, signature: str
+) -> None:
+    (wamid,) = await a_sent_bulk(world, 1)
+    body = statuses_body(WABA, NUMBER, [status_item(wamid, "read", AT)])
+
+    with pytest.raises(WebhookSignatureInvalid):
+        await world.services.ingest_webhook(body, signature or None)
+
+    message = await world.services.store.find_message_by_wamid(
+        world.principal.organisation.id, wamid
+    )
+    assert message is not None
+    assert message.status == "sent"
+
+
+async def test_a_body_altered_after_signing_is_refused(world: BulkWorld) -> None:
+    (wamid,) = await a_sent_bulk(world, 1)
+    body = statuses_body(WABA, NUMBER, [status_item(wamid, "delivered", AT)])
+    signature = signed(body)
+    altered = body.replace(b'"delivered"', b'"read"')
+
+    with pytest.raises(WebhookSignatureInvalid):
+        await world.services.ingest_webhook(altered, signature)
+    assert await world.services.store.parked_count() == 0
+
+
+async def test_without_an_app_secret_every_post_is_refused() -> None:
+    world = await bulk_world(meta_app_secret="")
+    body = statuses_body(WABA, NUMBER, [])
+    with pytest.raises(WebhookSignatureInvalid, match="MINDO_META_APP_SECRET"):
+        await world.services.ingest_webhook(body, signed(body, secret=""))
+
+
+async def test_a_signed_body_that_is_not_a_webhook_is_invalid(world: BulkWorld) -> None:
+    with pytest.raises(InvalidRequest):
+        await post(world, b"not json")
+
+
+# -- statuses ----------------------------------------------------------------------------------
+
+
+async def test_statuses_reach_the_messages_the_counters_and_the_final_status(
+    world: BulkWorld,
+) -> None:
+    wamids = await a_sent_bulk(world, 3)
+    items = [
+        status_item(wamids[0], "read", AT + timedelta(seconds=9)),
+        status_item(wamids[0], "delivered", AT + timedelta(seconds=2)),  # late, stale
+        status_item(wamids[1], "delivered", AT),
+        status_item(wamids[1], "delivered", AT),  # Meta's duplicate
+        status_item(wamids[2], "failed", AT, error_code=131026),
+    ]
+    await post(world, statuses_body(WABA, NUMBER, items))
+
+    (bulk,) = (
+        await world.services.store.list_bulks(
+            world.principal.organisation.id, _all(), offset=0, limit=1
+        )
+    ).items
+    assert bulk.counters == BulkCounters(total=3, sent=2, delivered=2, read=1, failed=1)
+    assert bulk.status == "PARTIAL"
+    view = await world.services.message_status(world.principal, wamids[2])
+    assert view.message.status == "failed"
+    assert view.message.error_code == 131026
+    assert view.was_successful  # Meta accepted it; it failed later
+    assert view.send_error is None
+
+
+async def test_each_change_reaches_watch_bulk_subscribers(world: BulkWorld) -> None:
+    wamids = await a_sent_bulk(world, 2)
+    (bulk,) = (
+        await world.services.store.list_bulks(
+            world.principal.organisation.id, _all(), offset=0, limit=1
+        )
+    ).items
+    subscription = world.services.progress.subscribe(bulk.id)
+
+    await post(world, statuses_body(WABA, NUMBER, [status_item(wamids[0], "delivered", AT)]))
+
+    snapshot = await asyncio.wait_for(subscription.next(), timeout=5)
+    assert snapshot.counters.delivered == 1
+    subscription.close()
+
+
+async def test_a_status_that_beats_its_message_is_applied_when_the_message_appears(
+    world: BulkWorld,
+) -> None:
+    body = statuses_body(WABA, NUMBER, [status_item(EARLY_WAMID, "delivered", AT)])
+    await post(world, body)
+    assert await world.services.store.parked_count() == 1
+
+    sent = await world.services.send_message(
+        world.principal,
+        SendMessageCommand(
+            phone_number_id=NUMBER,
+            template_name="order_update",
+            recipient_phone=phone(1),
+            variables={"order_id": "ORD-1", "status": "listo"},
+        ),
+    )
+    await world.services.status_writer.sweep_parked()
+
+    view = await world.services.message_status(world.principal, sent.wamid)
+    assert view.message.wamid == EARLY_WAMID
+    assert view.message.status == "delivered"
+    assert await world.services.store.parked_count() == 0
+
+
+async def test_callback_data_settles_a_recipient_whose_answer_never_came(
+    world: BulkWorld,
+) -> None:
+    hold = asyncio.Event()
+    world.meta.hold = hold
+    await world.engine.start()
+    bulk = await world.submit(1)
+    await eventually(lambda: _held(world))
+    (recipient,) = await world.recipients(bulk)
+    assert recipient.state == "in_flight"
+    assert recipient.message_id is not None
+
+    named = callback_data(bulk.id, recipient.message_id)
+    item = status_item("wamid.from-webhook", "delivered", AT, callback=named)
+    await post(world, statuses_body(WABA, NUMBER, [item]))
+
+    (settled,) = await world.recipients(bulk)
+    assert settled.state == "delivered"
+    assert settled.wamid == "wamid.from-webhook"
+    hold.set()
+    final = await world.finished(bulk)
+    assert final.counters == BulkCounters(total=1, sent=1, delivered=1)
+    await world.engine.stop()
+
+
+# -- account events ----------------------------------------------------------------------------
+
+
+async def test_a_template_paused_mid_bulk_stops_the_bulk_with_a_reason(
+    world: BulkWorld,
+) -> None:
+    hold = asyncio.Event()
+    world.meta.hold = hold
+    await world.engine.start()
+    bulk = await world.submit(50)
+    await eventually(lambda: _held(world))
+
+    await post(world, template_status_body(WABA, "11", "order_update", "es", "PAUSED", "SCAM"))
+    hold.set()
+    final = await world.finished(bulk)
+    await world.engine.stop()
+
+    assert final.stop_reason is not None
+    assert "order_update" in final.stop_reason
+    assert "PAUSED" in final.stop_reason
+    assert final.counters.pending == 0
+    assert final.counters.sent < 50  # the rest were skipped, never sent
+    assert len(world.meta.calls) == final.counters.sent
+    with pytest.raises(TemplateNotApproved):
+        await world.submit(1)
+
+
+async def test_a_reinstated_template_can_be_sent_again(world: BulkWorld) -> None:
+    await post(world, template_status_body(WABA, "11", "order_update", "es", "PAUSED"))
+    await post(world, template_status_body(WABA, "11", "order_update", "es", "REINSTATED"))
+
+    bulk = await world.submit(1)
+    assert bulk.status == "QUEUED"
+
+
+async def test_a_flagged_template_is_still_sendable(world: BulkWorld) -> None:
+    await post(world, template_status_body(WABA, "11", "order_update", "es", "FLAGGED"))
+    assert (await world.submit(1)).status == "QUEUED"
+
+
+async def test_a_tier_change_takes_effect_in_the_quota_at_once(world: BulkWorld) -> None:
+    before = await world.services.submit_bulk(world.principal, _one_order())
+    assert before.quota.tier == "TIER_1000"
+
+    await post(world, capability_body(WABA, 10_000))
+
+    after = await world.services.submit_bulk(world.principal, _one_order())
+    assert after.quota.tier == "TIER_10000"
+    assert after.quota.quota_total == 10_000
+
+
+async def test_a_throughput_upgrade_raises_the_number_to_high(world: BulkWorld) -> None:
+    body = quality_body(WABA, "+54 9 223 675-0780", "THROUGHPUT_UPGRADE", "TIER_UNLIMITED")
+    await post(world, body)
+
+    numbers = await _numbers(world)
+    assert {n.throughput_level for n in numbers if n.phone_number_id == NUMBER} == {"HIGH"}
+    assert throughput_for("HIGH") == 1000
+    assert {n.messaging_limit_tier for n in numbers if n.phone_number_id == NUMBER} == {
+        "TIER_UNLIMITED"
+    }
+
+
+async def test_events_about_unknown_accounts_are_ignored(world: BulkWorld) -> None:
+    await post(world, template_status_body("another-waba", "11", "order_update", "es", "PAUSED"))
+    await post(world, capability_body("another-waba", 100_000))
+    assert (await world.submit(1)).status == "QUEUED"
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _all() -> BulkFilter:
+    return BulkFilter()
+
+
+async def _held(world: BulkWorld) -> bool:
+    return world.meta.held > 0
+
+
+def _one_order() -> SubmitBulkCommand:
+    return SubmitBulkCommand(
+        phone_number_id=NUMBER, template_name="order_update", recipients=[order(1)]
+    )
+
+
+async def _numbers(world: BulkWorld) -> Sequence[PhoneNumber]:
+    store = world.services.store
+    (account,) = await store.list_business_accounts(world.principal.organisation.id)
+    return await store.list_phone_numbers(account.id)
