@@ -228,7 +228,7 @@ class SqlBulkStore:
             return ()
         moves = CounterMoves()
         async with self._writing() as session:
-            bulks = await _lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
+            bulks = await lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
             connection = await session.connection()
             changed: dict[BulkId, None] = {}
             statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
@@ -237,7 +237,7 @@ class SqlBulkStore:
                 if moved:
                     moves.move(bulk_id, "in_flight", after, moved)
                     changed.setdefault(bulk_id)
-            return await _settle_counters(session, moves, changed)
+            return await settle_counters(session, moves, changed)
 
     async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
         now = mapping.timestamp(now)
@@ -285,7 +285,7 @@ class SqlBulkStore:
                 .where(sa.text(MAYBE_SENT_CONDITION), MessageRow.status == "in_flight")
                 .distinct()
             )
-            bulks = await _lock_bulks(session, (await session.exec(in_flight)).all())
+            bulks = await lock_bulks(session, (await session.exec(in_flight)).all())
             connection = await session.connection()
             changed: dict[BulkId, None] = {}
             for bulk_id, bulk in sorted(bulks.items()):
@@ -294,7 +294,7 @@ class SqlBulkStore:
                 moves.move(bulk_id, "in_flight", after, count)
                 settled += count
                 changed.setdefault(bulk_id)
-            await _settle_counters(session, moves, changed)
+            await settle_counters(session, moves, changed)
         return settled
 
     async def recipient_window(
@@ -389,7 +389,7 @@ def _states_shown_as(status: DeliveryState) -> list[str]:
 # -- writing -----------------------------------------------------------------------------------
 
 
-async def _lock_bulks(
+async def lock_bulks(
     session: AsyncSession, bulk_ids: Iterable[str | None]
 ) -> dict[BulkId, BulkRow]:
     """The bulks' rows, locked in id order (PostgreSQL; SQLite's writer holds everything)."""
@@ -404,13 +404,13 @@ async def _lock_bulks(
 
 
 async def _locked_bulk(session: AsyncSession, bulk_id: BulkId) -> BulkRow:
-    found = (await _lock_bulks(session, [bulk_id])).get(bulk_id)
+    found = (await lock_bulks(session, [bulk_id])).get(bulk_id)
     if found is None:
         raise BulkNotFound(bulk_id)
     return found
 
 
-async def _settle_counters(
+async def settle_counters(
     session: AsyncSession, moves: CounterMoves, changed: Mapping[BulkId, None]
 ) -> Sequence[Bulk]:
     """Applies the counter moves, then refreshes the status of the finished bulks among

@@ -25,9 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mindo_core.adapters.sql import mapping
 
 # Shared with the engine's writes: the same lock order and counter settling.
-from mindo_core.adapters.sql.bulk_store import SqlBulkStore
-from mindo_core.adapters.sql.bulk_store import _lock_bulks as lock_bulks
-from mindo_core.adapters.sql.bulk_store import _settle_counters as settle_counters
+from mindo_core.adapters.sql.bulk_store import SqlBulkStore, lock_bulks, settle_counters
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.tables import MessageRow, ParkedStatusRow, metadata
 from mindo_core.bulk_messages import parse_callback_data
