@@ -28,7 +28,7 @@ parked and applied when its message appears.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Final
 
@@ -70,6 +70,18 @@ class DeliveryFields:
     failed_at: datetime | None = None
     error_code: int | None = None
     error_message: str | None = None
+
+    @classmethod
+    def of(cls, holder: object) -> DeliveryFields:
+        """The fields of anything that has them by these names (a ``BulkRecipient``)."""
+        return cls(**{name: getattr(holder, name) for name in _FIELD_NAMES})
+
+    def as_changes(self) -> dict[str, object]:
+        """For ``dataclasses.replace`` of such a holder."""
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
+
+
+_FIELD_NAMES: Final = tuple(f.name for f in fields(DeliveryFields))
 
 
 def settles_as_attempted(state: RecipientState) -> RecipientState:

@@ -320,3 +320,23 @@ def run_virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+def run_world_virtually(
+    test: Callable[[BulkWorld], Awaitable[None]],
+    *,
+    start: datetime,
+    settings: EngineSettings,
+    **world_options: Any,
+) -> None:
+    """``test`` against a fresh ``bulk_world`` on a virtual-time loop whose clock starts at
+    ``start``; the engine is stopped afterwards, whatever happened."""
+
+    async def main() -> None:
+        world = await bulk_world(clock=LoopClock(start), settings=settings, **world_options)
+        try:
+            await test(world)
+        finally:
+            await world.engine.stop()
+
+    run_virtual(main)

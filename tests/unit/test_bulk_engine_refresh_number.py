@@ -14,11 +14,9 @@ from mindo_core.bulk_engine import EngineSettings
 from tests.bulk_fakes import (
     NUMBER,
     BulkWorld,
-    LoopClock,
-    bulk_world,
     eventually,
     number_info,
-    run_virtual,
+    run_world_virtually,
 )
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -27,18 +25,7 @@ MARGIN = 1 + SETTINGS.margin_seconds
 
 
 def virtual(test: Callable[[BulkWorld], Awaitable[None]], **world_options: object) -> None:
-    async def main() -> None:
-        world = await bulk_world(
-            clock=LoopClock(START),
-            settings=SETTINGS,
-            **world_options,  # type: ignore[arg-type]
-        )
-        try:
-            await test(world)
-        finally:
-            await world.engine.stop()
-
-    run_virtual(main)
+    run_world_virtually(test, start=START, settings=SETTINGS, **world_options)
 
 
 async def the_number(world: BulkWorld) -> PhoneNumber:

@@ -15,11 +15,9 @@ from mindo_core.messages import NewMessage
 from tests.bulk_fakes import (
     NUMBER,
     BulkWorld,
-    LoopClock,
-    bulk_world,
     meta_error,
     phone,
-    run_virtual,
+    run_world_virtually,
 )
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -28,18 +26,7 @@ MARGIN = 1 + SETTINGS.margin_seconds
 
 
 def virtual(test: Callable[[BulkWorld], Awaitable[None]], **world_options: object) -> None:
-    async def main() -> None:
-        world = await bulk_world(
-            clock=LoopClock(START),
-            settings=SETTINGS,
-            **world_options,  # type: ignore[arg-type]
-        )
-        try:
-            await test(world)
-        finally:
-            await world.engine.stop()
-
-    run_virtual(main)
+    run_world_virtually(test, start=START, settings=SETTINGS, **world_options)
 
 
 def most_in_one_second(times: list[float]) -> int:

@@ -194,30 +194,12 @@ class InMemoryDeliveryStore(InMemoryBulkStore):
 
 
 def _fields_of(recipient: BulkRecipient) -> DeliveryFields:
-    return DeliveryFields(
-        state=settles_as_attempted(recipient.state),
-        wamid=recipient.wamid,
-        sent_at=recipient.sent_at,
-        delivered_at=recipient.delivered_at,
-        read_at=recipient.read_at,
-        failed_at=recipient.failed_at,
-        error_code=recipient.error_code,
-        error_message=recipient.error_message,
-    )
+    fields = DeliveryFields.of(recipient)
+    return replace(fields, state=settles_as_attempted(fields.state))
 
 
 def _with_fields(recipient: BulkRecipient, fields: DeliveryFields) -> BulkRecipient:
-    return replace(
-        recipient,
-        state=fields.state,
-        wamid=fields.wamid,
-        sent_at=fields.sent_at,
-        delivered_at=fields.delivered_at,
-        read_at=fields.read_at,
-        failed_at=fields.failed_at,
-        error_code=fields.error_code,
-        error_message=fields.error_message,
-    )
+    return replace(recipient, **fields.as_changes())  # type: ignore[arg-type]
 
 
 def _aware(value: datetime) -> datetime:
