@@ -14,6 +14,7 @@ BENCHMARKS = (
     "meta_transport",
     "bulk_accept",
     "bulk_rate",
+    "estimate_accuracy",
     "pipeline_ceiling",
     "webhook_http",
     "webhook_ingest",

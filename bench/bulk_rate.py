@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.sandbox_process import SandboxProcess
+from bench.sandbox_process import SandboxProcess, pauses_summary
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_store, upgrade_database
@@ -40,19 +41,33 @@ def run() -> None:
         "bulk send rate against the configured cap (real engine and SQLite here, the sandbox in"
         f" another process over HTTP; load average {load[0]:.2f} at start)"
     )
-    print(f"{'level':>9} {'cap/s':>6} {'sent':>7} {'achieved/s':>11} {'ratio':>6} {'130429':>7}")
+    print(
+        f"{'level':>9} {'cap/s':>6} {'sent':>7} {'achieved/s':>11} {'ratio':>6} {'130429':>7}"
+        "   the sandbox's garbage collections while sending"
+    )
     for level, cap in CASES:
         sandbox = SandboxProcess.start("--mps", str(cap))
         try:
-            sent, rate, throttled = asyncio.run(_case(sandbox, level, cap, int(cap * seconds)))
+            case = asyncio.run(_case(sandbox, level, cap, int(cap * seconds)))
         finally:
             sandbox.stop()
-        print(f"{level:>9} {cap:>6} {sent:>7} {rate:>11.1f} {rate / cap:>6.3f} {throttled:>7}")
+        pauses = pauses_summary(sandbox.gc_pauses or [], case.first_at, case.last_at)
+        print(
+            f"{level:>9} {cap:>6} {case.sent:>7} {case.rate:>11.1f} {case.rate / cap:>6.3f}"
+            f" {case.throttled:>7}   {pauses}"
+        )
 
 
-async def _case(
-    sandbox: SandboxProcess, level: str, cap: int, recipients: int
-) -> tuple[int, float, int]:
+@dataclass(frozen=True)
+class Case:
+    sent: int  # accepted by the sandbox
+    rate: float  # accepted per second, first to last
+    throttled: int  # answered 130429
+    first_at: float  # Unix seconds of the first and last accepted send
+    last_at: float
+
+
+async def _case(sandbox: SandboxProcess, level: str, cap: int, recipients: int) -> Case:
     # An unlimited tier, as Meta gives HIGH numbers: no recipient waits for quota.
     await sandbox.patch_number(
         NUMBER,
@@ -101,4 +116,5 @@ async def _case(
     throttled = sum(1 for r in sends if r.error_code == 130429)
     span = accepted[-1] - accepted[0] if len(accepted) > 1 else 0.0
     rate = (len(accepted) - 1) / span if span > 0 else 0.0
-    return len(accepted), rate, throttled
+    first, last = (accepted[0], accepted[-1]) if accepted else (0.0, 0.0)
+    return Case(sent=len(accepted), rate=rate, throttled=throttled, first_at=first, last_at=last)

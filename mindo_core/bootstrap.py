@@ -17,6 +17,7 @@ from mindo_core.adapters.sql import open_store, upgrade_database
 from mindo_core.bulk_engine import BulkEngine, EngineSettings
 from mindo_core.clock import Clock, SystemClock
 from mindo_core.errors import InvalidRequest
+from mindo_core.pacing import SendTiming
 from mindo_core.ports import BulkStore, DeliveryStore, MetaGateway, Store, TokenCipher
 from mindo_core.progress import InProcessProgressBus, ProgressBus
 from mindo_core.request_limits import KeyRateLimiter, RequestLimit
@@ -76,7 +77,12 @@ def wire(
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests."""
     limiter = KeyRateLimiter(request_limit) if request_limit is not None else None
     bus = progress or InProcessProgressBus()
-    engine = BulkEngine(store, meta, cipher, clock, bus, engine_settings)
+    settings = engine_settings or EngineSettings()
+    engine = BulkEngine(store, meta, cipher, clock, bus, settings)
+    # The estimate paces as the engine does: its margin, its throughput override.
+    timing = SendTiming(
+        margin_seconds=settings.margin_seconds, throughput_mps=settings.throughput_mps
+    )
     queries = BulkQueries(store, clock, bus, engine)
     statuses = StatusWriter(store, clock, bus)
     ingest = IngestWebhook(
@@ -90,7 +96,7 @@ def wire(
         send_message=SendMessage(store, meta, cipher, clock),
         api_keys=ApiKeyAdmin(store, clock),
         accounts=AccountConnector(store, meta, cipher),
-        submit_bulk=SubmitBulk(store, clock, engine),
+        submit_bulk=SubmitBulk(store, clock, engine, timing=timing),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus),
         bulk_engine=engine,

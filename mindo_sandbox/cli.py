@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -195,8 +196,18 @@ async def _serve(config: SandboxConfig, host: str, port: int, *, access_log: boo
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     sandbox = await start_sandbox(config, host, port, access_log=access_log)
+    _freeze_start_up_heap()
     print(f"Meta sandbox listening on {sandbox.url}", flush=True)
     try:
         await stop.wait()
     finally:
         await sandbox.stop()
+
+
+def _freeze_start_up_heap() -> None:
+    """Takes what start-up built (modules, the config, the app: ~38,000 objects) out of the
+    collector's sight, as this process's main alone may: it all lives until exit, and each full
+    collection would otherwise walk it again, ~15 ms on a quiet machine and more on a busy one,
+    during which the sends that arrive wait and then reach the throughput limit together."""
+    gc.collect()
+    gc.freeze()

@@ -6,7 +6,6 @@ the response and records the request, in one place.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -15,7 +14,7 @@ from aiohttp import web
 
 from mindo_sandbox.graph_errors import GraphError
 from mindo_sandbox.paging import graph_page
-from mindo_sandbox.recording import RecordedRequest, mask_headers, mask_query
+from mindo_sandbox.recording import RecordedRequest, mask_headers, mask_query, read_body
 from mindo_sandbox.replies import GraphReply
 from mindo_sandbox.sending import handle_send, unsupported_request
 from mindo_sandbox.state import SandboxState
@@ -39,28 +38,21 @@ def add_graph_routes(app: web.Application) -> None:
 def _endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def endpoint(request: web.Request) -> web.Response:
         state = request.app[STATE_KEY]
-        body = await _read_body(request)
+        raw_body = await request.read() if request.body_exists else None
+        body = _NO_BODY if raw_body is None else read_body(raw_body)
         try:
             reply = await handler(request, state, body)
         except GraphError as error:
             reply = GraphReply.error(error)
-        _record(state, request, body, reply)
+        _record(state, request, raw_body, reply)
         return reply.response()
 
     return endpoint
 
 
-async def _read_body(request: web.Request) -> Any:
-    if not request.body_exists:
-        return _NO_BODY
-    raw = await request.read()
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", errors="replace")
-
-
-def _record(state: SandboxState, request: web.Request, body: Any, reply: GraphReply) -> None:
+def _record(
+    state: SandboxState, request: web.Request, raw_body: bytes | None, reply: GraphReply
+) -> None:
     state.recorder.add(
         RecordedRequest(
             seq=state.recorder.next_seq(),
@@ -69,7 +61,7 @@ def _record(state: SandboxState, request: web.Request, body: Any, reply: GraphRe
             path=request.path,
             query=mask_query(request.query),
             headers=mask_headers(request.headers),
-            body=None if body is _NO_BODY else body,
+            raw_body=raw_body,
             status=reply.status,
             wamid=reply.wamid,
             error_code=reply.error_code,

@@ -17,13 +17,23 @@ is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk 
 fit is still accepted (``can_send`` false): the recipients beyond the room get ``not_before``,
 the time the window frees a slot for them, and the engine sends them then. The estimate
 (``pacing.estimate_seconds``) includes those waits.
+
+Estimate. ``estimated_time_minutes`` is the time from acceptance until the bulk is complete:
+its sends spaced at the rate the engine achieves (``pacing.SendTiming``: the number's
+throughput or the bulk's pacing, stretched by the engine's margin and, for the number's gate,
+by how late sends start), plus the fixed cost of starting and finishing, plus quota waits.
+Bulks already queued or sending on the same number share its throughput
+(``pacing.shared_seconds``): the estimate counts what they still have to send then. Bulks
+submitted later are not foreseen. When a bulk both waits for quota and shares its number, the
+estimate is the longer of the two: quota waits are hours, sharing is seconds or minutes, and
+which one bounds the last send is not modelled further.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Container, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -31,13 +41,20 @@ from mindo_core.accounts import BusinessAccountId, PhoneNumber
 from mindo_core.bulk_submission import PreparedBulk, SubmittedRecipient, prepare_recipients
 from mindo_core.bulks import Bulk, BulkId
 from mindo_core.clock import Clock
-from mindo_core.errors import PhoneNumberNotFound, TemplateNotApproved, TemplateNotFound
+from mindo_core.errors import (
+    InvalidRequest,
+    PhoneNumberNotFound,
+    TemplateNotApproved,
+    TemplateNotFound,
+)
 from mindo_core.pacing import (
     Pacing,
-    effective_rate,
+    SendTiming,
+    Sharer,
+    bulk_rate_cap,
     estimate_seconds,
     parse_pacing,
-    throughput_for,
+    shared_seconds,
 )
 from mindo_core.ports import (
     AccountStore,
@@ -125,11 +142,13 @@ class SubmitBulk:
         waker: BulkWaker | None = None,
         *,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        timing: SendTiming | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._waker = waker or _Asleep()
         self._new_id = new_id
+        self._timing = timing or SendTiming()
 
     async def __call__(self, principal: Principal, command: SubmitBulkCommand) -> SubmittedBulk:
         organisation_id = principal.organisation.id
@@ -149,6 +168,7 @@ class SubmitBulk:
             candidates=prepared.wa_ids(),
             now=now,
         )
+        sharers = await self._sharers(number)
         new_bulk = NewBulk(
             id=BulkId(self._new_id()),
             task_id=self._new_id(),
@@ -157,7 +177,9 @@ class SubmitBulk:
             template_id=template.id,
             pacing=str(pacing),
             total_recipients=prepared.total_recipients,
-            estimated_time_minutes=estimate_minutes(number, pacing, plan, prepared, now),
+            estimated_time_minutes=estimate_minutes(
+                number, pacing, plan, prepared, now, timing=self._timing, sharers=sharers
+            ),
             created_at=now,
             created_by=principal.api_key.id,
         )
@@ -170,6 +192,15 @@ class SubmitBulk:
             unique_recipients=prepared.unique_recipients,
             quota=plan,
         )
+
+    async def _sharers(self, number: PhoneNumber) -> list[Sharer]:
+        """The bulks queued or sending on ``number``: what each still has to send, at what cap."""
+        running = await self._store.bulks_to_run()
+        return [
+            Sharer(remaining=bulk.counters.pending, max_rate=_rate_cap(bulk.pacing, number))
+            for bulk in running
+            if bulk.phone_number_row_id == number.id
+        ]
 
     async def _approved_template(
         self, business_account_id: BusinessAccountId, command: SubmitBulkCommand
@@ -193,16 +224,42 @@ def tier_of(number: PhoneNumber) -> Tier:
 
 
 def estimate_minutes(
-    number: PhoneNumber, pacing: Pacing, plan: QuotaPlan, prepared: PreparedBulk, now: datetime
+    number: PhoneNumber,
+    pacing: Pacing,
+    plan: QuotaPlan,
+    prepared: PreparedBulk,
+    now: datetime,
+    *,
+    timing: SendTiming | None = None,
+    sharers: Sequence[Sharer] = (),
 ) -> float:
-    """Minutes until the last recipient's send starts, quota waits included."""
-    rate = effective_rate(throughput_for(number.throughput_level), pacing, plan.tier)
+    """Minutes from now until the bulk is complete: quota waits, the number shared with
+    ``sharers`` (bulks already on it) and the engine's ``timing`` included."""
+    timing = timing or SendTiming()
+    throughput = timing.number_rate(timing.throughput(number.throughput_level))
+    own_cap = timing.bulk_rate(bulk_rate_cap(pacing, plan.tier))
+    rate = throughput if own_cap is None else min(throughput, own_cap)
     unique = prepared.unique_recipients
     available = unique if plan.quota_available is None else plan.sendable_now
-    seconds = estimate_seconds(
+    with_quota = estimate_seconds(
         unique, rate, quota_available=available, quota_refills=plan.refill_offsets(now)
     )
-    return seconds / 60.0
+    sharing = shared_seconds(
+        unique,
+        throughput=throughput,
+        max_rate=own_cap,
+        others=[replace(s, max_rate=timing.bulk_rate(s.max_rate)) for s in sharers],
+    )
+    return (max(with_quota, sharing) + timing.overhead_seconds) / 60.0
+
+
+def _rate_cap(pacing_text: str, number: PhoneNumber) -> float | None:
+    """A stored bulk's own cap, read as the engine reads it (unreadable: "max")."""
+    try:
+        pacing = parse_pacing(pacing_text)
+    except InvalidRequest:
+        pacing = Pacing()
+    return bulk_rate_cap(pacing, tier_of(number).name)
 
 
 def _recipients(

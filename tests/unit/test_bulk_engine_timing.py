@@ -4,14 +4,18 @@ quota waits end when the window frees room, and Meta's "slow down" is obeyed."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mindo_core.bulk_engine import EngineSettings
 from mindo_core.messages import NewMessage
+from mindo_core.pacing import SendTiming
+from mindo_core.services.submit_bulk import SubmitBulk
 from tests.bulk_fakes import (
     NUMBER,
     BulkWorld,
@@ -23,10 +27,25 @@ from tests.bulk_fakes import (
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SETTINGS = EngineSettings(seed=3)
 MARGIN = 1 + SETTINGS.margin_seconds
+EXACT = SendTiming(margin_seconds=SETTINGS.margin_seconds, late_seconds=0, overhead_seconds=0)
 
 
 def virtual(test: Callable[[BulkWorld], Awaitable[None]], **world_options: object) -> None:
     run_world_virtually(test, start=START, settings=SETTINGS, **world_options)
+
+
+def exact_estimates(
+    test: Callable[[BulkWorld], Awaitable[None]],
+) -> Callable[[BulkWorld], Awaitable[None]]:
+    """Virtual time has no late sends and no start-up cost: the world estimates for an exact
+    engine (``bench/estimate_accuracy.py`` measures the real one against the default timing)."""
+
+    async def test_exactly(world: BulkWorld) -> None:
+        submit = SubmitBulk(world.services.store, world.services.clock, world.engine, timing=EXACT)
+        world.services = replace(world.services, submit_bulk=submit)
+        await test(world)
+
+    return test_exactly
 
 
 def most_in_one_second(times: list[float]) -> int:
@@ -72,9 +91,38 @@ def test_the_estimate_is_within_ten_percent_of_the_actual_time(
         await world.finished(bulk, limit=3600)
 
         actual = world.meta.call_times[-1] - began
-        assert actual == pytest.approx(bulk.estimated_time_minutes * 60, rel=0.10)
+        assert actual == pytest.approx(bulk.estimated_time_minutes * 60, rel=0.01)
 
-    virtual(scenario, throughput=throughput, tier=tier)
+    virtual(exact_estimates(scenario), throughput=throughput, tier=tier)
+
+
+@pytest.mark.parametrize("pacing", [None, "30"])
+def test_the_estimate_of_a_bulk_joining_a_busy_number_counts_what_the_other_still_sends(
+    pacing: str | None,
+) -> None:
+    async def scenario(world: BulkWorld) -> None:
+        first = await world.submit(800)
+        await world.engine.start()
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(4.0)  # the first has some 480 recipients left
+        joined = loop.time()
+        second = await world.submit(800, first=1000, pacing=pacing)
+        await world.finished(first, limit=60)
+        await world.finished(second, limit=60)
+
+        second_sends = [
+            t
+            for t, to in zip(world.meta.call_times, world.meta.calls, strict=True)
+            if int(to[-4:]) >= 1000
+        ]
+        actual = second_sends[-1] - joined
+        alone = 799 * MARGIN / (80 if pacing is None else 30)
+        estimate = second.estimated_time_minutes * 60
+        assert actual == pytest.approx(estimate, rel=0.02)
+        # Sharing at full speed takes longer than alone; capped below its share, it does not.
+        assert (estimate > 1.5 * alone) if pacing is None else estimate == pytest.approx(alone)
+
+    virtual(exact_estimates(scenario), throughput="STANDARD", tier="TIER_100000")
 
 
 def test_a_pacing_cap_spaces_the_bulks_sends() -> None:

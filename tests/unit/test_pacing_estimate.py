@@ -1,4 +1,5 @@
-"""``estimate_seconds`` predicts how long the scheduler takes to start every send of a bulk."""
+"""``estimate_seconds`` predicts how long the scheduler takes to start every send of a bulk;
+``shared_seconds`` does when the bulk shares its number with others."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pytest
 from mindo_core.pacing import (
     QUOTA_WINDOW_SECONDS,
     Pacing,
+    Sharer,
     bulk_rate_cap,
     effective_rate,
     estimate_seconds,
+    shared_seconds,
 )
 from mindo_core.retry_policy import RetryPolicy
 from mindo_core.scheduler import NumberScheduler
@@ -117,3 +120,70 @@ def test_without_any_quota_the_send_never_ends() -> None:
 def test_a_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         estimate_seconds(10, 0.0, quota_available=10)
+
+
+# -- sharing a number ----------------------------------------------------------------------
+
+
+def simulate_shared(
+    recipients: int,
+    *,
+    throughput: float,
+    max_rate: float | None = None,
+    others: tuple[Sharer, ...] = (),
+) -> float:
+    """Drive a real ``NumberScheduler`` with ``others`` already on the number and this bulk
+    joining last; return when this bulk's last send started."""
+    scheduler: NumberScheduler[str] = NumberScheduler(
+        throughput_mps=throughput, retry_policy=RetryPolicy(random.Random(0))
+    )
+    left = {f"other{i}": other.remaining for i, other in enumerate(others)}
+    for i, other in enumerate(others):
+        scheduler.add_bulk(f"other{i}", max_rate=other.max_rate)
+    scheduler.add_bulk("mine", max_rate=max_rate)
+    left["mine"] = recipients
+    now = 0.0
+    while True:
+        slot = scheduler.next_send(now)
+        assert slot is not None
+        scheduler.take(slot)
+        now = slot.at
+        left[slot.bulk_id] -= 1
+        if left[slot.bulk_id] == 0:
+            if slot.bulk_id == "mine":
+                return now
+            scheduler.remove_bulk(slot.bulk_id)
+
+
+def test_alone_on_its_number_a_bulk_takes_its_spacing() -> None:
+    assert shared_seconds(801, throughput=80.0) == pytest.approx(10.0)
+    assert shared_seconds(801, throughput=80.0, max_rate=10.0) == pytest.approx(80.0)
+    assert shared_seconds(1, throughput=80.0) == 0.0
+    assert shared_seconds(801, throughput=80.0, others=[Sharer(remaining=0)]) == 10.0
+
+
+def test_equal_bulks_share_the_number_until_the_first_is_done() -> None:
+    # 40/s each until the other's 400 are out (10 s), then 80/s for the last 400 (5 s).
+    others = (Sharer(remaining=400),)
+    estimate = shared_seconds(801, throughput=80.0, others=others)
+    assert estimate == pytest.approx(15.0)
+    assert_close(estimate, simulate_shared(801, throughput=80.0, others=others))
+
+
+def test_a_bulk_capped_below_its_share_leaves_the_rest_to_the_others() -> None:
+    others = (Sharer(remaining=1000, max_rate=20.0),)
+    estimate = shared_seconds(601, throughput=80.0, others=others)
+    assert estimate == pytest.approx(600 / 60.0)
+    assert_close(estimate, simulate_shared(601, throughput=80.0, others=others))
+    # And a capped newcomer is not slowed down by the number's other bulks.
+    assert shared_seconds(
+        201, throughput=80.0, max_rate=10.0, others=(Sharer(remaining=5000),)
+    ) == pytest.approx(20.0)
+
+
+def test_several_bulks_leave_the_number_one_after_the_other() -> None:
+    others = (Sharer(remaining=100), Sharer(remaining=300, max_rate=10.0), Sharer(remaining=900))
+    estimate = shared_seconds(1001, throughput=80.0, others=others)
+    actual = simulate_shared(1001, throughput=80.0, others=others)
+    assert estimate > (100 + 1000) / 80.0
+    assert_close(estimate, actual)

@@ -23,11 +23,17 @@ from mindo_core.errors import (
     TemplateNotFound,
 )
 from mindo_core.messages import NewMessage
+from mindo_core.pacing import SendTiming
 from mindo_core.ports import BulkFilter
 from mindo_core.services.submit_bulk import SubmitBulk, SubmitBulkCommand
-from tests.bulk_fakes import NUMBER, BulkWorld, bulk_world, order, phone, tenant
+from tests.bulk_fakes import NUMBER, OTHER_NUMBER, BulkWorld, bulk_world, order, phone, tenant
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+TIMING = SendTiming()  # as ``wire`` builds it from the engine's default settings
+# A STANDARD number's sends: 80/s, every span stretched by the margin, each send a little late.
+AT_80 = (1 + TIMING.margin_seconds) / 80 + TIMING.late_seconds
+# A bulk's own cap of 10/s: stretched too, but its gate makes up for late sends.
+AT_10 = (1 + TIMING.margin_seconds) / 10
 
 
 class CountingWaker:
@@ -173,8 +179,32 @@ async def test_the_estimate_follows_the_numbers_throughput_and_the_pacing() -> N
         world.principal, command([order(i) for i in range(801)], pacing="10")
     )
 
-    assert at_max.bulk.estimated_time_minutes == pytest.approx(800 / 80 / 60)
-    assert capped.bulk.estimated_time_minutes == pytest.approx(800 / 10 / 60)
+    # 800 spacings at the rate the engine's gates achieve, plus starting and finishing.
+    assert at_max.bulk.estimated_time_minutes == pytest.approx(minutes(800 * AT_80))
+    # Capped below its share of the number, the second bulk is not slowed by the first.
+    assert capped.bulk.estimated_time_minutes == pytest.approx(minutes(800 * AT_10))
+
+
+async def test_a_bulk_on_a_busy_number_shares_it_with_what_the_others_still_send() -> None:
+    world = await world_at(tier="TIER_100000")
+    await world.services.submit_bulk(world.principal, command([order(i) for i in range(400)]))
+    elsewhere = await world.services.submit_bulk(
+        world.principal,
+        command([order(i) for i in range(400)], phone_number_id=OTHER_NUMBER),
+    )
+
+    joining = await world.services.submit_bulk(
+        world.principal, command([order(1000 + i) for i in range(801)])
+    )
+
+    # Half the number each until the first's 400 are out, then all of it: the 800 spacings
+    # take as long as 1,200 alone. The bulk on the other number does not count.
+    assert joining.bulk.estimated_time_minutes == pytest.approx(minutes(1200 * AT_80))
+    assert elsewhere.bulk.estimated_time_minutes == pytest.approx(minutes(399 * AT_80))
+
+
+def minutes(spacing_seconds: float) -> float:
+    return (spacing_seconds + TIMING.overhead_seconds) / 60
 
 
 async def test_a_submission_wakes_the_engine_once() -> None:
