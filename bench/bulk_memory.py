@@ -27,20 +27,19 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
-from pathlib import Path
 
+# The sandbox demo number (bench.bench_tenant.NUMBER): not imported at module level, so that a
+# case's memory baseline is taken before Mindo is imported.
+NUMBER = "813497231850626"
 TARGET_BYTES = 400 * 1024 * 1024
 MAX_RECIPIENTS = 100_000  # per request (bulk_submission.MAX_RECIPIENTS)
-NUMBER = "813497231850626"
-WABA = "104996122399160"
-SECRET = "bench-bulk-memory-secret-of-at-least-32-characters"
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 SAMPLE_SECONDS = 0.2
 
@@ -109,8 +108,7 @@ def _peak_bytes() -> int:
 
 
 async def _submission(n: int) -> Peak:
-    from mindo_core.bulk_submission import RecipientInput
-    from mindo_core.services.submit_bulk import SubmitBulkCommand
+    from bench.bench_tenant import order_command
     from mindo_sandbox.config import SandboxConfig
     from mindo_sandbox.server import start_sandbox
 
@@ -118,17 +116,7 @@ async def _submission(n: int) -> Peak:
     try:
         async with _services(sandbox.url) as (services, principal):
             start = _rss_bytes()
-            command = SubmitBulkCommand(
-                phone_number_id=NUMBER,
-                template_name="order_update",
-                recipients=[
-                    RecipientInput(
-                        phone=f"+54911{40_000_000 + i}",
-                        variables={"order_id": f"ORD-{i}", "status": "listo"},
-                    )
-                    for i in range(n)
-                ],
-            )
+            command = order_command(n)
             await services.submit_bulk(principal, command)
             return Peak("submission", n, start, _peak_bytes())
     finally:
@@ -191,39 +179,17 @@ async def _send(sandbox: object, n: int) -> Peak:
 
 
 def _services(meta_url: str, *, uncapped: bool = False):  # type: ignore[no-untyped-def]
-    from contextlib import asynccontextmanager
-
-    from mindo_core.adapters.crypto import FernetTokenCipher
-    from mindo_core.adapters.meta import AiohttpMetaGateway
-    from mindo_core.adapters.sql import open_store, upgrade_database
-    from mindo_core.bootstrap import wire
+    """The real wiring over a fresh SQLite file, and the bench tenant's principal."""
+    from bench.bench_tenant import bench_principal, sqlite_services
     from mindo_core.bulk_engine import EngineSettings
-    from mindo_core.clock import SystemClock
+
+    # The engine's own throughput for the number, far above what it reaches.
+    settings = EngineSettings(throughput_mps=1_000_000.0) if uncapped else None
 
     @asynccontextmanager
     async def opened():  # type: ignore[no-untyped-def]
-        with tempfile.TemporaryDirectory() as workdir:
-            url = f"sqlite:///{Path(workdir) / 'bench.db'}"
-            await asyncio.to_thread(upgrade_database, url)
-            store = await open_store(url)
-            meta = AiohttpMetaGateway(base_url=meta_url)
-            # The engine's own throughput for the number, far above what it reaches.
-            settings = EngineSettings(throughput_mps=1_000_000.0) if uncapped else None
-            services = wire(
-                store, meta, FernetTokenCipher(SECRET), SystemClock(), engine_settings=settings
-            )
-            try:
-                await services.store.create_organisation("Bench")
-                await services.accounts.connect(
-                    "Bench", waba_id=WABA, access_token="sandbox-demo-token"
-                )
-                issued = await services.api_keys.issue("Bench")
-                principal = await services.authenticator.authenticate(issued.plaintext, None)
-                yield services, principal
-            finally:
-                await services.bulk_engine.stop()
-                await meta.close()
-                await store.close()
+        async with sqlite_services(meta_url, engine_settings=settings) as services:
+            yield services, await bench_principal(services)
 
     return opened()
 

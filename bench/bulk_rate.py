@@ -14,22 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
+from bench.bench_tenant import NUMBER, bench_principal, order_command, sqlite_services
 from bench.sandbox_process import SandboxProcess, pauses_summary
-from mindo_core.adapters.crypto import FernetTokenCipher
-from mindo_core.adapters.meta import AiohttpMetaGateway
-from mindo_core.adapters.sql import open_store, upgrade_database
-from mindo_core.bootstrap import wire
-from mindo_core.bulk_submission import RecipientInput
-from mindo_core.clock import SystemClock
-from mindo_core.services.submit_bulk import SubmitBulkCommand
 
-WABA = "104996122399160"
-NUMBER = "813497231850626"
-SECRET = "bench-bulk-rate-secret-of-at-least-32-characters"
 CASES = (("STANDARD", 80), ("HIGH", 1000))
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 
@@ -73,44 +62,17 @@ async def _case(sandbox: SandboxProcess, level: str, cap: int, recipients: int) 
         NUMBER,
         {"throughput_level": level, "whatsapp_business_manager_messaging_limit": "TIER_UNLIMITED"},
     )
-    with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite:///{Path(workdir) / 'bench.db'}"
-        await asyncio.to_thread(upgrade_database, url)
-        store = await open_store(url)
-        meta = AiohttpMetaGateway(base_url=sandbox.url)
-        services = wire(store, meta, FernetTokenCipher(SECRET), SystemClock())
-        try:
-            await services.store.create_organisation("Bench")
-            await services.accounts.connect(
-                "Bench", waba_id=WABA, access_token="sandbox-demo-token"
-            )
-            issued = await services.api_keys.issue("Bench")
-            principal = await services.authenticator.authenticate(issued.plaintext, None)
-            command = SubmitBulkCommand(
-                phone_number_id=NUMBER,
-                template_name="order_update",
-                recipients=[
-                    RecipientInput(
-                        phone=f"+54911{40_000_000 + i}",
-                        variables={"order_id": f"ORD-{i}", "status": "listo"},
-                    )
-                    for i in range(recipients)
-                ],
-            )
-            bulk = (await services.submit_bulk(principal, command)).bulk
-            del command  # the engine's process would not hold the request either
-            await services.bulk_engine.start()
-            # Bounded: a case that cannot keep up reports what it sent by then.
-            deadline = asyncio.get_running_loop().time() + 3 * recipients / cap + 20
-            while asyncio.get_running_loop().time() < deadline:
-                found = await services.store.get_bulk(bulk.id)
-                if found is not None and found.status in FINAL and found.counters.pending == 0:
-                    break
-                await asyncio.sleep(0.1)
-        finally:
-            await services.bulk_engine.stop()
-            await meta.close()
-            await store.close()
+    async with sqlite_services(sandbox.url) as services:
+        principal = await bench_principal(services)
+        bulk = (await services.submit_bulk(principal, order_command(recipients))).bulk
+        await services.bulk_engine.start()
+        # Bounded: a case that cannot keep up reports what it sent by then.
+        deadline = asyncio.get_running_loop().time() + 3 * recipients / cap + 20
+        while asyncio.get_running_loop().time() < deadline:
+            found = await services.store.get_bulk(bulk.id)
+            if found is not None and found.status in FINAL and found.counters.pending == 0:
+                break
+            await asyncio.sleep(0.1)
     sends = await sandbox.sends()
     accepted = sorted(r.at for r in sends if r.wamid is not None)
     throttled = sum(1 for r in sends if r.error_code == 130429)

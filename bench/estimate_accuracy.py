@@ -28,26 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 
+from bench.bench_tenant import NUMBER, bench_principal, order_command, sqlite_services
 from bench.sandbox_process import SandboxProcess
-from mindo_core.adapters.crypto import FernetTokenCipher
-from mindo_core.adapters.meta import AiohttpMetaGateway
-from mindo_core.adapters.sql import open_store, upgrade_database
-from mindo_core.bootstrap import Services, wire
-from mindo_core.bulk_submission import RecipientInput
+from mindo_core.bootstrap import Services
 from mindo_core.bulks import Bulk, BulkId
-from mindo_core.clock import SystemClock
 from mindo_core.services.authenticate import Principal
-from mindo_core.services.submit_bulk import SubmitBulkCommand
 
-WABA = "104996122399160"
-NUMBER = "813497231850626"
-SECRET = "bench-estimate-secret-of-at-least-32-characters!"
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 TOLERANCE = 0.10
 
@@ -164,30 +154,13 @@ async def _case(sandbox: SandboxProcess, case: Case, scale: float) -> list[Measu
         NUMBER,
         {"throughput_level": case.level, "whatsapp_business_manager_messaging_limit": case.tier},
     )
-    with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite:///{Path(workdir) / 'bench.db'}"
-        await asyncio.to_thread(upgrade_database, url)
-        store = await open_store(url)
-        meta = AiohttpMetaGateway(base_url=sandbox.url)
-        services = wire(store, meta, FernetTokenCipher(SECRET), SystemClock())
-        try:
-            principal = await _principal(services)
-            await services.bulk_engine.start()  # running, as in ``mindo serve``
-            submitted = await _submit_all(services, principal, case, scale)
-            finished = await _await_final(services, submitted)
-        finally:
-            await services.bulk_engine.stop()
-            await meta.close()
-            await store.close()
+    async with sqlite_services(sandbox.url) as services:
+        principal = await bench_principal(services)
+        await services.bulk_engine.start()  # running, as in ``mindo serve``
+        submitted = await _submit_all(services, principal, case, scale)
+        finished = await _await_final(services, submitted)
     record = await _sandbox_record(sandbox)
     return [_measure(s, final, record) for s, final in zip(submitted, finished, strict=True)]
-
-
-async def _principal(services: Services) -> Principal:
-    await services.store.create_organisation("Bench")
-    await services.accounts.connect("Bench", waba_id=WABA, access_token="sandbox-demo-token")
-    issued = await services.api_keys.issue("Bench")
-    return await services.authenticator.authenticate(issued.plaintext, None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,18 +182,7 @@ async def _submit_all(
         # Distinct recipients over the case: no pair-rate wait between its bulks.
         phones = range(offset, offset + round(submission.recipients * scale))
         offset = phones.stop
-        command = SubmitBulkCommand(
-            phone_number_id=NUMBER,
-            template_name="order_update",
-            recipients=[
-                RecipientInput(
-                    phone=f"+54911{phone}",
-                    variables={"order_id": f"ORD-{phone}", "status": "listo"},
-                )
-                for phone in phones
-            ],
-            pacing=submission.pacing,
-        )
+        command = order_command(phones, pacing=submission.pacing)
         bulk = (await services.submit_bulk(principal, command)).bulk
         submitted.append(Submitted(submission=submission, bulk=bulk, phones=phones))
     return submitted

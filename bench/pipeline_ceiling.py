@@ -17,25 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from bench.bench_tenant import NUMBER, bench_principal, order_command, sqlite_services
 from bench.sandbox_process import SandboxProcess, SendRecord
-from mindo_core.adapters.crypto import FernetTokenCipher
-from mindo_core.adapters.meta import AiohttpMetaGateway
-from mindo_core.adapters.sql import open_store, upgrade_database
-from mindo_core.bootstrap import Services, wire
+from mindo_core.bootstrap import Services
 from mindo_core.bulk_engine import EngineSettings
-from mindo_core.bulk_submission import RecipientInput
 from mindo_core.bulks import Bulk
-from mindo_core.clock import SystemClock
-from mindo_core.services.submit_bulk import SubmitBulkCommand
 
-WABA = "104996122399160"
-NUMBER = "813497231850626"
-SECRET = "bench-pipeline-ceiling-secret-of-at-least-32-characters"
 TARGET_MPS = 1500.0
 # The engine's throughput for the number: far above what the pipeline reaches.
 UNCAPPED_MPS = 1_000_000.0
@@ -96,30 +86,19 @@ async def _measure(sandbox: SandboxProcess, recipients: int) -> Figures:
         {"throughput_level": "HIGH", "whatsapp_business_manager_messaging_limit": "TIER_UNLIMITED"},
     )
     settings = EngineSettings(throughput_mps=UNCAPPED_MPS)
-    with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite:///{Path(workdir) / 'bench.db'}"
-        await asyncio.to_thread(upgrade_database, url)
-        store = await open_store(url)
-        meta = AiohttpMetaGateway(base_url=sandbox.url)
-        services = wire(
-            store, meta, FernetTokenCipher(SECRET), SystemClock(), engine_settings=settings
+    async with sqlite_services(sandbox.url, engine_settings=settings) as services:
+        principal = await bench_principal(services)
+        bulk = (await services.submit_bulk(principal, order_command(recipients))).bulk
+        cpu, sandbox_cpu, started = (
+            time.process_time(),
+            sandbox.cpu_seconds(),
+            time.perf_counter(),
         )
-        try:
-            bulk = await _submit(services, recipients)
-            cpu, sandbox_cpu, started = (
-                time.process_time(),
-                sandbox.cpu_seconds(),
-                time.perf_counter(),
-            )
-            await services.bulk_engine.start()
-            await _finished(services, bulk, deadline=started + 60 + recipients / 100)
-            seconds = time.perf_counter() - started
-            cpu = time.process_time() - cpu
-            sandbox_after = sandbox.cpu_seconds()
-        finally:
-            await services.bulk_engine.stop()
-            await meta.close()
-            await store.close()
+        await services.bulk_engine.start()
+        await _finished(services, bulk, deadline=started + 60 + recipients / 100)
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        sandbox_after = sandbox.cpu_seconds()
     return Figures(
         recipients=recipients,
         seconds=seconds,
@@ -129,25 +108,6 @@ async def _measure(sandbox: SandboxProcess, recipients: int) -> Figures:
         ),
         sends=await sandbox.sends(),
     )
-
-
-async def _submit(services: Services, recipients: int) -> Bulk:
-    await services.store.create_organisation("Bench")
-    await services.accounts.connect("Bench", waba_id=WABA, access_token="sandbox-demo-token")
-    issued = await services.api_keys.issue("Bench")
-    principal = await services.authenticator.authenticate(issued.plaintext, None)
-    command = SubmitBulkCommand(
-        phone_number_id=NUMBER,
-        template_name="order_update",
-        recipients=[
-            RecipientInput(
-                phone=f"+54911{40_000_000 + i}",
-                variables={"order_id": f"ORD-{i}", "status": "listo"},
-            )
-            for i in range(recipients)
-        ],
-    )
-    return (await services.submit_bulk(principal, command)).bulk
 
 
 async def _finished(services: Services, bulk: Bulk, *, deadline: float) -> None:

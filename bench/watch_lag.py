@@ -32,10 +32,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 
-from mindo_core.bulk_submission import RecipientInput
 from mindo_core.bulks import Bulk, BulkId
 from mindo_core.progress import InProcessProgressBus
-from mindo_core.services.submit_bulk import SubmitBulkCommand
 
 TARGET_P99_SECONDS = 0.250
 RATE = 80  # the demo number's throughput (STANDARD)
@@ -102,22 +100,13 @@ async def _measure_with(
     channels: int,
     recipients: int,
 ) -> _Result:
+    from bench.bench_tenant import order_command
     from bench.grpc_stack import DEMO_NUMBER, bench_stack
 
     async with bench_stack(progress=bus, meta_url=meta_url) as stack:
         services = stack.services
         principal = await services.authenticator.authenticate(stack.api_key, None)
-        command = SubmitBulkCommand(
-            phone_number_id=DEMO_NUMBER,
-            template_name="order_update",
-            recipients=[
-                RecipientInput(
-                    phone=f"+54911{40_000_000 + i}",
-                    variables={"order_id": f"ORD-{i}", "status": "listo"},
-                )
-                for i in range(recipients)
-            ],
-        )
+        command = order_command(recipients, number=DEMO_NUMBER)
         bulk = (await services.submit_bulk(principal, command)).bulk
         share, extra = divmod(subscribers, processes)
         shares = [share + (i < extra) for i in range(processes)]
