@@ -14,7 +14,7 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mindo_core.settings import split_address
@@ -31,6 +31,7 @@ class ChildSpec:
 
 async def run_children(specs: Sequence[ChildSpec], env: Mapping[str, str]) -> int:
     children: list[asyncio.subprocess.Process] = []
+    terminate_with_parent = _terminate_with_parent()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -38,7 +39,7 @@ async def run_children(specs: Sequence[ChildSpec], env: Mapping[str, str]) -> in
     try:
         for spec in specs:
             child = await asyncio.create_subprocess_exec(
-                *spec.argv, env=dict(env), preexec_fn=_terminate_with_parent
+                *spec.argv, env=dict(env), preexec_fn=terminate_with_parent
             )
             children.append(child)
             ready = await _listening(spec.address, child, stop)
@@ -56,12 +57,21 @@ async def run_children(specs: Sequence[ChildSpec], env: Mapping[str, str]) -> in
         await _terminate(children)
 
 
-def _terminate_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM when the parent dies (Linux; elsewhere a no-op)."""
+def _terminate_with_parent() -> Callable[[], None] | None:
+    """What each child runs before exec: SIGTERM when this process dies (Linux; elsewhere
+    nothing). ``prctl`` is looked up here, in the parent: between fork and exec only plain
+    calls are safe. A parent gone before the call leaves the child to exit at once."""
     if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return in_child
 
 
 _PR_SET_PDEATHSIG = 1

@@ -23,13 +23,13 @@ names the recipient, so such a status still finds it (in flight or unconfirmed) 
 The same holds for a recipient pending again after an attempt: a call that timed out may
 still have reached Meta, and its webhook proves it did, so the recipient is settled as sent
 rather than sent a second time (``settles_as_attempted``). A status that finds nothing is
-parked and applied when its message appears.
+parked and applied when its message appears, if it is about one of Mindo's numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from mindo_core.bulks import (
@@ -42,7 +42,7 @@ from mindo_core.bulks import (
 from mindo_core.webhooks import StatusUpdate
 
 __all__ = [
-    "PARKED_STATUS_TTL_DAYS",
+    "PARKED_STATUS_TTL",
     "DeliveryFields",
     "DeliveryReport",
     "apply_status",
@@ -51,9 +51,11 @@ __all__ = [
     "settles_as_attempted",
 ]
 
-# Meta retries a webhook for up to 7 days; a status parked longer than this names a message
-# that will never appear here (another installation's, or one lost before it was recorded).
-PARKED_STATUS_TTL_DAYS: Final = 14
+# Parking covers a race of milliseconds to seconds (Meta's webhook beating our own commit of the
+# send). A status parked for longer names a message that will not appear: one whose recording
+# was lost, or the first wamid of a recipient sent twice after a timeout. Statuses of numbers
+# Mindo does not manage are never parked (Meta posts those too: another tool, the Business app).
+PARKED_STATUS_TTL: Final = timedelta(hours=1)
 
 _RANK: dict[RecipientState, int] = {"sent": 1, "delivered": 2, "read": 3}
 

@@ -24,7 +24,8 @@ errors the documentation does not show speak English.
     ├── PermissionDenied                api_key_forbidden
     ├── RateLimited                     rate_limited
     ├── MetaError                       meta_error              Meta answered with an error
-    └── MetaUnavailable                 meta_unavailable        no answer, timeout, bare 5xx
+    ├── MetaUnavailable                 meta_unavailable        no answer, timeout, bare 5xx
+    └── Unavailable                     unavailable             Mindo cannot do it now: retry
 """
 
 from __future__ import annotations
@@ -208,3 +209,9 @@ class BulkNotFound(NotFound):
 
     def __init__(self, bulk_id: str) -> None:
         super().__init__(f"Bulk send '{bulk_id}' no encontrado")
+
+
+class Unavailable(MindoError):
+    """Mindo could not do it now (its database refused, say); the same request may succeed."""
+
+    code = "unavailable"

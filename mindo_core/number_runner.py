@@ -569,10 +569,8 @@ def _monotonic() -> float:
 
 
 def _rate_cap(bulk: Bulk, number: PhoneNumber) -> float | None:
-    # ``Bulk`` does not carry its pacing yet (NewBulk does): until it does, "max".
-    text = getattr(bulk, "pacing", None)
     try:
-        pacing = parse_pacing(text if isinstance(text, str) else None)
-    except InvalidRequest:
+        pacing = parse_pacing(bulk.pacing)
+    except InvalidRequest:  # stored before the rule changed: the number's own rate
         pacing = parse_pacing(None)
     return bulk_rate_cap(pacing, number.messaging_limit_tier)

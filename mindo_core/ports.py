@@ -204,12 +204,14 @@ class DeliveryStore(Protocol):
         when no message has that wamid yet, the bulk recipient its callback data names (in
         flight or unconfirmed: the wamid is recorded with it). Bulk counters follow, and
         finished bulks refresh their final status. A status that finds no message is parked
-        (``received_at``) for ``apply_parked``."""
+        (``received_at``) for ``apply_parked`` when its ``phone_number_id`` is one of the
+        store's numbers, and ignored (unchanged) otherwise."""
         ...
 
     async def apply_parked(self, *, now: datetime) -> DeliveryReport:
         """Applies, then forgets, the parked statuses whose message now exists; forgets those
-        parked more than ``PARKED_STATUS_TTL_DAYS`` before ``now`` (counted as unchanged)."""
+        parked more than ``PARKED_STATUS_TTL`` before ``now`` (counted as unchanged). Reads
+        first: it writes only when there is something to apply or forget."""
         ...
 
     async def parked_count(self) -> int: ...

@@ -27,6 +27,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.MindoError], grpc.StatusCode], ...] = (
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.MetaUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
     # Meta refused the message for good: the request reached Meta and Meta said no.
     (errors.MetaError, grpc.StatusCode.FAILED_PRECONDITION),
 )

@@ -137,7 +137,9 @@ def _webhooks(webhooks: WebhookConfig, args: argparse.Namespace) -> WebhookConfi
     data = webhooks.to_json(mask_secret=False)
     if args.webhook_url is not None:
         data["callback_url"] = args.webhook_url
-    app_secret = args.app_secret or os.environ.get(APP_SECRET_ENV, "").strip()
+    # Untrimmed, as the service and the bridge read it: a secret differing by a space would
+    # sign differently.
+    app_secret = args.app_secret or os.environ.get(APP_SECRET_ENV, "")
     if app_secret:
         data["app_secret"] = app_secret
     if args.webhook_shares is not None:

@@ -11,13 +11,17 @@ answered from its own result, only once the service has made its statuses durabl
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
+from rest_bridge.problems import ApiError, coded, internal_error
 from rest_bridge.upstream import UPSTREAM, Upstream
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["WebhookForwarder", "forwarder_context", "webhook_forwarder"]
 
@@ -42,28 +46,48 @@ class WebhookForwarder:
             asyncio.get_running_loop().create_future()
         )
         self._queue.append((mindo_pb2.IngestWebhookRequest(body=body, signature=signature), future))
-        if len(self._calls) < MAX_CALLS:
+        # Calls that have returned may still be in the set until their done-callback runs.
+        if sum(not call.done() for call in self._calls) < MAX_CALLS:
             call = asyncio.create_task(self._drain(), name="mindo-webhook-forward")
             self._calls.add(call)
             call.add_done_callback(self._calls.discard)
         return await future
 
+    async def close(self) -> None:
+        """Cancels the calls under way; their POSTs are answered 503 (Meta posts them again)."""
+        for call in list(self._calls):
+            call.cancel()
+        await asyncio.gather(*self._calls, return_exceptions=True)
+        _fail(self._queue, _unavailable())
+        self._queue.clear()
+
     async def _drain(self) -> None:
         while self._queue:
             taken = self._take()
-            request = mindo_pb2.IngestWebhooksRequest(posts=[post for post, _ in taken])
             try:
-                reply = await self.upstream.call(
-                    self.upstream.stub.IngestWebhooks, request, api_key=None
-                )
-            except Exception as error:  # the HTTP answer for every POST of the call
-                for _, future in taken:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), result in zip(taken, reply.results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                await self._call(taken)
+            finally:
+                # Whatever happened (even cancellation), no POST of the call is left waiting.
+                _fail(taken, _unavailable())
+
+    async def _call(self, taken: list[_Waiting]) -> None:
+        request = mindo_pb2.IngestWebhooksRequest(posts=[post for post, _ in taken])
+        try:
+            reply = await self.upstream.call(
+                self.upstream.stub.IngestWebhooks, request, api_key=None
+            )
+        except Exception as error:  # the HTTP answer for every POST of the call
+            _fail(taken, error)
+            return
+        if len(reply.results) != len(taken):
+            logger.error(
+                "IngestWebhooks answered %d results for %d posts", len(reply.results), len(taken)
+            )
+            _fail(taken, internal_error())
+            return
+        for (_, future), result in zip(taken, reply.results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     def _take(self) -> list[_Waiting]:
         taken = [self._queue[0]]
@@ -81,9 +105,22 @@ WEBHOOK_FORWARDER = web.AppKey("mindo_webhook_forwarder", WebhookForwarder)
 
 
 async def forwarder_context(app: web.Application) -> AsyncIterator[None]:
-    """A cleanup context, after the channel's: one forwarder per running application."""
-    app[WEBHOOK_FORWARDER] = WebhookForwarder(app[UPSTREAM])
+    """A cleanup context, after the channel's: one forwarder per running application, closed
+    before the channel is."""
+    forwarder = WebhookForwarder(app[UPSTREAM])
+    app[WEBHOOK_FORWARDER] = forwarder
     yield
+    await forwarder.close()
+
+
+def _fail(waiting: list[_Waiting], error: BaseException) -> None:
+    for _, future in waiting:
+        if not future.done():
+            future.set_exception(error)
+
+
+def _unavailable() -> ApiError:
+    return coded(503, "Service unavailable", "service_unavailable")
 
 
 def webhook_forwarder(request: web.Request) -> WebhookForwarder:

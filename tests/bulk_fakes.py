@@ -225,6 +225,7 @@ async def bulk_world(
     throughput: str = "HIGH",
     organisation: str = "Acme",
     meta_app_secret: str = "",
+    store: InMemoryStore | None = None,
 ) -> BulkWorld:
     meta = ScriptedMeta(
         phone_numbers={
@@ -237,7 +238,7 @@ async def bulk_world(
         tokens={WABA: TOKEN},
     )
     services = wire(
-        InMemoryStore(),
+        store or InMemoryStore(),
         meta,
         ReversingCipher(),
         clock or SystemClock(),

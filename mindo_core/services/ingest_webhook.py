@@ -16,15 +16,18 @@ retries every one of them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mindo_core.errors import MindoError
+from mindo_core.errors import MindoError, Unavailable
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.status_writer import StatusWriter
 from mindo_core.webhooks import WebhookBatch, parse_webhook, verify_signature
 
 __all__ = ["IngestReport", "IngestWebhook", "WebhookPost"]
+
+logger = logging.getLogger("mindo.webhooks")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,10 +63,20 @@ class IngestWebhook:
         statuses = [status for batch in batches for status in batch.statuses]
         if statuses:
             await self._statuses.write(statuses)
-        for batch in batches:
-            for event in batch.account_events:
+        return [await self._answer(item) for item in read]
+
+    async def _answer(self, read: WebhookBatch | MindoError) -> IngestReport | MindoError:
+        """The post's report once its account events are applied; a failure there is this
+        post's own (Meta retries it; its statuses, already durable, are idempotent)."""
+        if isinstance(read, MindoError):
+            return read
+        try:
+            for event in read.account_events:
                 await self._account_events.apply(event)
-        return [_answer(item) for item in read]
+        except Exception:
+            logger.exception("Applying an account webhook failed; Meta will post it again")
+            return Unavailable("The account event could not be applied now; retry")
+        return IngestReport(statuses=len(read.statuses), account_events=len(read.account_events))
 
     def _read(self, post: WebhookPost) -> WebhookBatch | MindoError:
         try:
@@ -71,9 +84,3 @@ class IngestWebhook:
             return parse_webhook(post.body)
         except MindoError as refused:
             return refused
-
-
-def _answer(read: WebhookBatch | MindoError) -> IngestReport | MindoError:
-    if isinstance(read, MindoError):
-        return read
-    return IngestReport(statuses=len(read.statuses), account_events=len(read.account_events))

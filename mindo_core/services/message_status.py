@@ -33,8 +33,9 @@ class MessageView:
 
     @property
     def was_successful(self) -> bool:
-        """Whether Meta accepted the send (it answered with a wamid)."""
-        return self.message.wamid is not None and self.message.sent_at is not None
+        """Whether Meta accepted the send: it has a wamid, whatever its delivery did since (a
+        failed status can even beat the engine's record of the acceptance)."""
+        return self.message.wamid is not None
 
     @property
     def send_error(self) -> str | None:

@@ -4,6 +4,7 @@ from its own result."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,13 +21,19 @@ class RecordingStub:
     def __init__(self) -> None:
         self.calls: list[int] = []
         self.failure: ApiError | None = None
+        self.drop_one = False  # answer one result too few (a service of another version)
+        self.hold: asyncio.Event | None = None
 
     async def IngestWebhooks(
         self, request: mindo_pb2.IngestWebhooksRequest, **_: Any
     ) -> mindo_pb2.IngestWebhooksResponse:
         self.calls.append(len(request.posts))
         await asyncio.sleep(0)
+        if self.hold is not None:
+            await self.hold.wait()
         results = [mindo_pb2.IngestWebhookResult(statuses=len(p.body)) for p in request.posts]
+        if self.drop_one:
+            results.pop()
         return mindo_pb2.IngestWebhooksResponse(results=results)
 
 
@@ -87,3 +94,57 @@ async def test_posts_after_a_call_go_in_the_next_one(
     await asyncio.gather(*(forwarder.forward(b"b", "sha256=00") for _ in range(3)))
 
     assert stub.calls == [1, 3]
+
+
+async def test_an_answer_that_does_not_pair_with_the_posts_fails_them_all(
+    forwarder: WebhookForwarder, stub: RecordingStub
+) -> None:
+    stub.drop_one = True
+
+    answers = await asyncio.gather(
+        forwarder.forward(b"a", "sha256=00"),
+        forwarder.forward(b"b", "sha256=00"),
+        return_exceptions=True,
+    )
+
+    assert all(isinstance(a, ApiError) and a.status == 500 for a in answers)
+
+
+async def test_closing_answers_every_waiting_post_503(
+    forwarder: WebhookForwarder, stub: RecordingStub
+) -> None:
+    stub.hold = asyncio.Event()  # the service never answers
+    posts = [asyncio.create_task(forwarder.forward(b"x", "sha256=00")) for _ in range(5)]
+    await asyncio.sleep(0.01)
+
+    await forwarder.close()
+
+    answers = await asyncio.gather(*posts, return_exceptions=True)
+    assert all(isinstance(a, ApiError) and a.status == 503 for a in answers)
+
+
+async def test_a_post_arriving_as_calls_return_is_still_sent(
+    forwarder: WebhookForwarder, stub: RecordingStub
+) -> None:
+    """Two calls return in the same loop turn as a third POST arrives: their tasks are done,
+    but still in the set until their done-callbacks run. The POST must start a call of its
+    own rather than wait for one that will never come."""
+    stub.hold = asyncio.Event()
+    first = asyncio.create_task(forwarder.forward(b"a", "sha256=00"))
+    await _until(lambda: stub.calls == [1])
+    second = asyncio.create_task(forwarder.forward(b"b", "sha256=00"))
+    await _until(lambda: stub.calls == [1, 1])
+
+    stub.hold.set()  # both calls finish in the next turn, before the third POST's first step
+    third = asyncio.create_task(forwarder.forward(b"late", "sha256=00"))
+
+    answers = await asyncio.wait_for(asyncio.gather(first, second, third), timeout=5)
+    assert [a.statuses for a in answers] == [1, 1, 4]
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    for _ in range(100):
+        if check():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")

@@ -5,6 +5,7 @@ and a status that beats its message is parked until the message appears."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
@@ -12,7 +13,7 @@ import pytest
 
 from mindo_core.bulk_messages import callback_data
 from mindo_core.bulks import Bulk, BulkCounters, CrashPolicy
-from mindo_core.delivery import PARKED_STATUS_TTL_DAYS
+from mindo_core.delivery import PARKED_STATUS_TTL
 from mindo_core.messages import DeliveryState
 from mindo_core.ports import BulkStore, ClaimedRecipient, DeliveryStore, Store
 from mindo_core.webhooks import StatusUpdate
@@ -162,18 +163,34 @@ async def test_a_status_before_its_message_is_parked_then_applied(stores: FullSt
 
 
 async def test_a_parked_status_waits_while_its_message_is_unknown(stores: FullStore) -> None:
+    await tenant(stores)
     await apply(stores, status("wamid.NOBODY", "sent"))
 
-    swept = await stores.apply_parked(now=RECEIVED + timedelta(days=1))
+    swept = await stores.apply_parked(now=RECEIVED + timedelta(minutes=30))
 
     assert swept.applied == 0
     assert await stores.parked_count() == 1
 
 
+async def test_a_status_of_a_number_mindo_does_not_manage_is_not_parked(
+    stores: FullStore,
+) -> None:
+    """Meta posts the statuses of every sender on the account (another tool, the Business
+    app): they are ignored, not kept."""
+    await tenant(stores)
+    foreign = replace(status("wamid.OTHER", "delivered"), phone_number_id="999")
+
+    report = await stores.apply_statuses([foreign], received_at=RECEIVED)
+
+    assert (report.parked, report.unchanged) == (0, 1)
+    assert await stores.parked_count() == 0
+
+
 async def test_parked_statuses_are_forgotten_after_their_time_to_live(stores: FullStore) -> None:
+    await tenant(stores)
     await apply(stores, status("wamid.NOBODY", "sent"))
 
-    await stores.apply_parked(now=RECEIVED + timedelta(days=PARKED_STATUS_TTL_DAYS, seconds=1))
+    await stores.apply_parked(now=RECEIVED + PARKED_STATUS_TTL + timedelta(seconds=1))
 
     assert await stores.parked_count() == 0
 

@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mindo_core.accounts import PhoneNumber
+from mindo_core.adapters.memory import InMemoryStore
 from mindo_core.bulk_messages import callback_data
 from mindo_core.bulks import BulkCounters
-from mindo_core.errors import InvalidRequest, TemplateNotApproved
+from mindo_core.errors import InvalidRequest, TemplateNotApproved, Unavailable
 from mindo_core.pacing import throughput_for
 from mindo_core.ports import BulkFilter
+from mindo_core.services.ingest_webhook import IngestReport, WebhookPost
 from mindo_core.services.send_message import SendMessageCommand
 from mindo_core.services.submit_bulk import SubmitBulkCommand
 from mindo_core.webhooks import WebhookSignatureInvalid
@@ -199,6 +201,30 @@ async def test_callback_data_settles_a_recipient_whose_answer_never_came(
     await world.engine.stop()
 
 
+async def test_a_failure_that_beats_the_engine_still_shows_meta_accepted_the_send(
+    world: BulkWorld,
+) -> None:
+    hold = asyncio.Event()
+    world.meta.hold = hold
+    await world.engine.start()
+    bulk = await world.submit(1)
+    await eventually(lambda: _held(world))
+    (recipient,) = await world.recipients(bulk)
+    assert recipient.message_id is not None
+
+    named = callback_data(bulk.id, recipient.message_id)
+    item = status_item("wamid.failed-fast", "failed", AT, callback=named, error_code=131026)
+    await post(world, statuses_body(WABA, NUMBER, [item]))
+
+    view = await world.services.message_status(world.principal, "wamid.failed-fast")
+    assert view.was_successful  # Meta had it: the failure is the delivery's, not the send's
+    assert view.send_error is None
+    assert view.message.error_code == 131026
+    hold.set()
+    await world.finished(bulk)
+    await world.engine.stop()
+
+
 # -- account events ----------------------------------------------------------------------------
 
 
@@ -260,6 +286,29 @@ async def test_a_throughput_upgrade_raises_the_number_to_high(world: BulkWorld) 
     assert {n.messaging_limit_tier for n in numbers if n.phone_number_id == NUMBER} == {
         "TIER_UNLIMITED"
     }
+
+
+class NumbersLockedStore(InMemoryStore):
+    """A store whose numbers cannot be written now (SQLite busy, say)."""
+
+    async def update_phone_number_limits(self, *args: object, **kwargs: object) -> PhoneNumber:
+        raise RuntimeError("database is locked")
+
+
+async def test_an_account_event_that_fails_fails_only_its_own_post() -> None:
+    world = await bulk_world(meta_app_secret=APP_SECRET, store=NumbersLockedStore())
+    (wamid,) = await a_sent_bulk(world, 1)
+    tier = capability_body(WABA, 10_000)
+    delivered = statuses_body(WABA, NUMBER, [status_item(wamid, "delivered", AT)])
+    posts = [WebhookPost(body=b, signature=signed(b)) for b in (tier, delivered)]
+
+    failed, fine = await world.services.ingest_webhook.many(posts)
+
+    assert isinstance(failed, Unavailable)  # Meta will post it again
+    assert isinstance(fine, IngestReport)
+    assert fine.statuses == 1
+    view = await world.services.message_status(world.principal, wamid)
+    assert view.message.status == "delivered"
 
 
 async def test_events_about_unknown_accounts_are_ignored(world: BulkWorld) -> None:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol, cast
 
+from mindo_core.accounts import PhoneNumber, PhoneNumberRowId
 from mindo_core.adapters.memory.bulk_store import InMemoryBulkStore, _Entry, _Row
 from mindo_core.bulk_messages import parse_callback_data
 from mindo_core.bulks import BulkId, BulkRecipient, message_status, refresh_final_status
 from mindo_core.delivery import (
-    PARKED_STATUS_TTL_DAYS,
+    PARKED_STATUS_TTL,
     DeliveryFields,
     DeliveryReport,
     apply_status,
@@ -35,6 +36,8 @@ class _MessageTables(Protocol):
     def messages(self) -> dict[MessageId, MessageRecord]: ...
     @property
     def message_by_wamid(self) -> dict[str, MessageId]: ...
+    @property
+    def numbers(self) -> dict[PhoneNumberRowId, PhoneNumber]: ...
 
 
 class _MessageHost(Protocol):
@@ -70,11 +73,14 @@ class InMemoryDeliveryStore(InMemoryBulkStore):
     ) -> DeliveryReport:
         received_at = _aware(received_at)
         report, unmatched = self._apply(updates)
-        self._parked.statuses.extend((update, received_at) for update in unmatched)
-        return report + DeliveryReport(parked=len(unmatched))
+        numbers = {n.phone_number_id for n in self._messages.numbers.values()}
+        ours = [u for u in unmatched if u.phone_number_id in numbers]
+        self._parked.statuses.extend((update, received_at) for update in ours)
+        ignored = len(unmatched) - len(ours)
+        return report + DeliveryReport(parked=len(ours), unchanged=ignored)
 
     async def apply_parked(self, *, now: datetime) -> DeliveryReport:
-        expiry = _aware(now) - timedelta(days=PARKED_STATUS_TTL_DAYS)
+        expiry = _aware(now) - PARKED_STATUS_TTL
         kept = [(u, at) for u, at in self._parked.statuses if at >= expiry]
         expired = len(self._parked.statuses) - len(kept)
         ready = [(u, at) for u, at in kept if self._knows(u.wamid)]

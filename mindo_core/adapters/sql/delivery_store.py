@@ -1,8 +1,10 @@
 """``SqlDeliveryStore``: the ``DeliveryStore`` port over SQL (status webhooks → messages).
 
 One batch is one writing transaction (``SqlBulkStore._writing``): on PostgreSQL, the bulks of
-the batch are locked first, in id order, then the messages, in id order, the order every other
-writer takes them, so a webhook batch and the engine never wait for each other in a circle.
+the batch are locked first, in id order, then its messages (here in id order). Every writer that
+touches a bulk's messages (outcomes, stops, settling) locks the bulk rows first, in id order,
+and claims never wait (``SKIP LOCKED``), so a webhook batch and the engine never wait for each
+other in a circle. Single sends have no bulk row; only webhooks and their one insert touch them.
 
 Per batch: find each status's message by wamid; for a wamid not recorded yet, the bulk
 recipient its callback data names, if it is still in flight or unconfirmed with no wamid
@@ -15,7 +17,7 @@ no message is parked in ``parked_statuses`` for ``apply_parked``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,11 +29,11 @@ from mindo_core.adapters.sql import mapping
 # Shared with the engine's writes: the same lock order and counter settling.
 from mindo_core.adapters.sql.bulk_store import SqlBulkStore, lock_bulks, settle_counters
 from mindo_core.adapters.sql.counter_moves import CounterMoves
-from mindo_core.adapters.sql.tables import MessageRow, ParkedStatusRow, metadata
+from mindo_core.adapters.sql.tables import MessageRow, ParkedStatusRow, PhoneNumberRow, metadata
 from mindo_core.bulk_messages import parse_callback_data
 from mindo_core.bulks import BulkId, RecipientState
 from mindo_core.delivery import (
-    PARKED_STATUS_TTL_DAYS,
+    PARKED_STATUS_TTL,
     DeliveryFields,
     DeliveryReport,
     apply_status,
@@ -70,12 +72,21 @@ class SqlDeliveryStore(SqlBulkStore):
             return DeliveryReport()
         async with self._writing() as session:
             report, unmatched = await _apply(session, updates)
-            await _park(await session.connection(), unmatched, received_at)
-        return report + DeliveryReport(parked=len(unmatched))
+            connection = await session.connection()
+            ours = await _of_known_numbers(connection, unmatched)
+            await _park(connection, ours, received_at)
+        ignored = len(unmatched) - len(ours)
+        return report + DeliveryReport(parked=len(ours), unchanged=ignored)
 
     async def apply_parked(self, *, now: datetime) -> DeliveryReport:
         now = mapping.timestamp(now)
-        expiry = now - timedelta(days=PARKED_STATUS_TTL_DAYS)
+        expiry = now - PARKED_STATUS_TTL
+        # Read first: the sweep runs every second while anything is parked, and SQLite's one
+        # write lock is for work, not for finding there is none.
+        async with self._reading() as session:
+            connection = await session.connection()
+            if not await connection.scalar(_work_for_sweep(expiry)):
+                return DeliveryReport()
         async with self._writing() as session:
             connection = await session.connection()
             expired = await connection.execute(
@@ -256,6 +267,28 @@ def _write(message_id: int, fields: DeliveryFields) -> dict[str, Any]:
 
 
 # -- parking -----------------------------------------------------------------------------------
+
+
+_NUMBERS = metadata.tables[PhoneNumberRow.__tablename__]
+
+
+def _work_for_sweep(expiry: datetime) -> sa.Select[tuple[bool]]:
+    """Whether a parked status has found its message, or has expired."""
+    found = sa.exists().where(_MESSAGES.c.wamid == _PARKED.c.wamid)
+    due = sa.exists().where(sa.or_(_PARKED.c.received_at < expiry, found))
+    return sa.select(due)
+
+
+async def _of_known_numbers(
+    connection: AsyncConnection, updates: Sequence[StatusUpdate]
+) -> list[StatusUpdate]:
+    """The statuses about one of Mindo's numbers; Meta also posts those of other senders."""
+    wanted = sorted({u.phone_number_id for u in updates})
+    known: set[str] = set()
+    for chunk in _chunks(wanted):
+        query = sa.select(_NUMBERS.c.phone_number_id).where(_NUMBERS.c.phone_number_id.in_(chunk))
+        known.update((await connection.execute(query)).scalars().all())
+    return [u for u in updates if u.phone_number_id in known]
 
 
 async def _park(

@@ -230,7 +230,7 @@ class MessageRow(Table, table=True):
 
 class ParkedStatusRow(Table, table=True):
     """A status webhook whose message was not recorded yet (``delivery``): kept until the
-    message appears (``apply_parked``), or for ``PARKED_STATUS_TTL_DAYS``."""
+    message appears (``apply_parked``), or for ``PARKED_STATUS_TTL``."""
 
     __tablename__ = "parked_statuses"
 
@@ -247,5 +247,7 @@ class ParkedStatusRow(Table, table=True):
     error_code: int | None = Field(default=None, nullable=True)
     error_title: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
     error_details: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
-    # Expiry: statuses parked for longer are forgotten.
-    received_at: datetime = _timestamp(nullable=False)
+    # Expiry: statuses parked for longer are forgotten (indexed: the sweep looks every second).
+    received_at: datetime = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True)
+    )

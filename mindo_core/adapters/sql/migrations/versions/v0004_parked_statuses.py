@@ -39,8 +39,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_parked_statuses")),
     )
     op.create_index(op.f("ix_parked_statuses_wamid"), "parked_statuses", ["wamid"])
+    op.create_index(op.f("ix_parked_statuses_received_at"), "parked_statuses", ["received_at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_parked_statuses_received_at"), table_name="parked_statuses")
     op.drop_index(op.f("ix_parked_statuses_wamid"), table_name="parked_statuses")
     op.drop_table("parked_statuses")
