@@ -13,7 +13,7 @@ import pytest
 from mindo_core.accounts import PhoneNumber
 from mindo_core.adapters.memory import InMemoryStore
 from mindo_core.bulk_messages import callback_data
-from mindo_core.bulks import BulkCounters
+from mindo_core.bulks import Bulk, BulkCounters
 from mindo_core.errors import InvalidRequest, TemplateNotApproved, Unavailable
 from mindo_core.pacing import throughput_for
 from mindo_core.ports import BulkFilter
@@ -53,6 +53,16 @@ async def a_sent_bulk(world: BulkWorld, count: int) -> list[str]:
     await world.finished(bulk)
     await world.engine.stop()
     return [r.wamid or "" for r in await world.recipients(bulk)]
+
+
+async def a_bulk_held_at_meta(world: BulkWorld, count: int) -> tuple[asyncio.Event, Bulk]:
+    """A running bulk whose first sends are in flight at Meta until the event is set."""
+    hold = asyncio.Event()
+    world.meta.hold = hold
+    await world.engine.start()
+    bulk = await world.submit(count)
+    await eventually(lambda: _held(world))
+    return hold, bulk
 
 
 # -- signatures --------------------------------------------------------------------------------
@@ -179,11 +189,7 @@ async def test_a_status_that_beats_its_message_is_applied_when_the_message_appea
 async def test_callback_data_settles_a_recipient_whose_answer_never_came(
     world: BulkWorld,
 ) -> None:
-    hold = asyncio.Event()
-    world.meta.hold = hold
-    await world.engine.start()
-    bulk = await world.submit(1)
-    await eventually(lambda: _held(world))
+    hold, bulk = await a_bulk_held_at_meta(world, 1)
     (recipient,) = await world.recipients(bulk)
     assert recipient.state == "in_flight"
     assert recipient.message_id is not None
@@ -204,11 +210,7 @@ async def test_callback_data_settles_a_recipient_whose_answer_never_came(
 async def test_a_failure_that_beats_the_engine_still_shows_meta_accepted_the_send(
     world: BulkWorld,
 ) -> None:
-    hold = asyncio.Event()
-    world.meta.hold = hold
-    await world.engine.start()
-    bulk = await world.submit(1)
-    await eventually(lambda: _held(world))
+    hold, bulk = await a_bulk_held_at_meta(world, 1)
     (recipient,) = await world.recipients(bulk)
     assert recipient.message_id is not None
 
@@ -231,11 +233,7 @@ async def test_a_failure_that_beats_the_engine_still_shows_meta_accepted_the_sen
 async def test_a_template_paused_mid_bulk_stops_the_bulk_with_a_reason(
     world: BulkWorld,
 ) -> None:
-    hold = asyncio.Event()
-    world.meta.hold = hold
-    await world.engine.start()
-    bulk = await world.submit(50)
-    await eventually(lambda: _held(world))
+    hold, bulk = await a_bulk_held_at_meta(world, 50)
 
     await post(world, template_status_body(WABA, "11", "order_update", "es", "PAUSED", "SCAM"))
     hold.set()
