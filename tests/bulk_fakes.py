@@ -23,7 +23,7 @@ from mindo_core.retry_policy import RetrySettings
 from mindo_core.scheduler import PairRatePolicy
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import SubmitBulkCommand
-from tests.fakes import FakeMeta, ReversingCipher, SentToMeta
+from tests.fakes import PAUSED, WELCOME, FakeMeta, ReversingCipher, SentToMeta
 
 if TYPE_CHECKING:
     from _typeshed import FileDescriptorLike
@@ -114,30 +114,6 @@ ORDER_UPDATE = TemplateInfo(
     category="UTILITY",
     parameter_format="NAMED",
     components=[{"type": "BODY", "text": "Tu pedido {{order_id}} esta {{status}}."}],
-)
-WELCOME = TemplateInfo(
-    meta_template_id="12",
-    name="welcome_message",
-    language="es",
-    status="APPROVED",
-    category="MARKETING",
-    parameter_format="NAMED",
-    components=[
-        {"type": "BODY", "text": "Hola {{name}}, tu codigo es {{code}}."},
-        {
-            "type": "BUTTONS",
-            "buttons": [{"type": "URL", "text": "Ver", "url": "https://x.example/{{1}}"}],
-        },
-    ],
-)
-PAUSED = TemplateInfo(
-    meta_template_id="13",
-    name="promo",
-    language="es",
-    status="PAUSED",
-    category="MARKETING",
-    parameter_format="POSITIONAL",
-    components=[{"type": "BODY", "text": "Promo"}],
 )
 
 FAST = EngineSettings(

@@ -9,6 +9,33 @@ from typing import Any
 from mindo_core.errors import MetaError, MetaUnavailable
 from mindo_core.ports import MetaSendResult, PhoneNumberInfo, TemplateInfo
 
+# Templates as Meta lists them, shared by the use-case tests: a NAMED one with a URL button,
+# and one Meta has paused.
+WELCOME = TemplateInfo(
+    meta_template_id="12",
+    name="welcome_message",
+    language="es",
+    status="APPROVED",
+    category="MARKETING",
+    parameter_format="NAMED",
+    components=[
+        {"type": "BODY", "text": "Hola {{name}}, tu codigo es {{code}}."},
+        {
+            "type": "BUTTONS",
+            "buttons": [{"type": "URL", "text": "Ver", "url": "https://x.example/{{1}}"}],
+        },
+    ],
+)
+PAUSED = TemplateInfo(
+    meta_template_id="13",
+    name="promo",
+    language="es",
+    status="PAUSED",
+    category="MARKETING",
+    parameter_format="POSITIONAL",
+    components=[{"type": "BODY", "text": "Promo"}],
+)
+
 
 @dataclass
 class SentToMeta:

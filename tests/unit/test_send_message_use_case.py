@@ -18,39 +18,14 @@ from mindo_core.errors import (
     TemplateNotFound,
     TemplateParameterError,
 )
-from mindo_core.ports import PhoneNumberInfo, TemplateInfo
+from mindo_core.ports import PhoneNumberInfo
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.send_message import SendMessageCommand
-from tests.fakes import FakeMeta, ReversingCipher
+from tests.fakes import PAUSED, WELCOME, FakeMeta, ReversingCipher
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 WABA = "waba-1"
 NUMBER = "813497231850626"
-
-WELCOME = TemplateInfo(
-    meta_template_id="1",
-    name="welcome_message",
-    language="es",
-    status="APPROVED",
-    category="MARKETING",
-    parameter_format="NAMED",
-    components=[
-        {"type": "BODY", "text": "Hola {{name}}, tu codigo es {{code}}."},
-        {
-            "type": "BUTTONS",
-            "buttons": [{"type": "URL", "text": "Ver", "url": "https://x.example/{{1}}"}],
-        },
-    ],
-)
-PAUSED = TemplateInfo(
-    meta_template_id="2",
-    name="promo",
-    language="es",
-    status="PAUSED",
-    category="MARKETING",
-    parameter_format="POSITIONAL",
-    components=[{"type": "BODY", "text": "Promo"}],
-)
 
 
 @pytest.fixture
