@@ -12,10 +12,10 @@ from rest_bridge.fields import CharField, DictField, Schema
 from rest_bridge.inputs import validated_body
 from rest_bridge.problems import json_response
 from rest_bridge.routes.spec import Route
+from rest_bridge.template_fields import sender_and_template
 from rest_bridge.upstream import upstream
 
 PATH = "/api/v1/meta-templates/send/"
-DEFAULT_LANGUAGE = "es"
 SCOPE = "send"
 
 
@@ -30,22 +30,7 @@ def _variables(description: str, example: dict[str, str]) -> DictField:
 
 SCHEMA = Schema(
     fields={
-        "phone_number_id": CharField(
-            max_length=64,
-            description="Meta's WhatsApp phone number ID that sends the message.",
-            example="813497231850626",
-        ),
-        "template_name": CharField(
-            max_length=512,
-            description="Name of an APPROVED template.",
-            example="welcome_message",
-        ),
-        "language": CharField(
-            max_length=20,
-            required=False,
-            default=DEFAULT_LANGUAGE,
-            description="Template language, such as es, en or pt_BR.",
-        ),
+        **sender_and_template("the message"),
         "recipient_phone": CharField(
             max_length=64,
             description="Recipient's phone number in international format, no spaces.",

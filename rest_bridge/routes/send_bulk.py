@@ -21,10 +21,10 @@ from rest_bridge.inputs import validated_body
 from rest_bridge.problems import ApiError, json_response
 from rest_bridge.recipients import MAX_RECIPIENTS, Recipients, RecipientsField
 from rest_bridge.routes.spec import Route
+from rest_bridge.template_fields import sender_and_template
 from rest_bridge.upstream import upstream
 
 PATH = "/api/v1/meta-templates/send-bulk/"
-DEFAULT_LANGUAGE = "es"
 SCOPE = "send"
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 # Verbatim from the Send bulk page's "400 - Empty recipients" example.
@@ -50,22 +50,7 @@ class PacingField(CharField):
 
 SCHEMA = Schema(
     fields={
-        "phone_number_id": CharField(
-            max_length=64,
-            description="Meta's WhatsApp phone number ID that sends the messages.",
-            example="813497231850626",
-        ),
-        "template_name": CharField(
-            max_length=512,
-            description="Name of an APPROVED template.",
-            example="welcome_message",
-        ),
-        "language": CharField(
-            max_length=20,
-            required=False,
-            default=DEFAULT_LANGUAGE,
-            description="Template language, such as es, en or pt_BR.",
-        ),
+        **sender_and_template("the messages"),
         "recipients": RecipientsField(),
         "pacing": PacingField(
             max_length=32,

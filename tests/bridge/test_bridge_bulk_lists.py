@@ -12,6 +12,7 @@ import pytest
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from mindo_grpc.status_details import ErrorDetails
 from rest_bridge import RunningBridge
+from tests.bridge.documented_bodies import DOCUMENTED_ITEM
 
 from .fake_mindo import BULK_ID, GOOD_KEY, FakeMindo, bulk, bulk_message
 
@@ -37,33 +38,6 @@ def list_request(fake: FakeMindo) -> mindo_pb2.ListBulksRequest:
     request = fake.only("ListBulks").request
     assert isinstance(request, mindo_pb2.ListBulksRequest)
     return request
-
-
-# mindo-api.md §9, the first item of the example.
-DOCUMENTED_ITEM = {
-    "id": "a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c",
-    "status": "COMPLETED",
-    "template": {
-        "id": 45,
-        "template_name": "welcome_message",
-        "language": "es",
-        "status": "APPROVED",
-    },
-    "phone_number": {
-        "id": 123,
-        "display_phone_number": "+54 9 223 675-0780",
-        "verified_name": "Mindo Software",
-    },
-    "total_recipients": 3,
-    "sent_count": 3,
-    "delivered_count": 2,
-    "read_count": 1,
-    "failed_count": 0,
-    "pending_count": 0,
-    "progress_percentage": 100.0,
-    "created_at": "2025-11-16T21:30:00Z",
-    "completed_at": "2025-11-16T21:30:28Z",
-}
 
 
 async def test_the_list_is_drfs_page_of_the_documented_items(get: Get, fake: FakeMindo) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from mindo_grpc.status_details import ErrorDetails
+from tests.bridge.documented_bodies import DOCUMENTED_ACCEPTED
 
 from .conftest import Post
 from .fake_mindo import GOOD_KEY, FakeMindo, accepted_reply
@@ -77,31 +78,7 @@ async def test_an_accepted_bulk_answers_202_with_every_documented_field_in_order
         "whatsapp_phone_number",
         "quota_info",
     ]
-    assert body == {
-        "bulk_send_id": "a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c",
-        "task_id": "7f8e9d0c-1b2a-3c4d-5e6f-7a8b9c0d1e2f",
-        "status": "queued",
-        "template_name": "welcome_message",
-        "total_recipients": 3,
-        "unique_recipients": 3,
-        "estimated_time_minutes": 0.4,
-        "created_at": "2025-11-16T21:30:00Z",
-        "whatsapp_phone_number": {
-            "id": 123,
-            "phone_number_id": "813497231850626",
-            "display_phone_number": "+54 9 223 675-0780",
-            "verified_name": "Mindo Software",
-            "quality_rating": "GREEN",
-            "messaging_limit_tier": "TIER_1000",
-        },
-        "quota_info": {
-            "can_send": True,
-            "quota_needed": 3,
-            "quota_available": 997,
-            "quota_total": 1000,
-            "tier": "TIER_1000",
-        },
-    }
+    assert body == DOCUMENTED_ACCEPTED
     assert list(body["whatsapp_phone_number"]) == [
         "id",
         "phone_number_id",

@@ -11,6 +11,7 @@ import pytest
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from mindo_grpc.status_details import ErrorDetails
+from tests.bridge.documented_bodies import DOCUMENTED_DETAIL
 
 from .fake_mindo import BULK_ID, GOOD_KEY, FakeMindo, bulk
 
@@ -31,35 +32,6 @@ def call(http: aiohttp.ClientSession) -> Call:
             return response.status, await response.json()
 
     return request
-
-
-DOCUMENTED_DETAIL = {
-    "id": "a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c",
-    "status": "COMPLETED",
-    "template": {
-        "id": 45,
-        "template_name": "welcome_message",
-        "language": "es",
-        "status": "APPROVED",
-    },
-    "phone_number": {
-        "id": 123,
-        "display_phone_number": "+54 9 223 675-0780",
-        "verified_name": "Mindo Software",
-    },
-    "total_recipients": 3,
-    "sent_count": 3,
-    "delivered_count": 2,
-    "read_count": 1,
-    "failed_count": 0,
-    "pending_count": 0,
-    "progress_percentage": 100.0,
-    "estimated_time_minutes": 0.4,
-    "started_at": "2025-11-16T21:30:05Z",
-    "completed_at": "2025-11-16T21:30:28Z",
-    "created_at": "2025-11-16T21:30:00Z",
-    "created_by": {"id": None, "email": None, "first_name": None, "last_name": None},
-}
 
 
 async def test_the_status_is_the_documented_body_in_order(call: Call, fake: FakeMindo) -> None:
