@@ -9,7 +9,7 @@ acceptance slow, so each stage is timed on its own, per recipient and in total:
     prepare      ``bulk_submission.prepare_recipients``: both of the above, deduplication,
                  the prepared list (the number is the one that counts)
     store        ``create_bulk`` of the prepared recipients into a fresh SQLite file (migrated
-                 first, not timed), ``NewBulkRecipient``s built as ``SubmitBulk`` does
+                 first, not timed), in chunks of columns as ``SubmitBulk`` hands them over
     grpc         the whole thing as a client sees it: ``SendBulk`` over a real gRPC channel to
                  the server on a local socket (``bench.grpc_stack``: real wiring, a fresh SQLite
                  file, the demo tenant, its number at TIER_100K so that no recipient waits
@@ -42,7 +42,7 @@ from mindo_core.accounts import BusinessAccountId
 from mindo_core.bulk_submission import PreparedBulk, RecipientInput, prepare_recipients
 from mindo_core.bulks import BulkId
 from mindo_core.phones import to_e164
-from mindo_core.ports import NewBulk, NewBulkRecipient, PhoneNumberInfo, TemplateInfo
+from mindo_core.ports import NewBulk, NewRecipientChunk, PhoneNumberInfo, TemplateInfo
 from mindo_core.template_records import StoredTemplate, TemplateId
 from mindo_core.templates import CompiledTemplate, TemplateSpec, parse_template, resolve
 
@@ -183,12 +183,16 @@ async def _store(prepared: PreparedBulk) -> tuple[float, float]:
             bulk = await _new_bulk(store, prepared)
             wall = time.perf_counter()
             cpu = time.process_time()
-            columns = zip(prepared.e164s, prepared.variables_used, strict=True)
-            recipients = (
-                NewBulkRecipient(position=p, e164=e164, variables_used=used)
-                for p, (e164, used) in enumerate(columns)
+            e164s, used = prepared.e164s, prepared.variables_used
+            chunks = (  # as SubmitBulk hands them over when no recipient waits for quota
+                NewRecipientChunk(
+                    first_position=start,
+                    e164s=e164s[start : start + 1_000],
+                    variables_used=used[start : start + 1_000],
+                )
+                for start in range(0, len(e164s), 1_000)
             )
-            await store.create_bulk(bulk, recipients)
+            await store.create_bulk(bulk, chunks)
             return time.perf_counter() - wall, time.process_time() - cpu
         finally:
             await store.close()

@@ -200,7 +200,7 @@ async def _create_streamed(services: object, organisation_id: int, n: int) -> st
 
     from mindo_core.bootstrap import Services
     from mindo_core.bulks import BulkId
-    from mindo_core.ports import NewBulk, NewBulkRecipient
+    from mindo_core.ports import NewBulk, NewBulkRecipient, in_chunks
 
     assert isinstance(services, Services)
     found = await services.store.find_sender(organisation_id, NUMBER)  # type: ignore[arg-type]
@@ -228,7 +228,7 @@ async def _create_streamed(services: object, organisation_id: int, n: int) -> st
                 variables_used={"order_id": f"ORD-{i}", "status": "listo"},
             )
 
-    bulk = await services.store.create_bulk(new, recipients())
+    bulk = await services.store.create_bulk(new, in_chunks(recipients()))
     return bulk.id
 
 

@@ -118,7 +118,7 @@ async def _service_forever(database: str, messages: int, ready: Connection) -> N
 async def _accepted_bulk(store: Any, messages: int) -> float:
     """A bulk whose recipients Meta accepted, each with ``wamid(i)``; returns seconds taken."""
     from mindo_core.bulks import BulkId
-    from mindo_core.ports import NewBulk, NewBulkRecipient, RecipientOutcome
+    from mindo_core.ports import NewBulk, NewBulkRecipient, RecipientOutcome, in_chunks
 
     started = time.perf_counter()
     organisation, number, template = await _tenant(store)
@@ -138,7 +138,10 @@ async def _accepted_bulk(store: Any, messages: int) -> float:
     used = {"name": "Cliente", "code": "C1"}
     await store.create_bulk(
         bulk,
-        (NewBulkRecipient(position=i, e164=phone(i), variables_used=used) for i in range(messages)),
+        in_chunks(
+            NewBulkRecipient(position=i, e164=phone(i), variables_used=used)
+            for i in range(messages)
+        ),
     )
     while claimed := await store.claim_recipients(
         bulk_id, worker="bench", limit=_CLAIM_CHUNK, now=now

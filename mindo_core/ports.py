@@ -8,9 +8,10 @@ TokenCipher (``adapters.crypto``: Fernet keyed by MINDO_SECRET_KEY)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from mindo_core.accounts import (
@@ -281,6 +282,70 @@ class NewBulkRecipient:
     not_before: datetime | None = None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewRecipientChunk:
+    """Consecutive recipients of a new bulk as columns of equal length: the one at position
+    ``first_position + k`` is ``e164s[k]``, with ``variables_used[k]``, and waits for quota until
+    ``not_before[k]`` (``not_before`` None: none of them waits).
+
+    Columns, not one value per recipient: a 100,000-recipient request is accepted in well under
+    a second, and building 100,000 frozen values alone would take a fifth of it."""
+
+    first_position: int
+    e164s: Sequence[str]
+    variables_used: Sequence[Mapping[str, str]]
+    not_before: Sequence[datetime | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.e164s)
+
+    def check(self, expected_position: int) -> None:
+        """``ValueError`` unless the chunk starts at ``expected_position`` with equal columns."""
+        if self.first_position != expected_position:
+            raise ValueError(
+                f"recipient positions must be 0..n-1 in order: a chunk starting at "
+                f"{self.first_position} came where {expected_position} was due"
+            )
+        lengths = {len(self.e164s), len(self.variables_used)}
+        if self.not_before is not None:
+            lengths.add(len(self.not_before))
+        if len(lengths) != 1:
+            raise ValueError(f"a chunk's columns must be of equal length, not {sorted(lengths)}")
+
+    def recipients(self) -> Iterator[NewBulkRecipient]:
+        waits: Iterable[datetime | None] = self.not_before or (None,) * len(self.e164s)
+        columns = zip(self.e164s, self.variables_used, waits, strict=True)
+        for k, (e164, used, not_before) in enumerate(columns):
+            yield NewBulkRecipient(
+                position=self.first_position + k,
+                e164=e164,
+                variables_used=used,
+                not_before=not_before,
+            )
+
+
+def in_chunks(
+    recipients: Iterable[NewBulkRecipient], size: int = 1_000
+) -> Iterator[NewRecipientChunk]:
+    """Recipients (positions 0, 1, 2, …) as the chunks ``create_bulk`` takes; read lazily."""
+    ordered = iter(recipients)
+    while chunk := list(islice(ordered, size)):
+        first = chunk[0].position
+        for k, recipient in enumerate(chunk):
+            if recipient.position != first + k:
+                raise ValueError(
+                    f"recipient positions must be 0..n-1 in order: {recipient.position} "
+                    f"came where {first + k} was due"
+                )
+        waits = [r.not_before for r in chunk]
+        yield NewRecipientChunk(
+            first_position=first,
+            e164s=[r.e164 for r in chunk],
+            variables_used=[r.variables_used for r in chunk],
+            not_before=waits if any(w is not None for w in waits) else None,
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class BulkFilter:
     status: BulkStatus | None = None
@@ -324,12 +389,13 @@ class RecipientOutcome:
 
 
 class BulkStore(Protocol):
-    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewBulkRecipient]) -> Bulk:
+    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewRecipientChunk]) -> Bulk:
         """One transaction: the bulk and all its recipients, or nothing.
 
-        ``recipients`` come in position order, positions 0, 1, 2, … (else ``ValueError``), and
-        are read once, as they are written: a generator streams a bulk of any size through the
-        one transaction without holding it all in memory (chunk by chunk in SQL)."""
+        ``recipients`` come in chunks in position order, positions 0, 1, 2, … (else
+        ``ValueError``), read once, as they are written: a generator streams a bulk of any size
+        through the one transaction, holding one chunk at a time (``in_chunks`` makes chunks of
+        single recipients)."""
         ...
 
     async def get_bulk(

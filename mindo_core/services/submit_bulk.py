@@ -60,7 +60,7 @@ from mindo_core.ports import (
     AccountStore,
     BulkStore,
     NewBulk,
-    NewBulkRecipient,
+    NewRecipientChunk,
     TemplateStore,
 )
 from mindo_core.quota import (
@@ -86,6 +86,8 @@ __all__ = [
 ]
 
 DEFAULT_LANGUAGE = "es"
+# Recipients handed to the store at a time: its memory per streamed bulk, not a unit it keeps.
+RECIPIENT_CHUNK = 1_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,7 +186,7 @@ class SubmitBulk:
             created_by=principal.api_key.id,
         )
         # Streamed into the store: the rows are made as they are written.
-        bulk = await self._store.create_bulk(new_bulk, _recipients(prepared, plan, window))
+        bulk = await self._store.create_bulk(new_bulk, _chunks(prepared, plan, window))
         self._waker.wake()
         return SubmittedBulk(
             bulk=bulk,
@@ -262,20 +264,30 @@ def _rate_cap(pacing_text: str, number: PhoneNumber) -> float | None:
     return bulk_rate_cap(pacing, tier_of(number).name)
 
 
-def _recipients(
-    prepared: PreparedBulk, plan: QuotaPlan, window: Container[str]
-) -> Iterator[NewBulkRecipient]:
-    """In submission order; the k-th recipient new to the window beyond the room now waits for
-    the k-th refill."""
+def _chunks(
+    prepared: PreparedBulk, plan: QuotaPlan, window: Container[str], size: int = RECIPIENT_CHUNK
+) -> Iterator[NewRecipientChunk]:
+    """The recipients in submission order, ``size`` at a time, sliced off the prepared columns;
+    the k-th recipient new to the window beyond the room now waits for the k-th refill."""
+    e164s, used = prepared.e164s, prepared.variables_used
+    nobody_waits = not plan.refill_times
     new = 0
     fits_now, refill_times = plan.fits_now, plan.refill_times
-    columns = zip(prepared.e164s, prepared.variables_used, strict=True)
-    for position, (e164, variables_used) in enumerate(columns):
-        not_before = None
-        if e164[1:] not in window:
-            if new >= fits_now:
-                not_before = refill_times[new - fits_now]
-            new += 1
-        yield NewBulkRecipient(
-            position=position, e164=e164, variables_used=variables_used, not_before=not_before
+    for start in range(0, len(e164s), size):
+        numbers = e164s[start : start + size]
+        not_before: list[datetime | None] | None = None
+        if not nobody_waits:
+            not_before = []
+            for e164 in numbers:
+                wait = None
+                if e164[1:] not in window:
+                    if new >= fits_now:
+                        wait = refill_times[new - fits_now]
+                    new += 1
+                not_before.append(wait)
+        yield NewRecipientChunk(
+            first_position=start,
+            e164s=numbers,
+            variables_used=used[start : start + size],
+            not_before=not_before,
         )

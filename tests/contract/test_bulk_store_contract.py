@@ -33,8 +33,10 @@ from mindo_core.ports import (
     ClaimedRecipient,
     NewBulk,
     NewBulkRecipient,
+    NewRecipientChunk,
     RecipientOutcome,
     Store,
+    in_chunks,
 )
 from mindo_core.template_records import TemplateId
 from tests.contract.tenants import MADRID_SUMMER, T0, Tenant, sent_message, template_info, tenant
@@ -83,6 +85,7 @@ async def create(
     created_at: datetime = T0,
     bulk_id: str | None = None,
     template_id: TemplateId | None = None,
+    chunk_size: int = 700,  # not the SQL stores' 1,000: what callers hand over is their own
 ) -> Bulk:
     listed = recipients(people) if isinstance(people, int) else people
     submitted = len(listed) + 1 if isinstance(listed, Sequence) else 0
@@ -97,7 +100,7 @@ async def create(
         estimated_time_minutes=1.5,
         created_at=created_at,
     )
-    return await store.create_bulk(new, listed)
+    return await store.create_bulk(new, in_chunks(listed, chunk_size))
 
 
 def accept(claimed: ClaimedRecipient, wamid: str, at: datetime = LATER) -> RecipientOutcome:
@@ -233,6 +236,42 @@ async def test_recipients_out_of_position_order_store_nothing(bulks: FullStore) 
     assert await bulks.get_bulk(BulkId(bulk_id)) is None
     listed = await bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=0, limit=10)
     assert listed.count == 0
+
+
+async def test_chunks_that_do_not_follow_on_store_nothing(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    first, third = recipients(3)[:2], recipients(5)[3:]
+    bulk_id = str(uuid.uuid4())
+
+    with pytest.raises(ValueError, match="position"):
+        await create(bulks, acme, first + third, bulk_id=bulk_id, chunk_size=2)
+
+    assert await bulks.get_bulk(BulkId(bulk_id)) is None
+
+
+async def test_a_chunk_with_columns_of_different_lengths_stores_nothing(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, 1)
+    lopsided = NewRecipientChunk(
+        first_position=0, e164s=["+34611000001", "+34611000002"], variables_used=[{}]
+    )
+    new = NewBulk(
+        id=BulkId(str(uuid.uuid4())),
+        task_id="task-lopsided",
+        organisation_id=acme.organisation.id,
+        phone_number_row_id=acme.number.id,
+        template_id=acme.template.id,
+        pacing="max",
+        total_recipients=2,
+        estimated_time_minutes=0.1,
+        created_at=T0,
+    )
+
+    with pytest.raises(ValueError, match="equal length"):
+        await bulks.create_bulk(new, [lopsided])
+
+    assert await bulks.get_bulk(new.id) is None
+    assert await bulks.get_bulk(bulk.id) is not None
 
 
 async def test_another_organisations_bulk_is_not_found(bulks: FullStore) -> None:
@@ -732,3 +771,104 @@ async def test_bulk_timestamps_must_be_aware(bulks: FullStore) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         await bulks.claim_recipients(bulk.id, worker="w", limit=1, now=datetime(2025, 3, 1))
     assert await states(bulks, bulk) == ["pending"]
+
+
+# --------------------------------------------------------------------------------------------
+# Big bulks. The SQL stores keep a bulk's recipients in chunks of 1,000 until they are needed
+# (``staged_recipients``); every promise above holds across chunk boundaries.
+
+BIG = 2_345  # two full chunks and part of a third
+
+
+async def states_from(store: FullStore, bulk: Bulk, offset: int) -> list[tuple[int, str]]:
+    page = await store.list_bulk_recipients(
+        bulk.organisation_id, bulk.id, status=None, offset=offset, limit=BIG
+    )
+    assert page.count == BIG
+    return [(recipient.position, recipient.state) for recipient in page.items]
+
+
+async def test_a_big_bulk_is_claimed_whole_in_position_order(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, BIG, chunk_size=BIG)  # one chunk, bigger than the SQL one
+
+    claimed = [c for _ in range(6) for c in await claim(bulks, bulk, limit=400)]
+
+    assert [c.position for c in claimed] == list(range(BIG))
+    assert claimed[1_500].e164 == "+34611001500"
+    assert claimed[1_500].variables_used == {"nombre": "Cliente 1500"}
+    assert await claim(bulks, bulk) == []
+    assert (await fetch(bulks, bulk)).counters == BulkCounters(total=BIG, pending=BIG)
+
+
+async def test_recipients_waiting_for_quota_do_not_hold_back_later_ones(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks)
+    waiting = recipients(1_500, not_before=LATER + timedelta(hours=2))
+    free = [replace_position(r, 1_500 + r.position) for r in recipients(BIG - 1_500)]
+    bulk = await create(bulks, acme, waiting + free)
+
+    first = await claim(bulks, bulk, limit=100)
+
+    assert [c.position for c in first] == list(range(1_500, 1_600))
+    due_later = await claim(bulks, bulk, limit=100, now=LATER + timedelta(hours=2))
+    assert [c.position for c in due_later] == list(range(100))
+    assert await bulks.next_due_at(bulk.id) == T0  # positions 1,600 onwards: due since creation
+
+
+async def test_a_big_bulk_is_listed_whole_as_soon_as_it_is_created(bulks: FullStore) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, BIG)
+
+    listed = await states_from(bulks, bulk, offset=2_300)
+
+    assert listed == [(position, "pending") for position in range(2_300, BIG)]
+    assert [c.position for c in await claim(bulks, bulk, limit=3)] == [0, 1, 2]
+
+
+async def test_cancelling_a_big_bulk_cancels_every_recipient_not_yet_claimed(
+    bulks: FullStore,
+) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, BIG)
+    await claim(bulks, bulk, limit=10)
+
+    cancelled = await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+
+    assert cancelled.counters == BulkCounters(total=BIG, pending=10, cancelled=BIG - 10)
+    listed = await states_from(bulks, bulk, offset=0)
+    assert listed == [(p, "in_flight") for p in range(10)] + [
+        (p, "cancelled") for p in range(10, BIG)
+    ]
+    assert await claim(bulks, bulk, limit=100) == []
+
+
+async def test_concurrent_claims_share_a_big_bulk_exactly_once(
+    bulks: FullStore, elsewhere: FullStore
+) -> None:
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, BIG)
+
+    rounds = await asyncio.gather(
+        *(
+            claim(store, bulk, limit=100, worker=f"worker-{i}")
+            for i in range(14)
+            for store in (bulks, elsewhere)
+        )
+    )
+
+    positions = sorted(c.position for claimed in rounds for c in claimed)
+    # A claim may come back short while another makes the next chunk; none takes a recipient
+    # twice, and what is left is claimed afterwards.
+    rest = [c.position for _ in range(BIG // 100 + 1) for c in await claim(bulks, bulk, limit=100)]
+    assert sorted(positions + rest) == list(range(BIG))
+
+
+def replace_position(recipient: NewBulkRecipient, position: int) -> NewBulkRecipient:
+    return NewBulkRecipient(
+        position=position,
+        e164=f"+3461199{position:04d}",
+        variables_used=recipient.variables_used,
+        not_before=recipient.not_before,
+    )

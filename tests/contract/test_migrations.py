@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +19,14 @@ from mindo_core.adapters.sql.engine import make_sync_engine
 from mindo_core.adapters.sql.migrate import alembic_config
 from mindo_core.adapters.sql.tables import metadata
 from mindo_core.bulks import BulkCounters, BulkId
-from mindo_core.ports import NewBulk, NewBulkRecipient, PhoneNumberInfo, TemplateInfo
+from mindo_core.ports import (
+    NewBulk,
+    NewBulkRecipient,
+    PhoneNumberInfo,
+    TemplateInfo,
+    in_chunks,
+)
+from tests.contract.tenants import T0, tenant
 
 
 def schema_differences(url: str) -> list[Any]:
@@ -183,7 +191,7 @@ async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: 
         created_at=old.created_at,
     )
     recipient = NewBulkRecipient(position=0, e164="+34611222333", variables_used={})
-    bulk = await upgraded.create_bulk(new, [recipient])
+    bulk = await upgraded.create_bulk(new, in_chunks([recipient]))
     await upgraded.close()
     assert bulk.counters == BulkCounters(total=1, pending=1)
 
@@ -194,4 +202,55 @@ def test_the_bulk_revision_can_be_undone_and_done_again(migrated_url: str) -> No
 
     upgrade_database(migrated_url)
 
+    assert schema_differences(migrated_url) == []
+
+
+async def test_undoing_the_staging_revision_keeps_every_accepted_recipient(
+    migrated_url: str,
+) -> None:
+    store = await open_store(migrated_url)
+    acme = await tenant(store)
+    waits_until = T0 + timedelta(hours=3)
+    new = NewBulk(
+        id=BulkId("b4f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c"),
+        task_id="task-staged",
+        organisation_id=acme.organisation.id,
+        phone_number_row_id=acme.number.id,
+        template_id=acme.template.id,
+        pacing="max",
+        total_recipients=1_500,
+        estimated_time_minutes=1.0,
+        created_at=T0,
+    )
+    await store.create_bulk(
+        new,
+        in_chunks(
+            NewBulkRecipient(
+                position=i,
+                e164=f"+3461100{i:04d}",
+                variables_used={"nombre": f"Cliente {i}"},
+                not_before=waits_until if i >= 1_000 else None,
+            )
+            for i in range(1_500)
+        ),
+    )
+    await store.close()
+
+    command.downgrade(alembic_config(migrated_url), "0004")
+
+    engine = make_sync_engine(migrated_url)
+    with engine.connect() as connection:
+        assert "staged_recipients" not in inspect(connection).get_table_names()
+        rows = connection.execute(
+            text(
+                "SELECT position, recipient_phone, status, not_before IS NULL FROM messages"
+                " WHERE bulk_id = :bulk ORDER BY id"
+            ),
+            {"bulk": new.id},
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        (i, f"+3461100{i:04d}", "pending", i < 1_000) for i in range(1_500)
+    ]
+    upgrade_database(migrated_url)
     assert schema_differences(migrated_url) == []

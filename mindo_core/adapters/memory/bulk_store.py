@@ -52,6 +52,7 @@ from mindo_core.ports import (
     ClaimedRecipient,
     NewBulk,
     NewBulkRecipient,
+    NewRecipientChunk,
     Page,
     RecipientOutcome,
 )
@@ -157,18 +158,17 @@ class InMemoryBulkStore:
 
     # -- creating and reading ------------------------------------------------------------------
 
-    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewBulkRecipient]) -> Bulk:
+    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewRecipientChunk]) -> Bulk:
         tables = self._bulk_tables
         if bulk.id in tables.bulks:
             raise Conflict(f"Bulk send '{bulk.id}' exists")
         template = self._host_tables().templates.get(bulk.template_id)
         if template is None:
             raise TemplateNotFound(str(bulk.template_id), "?")
-        read = []
-        for position, new in enumerate(recipients):
-            if new.position != position:
-                raise ValueError("recipient positions must be 0..n-1, each once, in order")
-            read.append(_recipient(bulk.id, new))
+        read: list[BulkRecipient] = []
+        for chunk in recipients:
+            chunk.check(expected_position=len(read))
+            read.extend(_recipient(bulk.id, new) for new in chunk.recipients())
         created = Bulk(
             id=bulk.id,
             task_id=bulk.task_id,

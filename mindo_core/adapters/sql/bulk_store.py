@@ -42,7 +42,7 @@ from mindo_core.accounts import OrganisationId
 from mindo_core.adapters.sql import claims, mapping
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.integrity import is_unique_violation
-from mindo_core.adapters.sql.recipient_insert import insert_recipients
+from mindo_core.adapters.sql.staged_recipients import has_staged, materialise, stage_recipients
 from mindo_core.adapters.sql.tables import MAYBE_SENT_CONDITION, BulkRow, MessageRow, TemplateRow
 from mindo_core.adapters.sql.types import UTCDateTime
 from mindo_core.bulks import (
@@ -65,7 +65,7 @@ from mindo_core.ports import (
     BulkFilter,
     ClaimedRecipient,
     NewBulk,
-    NewBulkRecipient,
+    NewRecipientChunk,
     Page,
     RecipientOutcome,
 )
@@ -99,7 +99,7 @@ class SqlBulkStore:
 
     # -- creating and reading ------------------------------------------------------------------
 
-    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewBulkRecipient]) -> Bulk:
+    async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewRecipientChunk]) -> Bulk:
         # The recipients are streamed: their count is known once they are written.
         row = mapping.new_bulk_row(bulk, recipients=0)
         try:
@@ -107,7 +107,7 @@ class SqlBulkStore:
                 session.add(row)
                 await session.flush()
                 connection = await session.connection()
-                row.pending_count = await insert_recipients(connection, bulk, recipients)
+                row.pending_count = await stage_recipients(connection, bulk, recipients)
                 await session.flush()
                 created = await _bulk(session, BulkId(row.id))
         except IntegrityError as error:
@@ -164,10 +164,19 @@ class SqlBulkStore:
             .offset(offset)
             .limit(limit)
         )
+        await self._materialise_all(bulk_id)
         async with self._reading() as session:
             count = (await session.exec(counting)).one()
             rows = (await session.exec(listing)).all()
         return Page(count=count, items=[mapping.bulk_recipient(row) for row in rows])
+
+    async def _materialise_all(self, bulk_id: BulkId) -> None:
+        """Every staged recipient of the bulk becomes a row (a running bulk's: pending)."""
+        async with self._reading() as session:
+            staged = await has_staged(await session.connection(), bulk_id)
+        if staged:
+            async with self._writing() as session:
+                await materialise(await session.connection(), bulk_id)
 
     async def bulks_to_run(self) -> Sequence[Bulk]:
         query = (
@@ -203,6 +212,10 @@ class SqlBulkStore:
             if bulk is None:
                 raise BulkNotFound(bulk_id)
             earliest, due_since_creation = (await session.exec(query)).one()
+            # Staged recipients are not read here: the claim that is due makes them rows.
+            due_since_creation = due_since_creation or await has_staged(
+                await session.connection(), bulk_id
+            )
         candidates = [mapping.timestamp(bulk.created_at)] if due_since_creation else []
         if earliest is not None:
             candidates.append(mapping.timestamp(earliest))
@@ -218,7 +231,23 @@ class SqlBulkStore:
             return ()
         async with self._writing() as session:
             connection = await session.connection()
-            claimed = await claims.claim(connection, bulk_id, worker=worker, limit=limit, now=now)
+            claimed = list(
+                await claims.claim(connection, bulk_id, worker=worker, limit=limit, now=now)
+            )
+            # Short of due rows: the next staged chunk, in position order, then claim again,
+            # until enough are due or none is left staged (a bulk that is not running has
+            # none). Claiming again after making nothing is for PostgreSQL: this claim may have
+            # waited for another worker's chunk, whose rows are now there to claim.
+            while len(claimed) < limit:
+                made = await materialise(
+                    connection, bulk_id, at_least=limit - len(claimed), wait_for_bulk=False
+                )
+                more = limit - len(claimed)
+                claimed += await claims.claim(
+                    connection, bulk_id, worker=worker, limit=more, now=now
+                )
+                if not made:
+                    break
             if claimed:
                 await claims.mark_started(connection, bulk_id, now)
         return claimed
@@ -263,7 +292,8 @@ class SqlBulkStore:
             reason = reason if cancelled else (reason or "Stopped")
             closed: RecipientState = "cancelled" if cancelled else "skipped"
             connection = await session.connection()
-            count = await _move_recipients(connection, bulk_id, "pending", closed)
+            count = await materialise(connection, bulk_id, status=closed)
+            count += await _move_recipients(connection, bulk_id, "pending", closed)
             moves.move(bulk_id, "pending", closed, count)
             await moves.apply(connection)
             row = await _locked_bulk(session, bulk_id)

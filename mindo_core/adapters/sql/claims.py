@@ -99,13 +99,15 @@ RETURNING id, position, recipient_phone, variables_used, attempts
 
 # The first claim starts the bulk. On PostgreSQL a bulk row locked by someone else is left
 # alone rather than waited for: the locker is another claim starting it, or a stop ending it.
+# NO KEY UPDATE (what an UPDATE of non-key columns takes) does not conflict with the KEY SHARE
+# locks of claims making staged recipients into rows (``staged_recipients``).
 _POSTGRES_START = """
 UPDATE bulks
 SET status = 'PROCESSING', started_at = :now
 WHERE id = (
     SELECT id FROM bulks
     WHERE id = :bulk_id AND status = 'QUEUED'
-    FOR UPDATE SKIP LOCKED
+    FOR NO KEY UPDATE SKIP LOCKED
 )
 """
 

@@ -228,6 +228,28 @@ class MessageRow(Table, table=True):
     )
 
 
+class StagedRecipientsRow(Table, table=True):
+    """Up to 1,000 recipients of a running bulk, accepted but not yet ``messages`` rows
+    (``staged_recipients``): what acceptance writes, and what claims, stops and listings turn
+    into rows."""
+
+    __tablename__ = "staged_recipients"
+    __table_args__ = (
+        # A bulk's next chunk in position order; one chunk per first position.
+        sa.UniqueConstraint("bulk_id", "first_position"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    )
+    bulk_id: str = Field(sa_type=sa.String(36), foreign_key="bulks.id", nullable=False)
+    first_position: int = Field(nullable=False)
+    recipients: int = Field(nullable=False)
+    # JSON text: element k is the recipient at first_position + k (``staged_recipients``).
+    payload: str = Field(sa_type=sa.Text(), nullable=False)
+
+
 class ParkedStatusRow(Table, table=True):
     """A status webhook whose message was not recorded yet (``delivery``): kept until the
     message appears (``apply_parked``), or for ``PARKED_STATUS_TTL``."""
