@@ -60,7 +60,7 @@ _RUNNING = frozenset({"QUEUED", "PROCESSING"})
 # Timers fire up to a millisecond late (epoll counts whole milliseconds), and a late send would
 # delay every later one (a number's gate keeps no tolerance). So a send may start up to this much
 # before its slot: the slot is still recorded at its time, and every rate window already has
-# margin_seconds (10 ms a second) of room.
+# margin_seconds (20 ms a second) of room.
 _EARLY_S = 0.001
 
 LaneState = Literal["active", "stopping", "gone"]

@@ -235,22 +235,21 @@ class SendTiming:
     ``rate / (1 + margin_seconds)``. ``throughput_mps``: the engine's override of every number's
     throughput (``EngineSettings.throughput_mps``), None when the level decides.
 
-    ``late_seconds``: how late, on average, each send paced by the number's own gate starts.
-    That gate keeps no tolerance (it is Meta's hard limit), so a send that starts late, because
-    the event loop was busy with answers, claims and writes when its slot came, pushes every
-    later slot back: the time is never made up. Measured: 0.02-0.13 ms a send at 1,000/s
-    (0.87-0.98 of the rate on a shared 2-core machine), about 0.1 ms at 80/s, where it costs
-    under 1 %. A bulk's own pacing gate does make up lateness (its tolerance), so capped
-    bulks are not charged it.
+    ``late_seconds``: time each send adds to the number's spacing by starting late. The
+    number's gate makes late starts up within its limit (``rate_gate.NumberGate``), so this is
+    0 while the engine keeps up; it is there for an engine that cannot (a machine too busy
+    to send at the number's throughput), which the estimate cannot foresee by itself. Before
+    the gate made lateness up, it cost 0.02-0.13 ms a send at 1,000/s on a shared 2-core
+    machine (0.87-0.98 of the rate).
 
     ``overhead_seconds``: what a bulk takes besides its sends, 0.05-0.3 s from acceptance to
     the first send (storing the bulk, the engine waking, the first claim) and 0.02-0.06 s from
     the last send to ``completed_at`` (its answer, the last outcome write, the final status).
     """
 
-    margin_seconds: float = 0.01  # EngineSettings' default; bootstrap passes the engine's own
+    margin_seconds: float = 0.02  # EngineSettings' default; bootstrap passes the engine's own
     throughput_mps: float | None = None
-    late_seconds: float = 0.0001
+    late_seconds: float = 0.0
     overhead_seconds: float = 0.2
 
     def __post_init__(self) -> None:

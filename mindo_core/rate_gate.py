@@ -33,9 +33,17 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MARGIN_SECONDS", "AdaptiveCap", "RateGate", "SlowDownPolicy"]
+__all__ = [
+    "DEFAULT_CATCH_UP_SECONDS",
+    "DEFAULT_MARGIN_SECONDS",
+    "AdaptiveCap",
+    "NumberGate",
+    "RateGate",
+    "SlowDownPolicy",
+]
 
 DEFAULT_MARGIN_SECONDS = 0.001
+DEFAULT_CATCH_UP_SECONDS = 0.05
 
 
 class RateGate:
@@ -111,6 +119,70 @@ class RateGate:
         due = self._turns[0] + self._span if len(self._turns) == self._burst else at
         self._turns.append(due if at <= due + self._tolerance else at)
         self._last_start = at
+
+
+class NumberGate:
+    """A phone number's gate: Meta's throughput as a hard limit, the starts spread evenly
+    within it, and the time a late start lost made up.
+
+    A start must pass two ``RateGate``s:
+
+    * the **limit**: at most ``floor(rate)`` starts in any window of one second (stretched by
+      the margin), with no tolerance. This is the 130429 rule; nothing below loosens it.
+    * the **spacing** (unless ``spread=False``): one start every ``1 / rate`` seconds (stretched
+      likewise), with a tolerance of ``catch_up_seconds``. A start that comes late, because the
+      event loop was busy with answers, claims and writes when its slot came, keeps the
+      schedule: the next ones go back to back until it is caught up, as far as the limit lets
+      them. Without it every late start pushed all later ones back and the lost time was never
+      made up: 0.83-0.97 of 1,000/s on a busy 2-core machine. A start later than the tolerance
+      (a stall) starts a new schedule, so a stall never turns into a burst longer than
+      ``catch_up_seconds`` worth of sends.
+
+    With ``spread=False`` the limit alone decides: a whole second's starts may go at once.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        spread: bool = True,
+        margin_seconds: float = DEFAULT_MARGIN_SECONDS,
+        catch_up_seconds: float = DEFAULT_CATCH_UP_SECONDS,
+    ) -> None:
+        self._limit = RateGate(rate, margin_seconds=margin_seconds)
+        self._spacing = (
+            RateGate(
+                rate, smooth=True, margin_seconds=margin_seconds, tolerance_seconds=catch_up_seconds
+            )
+            if spread
+            else None
+        )
+
+    @property
+    def rate(self) -> float:
+        return self._limit.rate
+
+    def set_rate(self, rate: float) -> None:
+        self._limit.set_rate(rate)
+        if self._spacing is not None:
+            self._spacing.set_rate(rate)
+
+    def next_slot(self, now: float) -> float:
+        earliest = self._limit.next_slot(now)
+        if self._spacing is None:
+            return earliest
+        # Both move forward only; the later of the two slots satisfies both.
+        return max(earliest, self._spacing.next_slot(earliest))
+
+    def take(self, at: float) -> None:
+        self._limit.take(at)
+        if self._spacing is not None:
+            self._spacing.take(at)
+
+    def reserve(self, now: float) -> float:
+        at = self.next_slot(now)
+        self.take(at)
+        return at
 
 
 @dataclass(frozen=True, kw_only=True)

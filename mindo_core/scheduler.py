@@ -3,10 +3,10 @@
 The model. Every phone number gets one ``NumberScheduler``; numbers are independent, so bulks
 on different numbers run in parallel. A number's scheduler combines:
 
-* the **number's gate** (``rate_gate.RateGate``): Meta's throughput (80/1,000/20 msg/s, see
+* the **number's gate** (``rate_gate.NumberGate``): Meta's throughput (80/1,000/20 msg/s, see
   ``pacing.throughput_for``), never more in any sliding one-second window, so that a steady
-  state never provokes 130429. Sends are spaced evenly (``bursts=True``: a second's worth may
-  go at once);
+  state never provokes 130429. Sends are spaced evenly, and a late one is made up by the next
+  ones within that limit (``bursts=True``: a second's worth may go at once);
 * its **adaptive cap** (``rate_gate.AdaptiveCap``): the gate's rate drops and the number pauses
   when Meta says "too fast" (130429, 80007, 131048, 4), and recovers after a quiet period;
 * the **fair share** (``fair_share.FairShare``): round-robin over the bulks on the number, each
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Generic
 
 from mindo_core.fair_share import BulkKey, FairShare
-from mindo_core.rate_gate import DEFAULT_MARGIN_SECONDS, AdaptiveCap, RateGate, SlowDownPolicy
+from mindo_core.rate_gate import DEFAULT_MARGIN_SECONDS, AdaptiveCap, NumberGate, SlowDownPolicy
 from mindo_core.retry_policy import RetryDecision, RetryPolicy, SendOutcome
 
 __all__ = ["NumberScheduler", "PairRateLimiter", "PairRatePolicy", "Slot"]
@@ -126,9 +126,10 @@ class NumberScheduler(Generic[BulkKey]):
         bursts: bool = False,
     ) -> None:
         self._cap = AdaptiveCap(throughput_mps, slow_down)
-        # Evenly spaced by default: no spikes of concurrent requests, and the plan's estimate
-        # ((n - 1) / rate) is what happens. ``bursts`` lets a whole second's sends go at once.
-        self._gate = RateGate(throughput_mps, smooth=not bursts, margin_seconds=margin_seconds)
+        # Evenly spaced by default, late starts made up: no spikes of concurrent requests, and
+        # the plan's estimate ((n - 1) / rate) is what happens. ``bursts`` lets a whole
+        # second's sends go at once.
+        self._gate = NumberGate(throughput_mps, spread=not bursts, margin_seconds=margin_seconds)
         self._share: FairShare[BulkKey] = FairShare(margin_seconds=margin_seconds)
         self._pairs = PairRateLimiter(pair_rate)
         self._retry = retry_policy

@@ -65,7 +65,8 @@ def test_a_standard_number_never_sends_more_than_80_in_any_second() -> None:
 
         times = world.meta.call_times
         assert len(times) == 400
-        assert most_in_one_second(times) == 80
+        # Never more than 80; with the 2 % margin, evenly spaced sends put 79 in a second.
+        assert 78 <= most_in_one_second(times) <= 80
         # A send may start up to 1 ms before its slot (timers are late, never early).
         assert min(b - a for a, b in itertools.pairwise(times)) >= MARGIN / 80 - 0.001
 

@@ -1,4 +1,5 @@
-"""``RateGate``: never more than the cap in any one-second window, and close to the cap in use."""
+"""``RateGate`` and ``NumberGate``: never more than the cap in any one-second window, and close to
+the cap in use."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.rate_gate import RateGate
+from mindo_core.rate_gate import NumberGate, RateGate
 
 caps = st.integers(min_value=1, max_value=1000)
 # An arrival pattern: bursts of requests arriving together, separated by gaps.
@@ -201,3 +202,64 @@ def test_the_margin_and_the_tolerance_cannot_be_negative() -> None:
         RateGate(1, margin_seconds=-0.001)
     with pytest.raises(ValueError, match="negative"):
         RateGate(1, tolerance_seconds=-0.001)
+
+
+# --------------------------------------------------------------------------------------------
+# NumberGate: the limit never moves; late starts are made up within it.
+
+# Each start goes this much after the slot it was given (the event loop was busy).
+lateness = st.lists(st.floats(min_value=0.0, max_value=0.2, allow_nan=False), min_size=1)
+
+
+def send_late(gate: NumberGate | RateGate, delays: list[float], count: int) -> list[float]:
+    """``count`` starts, each going the next delay (cycled) after the slot the gate gave it."""
+    starts: list[float] = []
+    now = 0.0
+    for i in range(count):
+        now = gate.next_slot(now) + delays[i % len(delays)]
+        gate.take(now)
+        starts.append(now)
+    return starts
+
+
+@settings(deadline=None)
+@given(cap=st.integers(min_value=1, max_value=1000), delays=lateness, spread=st.booleans())
+def test_a_number_gate_never_lets_more_than_the_cap_into_any_second_however_late(
+    cap: int, delays: list[float], spread: bool
+) -> None:
+    starts = send_late(NumberGate(cap, spread=spread), delays, count=3 * cap + 5)
+
+    assert starts == sorted(starts)
+    assert most_in_any_window(starts) <= cap
+
+
+def test_a_number_gate_makes_up_starts_that_went_a_little_late() -> None:
+    # Every start 0.4 ms late at 1,000/s: a strict schedule loses 28 % of the rate.
+    gate = NumberGate(1000, margin_seconds=0.02)
+    strict = RateGate(1000, smooth=True, margin_seconds=0.02)
+
+    made_up = send_late(gate, [0.0004], count=5_000)
+    lost = send_late(strict, [0.0004], count=5_000)
+
+    assert 4_999 / (made_up[-1] - made_up[0]) == pytest.approx(1000 / 1.02, rel=0.002)
+    assert 4_999 / (lost[-1] - lost[0]) == pytest.approx(1 / (1.02e-3 + 0.0004), rel=0.002)
+
+
+def test_after_a_stall_a_number_gate_catches_up_at_most_its_tolerance_at_once() -> None:
+    gate = NumberGate(1000, margin_seconds=0.0, catch_up_seconds=0.05)
+    for i in range(100):
+        gate.reserve(i / 1000)
+
+    # A 0.3 s stall: the schedule is not kept, the next starts are spaced again.
+    after = [gate.reserve(0.4) for _ in range(10)]
+
+    assert after == pytest.approx([0.4 + i / 1000 for i in range(10)])
+
+
+def test_without_spreading_a_number_gate_lets_a_whole_second_go_at_once() -> None:
+    gate = NumberGate(80, spread=False, margin_seconds=0.0)
+
+    starts = [gate.reserve(0.0) for _ in range(81)]
+
+    assert starts[:80] == [0.0] * 80
+    assert starts[80] == pytest.approx(1.0)
