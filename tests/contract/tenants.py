@@ -3,13 +3,15 @@ and a template) and the messages it sends."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from mindo_core.accounts import BusinessAccount, Organisation, PhoneNumber
+from mindo_core.bulks import BulkId
 from mindo_core.messages import NewMessage
-from mindo_core.ports import PhoneNumberInfo, Store, TemplateInfo
+from mindo_core.ports import NewBulk, PhoneNumberInfo, Store, TemplateInfo
 from mindo_core.template_records import StoredTemplate
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -67,6 +69,22 @@ async def tenant(store: Store, name: str = "acme", suffix: str = "1") -> Tenant:
     number = await store.upsert_phone_number(account.id, number_info(f"10{suffix}"))
     template = await store.upsert_template(account.id, template_info())
     return Tenant(organisation=organisation, account=account, number=number, template=template)
+
+
+def new_bulk(owner: Tenant, **changes: Any) -> NewBulk:
+    """A bulk of ``owner``'s template on its number, created at T0, with a fresh id."""
+    bulk = NewBulk(
+        id=BulkId(str(uuid.uuid4())),
+        task_id=f"task-{uuid.uuid4().hex[:8]}",
+        organisation_id=owner.organisation.id,
+        phone_number_row_id=owner.number.id,
+        template_id=owner.template.id,
+        pacing="max",
+        total_recipients=1,
+        estimated_time_minutes=1.5,
+        created_at=T0,
+    )
+    return replace(bulk, **changes)
 
 
 def sent_message(owner: Tenant, wamid: str | None = "wamid.A", **changes: Any) -> NewMessage:

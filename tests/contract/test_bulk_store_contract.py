@@ -31,7 +31,6 @@ from mindo_core.ports import (
     BulkFilter,
     BulkStore,
     ClaimedRecipient,
-    NewBulk,
     NewBulkRecipient,
     NewRecipientChunk,
     RecipientOutcome,
@@ -39,7 +38,15 @@ from mindo_core.ports import (
     in_chunks,
 )
 from mindo_core.template_records import TemplateId
-from tests.contract.tenants import MADRID_SUMMER, T0, Tenant, sent_message, template_info, tenant
+from tests.contract.tenants import (
+    MADRID_SUMMER,
+    T0,
+    Tenant,
+    new_bulk,
+    sent_message,
+    template_info,
+    tenant,
+)
 
 LATER = T0 + timedelta(minutes=5)
 
@@ -89,16 +96,13 @@ async def create(
 ) -> Bulk:
     listed = recipients(people) if isinstance(people, int) else people
     submitted = len(listed) + 1 if isinstance(listed, Sequence) else 0
-    new = NewBulk(
-        id=BulkId(bulk_id or str(uuid.uuid4())),
-        task_id=f"task-{uuid.uuid4().hex[:8]}",
-        organisation_id=owner.organisation.id,
-        phone_number_row_id=owner.number.id,
-        template_id=owner.template.id if template_id is None else template_id,
+    new = new_bulk(
+        owner,
         pacing="normal",
         total_recipients=submitted,  # as submitted, one duplicate dropped
-        estimated_time_minutes=1.5,
         created_at=created_at,
+        **({} if bulk_id is None else {"id": BulkId(bulk_id)}),
+        **({} if template_id is None else {"template_id": template_id}),
     )
     return await store.create_bulk(new, in_chunks(listed, chunk_size))
 
@@ -255,17 +259,7 @@ async def test_a_chunk_with_columns_of_different_lengths_stores_nothing(bulks: F
     lopsided = NewRecipientChunk(
         first_position=0, e164s=["+34611000001", "+34611000002"], variables_used=[{}]
     )
-    new = NewBulk(
-        id=BulkId(str(uuid.uuid4())),
-        task_id="task-lopsided",
-        organisation_id=acme.organisation.id,
-        phone_number_row_id=acme.number.id,
-        template_id=acme.template.id,
-        pacing="max",
-        total_recipients=2,
-        estimated_time_minutes=0.1,
-        created_at=T0,
-    )
+    new = new_bulk(acme, total_recipients=2)
 
     with pytest.raises(ValueError, match="equal length"):
         await bulks.create_bulk(new, [lopsided])

@@ -26,7 +26,7 @@ from mindo_core.ports import (
     TemplateInfo,
     in_chunks,
 )
-from tests.contract.tenants import T0, tenant
+from tests.contract.tenants import T0, new_bulk, tenant
 
 
 def schema_differences(url: str) -> list[Any]:
@@ -211,17 +211,7 @@ async def test_undoing_the_staging_revision_keeps_every_accepted_recipient(
     store = await open_store(migrated_url)
     acme = await tenant(store)
     waits_until = T0 + timedelta(hours=3)
-    new = NewBulk(
-        id=BulkId("b4f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c"),
-        task_id="task-staged",
-        organisation_id=acme.organisation.id,
-        phone_number_row_id=acme.number.id,
-        template_id=acme.template.id,
-        pacing="max",
-        total_recipients=1_500,
-        estimated_time_minutes=1.0,
-        created_at=T0,
-    )
+    new = new_bulk(acme, total_recipients=1_500)
     await store.create_bulk(
         new,
         in_chunks(
