@@ -422,8 +422,9 @@ class BulkStore(Protocol):
         """In position order; ``status`` filters on the message-level status."""
         ...
 
-    async def bulks_to_run(self) -> Sequence[Bulk]:
-        """QUEUED and PROCESSING bulks of every organisation, oldest first."""
+    async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
+        """QUEUED and PROCESSING bulks of every organisation, oldest first; only those on
+        ``number`` when given."""
         ...
 
     async def claim_recipients(

@@ -197,11 +197,10 @@ class SubmitBulk:
 
     async def _sharers(self, number: PhoneNumber) -> list[Sharer]:
         """The bulks queued or sending on ``number``: what each still has to send, at what cap."""
-        running = await self._store.bulks_to_run()
+        running = await self._store.bulks_to_run(number.id)
         return [
             Sharer(remaining=bulk.counters.pending, max_rate=_rate_cap(bulk.pacing, number))
             for bulk in running
-            if bulk.phone_number_row_id == number.id
         ]
 
     async def _approved_template(

@@ -353,6 +353,8 @@ async def test_bulks_to_run_are_the_queued_and_processing_ones_oldest_first(
         (oldest.id, "PROCESSING"),
         (newest.id, "QUEUED"),
     ]
+    assert [b.id for b in await bulks.bulks_to_run(acme.number.id)] == [newest.id]
+    assert [b.id for b in await bulks.bulks_to_run(other.number.id)] == [oldest.id]
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Protocol, cast
 
-from mindo_core.accounts import OrganisationId
+from mindo_core.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.bulks import (
     Bulk,
     BulkCounters,
@@ -231,8 +231,13 @@ class InMemoryBulkStore:
             recipients = [r for r in recipients if message_status(r.state) == status]
         return Page(count=len(recipients), items=recipients[offset : offset + limit])
 
-    async def bulks_to_run(self) -> Sequence[Bulk]:
-        running = [e.bulk for e in self._bulk_tables.bulks.values() if e.bulk.status in _RUNNING]
+    async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
+        running = [
+            e.bulk
+            for e in self._bulk_tables.bulks.values()
+            if e.bulk.status in _RUNNING
+            and (number is None or e.bulk.phone_number_row_id == number)
+        ]
         return sorted(running, key=lambda b: b.created_at)
 
     def _bulk_message_by_wamid(self, wamid: str) -> MessageRecord | None:

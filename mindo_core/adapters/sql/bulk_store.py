@@ -38,7 +38,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from mindo_core.accounts import OrganisationId
+from mindo_core.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.adapters.sql import claims, mapping
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.integrity import is_unique_violation
@@ -178,12 +178,14 @@ class SqlBulkStore:
             async with self._writing() as session:
                 await materialise(await session.connection(), bulk_id)
 
-    async def bulks_to_run(self) -> Sequence[Bulk]:
+    async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
         query = (
             _bulks_with_template()
             .where(col(BulkRow.status).in_(_RUNNING))
             .order_by(col(BulkRow.created_at), col(BulkRow.id))
         )
+        if number is not None:
+            query = query.where(col(BulkRow.phone_number_row_id) == number)
         async with self._reading() as session:
             rows = (await session.exec(query)).all()
         return [_to_bulk(*row) for row in rows]
