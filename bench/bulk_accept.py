@@ -8,6 +8,9 @@ acceptance slow, so each stage is timed on its own, per recipient and in total:
     compiled     ``CompiledTemplate.check``: what a bulk does, the template compiled once
     prepare      ``bulk_submission.prepare_recipients``: both of the above, deduplication,
                  the prepared list (the number is the one that counts)
+    pb-prep      the same, of the recipients as the gRPC servicer hands them over: the
+                 ``BulkRecipient`` messages of a ``SendBulkRequest`` parsed from its bytes
+                 (protobuf's maps are slower to read than dicts)
     store        ``create_bulk`` of the prepared recipients into a fresh SQLite file (migrated
                  first, not timed), in chunks of columns as ``SubmitBulk`` hands them over
     grpc         the whole thing as a client sees it: ``SendBulk`` over a real gRPC channel to
@@ -39,7 +42,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from mindo_core.accounts import BusinessAccountId
-from mindo_core.bulk_submission import PreparedBulk, RecipientInput, prepare_recipients
+from mindo_core.bulk_submission import (
+    PreparedBulk,
+    RecipientInput,
+    SubmittedRecipient,
+    prepare_recipients,
+)
 from mindo_core.bulks import BulkId
 from mindo_core.phones import to_e164
 from mindo_core.ports import NewBulk, NewRecipientChunk, PhoneNumberInfo, TemplateInfo
@@ -95,6 +103,8 @@ def _run_size(spec: TemplateSpec, size: int) -> None:
     _report(size, "resolve", lambda: _resolve_each(spec, recipients))
     _report(size, "compiled", lambda: _check_each(compiled, recipients))
     prepared, prepare_seconds = _report(size, "prepare", lambda: _prepare(spec, recipients))
+    from_grpc = _protobuf_recipients(recipients)
+    _report(size, "pb-prep", lambda: _prepare(spec, from_grpc))
     _report_store(size, prepared, prepare_seconds)
 
 
@@ -138,10 +148,29 @@ def _check_each(compiled: CompiledTemplate, recipients: Sequence[RecipientInput]
         compiled.check(r.variables, r.button_variables)
 
 
-def _prepare(spec: TemplateSpec, recipients: Sequence[RecipientInput]) -> PreparedBulk:
+def _prepare(spec: TemplateSpec, recipients: Sequence[SubmittedRecipient]) -> PreparedBulk:
     prepared = prepare_recipients(spec, recipients)
     assert prepared.unique_recipients == len(recipients)
     return prepared
+
+
+def _protobuf_recipients(recipients: Sequence[RecipientInput]) -> Sequence[SubmittedRecipient]:
+    """``recipients`` as the gRPC servicer receives them: a parsed request's messages."""
+    from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
+
+    request = pb.SendBulkRequest(
+        template_name=WELCOME.name,
+        recipients=[
+            pb.BulkRecipient(
+                phone=r.phone, variables=r.variables, button_variables=r.button_variables
+            )
+            for r in recipients
+        ],
+    )
+    parsed: Sequence[SubmittedRecipient] = pb.SendBulkRequest.FromString(
+        request.SerializeToString()
+    ).recipients
+    return parsed
 
 
 def _recipients(count: int, *, first: int = 0) -> list[RecipientInput]:

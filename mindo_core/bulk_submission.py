@@ -23,6 +23,13 @@ protocol they satisfy): copying them into 100,000 ``RecipientInput`` values cost
 checking them. The result is kept as columns (``PreparedBulk``), not one object per recipient:
 fewer objects to build, and none for the garbage collector to walk again and again while the
 list of a big request is still alive.
+
+The recipients are checked in batches of ``BATCH_SIZE``, each first as columns (every phone, then
+every value of one key, …) by loops that run in C: ``phones.shortcut_e164s`` for numbers typed
+as plain digits, ``CompiledTemplate.accept_all`` for the variables. That path only accepts: a
+batch it is not sure of (a refused recipient, an unusual template) is checked one recipient at a
+time, the way that finds and reports every problem (``prepare_recipients_one_by_one``, the
+reference the batches are tested against). Both give the same result.
 """
 
 from __future__ import annotations
@@ -30,14 +37,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 from mindo_core.errors import InvalidPhoneNumber, InvalidRequest, TemplateParameterError
-from mindo_core.phones import to_e164
+from mindo_core.phones import shortcut_e164s, to_e164
 from mindo_core.templates import CompiledTemplate, ResolvedTemplate, TemplateSpec
 
 __all__ = [
+    "BATCH_SIZE",
     "EMPTY_RECIPIENTS_MESSAGE",
     "MAX_RECIPIENTS",
     "MAX_REPORTED_PROBLEMS",
@@ -50,12 +60,16 @@ __all__ = [
     "SubmittedRecipient",
     "TooManyRecipients",
     "prepare_recipients",
+    "prepare_recipients_one_by_one",
 ]
 
 MAX_RECIPIENTS: Final = 100_000
 MAX_REPORTED_PROBLEMS: Final = 100
 # Verbatim from the Send bulk page's "400 - Empty recipients" example.
 EMPTY_RECIPIENTS_MESSAGE: Final = "recipients es requerido y no puede estar vacio"
+# Big enough that a batch's fixed costs do not count, small enough that one refused or unusual
+# recipient sends few others to the one-by-one path.
+BATCH_SIZE: Final = 1024
 
 _NO_VALUES: Mapping[str, str] = MappingProxyType({})
 # Recipients often share their variables (an event's date, no variables at all): one check
@@ -95,7 +109,7 @@ class PreparedRecipient:
     Its values are checked; Meta's components are built from them only when asked for
     (``components``, ``components_json``, ``resolved()``): a bulk holds up to 100,000 of these,
     and the bulk engine builds each message again when it sends it. Recipients with identical
-    variables share ``variables_used``: never mutate it.
+    variables may share ``variables_used``: never mutate it.
     """
 
     index: int
@@ -128,7 +142,7 @@ class PreparedRecipient:
 class PreparedBulk:
     """The unique, valid recipients in submission order, as three columns of equal length:
     ``indexes`` (first position in the submitted list), ``e164s`` and ``variables_used``
-    (recipients with identical variables share one mapping: never mutate it)."""
+    (recipients with identical variables may share one mapping: never mutate it)."""
 
     total_recipients: int
     template: CompiledTemplate = field(repr=False)
@@ -206,16 +220,48 @@ def prepare_recipients(
     recipients: Sequence[SubmittedRecipient],
     *,
     max_recipients: int = MAX_RECIPIENTS,
+    batch_size: int = BATCH_SIZE,
 ) -> PreparedBulk:
-    """Validate and deduplicate ``recipients`` for ``spec`` (parsed once by the caller)."""
-    if not recipients:
-        raise EmptyRecipients()
-    if len(recipients) > max_recipients:
-        raise TooManyRecipients(len(recipients), max_recipients)
+    """Validate and deduplicate ``recipients`` for ``spec`` (parsed once by the caller).
+
+    ``batch_size``: how many recipients are checked together (see above); the result does not
+    depend on it.
+    """
+    _check_size(recipients, max_recipients)
+    preparation = _Preparation(CompiledTemplate(spec))
+    remaining = iter(recipients)
+    first = 0
+    while batch := list(islice(remaining, batch_size)):
+        preparation.add_batch(first, batch)
+        first += len(batch)
+    return preparation.result(total=len(recipients))
+
+
+def prepare_recipients_one_by_one(
+    spec: TemplateSpec,
+    recipients: Sequence[SubmittedRecipient],
+    *,
+    max_recipients: int = MAX_RECIPIENTS,
+) -> PreparedBulk:
+    """What ``prepare_recipients`` gives, each recipient checked on its own: slower, and the
+    reference its batches are tested against."""
+    _check_size(recipients, max_recipients)
     preparation = _Preparation(CompiledTemplate(spec))
     for index, recipient in enumerate(recipients):
         preparation.add(index, recipient)
     return preparation.result(total=len(recipients))
+
+
+def _check_size(recipients: Sequence[SubmittedRecipient], max_recipients: int) -> None:
+    if not recipients:
+        raise EmptyRecipients()
+    if len(recipients) > max_recipients:
+        raise TooManyRecipients(len(recipients), max_recipients)
+
+
+_phone_of = attrgetter("phone")
+_variables_of = attrgetter("variables")
+_button_variables_of = attrgetter("button_variables")
 
 
 class _Preparation:
@@ -234,6 +280,53 @@ class _Preparation:
         self.phones: dict[str, str | _Refused] = {}
         self.resolutions: dict[object, Mapping[str, str] | _Refused] | None = {}
         self.resolutions_reused = 0
+
+    def add_batch(self, first: int, batch: list[SubmittedRecipient]) -> None:
+        """Add ``batch``, whose first recipient is at ``first`` in the submitted list."""
+        accepted = self.accepted(batch)
+        if accepted is None:
+            for index, recipient in enumerate(batch, start=first):
+                self.add(index, recipient)
+            return
+        if self.invalid_count:
+            return  # the request is refused: keep nothing for it
+        e164s, used = accepted
+        new = set(e164s)
+        if len(new) == len(e164s) and self.seen.isdisjoint(new):
+            self.seen.update(new)
+            self.indexes.extend(range(first, first + len(batch)))
+            self.e164s.extend(e164s)
+            self.variables_used.extend(used)
+            return
+        for index, e164, values in zip(range(first, first + len(batch)), e164s, used, strict=True):
+            if e164 not in self.seen:
+                self.seen.add(e164)
+                self.indexes.append(index)
+                self.e164s.append(e164)
+                self.variables_used.append(values)
+
+    def accepted(
+        self, batch: list[SubmittedRecipient]
+    ) -> tuple[list[str], list[dict[str, str]]] | None:
+        """Every recipient's E.164 number and values, when the batch is valid as a whole; else
+        None: then check each recipient on its own (some may be refused)."""
+        # Phones first: what is learnt of a phone that is not plain digits is remembered
+        # (``phone``), so a batch refused here costs the one-by-one path nothing more.
+        phones = list(map(_phone_of, batch))
+        found = shortcut_e164s(phones)
+        if None in found:
+            for position, e164 in enumerate(found):
+                if e164 is None:
+                    number = self.phone(phones[position])
+                    if isinstance(number, _Refused):
+                        return None
+                    found[position] = number
+        variables = list(map(_variables_of, batch))
+        button_variables = list(map(_button_variables_of, batch))
+        used = self.template.accept_all(variables, button_variables)
+        if used is None:
+            return None
+        return cast("list[str]", found), used
 
     def add(self, index: int, recipient: SubmittedRecipient) -> None:
         e164 = self.phone(recipient.phone)
