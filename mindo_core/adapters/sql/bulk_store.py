@@ -1,8 +1,10 @@
 """``SqlBulkStore``: the ``BulkStore`` port over SQL, mixed into ``SqlStore``.
 
 A bulk is a ``bulks`` row; its recipients are ``messages`` rows with ``bulk_id`` set, whose
-``status`` is the recipient's state. Its counters live in the bulks row and move by increments
-in the same transaction as the recipients (``counter_moves``).
+``status`` is the recipient's state, once they are made: acceptance stages them in chunks, and
+claims, stops and listings make the rows (``staged_recipients``). Its counters live in the bulks
+row (staged recipients count as pending) and move by increments in the same transaction as the
+recipients (``counter_moves``).
 
 Transactions that write (``_writing``):
 
