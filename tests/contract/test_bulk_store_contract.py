@@ -868,3 +868,22 @@ def replace_position(recipient: NewBulkRecipient, position: int) -> NewBulkRecip
         variables_used=recipient.variables_used,
         not_before=recipient.not_before,
     )
+
+
+async def test_a_big_bulk_half_claimed_is_finished_by_another_process_after_a_crash(
+    bulks: FullStore, elsewhere: FullStore
+) -> None:
+    # The first process claimed into the second chunk, then died; the next one settles what
+    # was in flight and claims the rest, the staged chunks included.
+    acme = await tenant(bulks)
+    bulk = await create(bulks, acme, BIG)
+    first = [c.position for _ in range(3) for c in await claim(bulks, bulk, limit=400)]
+
+    settled = await elsewhere.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+    rest = [c.position for _ in range(5) for c in await claim(elsewhere, bulk, limit=400)]
+
+    assert settled == 1_200
+    assert first + rest == list(range(BIG))
+    assert (await fetch(elsewhere, bulk)).counters == BulkCounters(
+        total=BIG, failed=1_200, pending=BIG - 1_200
+    )
