@@ -114,14 +114,15 @@ class SandboxProcess:
 
     def stop(self) -> None:
         self.process.terminate()
+        # Read while it ends: its last line (every collection of a long run) may be more than
+        # a pipe holds, and a process blocked writing it would never end by itself.
         try:
-            self.process.wait(10)
+            output, _ = self.process.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.gc_pauses = _read_gc_pauses(self.process.stdout.read())
-            self.process.stdout.close()
+            output, _ = self.process.communicate()
+        if output is not None:
+            self.gc_pauses = _read_gc_pauses(output)
 
 
 def _read_gc_pauses(output: str) -> list[GcPause] | None:
