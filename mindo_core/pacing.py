@@ -263,9 +263,11 @@ class SendTiming:
         return self.throughput_mps or throughput_for(level)
 
     def number_rate(self, throughput: float) -> float:
-        """Messages/s the number's gate, set to ``throughput``, achieves: its margin stretches
-        every span, and each send's lateness is added to it."""
-        return 1.0 / ((1.0 + self.margin_seconds) / throughput + self.late_seconds)
+        """Messages/s the number's gate, set to ``throughput``, achieves: whole messages in a
+        second (Meta's rule: 2.5/s lets 2 through), its margin stretching every span, and each
+        send's lateness added to it."""
+        allowed = math.floor(throughput) if throughput >= 1 else throughput
+        return 1.0 / ((1.0 + self.margin_seconds) / allowed + self.late_seconds)
 
     def bulk_rate(self, cap: float | None) -> float | None:
         """Messages/s a bulk's own pacing gate set to ``cap`` achieves (None: no cap)."""

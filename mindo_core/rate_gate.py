@@ -2,8 +2,8 @@
 
 ``RateGate`` enforces a rate over a **sliding** window, not on average: the k-th send may start
 at ``max(now, t[k - b] + span)``, where ``t`` are the earlier start times, ``b`` the burst and
-``span`` the time ``b`` starts must cover. It keeps the last ``b`` start times in a ring buffer,
-so each call is O(1).
+``span`` the time ``b`` starts must cover. It keeps the latest start times in a ring buffer (as
+many as the highest rate it was given needs), so each call is O(1).
 
 * A bursty gate (``smooth=False``) is Meta's own rule: at most ``floor(rate)`` starts in any
   window of one second (``b = floor(rate)``, ``span = 1 s``), and below one message per second,
@@ -69,8 +69,8 @@ class RateGate:
         self._smooth = smooth
         self._stretch = 1.0 + margin_seconds
         self._tolerance = tolerance_seconds
-        # The turn of each of the last ``burst`` sends: when it was due, or when it went if that
-        # was more than the tolerance later.
+        # The turn of each of the latest sends (at least the last ``burst``): when it was due,
+        # or when it went if that was more than the tolerance later.
         self._turns: deque[float] = deque(maxlen=1)
         self._last_start = -math.inf
         self._rate = 0.0
@@ -90,17 +90,18 @@ class RateGate:
         self._burst = 1 if self._smooth or rate < 1 else math.floor(rate)
         window = self._burst / rate if self._smooth or rate < 1 else 1.0
         self._span = window * self._stretch
-        if self._turns.maxlen != self._burst:
-            # Starts older than the last ``burst`` are a full span behind the newest one, so no
-            # future window can hold them: forgetting them when the burst grows is safe.
+        if (self._turns.maxlen or 0) < self._burst:
+            # The history only ever grows: a lower rate reads fewer of the latest turns, and
+            # the rate may come back up while the older ones are still within a window (1,000
+            # → 500 → 1,000 within a second must not let 1,500 starts into it).
             self._turns = deque(self._turns, maxlen=self._burst)
 
     def next_slot(self, now: float) -> float:
         """The earliest time, not before ``now``, at which a send may start."""
         # Slots never go back in time, so the turns stay sorted.
         earliest = max(now, self._last_start)
-        if len(self._turns) == self._burst:
-            earliest = max(earliest, self._turns[0] + self._span)
+        if len(self._turns) >= self._burst:
+            earliest = max(earliest, self._turns[-self._burst] + self._span)
         return earliest
 
     def take(self, at: float) -> None:
@@ -116,7 +117,8 @@ class RateGate:
         return at
 
     def _record(self, at: float) -> None:
-        due = self._turns[0] + self._span if len(self._turns) == self._burst else at
+        turns, burst = self._turns, self._burst
+        due = turns[-burst] + self._span if len(turns) >= burst else at
         self._turns.append(due if at <= due + self._tolerance else at)
         self._last_start = at
 

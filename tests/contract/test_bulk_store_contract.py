@@ -887,3 +887,21 @@ async def test_a_big_bulk_half_claimed_is_finished_by_another_process_after_a_cr
     assert (await fetch(elsewhere, bulk)).counters == BulkCounters(
         total=BIG, failed=1_200, pending=BIG - 1_200
     )
+
+
+async def test_any_text_a_value_may_hold_survives_staging(bulks: FullStore) -> None:
+    # PostgreSQL's JSON operators refuse an escaped NUL as text: staging must not depend on them.
+    odd = {"nombre": "a\x00b", "nota": 'comillas " y \\ barra, ñ, 🎉, \u2028'}
+    acme = await tenant(bulks)
+    people = [NewBulkRecipient(position=0, e164="+34611000000", variables_used=odd)]
+    bulk = await create(bulks, acme, people + recipients(3)[1:])
+
+    [claimed] = await claim(bulks, bulk, limit=1)
+    listed = await bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=0, limit=1
+    )
+    cancelled = await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+
+    assert claimed.variables_used == odd
+    assert listed.items[0].variables_used == odd
+    assert cancelled.counters == BulkCounters(total=3, pending=1, cancelled=2)

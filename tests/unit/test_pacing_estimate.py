@@ -11,12 +11,14 @@ import pytest
 from mindo_core.pacing import (
     QUOTA_WINDOW_SECONDS,
     Pacing,
+    SendTiming,
     Sharer,
     bulk_rate_cap,
     effective_rate,
     estimate_seconds,
     shared_seconds,
 )
+from mindo_core.rate_gate import NumberGate
 from mindo_core.retry_policy import RetryPolicy
 from mindo_core.scheduler import NumberScheduler
 
@@ -187,3 +189,16 @@ def test_several_bulks_leave_the_number_one_after_the_other() -> None:
     actual = simulate_shared(1001, throughput=80.0, others=others)
     assert estimate > (100 + 1000) / 80.0
     assert_close(estimate, actual)
+
+
+def test_a_fractional_throughput_is_estimated_at_the_whole_messages_a_second_it_lets_through() -> (
+    None
+):
+    # Meta's rule counts whole messages: a number's gate at 2.5/s lets 2 into any second.
+    gate = NumberGate(2.5, margin_seconds=0.02)
+    starts = [gate.reserve(0.0) for _ in range(201)]
+
+    achieved = 200 / (starts[-1] - starts[0])
+
+    assert SendTiming(margin_seconds=0.02).number_rate(2.5) == pytest.approx(achieved, rel=0.01)
+    assert SendTiming(margin_seconds=0.02).number_rate(0.5) == pytest.approx(0.5 / 1.02)

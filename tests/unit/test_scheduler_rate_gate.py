@@ -263,3 +263,37 @@ def test_without_spreading_a_number_gate_lets_a_whole_second_go_at_once() -> Non
 
     assert starts[:80] == [0.0] * 80
     assert starts[80] == pytest.approx(1.0)
+
+
+def test_a_rate_that_drops_and_comes_back_within_a_second_keeps_the_limit() -> None:
+    # Meta lowers the number's throughput, then raises it again, 0.2 s apart.
+    gate = NumberGate(1000, spread=False, margin_seconds=0.0)
+    starts = [gate.reserve(0.0) for _ in range(1000)]
+    gate.set_rate(500)
+    gate.set_rate(1000)
+    while (at := gate.next_slot(0.2)) < 1.5:
+        gate.take(at)
+        starts.append(at)
+
+    assert most_in_any_window(starts) <= 1000
+    assert starts[1000] == pytest.approx(1.0)
+
+
+@settings(deadline=None)
+@given(
+    rates=st.lists(st.integers(min_value=1, max_value=300), min_size=2, max_size=6),
+    spread=st.booleans(),
+)
+def test_no_second_holds_more_than_the_highest_rate_whatever_the_changes(
+    rates: list[int], spread: bool
+) -> None:
+    gate = NumberGate(rates[0], spread=spread)
+    starts: list[float] = []
+    now = 0.0
+    for rate in rates:
+        gate.set_rate(rate)
+        for _ in range(rate):
+            now = gate.reserve(now)
+            starts.append(now)
+
+    assert most_in_any_window(starts) <= max(rates)

@@ -215,11 +215,12 @@ class SqlBulkStore:
             bulk = await session.get(BulkRow, bulk_id)
             if bulk is None:
                 raise BulkNotFound(bulk_id)
+            # Staged recipients are not read: the claim that is due makes them rows. Asked
+            # first: on PostgreSQL each statement sees what was committed when it began, and
+            # chunks made into rows in between are then seen as rows by the next one.
+            staged = await has_staged(await session.connection(), bulk_id)
             earliest, due_since_creation = (await session.exec(query)).one()
-            # Staged recipients are not read here: the claim that is due makes them rows.
-            due_since_creation = due_since_creation or await has_staged(
-                await session.connection(), bulk_id
-            )
+            due_since_creation = due_since_creation or staged
         candidates = [mapping.timestamp(bulk.created_at)] if due_since_creation else []
         if earliest is not None:
             candidates.append(mapping.timestamp(earliest))

@@ -16,8 +16,12 @@ transaction (``bulk_store``): the database's one writer, taken before the select
 anything, so no other claim can select the same rows before this one commits; others wait
 (``busy_timeout``). SQLite runs the ``IN`` subquery once, before updating.
 
-A claim never waits for a lock (SKIP LOCKED, and the bulk row is only updated if free), so it
-can never be part of a deadlock with the transactions that lock a bulk and then its messages.
+A claim never waits for a lock on messages or on the bulk row (SKIP LOCKED, and the bulk row is
+only updated if free). When it makes staged recipients into rows (``staged_recipients``) it
+takes the bulk row's KEY SHARE lock first, skipping a bulk locked for an update, and may then
+wait for a chunk that another claim is making into rows; that claim waits for nothing this one
+holds. So a claim can never be part of a deadlock with the transactions that lock a bulk and
+then what hangs off it.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ _POSTGRES_MATERIALISE_ALL = f"""
     INSERT INTO messages ({_COLUMNS})
     SELECT b.organisation_id, b.phone_number_row_id, b.template_id, b.id, b.created_at,
            'pending', 0, s.first_position + r.n - 1,
-           r.value ->> 0, r.value -> 1, (r.value ->> 2)::timestamptz
+           r.value ->> 0, (r.value ->> 1)::json, (r.value ->> 2)::timestamptz
     FROM staged_recipients AS s
     JOIN bulks AS b ON b.id = s.bulk_id
     CROSS JOIN LATERAL json_array_elements(s.payload::json) WITH ORDINALITY AS r(value, n)
