@@ -13,8 +13,10 @@ its own transaction:
 
 * a claim (``bulk_store.claim_recipients``) materialises the next chunk, in position order,
   whenever it finds fewer due recipients than it wants, until it has enough or none is left
-  staged. So recipients are claimed in position order as before, and a claim that comes back
-  short leaves nothing staged: what the engine then asks (``next_due_at``) reads rows only.
+  staged. So recipients are claimed in position order as before. A claim that comes back
+  short has left nothing staged, except on PostgreSQL when another transaction held the
+  bulk's row; ``next_due_at`` counts a bulk with staged recipients as due now, so the next
+  claim makes them rows.
 * stopping or cancelling a bulk materialises what is left straight into its closed state;
 * listing a bulk's recipients materialises all of it first.
 
