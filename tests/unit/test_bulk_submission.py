@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.accounts import BusinessAccountId
 from mindo_core.bulk_submission import (
     EMPTY_RECIPIENTS_MESSAGE,
     MAX_RECIPIENTS,
@@ -22,25 +21,15 @@ from mindo_core.bulk_submission import (
     prepare_recipients,
 )
 from mindo_core.errors import InvalidRequest
-from mindo_core.template_records import StoredTemplate, TemplateId
-from mindo_core.templates import TemplateSpec, build_send_payload, parse_template, resolve
+from mindo_core.templates import TemplateSpec, build_send_payload, resolve
+from tests.template_specs import template_spec
 
 
 def spec_of(
     components: Sequence[Mapping[str, Any]], parameter_format: str, category: str = "MARKETING"
 ) -> TemplateSpec:
-    return parse_template(
-        StoredTemplate(
-            id=TemplateId(1),
-            business_account_id=BusinessAccountId(1),
-            meta_template_id="1001",
-            name="welcome_message",
-            language="es",
-            status="APPROVED",
-            category=category,
-            parameter_format=parameter_format,
-            components=components,
-        )
+    return template_spec(
+        components, name="welcome_message", parameter_format=parameter_format, category=category
     )
 
 

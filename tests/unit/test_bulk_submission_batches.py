@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.accounts import BusinessAccountId
 from mindo_core.bulk_submission import (
     BATCH_SIZE,
     InvalidRecipients,
@@ -29,33 +27,9 @@ from mindo_core.bulk_submission import (
 )
 from mindo_core.errors import InvalidPhoneNumber
 from mindo_core.phones import shortcut_e164s, to_e164
-from mindo_core.template_records import StoredTemplate, TemplateId
 from mindo_core.template_rules import FORBIDDEN_WHITESPACE
-from mindo_core.templates import TemplateSpec, parse_template
-
-
-def template(
-    components: list[dict[str, Any]],
-    parameter_format: str = "POSITIONAL",
-    *,
-    category: str = "MARKETING",
-    defaults: Mapping[str, str] | None = None,
-) -> TemplateSpec:
-    return parse_template(
-        StoredTemplate(
-            id=TemplateId(1),
-            business_account_id=BusinessAccountId(1),
-            meta_template_id="1001",
-            name="t",
-            language="es",
-            status="APPROVED",
-            category=category,
-            parameter_format=parameter_format,
-            components=components,
-            variable_defaults=defaults or {},
-        )
-    )
-
+from mindo_core.templates import TemplateSpec
+from tests.template_specs import template_spec
 
 BUTTONS = {
     "type": "BUTTONS",
@@ -74,7 +48,7 @@ EVERYTHING = [
 ]
 # Each shape of template the accepting path knows, and some it leaves to the full resolution.
 TEMPLATES = {
-    "welcome": template(
+    "welcome": template_spec(
         [
             {"type": "BODY", "text": "Hola {{name}}, tu codigo es {{code}}."},
             {
@@ -82,18 +56,18 @@ TEMPLATES = {
                 "buttons": [{"type": "URL", "text": "Ver", "url": "https://m.example/{{1}}"}],
             },
         ],
-        "NAMED",
+        parameter_format="NAMED",
     ),
-    "everything": template(EVERYTHING),
-    "everything with defaults": template(
+    "everything": template_spec(EVERYTHING),
+    "everything with defaults": template_spec(
         EVERYTHING, defaults={"2": "lunes", "button_0": "si", "button_1": "CODE1"}
     ),
-    "no variables": template([{"type": "BODY", "text": "Gracias por tu compra."}]),
-    "body only": template([{"type": "BODY", "text": "{{aviso}}"}], "NAMED"),
-    "image header": template(
+    "no variables": template_spec([{"type": "BODY", "text": "Gracias por tu compra."}]),
+    "body only": template_spec([{"type": "BODY", "text": "{{aviso}}"}], parameter_format="NAMED"),
+    "image header": template_spec(
         [{"type": "HEADER", "format": "IMAGE"}, {"type": "BODY", "text": "Hola {{1}}"}]
     ),
-    "one-time password": template(
+    "one-time password": template_spec(
         [
             {"type": "BODY", "text": "Tu codigo es {{1}}."},
             {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Copiar", "url": "x/{{1}}"}]},
@@ -384,7 +358,7 @@ def test_a_batch_whose_recipients_all_have_the_same_values_shares_one_mapping() 
     given_ = [
         RecipientInput(phone=f"+54911{10_000_000 + i}", variables={"1": "hoy"}) for i in range(5)
     ]
-    spec = template([{"type": "BODY", "text": "El evento es {{1}}."}])
+    spec = template_spec([{"type": "BODY", "text": "El evento es {{1}}."}])
 
     prepared = prepare_recipients(spec, given_)
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from mindo_core.accounts import BusinessAccountId
 from mindo_core.errors import InvalidRequest
 from mindo_core.template_model import (
     ComponentKind,
@@ -16,7 +15,8 @@ from mindo_core.template_model import (
     VariableType,
     parse_template,
 )
-from mindo_core.template_records import StoredTemplate, TemplateId
+from mindo_core.template_records import StoredTemplate
+from tests.template_specs import stored_template
 
 
 def stored(
@@ -26,17 +26,8 @@ def stored(
     category: str = "MARKETING",
     defaults: Mapping[str, str] | None = None,
 ) -> StoredTemplate:
-    return StoredTemplate(
-        id=TemplateId(1),
-        business_account_id=BusinessAccountId(1),
-        meta_template_id="1001",
-        name="sample",
-        language="es",
-        status="APPROVED",
-        category=category,
-        parameter_format=parameter_format,
-        components=components,
-        variable_defaults=defaults or {},
+    return stored_template(
+        components, parameter_format=parameter_format, category=category, defaults=defaults
     )
 
 

@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from mindo_core.accounts import BusinessAccountId
 from mindo_core.errors import InvalidRequest, TemplateParameterError
-from mindo_core.template_records import StoredTemplate, TemplateId
 from mindo_core.templates import (
     ResolvedTemplate,
     TemplateSpec,
     build_send_payload,
-    parse_template,
     resolve,
 )
+from tests.template_specs import template_spec
 
-
-def spec_of(
-    components: Sequence[Mapping[str, Any]],
-    *,
-    name: str = "sample",
-    parameter_format: str = "POSITIONAL",
-    category: str = "MARKETING",
-    defaults: Mapping[str, str] | None = None,
-) -> TemplateSpec:
-    return parse_template(
-        StoredTemplate(
-            id=TemplateId(1),
-            business_account_id=BusinessAccountId(1),
-            meta_template_id="1001",
-            name=name,
-            language="es",
-            status="APPROVED",
-            category=category,
-            parameter_format=parameter_format,
-            components=components,
-            variable_defaults=defaults or {},
-        )
-    )
+spec_of = template_spec
 
 
 def refusal(
