@@ -28,7 +28,7 @@ Rules the port leaves open, the same as ``InMemoryBulkStore``'s:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, get_args
@@ -335,37 +335,43 @@ class SqlBulkStore:
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
     ) -> Mapping[str, datetime]:
-        since = mapping.timestamp(since)
-        first_sent = (
-            select(MessageRow.recipient_phone, func.min(MessageRow.sent_at))
-            .where(
-                MessageRow.organisation_id == organisation_id,
-                col(MessageRow.sent_at).is_not(None),
-                col(MessageRow.sent_at) > since,
-            )
-            .group_by(col(MessageRow.recipient_phone))
-        )
-        # Perhaps sent: Meta may count them, so the window does too (from their claim).
-        first_claimed = (
-            select(MessageRow.recipient_phone, func.min(MessageRow.claimed_at))
-            .where(
-                MessageRow.organisation_id == organisation_id,
-                sa.text(MAYBE_SENT_CONDITION),
-                col(MessageRow.sent_at).is_(None),
-                col(MessageRow.claimed_at) > since,
-            )
-            .group_by(col(MessageRow.recipient_phone))
-        )
+        parameters = {"organisation_id": organisation_id, "since": mapping.timestamp(since)}
         window: dict[str, datetime] = {}
         async with self._reading() as session:
-            for query in (first_sent, first_claimed):
-                for phone, at in (await session.exec(query)).all():
-                    if at is None:
-                        continue
-                    wa_id = phone.removeprefix("+")
-                    at = mapping.timestamp(at)
-                    window[wa_id] = min(at, window.get(wa_id, at))
+            connection = await session.connection()
+            read_time = _window_time_reader(connection.dialect.name)
+            rows = (await connection.execute(_RECIPIENT_WINDOW, parameters)).all()
+            for phone, at in rows:
+                wa_id = phone.removeprefix("+")
+                first = read_time(at)
+                known = window.get(wa_id)
+                if known is None or first < known:
+                    window[wa_id] = first
         return window
+
+
+# The portfolio's window, read for every bulk submitted: an organisation that sent 100,000
+# messages today has 100,000 rows here. Plain SQL, its times read straight off the driver
+# (``_window_time_reader``): through the ORM and the column type, each row cost ~8 µs. Each
+# number's first time is kept in Python: a GROUP BY sorted the rows first (0.2 s for 100,000
+# on SQLite), and a recipient is rarely messaged twice in a day.
+_RECIPIENT_WINDOW = sa.text(f"""
+    SELECT recipient_phone, sent_at FROM messages
+    WHERE organisation_id = :organisation_id AND sent_at IS NOT NULL AND sent_at > :since
+    UNION ALL
+    -- Perhaps sent: Meta may count them, so the window does too (from their claim).
+    SELECT recipient_phone, claimed_at FROM messages
+    WHERE organisation_id = :organisation_id AND {MAYBE_SENT_CONDITION}
+      AND sent_at IS NULL AND claimed_at > :since
+""").bindparams(sa.bindparam("since", type_=UTCDateTime()))
+
+
+def _window_time_reader(dialect: str) -> Callable[[Any], datetime]:
+    """A timestamp as the driver returns it, as an aware UTC datetime (what UTCDateTime gives):
+    SQLite's naive UTC text, PostgreSQL's aware datetime."""
+    if dialect == "sqlite":
+        return lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return lambda value: value.astimezone(UTC)
 
 
 # -- reading bulks -----------------------------------------------------------------------------
