@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from mindo_core.bulk_submission import (
 )
 from mindo_core.errors import InvalidRequest
 from mindo_core.templates import TemplateSpec, build_send_payload, resolve
+from tests.edge_recipients import EdgeRecipient
 from tests.template_specs import template_spec
 
 
@@ -326,34 +326,16 @@ def test_the_limit_counts_the_list_as_submitted_not_after_dedup() -> None:
         prepare_recipients(WELCOME, same, max_recipients=3)
 
 
-class EdgeRecipient:
-    """Not a RecipientInput: what an edge hands over as it is (the gRPC servicer passes its
-    protobuf messages), with read-only mappings of its own kind."""
-
-    def __init__(self, phone: str, variables: Mapping[str, str]) -> None:
-        self._phone = phone
-        self._variables = MappingProxyType(dict(variables))
-
-    @property
-    def phone(self) -> str:
-        return self._phone
-
-    @property
-    def variables(self) -> Mapping[str, str]:
-        return self._variables
-
-    @property
-    def button_variables(self) -> Mapping[str, str]:
-        return MappingProxyType({"button_0": self._variables["code"]})
-
-
 def test_any_recipient_with_a_phone_and_variables_is_prepared_like_a_recipient_input() -> None:
     given_ = [
         ("+5491112345678", "Ana"),
         ("+54 9 11 1234-5678", "Ana again"),
         ("5491187654321", "Bo"),
     ]
-    edge = [EdgeRecipient(phone, {"name": name, "code": "C1"}) for phone, name in given_]
+    edge = [
+        EdgeRecipient(phone, {"name": name, "code": "C1"}, {"button_0": "C1"})
+        for phone, name in given_
+    ]
     plain = [person(phone, name, "C1") for phone, name in given_]
 
     from_edge = prepare_recipients(WELCOME, edge)

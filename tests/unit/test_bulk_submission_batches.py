@@ -8,9 +8,8 @@ refusal, problem for problem.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import MappingProxyType
 
 import pytest
 from hypothesis import given, settings
@@ -29,6 +28,7 @@ from mindo_core.errors import InvalidPhoneNumber
 from mindo_core.phones import shortcut_e164s, to_e164
 from mindo_core.template_rules import FORBIDDEN_WHITESPACE
 from mindo_core.templates import TemplateSpec
+from tests.edge_recipients import EdgeRecipient
 from tests.template_specs import template_spec
 
 BUTTONS = {
@@ -175,29 +175,6 @@ PHONES = st.one_of(
 VALUES = st.sampled_from(["Ana", "ABC123", "https://m.example/b.png", "x" * 61]) | st.text(
     alphabet=" \t\r\nab1\x00", max_size=7
 )
-
-
-class EdgeRecipient:
-    """What an edge hands over as it is, with read-only mappings of its own kind."""
-
-    def __init__(
-        self, phone: str, variables: Mapping[str, str], button_variables: Mapping[str, str]
-    ) -> None:
-        self._phone = phone
-        self._variables = MappingProxyType(dict(variables))
-        self._button_variables = MappingProxyType(dict(button_variables))
-
-    @property
-    def phone(self) -> str:
-        return self._phone
-
-    @property
-    def variables(self) -> Mapping[str, str]:
-        return self._variables
-
-    @property
-    def button_variables(self) -> Mapping[str, str]:
-        return self._button_variables
 
 
 @dataclass(frozen=True, kw_only=True)
