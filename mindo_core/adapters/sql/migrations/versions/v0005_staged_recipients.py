@@ -1,5 +1,6 @@
-"""A bulk's recipients, staged at acceptance in chunks and made into ``messages`` rows when
-they are claimed, stopped or listed (``adapters.sql.staged_recipients``).
+"""Staged recipients: a bulk's recipients in chunks until they are made ``messages`` rows.
+
+They are made rows when they are claimed, stopped or listed (``adapters.sql.staged_recipients``).
 
 Revision ID: 0005
 Revises: 0004
