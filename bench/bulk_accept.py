@@ -18,11 +18,12 @@ acceptance slow, so each stage is timed on its own, per recipient and in total:
                  file, the demo tenant, its number at TIER_100K so that no recipient waits
                  for quota); the request is built beforehand, the time runs from
                  the call to the response (client encoding, transfer, decoding, validation,
-                 quota plan, the committed insert). The number that the target is about.
+                 quota plan, the committed staging of the recipients). The number that the
+                 target is about.
 
 The load average is printed first. CPU time is this whole process's (for ``grpc``: client and
-server, gRPC's threads and SQLite's); it can exceed wall time, since the insert encodes the
-next chunk while SQLite writes the previous one in its own thread (``recipient_insert``).
+server, gRPC's threads and SQLite's); SQLite works in its driver's thread, so CPU time can
+differ from wall time either way.
 
 Recipients are the demo's ``welcome_message`` (NAMED body ``name``, ``code``, a URL button)
 with different values each, Argentine mobiles ``+54911…``. Wall time and this process's CPU
