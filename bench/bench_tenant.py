@@ -14,9 +14,9 @@ from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_store, upgrade_database
 from mindo_core.bootstrap import Services, wire
-from mindo_core.bulk_engine import EngineSettings
-from mindo_core.bulk_submission import RecipientInput
-from mindo_core.clock import SystemClock
+from mindo_core.bulks.submission import RecipientInput
+from mindo_core.domain.clock import SystemClock
+from mindo_core.engine.bulk_engine import EngineSettings
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import SubmitBulkCommand
 

@@ -42,18 +42,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from mindo_core.accounts import BusinessAccountId
-from mindo_core.bulk_submission import (
+from mindo_core.bulks.model import BulkId
+from mindo_core.bulks.submission import (
     PreparedBulk,
     RecipientInput,
     SubmittedRecipient,
     prepare_recipients,
 )
-from mindo_core.bulks import BulkId
-from mindo_core.phones import to_e164
-from mindo_core.ports import NewBulk, NewRecipientChunk, PhoneNumberInfo, TemplateInfo
-from mindo_core.template_records import StoredTemplate, TemplateId
-from mindo_core.templates import CompiledTemplate, TemplateSpec, parse_template, resolve
+from mindo_core.domain.accounts import BusinessAccountId
+from mindo_core.domain.templates import StoredTemplate, TemplateId
+from mindo_core.phones.e164 import to_e164
+from mindo_core.ports.bulks import NewBulk, NewRecipientChunk
+from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
+from mindo_core.templating.variables import CompiledTemplate, TemplateSpec, parse_template, resolve
 
 SIZES = tuple(int(s) for s in os.environ.get("BENCH_BULK_SIZES", "10000,100000").split(","))
 TARGET_SECONDS = 1.0

@@ -181,7 +181,7 @@ async def _send(sandbox: object, n: int) -> Peak:
 def _services(meta_url: str, *, uncapped: bool = False):  # type: ignore[no-untyped-def]
     """The real wiring over a fresh SQLite file, and the bench tenant's principal."""
     from bench.bench_tenant import bench_principal, sqlite_services
-    from mindo_core.bulk_engine import EngineSettings
+    from mindo_core.engine.bulk_engine import EngineSettings
 
     # The engine's own throughput for the number, far above what it reaches.
     settings = EngineSettings(throughput_mps=1_000_000.0) if uncapped else None
@@ -199,8 +199,8 @@ async def _create_streamed(services: object, organisation_id: int, n: int) -> st
     import uuid
 
     from mindo_core.bootstrap import Services
-    from mindo_core.bulks import BulkId
-    from mindo_core.ports import NewBulk, NewBulkRecipient, in_chunks
+    from mindo_core.bulks.model import BulkId
+    from mindo_core.ports.bulks import NewBulk, NewBulkRecipient, in_chunks
 
     assert isinstance(services, Services)
     found = await services.store.find_sender(organisation_id, NUMBER)  # type: ignore[arg-type]

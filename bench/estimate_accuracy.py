@@ -35,7 +35,7 @@ import aiohttp
 from bench.bench_tenant import NUMBER, bench_principal, order_command, sqlite_services
 from bench.sandbox_process import SandboxProcess
 from mindo_core.bootstrap import Services
-from mindo_core.bulks import Bulk, BulkId
+from mindo_core.bulks.model import Bulk, BulkId
 from mindo_core.services.authenticate import Principal
 
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}

@@ -22,8 +22,8 @@ from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_store, upgrade_database
 from mindo_core.bootstrap import Services, wire
-from mindo_core.clock import SystemClock
-from mindo_core.progress import ProgressBus
+from mindo_core.domain.clock import SystemClock
+from mindo_core.ports.progress import ProgressBus
 from mindo_grpc.server import RunningGrpcServer, start_grpc_server
 from mindo_sandbox.config import SandboxConfig
 from mindo_sandbox.server import RunningSandbox, start_sandbox

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from bench.bench_tenant import NUMBER, bench_principal, order_command, sqlite_services
 from bench.sandbox_process import SandboxProcess, SendRecord
 from mindo_core.bootstrap import Services
-from mindo_core.bulk_engine import EngineSettings
-from mindo_core.bulks import Bulk
+from mindo_core.bulks.model import Bulk
+from mindo_core.engine.bulk_engine import EngineSettings
 
 TARGET_MPS = 1500.0
 # The engine's throughput for the number: far above what the pipeline reaches.

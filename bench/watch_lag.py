@@ -32,8 +32,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 
-from mindo_core.bulks import Bulk, BulkId
-from mindo_core.progress import InProcessProgressBus
+from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
+from mindo_core.bulks.model import Bulk, BulkId
 
 TARGET_P99_SECONDS = 0.250
 RATE = 80  # the demo number's throughput (STANDARD)

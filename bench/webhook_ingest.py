@@ -117,8 +117,8 @@ async def _service_forever(database: str, messages: int, ready: Connection) -> N
 
 async def _accepted_bulk(store: Any, messages: int) -> float:
     """A bulk whose recipients Meta accepted, each with ``wamid(i)``; returns seconds taken."""
-    from mindo_core.bulks import BulkId
-    from mindo_core.ports import NewBulk, NewBulkRecipient, RecipientOutcome, in_chunks
+    from mindo_core.bulks.model import BulkId
+    from mindo_core.ports.bulks import NewBulk, NewBulkRecipient, RecipientOutcome, in_chunks
 
     started = time.perf_counter()
     organisation, number, template = await _tenant(store)
@@ -164,7 +164,7 @@ async def _accepted_bulk(store: Any, messages: int) -> float:
 
 async def _tenant(store: Any) -> tuple[Any, Any, Any]:
     from bench.bulk_accept import WELCOME
-    from mindo_core.ports import PhoneNumberInfo
+    from mindo_core.ports.meta import PhoneNumberInfo
 
     organisation = await store.create_organisation("bench")
     account = await store.upsert_business_account(

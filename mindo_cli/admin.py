@@ -23,14 +23,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from mindo_cli.durations import DurationError, parse_duration
-from mindo_core.accounts import BusinessAccount, Organisation, PhoneNumber
-from mindo_core.api_keys import ALL_SCOPES, ApiKey, Scope
-from mindo_core.errors import MetaError, MetaUnavailable, MindoError
+from mindo_core.access.api_keys import ALL_SCOPES, ApiKey, Scope
+from mindo_core.domain.accounts import BusinessAccount, Organisation, PhoneNumber
+from mindo_core.domain.errors import MetaError, MetaUnavailable, MindoError
+from mindo_core.domain.templates import StoredTemplate
 from mindo_core.services import operator_queries
 from mindo_core.services.connect_account import ConnectedAccount
 from mindo_core.services.issue_api_key import IssuedKey
 from mindo_core.settings import Settings
-from mindo_core.template_records import StoredTemplate
 
 if TYPE_CHECKING:
     from mindo_core.bootstrap import Services

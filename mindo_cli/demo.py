@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-from mindo_core import api_keys
+from mindo_core.access import api_keys
 from mindo_core.bootstrap import Services
-from mindo_core.errors import Conflict
+from mindo_core.domain.errors import Conflict
 
 DEMO_ORGANISATION = "Mindo Demo"
 DEMO_WABA_ID = "104996122399160"

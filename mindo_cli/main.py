@@ -20,7 +20,7 @@ from mindo_cli.lifecycle import wait_for_stop_signal
 from mindo_cli.secret_file import ensure_secret_key
 from mindo_cli.supervisor import ChildSpec, child_env, mindo_argv, run_children
 from mindo_core.adapters.crypto import generate_secret
-from mindo_core.errors import MindoError
+from mindo_core.domain.errors import MindoError
 from mindo_core.settings import Settings, split_address
 
 app = typer.Typer(

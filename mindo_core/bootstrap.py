@@ -11,16 +11,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from mindo_core.access.request_limits import KeyRateLimiter, RequestLimit
 from mindo_core.adapters.crypto import FernetTokenCipher
+from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_store, upgrade_database
-from mindo_core.bulk_engine import BulkEngine, EngineSettings
-from mindo_core.clock import Clock, SystemClock
-from mindo_core.errors import InvalidRequest
-from mindo_core.pacing import SendTiming
-from mindo_core.ports import BulkStore, DeliveryStore, MetaGateway, Store, TokenCipher
-from mindo_core.progress import InProcessProgressBus, ProgressBus
-from mindo_core.request_limits import KeyRateLimiter, RequestLimit
+from mindo_core.domain.clock import Clock, SystemClock
+from mindo_core.domain.errors import InvalidRequest
+from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
+from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.delivery import DeliveryStore
+from mindo_core.ports.meta import MetaGateway
+from mindo_core.ports.progress import ProgressBus
+from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.stores import Store
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_queries import BulkQueries
@@ -34,6 +38,7 @@ from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.settings import Settings
+from mindo_core.throughput.pacing import SendTiming
 
 
 class FullStore(Store, BulkStore, DeliveryStore, Protocol):

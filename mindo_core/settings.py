@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mindo_core.errors import InvalidRequest
+from mindo_core.domain.errors import InvalidRequest
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from mindo_core.accounts import Organisation
-from mindo_core.errors import MindoError
+from mindo_core.domain.accounts import Organisation
+from mindo_core.domain.errors import MindoError
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.business_overview import (
     AccountOverview,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import cast
 
-from mindo_core.bulks import Bulk, BulkRecipient, message_status, parse_bulk_status
-from mindo_core.errors import InvalidRequest
-from mindo_core.messages import DeliveryState
-from mindo_core.ports import BulkFilter
+from mindo_core.bulks.model import Bulk, BulkRecipient, message_status, parse_bulk_status
+from mindo_core.domain.errors import InvalidRequest
+from mindo_core.domain.messages import DeliveryState
+from mindo_core.domain.templates import TemplateId
+from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.bulk_queries import BulkView
 from mindo_core.services.submit_bulk import DEFAULT_LANGUAGE, SubmitBulkCommand, SubmittedBulk
-from mindo_core.template_records import TemplateId
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.convert import UNLIMITED, timestamp
 

@@ -11,8 +11,8 @@ import logging
 
 import grpc
 
-from mindo_core import errors
-from mindo_core.bulk_submission import InvalidRecipients
+from mindo_core.bulks.submission import InvalidRecipients
+from mindo_core.domain import errors
 from mindo_grpc.status_details import ErrorDetails
 
 log = logging.getLogger(__name__)

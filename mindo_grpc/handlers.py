@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from mindo_core.api_keys import Scope
+from mindo_core.access.api_keys import Scope
 from mindo_core.services.authenticate import Authenticator, Principal
 from mindo_grpc.errors import details_for
 from mindo_grpc.status_details import to_status

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from mindo_core.bulks import Bulk, BulkId
+from mindo_core.bulks.model import Bulk, BulkId
 from mindo_core.services.bulk_queries import BulkView
 from mindo_grpc import convert_bulks
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb

@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mindo_core.adapters.memory import InMemoryStore
 from mindo_core.bootstrap import Services, wire
-from mindo_core.bulk_engine import BulkEngine, EngineSettings
-from mindo_core.bulk_submission import RecipientInput
-from mindo_core.bulks import Bulk, BulkRecipient
-from mindo_core.clock import Clock, SystemClock
-from mindo_core.errors import MetaError, MetaErrorDetail, MetaUnavailable
-from mindo_core.ports import MetaSendResult, PhoneNumberInfo, TemplateInfo
-from mindo_core.rate_gate import SlowDownPolicy
-from mindo_core.retry_policy import RetrySettings
-from mindo_core.scheduler import PairRatePolicy
+from mindo_core.bulks.model import Bulk, BulkRecipient
+from mindo_core.bulks.submission import RecipientInput
+from mindo_core.domain.clock import Clock, SystemClock
+from mindo_core.domain.errors import MetaError, MetaErrorDetail, MetaUnavailable
+from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
+from mindo_core.ports.meta import MetaSendResult, PhoneNumberInfo, TemplateInfo
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import SubmitBulkCommand
+from mindo_core.throughput.rate_gate import SlowDownPolicy
+from mindo_core.throughput.retry_policy import RetrySettings
+from mindo_core.throughput.scheduler import PairRatePolicy
 from tests.fakes import PAUSED, WELCOME, FakeMeta, ReversingCipher, SentToMeta
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mindo_core.errors import MetaError, MetaUnavailable
-from mindo_core.ports import MetaSendResult, PhoneNumberInfo, TemplateInfo
+from mindo_core.domain.errors import MetaError, MetaUnavailable
+from mindo_core.ports.meta import MetaSendResult, PhoneNumberInfo, TemplateInfo
 
 # Templates as Meta lists them, shared by the use-case tests: a NAMED one with a URL button,
 # and one Meta has paused.
@@ -78,7 +78,7 @@ class FakeMeta:
         return None
 
     def _check(self, waba_id: str, access_token: str) -> None:
-        from mindo_core.errors import MetaErrorDetail
+        from mindo_core.domain.errors import MetaErrorDetail
 
         if self.tokens.get(waba_id) != access_token:
             detail = MetaErrorDetail(meta_code=190, title="Invalid OAuth access token")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mindo_core.accounts import BusinessAccountId
-from mindo_core.template_records import StoredTemplate, TemplateId
-from mindo_core.templates import TemplateSpec, parse_template
+from mindo_core.domain.accounts import BusinessAccountId
+from mindo_core.domain.templates import StoredTemplate, TemplateId
+from mindo_core.templating.variables import TemplateSpec, parse_template
 
 
 def stored_template(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from mindo_core.webhooks import sign
+from mindo_core.delivery.webhook_payloads import sign
 
 APP_SECRET = "test-app-secret"
 

@@ -21,19 +21,21 @@ import logging
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from mindo_core.accounts import BusinessAccount, PhoneNumber, PhoneNumberRowId
-from mindo_core.bulks import BulkId, IllegalTransition
-from mindo_core.clock import Clock
-from mindo_core.ports import AccountStore, BulkStore, TemplateStore
-from mindo_core.progress import ProgressBus
-from mindo_core.quota import UnknownTier, parse_tier
-from mindo_core.template_records import StoredTemplate
-from mindo_core.webhooks import (
+from mindo_core.bulks.model import BulkId, IllegalTransition
+from mindo_core.delivery.webhook_payloads import (
     AccountEvent,
     CapabilityChange,
     NumberQualityChange,
     TemplateStatusChange,
 )
+from mindo_core.domain.accounts import BusinessAccount, PhoneNumber, PhoneNumberRowId
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.progress import ProgressBus
+from mindo_core.ports.templates import TemplateStore
+from mindo_core.quota.window import UnknownTier, parse_tier
 
 __all__ = ["AccountEvents", "EngineControl", "StoreForAccountEvents"]
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from mindo_core import api_keys
-from mindo_core.accounts import Organisation
-from mindo_core.api_keys import ALL_SCOPES, ApiKey, Scope
-from mindo_core.clock import Clock
-from mindo_core.errors import ApiKeyExpired, ApiKeyMissing, InvalidRequest, PermissionDenied
-from mindo_core.ports import ApiKeyStore, OrganisationStore
-from mindo_core.request_limits import KeyRateLimiter
+from mindo_core.access import api_keys
+from mindo_core.access.api_keys import ALL_SCOPES, ApiKey, Scope
+from mindo_core.access.request_limits import KeyRateLimiter
+from mindo_core.domain.accounts import Organisation
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.errors import ApiKeyExpired, ApiKeyMissing, InvalidRequest, PermissionDenied
+from mindo_core.ports.api_keys import ApiKeyStore
+from mindo_core.ports.organisations import OrganisationStore
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,17 +17,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
-from mindo_core.accounts import PhoneNumber
-from mindo_core.bulk_context import BulkContexts
-from mindo_core.bulks import Bulk, BulkId, BulkRecipient, IllegalTransition, can_cancel
-from mindo_core.clock import Clock
-from mindo_core.errors import BulkNotFound, FailedPrecondition, InvalidRequest
-from mindo_core.messages import DeliveryState
-from mindo_core.ports import BulkFilter, Page
-from mindo_core.progress import ProgressBus
+from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient, IllegalTransition, can_cancel
+from mindo_core.domain.accounts import PhoneNumber
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.errors import BulkNotFound, FailedPrecondition, InvalidRequest
+from mindo_core.domain.messages import DeliveryState
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.engine.bulk_context import BulkContexts
+from mindo_core.ports.bulks import BulkFilter, Page
+from mindo_core.ports.progress import ProgressBus
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import BulkWaker, StoreForBulks
-from mindo_core.template_records import StoredTemplate
 
 __all__ = ["MAX_PAGE_SIZE", "BulkQueries", "BulkView", "page_window", "parse_bulk_id"]
 

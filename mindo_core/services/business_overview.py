@@ -12,15 +12,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from mindo_core.accounts import BusinessAccount, Organisation, OrganisationId, PhoneNumber
-from mindo_core.clock import Clock
-from mindo_core.errors import InvalidRequest
-from mindo_core.ports import AccountStore, BulkStore, TemplateStore
-from mindo_core.quota import WINDOW, QuotaSnapshot, Tier, UnknownTier, parse_tier, quota_snapshot
+from mindo_core.domain.accounts import BusinessAccount, Organisation, OrganisationId, PhoneNumber
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.errors import InvalidRequest
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.templates import TemplateStore
+from mindo_core.quota.window import (
+    WINDOW,
+    QuotaSnapshot,
+    Tier,
+    UnknownTier,
+    parse_tier,
+    quota_snapshot,
+)
 from mindo_core.services.authenticate import Principal
-from mindo_core.template_model import VariableSpec
-from mindo_core.template_records import StoredTemplate
-from mindo_core.templates import parse_template
+from mindo_core.templating.model import VariableSpec
+from mindo_core.templating.variables import parse_template
 
 
 @dataclass(frozen=True, kw_only=True)

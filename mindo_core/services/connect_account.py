@@ -9,16 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from mindo_core.accounts import BusinessAccount, PhoneNumber
-from mindo_core.errors import NotFound, OrganisationNotFound
-from mindo_core.ports import (
-    AccountStore,
-    MetaGateway,
-    OrganisationStore,
-    TemplateStore,
-    TokenCipher,
-)
-from mindo_core.template_records import StoredTemplate
+from mindo_core.domain.accounts import BusinessAccount, PhoneNumber
+from mindo_core.domain.errors import NotFound, OrganisationNotFound
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.meta import MetaGateway
+from mindo_core.ports.organisations import OrganisationStore
+from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.templates import TemplateStore
 
 
 @dataclass(frozen=True, kw_only=True)

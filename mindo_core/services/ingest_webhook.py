@@ -20,10 +20,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mindo_core.errors import MindoError, Unavailable
+from mindo_core.delivery.webhook_payloads import WebhookBatch, parse_webhook, verify_signature
+from mindo_core.domain.errors import MindoError, Unavailable
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.status_writer import StatusWriter
-from mindo_core.webhooks import WebhookBatch, parse_webhook, verify_signature
 
 __all__ = ["IngestReport", "IngestWebhook", "WebhookPost"]
 

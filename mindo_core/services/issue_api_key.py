@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from mindo_core import api_keys
-from mindo_core.api_keys import ALL_SCOPES, ApiKey, Scope
-from mindo_core.clock import Clock
-from mindo_core.errors import InvalidRequest, NotFound, OrganisationNotFound
-from mindo_core.ports import ApiKeyStore, OrganisationStore
+from mindo_core.access import api_keys
+from mindo_core.access.api_keys import ALL_SCOPES, ApiKey, Scope
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.errors import InvalidRequest, NotFound, OrganisationNotFound
+from mindo_core.ports.api_keys import ApiKeyStore
+from mindo_core.ports.organisations import OrganisationStore
 
 
 @dataclass(frozen=True, kw_only=True)

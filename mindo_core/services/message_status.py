@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from mindo_core.errors import MessageNotFound
-from mindo_core.messages import MessageRecord
-from mindo_core.ports import MessageStore, TemplateStore
+from mindo_core.domain.errors import MessageNotFound
+from mindo_core.domain.messages import MessageRecord
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.ports.messages import MessageStore
+from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.authenticate import Principal
-from mindo_core.template_records import StoredTemplate
 
 __all__ = ["MessageStatusQuery", "MessageView"]
 

@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from mindo_core import api_keys
-from mindo_core.accounts import BusinessAccount, Organisation, OrganisationId, PhoneNumber
-from mindo_core.api_keys import ApiKey
-from mindo_core.clock import Clock
-from mindo_core.errors import InvalidRequest, NotFound, OrganisationNotFound
-from mindo_core.ports import AccountStore, ApiKeyStore, OrganisationStore
+from mindo_core.access import api_keys
+from mindo_core.access.api_keys import ApiKey
+from mindo_core.domain.accounts import BusinessAccount, Organisation, OrganisationId, PhoneNumber
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.errors import InvalidRequest, NotFound, OrganisationNotFound
+from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.api_keys import ApiKeyStore
+from mindo_core.ports.organisations import OrganisationStore
 
 
 class StoreForOperators(OrganisationStore, ApiKeyStore, AccountStore, Protocol):

@@ -7,9 +7,9 @@ from dataclasses import replace
 from typing import Protocol, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mindo_core.accounts import COMPANY_SIZES, COMPANY_TYPES, CompanySize, Organisation
-from mindo_core.errors import InvalidRequest, OrganisationNotFound
-from mindo_core.ports import OrganisationStore
+from mindo_core.domain.accounts import COMPANY_SIZES, COMPANY_TYPES, CompanySize, Organisation
+from mindo_core.domain.errors import InvalidRequest, OrganisationNotFound
+from mindo_core.ports.organisations import OrganisationStore
 
 
 class StoreForProfiles(OrganisationStore, Protocol):

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from mindo_core.accounts import BusinessAccountId, PhoneNumberRowId
-from mindo_core.clock import Clock
-from mindo_core.errors import (
+from mindo_core.domain.accounts import BusinessAccountId, PhoneNumberRowId
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.errors import (
     InvalidPhoneNumber,
     MetaError,
     MetaUnavailable,
@@ -17,12 +17,21 @@ from mindo_core.errors import (
     TemplateNotApproved,
     TemplateNotFound,
 )
-from mindo_core.messages import DeliveryState, MessageRecord, NewMessage
-from mindo_core.phones import NormalizedPhone, normalize_phone
-from mindo_core.ports import AccountStore, MessageStore, MetaGateway, TemplateStore, TokenCipher
+from mindo_core.domain.messages import DeliveryState, MessageRecord, NewMessage
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.phones.e164 import NormalizedPhone, normalize_phone
+from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.messages import MessageStore
+from mindo_core.ports.meta import MetaGateway
+from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.authenticate import Principal
-from mindo_core.template_records import StoredTemplate
-from mindo_core.templates import ResolvedTemplate, build_send_payload, parse_template, resolve
+from mindo_core.templating.variables import (
+    ResolvedTemplate,
+    build_send_payload,
+    parse_template,
+    resolve,
+)
 
 DEFAULT_LANGUAGE = "es"
 

@@ -19,11 +19,11 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from mindo_core.clock import Clock
-from mindo_core.delivery import DeliveryReport
-from mindo_core.ports import DeliveryStore
-from mindo_core.progress import ProgressBus
-from mindo_core.webhooks import StatusUpdate
+from mindo_core.delivery.status_rules import DeliveryReport
+from mindo_core.delivery.webhook_payloads import StatusUpdate
+from mindo_core.domain.clock import Clock
+from mindo_core.ports.delivery import DeliveryStore
+from mindo_core.ports.progress import ProgressBus
 
 __all__ = ["StatusWriter"]
 

@@ -37,33 +37,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from mindo_core.accounts import BusinessAccountId, PhoneNumber
-from mindo_core.bulk_submission import PreparedBulk, SubmittedRecipient, prepare_recipients
-from mindo_core.bulks import Bulk, BulkId
-from mindo_core.clock import Clock
-from mindo_core.errors import (
+from mindo_core.bulks.model import Bulk, BulkId
+from mindo_core.bulks.submission import PreparedBulk, SubmittedRecipient, prepare_recipients
+from mindo_core.domain.accounts import BusinessAccountId, PhoneNumber
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.errors import (
     InvalidRequest,
     PhoneNumberNotFound,
     TemplateNotApproved,
     TemplateNotFound,
 )
-from mindo_core.pacing import (
-    Pacing,
-    SendTiming,
-    Sharer,
-    bulk_rate_cap,
-    estimate_seconds,
-    parse_pacing,
-    shared_seconds,
-)
-from mindo_core.ports import (
-    AccountStore,
-    BulkStore,
-    NewBulk,
-    NewRecipientChunk,
-    TemplateStore,
-)
-from mindo_core.quota import (
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.bulks import BulkStore, NewBulk, NewRecipientChunk
+from mindo_core.ports.templates import TemplateStore
+from mindo_core.quota.window import (
     DEFAULT_TIER,
     WINDOW,
     QuotaPlan,
@@ -73,8 +61,16 @@ from mindo_core.quota import (
     plan_quota,
 )
 from mindo_core.services.authenticate import Principal
-from mindo_core.template_records import StoredTemplate
-from mindo_core.templates import parse_template
+from mindo_core.templating.variables import parse_template
+from mindo_core.throughput.pacing import (
+    Pacing,
+    SendTiming,
+    Sharer,
+    bulk_rate_cap,
+    estimate_seconds,
+    parse_pacing,
+    shared_seconds,
+)
 
 __all__ = [
     "BulkWaker",

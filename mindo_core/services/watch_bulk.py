@@ -23,9 +23,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from mindo_core.bulks import Bulk
-from mindo_core.errors import BulkNotFound
-from mindo_core.progress import ProgressBus, ProgressSubscription
+from mindo_core.bulks.model import Bulk
+from mindo_core.domain.errors import BulkNotFound
+from mindo_core.ports.progress import ProgressBus, ProgressSubscription
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.bulk_queries import BulkQueries, BulkView, parse_bulk_id
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from mindo_core import api_keys
+from mindo_core.access import api_keys
 
 from .background_sandbox import BackgroundSandbox
 from .conftest import DEMO_TOKEN, DEMO_WABA, PAGE_SIZE, Mindo

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from mindo_core.adapters.memory import InMemoryStore
-from mindo_core.clock import FixedClock
-from mindo_core.errors import InvalidRequest, NotFound, OrganisationNotFound
+from mindo_core.domain.clock import FixedClock
+from mindo_core.domain.errors import InvalidRequest, NotFound, OrganisationNotFound
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.operator_queries import accounts_of, phone_numbers_of, revoke_key
 

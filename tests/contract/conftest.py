@@ -19,7 +19,7 @@ from mindo_core.adapters.memory import InMemoryStore
 from mindo_core.adapters.sql import open_store, upgrade_database
 from mindo_core.adapters.sql.engine import make_sync_engine
 from mindo_core.adapters.sql.tables import metadata
-from mindo_core.ports import Store
+from mindo_core.ports.stores import Store
 
 POSTGRES_ENV = "MINDO_TEST_POSTGRES_URL"
 

@@ -8,11 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from mindo_core.accounts import BusinessAccount, Organisation, PhoneNumber
-from mindo_core.bulks import BulkId
-from mindo_core.messages import NewMessage
-from mindo_core.ports import NewBulk, PhoneNumberInfo, Store, TemplateInfo
-from mindo_core.template_records import StoredTemplate
+from mindo_core.bulks.model import BulkId
+from mindo_core.domain.accounts import BusinessAccount, Organisation, PhoneNumber
+from mindo_core.domain.messages import NewMessage
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.ports.bulks import NewBulk
+from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
+from mindo_core.ports.stores import Store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MADRID_SUMMER = timezone(timedelta(hours=2))

@@ -16,28 +16,28 @@ from typing import Protocol, cast
 
 import pytest
 
-from mindo_core.accounts import OrganisationId
 from mindo_core.adapters.sql import open_store
-from mindo_core.bulks import (
+from mindo_core.bulks.model import (
     UNCONFIRMED_REASON,
     Bulk,
     BulkCounters,
     BulkId,
     IllegalTransition,
 )
-from mindo_core.errors import BulkNotFound, Conflict
-from mindo_core.messages import DeliveryState
-from mindo_core.ports import (
+from mindo_core.domain.accounts import OrganisationId
+from mindo_core.domain.errors import BulkNotFound, Conflict
+from mindo_core.domain.messages import DeliveryState
+from mindo_core.domain.templates import TemplateId
+from mindo_core.ports.bulks import (
     BulkFilter,
     BulkStore,
     ClaimedRecipient,
     NewBulkRecipient,
     NewRecipientChunk,
     RecipientOutcome,
-    Store,
     in_chunks,
 )
-from mindo_core.template_records import TemplateId
+from mindo_core.ports.stores import Store
 from tests.contract.tenants import (
     MADRID_SUMMER,
     T0,

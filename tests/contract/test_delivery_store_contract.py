@@ -11,12 +11,14 @@ from typing import Protocol, cast
 
 import pytest
 
-from mindo_core.bulk_messages import callback_data
-from mindo_core.bulks import Bulk, BulkCounters, CrashPolicy
-from mindo_core.delivery import PARKED_STATUS_TTL
-from mindo_core.messages import DeliveryState
-from mindo_core.ports import BulkStore, ClaimedRecipient, DeliveryStore, Store
-from mindo_core.webhooks import StatusUpdate
+from mindo_core.bulks.model import Bulk, BulkCounters, CrashPolicy
+from mindo_core.delivery.status_rules import PARKED_STATUS_TTL
+from mindo_core.delivery.webhook_payloads import StatusUpdate
+from mindo_core.domain.messages import DeliveryState
+from mindo_core.engine.bulk_messages import callback_data
+from mindo_core.ports.bulks import BulkStore, ClaimedRecipient
+from mindo_core.ports.delivery import DeliveryStore
+from mindo_core.ports.stores import Store
 from tests.contract.tenants import T0, Tenant, sent_message, tenant
 from tests.contract.test_bulk_store_contract import LATER, accept, create, refuse, release
 

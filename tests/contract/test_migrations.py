@@ -18,14 +18,9 @@ from mindo_core.adapters.sql import current_revision, head_revision, open_store,
 from mindo_core.adapters.sql.engine import make_sync_engine
 from mindo_core.adapters.sql.migrate import alembic_config
 from mindo_core.adapters.sql.tables import metadata
-from mindo_core.bulks import BulkCounters, BulkId
-from mindo_core.ports import (
-    NewBulk,
-    NewBulkRecipient,
-    PhoneNumberInfo,
-    TemplateInfo,
-    in_chunks,
-)
+from mindo_core.bulks.model import BulkCounters, BulkId
+from mindo_core.ports.bulks import NewBulk, NewBulkRecipient, in_chunks
+from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
 from tests.contract.tenants import T0, new_bulk, tenant
 
 

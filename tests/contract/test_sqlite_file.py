@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from mindo_core.accounts import BusinessAccountId
 from mindo_core.adapters.crypto import FernetTokenCipher, generate_secret
 from mindo_core.adapters.sql import SqlStore, open_store, upgrade_database
-from mindo_core.ports import PhoneNumberInfo
+from mindo_core.domain.accounts import BusinessAccountId
+from mindo_core.ports.meta import PhoneNumberInfo
 
 PLAIN_TOKEN = "EAAGm0PX4ZCpsBAplaintexttoken1234567890"
 

@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.accounts import (
+from mindo_core.access.api_keys import ApiKey
+from mindo_core.domain.accounts import (
     BusinessAccountId,
     Organisation,
     OrganisationId,
 )
-from mindo_core.api_keys import ApiKey
-from mindo_core.errors import Conflict, TemplateNotFound
-from mindo_core.ports import Store
-from mindo_core.template_records import TemplateId
+from mindo_core.domain.errors import Conflict, TemplateNotFound
+from mindo_core.domain.templates import TemplateId
+from mindo_core.ports.stores import Store
 from tests.contract.tenants import (
     GREETING_COMPONENTS,
     MADRID_SUMMER,

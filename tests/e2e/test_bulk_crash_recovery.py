@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from mindo_core.bulks import UNCONFIRMED_REASON
+from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
 from tests.e2e.stack import free_port

@@ -18,16 +18,16 @@ from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_store, upgrade_database
 from mindo_core.bootstrap import Services, wire
-from mindo_core.bulk_engine import EngineSettings
-from mindo_core.bulk_messages import parse_callback_data
-from mindo_core.bulk_submission import RecipientInput
-from mindo_core.bulks import Bulk, BulkRecipient
-from mindo_core.clock import SystemClock
-from mindo_core.rate_gate import SlowDownPolicy
-from mindo_core.retry_policy import RetrySettings
-from mindo_core.scheduler import PairRatePolicy
+from mindo_core.bulks.model import Bulk, BulkRecipient
+from mindo_core.bulks.submission import RecipientInput
+from mindo_core.domain.clock import SystemClock
+from mindo_core.engine.bulk_engine import EngineSettings
+from mindo_core.engine.bulk_messages import parse_callback_data
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import SubmitBulkCommand
+from mindo_core.throughput.rate_gate import SlowDownPolicy
+from mindo_core.throughput.retry_policy import RetrySettings
+from mindo_core.throughput.scheduler import PairRatePolicy
 from mindo_sandbox.config import SandboxConfig
 from mindo_sandbox.faults import FaultConfig
 from mindo_sandbox.recording import RecordedRequest

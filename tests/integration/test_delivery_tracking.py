@@ -13,7 +13,7 @@ import aiohttp
 import grpc
 import pytest
 
-from mindo_core.webhooks import sign
+from mindo_core.delivery.webhook_payloads import sign
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.status_details import from_rpc_error
 from mindo_sandbox.webhook_config import StatusDelays, StatusShares, WebhookConfig

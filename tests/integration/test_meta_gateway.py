@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from mindo_core.adapters.meta import AiohttpMetaGateway, UnexpectedMetaResponse
-from mindo_core.errors import InvalidRequest, MetaError, MetaUnavailable
+from mindo_core.domain.errors import InvalidRequest, MetaError, MetaUnavailable
 
 from .fake_meta import FakeMeta, Responder, json_response, send_success
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mindo_core.adapters.memory import InMemoryStore
-from mindo_core.clock import FixedClock
-from mindo_core.errors import ApiKeyExpired, ApiKeyMissing, PermissionDenied
+from mindo_core.domain.clock import FixedClock
+from mindo_core.domain.errors import ApiKeyExpired, ApiKeyMissing, PermissionDenied
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mindo_core.bulk_engine import EngineSettings
-from mindo_core.bulk_messages import parse_callback_data
-from mindo_core.bulks import UNCONFIRMED_REASON, Bulk
-from mindo_core.errors import MetaUnavailable
+from mindo_core.bulks.model import UNCONFIRMED_REASON, Bulk
+from mindo_core.domain.errors import MetaUnavailable
+from mindo_core.engine.bulk_engine import EngineSettings
+from mindo_core.engine.bulk_messages import parse_callback_data
 from tests.bulk_fakes import (
     FAST,
     NUMBER,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mindo_core.accounts import PhoneNumber
-from mindo_core.bulk_engine import EngineSettings
+from mindo_core.domain.accounts import PhoneNumber
+from mindo_core.engine.bulk_engine import EngineSettings
 from tests.bulk_fakes import (
     NUMBER,
     BulkWorld,

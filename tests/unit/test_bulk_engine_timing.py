@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.bulk_engine import EngineSettings
-from mindo_core.messages import NewMessage
-from mindo_core.pacing import SendTiming
+from mindo_core.domain.messages import NewMessage
+from mindo_core.engine.bulk_engine import EngineSettings
 from mindo_core.services.submit_bulk import SubmitBulk
+from mindo_core.throughput.pacing import SendTiming
 from tests.bulk_fakes import (
     NUMBER,
     BulkWorld,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.bulk_submission import (
+from mindo_core.bulks.submission import (
     EMPTY_RECIPIENTS_MESSAGE,
     MAX_RECIPIENTS,
     EmptyRecipients,
@@ -19,8 +19,8 @@ from mindo_core.bulk_submission import (
     TooManyRecipients,
     prepare_recipients,
 )
-from mindo_core.errors import InvalidRequest
-from mindo_core.templates import TemplateSpec, build_send_payload, resolve
+from mindo_core.domain.errors import InvalidRequest
+from mindo_core.templating.variables import TemplateSpec, build_send_payload, resolve
 from tests.edge_recipients import EdgeRecipient
 from tests.template_specs import template_spec
 

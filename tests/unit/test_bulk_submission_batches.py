@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.bulk_submission import (
+from mindo_core.bulks.submission import (
     BATCH_SIZE,
     InvalidRecipients,
     PreparedBulk,
@@ -24,10 +24,10 @@ from mindo_core.bulk_submission import (
     prepare_recipients,
     prepare_recipients_one_by_one,
 )
-from mindo_core.errors import InvalidPhoneNumber
-from mindo_core.phones import shortcut_e164s, to_e164
-from mindo_core.template_rules import FORBIDDEN_WHITESPACE
-from mindo_core.templates import TemplateSpec
+from mindo_core.domain.errors import InvalidPhoneNumber
+from mindo_core.phones.e164 import shortcut_e164s, to_e164
+from mindo_core.templating.rules import FORBIDDEN_WHITESPACE
+from mindo_core.templating.variables import TemplateSpec
 from tests.edge_recipients import EdgeRecipient
 from tests.template_specs import template_spec
 

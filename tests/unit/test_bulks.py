@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.bulks import (
+from mindo_core.bulks.model import (
     ACCEPTED_STATUS,
     BULK_STATUSES,
     UNCONFIRMED_REASON,
@@ -28,8 +28,8 @@ from mindo_core.bulks import (
     settle_after_crash,
     webhook_event,
 )
-from mindo_core.errors import FailedPrecondition, InvalidRequest
-from mindo_core.messages import DeliveryState
+from mindo_core.domain.errors import FailedPrecondition, InvalidRequest
+from mindo_core.domain.messages import DeliveryState
 
 T0 = datetime(2025, 11, 16, 21, 30, 5, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from typing import get_args
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.bulks import (
+from mindo_core.bulks.model import (
     BulkCounters,
     IllegalTransition,
     RecipientEvent,

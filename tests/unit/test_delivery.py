@@ -8,9 +8,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mindo_core.delivery import DeliveryFields, apply_status, apply_statuses, error_text
-from mindo_core.messages import DeliveryState
-from mindo_core.webhooks import StatusUpdate
+from mindo_core.delivery.status_rules import (
+    DeliveryFields,
+    apply_status,
+    apply_statuses,
+    error_text,
+)
+from mindo_core.delivery.webhook_payloads import StatusUpdate
+from mindo_core.domain.messages import DeliveryState
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 SENT = DeliveryFields(state="sent", wamid="wamid.A", sent_at=T0)

@@ -10,17 +10,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.accounts import PhoneNumber
 from mindo_core.adapters.memory import InMemoryStore
-from mindo_core.bulk_messages import callback_data
-from mindo_core.bulks import Bulk, BulkCounters
-from mindo_core.errors import InvalidRequest, TemplateNotApproved, Unavailable
-from mindo_core.pacing import throughput_for
-from mindo_core.ports import BulkFilter
+from mindo_core.bulks.model import Bulk, BulkCounters
+from mindo_core.delivery.webhook_payloads import WebhookSignatureInvalid
+from mindo_core.domain.accounts import PhoneNumber
+from mindo_core.domain.errors import InvalidRequest, TemplateNotApproved, Unavailable
+from mindo_core.engine.bulk_messages import callback_data
+from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.ingest_webhook import IngestReport, WebhookPost
 from mindo_core.services.send_message import SendMessageCommand
 from mindo_core.services.submit_bulk import SubmitBulkCommand
-from mindo_core.webhooks import WebhookSignatureInvalid
+from mindo_core.throughput.pacing import throughput_for
 from tests.bulk_fakes import NUMBER, WABA, BulkWorld, bulk_world, eventually, order, phone
 from tests.webhook_bodies import (
     APP_SECRET,

@@ -15,7 +15,7 @@ from mindo_core.adapters.meta.errors import (
     error_from_response,
     policy_for,
 )
-from mindo_core.errors import MetaError, MetaUnavailable
+from mindo_core.domain.errors import MetaError, MetaUnavailable
 
 RETRYABLE = {1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057, 133004, 134101}
 CAMPAIGN_STOPPING = {0, 3, 10, 33, 190, 368, 131031, 131042, 131045, 133010, 132015, 132016}

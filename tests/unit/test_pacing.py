@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mindo_core.errors import InvalidRequest
-from mindo_core.pacing import (
+from mindo_core.domain.errors import InvalidRequest
+from mindo_core.throughput.pacing import (
     Pacing,
     bulk_rate_cap,
     effective_rate,

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from mindo_core.pacing import (
+from mindo_core.throughput.pacing import (
     QUOTA_WINDOW_SECONDS,
     Pacing,
     SendTiming,
@@ -18,9 +18,9 @@ from mindo_core.pacing import (
     estimate_seconds,
     shared_seconds,
 )
-from mindo_core.rate_gate import NumberGate
-from mindo_core.retry_policy import RetryPolicy
-from mindo_core.scheduler import NumberScheduler
+from mindo_core.throughput.rate_gate import NumberGate
+from mindo_core.throughput.retry_policy import RetryPolicy
+from mindo_core.throughput.scheduler import NumberScheduler
 
 
 def simulate(

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.errors import InvalidPhoneNumber
-from mindo_core.phones import NormalizedPhone, dedup_key, normalize_phone, to_e164
+from mindo_core.domain.errors import InvalidPhoneNumber
+from mindo_core.phones.e164 import NormalizedPhone, dedup_key, normalize_phone, to_e164
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 

@@ -7,10 +7,10 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from mindo_core.accounts import OrganisationId, PhoneNumberRowId
-from mindo_core.bulks import Bulk, BulkCounters, BulkId
-from mindo_core.progress import InProcessProgressBus
-from mindo_core.template_records import TemplateId
+from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
+from mindo_core.bulks.model import Bulk, BulkCounters, BulkId
+from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
+from mindo_core.domain.templates import TemplateId
 
 BULK = BulkId("a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c")
 OTHER = BulkId("b4c3d9e0-5f6a-7b8c-9d0e-1f2a3b4c5d6e")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.quota import (
+from mindo_core.quota.window import (
     DEFAULT_TIER,
     TIER_50,
     TIER_250,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mindo_core.errors import RateLimited
-from mindo_core.request_limits import KeyRateLimiter, RequestLimit
+from mindo_core.access.request_limits import KeyRateLimiter, RequestLimit
+from mindo_core.domain.errors import RateLimited
 
 
 def test_a_key_may_burst_then_must_wait_for_refill() -> None:

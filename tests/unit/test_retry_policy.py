@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mindo_core.adapters.meta.errors import policy_for
-from mindo_core.retry_policy import (
+from mindo_core.throughput.retry_policy import (
     RetryPolicy,
     RetrySettings,
     SendOutcome,

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from mindo_core.pacing import Pacing, bulk_rate_cap
-from mindo_core.retry_policy import RetryPolicy, SendOutcome
-from mindo_core.scheduler import NumberScheduler, Slot
+from mindo_core.throughput.pacing import Pacing, bulk_rate_cap
+from mindo_core.throughput.retry_policy import RetryPolicy, SendOutcome
+from mindo_core.throughput.scheduler import NumberScheduler, Slot
 
 
 def number(throughput: float = 80.0, *, bursts: bool = False) -> NumberScheduler[str]:

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mindo_core.fair_share import FairShare
-from mindo_core.retry_policy import RetryPolicy
-from mindo_core.scheduler import NumberScheduler, Slot
+from mindo_core.throughput.fair_share import FairShare
+from mindo_core.throughput.retry_policy import RetryPolicy
+from mindo_core.throughput.scheduler import NumberScheduler, Slot
 
 
 def number(throughput: float = 80.0) -> NumberScheduler[str]:

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from mindo_core.retry_policy import RetryPolicy, SendOutcome
-from mindo_core.scheduler import NumberScheduler, PairRateLimiter, PairRatePolicy
+from mindo_core.throughput.retry_policy import RetryPolicy, SendOutcome
+from mindo_core.throughput.scheduler import NumberScheduler, PairRateLimiter, PairRatePolicy
 
 
 def test_a_second_message_to_the_same_recipient_waits_six_seconds() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.rate_gate import NumberGate, RateGate
+from mindo_core.throughput.rate_gate import NumberGate, RateGate
 
 caps = st.integers(min_value=1, max_value=1000)
 # An arrival pattern: bursts of requests arriving together, separated by gaps.

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mindo_core.rate_gate import AdaptiveCap, SlowDownPolicy
-from mindo_core.retry_policy import RetryPolicy, SendOutcome
-from mindo_core.scheduler import NumberScheduler
+from mindo_core.throughput.rate_gate import AdaptiveCap, SlowDownPolicy
+from mindo_core.throughput.retry_policy import RetryPolicy, SendOutcome
+from mindo_core.throughput.scheduler import NumberScheduler
 
 POLICY = SlowDownPolicy()  # x0.5, floor 1, pause 1 s doubling, quiet 5 s, +10 % per second
 

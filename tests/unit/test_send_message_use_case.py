@@ -8,8 +8,8 @@ import pytest
 
 from mindo_core.adapters.memory import InMemoryStore
 from mindo_core.bootstrap import Services, wire
-from mindo_core.clock import FixedClock
-from mindo_core.errors import (
+from mindo_core.domain.clock import FixedClock
+from mindo_core.domain.errors import (
     InvalidPhoneNumber,
     MetaError,
     MetaErrorDetail,
@@ -18,7 +18,7 @@ from mindo_core.errors import (
     TemplateNotFound,
     TemplateParameterError,
 )
-from mindo_core.ports import PhoneNumberInfo
+from mindo_core.ports.meta import PhoneNumberInfo
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.send_message import SendMessageCommand
 from tests.fakes import PAUSED, WELCOME, FakeMeta, ReversingCipher

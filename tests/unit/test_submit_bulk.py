@@ -7,25 +7,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.bulk_submission import (
+from mindo_core.bulks.model import BulkId
+from mindo_core.bulks.submission import (
     EmptyRecipients,
     InvalidRecipients,
     RecipientInput,
     TooManyRecipients,
 )
-from mindo_core.bulks import BulkId
-from mindo_core.clock import FixedClock
-from mindo_core.errors import (
+from mindo_core.domain.clock import FixedClock
+from mindo_core.domain.errors import (
     InvalidRequest,
     MindoError,
     PhoneNumberNotFound,
     TemplateNotApproved,
     TemplateNotFound,
 )
-from mindo_core.messages import NewMessage
-from mindo_core.pacing import SendTiming
-from mindo_core.ports import BulkFilter
+from mindo_core.domain.messages import NewMessage
+from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.submit_bulk import SubmitBulk, SubmitBulkCommand
+from mindo_core.throughput.pacing import SendTiming
 from tests.bulk_fakes import NUMBER, OTHER_NUMBER, BulkWorld, bulk_world, order, phone, tenant
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from mindo_core.clock import FixedClock
-from mindo_core.errors import BulkNotFound, FailedPrecondition, InvalidRequest, NotFound
-from mindo_core.ports import BulkFilter
+from mindo_core.domain.clock import FixedClock
+from mindo_core.domain.errors import BulkNotFound, FailedPrecondition, InvalidRequest, NotFound
+from mindo_core.ports.bulks import BulkFilter
 from tests.bulk_fakes import BulkWorld, bulk_world, tenant
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

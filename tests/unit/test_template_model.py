@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from mindo_core.errors import InvalidRequest
-from mindo_core.template_model import (
+from mindo_core.domain.errors import InvalidRequest
+from mindo_core.domain.templates import StoredTemplate
+from mindo_core.templating.model import (
     ComponentKind,
     MalformedTemplate,
     VariableSpec,
     VariableType,
     parse_template,
 )
-from mindo_core.template_records import StoredTemplate
 from tests.template_specs import stored_template
 
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.accounts import BusinessAccountId
-from mindo_core.errors import TemplateParameterError
-from mindo_core.template_records import StoredTemplate, TemplateId
-from mindo_core.templates import CompiledTemplate, TemplateSpec, parse_template, resolve
+from mindo_core.domain.accounts import BusinessAccountId
+from mindo_core.domain.errors import TemplateParameterError
+from mindo_core.domain.templates import StoredTemplate, TemplateId
+from mindo_core.templating.variables import CompiledTemplate, TemplateSpec, parse_template, resolve
 
 # Texts Meta accepts: never blank, no new-line/tab/CR, never 5 spaces in a row, short enough.
 SAFE_TEXT = (

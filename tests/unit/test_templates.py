@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mindo_core.errors import InvalidRequest, TemplateParameterError
-from mindo_core.templates import (
+from mindo_core.domain.errors import InvalidRequest, TemplateParameterError
+from mindo_core.templating.variables import (
     ResolvedTemplate,
     TemplateSpec,
     build_send_payload,

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from mindo_core.bulks import Bulk, BulkCounters, BulkStatus
-from mindo_core.errors import BulkNotFound
-from mindo_core.progress import InProcessProgressBus
+from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
+from mindo_core.bulks.model import Bulk, BulkCounters, BulkStatus
+from mindo_core.domain.errors import BulkNotFound
 from mindo_core.services.bulk_queries import BulkView
 from mindo_core.services.watch_bulk import WatchBulk
 from tests.bulk_fakes import BulkWorld, bulk_world, tenant

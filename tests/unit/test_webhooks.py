@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mindo_core.errors import InvalidRequest
-from mindo_core.webhooks import (
+from mindo_core.delivery.webhook_payloads import (
     CapabilityChange,
     NumberQualityChange,
     TemplateStatusChange,
@@ -19,6 +18,7 @@ from mindo_core.webhooks import (
     sign,
     verify_signature,
 )
+from mindo_core.domain.errors import InvalidRequest
 
 SECRET = "app-secret"
 

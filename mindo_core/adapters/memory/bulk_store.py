@@ -28,8 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Protocol, cast
 
-from mindo_core.accounts import OrganisationId, PhoneNumberRowId
-from mindo_core.bulks import (
+from mindo_core.bulks.model import (
     Bulk,
     BulkCounters,
     BulkId,
@@ -45,9 +44,11 @@ from mindo_core.bulks import (
     record_event,
     refresh_final_status,
 )
-from mindo_core.errors import BulkNotFound, Conflict, TemplateNotFound
-from mindo_core.messages import DeliveryState, MessageId, MessageRecord
-from mindo_core.ports import (
+from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
+from mindo_core.domain.errors import BulkNotFound, Conflict, TemplateNotFound
+from mindo_core.domain.messages import DeliveryState, MessageId, MessageRecord
+from mindo_core.domain.templates import StoredTemplate, TemplateId
+from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
     NewBulk,
@@ -56,7 +57,6 @@ from mindo_core.ports import (
     Page,
     RecipientOutcome,
 )
-from mindo_core.template_records import StoredTemplate, TemplateId
 
 __all__ = ["InMemoryBulkStore"]
 

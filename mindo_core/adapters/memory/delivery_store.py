@@ -14,19 +14,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
-from mindo_core.accounts import PhoneNumber, PhoneNumberRowId
 from mindo_core.adapters.memory.bulk_store import InMemoryBulkStore, _Entry, _Row
-from mindo_core.bulk_messages import parse_callback_data
-from mindo_core.bulks import BulkId, BulkRecipient, message_status, refresh_final_status
-from mindo_core.delivery import (
+from mindo_core.bulks.model import BulkId, BulkRecipient, message_status, refresh_final_status
+from mindo_core.delivery.status_rules import (
     PARKED_STATUS_TTL,
     DeliveryFields,
     DeliveryReport,
     apply_status,
     settles_as_attempted,
 )
-from mindo_core.messages import MessageId, MessageRecord
-from mindo_core.webhooks import StatusUpdate
+from mindo_core.delivery.webhook_payloads import StatusUpdate
+from mindo_core.domain.accounts import PhoneNumber, PhoneNumberRowId
+from mindo_core.domain.messages import MessageId, MessageRecord
+from mindo_core.engine.bulk_messages import parse_callback_data
 
 __all__ = ["InMemoryDeliveryStore"]
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import count
 
-from mindo_core.accounts import (
+from mindo_core.access.api_keys import ApiKey, ApiKeyId, Scope
+from mindo_core.adapters.memory.delivery_store import InMemoryDeliveryStore
+from mindo_core.domain.accounts import (
     BusinessAccount,
     BusinessAccountId,
     Organisation,
@@ -25,17 +27,15 @@ from mindo_core.accounts import (
     PhoneNumber,
     PhoneNumberRowId,
 )
-from mindo_core.adapters.memory.delivery_store import InMemoryDeliveryStore
-from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
-from mindo_core.errors import (
+from mindo_core.domain.errors import (
     Conflict,
     OrganisationNotFound,
     PhoneNumberNotFound,
     TemplateNotFound,
 )
-from mindo_core.messages import MessageId, MessageRecord, NewMessage
-from mindo_core.ports import PhoneNumberInfo, TemplateInfo
-from mindo_core.template_records import StoredTemplate, TemplateId
+from mindo_core.domain.messages import MessageId, MessageRecord, NewMessage
+from mindo_core.domain.templates import StoredTemplate, TemplateId
+from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
 
 
 @dataclass

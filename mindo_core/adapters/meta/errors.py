@@ -1,12 +1,12 @@
 """Meta's error envelopes, translated once, with Meta's code table.
 
-``META_CODE_POLICIES`` (plain data in the core, ``mindo_core.meta_codes``, re-exported here) says,
-per Meta error code, what a sender should do about it; anything not listed is a permanent error
-for that one request (``PERMANENT``). ``error_from_response`` turns an HTTP answer that is not a
-success into ``MetaError`` (Meta's envelope, kept whole) or ``MetaUnavailable`` (no usable
-envelope). This module does no I/O and imports no HTTP client.
+``META_CODE_POLICIES`` (plain data in the core, ``mindo_core.domain.meta_codes``, re-exported
+here) says, per Meta error code, what a sender should do about it; anything not listed is a
+permanent error for that one request (``PERMANENT``). ``error_from_response`` turns an HTTP
+answer that is not a success into ``MetaError`` (Meta's envelope, kept whole) or
+``MetaUnavailable`` (no usable envelope). This module does no I/O and imports no HTTP client.
 
-    MetaUnavailable (mindo_core.errors)
+    MetaUnavailable (mindo_core.domain.errors)
     └── UnexpectedMetaResponse      Meta answered, but not in a shape we know; not retried
 """
 
@@ -17,8 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mindo_core.errors import MetaError, MetaErrorDetail, MetaUnavailable
-from mindo_core.meta_codes import META_CODE_POLICIES, PERMANENT, MetaCodePolicy, policy_for
+from mindo_core.domain.errors import MetaError, MetaErrorDetail, MetaUnavailable
+from mindo_core.domain.meta_codes import META_CODE_POLICIES, PERMANENT, MetaCodePolicy, policy_for
 
 __all__ = [
     "META_CODE_POLICIES",

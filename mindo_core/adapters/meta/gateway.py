@@ -20,8 +20,8 @@ from yarl import URL
 from mindo_core.adapters.meta import parsing
 from mindo_core.adapters.meta.errors import UnexpectedMetaResponse, error_from_response
 from mindo_core.adapters.meta.paging import PageTrail
-from mindo_core.errors import InvalidRequest, MetaError, MetaUnavailable
-from mindo_core.ports import MetaSendResult, PhoneNumberInfo, TemplateInfo
+from mindo_core.domain.errors import InvalidRequest, MetaError, MetaUnavailable
+from mindo_core.ports.meta import MetaSendResult, PhoneNumberInfo, TemplateInfo
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AiohttpMetaGateway"]
 

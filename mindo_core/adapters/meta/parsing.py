@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mindo_core.adapters.meta.errors import UnexpectedMetaResponse
-from mindo_core.ports import MetaSendResult, PhoneNumberInfo, TemplateInfo
+from mindo_core.ports.meta import MetaSendResult, PhoneNumberInfo, TemplateInfo
 
 __all__ = [
     "DEFAULT_MESSAGING_LIMIT",

@@ -40,14 +40,13 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from mindo_core.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.adapters.sql import claims, mapping
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.integrity import is_unique_violation
 from mindo_core.adapters.sql.staged_recipients import has_staged, materialise, stage_recipients
 from mindo_core.adapters.sql.tables import MAYBE_SENT_CONDITION, BulkRow, MessageRow, TemplateRow
 from mindo_core.adapters.sql.types import UTCDateTime
-from mindo_core.bulks import (
+from mindo_core.bulks.model import (
     UNCONFIRMED_REASON,
     Bulk,
     BulkId,
@@ -61,9 +60,10 @@ from mindo_core.bulks import (
     message_status,
     refresh_final_status,
 )
-from mindo_core.errors import BulkNotFound, Conflict
-from mindo_core.messages import DeliveryState
-from mindo_core.ports import (
+from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
+from mindo_core.domain.errors import BulkNotFound, Conflict
+from mindo_core.domain.messages import DeliveryState
+from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
     NewBulk,

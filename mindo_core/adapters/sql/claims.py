@@ -34,9 +34,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mindo_core.adapters.sql.types import UTCDateTime
-from mindo_core.bulks import BulkId
-from mindo_core.messages import MessageId
-from mindo_core.ports import ClaimedRecipient
+from mindo_core.bulks.model import BulkId
+from mindo_core.domain.messages import MessageId
+from mindo_core.ports.bulks import ClaimedRecipient
 
 __all__ = ["claim", "mark_started"]
 

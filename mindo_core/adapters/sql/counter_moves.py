@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from mindo_core.adapters.sql.tables import BulkRow, metadata
-from mindo_core.bulks import BulkCounters, BulkId, RecipientState
+from mindo_core.bulks.model import BulkCounters, BulkId, RecipientState
 
 __all__ = ["CounterMoves"]
 

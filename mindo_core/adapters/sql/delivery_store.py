@@ -30,17 +30,17 @@ from mindo_core.adapters.sql import mapping
 from mindo_core.adapters.sql.bulk_store import SqlBulkStore, lock_bulks, settle_counters
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.tables import MessageRow, ParkedStatusRow, PhoneNumberRow, metadata
-from mindo_core.bulk_messages import parse_callback_data
-from mindo_core.bulks import BulkId, RecipientState
-from mindo_core.delivery import (
+from mindo_core.bulks.model import BulkId, RecipientState
+from mindo_core.delivery.status_rules import (
     PARKED_STATUS_TTL,
     DeliveryFields,
     DeliveryReport,
     apply_status,
     settles_as_attempted,
 )
-from mindo_core.messages import DeliveryState
-from mindo_core.webhooks import StatusUpdate
+from mindo_core.delivery.webhook_payloads import StatusUpdate
+from mindo_core.domain.messages import DeliveryState
+from mindo_core.engine.bulk_messages import parse_callback_data
 
 __all__ = ["SqlDeliveryStore"]
 

@@ -6,15 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import cast
 
-from mindo_core.accounts import (
-    BusinessAccount,
-    BusinessAccountId,
-    Organisation,
-    OrganisationId,
-    OrganisationProfile,
-    PhoneNumber,
-    PhoneNumberRowId,
-)
+from mindo_core.access.api_keys import ALL_SCOPES, ApiKey, ApiKeyId, Scope
 from mindo_core.adapters.sql.tables import (
     ApiKeyRow,
     BulkRow,
@@ -25,8 +17,7 @@ from mindo_core.adapters.sql.tables import (
     TemplateRow,
 )
 from mindo_core.adapters.sql.types import require_aware
-from mindo_core.api_keys import ALL_SCOPES, ApiKey, ApiKeyId, Scope
-from mindo_core.bulks import (
+from mindo_core.bulks.model import (
     Bulk,
     BulkCounters,
     BulkId,
@@ -35,9 +26,19 @@ from mindo_core.bulks import (
     RecipientState,
     message_status,
 )
-from mindo_core.messages import DeliveryState, MessageId, MessageRecord, NewMessage
-from mindo_core.ports import NewBulk, PhoneNumberInfo, TemplateInfo
-from mindo_core.template_records import StoredTemplate, TemplateId
+from mindo_core.domain.accounts import (
+    BusinessAccount,
+    BusinessAccountId,
+    Organisation,
+    OrganisationId,
+    OrganisationProfile,
+    PhoneNumber,
+    PhoneNumberRowId,
+)
+from mindo_core.domain.messages import DeliveryState, MessageId, MessageRecord, NewMessage
+from mindo_core.domain.templates import StoredTemplate, TemplateId
+from mindo_core.ports.bulks import NewBulk
+from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
 
 # --------------------------------------------------------------------------------------------
 # Rows → values

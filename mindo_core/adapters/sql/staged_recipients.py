@@ -47,8 +47,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mindo_core.adapters.sql.types import UTCDateTime, require_aware
-from mindo_core.bulks import BulkId, RecipientState
-from mindo_core.ports import NewBulk, NewRecipientChunk
+from mindo_core.bulks.model import BulkId, RecipientState
+from mindo_core.ports.bulks import NewBulk, NewRecipientChunk
 
 __all__ = ["CHUNK", "has_staged", "materialise", "stage_recipients"]
 

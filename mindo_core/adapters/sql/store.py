@@ -16,15 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mindo_core.accounts import (
-    BusinessAccount,
-    BusinessAccountId,
-    Organisation,
-    OrganisationId,
-    OrganisationProfile,
-    PhoneNumber,
-    PhoneNumberRowId,
-)
+from mindo_core.access.api_keys import ApiKey, ApiKeyId, Scope
 from mindo_core.adapters.sql import mapping
 from mindo_core.adapters.sql.delivery_store import SqlDeliveryStore
 from mindo_core.adapters.sql.engine import make_async_engine
@@ -38,16 +30,24 @@ from mindo_core.adapters.sql.tables import (
     TemplateRow,
 )
 from mindo_core.adapters.sql.upsert import insert_for
-from mindo_core.api_keys import ApiKey, ApiKeyId, Scope
-from mindo_core.errors import (
+from mindo_core.domain.accounts import (
+    BusinessAccount,
+    BusinessAccountId,
+    Organisation,
+    OrganisationId,
+    OrganisationProfile,
+    PhoneNumber,
+    PhoneNumberRowId,
+)
+from mindo_core.domain.errors import (
     Conflict,
     OrganisationNotFound,
     PhoneNumberNotFound,
     TemplateNotFound,
 )
-from mindo_core.messages import MessageRecord, NewMessage
-from mindo_core.ports import PhoneNumberInfo, TemplateInfo
-from mindo_core.template_records import StoredTemplate, TemplateId
+from mindo_core.domain.messages import MessageRecord, NewMessage
+from mindo_core.domain.templates import StoredTemplate, TemplateId
+from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
 
 # Bulk recipients that are no message yet (``mapping.message``).
 _NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled")

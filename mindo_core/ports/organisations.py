@@ -1,0 +1,25 @@
+"""Organisations: the tenants every other row belongs to."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mindo_core.domain.accounts import (
+    Organisation,
+    OrganisationId,
+    OrganisationProfile,
+)
+
+
+class OrganisationStore(Protocol):
+    async def create_organisation(self, name: str) -> Organisation:
+        """Raises ``Conflict`` when the name is taken."""
+        ...
+
+    async def find_organisation_by_name(self, name: str) -> Organisation | None: ...
+
+    async def get_organisation(self, organisation_id: OrganisationId) -> Organisation | None: ...
+
+    async def update_organisation_profile(
+        self, organisation_id: OrganisationId, profile: OrganisationProfile
+    ) -> Organisation: ...

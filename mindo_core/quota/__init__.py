@@ -1,0 +1,1 @@
+"""The messaging limit: tiers and the rolling 24-hour window of unique recipients."""
