@@ -11,8 +11,11 @@ A POST from Meta is ``{"object": "whatsapp_business_account", "entry": [{"id": W
   unlimited).
 
 Anything else is ignored (counted, not an error): Meta adds fields over time. A malformed body
-is refused with ``InvalidRequest`` so that the sender learns it, but an unknown shape inside a
-well-formed envelope is skipped rather than failing the whole batch.
+is refused with ``InvalidRequest`` so that the sender learns it (JSON nested beyond what the
+parser can follow included), but an unknown shape inside a well-formed envelope is skipped
+rather than failing the whole batch. So is a status with an absurd value (an error code beyond
+32 bits, a wamid or id wider than any Meta issues): statuses of many POSTs are written in one
+transaction, and one value the database cannot hold must not fail the others.
 
 The signature: ``X-Hub-Signature-256: sha256=<hex>``, the HMAC-SHA256 of the raw body keyed by
 the app secret, compared in constant time.
@@ -34,6 +37,11 @@ from mindo_core.domain.messages import DeliveryState
 SIGNATURE_PREFIX: Final = "sha256="
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
 _STATUSES: frozenset[str] = frozenset({"sent", "delivered", "read", "failed"})
+# Widths of the columns a status is written to; Meta's own values are far shorter.
+_MAX_WAMID: Final = 128
+_MAX_RECIPIENT_ID: Final = 32
+_MAX_PHONE_NUMBER_ID: Final = 64
+_MAX_ERROR_CODE: Final = 2**31 - 1
 
 
 class WebhookSignatureInvalid(Unauthenticated):
@@ -49,8 +57,10 @@ def verify_signature(body: bytes, header: str | None, app_secret: str) -> None:
         raise WebhookSignatureInvalid("no app secret is configured (MINDO_META_APP_SECRET)")
     if not header or not header.startswith(SIGNATURE_PREFIX):
         raise WebhookSignatureInvalid("missing X-Hub-Signature-256")
-    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, header[len(SIGNATURE_PREFIX) :].strip().lower()):
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    # Bytes, not str: compare_digest refuses a str with non-ASCII characters (TypeError).
+    given = header[len(SIGNATURE_PREFIX) :].strip().lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected, given):
         raise WebhookSignatureInvalid("the signature does not match the body")
 
 
@@ -111,6 +121,8 @@ def parse_webhook(body: bytes) -> WebhookBatch:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidRequest(f"Webhook body is not JSON: {error}") from None
+    except RecursionError:
+        raise InvalidRequest("Webhook body is nested too deeply to be Meta's") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise InvalidRequest("Webhook body has no entry list")
     statuses: list[StatusUpdate] = []
@@ -144,7 +156,19 @@ def _statuses(value: Mapping[str, Any]) -> Iterator[StatusUpdate | None]:
     metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
     phone_number_id = str(cast(Mapping[str, Any], metadata).get("phone_number_id", ""))
     for item in value.get("statuses") or ():
-        yield _status(item, phone_number_id) if isinstance(item, dict) else None
+        status = _status(item, phone_number_id) if isinstance(item, dict) else None
+        yield status if status is not None and _holdable(status) else None
+
+
+def _holdable(status: StatusUpdate) -> bool:
+    """Whether every value fits the columns it is written to (``_MAX_*``)."""
+    code = status.error_code
+    return (
+        len(status.wamid) <= _MAX_WAMID
+        and len(status.recipient_id) <= _MAX_RECIPIENT_ID
+        and len(status.phone_number_id) <= _MAX_PHONE_NUMBER_ID
+        and (code is None or 0 <= code <= _MAX_ERROR_CODE)
+    )
 
 
 def _status(item: Mapping[str, Any], phone_number_id: str) -> StatusUpdate | None:

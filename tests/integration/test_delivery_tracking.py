@@ -144,6 +144,45 @@ async def test_ingest_webhook_needs_no_api_key_and_counts_what_it_read(
     assert (await message(stack, wamid)).delivery_status.current == "read"
 
 
+async def test_a_signature_with_non_ascii_characters_is_unauthenticated(
+    stack: RealStack,
+) -> None:
+    wamid = await send(stack)
+    body = statuses_body(WABA, NUMBER, [status_item(wamid, "read", _now())])
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.stub.IngestWebhook(
+            pb.IngestWebhookRequest(body=body, signature="sha256=" + "é" * 64)
+        )
+
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert (await message(stack, wamid)).delivery_status.current == "sent"
+
+
+async def test_json_nested_beyond_reason_is_invalid_not_internal(stack: RealStack) -> None:
+    body = b"[" * 200_000 + b"]" * 200_000
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.stub.IngestWebhook(
+            pb.IngestWebhookRequest(body=body, signature=sign(body, APP_SECRET))
+        )
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_status_with_an_absurd_error_code_fails_only_itself(stack: RealStack) -> None:
+    wamid = await send(stack)
+    absurd = status_item("wamid.absurd", "failed", _now(), error_code=2**80)
+    body = statuses_body(WABA, NUMBER, [status_item(wamid, "read", _now()), absurd])
+
+    reply = await stack.stub.IngestWebhook(
+        pb.IngestWebhookRequest(body=body, signature=sign(body, APP_SECRET))
+    )
+
+    assert reply.statuses == 1
+    assert (await message(stack, wamid)).delivery_status.current == "read"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

@@ -174,3 +174,33 @@ def test_a_malformed_body_is_refused(body: bytes) -> None:
 def test_unknown_fields_and_shapes_are_skipped_not_fatal() -> None:
     batch = parse_webhook(envelope("account_alerts", {"alert_type": "X"}))
     assert (batch.statuses, batch.account_events, batch.ignored) == ((), (), 1)
+
+
+def test_a_signature_with_non_ascii_characters_is_refused_not_an_error() -> None:
+    with pytest.raises(WebhookSignatureInvalid):
+        verify_signature(STATUS_BODY, "sha256=" + "ñ" * 64, SECRET)
+
+
+def test_json_nested_too_deeply_is_a_malformed_body() -> None:
+    with pytest.raises(InvalidRequest, match="nested too deeply"):
+        parse_webhook(b"[" * 200_000 + b"]" * 200_000)
+
+
+@pytest.mark.parametrize(
+    "absurd",
+    [
+        {"errors": [{"code": 2**80, "title": "x"}]},
+        {"errors": [{"code": -1, "title": "x"}]},
+        {"id": "wamid." + "A" * 200},
+        {"recipient_id": "1" * 40},
+    ],
+)
+def test_a_status_with_a_value_no_column_holds_is_skipped_alone(
+    absurd: dict[str, object],
+) -> None:
+    fine = {"id": "wamid.OK", "status": "delivered", "timestamp": "1750030073"}
+    odd = {"id": "wamid.ODD", "status": "failed", "timestamp": "1750030080"} | absurd
+    batch = parse_webhook(envelope("messages", {"statuses": [fine, odd]}))
+
+    assert [s.wamid for s in batch.statuses] == ["wamid.OK"]
+    assert batch.ignored == 1
