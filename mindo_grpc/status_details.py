@@ -10,12 +10,19 @@ A failed RPC carries, besides its status code and message, a ``google.rpc.Status
 - ``google.rpc.RetryInfo`` when retrying later helps (rate limits).
 
 Any gRPC client can read these with its language's rich-status helpers.
+
+The trailers fit gRPC's default metadata limit (8 KiB; a client drops a call whose trailers
+pass it and sees RESOURCE_EXHAUSTED "Stream removed" instead of the error), so every error
+reaches a default client as itself: the message is cut to ``MAX_MESSAGE_CHARS``, and when the
+details still exceed ``DETAILS_BUDGET_BYTES`` the last field violations are left out;
+``unlisted_field_errors`` in the ErrorInfo metadata counts them. (A refused bulk's listed
+problems, at most 100 and bounded by the core, are kept whole: the REST bridge shows them.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -23,6 +30,10 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 DOMAIN = "mindo.dev"
+# The message travels twice (grpc-message, and inside the details), the details base64-encoded
+# (4/3): 4,500 bytes of details plus a 1,000-character message stay under 8 KiB.
+MAX_MESSAGE_CHARS = 1_000
+DETAILS_BUDGET_BYTES = 4_500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,14 +47,42 @@ class ErrorDetails:
 
 
 def to_status(details: ErrorDetails) -> grpc.Status:
-    """The status to pass to ``context.abort_with_status``."""
+    """The status to pass to ``context.abort_with_status``, within the trailers' budget."""
+    return rpc_status.to_status(_fitted(details))
+
+
+def _fitted(details: ErrorDetails) -> status_pb2.Status:
+    details = replace(details, message=_cut(details.message, MAX_MESSAGE_CHARS))
+    proto = _status_proto(details)
+    violations = [(name, p) for name, problems in details.field_errors.items() for p in problems]
+    listed = len(violations)
+    while proto.ByteSize() > DETAILS_BUDGET_BYTES and listed > 0:
+        listed = max(0, min(listed - 1, listed * DETAILS_BUDGET_BYTES // proto.ByteSize()))
+        proto = _status_proto(_with_violations(details, violations, listed))
+    return proto
+
+
+def _status_proto(details: ErrorDetails) -> status_pb2.Status:
     packed = [_pack(_error_info(details))]
     if details.field_errors:
         packed.append(_pack(_bad_request(details.field_errors)))
     if details.retry_after_seconds is not None:
         packed.append(_pack(_retry_info(details.retry_after_seconds)))
-    proto = status_pb2.Status(code=details.status.value[0], message=details.message, details=packed)
-    return rpc_status.to_status(proto)
+    return status_pb2.Status(code=details.status.value[0], message=details.message, details=packed)
+
+
+def _with_violations(
+    details: ErrorDetails, violations: list[tuple[str, str]], listed: int
+) -> ErrorDetails:
+    fields: dict[str, list[str]] = {}
+    for name, problem in violations[:listed]:
+        fields.setdefault(name, []).append(problem)
+    unlisted = {"unlisted_field_errors": str(len(violations) - listed)}
+    return replace(details, field_errors=fields, metadata={**details.metadata, **unlisted})
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> ErrorDetails:

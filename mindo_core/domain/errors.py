@@ -5,6 +5,11 @@ classes below to status codes, and the REST bridge maps gRPC statuses and codes 
 Messages that the public documentation shows are reproduced verbatim (they are Spanish there);
 errors the documentation does not show speak English.
 
+An error never echoes an unbounded amount of its input: ``InvalidRequest`` keeps at most
+``MAX_FIELD_ERRORS`` fields and a few problems each, cuts long names, problems and messages, and
+says how much it left out. A request with 10,000 unknown variables is answered with its error,
+in a few kilobytes, not with a response too big for the client to take.
+
     MindoError
     ├── InvalidRequest                  invalid_request         the input cannot be accepted
     │   ├── InvalidPhoneNumber          invalid_phone_number
@@ -32,7 +37,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Final
+
+MAX_MESSAGE_CHARS: Final = 1_000
+MAX_FIELD_ERRORS: Final = 100  # as many as a bulk reports invalid recipients
+MAX_FIELD_NAME_CHARS: Final = 128
+MAX_PROBLEMS_PER_FIELD: Final = 5
+MAX_PROBLEM_CHARS: Final = 300
 
 
 class MindoError(Exception):
@@ -51,12 +62,33 @@ class InvalidRequest(MindoError):
     code = "invalid_request"
 
     def __init__(self, message: str, *, field_errors: Mapping[str, list[str]] | None = None):
-        super().__init__(message)
-        self.field_errors: dict[str, list[str]] = dict(field_errors or {})
+        fields = dict(field_errors or {})
+        left_out = len(fields) - MAX_FIELD_ERRORS
+        note = f" ({left_out:,} more fields with problems)" if left_out > 0 else ""
+        super().__init__(cut(message, MAX_MESSAGE_CHARS - len(note)) + note)
+        self.field_errors: dict[str, list[str]] = _bounded(fields)
 
     @classmethod
     def for_field(cls, name: str, problem: str) -> InvalidRequest:
         return cls(f"{name}: {problem}", field_errors={name: [problem]})
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` if it fits ``limit`` characters, else its start and how much was cut."""
+    if len(text) <= limit:
+        return text
+    kept = limit - 40
+    return f"{text[:kept]}… ({len(text) - kept:,} more characters)"
+
+
+def _bounded(field_errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    bounded: dict[str, list[str]] = {}
+    for name, problems in list(field_errors.items())[:MAX_FIELD_ERRORS]:
+        listed = [cut(p, MAX_PROBLEM_CHARS) for p in problems[:MAX_PROBLEMS_PER_FIELD]]
+        if len(problems) > MAX_PROBLEMS_PER_FIELD:
+            listed.append(f"and {len(problems) - MAX_PROBLEMS_PER_FIELD:,} more problems")
+        bounded[cut(name, MAX_FIELD_NAME_CHARS)] = listed
+    return bounded
 
 
 class InvalidPhoneNumber(InvalidRequest):

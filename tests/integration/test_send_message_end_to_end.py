@@ -266,3 +266,24 @@ async def test_rest_maps_the_real_services_answers_to_the_documented_bodies(
         "sent_at",
     ]
     assert stack.message_rows() == [(sent["message_id"], "sent", "+5491112345678")]
+
+
+async def test_an_error_about_10000_unknown_variables_reaches_the_client_whole_and_bounded(
+    stack: RealStack,
+) -> None:
+    unknown = {f"unknown_variable_{i:05d}_{'x' * 60}": "v" for i in range(10_000)}
+    request = welcome(variables={"name": "Juan Perez", "code": "ABC123", **unknown})
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.stub.SendMessage(request, metadata=stack.metadata())
+
+    details = from_rpc_error(raised.value)
+    assert details.status == grpc.StatusCode.INVALID_ARGUMENT
+    assert details.code == "template_parameters"
+    assert details.message.endswith("(9,900 more fields with problems)")
+    # The core lists 100 fields; the trailers hold what fits and count the rest.
+    unlisted = int(details.metadata["unlisted_field_errors"])
+    assert details.field_errors
+    assert len(details.field_errors) + unlisted == 100
+    trailers = sum(len(k) + len(v) for k, v in (raised.value.trailing_metadata() or ()))
+    assert trailers < 16 * 1024
