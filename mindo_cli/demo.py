@@ -18,7 +18,7 @@ DEMO_ACCESS_TOKEN = "sandbox-demo-token"
 DEMO_KEY_NAME = "demo (mindo dev)"
 
 # welcome_message is sent in the docs both with and without `code` and its button value; these
-# Mindo-side defaults make both honest (see README, "Template variables").
+# Mindo-side defaults make both honest (see docs/api.md, "Template variables").
 DEMO_DEFAULTS = {"welcome_message": {"code": "BIENVENIDA", "button_0": "inicio"}}
 
 

@@ -2,7 +2,7 @@
 
 A token bucket per API key: ``burst`` requests at once, refilled at ``rate_per_second``. The
 buckets live in the serving process; with several service processes each enforces its own share
-(documented in the README). A refused request learns how long to wait.
+(docs/api.md, "Access control"). A refused request learns how long to wait.
 """
 
 from __future__ import annotations

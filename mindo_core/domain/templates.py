@@ -28,7 +28,7 @@ class StoredTemplate:
     category: str
     parameter_format: str
     components: Sequence[JsonObject]
-    # Mindo-side default per variable key (see README, "Template variables"): a variable with a
+    # Mindo-side default per variable key (see docs/api.md, "Template variables"): a variable with a
     # default is optional; Meta still never receives an empty parameter.
     variable_defaults: Mapping[str, str] = field(default_factory=dict)
 
