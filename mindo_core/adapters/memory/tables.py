@@ -93,7 +93,7 @@ class Tables:
     bulk_by_wamid: dict[str, MessageId] = field(default_factory=dict)
     # Statuses that found no message yet, with the time they were received.
     parked: list[tuple[StatusUpdate, datetime]] = field(default_factory=list)
-    _ids: count[int] = field(default_factory=lambda: count(1))
+    _ids: count[int] = field(default_factory=lambda: count(1), init=False, repr=False)
 
     def next_id(self) -> int:
         return next(self._ids)
