@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
-from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.submission import RecipientInput
 from mindo_core.domain.clock import SystemClock
@@ -49,7 +49,7 @@ def order_command(
 
 async def bench_principal(services: Services) -> Principal:
     """The bench organisation with the sandbox's demo account connected, as its key sees it."""
-    await services.store.create_organisation("Bench")
+    await services.stores.organisations.create_organisation("Bench")
     await services.accounts.connect("Bench", waba_id=WABA, access_token=TOKEN)
     issued = await services.api_keys.issue("Bench")
     return await services.authenticator.authenticate(issued.plaintext, None)
@@ -64,10 +64,10 @@ async def sqlite_services(
     with tempfile.TemporaryDirectory() as workdir:
         url = f"sqlite:///{Path(workdir) / 'bench.db'}"
         await asyncio.to_thread(upgrade_database, url)
-        store = await open_store(url)
+        stores = await open_stores(url)
         meta = AiohttpMetaGateway(base_url=meta_url)
         services = wire(
-            store,
+            stores,
             meta,
             FernetTokenCipher(SECRET),
             SystemClock(),
@@ -78,4 +78,4 @@ async def sqlite_services(
         finally:
             await services.bulk_engine.stop()
             await meta.close()
-            await store.close()
+            await stores.close()

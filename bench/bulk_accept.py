@@ -54,6 +54,7 @@ from mindo_core.domain.templates import StoredTemplate, TemplateId
 from mindo_core.phones.e164 import to_e164
 from mindo_core.ports.bulks import NewBulk, NewRecipientChunk
 from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
+from mindo_core.ports.stores import Stores
 from mindo_core.templating.variables import CompiledTemplate, TemplateSpec, parse_template, resolve
 
 SIZES = tuple(int(s) for s in os.environ.get("BENCH_BULK_SIZES", "10000,100000").split(","))
@@ -111,11 +112,6 @@ def _run_size(spec: TemplateSpec, size: int) -> None:
 
 
 def _report_store(size: int, prepared: PreparedBulk, prepare_seconds: float) -> None:
-    from mindo_core.adapters.sql.store import SqlStore
-
-    if not hasattr(SqlStore, "create_bulk"):
-        print(f"{size:>10}  store     (skipped: the SQL store has no create_bulk yet)")
-        return
     store_seconds, store_cpu = asyncio.run(_store(prepared))
     per_recipient = store_seconds / size * 1e6
     print(
@@ -203,15 +199,14 @@ def _stored(info: TemplateInfo) -> StoredTemplate:
 async def _store(prepared: PreparedBulk) -> tuple[float, float]:
     """Wall and CPU seconds of what ``SubmitBulk`` does with the store for a bulk (the set-up,
     migrating a fresh file and adding its account, number and template, is not timed)."""
-    from mindo_core.adapters.sql.migrate import upgrade_database
-    from mindo_core.adapters.sql.store import open_store
+    from mindo_core.adapters.sql import open_stores, upgrade_database
 
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{Path(directory) / 'bench.db'}"
         upgrade_database(url)
-        store = await open_store(url)
+        stores = await open_stores(url)
         try:
-            bulk = await _new_bulk(store, prepared)
+            bulk = await _new_bulk(stores, prepared)
             wall = time.perf_counter()
             cpu = time.process_time()
             e164s, used = prepared.e164s, prepared.variables_used
@@ -223,10 +218,10 @@ async def _store(prepared: PreparedBulk) -> tuple[float, float]:
                 )
                 for start in range(0, len(e164s), 1_000)
             )
-            await store.create_bulk(bulk, chunks)
+            await stores.bulks.create_bulk(bulk, chunks)
             return time.perf_counter() - wall, time.process_time() - cpu
         finally:
-            await store.close()
+            await stores.close()
 
 
 async def _report_grpc(sizes: Sequence[int]) -> None:
@@ -270,19 +265,16 @@ async def _report_grpc(sizes: Sequence[int]) -> None:
                 print(f"{size:>10}  {'grpc':<9} {figures}{ratio}")
 
 
-async def _new_bulk(store: object, prepared: PreparedBulk) -> NewBulk:
-    from mindo_core.adapters.sql.store import SqlStore
-
-    assert isinstance(store, SqlStore)
-    organisation = await store.create_organisation("bench")
-    account = await store.upsert_business_account(
+async def _new_bulk(stores: Stores, prepared: PreparedBulk) -> NewBulk:
+    organisation = await stores.organisations.create_organisation("bench")
+    account = await stores.accounts.upsert_business_account(
         organisation_id=organisation.id, waba_id="bench", name="Bench", encrypted_access_token=b""
     )
-    number = await store.upsert_phone_number(
+    number = await stores.accounts.upsert_phone_number(
         account.id,
         PhoneNumberInfo(phone_number_id="1", display_phone_number="+54 11", verified_name="B"),
     )
-    template = await store.upsert_template(account.id, WELCOME)
+    template = await stores.templates.upsert_template(account.id, WELCOME)
     return NewBulk(
         id=BulkId("00000000-0000-4000-8000-000000000001"),
         task_id="bench",

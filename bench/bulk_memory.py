@@ -166,7 +166,7 @@ async def _send(sandbox: object, n: int) -> Peak:
         while True:
             await asyncio.sleep(SAMPLE_SECONDS)
             sampled = max(sampled, _rss_bytes())
-            found = await services.store.get_bulk(bulk_id)
+            found = await services.stores.bulks.get_bulk(bulk_id)
             assert found is not None
             sent = found.counters.sent + found.counters.failed
             if found.status in FINAL and found.counters.pending == 0:
@@ -203,10 +203,10 @@ async def _create_streamed(services: object, organisation_id: int, n: int) -> st
     from mindo_core.ports.bulks import NewBulk, NewBulkRecipient, in_chunks
 
     assert isinstance(services, Services)
-    found = await services.store.find_sender(organisation_id, NUMBER)  # type: ignore[arg-type]
+    found = await services.stores.accounts.find_sender(organisation_id, NUMBER)  # type: ignore[arg-type]
     assert found is not None
     number, account, _ = found
-    template = await services.store.find_template(account.id, "order_update", "es")
+    template = await services.stores.templates.find_template(account.id, "order_update", "es")
     assert template is not None
     new = NewBulk(
         id=BulkId(str(uuid.uuid4())),
@@ -228,7 +228,7 @@ async def _create_streamed(services: object, organisation_id: int, n: int) -> st
                 variables_used={"order_id": f"ORD-{i}", "status": "listo"},
             )
 
-    bulk = await services.store.create_bulk(new, in_chunks(recipients()))
+    bulk = await services.stores.bulks.create_bulk(new, in_chunks(recipients()))
     return bulk.id
 
 

@@ -69,7 +69,7 @@ async def _case(sandbox: SandboxProcess, level: str, cap: int, recipients: int) 
         # Bounded: a case that cannot keep up reports what it sent by then.
         deadline = asyncio.get_running_loop().time() + 3 * recipients / cap + 20
         while asyncio.get_running_loop().time() < deadline:
-            found = await services.store.get_bulk(bulk.id)
+            found = await services.stores.bulks.get_bulk(bulk.id)
             if found is not None and found.status in FINAL and found.counters.pending == 0:
                 break
             await asyncio.sleep(0.1)

@@ -196,7 +196,7 @@ async def _await_final(services: Services, submitted: list[Submitted]) -> list[B
     final: dict[BulkId, Bulk] = {}
     while len(final) < len(bulks) and asyncio.get_running_loop().time() < deadline:
         for bulk in bulks:
-            found = await services.store.get_bulk(bulk.id)
+            found = await services.stores.bulks.get_bulk(bulk.id)
             if found is not None and found.status in FINAL and found.completed_at is not None:
                 final[bulk.id] = found
         await asyncio.sleep(0.05)
@@ -204,7 +204,7 @@ async def _await_final(services: Services, submitted: list[Submitted]) -> list[B
 
 
 async def _current(services: Services, bulk: Bulk) -> Bulk:
-    found = await services.store.get_bulk(bulk.id)
+    found = await services.stores.bulks.get_bulk(bulk.id)
     return found or bulk
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from mindo_cli.demo import seed_demo
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
-from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.bootstrap import Services, wire
 from mindo_core.domain.clock import SystemClock
 from mindo_core.ports.progress import ProgressBus
@@ -63,9 +63,9 @@ async def bench_stack(
         database = Path(workdir) / "bench.db"
         url = f"sqlite:///{database}"
         await asyncio.to_thread(upgrade_database, url)
-        store = await open_store(url)
+        stores = await open_stores(url)
         meta = AiohttpMetaGateway(base_url=meta_url)
-        services = wire(store, meta, FernetTokenCipher(SECRET), SystemClock(), progress=progress)
+        services = wire(stores, meta, FernetTokenCipher(SECRET), SystemClock(), progress=progress)
         server = None
         try:
             seeded = await seed_demo(services, pinned_key=None)
@@ -82,6 +82,6 @@ async def bench_stack(
                 await server.stop(0)
             await services.bulk_engine.stop()
             await meta.close()
-            await store.close()
+            await stores.close()
             if sandbox is not None:
                 await sandbox.stop()

@@ -113,7 +113,7 @@ async def _measure(sandbox: SandboxProcess, recipients: int) -> Figures:
 async def _finished(services: Services, bulk: Bulk, *, deadline: float) -> None:
     """Until the bulk is over with every outcome written (or the deadline: then it says so)."""
     while time.perf_counter() < deadline:
-        found = await services.store.get_bulk(bulk.id)
+        found = await services.stores.bulks.get_bulk(bulk.id)
         if found is not None and found.status in FINAL and found.counters.pending == 0:
             return
         await asyncio.sleep(0.02)

@@ -108,20 +108,20 @@ async def _service_forever(database: str, messages: int, ready: Connection) -> N
         meta_app_secret=APP_SECRET,
     )
     async with open_services(settings) as services:
-        seeded = await _accepted_bulk(services.store, messages)
+        seeded = await _accepted_bulk(services.stores, messages)
         services.status_writer.start()
         server = await start_grpc_server(services, "127.0.0.1:0")
         ready.send((server.target, seeded))
         await asyncio.Event().wait()
 
 
-async def _accepted_bulk(store: Any, messages: int) -> float:
+async def _accepted_bulk(stores: Any, messages: int) -> float:
     """A bulk whose recipients Meta accepted, each with ``wamid(i)``; returns seconds taken."""
     from mindo_core.bulks.model import BulkId
     from mindo_core.ports.bulks import NewBulk, NewBulkRecipient, RecipientOutcome, in_chunks
 
     started = time.perf_counter()
-    organisation, number, template = await _tenant(store)
+    organisation, number, template = await _tenant(stores)
     now = datetime.now(UTC)
     bulk_id = BulkId(BULK_ID)
     bulk = NewBulk(
@@ -136,17 +136,17 @@ async def _accepted_bulk(store: Any, messages: int) -> float:
         created_at=now,
     )
     used = {"name": "Cliente", "code": "C1"}
-    await store.create_bulk(
+    await stores.bulks.create_bulk(
         bulk,
         in_chunks(
             NewBulkRecipient(position=i, e164=phone(i), variables_used=used)
             for i in range(messages)
         ),
     )
-    while claimed := await store.claim_recipients(
+    while claimed := await stores.bulks.claim_recipients(
         bulk_id, worker="bench", limit=_CLAIM_CHUNK, now=now
     ):
-        await store.record_outcomes(
+        await stores.bulks.record_outcomes(
             [
                 RecipientOutcome(
                     message_id=r.message_id,
@@ -158,19 +158,19 @@ async def _accepted_bulk(store: Any, messages: int) -> float:
                 for r in claimed
             ]
         )
-    await store.finish_bulk(bulk_id, now)
+    await stores.bulks.finish_bulk(bulk_id, now)
     return time.perf_counter() - started
 
 
-async def _tenant(store: Any) -> tuple[Any, Any, Any]:
+async def _tenant(stores: Any) -> tuple[Any, Any, Any]:
     from bench.bulk_accept import WELCOME
     from mindo_core.ports.meta import PhoneNumberInfo
 
-    organisation = await store.create_organisation("bench")
-    account = await store.upsert_business_account(
+    organisation = await stores.organisations.create_organisation("bench")
+    account = await stores.accounts.upsert_business_account(
         organisation_id=organisation.id, waba_id=WABA_ID, name="Bench", encrypted_access_token=b""
     )
-    number = await store.upsert_phone_number(
+    number = await stores.accounts.upsert_phone_number(
         account.id,
         PhoneNumberInfo(
             phone_number_id=PHONE_NUMBER_ID,
@@ -178,7 +178,7 @@ async def _tenant(store: Any) -> tuple[Any, Any, Any]:
             verified_name="Bench",
         ),
     )
-    template = await store.upsert_template(account.id, WELCOME)
+    template = await stores.templates.upsert_template(account.id, WELCOME)
     return organisation.id, number.id, template.id
 
 

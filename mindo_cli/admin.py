@@ -192,7 +192,9 @@ def orgs_create(
     Next, connect its WhatsApp Business Account with `mindo accounts connect`."""
     name = _name(name, "NAME")
     settings = _settings()
-    organisation = _operate(settings, lambda services: services.store.create_organisation(name))
+    organisation = _operate(
+        settings, lambda services: services.stores.organisations.create_organisation(name)
+    )
     out = _out()
     out.print(f"[green]Created organisation[/green] '{escape(organisation.name)}'.")
     out.print(
@@ -232,7 +234,7 @@ def orgs_update(
     updated = _operate(
         settings,
         lambda services: update_profile(
-            services.store,
+            services.stores.organisations,
             org,
             email=email,
             phone=phone,
@@ -291,7 +293,9 @@ def keys_create(
 
     async def work(services: Services) -> _NewKey:
         issued = await services.api_keys.issue(org, name=label, scopes=scopes, expires_in=lifetime)
-        numbers = await operator_queries.phone_numbers_of(services.store, org)
+        numbers = await operator_queries.phone_numbers_of(
+            org, organisations=services.stores.organisations, accounts=services.stores.accounts
+        )
         return _NewKey(issued=issued, phone_numbers=numbers)
 
     created = _operate(settings, work)
@@ -415,7 +419,12 @@ def keys_revoke(
     revoked = _operate(
         settings,
         lambda services: operator_queries.revoke_key(
-            services.store, services.clock, key_prefix, org_name
+            key_prefix,
+            org_name,
+            organisations=services.stores.organisations,
+            accounts=services.stores.accounts,
+            api_keys=services.stores.api_keys,
+            clock=services.clock,
         ),
     )
     name = revoked.organisation.name
@@ -559,7 +568,9 @@ def templates_sync(
     settings = _settings()
 
     async def work(services: Services) -> Sequence[_Synced]:
-        owned = await operator_queries.accounts_of(services.store, org_name)
+        owned = await operator_queries.accounts_of(
+            org_name, organisations=services.stores.organisations, accounts=services.stores.accounts
+        )
         return [await _sync_one(services, settings, o) for o in owned]
 
     results = _operate(settings, work)
@@ -587,7 +598,9 @@ async def _sync_one(
 ) -> _Synced:
     """One account; a refusal from Meta is reported and the other accounts still sync."""
     account = owned.business_account
-    before = {(t.name, t.language) for t in await services.store.list_templates(account.id)}
+    before = {
+        (t.name, t.language) for t in await services.stores.templates.list_templates(account.id)
+    }
     try:
         templates = await services.accounts.sync_templates(account)
     except (MetaError, MetaUnavailable) as error:
@@ -633,11 +646,13 @@ def templates_list(org: OrgOption) -> None:
     settings = _settings()
 
     async def work(services: Services) -> Sequence[_Listed]:
-        owned = await operator_queries.accounts_of(services.store, org)
+        owned = await operator_queries.accounts_of(
+            org, organisations=services.stores.organisations, accounts=services.stores.accounts
+        )
         return [
             _Listed(
                 account=o.business_account,
-                templates=await services.store.list_templates(o.business_account.id),
+                templates=await services.stores.templates.list_templates(o.business_account.id),
             )
             for o in owned
         ]

@@ -9,22 +9,19 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
 from mindo_core.access.request_limits import KeyRateLimiter, RequestLimit
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.adapters.meta import AiohttpMetaGateway
-from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
-from mindo_core.ports.bulks import BulkStore
-from mindo_core.ports.delivery import DeliveryStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
-from mindo_core.ports.stores import Store
+from mindo_core.ports.stores import Stores
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_queries import BulkQueries
@@ -41,13 +38,9 @@ from mindo_core.settings import Settings
 from mindo_core.throughput.pacing import SendTiming
 
 
-class FullStore(Store, BulkStore, DeliveryStore, Protocol):
-    """Every store port: what one database adapter implements."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class Services:
-    store: FullStore
+    stores: Stores
     meta: MetaGateway
     clock: Clock
     authenticator: Authenticator
@@ -69,7 +62,7 @@ class Services:
 
 
 def wire(
-    store: FullStore,
+    stores: Stores,
     meta: MetaGateway,
     cipher: TokenCipher,
     clock: Clock,
@@ -83,31 +76,82 @@ def wire(
     limiter = KeyRateLimiter(request_limit) if request_limit is not None else None
     bus = progress or InProcessProgressBus()
     settings = engine_settings or EngineSettings()
-    engine = BulkEngine(store, meta, cipher, clock, bus, settings)
+    engine = BulkEngine(
+        accounts=stores.accounts,
+        templates=stores.templates,
+        bulks=stores.bulks,
+        meta=meta,
+        cipher=cipher,
+        clock=clock,
+        progress=bus,
+        settings=settings,
+    )
     # The estimate paces as the engine does: its margin, its throughput override.
     timing = SendTiming(
         margin_seconds=settings.margin_seconds, throughput_mps=settings.throughput_mps
     )
-    queries = BulkQueries(store, clock, bus, engine)
-    statuses = StatusWriter(store, clock, bus)
-    ingest = IngestWebhook(
-        statuses, AccountEvents(store, clock, bus, engine), app_secret=meta_app_secret
+    queries = BulkQueries(
+        accounts=stores.accounts,
+        templates=stores.templates,
+        bulks=stores.bulks,
+        clock=clock,
+        progress=bus,
+        waker=engine,
     )
+    statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
+    events = AccountEvents(
+        accounts=stores.accounts,
+        templates=stores.templates,
+        bulks=stores.bulks,
+        clock=clock,
+        progress=bus,
+        engine=engine,
+    )
+    ingest = IngestWebhook(statuses, events, app_secret=meta_app_secret)
     return Services(
-        store=store,
+        stores=stores,
         meta=meta,
         clock=clock,
-        authenticator=Authenticator(store, clock, limiter),
-        send_message=SendMessage(store, meta, cipher, clock),
-        api_keys=ApiKeyAdmin(store, clock),
-        accounts=AccountConnector(store, meta, cipher),
-        submit_bulk=SubmitBulk(store, clock, engine, timing=timing),
+        authenticator=Authenticator(
+            api_keys=stores.api_keys,
+            organisations=stores.organisations,
+            clock=clock,
+            limiter=limiter,
+        ),
+        send_message=SendMessage(
+            accounts=stores.accounts,
+            templates=stores.templates,
+            messages=stores.messages,
+            meta=meta,
+            cipher=cipher,
+            clock=clock,
+        ),
+        api_keys=ApiKeyAdmin(
+            api_keys=stores.api_keys, organisations=stores.organisations, clock=clock
+        ),
+        accounts=AccountConnector(
+            organisations=stores.organisations,
+            accounts=stores.accounts,
+            templates=stores.templates,
+            meta=meta,
+            cipher=cipher,
+        ),
+        submit_bulk=SubmitBulk(
+            accounts=stores.accounts,
+            templates=stores.templates,
+            bulks=stores.bulks,
+            clock=clock,
+            waker=engine,
+            timing=timing,
+        ),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus),
         bulk_engine=engine,
         progress=bus,
-        business_overview=BusinessOverviewQuery(store, clock),
-        message_status=MessageStatusQuery(store),
+        business_overview=BusinessOverviewQuery(
+            accounts=stores.accounts, templates=stores.templates, bulks=stores.bulks, clock=clock
+        ),
+        message_status=MessageStatusQuery(messages=stores.messages, templates=stores.templates),
         ingest_webhook=ingest,
         status_writer=statuses,
     )
@@ -118,7 +162,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Migrates the database, connects the store and builds the Meta client."""
     cipher = _cipher(settings)
     await asyncio.to_thread(upgrade_database, settings.database_url)
-    store = await open_store(settings.database_url)
+    stores = await open_stores(settings.database_url)
     meta = AiohttpMetaGateway(
         base_url=settings.meta_base_url,
         api_version=settings.meta_api_version,
@@ -127,7 +171,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     try:
         limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)
         services = wire(
-            store,
+            stores,
             meta,
             cipher,
             SystemClock(),
@@ -141,7 +185,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             await services.bulk_engine.stop()
     finally:
         await meta.close()
-        await store.close()
+        await stores.close()
 
 
 def _cipher(settings: Settings) -> TokenCipher:

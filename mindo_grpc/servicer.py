@@ -115,7 +115,9 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         self, request: pb.GetBusinessInfoRequest, principal: Principal
     ) -> pb.BusinessInfo:
         # Read again: the key's cached principal may predate a profile update.
-        organisation = await self.services.store.get_organisation(principal.organisation.id)
+        organisation = await self.services.stores.organisations.get_organisation(
+            principal.organisation.id
+        )
         return convert.business_info(organisation or principal.organisation)
 
     @unary(None)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mindo_core.adapters.memory import InMemoryStore
+from mindo_core.adapters.memory import memory_stores
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.model import Bulk, BulkRecipient
 from mindo_core.bulks.submission import RecipientInput
@@ -18,6 +18,7 @@ from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import MetaError, MetaErrorDetail, MetaUnavailable
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
 from mindo_core.ports.meta import MetaSendResult, PhoneNumberInfo, TemplateInfo
+from mindo_core.ports.stores import Stores
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import SubmitBulkCommand
 from mindo_core.throughput.rate_gate import SlowDownPolicy
@@ -99,7 +100,7 @@ def is_over(bulk: Bulk | None) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# A tenant with numbers and templates, over InMemoryStore, with fast engine settings.
+# A tenant with numbers and templates, over the in-memory stores, with fast engine settings.
 
 WABA = "waba-bulk"
 TOKEN = "bulk-token"
@@ -175,19 +176,19 @@ class BulkWorld:
         return (await self.services.submit_bulk(self.principal, command)).bulk
 
     async def bulk(self, bulk: Bulk) -> Bulk:
-        found = await self.services.store.get_bulk(bulk.id)
+        found = await self.services.stores.bulks.get_bulk(bulk.id)
         assert found is not None
         return found
 
     async def finished(self, bulk: Bulk, *, limit: float = 10.0, every: float = 0.005) -> Bulk:
         async def over() -> bool:
-            return is_over(await self.services.store.get_bulk(bulk.id))
+            return is_over(await self.services.stores.bulks.get_bulk(bulk.id))
 
         await eventually(over, limit=limit, every=every)
         return await self.bulk(bulk)
 
     async def recipients(self, bulk: Bulk) -> list[BulkRecipient]:
-        page = await self.services.store.list_bulk_recipients(
+        page = await self.services.stores.bulks.list_bulk_recipients(
             self.principal.organisation.id, bulk.id, status=None, offset=0, limit=100_000
         )
         return list(page.items)
@@ -201,7 +202,7 @@ async def bulk_world(
     throughput: str = "HIGH",
     organisation: str = "Acme",
     meta_app_secret: str = "",
-    store: InMemoryStore | None = None,
+    stores: Stores | None = None,
 ) -> BulkWorld:
     meta = ScriptedMeta(
         phone_numbers={
@@ -214,7 +215,7 @@ async def bulk_world(
         tokens={WABA: TOKEN},
     )
     services = wire(
-        store or InMemoryStore(),
+        stores or memory_stores(),
         meta,
         ReversingCipher(),
         clock or SystemClock(),
@@ -225,7 +226,7 @@ async def bulk_world(
 
 
 async def tenant(services: Services, name: str, *, connect: bool) -> Principal:
-    await services.store.create_organisation(name)
+    await services.stores.organisations.create_organisation(name)
     issued = await services.api_keys.issue(name)
     principal = await services.authenticator.authenticate(issued.plaintext, None)
     if connect:

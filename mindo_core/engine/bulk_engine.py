@@ -2,7 +2,7 @@
 
 Shape
 =====
-* A **supervisor** loop reads ``store.bulks_to_run()`` (QUEUED and PROCESSING bulks) on start,
+* A **supervisor** loop reads ``bulks.bulks_to_run()`` (QUEUED and PROCESSING bulks) on start,
   whenever it is woken (``wake()``: a bulk was submitted) and every ``poll_interval`` (1 s),
   and hands each phone number its bulks. ``drop(bulk_id)`` (a cancellation) takes a bulk away
   from its runner at once, so that nothing more of it starts.
@@ -58,10 +58,13 @@ from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock
 from mindo_core.engine.number_runner import NumberRunner
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
-from mindo_core.engine.parts import EngineParts, EngineSettings, SendCapacity, StoreForEngine
+from mindo_core.engine.parts import EngineParts, EngineSettings, SendCapacity
+from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.templates import TemplateStore
 from mindo_core.throughput.retry_policy import RetryPolicy
 
 __all__ = ["BulkEngine", "EngineSettings"]
@@ -72,22 +75,27 @@ logger = logging.getLogger("mindo.bulk_engine")
 class BulkEngine:
     def __init__(
         self,
-        store: StoreForEngine,
+        *,
+        accounts: AccountStore,
+        templates: TemplateStore,
+        bulks: BulkStore,
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
-        bus: ProgressBus,
+        progress: ProgressBus,
         settings: EngineSettings | None = None,
     ) -> None:
         settings = settings or EngineSettings()
         self._parts = EngineParts(
-            store=store,
+            accounts=accounts,
+            templates=templates,
+            bulks=bulks,
             meta=meta,
             cipher=cipher,
             clock=clock,
-            bus=bus,
+            bus=progress,
             outcomes=OutcomeBuffer(
-                store, bus, max_batch=settings.flush_batch, interval=settings.flush_interval
+                bulks, progress, max_batch=settings.flush_batch, interval=settings.flush_interval
             ),
             capacity=SendCapacity(settings.max_in_flight),
             retry_policy=RetryPolicy(random.Random(settings.seed), settings.retry),
@@ -129,7 +137,7 @@ class BulkEngine:
         if self._started:
             return
         parts = self._parts
-        settled = await parts.store.settle_in_flight(
+        settled = await parts.bulks.settle_in_flight(
             policy=parts.settings.crash_policy, now=parts.clock.now()
         )
         if settled:
@@ -165,7 +173,7 @@ class BulkEngine:
     async def _supervise(self) -> None:
         while not self._stopping:
             try:
-                self._assign(await self._parts.store.bulks_to_run())
+                self._assign(await self._parts.bulks.bulks_to_run())
                 await self._retire_idle_runners()
             except Exception:
                 logger.exception("Could not read the bulk sends to run; trying again")

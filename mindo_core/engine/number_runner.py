@@ -238,7 +238,7 @@ class NumberRunner:
             if lane.state == "active":  # over elsewhere (cancelled): what it claimed goes too
                 self._drop(lane)
         new = [b for b in self._assigned.values() if b.id not in self._lanes]
-        contexts = BulkContexts(self._parts.store)
+        contexts = BulkContexts(accounts=self._parts.accounts, templates=self._parts.templates)
         for bulk in new:
             if not self._closing:
                 await self._admit(bulk, contexts)
@@ -248,7 +248,7 @@ class NumberRunner:
         if context is None:
             await self._stop_unstarted(bulk, "its phone number or template is no longer known")
             return
-        encrypted = await self._parts.store.encrypted_token(context.business_account.id)
+        encrypted = await self._parts.accounts.encrypted_token(context.business_account.id)
         if encrypted is None:
             await self._stop_unstarted(bulk, "its business account has no access token")
             return
@@ -282,7 +282,7 @@ class NumberRunner:
         the caps of the bulks paced by tier. (A lane admitted later reads it anyway.)"""
         self._number_changed = False  # before reading: a change told meanwhile reads again
         first = next(iter(self._lanes.values()), None)
-        contexts = BulkContexts(self._parts.store)
+        contexts = BulkContexts(accounts=self._parts.accounts, templates=self._parts.templates)
         try:
             context = None if first is None else await contexts.of(first.bulk)
         except Exception:
@@ -350,7 +350,7 @@ class NumberRunner:
             return
         parts = self._parts
         await parts.outcomes.flush()  # a retry released meanwhile must be seen
-        due = await parts.store.next_due_at(lane.id)
+        due = await parts.bulks.next_due_at(lane.id)
         if due is None:
             await self._finish(lane)
         elif lane.state == "active":
@@ -367,7 +367,7 @@ class NumberRunner:
     async def _claim(self, lane: _Lane, size: int) -> None:
         parts = self._parts
         try:
-            claimed = await parts.store.claim_recipients(
+            claimed = await parts.bulks.claim_recipients(
                 lane.id, worker=self._settings.worker, limit=size, now=parts.clock.now()
             )
         except Exception:
@@ -395,10 +395,10 @@ class NumberRunner:
         return max(1, min(self._settings.max_claim, wanted))
 
     async def _finish(self, lane: _Lane) -> None:
-        store = self._parts.store
-        bulk = await store.get_bulk(lane.id)
+        bulks = self._parts.bulks
+        bulk = await bulks.get_bulk(lane.id)
         if bulk is not None and bulk.status in _RUNNING:
-            bulk = await store.finish_bulk(lane.id, self._parts.clock.now())
+            bulk = await bulks.finish_bulk(lane.id, self._parts.clock.now())
         if bulk is not None:
             self._parts.bus.publish(bulk.id, bulk)
         self._drop(lane)
@@ -543,20 +543,20 @@ class NumberRunner:
         self._drop(lane)
 
     async def _stop_in_store(self, bulk_id: BulkId, reason: str) -> None:
-        store = self._parts.store
+        bulks = self._parts.bulks
         try:
-            bulk = await store.stop_bulk(
+            bulk = await bulks.stop_bulk(
                 bulk_id, now=self._parts.clock.now(), reason=reason, cancelled=False
             )
         except IllegalTransition:  # over already (cancelled meanwhile)
-            found = await store.get_bulk(bulk_id)
+            found = await bulks.get_bulk(bulk_id)
             if found is None:
                 return
             bulk = found
         self._parts.bus.publish(bulk.id, bulk)
 
     async def _publish_current(self, bulk_id: BulkId) -> None:
-        bulk = await self._parts.store.get_bulk(bulk_id)
+        bulk = await self._parts.bulks.get_bulk(bulk_id)
         if bulk is not None:
             self._parts.bus.publish(bulk.id, bulk)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from mindo_core.bulks.model import CrashPolicy
 from mindo_core.domain.clock import Clock
@@ -20,11 +19,7 @@ from mindo_core.throughput.rate_gate import SlowDownPolicy
 from mindo_core.throughput.retry_policy import RetryPolicy, RetrySettings
 from mindo_core.throughput.scheduler import PairRatePolicy
 
-__all__ = ["EngineParts", "EngineSettings", "SendCapacity", "StoreForEngine"]
-
-
-class StoreForEngine(AccountStore, TemplateStore, BulkStore, Protocol):
-    """What the engine reads and writes."""
+__all__ = ["EngineParts", "EngineSettings", "SendCapacity"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +101,9 @@ class SendCapacity:
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class EngineParts:
-    store: StoreForEngine
+    accounts: AccountStore
+    templates: TemplateStore
+    bulks: BulkStore
     meta: MetaGateway
     cipher: TokenCipher
     clock: Clock

@@ -1,17 +1,29 @@
-"""Every store port at once: what one database adapter implements."""
+"""The stores of one database, one port per aggregate, as an adapter opens them together.
+
+The composition root hands each use case only the ports it reads and writes; ``close`` lets go
+of what the database holds (connections), once, at shutdown."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.api_keys import ApiKeyStore
+from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.delivery import DeliveryStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.templates import TemplateStore
 
 
-class Store(OrganisationStore, ApiKeyStore, AccountStore, TemplateStore, MessageStore, Protocol):
-    """All stores at once; one adapter implements them over one database."""
-
-    async def close(self) -> None: ...
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Stores:
+    organisations: OrganisationStore
+    api_keys: ApiKeyStore
+    accounts: AccountStore
+    templates: TemplateStore
+    messages: MessageStore
+    bulks: BulkStore
+    delivery: DeliveryStore
+    close: Callable[[], Awaitable[None]]

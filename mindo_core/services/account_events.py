@@ -37,7 +37,7 @@ from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.quota.window import UnknownTier, parse_tier
 
-__all__ = ["AccountEvents", "EngineControl", "StoreForAccountEvents"]
+__all__ = ["AccountEvents", "EngineControl"]
 
 logger = logging.getLogger("mindo.webhooks")
 
@@ -46,10 +46,6 @@ APPROVED: Final = "APPROVED"
 _APPROVED_AGAIN = frozenset({"REINSTATED", "UNARCHIVED"})
 _WARNINGS = frozenset({"FLAGGED"})
 HIGH_THROUGHPUT: Final = "HIGH"
-
-
-class StoreForAccountEvents(AccountStore, TemplateStore, BulkStore, Protocol):
-    """What applying account events reads and writes."""
 
 
 class EngineControl(Protocol):
@@ -62,11 +58,20 @@ class EngineControl(Protocol):
 
 class AccountEvents:
     def __init__(
-        self, store: StoreForAccountEvents, clock: Clock, bus: ProgressBus, engine: EngineControl
+        self,
+        *,
+        accounts: AccountStore,
+        templates: TemplateStore,
+        bulks: BulkStore,
+        clock: Clock,
+        progress: ProgressBus,
+        engine: EngineControl,
     ) -> None:
-        self._store = store
+        self._accounts = accounts
+        self._templates = templates
+        self._bulks = bulks
         self._clock = clock
-        self._bus = bus
+        self._bus = progress
         self._engine = engine
 
     async def apply(self, event: AccountEvent) -> None:
@@ -88,7 +93,7 @@ class AccountEvents:
         if template is None:
             logger.info("Template status webhook for an unknown template (%s)", event.name)
             return
-        updated = await self._store.set_template_status(template.id, status)
+        updated = await self._templates.set_template_status(template.id, status)
         logger.info("Template %s (%s) is now %s", updated.name, updated.language, status)
         if not updated.is_approved:
             await self._stop_bulks_of(updated, _stop_reason(updated, event))
@@ -96,7 +101,7 @@ class AccountEvents:
     async def _template(
         self, account: BusinessAccount, event: TemplateStatusChange
     ) -> StoredTemplate | None:
-        templates = await self._store.list_templates(account.id)
+        templates = await self._templates.list_templates(account.id)
         if event.meta_template_id:
             by_id = [t for t in templates if t.meta_template_id == event.meta_template_id]
             if by_id:
@@ -105,13 +110,13 @@ class AccountEvents:
         return same[0] if same else None
 
     async def _stop_bulks_of(self, template: StoredTemplate, reason: str) -> None:
-        for bulk in await self._store.bulks_to_run():
+        for bulk in await self._bulks.bulks_to_run():
             if bulk.template_id != template.id:
                 continue
             # Stopped first, so that what the engine claimed but did not send is released as
             # skipped when it drops the bulk, never as pending again.
             try:
-                stopped = await self._store.stop_bulk(
+                stopped = await self._bulks.stop_bulk(
                     bulk.id, now=self._clock.now(), reason=reason, cancelled=False
                 )
             except IllegalTransition:  # over meanwhile (finished, cancelled, or 132015 seen)
@@ -125,7 +130,7 @@ class AccountEvents:
 
     async def _number_changed(self, event: NumberQualityChange) -> None:
         account = await self._account(event.waba_id)
-        numbers = [] if account is None else await self._store.list_phone_numbers(account.id)
+        numbers = [] if account is None else await self._accounts.list_phone_numbers(account.id)
         number = _by_display_number(numbers, event.display_phone_number)
         if number is None:
             logger.info("Quality webhook for an unknown number (%s)", event.display_phone_number)
@@ -141,13 +146,13 @@ class AccountEvents:
         account = await self._account(event.waba_id)
         if tier is None or account is None:
             return
-        for number in await self._store.list_phone_numbers(account.id):
+        for number in await self._accounts.list_phone_numbers(account.id):
             await self._update_number(number, tier=tier, throughput=None)
 
     async def _update_number(
         self, number: PhoneNumber, *, tier: str | None, throughput: str | None
     ) -> None:
-        updated = await self._store.update_phone_number_limits(
+        updated = await self._accounts.update_phone_number_limits(
             number.id, messaging_limit_tier=tier, throughput_level=throughput
         )
         logger.info(
@@ -159,7 +164,7 @@ class AccountEvents:
         self._engine.refresh_number(updated.id)
 
     async def _account(self, waba_id: str) -> BusinessAccount | None:
-        accounts = await self._store.list_business_accounts()
+        accounts = await self._accounts.list_business_accounts()
         return next((a for a in accounts if a.waba_id == waba_id), None)
 
 

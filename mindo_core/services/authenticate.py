@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from mindo_core.access import api_keys
 from mindo_core.access.api_keys import ALL_SCOPES, ApiKey, Scope
@@ -21,17 +20,19 @@ class Principal:
     api_key: ApiKey
 
 
-class StoreForAuth(ApiKeyStore, OrganisationStore, Protocol):
-    """What authentication reads."""
-
-
 class Authenticator:
     """Every RPC passes here: the key is checked, then its request rate (if limited)."""
 
     def __init__(
-        self, store: StoreForAuth, clock: Clock, limiter: KeyRateLimiter | None = None
+        self,
+        *,
+        api_keys: ApiKeyStore,
+        organisations: OrganisationStore,
+        clock: Clock,
+        limiter: KeyRateLimiter | None = None,
     ) -> None:
-        self._store = store
+        self._api_keys = api_keys
+        self._organisations = organisations
         self._clock = clock
         self._limiter = limiter
 
@@ -58,12 +59,12 @@ class Authenticator:
     async def _principal_for(self, key: str) -> Principal:
         if not api_keys.is_well_formed(key):
             raise ApiKeyExpired()
-        stored = await self._store.find_api_key_by_hash(api_keys.hash_key(key))
+        stored = await self._api_keys.find_api_key_by_hash(api_keys.hash_key(key))
         if stored is None or not api_keys.matches(key, stored.key_hash):
             raise ApiKeyExpired()
         if not stored.is_usable_at(self._clock.now()):
             raise ApiKeyExpired()
-        organisation = await self._store.get_organisation(stored.organisation_id)
+        organisation = await self._organisations.get_organisation(stored.organisation_id)
         if organisation is None:
             raise ApiKeyExpired()
         return Principal(organisation=organisation, api_key=stored)

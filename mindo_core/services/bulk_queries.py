@@ -24,10 +24,12 @@ from mindo_core.domain.errors import BulkNotFound, FailedPrecondition, InvalidRe
 from mindo_core.domain.messages import DeliveryState
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.engine.bulk_context import BulkContexts
-from mindo_core.ports.bulks import BulkFilter, Page
+from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.bulks import BulkFilter, BulkStore, Page
 from mindo_core.ports.progress import ProgressBus
+from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.authenticate import Principal
-from mindo_core.services.submit_bulk import BulkWaker, StoreForBulks
+from mindo_core.services.submit_bulk import BulkWaker
 
 __all__ = ["MAX_PAGE_SIZE", "BulkQueries", "BulkView", "page_window", "parse_bulk_id"]
 
@@ -46,28 +48,35 @@ class BulkView:
 class BulkQueries:
     def __init__(
         self,
-        store: StoreForBulks,
+        *,
+        accounts: AccountStore,
+        templates: TemplateStore,
+        bulks: BulkStore,
         clock: Clock,
-        bus: ProgressBus,
+        progress: ProgressBus,
         waker: BulkWaker | None = None,
     ) -> None:
-        self._store = store
+        self._accounts = accounts
+        self._templates = templates
+        self._bulks = bulks
         self._clock = clock
-        self._bus = bus
+        self._bus = progress
         self._waker = waker
 
     async def get(self, principal: Principal, bulk_id: str) -> BulkView:
         bulk = await self._owned(principal, bulk_id)
-        return await self.view(bulk, BulkContexts(self._store))
+        return await self.view(
+            bulk, BulkContexts(accounts=self._accounts, templates=self._templates)
+        )
 
     async def list(
         self, principal: Principal, filters: BulkFilter, *, page: int, page_size: int
     ) -> Page[BulkView]:
         offset, limit = page_window(page, page_size)
-        found = await self._store.list_bulks(
+        found = await self._bulks.list_bulks(
             principal.organisation.id, filters, offset=offset, limit=limit
         )
-        contexts = BulkContexts(self._store)
+        contexts = BulkContexts(accounts=self._accounts, templates=self._templates)
         views = [await self.view(bulk, contexts) for bulk in found.items]
         return Page(count=found.count, items=views)
 
@@ -82,7 +91,7 @@ class BulkQueries:
     ) -> Page[BulkRecipient]:
         offset, limit = page_window(page, page_size)
         bulk = await self._owned(principal, bulk_id)
-        return await self._store.list_bulk_recipients(
+        return await self._bulks.list_bulk_recipients(
             principal.organisation.id, bulk.id, status=status, offset=offset, limit=limit
         )
 
@@ -91,7 +100,7 @@ class BulkQueries:
         if not can_cancel(bulk.status):
             raise _already_over(bulk)
         try:
-            cancelled = await self._store.stop_bulk(
+            cancelled = await self._bulks.stop_bulk(
                 bulk.id, now=self._clock.now(), reason=None, cancelled=True
             )
         except IllegalTransition:  # it ended between the read and the cancel
@@ -99,7 +108,9 @@ class BulkQueries:
         self._bus.publish(cancelled.id, cancelled)
         if self._waker is not None:
             self._waker.drop(cancelled.id)
-        return await self.view(cancelled, BulkContexts(self._store))
+        return await self.view(
+            cancelled, BulkContexts(accounts=self._accounts, templates=self._templates)
+        )
 
     async def current(self, principal: Principal, bulk_id: str) -> Bulk:
         """The bulk alone, scoped; ``BulkNotFound`` otherwise."""
@@ -116,7 +127,7 @@ class BulkQueries:
         bulk = (
             None
             if parsed is None
-            else await self._store.get_bulk(parsed, principal.organisation.id)
+            else await self._bulks.get_bulk(parsed, principal.organisation.id)
         )
         if bulk is None:
             raise BulkNotFound(bulk_id[:64])

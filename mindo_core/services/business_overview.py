@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from mindo_core.domain.accounts import BusinessAccount, Organisation, OrganisationId, PhoneNumber
 from mindo_core.domain.clock import Clock
@@ -59,19 +58,24 @@ class BusinessOverview:
     accounts: tuple[AccountOverview, ...]
 
 
-class StoreForOverview(AccountStore, TemplateStore, BulkStore, Protocol):
-    """What the overview reads."""
-
-
 class BusinessOverviewQuery:
-    def __init__(self, store: StoreForOverview, clock: Clock) -> None:
-        self._store = store
+    def __init__(
+        self,
+        *,
+        accounts: AccountStore,
+        templates: TemplateStore,
+        bulks: BulkStore,
+        clock: Clock,
+    ) -> None:
+        self._accounts = accounts
+        self._templates = templates
+        self._bulks = bulks
         self._clock = clock
 
     async def __call__(self, principal: Principal) -> BusinessOverview:
         organisation = principal.organisation
-        accounts = await self._store.list_business_accounts(organisation.id)
-        numbers = {a.id: await self._store.list_phone_numbers(a.id) for a in accounts}
+        accounts = await self._accounts.list_business_accounts(organisation.id)
+        numbers = {a.id: await self._accounts.list_phone_numbers(a.id) for a in accounts}
         tier = portfolio_tier([n for found in numbers.values() for n in found])
         quota = quota_snapshot(tier, unique_sent_24h=await self._unique_sent(organisation.id))
         overviews = [
@@ -93,11 +97,11 @@ class BusinessOverviewQuery:
 
     async def _unique_sent(self, organisation_id: OrganisationId) -> int:
         since = self._clock.now() - WINDOW
-        return len(await self._store.recipient_window(organisation_id, since))
+        return len(await self._bulks.recipient_window(organisation_id, since))
 
     async def _sendable_templates(self, account: BusinessAccount) -> tuple[TemplateOverview, ...]:
         overviews = []
-        for template in await self._store.list_templates(account.id):
+        for template in await self._templates.list_templates(account.id):
             if not template.is_approved:
                 continue
             try:

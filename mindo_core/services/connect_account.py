@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from mindo_core.domain.accounts import BusinessAccount, PhoneNumber
 from mindo_core.domain.errors import NotFound, OrganisationNotFound
@@ -26,13 +25,19 @@ class ConnectedAccount:
     templates: Sequence[StoredTemplate]
 
 
-class StoreForAccounts(OrganisationStore, AccountStore, TemplateStore, Protocol):
-    """What connecting and syncing accounts reads and writes."""
-
-
 class AccountConnector:
-    def __init__(self, store: StoreForAccounts, meta: MetaGateway, cipher: TokenCipher) -> None:
-        self._store = store
+    def __init__(
+        self,
+        *,
+        organisations: OrganisationStore,
+        accounts: AccountStore,
+        templates: TemplateStore,
+        meta: MetaGateway,
+        cipher: TokenCipher,
+    ) -> None:
+        self._organisations = organisations
+        self._accounts = accounts
+        self._templates = templates
         self._meta = meta
         self._cipher = cipher
 
@@ -40,28 +45,28 @@ class AccountConnector:
         self, organisation_name: str, *, waba_id: str, access_token: str, name: str = ""
     ) -> ConnectedAccount:
         """Reads everything from Meta before writing, so a refused token stores nothing."""
-        organisation = await self._store.find_organisation_by_name(organisation_name)
+        organisation = await self._organisations.find_organisation_by_name(organisation_name)
         if organisation is None:
             raise OrganisationNotFound(organisation_name)
         numbers = await self._meta.list_phone_numbers(waba_id=waba_id, access_token=access_token)
         templates = await self._meta.list_templates(waba_id=waba_id, access_token=access_token)
-        account = await self._store.upsert_business_account(
+        account = await self._accounts.upsert_business_account(
             organisation_id=organisation.id,
             waba_id=waba_id,
             name=name or waba_id,
             encrypted_access_token=self._cipher.encrypt(access_token),
         )
-        stored_numbers = [await self._store.upsert_phone_number(account.id, n) for n in numbers]
-        stored_templates = [await self._store.upsert_template(account.id, t) for t in templates]
+        stored_numbers = [await self._accounts.upsert_phone_number(account.id, n) for n in numbers]
+        stored_templates = [await self._templates.upsert_template(account.id, t) for t in templates]
         return ConnectedAccount(
             business_account=account, phone_numbers=stored_numbers, templates=stored_templates
         )
 
     async def sync_templates(self, account: BusinessAccount) -> Sequence[StoredTemplate]:
-        encrypted = await self._store.encrypted_token(account.id)
+        encrypted = await self._accounts.encrypted_token(account.id)
         if encrypted is None:
             raise NotFound(f"Business account '{account.waba_id}' has no access token")
         templates = await self._meta.list_templates(
             waba_id=account.waba_id, access_token=self._cipher.decrypt(encrypted)
         )
-        return [await self._store.upsert_template(account.id, t) for t in templates]
+        return [await self._templates.upsert_template(account.id, t) for t in templates]

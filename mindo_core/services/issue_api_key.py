@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
 from mindo_core.access import api_keys
 from mindo_core.access.api_keys import ALL_SCOPES, ApiKey, Scope
@@ -23,13 +22,16 @@ class IssuedKey:
     api_key: ApiKey
 
 
-class StoreForKeys(ApiKeyStore, OrganisationStore, Protocol):
-    """What key administration reads and writes."""
-
-
 class ApiKeyAdmin:
-    def __init__(self, store: StoreForKeys, clock: Clock) -> None:
-        self._store = store
+    def __init__(
+        self,
+        *,
+        api_keys: ApiKeyStore,
+        organisations: OrganisationStore,
+        clock: Clock,
+    ) -> None:
+        self._api_keys = api_keys
+        self._organisations = organisations
         self._clock = clock
 
     async def issue(
@@ -42,7 +44,7 @@ class ApiKeyAdmin:
         plaintext: str | None = None,
     ) -> IssuedKey:
         """``plaintext`` lets an operator pin a key (the demo's MINDO_DEMO_API_KEY)."""
-        organisation = await self._store.find_organisation_by_name(organisation_name)
+        organisation = await self._organisations.find_organisation_by_name(organisation_name)
         if organisation is None:
             raise OrganisationNotFound(organisation_name)
         key = plaintext or api_keys.generate_key()
@@ -51,7 +53,7 @@ class ApiKeyAdmin:
                 "api_key", "must be 'mindo_' followed by 24 letters or digits"
             )
         now = self._clock.now()
-        stored = await self._store.add_api_key(
+        stored = await self._api_keys.add_api_key(
             organisation_id=organisation.id,
             name=name,
             display_prefix=api_keys.display_prefix(key),
@@ -63,10 +65,10 @@ class ApiKeyAdmin:
         return IssuedKey(plaintext=key, api_key=stored)
 
     async def list(self, organisation_name: str) -> Sequence[ApiKey]:
-        organisation = await self._store.find_organisation_by_name(organisation_name)
+        organisation = await self._organisations.find_organisation_by_name(organisation_name)
         if organisation is None:
             raise OrganisationNotFound(organisation_name)
-        return await self._store.list_api_keys(organisation.id)
+        return await self._api_keys.list_api_keys(organisation.id)
 
     async def revoke(self, organisation_name: str, display_prefix: str) -> ApiKey:
         keys = [k for k in await self.list(organisation_name) if k.revoked_at is None]
@@ -74,5 +76,5 @@ class ApiKeyAdmin:
         if len(matching) != 1:
             found = "no active key" if not matching else f"{len(matching)} active keys"
             raise NotFound(f"{found} with prefix '{display_prefix}'")
-        await self._store.revoke_api_key(matching[0].id, self._clock.now())
+        await self._api_keys.revoke_api_key(matching[0].id, self._clock.now())
         return matching[0]

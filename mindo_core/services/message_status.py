@@ -7,7 +7,7 @@ unknown one (``MessageNotFound``). Bulk recipients are messages too once Meta ha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
 from mindo_core.domain.errors import MessageNotFound
 from mindo_core.domain.messages import MessageRecord
@@ -20,10 +20,6 @@ __all__ = ["MessageStatusQuery", "MessageView"]
 
 # Meta's wamids are about 60 characters; anything far longer is no wamid.
 MAX_WAMID_LENGTH: Final = 128
-
-
-class StoreForMessageStatus(MessageStore, TemplateStore, Protocol):
-    """What the query reads."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,15 +41,21 @@ class MessageView:
 
 
 class MessageStatusQuery:
-    def __init__(self, store: StoreForMessageStatus) -> None:
-        self._store = store
+    def __init__(
+        self,
+        *,
+        messages: MessageStore,
+        templates: TemplateStore,
+    ) -> None:
+        self._messages = messages
+        self._templates = templates
 
     async def __call__(self, principal: Principal, wamid: str) -> MessageView:
         wamid = wamid.strip()
         if not wamid or len(wamid) > MAX_WAMID_LENGTH:
             raise MessageNotFound(wamid[:MAX_WAMID_LENGTH])
-        message = await self._store.find_message_by_wamid(principal.organisation.id, wamid)
+        message = await self._messages.find_message_by_wamid(principal.organisation.id, wamid)
         if message is None:
             raise MessageNotFound(wamid)
-        template = await self._store.get_template(message.template_id)
+        template = await self._templates.get_template(message.template_id)
         return MessageView(message=message, template=template)

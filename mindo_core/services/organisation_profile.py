@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol, cast
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mindo_core.domain.accounts import COMPANY_SIZES, COMPANY_TYPES, CompanySize, Organisation
@@ -12,12 +12,8 @@ from mindo_core.domain.errors import InvalidRequest, OrganisationNotFound
 from mindo_core.ports.organisations import OrganisationStore
 
 
-class StoreForProfiles(OrganisationStore, Protocol):
-    """What profile updates read and write."""
-
-
 async def update_profile(
-    store: StoreForProfiles,
+    organisations: OrganisationStore,
     organisation_name: str,
     *,
     email: str | None = None,
@@ -31,7 +27,7 @@ async def update_profile(
     categories: Sequence[str] | None = None,
 ) -> Organisation:
     """Changes only what is given; every value is checked before anything is stored."""
-    organisation = await store.find_organisation_by_name(organisation_name)
+    organisation = await organisations.find_organisation_by_name(organisation_name)
     if organisation is None:
         raise OrganisationNotFound(organisation_name)
     profile = organisation.profile
@@ -48,7 +44,7 @@ async def update_profile(
     if categories is not None:
         changes["categories"] = tuple(c.strip() for c in categories if c.strip())
     updated = replace(profile, **changes)  # type: ignore[arg-type]
-    return await store.update_organisation_profile(organisation.id, updated)
+    return await organisations.update_organisation_profile(organisation.id, updated)
 
 
 def _timezone(name: str) -> str:

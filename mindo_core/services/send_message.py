@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from mindo_core.domain.accounts import BusinessAccountId, PhoneNumberRowId
 from mindo_core.domain.clock import Clock
@@ -55,22 +54,27 @@ class SentMessage:
     sent_at: datetime
 
 
-class StoreForSending(AccountStore, TemplateStore, MessageStore, Protocol):
-    """What sending one message reads and writes."""
-
-
 class SendMessage:
     def __init__(
-        self, store: StoreForSending, meta: MetaGateway, cipher: TokenCipher, clock: Clock
+        self,
+        *,
+        accounts: AccountStore,
+        templates: TemplateStore,
+        messages: MessageStore,
+        meta: MetaGateway,
+        cipher: TokenCipher,
+        clock: Clock,
     ) -> None:
-        self._store = store
+        self._accounts = accounts
+        self._templates = templates
+        self._messages = messages
         self._meta = meta
         self._cipher = cipher
         self._clock = clock
 
     async def __call__(self, principal: Principal, command: SendMessageCommand) -> SentMessage:
         recipient = _recipient(command.recipient_phone)
-        found = await self._store.find_sender(principal.organisation.id, command.phone_number_id)
+        found = await self._accounts.find_sender(principal.organisation.id, command.phone_number_id)
         if found is None:
             raise PhoneNumberNotFound(command.phone_number_id)
         phone_number, account, encrypted_token = found
@@ -87,10 +91,10 @@ class SendMessage:
                 payload=payload,
             )
         except (MetaError, MetaUnavailable) as error:
-            await self._store.add_message(sending.failed(error, self._clock.now()))
+            await self._messages.add_message(sending.failed(error, self._clock.now()))
             raise
         now = self._clock.now()
-        record = await self._store.add_message(sending.sent(result.wamid, now))
+        record = await self._messages.add_message(sending.sent(result.wamid, now))
         return SentMessage(
             record=record,
             wamid=result.wamid,
@@ -102,7 +106,7 @@ class SendMessage:
     async def _approved_template(
         self, business_account_id: BusinessAccountId, command: SendMessageCommand
     ) -> StoredTemplate:
-        template = await self._store.find_template(
+        template = await self._templates.find_template(
             business_account_id, command.template_name, command.language
         )
         if template is None:

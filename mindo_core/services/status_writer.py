@@ -33,16 +33,16 @@ logger = logging.getLogger("mindo.webhooks")
 class StatusWriter:
     def __init__(
         self,
-        store: DeliveryStore,
-        clock: Clock,
-        bus: ProgressBus,
         *,
+        delivery: DeliveryStore,
+        clock: Clock,
+        progress: ProgressBus,
         max_batch: int = 2000,
         sweep_seconds: float = 1.0,
     ) -> None:
-        self._store = store
+        self._delivery = delivery
         self._clock = clock
-        self._bus = bus
+        self._bus = progress
         self._max_batch = max_batch
         self._sweep_seconds = sweep_seconds
         self._queue: list[tuple[Sequence[StatusUpdate], asyncio.Future[DeliveryReport]]] = []
@@ -63,7 +63,9 @@ class StatusWriter:
             taken = self._take()
             statuses = [update for updates, _ in taken for update in updates]
             try:
-                report = await self._store.apply_statuses(statuses, received_at=self._clock.now())
+                report = await self._delivery.apply_statuses(
+                    statuses, received_at=self._clock.now()
+                )
             except Exception as error:
                 logger.exception("Writing %d webhook statuses failed", len(statuses))
                 for _, future in taken:
@@ -97,9 +99,9 @@ class StatusWriter:
 
     async def sweep_parked(self) -> DeliveryReport:
         """Applies the parked statuses whose message has appeared since."""
-        report = await self._store.apply_parked(now=self._clock.now())
+        report = await self._delivery.apply_parked(now=self._clock.now())
         self._published(report)
-        self._maybe_parked = await self._store.parked_count() > 0
+        self._maybe_parked = await self._delivery.parked_count() > 0
         return report
 
     def start(self) -> None:

@@ -74,7 +74,6 @@ from mindo_core.throughput.pacing import (
 
 __all__ = [
     "BulkWaker",
-    "StoreForBulks",
     "SubmitBulk",
     "SubmitBulkCommand",
     "SubmittedBulk",
@@ -108,10 +107,6 @@ class SubmittedBulk:
     quota: QuotaPlan
 
 
-class StoreForBulks(AccountStore, TemplateStore, BulkStore, Protocol):
-    """What the bulk use cases read and write."""
-
-
 class BulkWaker(Protocol):
     """The bulk engine, as the use cases see it: told when there is new work or less of it."""
 
@@ -135,14 +130,18 @@ class _Asleep:
 class SubmitBulk:
     def __init__(
         self,
-        store: StoreForBulks,
+        *,
+        accounts: AccountStore,
+        templates: TemplateStore,
+        bulks: BulkStore,
         clock: Clock,
         waker: BulkWaker | None = None,
-        *,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         timing: SendTiming | None = None,
     ) -> None:
-        self._store = store
+        self._accounts = accounts
+        self._templates = templates
+        self._bulks = bulks
         self._clock = clock
         self._waker = waker or _Asleep()
         self._new_id = new_id
@@ -150,7 +149,7 @@ class SubmitBulk:
 
     async def __call__(self, principal: Principal, command: SubmitBulkCommand) -> SubmittedBulk:
         organisation_id = principal.organisation.id
-        found = await self._store.find_sender(organisation_id, command.phone_number_id)
+        found = await self._accounts.find_sender(organisation_id, command.phone_number_id)
         if found is None:
             raise PhoneNumberNotFound(command.phone_number_id)
         number, account, _ = found
@@ -158,7 +157,7 @@ class SubmitBulk:
         prepared = prepare_recipients(parse_template(template), command.recipients)
         pacing = parse_pacing(command.pacing)
         now = self._clock.now()
-        window = await self._store.recipient_window(organisation_id, now - WINDOW)
+        window = await self._bulks.recipient_window(organisation_id, now - WINDOW)
         plan = plan_quota(
             tier_of(number),
             already_messaged=window,
@@ -182,7 +181,7 @@ class SubmitBulk:
             created_by=principal.api_key.id,
         )
         # Streamed into the store: the rows are made as they are written.
-        bulk = await self._store.create_bulk(new_bulk, _chunks(prepared, plan, window))
+        bulk = await self._bulks.create_bulk(new_bulk, _chunks(prepared, plan, window))
         self._waker.wake()
         return SubmittedBulk(
             bulk=bulk,
@@ -193,7 +192,7 @@ class SubmitBulk:
 
     async def _sharers(self, number: PhoneNumber) -> list[Sharer]:
         """The bulks queued or sending on ``number``: what each still has to send, at what cap."""
-        running = await self._store.bulks_to_run(number.id)
+        running = await self._bulks.bulks_to_run(number.id)
         return [
             Sharer(remaining=bulk.counters.pending, max_rate=_rate_cap(bulk.pacing, number))
             for bulk in running
@@ -202,7 +201,7 @@ class SubmitBulk:
     async def _approved_template(
         self, business_account_id: BusinessAccountId, command: SubmitBulkCommand
     ) -> StoredTemplate:
-        template = await self._store.find_template(
+        template = await self._templates.find_template(
             business_account_id, command.template_name, command.language
         )
         if template is None:

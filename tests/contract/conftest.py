@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from mindo_core.adapters.memory import InMemoryStore
-from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.adapters.memory import memory_stores
+from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.adapters.sql.engine import make_sync_engine
 from mindo_core.adapters.sql.tables import metadata
-from mindo_core.ports.stores import Store
+from mindo_core.ports.stores import Stores
 
 POSTGRES_ENV = "MINDO_TEST_POSTGRES_URL"
 
@@ -125,7 +125,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
 
 
 @pytest.fixture
-async def store(store_url: str | None) -> AsyncIterator[Store]:
-    opened: Store = InMemoryStore() if store_url is None else await open_store(store_url)
+async def stores(store_url: str | None) -> AsyncIterator[Stores]:
+    opened = memory_stores() if store_url is None else await open_stores(store_url)
     yield opened
     await opened.close()

@@ -14,7 +14,7 @@ from mindo_core.domain.messages import NewMessage
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.ports.bulks import NewBulk
 from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
-from mindo_core.ports.stores import Store
+from mindo_core.ports.stores import Stores
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MADRID_SUMMER = timezone(timedelta(hours=2))
@@ -59,17 +59,17 @@ class Tenant:
     template: StoredTemplate
 
 
-async def tenant(store: Store, name: str = "acme", suffix: str = "1") -> Tenant:
+async def tenant(stores: Stores, name: str = "acme", suffix: str = "1") -> Tenant:
     """An organisation with one account, one number and one template."""
-    organisation = await store.create_organisation(name)
-    account = await store.upsert_business_account(
+    organisation = await stores.organisations.create_organisation(name)
+    account = await stores.accounts.upsert_business_account(
         organisation_id=organisation.id,
         waba_id=f"waba-{suffix}",
         name=f"{name} WABA",
         encrypted_access_token=TOKEN + suffix.encode(),
     )
-    number = await store.upsert_phone_number(account.id, number_info(f"10{suffix}"))
-    template = await store.upsert_template(account.id, template_info())
+    number = await stores.accounts.upsert_phone_number(account.id, number_info(f"10{suffix}"))
+    template = await stores.templates.upsert_template(account.id, template_info())
     return Tenant(organisation=organisation, account=account, number=number, template=template)
 
 

@@ -12,11 +12,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
-from typing import Protocol, cast
 
 import pytest
 
-from mindo_core.adapters.sql import open_store
+from mindo_core.adapters.sql import open_stores
 from mindo_core.bulks.model import (
     UNCONFIRMED_REASON,
     Bulk,
@@ -30,14 +29,13 @@ from mindo_core.domain.messages import DeliveryState
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import (
     BulkFilter,
-    BulkStore,
     ClaimedRecipient,
     NewBulkRecipient,
     NewRecipientChunk,
     RecipientOutcome,
     in_chunks,
 )
-from mindo_core.ports.stores import Store
+from mindo_core.ports.stores import Stores
 from tests.contract.tenants import (
     MADRID_SUMMER,
     T0,
@@ -51,23 +49,14 @@ from tests.contract.tenants import (
 LATER = T0 + timedelta(minutes=5)
 
 
-class FullStore(Store, BulkStore, Protocol):
-    pass
-
-
 @pytest.fixture
-def bulks(store: Store) -> FullStore:
-    return cast(FullStore, store)
-
-
-@pytest.fixture
-async def elsewhere(bulks: FullStore, store_url: str | None) -> AsyncIterator[FullStore]:
+async def elsewhere(stores: Stores, store_url: str | None) -> AsyncIterator[Stores]:
     """The same database through a store of its own (another process, as far as the database
     can tell); the very same store in memory."""
     if store_url is None:
-        yield bulks
+        yield stores
         return
-    other = cast(FullStore, await open_store(store_url))
+    other = await open_stores(store_url)
     yield other
     await other.close()
 
@@ -85,7 +74,7 @@ def recipients(count: int, *, not_before: datetime | None = None) -> list[NewBul
 
 
 async def create(
-    store: FullStore,
+    stores: Stores,
     owner: Tenant,
     people: Iterable[NewBulkRecipient] | int = 3,
     *,
@@ -104,7 +93,7 @@ async def create(
         **({} if bulk_id is None else {"id": BulkId(bulk_id)}),
         **({} if template_id is None else {"template_id": template_id}),
     )
-    return await store.create_bulk(new, in_chunks(listed, chunk_size))
+    return await stores.bulks.create_bulk(new, in_chunks(listed, chunk_size))
 
 
 def accept(claimed: ClaimedRecipient, wamid: str, at: datetime = LATER) -> RecipientOutcome:
@@ -135,20 +124,20 @@ def release(claimed: ClaimedRecipient, retry_at: datetime | None) -> RecipientOu
 
 
 async def claim(
-    store: FullStore, bulk: Bulk, limit: int = 10, now: datetime = LATER, worker: str = "w1"
+    stores: Stores, bulk: Bulk, limit: int = 10, now: datetime = LATER, worker: str = "w1"
 ) -> list[ClaimedRecipient]:
-    return list(await store.claim_recipients(bulk.id, worker=worker, limit=limit, now=now))
+    return list(await stores.bulks.claim_recipients(bulk.id, worker=worker, limit=limit, now=now))
 
 
-async def states(store: FullStore, bulk: Bulk) -> list[str]:
-    page = await store.list_bulk_recipients(
+async def states(stores: Stores, bulk: Bulk) -> list[str]:
+    page = await stores.bulks.list_bulk_recipients(
         bulk.organisation_id, bulk.id, status=None, offset=0, limit=1000
     )
     return [recipient.state for recipient in page.items]
 
 
-async def fetch(store: FullStore, bulk: Bulk) -> Bulk:
-    found = await store.get_bulk(bulk.id)
+async def fetch(stores: Stores, bulk: Bulk) -> Bulk:
+    found = await stores.bulks.get_bulk(bulk.id)
     assert found is not None
     return found
 
@@ -157,18 +146,18 @@ async def fetch(store: FullStore, bulk: Bulk) -> Bulk:
 # Creating and reading
 
 
-async def test_a_new_bulk_is_queued_with_every_recipient_pending(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
+async def test_a_new_bulk_is_queued_with_every_recipient_pending(stores: Stores) -> None:
+    acme = await tenant(stores)
 
-    bulk = await create(bulks, acme, 3)
+    bulk = await create(stores, acme, 3)
 
     assert bulk.status == "QUEUED"
     assert bulk.counters == BulkCounters(total=3, pending=3)
     assert (bulk.template_name, bulk.language) == ("greeting", "es")
     assert (bulk.created_at, bulk.started_at, bulk.completed_at) == (T0, None, None)
-    assert await bulks.get_bulk(bulk.id) == bulk
-    assert await bulks.get_bulk(bulk.id, acme.organisation.id) == bulk
-    page = await bulks.list_bulk_recipients(
+    assert await stores.bulks.get_bulk(bulk.id) == bulk
+    assert await stores.bulks.get_bulk(bulk.id, acme.organisation.id) == bulk
+    page = await stores.bulks.list_bulk_recipients(
         acme.organisation.id, bulk.id, status=None, offset=0, limit=10
     )
     assert page.count == 3
@@ -180,8 +169,8 @@ async def test_a_new_bulk_is_queued_with_every_recipient_pending(bulks: FullStor
     assert page.items[1].variables_used == {"nombre": "Cliente 1"}
 
 
-async def test_recipients_keep_their_variables_and_when_they_may_go(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
+async def test_recipients_keep_their_variables_and_when_they_may_go(stores: Stores) -> None:
+    acme = await tenant(stores)
     shared = MappingProxyType({"nombre": "Todos"})  # recipients may share one mapping
     refill = datetime(2025, 3, 2, 9, 15, 30, 123456, tzinfo=MADRID_SUMMER)
     people = [
@@ -192,9 +181,9 @@ async def test_recipients_keep_their_variables_and_when_they_may_go(bulks: FullS
         NewBulkRecipient(position=1500, e164="+5491199999", variables_used={}, not_before=refill)
     )
 
-    bulk = await create(bulks, acme, people)
+    bulk = await create(stores, acme, people)
 
-    page = await bulks.list_bulk_recipients(
+    page = await stores.bulks.list_bulk_recipients(
         acme.organisation.id, bulk.id, status=None, offset=1499, limit=5
     )
     assert page.count == 1501
@@ -205,9 +194,9 @@ async def test_recipients_keep_their_variables_and_when_they_may_go(bulks: FullS
     assert page.items[1].not_before.utcoffset() == timedelta(0)
 
 
-async def test_recipients_may_be_streamed_from_a_generator_read_once(bulks: FullStore) -> None:
+async def test_recipients_may_be_streamed_from_a_generator_read_once(stores: Stores) -> None:
     # Several SQL chunks (1,000 rows each), so that chunks meet in the middle.
-    acme = await tenant(bulks)
+    acme = await tenant(stores)
     read: list[int] = []
 
     def streamed() -> Iterator[NewBulkRecipient]:
@@ -215,11 +204,11 @@ async def test_recipients_may_be_streamed_from_a_generator_read_once(bulks: Full
             read.append(i)
             yield NewBulkRecipient(position=i, e164=f"+3461{i:07d}", variables_used={"n": str(i)})
 
-    bulk = await create(bulks, acme, streamed())
+    bulk = await create(stores, acme, streamed())
 
     assert read == list(range(2_503))
     assert bulk.counters == BulkCounters(total=2_503, pending=2_503)
-    page = await bulks.list_bulk_recipients(
+    page = await stores.bulks.list_bulk_recipients(
         acme.organisation.id, bulk.id, status=None, offset=999, limit=3
     )
     assert [(r.position, r.e164, r.variables_used) for r in page.items] == [
@@ -229,79 +218,79 @@ async def test_recipients_may_be_streamed_from_a_generator_read_once(bulks: Full
     ]
 
 
-async def test_recipients_out_of_position_order_store_nothing(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
+async def test_recipients_out_of_position_order_store_nothing(stores: Stores) -> None:
+    acme = await tenant(stores)
     people = recipients(3)
     bulk_id = str(uuid.uuid4())
 
     with pytest.raises(ValueError, match="position"):
-        await create(bulks, acme, [people[0], people[2], people[1]], bulk_id=bulk_id)
+        await create(stores, acme, [people[0], people[2], people[1]], bulk_id=bulk_id)
 
-    assert await bulks.get_bulk(BulkId(bulk_id)) is None
-    listed = await bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=0, limit=10)
+    assert await stores.bulks.get_bulk(BulkId(bulk_id)) is None
+    listed = await stores.bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=0, limit=10)
     assert listed.count == 0
 
 
-async def test_chunks_that_do_not_follow_on_store_nothing(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
+async def test_chunks_that_do_not_follow_on_store_nothing(stores: Stores) -> None:
+    acme = await tenant(stores)
     first, third = recipients(3)[:2], recipients(5)[3:]
     bulk_id = str(uuid.uuid4())
 
     with pytest.raises(ValueError, match="position"):
-        await create(bulks, acme, first + third, bulk_id=bulk_id, chunk_size=2)
+        await create(stores, acme, first + third, bulk_id=bulk_id, chunk_size=2)
 
-    assert await bulks.get_bulk(BulkId(bulk_id)) is None
+    assert await stores.bulks.get_bulk(BulkId(bulk_id)) is None
 
 
-async def test_a_chunk_with_columns_of_different_lengths_stores_nothing(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 1)
+async def test_a_chunk_with_columns_of_different_lengths_stores_nothing(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 1)
     lopsided = NewRecipientChunk(
         first_position=0, e164s=["+34611000001", "+34611000002"], variables_used=[{}]
     )
     new = new_bulk(acme, total_recipients=2)
 
     with pytest.raises(ValueError, match="equal length"):
-        await bulks.create_bulk(new, [lopsided])
+        await stores.bulks.create_bulk(new, [lopsided])
 
-    assert await bulks.get_bulk(new.id) is None
-    assert await bulks.get_bulk(bulk.id) is not None
+    assert await stores.bulks.get_bulk(new.id) is None
+    assert await stores.bulks.get_bulk(bulk.id) is not None
 
 
-async def test_another_organisations_bulk_is_not_found(bulks: FullStore) -> None:
-    acme = await tenant(bulks, "acme", "1")
-    other = await tenant(bulks, "other", "2")
-    bulk = await create(bulks, acme)
+async def test_another_organisations_bulk_is_not_found(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
+    bulk = await create(stores, acme)
 
-    assert await bulks.get_bulk(bulk.id, other.organisation.id) is None
-    assert await bulks.get_bulk(BulkId(str(uuid.uuid4()))) is None
-    page = await bulks.list_bulk_recipients(
+    assert await stores.bulks.get_bulk(bulk.id, other.organisation.id) is None
+    assert await stores.bulks.get_bulk(BulkId(str(uuid.uuid4()))) is None
+    page = await stores.bulks.list_bulk_recipients(
         other.organisation.id, bulk.id, status=None, offset=0, limit=10
     )
     assert (page.count, list(page.items)) == (0, [])
-    listed = await bulks.list_bulks(other.organisation.id, BulkFilter(), offset=0, limit=10)
+    listed = await stores.bulks.list_bulks(other.organisation.id, BulkFilter(), offset=0, limit=10)
     assert listed.count == 0
 
 
-async def test_a_bulk_id_is_taken_once(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 2)
+async def test_a_bulk_id_is_taken_once(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
 
     with pytest.raises(Conflict):
-        await create(bulks, acme, 5, bulk_id=bulk.id)
+        await create(stores, acme, 5, bulk_id=bulk.id)
 
-    assert await bulks.get_bulk(bulk.id) == bulk
-    assert await states(bulks, bulk) == ["pending", "pending"]
+    assert await stores.bulks.get_bulk(bulk.id) == bulk
+    assert await states(stores, bulk) == ["pending", "pending"]
 
 
-async def test_bulks_are_listed_newest_first_with_their_count(bulks: FullStore) -> None:
-    acme = await tenant(bulks, "acme", "1")
-    other = await tenant(bulks, "other", "2")
-    made = [await create(bulks, acme, 1, created_at=T0 + timedelta(hours=h)) for h in range(5)]
-    await create(bulks, other, 1, created_at=T0 + timedelta(hours=9))
+async def test_bulks_are_listed_newest_first_with_their_count(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
+    made = [await create(stores, acme, 1, created_at=T0 + timedelta(hours=h)) for h in range(5)]
+    await create(stores, other, 1, created_at=T0 + timedelta(hours=9))
 
-    first = await bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=0, limit=2)
-    third = await bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=4, limit=2)
+    first = await stores.bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=0, limit=2)
+    third = await stores.bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=4, limit=2)
 
     assert first.count == third.count == 5
     assert list(first.items) == [made[4], made[3]]
@@ -309,20 +298,20 @@ async def test_bulks_are_listed_newest_first_with_their_count(bulks: FullStore) 
 
 
 async def test_bulks_are_filtered_by_status_template_and_inclusive_utc_days(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks)
-    english = await bulks.upsert_template(acme.account.id, template_info(language="en"))
+    acme = await tenant(stores)
+    english = await stores.templates.upsert_template(acme.account.id, template_info(language="en"))
     # 23:30 UTC on the 1st is already the 2nd in Madrid: days are UTC days.
-    late_first = await create(bulks, acme, 1, created_at=datetime(2025, 3, 1, 23, 30, tzinfo=UTC))
-    second = await create(bulks, acme, 1, created_at=datetime(2025, 3, 2, 0, 0, tzinfo=UTC))
+    late_first = await create(stores, acme, 1, created_at=datetime(2025, 3, 1, 23, 30, tzinfo=UTC))
+    second = await create(stores, acme, 1, created_at=datetime(2025, 3, 2, 0, 0, tzinfo=UTC))
     third = await create(
-        bulks, acme, 1, created_at=datetime(2025, 3, 3, 12, 0, tzinfo=UTC), template_id=english.id
+        stores, acme, 1, created_at=datetime(2025, 3, 3, 12, 0, tzinfo=UTC), template_id=english.id
     )
-    await bulks.stop_bulk(second.id, now=LATER, reason=None, cancelled=True)
+    await stores.bulks.stop_bulk(second.id, now=LATER, reason=None, cancelled=True)
 
     async def listed(filters: BulkFilter) -> list[BulkId]:
-        page = await bulks.list_bulks(acme.organisation.id, filters, offset=0, limit=10)
+        page = await stores.bulks.list_bulks(acme.organisation.id, filters, offset=0, limit=10)
         assert page.count == len(page.items)
         return [bulk.id for bulk in page.items]
 
@@ -337,24 +326,24 @@ async def test_bulks_are_filtered_by_status_template_and_inclusive_utc_days(
 
 
 async def test_bulks_to_run_are_the_queued_and_processing_ones_oldest_first(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks, "acme", "1")
-    other = await tenant(bulks, "other", "2")
-    newest = await create(bulks, acme, 1, created_at=T0 + timedelta(hours=2))
-    oldest = await create(bulks, other, 1, created_at=T0)
-    cancelled = await create(bulks, acme, 1, created_at=T0 + timedelta(hours=1))
-    await bulks.stop_bulk(cancelled.id, now=LATER, reason=None, cancelled=True)
-    await claim(bulks, oldest)
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
+    newest = await create(stores, acme, 1, created_at=T0 + timedelta(hours=2))
+    oldest = await create(stores, other, 1, created_at=T0)
+    cancelled = await create(stores, acme, 1, created_at=T0 + timedelta(hours=1))
+    await stores.bulks.stop_bulk(cancelled.id, now=LATER, reason=None, cancelled=True)
+    await claim(stores, oldest)
 
-    running = await bulks.bulks_to_run()
+    running = await stores.bulks.bulks_to_run()
 
     assert [(b.id, b.status) for b in running] == [
         (oldest.id, "PROCESSING"),
         (newest.id, "QUEUED"),
     ]
-    assert [b.id for b in await bulks.bulks_to_run(acme.number.id)] == [newest.id]
-    assert [b.id for b in await bulks.bulks_to_run(other.number.id)] == [oldest.id]
+    assert [b.id for b in await stores.bulks.bulks_to_run(acme.number.id)] == [newest.id]
+    assert [b.id for b in await stores.bulks.bulks_to_run(other.number.id)] == [oldest.id]
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,13 +351,13 @@ async def test_bulks_to_run_are_the_queued_and_processing_ones_oldest_first(
 
 
 async def test_a_claim_takes_due_recipients_in_position_order_and_starts_the_bulk(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 3)
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
 
-    first = await claim(bulks, bulk, limit=2, worker="worker-a")
-    second = await claim(bulks, bulk, limit=2, now=LATER + timedelta(seconds=1))
+    first = await claim(stores, bulk, limit=2, worker="worker-a")
+    second = await claim(stores, bulk, limit=2, now=LATER + timedelta(seconds=1))
 
     assert [(c.position, c.e164, c.attempts) for c in first] == [
         (0, "+34611000000", 1),
@@ -377,19 +366,19 @@ async def test_a_claim_takes_due_recipients_in_position_order_and_starts_the_bul
     assert first[0].variables_used == {"nombre": "Cliente 0"}
     assert {c.bulk_id for c in first} == {bulk.id}
     assert [c.position for c in second] == [2]
-    assert await claim(bulks, bulk) == []
-    started = await fetch(bulks, bulk)
+    assert await claim(stores, bulk) == []
+    started = await fetch(stores, bulk)
     assert (started.status, started.started_at) == ("PROCESSING", LATER)
     # In flight still counts as pending: nothing was sent yet.
     assert started.counters == BulkCounters(total=3, pending=3)
-    assert await states(bulks, bulk) == ["in_flight"] * 3
+    assert await states(stores, bulk) == ["in_flight"] * 3
 
 
-async def test_a_claim_is_durable_before_it_returns(bulks: FullStore, elsewhere: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 2)
+async def test_a_claim_is_durable_before_it_returns(stores: Stores, elsewhere: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
 
-    claimed = await claim(bulks, bulk, limit=1)
+    claimed = await claim(stores, bulk, limit=1)
 
     assert await states(elsewhere, bulk) == ["in_flight", "pending"]
     assert (await fetch(elsewhere, bulk)).status == "PROCESSING"
@@ -397,88 +386,88 @@ async def test_a_claim_is_durable_before_it_returns(bulks: FullStore, elsewhere:
     assert claimed[0].position == 0
 
 
-async def test_a_claim_that_finds_nothing_due_leaves_the_bulk_queued(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
+async def test_a_claim_that_finds_nothing_due_leaves_the_bulk_queued(stores: Stores) -> None:
+    acme = await tenant(stores)
     refill = LATER + timedelta(hours=3)
-    bulk = await create(bulks, acme, recipients(2, not_before=refill))
+    bulk = await create(stores, acme, recipients(2, not_before=refill))
 
-    assert await claim(bulks, bulk, now=LATER) == []
-    assert (await fetch(bulks, bulk)).status == "QUEUED"
-    assert await bulks.next_due_at(bulk.id) == refill
-    assert [c.position for c in await claim(bulks, bulk, now=refill)] == [0, 1]
+    assert await claim(stores, bulk, now=LATER) == []
+    assert (await fetch(stores, bulk)).status == "QUEUED"
+    assert await stores.bulks.next_due_at(bulk.id) == refill
+    assert [c.position for c in await claim(stores, bulk, now=refill)] == [0, 1]
 
 
-async def test_recipients_go_in_position_order_as_they_become_due(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
+async def test_recipients_go_in_position_order_as_they_become_due(stores: Stores) -> None:
+    acme = await tenant(stores)
     people = recipients(3)
     people[0] = NewBulkRecipient(
         position=0, e164="+34600000000", variables_used={}, not_before=LATER + timedelta(hours=1)
     )
-    bulk = await create(bulks, acme, people)
+    bulk = await create(stores, acme, people)
 
-    assert [c.position for c in await claim(bulks, bulk, limit=1)] == [1]
-    assert await bulks.next_due_at(bulk.id) == T0  # position 2 has been due since creation
-    assert [c.position for c in await claim(bulks, bulk, limit=1)] == [2]
-    assert await bulks.next_due_at(bulk.id) == LATER + timedelta(hours=1)
-    assert await claim(bulks, bulk, limit=5, now=LATER + timedelta(minutes=59)) == []
-    late = await claim(bulks, bulk, limit=5, now=LATER + timedelta(hours=1))
+    assert [c.position for c in await claim(stores, bulk, limit=1)] == [1]
+    assert await stores.bulks.next_due_at(bulk.id) == T0  # position 2 has been due since creation
+    assert [c.position for c in await claim(stores, bulk, limit=1)] == [2]
+    assert await stores.bulks.next_due_at(bulk.id) == LATER + timedelta(hours=1)
+    assert await claim(stores, bulk, limit=5, now=LATER + timedelta(minutes=59)) == []
+    late = await claim(stores, bulk, limit=5, now=LATER + timedelta(hours=1))
     assert [c.position for c in late] == [0]
-    assert await bulks.next_due_at(bulk.id) is None
+    assert await stores.bulks.next_due_at(bulk.id) is None
 
 
-async def test_a_cancelled_bulk_yields_nothing(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 3)
-    await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+async def test_a_cancelled_bulk_yields_nothing(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
 
-    assert await claim(bulks, bulk) == []
-    assert await claim(bulks, await create(bulks, acme, 1), limit=0) == []
+    assert await claim(stores, bulk) == []
+    assert await claim(stores, await create(stores, acme, 1), limit=0) == []
 
 
 async def test_two_concurrent_claims_never_return_the_same_recipient(
-    bulks: FullStore, elsewhere: FullStore
+    stores: Stores, elsewhere: Stores
 ) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 60)
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 60)
 
     rounds = await asyncio.gather(
         *(
             claim(store, bulk, limit=4, worker=f"worker-{i}")
             for i in range(12)
-            for store in (bulks, elsewhere)
+            for store in (stores, elsewhere)
         )
     )
 
     positions = [c.position for claimed in rounds for c in claimed]
     assert len(positions) == len(set(positions)) == 60
-    assert await states(bulks, bulk) == ["in_flight"] * 60
-    assert (await fetch(bulks, bulk)).status == "PROCESSING"
+    assert await states(stores, bulk) == ["in_flight"] * 60
+    assert (await fetch(stores, bulk)).status == "PROCESSING"
 
 
-async def test_the_next_due_time_of_an_unknown_bulk_is_an_error(bulks: FullStore) -> None:
+async def test_the_next_due_time_of_an_unknown_bulk_is_an_error(stores: Stores) -> None:
     with pytest.raises(BulkNotFound):
-        await bulks.next_due_at(BulkId(str(uuid.uuid4())))
+        await stores.bulks.next_due_at(BulkId(str(uuid.uuid4())))
 
 
 # --------------------------------------------------------------------------------------------
 # Outcomes
 
 
-async def test_outcomes_move_recipients_and_counters_together(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 4)
-    claimed = await claim(bulks, bulk, limit=3)
+async def test_outcomes_move_recipients_and_counters_together(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 4)
+    claimed = await claim(stores, bulk, limit=3)
     retry_at = LATER + timedelta(seconds=30)
 
-    changed = await bulks.record_outcomes(
+    changed = await stores.bulks.record_outcomes(
         [accept(claimed[0], "wamid.B0"), refuse(claimed[1]), release(claimed[2], retry_at)]
     )
 
-    after = await fetch(bulks, bulk)
+    after = await fetch(stores, bulk)
     assert list(changed) == [after]
     assert after.counters == BulkCounters(total=4, sent=1, failed=1, pending=2)
     assert after.status == "PROCESSING"
-    page = await bulks.list_bulk_recipients(
+    page = await stores.bulks.list_bulk_recipients(
         acme.organisation.id, bulk.id, status=None, offset=0, limit=10
     )
     sent, failed, released, untouched = page.items
@@ -488,51 +477,53 @@ async def test_outcomes_move_recipients_and_counters_together(bulks: FullStore) 
     assert (released.state, untouched.state) == ("pending", "pending")
 
 
-async def test_a_released_recipient_waits_for_its_retry_time(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 1)
-    [first] = await claim(bulks, bulk)
+async def test_a_released_recipient_waits_for_its_retry_time(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 1)
+    [first] = await claim(stores, bulk)
     retry_at = LATER + timedelta(seconds=30)
-    await bulks.record_outcomes([release(first, retry_at)])
+    await stores.bulks.record_outcomes([release(first, retry_at)])
 
-    assert await claim(bulks, bulk, now=retry_at - timedelta(seconds=1)) == []
-    assert await bulks.next_due_at(bulk.id) == retry_at
-    [again] = await claim(bulks, bulk, now=retry_at)
+    assert await claim(stores, bulk, now=retry_at - timedelta(seconds=1)) == []
+    assert await stores.bulks.next_due_at(bulk.id) == retry_at
+    [again] = await claim(stores, bulk, now=retry_at)
     assert (again.message_id, again.attempts) == (first.message_id, 2)
 
 
 async def test_an_outcome_for_a_recipient_no_longer_in_flight_changes_nothing(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 2)
-    claimed = await claim(bulks, bulk)
-    await bulks.record_outcomes([accept(claimed[0], "wamid.first")])
-    await bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
-    before = await fetch(bulks, bulk)
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    claimed = await claim(stores, bulk)
+    await stores.bulks.record_outcomes([accept(claimed[0], "wamid.first")])
+    await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+    before = await fetch(stores, bulk)
 
-    changed = await bulks.record_outcomes(
+    changed = await stores.bulks.record_outcomes(
         [accept(claimed[0], "wamid.again"), refuse(claimed[1]), release(claimed[1], None)]
     )
 
     assert list(changed) == []
-    assert await fetch(bulks, bulk) == before
-    assert await states(bulks, bulk) == ["sent", "unconfirmed"]
-    found = await bulks.find_message_by_wamid(acme.organisation.id, "wamid.first")
+    assert await fetch(stores, bulk) == before
+    assert await states(stores, bulk) == ["sent", "unconfirmed"]
+    found = await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.first")
     assert found is not None
-    assert await bulks.find_message_by_wamid(acme.organisation.id, "wamid.again") is None
+    assert await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.again") is None
 
 
-async def test_outcomes_of_several_bulks_are_recorded_together(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    one = await create(bulks, acme, 1, created_at=T0)
-    two = await create(bulks, acme, 2, created_at=T0 + timedelta(seconds=1))
-    untouched = await create(bulks, acme, 1, created_at=T0 + timedelta(seconds=2))
-    [a] = await claim(bulks, one)
-    b = await claim(bulks, two)
-    await claim(bulks, untouched)
+async def test_outcomes_of_several_bulks_are_recorded_together(stores: Stores) -> None:
+    acme = await tenant(stores)
+    one = await create(stores, acme, 1, created_at=T0)
+    two = await create(stores, acme, 2, created_at=T0 + timedelta(seconds=1))
+    untouched = await create(stores, acme, 1, created_at=T0 + timedelta(seconds=2))
+    [a] = await claim(stores, one)
+    b = await claim(stores, two)
+    await claim(stores, untouched)
 
-    changed = await bulks.record_outcomes([refuse(b[1]), accept(a, "wamid.A"), accept(b[0], "B")])
+    changed = await stores.bulks.record_outcomes(
+        [refuse(b[1]), accept(a, "wamid.A"), accept(b[0], "B")]
+    )
 
     assert {bulk.id: bulk.counters for bulk in changed} == {
         one.id: BulkCounters(total=1, sent=1),
@@ -540,23 +531,23 @@ async def test_outcomes_of_several_bulks_are_recorded_together(bulks: FullStore)
     }
 
 
-async def test_a_bulk_message_is_found_by_its_wamid(bulks: FullStore) -> None:
-    acme = await tenant(bulks, "acme", "1")
-    other = await tenant(bulks, "other", "2")
-    bulk = await create(bulks, acme, 1)
-    [claimed] = await claim(bulks, bulk)
-    await bulks.record_outcomes([accept(claimed, "wamid.BULK")])
+async def test_a_bulk_message_is_found_by_its_wamid(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
+    bulk = await create(stores, acme, 1)
+    [claimed] = await claim(stores, bulk)
+    await stores.bulks.record_outcomes([accept(claimed, "wamid.BULK")])
 
-    found = await bulks.find_message_by_wamid(acme.organisation.id, "wamid.BULK")
+    found = await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.BULK")
 
     assert found is not None
     assert (found.id, found.status, found.sent_at) == (claimed.message_id, "sent", LATER)
     assert found.recipient_phone == "+34611000000"
     assert found.variables_used == {"nombre": "Cliente 0"}
     assert (found.template_id, found.phone_number_row_id) == (acme.template.id, acme.number.id)
-    assert await bulks.find_message_by_wamid(other.organisation.id, "wamid.BULK") is None
+    assert await stores.messages.find_message_by_wamid(other.organisation.id, "wamid.BULK") is None
     with pytest.raises(Conflict):
-        await bulks.add_message(sent_message(acme, "wamid.BULK"))
+        await stores.messages.add_message(sent_message(acme, "wamid.BULK"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,116 +556,120 @@ async def test_a_bulk_message_is_found_by_its_wamid(bulks: FullStore) -> None:
 
 @pytest.mark.parametrize(("accepted", "status"), [(2, "COMPLETED"), (1, "PARTIAL"), (0, "FAILED")])
 async def test_a_finished_bulk_gets_its_final_status(
-    bulks: FullStore, accepted: int, status: str
+    stores: Stores, accepted: int, status: str
 ) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 2)
-    claimed = await claim(bulks, bulk)
-    await bulks.record_outcomes(
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    claimed = await claim(stores, bulk)
+    await stores.bulks.record_outcomes(
         [accept(c, f"wamid.{c.position}") if c.position < accepted else refuse(c) for c in claimed]
     )
 
-    finished = await bulks.finish_bulk(bulk.id, LATER + timedelta(minutes=1))
+    finished = await stores.bulks.finish_bulk(bulk.id, LATER + timedelta(minutes=1))
 
     assert (finished.status, finished.completed_at) == (status, LATER + timedelta(minutes=1))
     assert finished.counters.progress_percentage == 100.0
-    assert await fetch(bulks, bulk) == finished
-    assert await bulks.finish_bulk(bulk.id, LATER + timedelta(hours=1)) == finished
+    assert await fetch(stores, bulk) == finished
+    assert await stores.bulks.finish_bulk(bulk.id, LATER + timedelta(hours=1)) == finished
 
 
-async def test_a_bulk_with_recipients_to_send_cannot_be_finished(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 2)
-    await claim(bulks, bulk, limit=1)
+async def test_a_bulk_with_recipients_to_send_cannot_be_finished(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    await claim(stores, bulk, limit=1)
 
     with pytest.raises(ValueError, match="pending"):
-        await bulks.finish_bulk(bulk.id, LATER)
-    assert (await fetch(bulks, bulk)).status == "PROCESSING"
+        await stores.bulks.finish_bulk(bulk.id, LATER)
+    assert (await fetch(stores, bulk)).status == "PROCESSING"
 
 
 async def test_cancelling_cancels_the_pending_and_lets_in_flight_ones_finish(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 4)
-    claimed = await claim(bulks, bulk, limit=2)
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 4)
+    claimed = await claim(stores, bulk, limit=2)
 
-    cancelled = await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    cancelled = await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
 
     assert (cancelled.status, cancelled.completed_at) == ("CANCELLED", LATER)
     assert cancelled.counters == BulkCounters(total=4, pending=2, cancelled=2)
-    assert await states(bulks, bulk) == ["in_flight", "in_flight", "cancelled", "cancelled"]
-    await bulks.record_outcomes([accept(claimed[0], "wamid.late"), release(claimed[1], None)])
-    after = await fetch(bulks, bulk)
+    assert await states(stores, bulk) == ["in_flight", "in_flight", "cancelled", "cancelled"]
+    await stores.bulks.record_outcomes(
+        [accept(claimed[0], "wamid.late"), release(claimed[1], None)]
+    )
+    after = await fetch(stores, bulk)
     assert after.status == "CANCELLED"
     assert after.counters == BulkCounters(total=4, sent=1, cancelled=3)
-    assert await states(bulks, bulk) == ["sent", "cancelled", "cancelled", "cancelled"]
+    assert await states(stores, bulk) == ["sent", "cancelled", "cancelled", "cancelled"]
 
 
-async def test_stopping_skips_the_pending_and_ends_the_bulk_at_once(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 3)
-    claimed = await claim(bulks, bulk, limit=1)
+async def test_stopping_skips_the_pending_and_ends_the_bulk_at_once(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
+    claimed = await claim(stores, bulk, limit=1)
 
-    stopped = await bulks.stop_bulk(
+    stopped = await stores.bulks.stop_bulk(
         bulk.id, now=LATER, reason="Template paused by Meta", cancelled=False
     )
 
     # The one in flight counts as failed until it is recorded.
     assert (stopped.status, stopped.stop_reason) == ("FAILED", "Template paused by Meta")
     assert stopped.counters == BulkCounters(total=3, failed=2, pending=1)
-    assert await states(bulks, bulk) == ["in_flight", "skipped", "skipped"]
-    [changed] = await bulks.record_outcomes([accept(claimed[0], "wamid.0")])
+    assert await states(stores, bulk) == ["in_flight", "skipped", "skipped"]
+    [changed] = await stores.bulks.record_outcomes([accept(claimed[0], "wamid.0")])
     assert changed.status == "PARTIAL"
     assert changed.counters == BulkCounters(total=3, sent=1, failed=2)
-    assert await fetch(bulks, bulk) == changed
+    assert await fetch(stores, bulk) == changed
 
 
-async def test_a_bulk_that_is_over_cannot_be_stopped(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 1)
-    await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+async def test_a_bulk_that_is_over_cannot_be_stopped(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 1)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
 
     with pytest.raises(IllegalTransition):
-        await bulks.stop_bulk(bulk.id, now=LATER, reason="again", cancelled=False)
+        await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="again", cancelled=False)
     with pytest.raises(BulkNotFound):
-        await bulks.stop_bulk(BulkId(str(uuid.uuid4())), now=LATER, reason=None, cancelled=True)
+        await stores.bulks.stop_bulk(
+            BulkId(str(uuid.uuid4())), now=LATER, reason=None, cancelled=True
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # After a crash
 
 
-async def test_settling_marks_in_flight_recipients_unconfirmed(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    one = await create(bulks, acme, 3)
-    two = await create(bulks, acme, 1)
-    await claim(bulks, one, limit=2)
-    await claim(bulks, two)
+async def test_settling_marks_in_flight_recipients_unconfirmed(stores: Stores) -> None:
+    acme = await tenant(stores)
+    one = await create(stores, acme, 3)
+    two = await create(stores, acme, 1)
+    await claim(stores, one, limit=2)
+    await claim(stores, two)
 
-    settled = await bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+    settled = await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
 
     assert settled == 3
-    assert await states(bulks, one) == ["unconfirmed", "unconfirmed", "pending"]
-    assert (await fetch(bulks, one)).counters == BulkCounters(total=3, failed=2, pending=1)
-    failed = await bulks.list_bulk_recipients(
+    assert await states(stores, one) == ["unconfirmed", "unconfirmed", "pending"]
+    assert (await fetch(stores, one)).counters == BulkCounters(total=3, failed=2, pending=1)
+    failed = await stores.bulks.list_bulk_recipients(
         acme.organisation.id, one.id, status="failed", offset=0, limit=10
     )
     assert failed.count == 2
     assert {r.error_message for r in failed.items} == {UNCONFIRMED_REASON}
-    assert await bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER) == 0
+    assert await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER) == 0
 
 
-async def test_settling_with_resend_makes_them_pending_again(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 2)
-    first = await claim(bulks, bulk, limit=1)
+async def test_settling_with_resend_makes_them_pending_again(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    first = await claim(stores, bulk, limit=1)
 
-    assert await bulks.settle_in_flight(policy="resend", now=LATER) == 1
+    assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
 
-    assert await states(bulks, bulk) == ["pending", "pending"]
-    assert (await fetch(bulks, bulk)).counters == BulkCounters(total=2, pending=2)
-    again = await claim(bulks, bulk, limit=1, now=LATER)
+    assert await states(stores, bulk) == ["pending", "pending"]
+    assert (await fetch(stores, bulk)).counters == BulkCounters(total=2, pending=2)
+    again = await claim(stores, bulk, limit=1, now=LATER)
     assert [(c.message_id, c.attempts) for c in again] == [(first[0].message_id, 2)]
 
 
@@ -682,15 +677,15 @@ async def test_settling_with_resend_makes_them_pending_again(bulks: FullStore) -
 # Listing recipients by message-level status
 
 
-async def test_recipients_are_filtered_by_their_message_level_status(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 5)
-    claimed = await claim(bulks, bulk, limit=3)
-    await bulks.record_outcomes([accept(claimed[0], "wamid.0"), refuse(claimed[1])])
-    await bulks.stop_bulk(bulk.id, now=LATER, reason="Paused", cancelled=False)
+async def test_recipients_are_filtered_by_their_message_level_status(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 5)
+    claimed = await claim(stores, bulk, limit=3)
+    await stores.bulks.record_outcomes([accept(claimed[0], "wamid.0"), refuse(claimed[1])])
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Paused", cancelled=False)
 
     async def positions(status: DeliveryState | None) -> tuple[int, list[int]]:
-        page = await bulks.list_bulk_recipients(
+        page = await stores.bulks.list_bulk_recipients(
             acme.organisation.id, bulk.id, status=status, offset=0, limit=10
         )
         return page.count, [r.position for r in page.items]
@@ -707,16 +702,18 @@ async def test_recipients_are_filtered_by_their_message_level_status(bulks: Full
 
 
 async def test_the_window_has_everyone_the_organisation_sent_to_since_then(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks, "acme", "1")
-    other = await tenant(bulks, "other", "2")
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
     since = T0
-    await bulks.add_message(sent_message(acme, "wamid.old", sent_at=since, created_at=since))
-    await bulks.add_message(
+    await stores.messages.add_message(
+        sent_message(acme, "wamid.old", sent_at=since, created_at=since)
+    )
+    await stores.messages.add_message(
         sent_message(acme, "wamid.s1", recipient_phone="+34611000001", sent_at=since + timedelta(1))
     )
-    await bulks.add_message(
+    await stores.messages.add_message(
         sent_message(
             acme,
             None,
@@ -726,14 +723,16 @@ async def test_the_window_has_everyone_the_organisation_sent_to_since_then(
             failed_at=since + timedelta(hours=1),
         )
     )
-    await bulks.add_message(
+    await stores.messages.add_message(
         sent_message(other, "wamid.other", recipient_phone="+34622222222", sent_at=LATER)
     )
-    bulk = await create(bulks, acme, 4)
-    claimed = await claim(bulks, bulk, limit=3, now=LATER)
-    await bulks.record_outcomes([accept(claimed[0], "wamid.b0"), accept(claimed[1], "wamid.b1")])
+    bulk = await create(stores, acme, 4)
+    claimed = await claim(stores, bulk, limit=3, now=LATER)
+    await stores.bulks.record_outcomes(
+        [accept(claimed[0], "wamid.b0"), accept(claimed[1], "wamid.b1")]
+    )
 
-    window = await bulks.recipient_window(acme.organisation.id, since)
+    window = await stores.bulks.recipient_window(acme.organisation.id, since)
 
     assert window == {
         # Sent by the bulk; its earlier single message was sent later.
@@ -742,31 +741,33 @@ async def test_the_window_has_everyone_the_organisation_sent_to_since_then(
         # In flight: perhaps sent, so it counts from its claim.
         "34611000002": LATER,
     }
-    assert await bulks.recipient_window(OrganisationId(acme.organisation.id + 999), since) == {}
+    assert (
+        await stores.bulks.recipient_window(OrganisationId(acme.organisation.id + 999), since) == {}
+    )
 
 
 async def test_the_window_counts_single_messages_sent_after_the_given_time(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks)
+    acme = await tenant(stores)
     sent_at = T0 + timedelta(minutes=1)
-    await bulks.add_message(sent_message(acme, "wamid.1", sent_at=sent_at))
+    await stores.messages.add_message(sent_message(acme, "wamid.1", sent_at=sent_at))
 
-    assert await bulks.recipient_window(acme.organisation.id, T0) == {"34611222333": sent_at}
-    assert await bulks.recipient_window(acme.organisation.id, sent_at) == {}
+    assert await stores.bulks.recipient_window(acme.organisation.id, T0) == {"34611222333": sent_at}
+    assert await stores.bulks.recipient_window(acme.organisation.id, sent_at) == {}
 
 
 # --------------------------------------------------------------------------------------------
 # Time
 
 
-async def test_bulk_timestamps_must_be_aware(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, 1)
+async def test_bulk_timestamps_must_be_aware(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 1)
 
     with pytest.raises(ValueError, match="timezone-aware"):
-        await bulks.claim_recipients(bulk.id, worker="w", limit=1, now=datetime(2025, 3, 1))
-    assert await states(bulks, bulk) == ["pending"]
+        await stores.bulks.claim_recipients(bulk.id, worker="w", limit=1, now=datetime(2025, 3, 1))
+    assert await states(stores, bulk) == ["pending"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -776,88 +777,90 @@ async def test_bulk_timestamps_must_be_aware(bulks: FullStore) -> None:
 BIG = 2_345  # two full chunks and part of a third
 
 
-async def states_from(store: FullStore, bulk: Bulk, offset: int) -> list[tuple[int, str]]:
-    page = await store.list_bulk_recipients(
+async def states_from(stores: Stores, bulk: Bulk, offset: int) -> list[tuple[int, str]]:
+    page = await stores.bulks.list_bulk_recipients(
         bulk.organisation_id, bulk.id, status=None, offset=offset, limit=BIG
     )
     assert page.count == BIG
     return [(recipient.position, recipient.state) for recipient in page.items]
 
 
-async def test_a_big_bulk_is_claimed_whole_in_position_order(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, BIG, chunk_size=BIG)  # one chunk, bigger than the SQL one
+async def test_a_big_bulk_is_claimed_whole_in_position_order(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, BIG, chunk_size=BIG)  # one chunk, bigger than the SQL one
 
-    claimed = [c for _ in range(6) for c in await claim(bulks, bulk, limit=400)]
+    claimed = [c for _ in range(6) for c in await claim(stores, bulk, limit=400)]
 
     assert [c.position for c in claimed] == list(range(BIG))
     assert claimed[1_500].e164 == "+34611001500"
     assert claimed[1_500].variables_used == {"nombre": "Cliente 1500"}
-    assert await claim(bulks, bulk) == []
-    assert (await fetch(bulks, bulk)).counters == BulkCounters(total=BIG, pending=BIG)
+    assert await claim(stores, bulk) == []
+    assert (await fetch(stores, bulk)).counters == BulkCounters(total=BIG, pending=BIG)
 
 
 async def test_recipients_waiting_for_quota_do_not_hold_back_later_ones(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks)
+    acme = await tenant(stores)
     waiting = recipients(1_500, not_before=LATER + timedelta(hours=2))
     free = [replace_position(r, 1_500 + r.position) for r in recipients(BIG - 1_500)]
-    bulk = await create(bulks, acme, waiting + free)
+    bulk = await create(stores, acme, waiting + free)
 
-    first = await claim(bulks, bulk, limit=100)
+    first = await claim(stores, bulk, limit=100)
 
     assert [c.position for c in first] == list(range(1_500, 1_600))
-    due_later = await claim(bulks, bulk, limit=100, now=LATER + timedelta(hours=2))
+    due_later = await claim(stores, bulk, limit=100, now=LATER + timedelta(hours=2))
     assert [c.position for c in due_later] == list(range(100))
-    assert await bulks.next_due_at(bulk.id) == T0  # positions 1,600 onwards: due since creation
+    assert (
+        await stores.bulks.next_due_at(bulk.id) == T0
+    )  # positions 1,600 onwards: due since creation
 
 
-async def test_a_big_bulk_is_listed_whole_as_soon_as_it_is_created(bulks: FullStore) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, BIG)
+async def test_a_big_bulk_is_listed_whole_as_soon_as_it_is_created(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, BIG)
 
-    listed = await states_from(bulks, bulk, offset=2_300)
+    listed = await states_from(stores, bulk, offset=2_300)
 
     assert listed == [(position, "pending") for position in range(2_300, BIG)]
-    assert [c.position for c in await claim(bulks, bulk, limit=3)] == [0, 1, 2]
+    assert [c.position for c in await claim(stores, bulk, limit=3)] == [0, 1, 2]
 
 
 async def test_cancelling_a_big_bulk_cancels_every_recipient_not_yet_claimed(
-    bulks: FullStore,
+    stores: Stores,
 ) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, BIG)
-    await claim(bulks, bulk, limit=10)
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, BIG)
+    await claim(stores, bulk, limit=10)
 
-    cancelled = await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    cancelled = await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
 
     assert cancelled.counters == BulkCounters(total=BIG, pending=10, cancelled=BIG - 10)
-    listed = await states_from(bulks, bulk, offset=0)
+    listed = await states_from(stores, bulk, offset=0)
     assert listed == [(p, "in_flight") for p in range(10)] + [
         (p, "cancelled") for p in range(10, BIG)
     ]
-    assert await claim(bulks, bulk, limit=100) == []
+    assert await claim(stores, bulk, limit=100) == []
 
 
 async def test_concurrent_claims_share_a_big_bulk_exactly_once(
-    bulks: FullStore, elsewhere: FullStore
+    stores: Stores, elsewhere: Stores
 ) -> None:
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, BIG)
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, BIG)
 
     rounds = await asyncio.gather(
         *(
             claim(store, bulk, limit=100, worker=f"worker-{i}")
             for i in range(14)
-            for store in (bulks, elsewhere)
+            for store in (stores, elsewhere)
         )
     )
 
     positions = sorted(c.position for claimed in rounds for c in claimed)
     # A claim may come back short while another makes the next chunk; none takes a recipient
     # twice, and what is left is claimed afterwards.
-    rest = [c.position for _ in range(BIG // 100 + 1) for c in await claim(bulks, bulk, limit=100)]
+    rest = [c.position for _ in range(BIG // 100 + 1) for c in await claim(stores, bulk, limit=100)]
     assert sorted(positions + rest) == list(range(BIG))
 
 
@@ -871,15 +874,15 @@ def replace_position(recipient: NewBulkRecipient, position: int) -> NewBulkRecip
 
 
 async def test_a_big_bulk_half_claimed_is_finished_by_another_process_after_a_crash(
-    bulks: FullStore, elsewhere: FullStore
+    stores: Stores, elsewhere: Stores
 ) -> None:
     # The first process claimed into the second chunk, then died; the next one settles what
     # was in flight and claims the rest, the staged chunks included.
-    acme = await tenant(bulks)
-    bulk = await create(bulks, acme, BIG)
-    first = [c.position for _ in range(3) for c in await claim(bulks, bulk, limit=400)]
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, BIG)
+    first = [c.position for _ in range(3) for c in await claim(stores, bulk, limit=400)]
 
-    settled = await elsewhere.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+    settled = await elsewhere.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
     rest = [c.position for _ in range(5) for c in await claim(elsewhere, bulk, limit=400)]
 
     assert settled == 1_200
@@ -889,18 +892,18 @@ async def test_a_big_bulk_half_claimed_is_finished_by_another_process_after_a_cr
     )
 
 
-async def test_any_text_a_value_may_hold_survives_staging(bulks: FullStore) -> None:
+async def test_any_text_a_value_may_hold_survives_staging(stores: Stores) -> None:
     # PostgreSQL's JSON operators refuse an escaped NUL as text: staging must not depend on them.
     odd = {"nombre": "a\x00b", "nota": 'comillas " y \\ barra, ñ, 🎉, \u2028'}
-    acme = await tenant(bulks)
+    acme = await tenant(stores)
     people = [NewBulkRecipient(position=0, e164="+34611000000", variables_used=odd)]
-    bulk = await create(bulks, acme, people + recipients(3)[1:])
+    bulk = await create(stores, acme, people + recipients(3)[1:])
 
-    [claimed] = await claim(bulks, bulk, limit=1)
-    listed = await bulks.list_bulk_recipients(
+    [claimed] = await claim(stores, bulk, limit=1)
+    listed = await stores.bulks.list_bulk_recipients(
         acme.organisation.id, bulk.id, status=None, offset=0, limit=1
     )
-    cancelled = await bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    cancelled = await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
 
     assert claimed.variables_used == odd
     assert listed.items[0].variables_used == odd

@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from mindo_core.adapters.sql import current_revision, head_revision, open_store, upgrade_database
+from mindo_core.adapters.sql import current_revision, head_revision, open_stores, upgrade_database
 from mindo_core.adapters.sql.engine import make_sync_engine
 from mindo_core.adapters.sql.migrate import alembic_config
 from mindo_core.adapters.sql.tables import metadata
@@ -71,34 +71,34 @@ def test_the_migrated_schema_is_exactly_what_the_models_describe(migrated_url: s
 
 
 async def test_upgrading_an_up_to_date_database_changes_nothing(migrated_url: str) -> None:
-    store = await open_store(migrated_url)
-    acme = await store.create_organisation("acme")
-    await store.close()
+    stores = await open_stores(migrated_url)
+    acme = await stores.organisations.create_organisation("acme")
+    await stores.close()
     before = schema_snapshot(migrated_url)
 
     upgrade_database(migrated_url)
 
     assert schema_snapshot(migrated_url) == before
     assert current_revision(migrated_url) == head_revision()
-    reopened = await open_store(migrated_url)
-    assert await reopened.find_organisation_by_name("acme") == acme
+    reopened = await open_stores(migrated_url)
+    assert await reopened.organisations.find_organisation_by_name("acme") == acme
     await reopened.close()
 
 
 async def test_data_written_is_there_after_reopening(migrated_url: str) -> None:
-    store = await open_store(migrated_url)
-    acme = await store.create_organisation("acme")
-    account = await store.upsert_business_account(
+    stores = await open_stores(migrated_url)
+    acme = await stores.organisations.create_organisation("acme")
+    account = await stores.accounts.upsert_business_account(
         organisation_id=acme.id, waba_id="waba-1", name="Acme", encrypted_access_token=b"\x00ct"
     )
-    number = await store.upsert_phone_number(
+    number = await stores.accounts.upsert_phone_number(
         account.id,
         PhoneNumberInfo(phone_number_id="1000", display_phone_number="+34 600", verified_name="A"),
     )
-    await store.close()
+    await stores.close()
 
-    reopened = await open_store(migrated_url)
-    found = await reopened.find_sender(acme.id, "1000")
+    reopened = await open_stores(migrated_url)
+    found = await reopened.accounts.find_sender(acme.id, "1000")
     await reopened.close()
 
     assert found == (number, account, b"\x00ct")
@@ -128,15 +128,15 @@ async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: 
         connection.execute(text("INSERT INTO organisations (name) VALUES ('acme')"))
         acme_id = connection.execute(text("SELECT id FROM organisations")).scalar_one()
     old_engine.dispose()
-    store = await open_store(empty_url)
-    account = await store.upsert_business_account(
+    stores = await open_stores(empty_url)
+    account = await stores.accounts.upsert_business_account(
         organisation_id=acme_id, waba_id="waba-1", name="Acme", encrypted_access_token=b"ct"
     )
-    number = await store.upsert_phone_number(
+    number = await stores.accounts.upsert_phone_number(
         account.id,
         PhoneNumberInfo(phone_number_id="1000", display_phone_number="+34 600", verified_name="A"),
     )
-    template = await store.upsert_template(
+    template = await stores.templates.upsert_template(
         account.id,
         TemplateInfo(
             meta_template_id="t-1",
@@ -148,7 +148,7 @@ async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: 
             components=[],
         ),
     )
-    await store.close()
+    await stores.close()
     # A message as revision 0001 wrote it, before bulk sends existed.
     engine = make_sync_engine(empty_url)
     with engine.begin() as connection:
@@ -167,11 +167,11 @@ async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: 
 
     assert current_revision(empty_url) == head_revision()
     assert schema_differences(empty_url) == []
-    upgraded = await open_store(empty_url)
-    acme = await upgraded.get_organisation(acme_id)
+    upgraded = await open_stores(empty_url)
+    acme = await upgraded.organisations.get_organisation(acme_id)
     assert acme is not None
     assert acme.profile.timezone == "UTC"  # the profile revision filled the old row
-    old = await upgraded.find_message_by_wamid(acme.id, "wamid.OLD")
+    old = await upgraded.messages.find_message_by_wamid(acme.id, "wamid.OLD")
     assert old is not None
     assert (old.status, old.recipient_phone) == ("sent", "+34611222333")
     new = NewBulk(
@@ -186,7 +186,7 @@ async def test_a_database_of_the_first_revision_is_upgraded_in_place(empty_url: 
         created_at=old.created_at,
     )
     recipient = NewBulkRecipient(position=0, e164="+34611222333", variables_used={})
-    bulk = await upgraded.create_bulk(new, in_chunks([recipient]))
+    bulk = await upgraded.bulks.create_bulk(new, in_chunks([recipient]))
     await upgraded.close()
     assert bulk.counters == BulkCounters(total=1, pending=1)
 
@@ -203,11 +203,11 @@ def test_the_bulk_revision_can_be_undone_and_done_again(migrated_url: str) -> No
 async def test_undoing_the_staging_revision_keeps_every_accepted_recipient(
     migrated_url: str,
 ) -> None:
-    store = await open_store(migrated_url)
-    acme = await tenant(store)
+    stores = await open_stores(migrated_url)
+    acme = await tenant(stores)
     waits_until = T0 + timedelta(hours=3)
     new = new_bulk(acme, total_recipients=1_500)
-    await store.create_bulk(
+    await stores.bulks.create_bulk(
         new,
         in_chunks(
             NewBulkRecipient(
@@ -219,7 +219,7 @@ async def test_undoing_the_staging_revision_keeps_every_accepted_recipient(
             for i in range(1_500)
         ),
     )
-    await store.close()
+    await stores.close()
 
     command.downgrade(alembic_config(migrated_url), "0004")
 

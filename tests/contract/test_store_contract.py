@@ -17,7 +17,7 @@ from mindo_core.domain.accounts import (
 )
 from mindo_core.domain.errors import Conflict, TemplateNotFound
 from mindo_core.domain.templates import TemplateId
-from mindo_core.ports.stores import Store
+from mindo_core.ports.stores import Stores
 from tests.contract.tenants import (
     GREETING_COMPONENTS,
     MADRID_SUMMER,
@@ -30,8 +30,8 @@ from tests.contract.tenants import (
 )
 
 
-async def add_key(store: Store, organisation: Organisation, key_hash: str, name: str) -> ApiKey:
-    return await store.add_api_key(
+async def add_key(stores: Stores, organisation: Organisation, key_hash: str, name: str) -> ApiKey:
+    return await stores.api_keys.add_api_key(
         organisation_id=organisation.id,
         name=name,
         display_prefix="mindo_AbCdEf",
@@ -46,38 +46,38 @@ async def add_key(store: Store, organisation: Organisation, key_hash: str, name:
 # Organisations
 
 
-async def test_an_organisation_is_found_by_name_and_by_id(store: Store) -> None:
-    created = await store.create_organisation("acme")
+async def test_an_organisation_is_found_by_name_and_by_id(stores: Stores) -> None:
+    created = await stores.organisations.create_organisation("acme")
 
     assert created.name == "acme"
-    assert await store.find_organisation_by_name("acme") == created
-    assert await store.get_organisation(created.id) == created
+    assert await stores.organisations.find_organisation_by_name("acme") == created
+    assert await stores.organisations.get_organisation(created.id) == created
 
 
-async def test_unknown_organisations_are_none(store: Store) -> None:
-    created = await store.create_organisation("acme")
+async def test_unknown_organisations_are_none(stores: Stores) -> None:
+    created = await stores.organisations.create_organisation("acme")
 
-    assert await store.find_organisation_by_name("ACME") is None
-    assert await store.get_organisation(OrganisationId(created.id + 1000)) is None
+    assert await stores.organisations.find_organisation_by_name("ACME") is None
+    assert await stores.organisations.get_organisation(OrganisationId(created.id + 1000)) is None
 
 
-async def test_an_organisation_name_is_taken_once(store: Store) -> None:
-    await store.create_organisation("acme")
+async def test_an_organisation_name_is_taken_once(stores: Stores) -> None:
+    await stores.organisations.create_organisation("acme")
 
     with pytest.raises(Conflict):
-        await store.create_organisation("acme")
-    assert await store.find_organisation_by_name("acme") is not None
+        await stores.organisations.create_organisation("acme")
+    assert await stores.organisations.find_organisation_by_name("acme") is not None
 
 
 # --------------------------------------------------------------------------------------------
 # API keys
 
 
-async def test_an_api_key_is_found_by_its_hash_as_it_was_stored(store: Store) -> None:
-    acme = await store.create_organisation("acme")
-    added = await add_key(store, acme, "a" * 64, "ci")
+async def test_an_api_key_is_found_by_its_hash_as_it_was_stored(stores: Stores) -> None:
+    acme = await stores.organisations.create_organisation("acme")
+    added = await add_key(stores, acme, "a" * 64, "ci")
 
-    found = await store.find_api_key_by_hash("a" * 64)
+    found = await stores.api_keys.find_api_key_by_hash("a" * 64)
 
     assert found == added
     assert found is not None
@@ -86,108 +86,112 @@ async def test_an_api_key_is_found_by_its_hash_as_it_was_stored(store: Store) ->
     assert found.revoked_at is None
 
 
-async def test_an_unknown_hash_finds_no_key(store: Store) -> None:
-    acme = await store.create_organisation("acme")
-    await add_key(store, acme, "a" * 64, "ci")
+async def test_an_unknown_hash_finds_no_key(stores: Stores) -> None:
+    acme = await stores.organisations.create_organisation("acme")
+    await add_key(stores, acme, "a" * 64, "ci")
 
-    assert await store.find_api_key_by_hash("b" * 64) is None
+    assert await stores.api_keys.find_api_key_by_hash("b" * 64) is None
 
 
-async def test_a_key_hash_is_stored_once(store: Store) -> None:
-    acme = await store.create_organisation("acme")
-    await add_key(store, acme, "a" * 64, "ci")
+async def test_a_key_hash_is_stored_once(stores: Stores) -> None:
+    acme = await stores.organisations.create_organisation("acme")
+    await add_key(stores, acme, "a" * 64, "ci")
 
     with pytest.raises(Conflict):
-        await add_key(store, acme, "a" * 64, "again")
+        await add_key(stores, acme, "a" * 64, "again")
 
 
-async def test_keys_are_listed_per_organisation_in_creation_order(store: Store) -> None:
-    acme = await store.create_organisation("acme")
-    other = await store.create_organisation("other")
-    first = await add_key(store, acme, "a" * 64, "first")
-    await add_key(store, other, "b" * 64, "not acme's")
-    second = await add_key(store, acme, "c" * 64, "second")
+async def test_keys_are_listed_per_organisation_in_creation_order(stores: Stores) -> None:
+    acme = await stores.organisations.create_organisation("acme")
+    other = await stores.organisations.create_organisation("other")
+    first = await add_key(stores, acme, "a" * 64, "first")
+    await add_key(stores, other, "b" * 64, "not acme's")
+    second = await add_key(stores, acme, "c" * 64, "second")
 
-    assert list(await store.list_api_keys(acme.id)) == [first, second]
+    assert list(await stores.api_keys.list_api_keys(acme.id)) == [first, second]
 
 
-async def test_a_revoked_key_keeps_the_time_it_was_first_revoked(store: Store) -> None:
-    acme = await store.create_organisation("acme")
-    key = await add_key(store, acme, "a" * 64, "ci")
-    untouched = await add_key(store, acme, "b" * 64, "other")
+async def test_a_revoked_key_keeps_the_time_it_was_first_revoked(stores: Stores) -> None:
+    acme = await stores.organisations.create_organisation("acme")
+    key = await add_key(stores, acme, "a" * 64, "ci")
+    untouched = await add_key(stores, acme, "b" * 64, "other")
 
-    await store.revoke_api_key(key.id, T0 + timedelta(hours=1))
-    await store.revoke_api_key(key.id, T0 + timedelta(hours=2))
+    await stores.api_keys.revoke_api_key(key.id, T0 + timedelta(hours=1))
+    await stores.api_keys.revoke_api_key(key.id, T0 + timedelta(hours=2))
 
-    revoked = await store.find_api_key_by_hash("a" * 64)
+    revoked = await stores.api_keys.find_api_key_by_hash("a" * 64)
     assert revoked == replace(key, revoked_at=T0 + timedelta(hours=1))
-    assert await store.find_api_key_by_hash("b" * 64) == untouched
+    assert await stores.api_keys.find_api_key_by_hash("b" * 64) == untouched
 
 
 # --------------------------------------------------------------------------------------------
 # Business accounts
 
 
-async def test_an_account_upsert_refreshes_name_and_token_in_place(store: Store) -> None:
-    acme = await store.create_organisation("acme")
-    first = await store.upsert_business_account(
+async def test_an_account_upsert_refreshes_name_and_token_in_place(stores: Stores) -> None:
+    acme = await stores.organisations.create_organisation("acme")
+    first = await stores.accounts.upsert_business_account(
         organisation_id=acme.id, waba_id="waba-1", name="Old", encrypted_access_token=b"old"
     )
 
-    again = await store.upsert_business_account(
+    again = await stores.accounts.upsert_business_account(
         organisation_id=acme.id, waba_id="waba-1", name="New", encrypted_access_token=TOKEN
     )
 
     assert again == replace(first, name="New")
-    assert await store.encrypted_token(first.id) == TOKEN
-    assert list(await store.list_business_accounts(acme.id)) == [again]
+    assert await stores.accounts.encrypted_token(first.id) == TOKEN
+    assert list(await stores.accounts.list_business_accounts(acme.id)) == [again]
 
 
-async def test_an_account_of_another_organisation_is_not_taken_over(store: Store) -> None:
-    acme = await tenant(store, "acme")
-    intruder = await store.create_organisation("intruder")
+async def test_an_account_of_another_organisation_is_not_taken_over(stores: Stores) -> None:
+    acme = await tenant(stores, "acme")
+    intruder = await stores.organisations.create_organisation("intruder")
 
     with pytest.raises(Conflict):
-        await store.upsert_business_account(
+        await stores.accounts.upsert_business_account(
             organisation_id=intruder.id,
             waba_id=acme.account.waba_id,
             name="Mine now",
             encrypted_access_token=b"stolen",
         )
-    assert await store.encrypted_token(acme.account.id) == TOKEN + b"1"
-    assert list(await store.list_business_accounts(acme.organisation.id)) == [acme.account]
+    assert await stores.accounts.encrypted_token(acme.account.id) == TOKEN + b"1"
+    assert list(await stores.accounts.list_business_accounts(acme.organisation.id)) == [
+        acme.account
+    ]
 
 
-async def test_accounts_are_listed_per_organisation_or_all_together(store: Store) -> None:
-    acme = await tenant(store, "acme", "1")
-    other = await tenant(store, "other", "2")
+async def test_accounts_are_listed_per_organisation_or_all_together(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
 
-    assert list(await store.list_business_accounts(acme.organisation.id)) == [acme.account]
-    assert list(await store.list_business_accounts()) == [acme.account, other.account]
+    assert list(await stores.accounts.list_business_accounts(acme.organisation.id)) == [
+        acme.account
+    ]
+    assert list(await stores.accounts.list_business_accounts()) == [acme.account, other.account]
 
 
-async def test_an_unknown_account_has_no_token(store: Store) -> None:
-    acme = await tenant(store)
+async def test_an_unknown_account_has_no_token(stores: Stores) -> None:
+    acme = await tenant(stores)
 
-    assert await store.encrypted_token(BusinessAccountId(acme.account.id + 1000)) is None
+    assert await stores.accounts.encrypted_token(BusinessAccountId(acme.account.id + 1000)) is None
 
 
 # --------------------------------------------------------------------------------------------
 # Phone numbers
 
 
-async def test_the_first_number_of_an_account_is_its_primary_one(store: Store) -> None:
-    acme = await tenant(store)
+async def test_the_first_number_of_an_account_is_its_primary_one(stores: Stores) -> None:
+    acme = await tenant(stores)
 
-    second = await store.upsert_phone_number(acme.account.id, number_info("2000"))
+    second = await stores.accounts.upsert_phone_number(acme.account.id, number_info("2000"))
 
     assert acme.number.is_primary
     assert not second.is_primary
-    assert list(await store.list_phone_numbers(acme.account.id)) == [acme.number, second]
+    assert list(await stores.accounts.list_phone_numbers(acme.account.id)) == [acme.number, second]
 
 
-async def test_a_number_upsert_refreshes_metas_fields_in_place(store: Store) -> None:
-    acme = await tenant(store)
+async def test_a_number_upsert_refreshes_metas_fields_in_place(stores: Stores) -> None:
+    acme = await tenant(stores)
     info = number_info(
         acme.number.phone_number_id,
         verified_name="Acme Renamed",
@@ -196,7 +200,7 @@ async def test_a_number_upsert_refreshes_metas_fields_in_place(store: Store) -> 
         throughput_level="HIGH",
     )
 
-    refreshed = await store.upsert_phone_number(acme.account.id, info)
+    refreshed = await stores.accounts.upsert_phone_number(acme.account.id, info)
 
     assert refreshed == replace(
         acme.number,
@@ -205,53 +209,60 @@ async def test_a_number_upsert_refreshes_metas_fields_in_place(store: Store) -> 
         messaging_limit_tier="TIER_10000",
         throughput_level="HIGH",
     )
-    assert list(await store.list_phone_numbers(acme.account.id)) == [refreshed]
+    assert list(await stores.accounts.list_phone_numbers(acme.account.id)) == [refreshed]
 
 
-async def test_a_number_of_another_account_is_not_moved(store: Store) -> None:
-    acme = await tenant(store, "acme", "1")
-    other = await tenant(store, "other", "2")
+async def test_a_number_of_another_account_is_not_moved(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
 
     with pytest.raises(Conflict):
-        await store.upsert_phone_number(other.account.id, number_info(acme.number.phone_number_id))
-    assert list(await store.list_phone_numbers(acme.account.id)) == [acme.number]
+        await stores.accounts.upsert_phone_number(
+            other.account.id, number_info(acme.number.phone_number_id)
+        )
+    assert list(await stores.accounts.list_phone_numbers(acme.account.id)) == [acme.number]
 
 
-async def test_a_sender_is_the_number_its_account_and_the_encrypted_token(store: Store) -> None:
-    acme = await tenant(store)
+async def test_a_sender_is_the_number_its_account_and_the_encrypted_token(stores: Stores) -> None:
+    acme = await tenant(stores)
 
-    found = await store.find_sender(acme.organisation.id, acme.number.phone_number_id)
+    found = await stores.accounts.find_sender(acme.organisation.id, acme.number.phone_number_id)
 
     assert found == (acme.number, acme.account, TOKEN + b"1")
 
 
-async def test_another_organisations_number_is_no_sender(store: Store) -> None:
-    acme = await tenant(store, "acme", "1")
-    other = await tenant(store, "other", "2")
+async def test_another_organisations_number_is_no_sender(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
 
-    assert await store.find_sender(other.organisation.id, acme.number.phone_number_id) is None
-    assert await store.find_sender(acme.organisation.id, "no-such-number") is None
+    assert (
+        await stores.accounts.find_sender(other.organisation.id, acme.number.phone_number_id)
+        is None
+    )
+    assert await stores.accounts.find_sender(acme.organisation.id, "no-such-number") is None
 
 
 # --------------------------------------------------------------------------------------------
 # Templates
 
 
-async def test_a_new_template_has_metas_definition_and_no_defaults(store: Store) -> None:
-    acme = await tenant(store)
+async def test_a_new_template_has_metas_definition_and_no_defaults(stores: Stores) -> None:
+    acme = await tenant(stores)
 
     assert acme.template.variable_defaults == {}
     assert list(acme.template.components) == GREETING_COMPONENTS
     assert acme.template.is_approved
-    found = await store.find_template(acme.account.id, "greeting", "es")
+    found = await stores.templates.find_template(acme.account.id, "greeting", "es")
     assert found == acme.template
 
 
-async def test_a_template_refresh_updates_meta_fields_and_keeps_defaults(store: Store) -> None:
-    acme = await tenant(store)
-    with_defaults = await store.set_variable_defaults(acme.template, {"nombre": "cliente"})
+async def test_a_template_refresh_updates_meta_fields_and_keeps_defaults(stores: Stores) -> None:
+    acme = await tenant(stores)
+    with_defaults = await stores.templates.set_variable_defaults(
+        acme.template, {"nombre": "cliente"}
+    )
 
-    refreshed = await store.upsert_template(
+    refreshed = await stores.templates.upsert_template(
         acme.account.id, template_info(status="PAUSED", meta_template_id="tmpl-2")
     )
 
@@ -262,74 +273,78 @@ async def test_a_template_refresh_updates_meta_fields_and_keeps_defaults(store: 
         meta_template_id="tmpl-2",
         variable_defaults={"nombre": "cliente"},
     )
-    assert await store.find_template(acme.account.id, "greeting", "es") == refreshed
+    assert await stores.templates.find_template(acme.account.id, "greeting", "es") == refreshed
 
 
-async def test_templates_are_told_apart_by_account_name_and_language(store: Store) -> None:
-    acme = await tenant(store, "acme", "1")
-    other = await tenant(store, "other", "2")
-    english = await store.upsert_template(acme.account.id, template_info(language="en_US"))
+async def test_templates_are_told_apart_by_account_name_and_language(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
+    english = await stores.templates.upsert_template(
+        acme.account.id, template_info(language="en_US")
+    )
 
-    assert await store.find_template(acme.account.id, "greeting", "en_US") == english
-    assert await store.find_template(acme.account.id, "greeting", "pt_BR") is None
-    assert await store.find_template(other.account.id, "greeting", "es") == other.template
+    assert await stores.templates.find_template(acme.account.id, "greeting", "en_US") == english
+    assert await stores.templates.find_template(acme.account.id, "greeting", "pt_BR") is None
+    assert (
+        await stores.templates.find_template(other.account.id, "greeting", "es") == other.template
+    )
     assert other.template.id != acme.template.id
 
 
-async def test_templates_are_listed_by_name_then_language(store: Store) -> None:
-    acme = await tenant(store)
-    english = await store.upsert_template(acme.account.id, template_info(language="en"))
-    alert = await store.upsert_template(acme.account.id, template_info(name="alert"))
+async def test_templates_are_listed_by_name_then_language(stores: Stores) -> None:
+    acme = await tenant(stores)
+    english = await stores.templates.upsert_template(acme.account.id, template_info(language="en"))
+    alert = await stores.templates.upsert_template(acme.account.id, template_info(name="alert"))
 
-    listed = await store.list_templates(acme.account.id)
+    listed = await stores.templates.list_templates(acme.account.id)
 
     assert list(listed) == [alert, english, acme.template]
 
 
-async def test_defaults_for_a_template_that_is_gone_are_refused(store: Store) -> None:
-    acme = await tenant(store)
+async def test_defaults_for_a_template_that_is_gone_are_refused(stores: Stores) -> None:
+    acme = await tenant(stores)
     ghost = replace(acme.template, id=TemplateId(acme.template.id + 1000))
 
     with pytest.raises(TemplateNotFound):
-        await store.set_variable_defaults(ghost, {"nombre": "cliente"})
+        await stores.templates.set_variable_defaults(ghost, {"nombre": "cliente"})
 
 
 # --------------------------------------------------------------------------------------------
 # Messages
 
 
-async def test_a_message_is_found_by_wamid_as_it_was_stored(store: Store) -> None:
-    acme = await tenant(store)
+async def test_a_message_is_found_by_wamid_as_it_was_stored(stores: Stores) -> None:
+    acme = await tenant(stores)
     new = sent_message(acme)
 
-    added = await store.add_message(new)
+    added = await stores.messages.add_message(new)
 
     assert added.wamid == "wamid.A"
     assert (added.status, added.sent_at) == ("sent", T0)
     assert (added.delivered_at, added.read_at, added.failed_at) == (None, None, None)
     assert added.variables_used == {"nombre": "Ana"}
-    assert await store.find_message_by_wamid(acme.organisation.id, "wamid.A") == added
+    assert await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.A") == added
 
 
-async def test_another_organisations_message_is_not_found(store: Store) -> None:
-    acme = await tenant(store, "acme", "1")
-    other = await tenant(store, "other", "2")
-    await store.add_message(sent_message(acme))
+async def test_another_organisations_message_is_not_found(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
+    await stores.messages.add_message(sent_message(acme))
 
-    assert await store.find_message_by_wamid(other.organisation.id, "wamid.A") is None
-    assert await store.find_message_by_wamid(acme.organisation.id, "wamid.B") is None
+    assert await stores.messages.find_message_by_wamid(other.organisation.id, "wamid.A") is None
+    assert await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.B") is None
 
 
-async def test_a_wamid_is_stored_once(store: Store) -> None:
-    acme = await tenant(store)
-    await store.add_message(sent_message(acme))
+async def test_a_wamid_is_stored_once(stores: Stores) -> None:
+    acme = await tenant(stores)
+    await stores.messages.add_message(sent_message(acme))
 
     with pytest.raises(Conflict):
-        await store.add_message(sent_message(acme, recipient_phone="+34699999999"))
+        await stores.messages.add_message(sent_message(acme, recipient_phone="+34699999999"))
 
 
-async def test_refused_messages_have_no_wamid_and_may_be_many(store: Store) -> None:
-    acme = await tenant(store)
+async def test_refused_messages_have_no_wamid_and_may_be_many(stores: Stores) -> None:
+    acme = await tenant(stores)
     refused = sent_message(
         acme,
         wamid=None,
@@ -340,33 +355,35 @@ async def test_refused_messages_have_no_wamid_and_may_be_many(store: Store) -> N
         error_message="Message undeliverable",
     )
 
-    first = await store.add_message(refused)
-    second = await store.add_message(refused)
+    first = await stores.messages.add_message(refused)
+    second = await stores.messages.add_message(refused)
 
     assert first.id != second.id
     assert (second.status, second.wamid, second.failed_at) == ("failed", None, T0)
     assert (second.error_code, second.error_message) == (131026, "Message undeliverable")
 
 
-async def test_messages_added_at_the_same_time_are_all_recorded(store: Store) -> None:
-    acme = await tenant(store)
+async def test_messages_added_at_the_same_time_are_all_recorded(stores: Stores) -> None:
+    acme = await tenant(stores)
     wamids = [f"wamid.{i}" for i in range(20)]
 
-    added = await asyncio.gather(*(store.add_message(sent_message(acme, w)) for w in wamids))
+    added = await asyncio.gather(
+        *(stores.messages.add_message(sent_message(acme, w)) for w in wamids)
+    )
 
     assert len({message.id for message in added}) == len(wamids)
     for wamid in wamids:
-        assert await store.find_message_by_wamid(acme.organisation.id, wamid) is not None
+        assert await stores.messages.find_message_by_wamid(acme.organisation.id, wamid) is not None
 
 
 # --------------------------------------------------------------------------------------------
 # Time
 
 
-async def test_timestamps_come_back_as_the_same_instant_in_utc(store: Store) -> None:
-    acme = await tenant(store)
+async def test_timestamps_come_back_as_the_same_instant_in_utc(stores: Stores) -> None:
+    acme = await tenant(stores)
     local = datetime(2025, 7, 1, 14, 30, 15, 123456, tzinfo=MADRID_SUMMER)
-    key = await store.add_api_key(
+    key = await stores.api_keys.add_api_key(
         organisation_id=acme.organisation.id,
         name="ci",
         display_prefix="mindo_AbCdEf",
@@ -375,10 +392,10 @@ async def test_timestamps_come_back_as_the_same_instant_in_utc(store: Store) -> 
         created_at=local,
         expires_at=None,
     )
-    await store.add_message(sent_message(acme, created_at=local, sent_at=local))
+    await stores.messages.add_message(sent_message(acme, created_at=local, sent_at=local))
 
-    stored_key = await store.find_api_key_by_hash("a" * 64)
-    message = await store.find_message_by_wamid(acme.organisation.id, "wamid.A")
+    stored_key = await stores.api_keys.find_api_key_by_hash("a" * 64)
+    message = await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.A")
 
     expected = datetime(2025, 7, 1, 12, 30, 15, 123456, tzinfo=UTC)
     assert stored_key is not None
@@ -389,9 +406,9 @@ async def test_timestamps_come_back_as_the_same_instant_in_utc(store: Store) -> 
         assert value.utcoffset() == timedelta(0)
 
 
-async def test_naive_timestamps_are_refused(store: Store) -> None:
-    acme = await tenant(store)
+async def test_naive_timestamps_are_refused(stores: Stores) -> None:
+    acme = await tenant(stores)
 
     with pytest.raises(ValueError, match="timezone-aware"):
-        await store.add_message(sent_message(acme, created_at=datetime(2025, 1, 1, 12)))
-    assert await store.find_message_by_wamid(acme.organisation.id, "wamid.A") is None
+        await stores.messages.add_message(sent_message(acme, created_at=datetime(2025, 1, 1, 12)))
+    assert await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.A") is None

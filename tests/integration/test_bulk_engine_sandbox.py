@@ -16,7 +16,7 @@ import pytest
 
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
-from mindo_core.adapters.sql import open_store, upgrade_database
+from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.model import Bulk, BulkRecipient
 from mindo_core.bulks.submission import RecipientInput
@@ -72,7 +72,7 @@ class Stack:
     async def finished(self, bulk: Bulk) -> Bulk:
         async def poll() -> Bulk:
             while True:
-                found = await self.services.store.get_bulk(bulk.id)
+                found = await self.services.stores.bulks.get_bulk(bulk.id)
                 assert found is not None
                 if found.status in FINAL and found.counters.pending == 0:
                     return found
@@ -81,7 +81,7 @@ class Stack:
         return await asyncio.wait_for(poll(), 20)
 
     async def recipients(self, bulk: Bulk) -> list[BulkRecipient]:
-        page = await self.services.store.list_bulk_recipients(
+        page = await self.services.stores.bulks.list_bulk_recipients(
             self.principal.organisation.id, bulk.id, status=None, offset=0, limit=100_000
         )
         return list(page.items)
@@ -114,11 +114,13 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     sandbox = await start_sandbox(SandboxConfig.demo())
     url = f"sqlite:///{tmp_path / 'mindo.db'}"
     await asyncio.to_thread(upgrade_database, url)
-    store = await open_store(url)
+    stores = await open_stores(url)
     meta = AiohttpMetaGateway(base_url=sandbox.url, total_timeout=0.5)
-    services = wire(store, meta, FernetTokenCipher(SECRET), SystemClock(), engine_settings=SETTINGS)
+    services = wire(
+        stores, meta, FernetTokenCipher(SECRET), SystemClock(), engine_settings=SETTINGS
+    )
     try:
-        await services.store.create_organisation("Acme")
+        await services.stores.organisations.create_organisation("Acme")
         issued = await services.api_keys.issue("Acme")
         principal = await services.authenticator.authenticate(issued.plaintext, None)
         await services.accounts.connect("Acme", waba_id=WABA, access_token=TOKEN)
@@ -126,7 +128,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     finally:
         await services.bulk_engine.stop()
         await meta.close()
-        await store.close()
+        await stores.close()
         await sandbox.stop()
 
 

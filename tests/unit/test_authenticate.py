@@ -6,13 +6,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.adapters.memory import InMemoryStore
+from mindo_core.adapters.memory import memory_stores
 from mindo_core.domain.clock import FixedClock
 from mindo_core.domain.errors import ApiKeyExpired, ApiKeyMissing, PermissionDenied
+from mindo_core.ports.stores import Stores
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def key_admin(stores: Stores, clock: FixedClock) -> ApiKeyAdmin:
+    return ApiKeyAdmin(api_keys=stores.api_keys, organisations=stores.organisations, clock=clock)
+
+
+def authenticator_over(stores: Stores, clock: FixedClock) -> Authenticator:
+    return Authenticator(api_keys=stores.api_keys, organisations=stores.organisations, clock=clock)
 
 
 @pytest.fixture
@@ -21,27 +30,25 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def store() -> InMemoryStore:
-    store = InMemoryStore()
-    await store.create_organisation("Acme")
-    return store
+async def stores() -> Stores:
+    stores = memory_stores()
+    await stores.organisations.create_organisation("Acme")
+    return stores
 
 
-async def test_a_valid_key_identifies_its_organisation(
-    store: InMemoryStore, clock: FixedClock
-) -> None:
-    issued = await ApiKeyAdmin(store, clock).issue("Acme", name="prod")
-    principal = await Authenticator(store, clock).authenticate(issued.plaintext, "send")
+async def test_a_valid_key_identifies_its_organisation(stores: Stores, clock: FixedClock) -> None:
+    issued = await key_admin(stores, clock).issue("Acme", name="prod")
+    principal = await authenticator_over(stores, clock).authenticate(issued.plaintext, "send")
     assert principal.organisation.name == "Acme"
     assert principal.api_key.name == "prod"
 
 
 @pytest.mark.parametrize("raw", [None, "", "   "])
 async def test_no_key_is_the_documented_missing_key_error(
-    store: InMemoryStore, clock: FixedClock, raw: str | None
+    stores: Stores, clock: FixedClock, raw: str | None
 ) -> None:
     with pytest.raises(ApiKeyMissing) as refused:
-        await Authenticator(store, clock).authenticate(raw, "send")
+        await authenticator_over(stores, clock).authenticate(raw, "send")
     assert refused.value.message == (
         "Este endpoint requiere autenticacion con API Key (header X-API-Key)"
     )
@@ -49,43 +56,41 @@ async def test_no_key_is_the_documented_missing_key_error(
 
 @pytest.mark.parametrize("raw", ["mindo_" + "x" * 24, "not-a-key", "mindo_short"])
 async def test_unknown_or_malformed_keys_answer_like_expired_ones(
-    store: InMemoryStore, clock: FixedClock, raw: str
+    stores: Stores, clock: FixedClock, raw: str
 ) -> None:
     with pytest.raises(ApiKeyExpired) as refused:
-        await Authenticator(store, clock).authenticate(raw, "send")
+        await authenticator_over(stores, clock).authenticate(raw, "send")
     assert refused.value.message == "API Key expirada"
 
 
 async def test_an_expired_key_is_refused_once_its_time_is_up(
-    store: InMemoryStore, clock: FixedClock
+    stores: Stores, clock: FixedClock
 ) -> None:
-    issued = await ApiKeyAdmin(store, clock).issue("Acme", expires_in=timedelta(days=30))
-    authenticator = Authenticator(store, clock)
+    issued = await key_admin(stores, clock).issue("Acme", expires_in=timedelta(days=30))
+    authenticator = authenticator_over(stores, clock)
     await authenticator.authenticate(issued.plaintext, "send")
     clock.advance(timedelta(days=30).total_seconds())
     with pytest.raises(ApiKeyExpired):
         await authenticator.authenticate(issued.plaintext, "send")
 
 
-async def test_a_revoked_key_is_refused(store: InMemoryStore, clock: FixedClock) -> None:
-    admin = ApiKeyAdmin(store, clock)
+async def test_a_revoked_key_is_refused(stores: Stores, clock: FixedClock) -> None:
+    admin = key_admin(stores, clock)
     issued = await admin.issue("Acme")
     await admin.revoke("Acme", issued.api_key.display_prefix)
     with pytest.raises(ApiKeyExpired):
-        await Authenticator(store, clock).authenticate(issued.plaintext, "send")
+        await authenticator_over(stores, clock).authenticate(issued.plaintext, "send")
 
 
-async def test_a_key_without_the_scope_is_forbidden(
-    store: InMemoryStore, clock: FixedClock
-) -> None:
-    issued = await ApiKeyAdmin(store, clock).issue("Acme", scopes=frozenset({"read"}))
+async def test_a_key_without_the_scope_is_forbidden(stores: Stores, clock: FixedClock) -> None:
+    issued = await key_admin(stores, clock).issue("Acme", scopes=frozenset({"read"}))
     with pytest.raises(PermissionDenied) as refused:
-        await Authenticator(store, clock).authenticate(issued.plaintext, "send")
+        await authenticator_over(stores, clock).authenticate(issued.plaintext, "send")
     assert refused.value.message == "API Key no tiene acceso a este recurso"
 
 
-async def test_only_the_hash_of_a_key_is_stored(store: InMemoryStore, clock: FixedClock) -> None:
-    issued = await ApiKeyAdmin(store, clock).issue("Acme")
+async def test_only_the_hash_of_a_key_is_stored(stores: Stores, clock: FixedClock) -> None:
+    issued = await key_admin(stores, clock).issue("Acme")
     stored = issued.api_key
     assert issued.plaintext not in repr(stored)
     assert stored.key_hash != issued.plaintext

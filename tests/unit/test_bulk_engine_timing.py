@@ -41,7 +41,14 @@ def exact_estimates(
     engine (``bench/estimate_accuracy.py`` measures the real one against the default timing)."""
 
     async def test_exactly(world: BulkWorld) -> None:
-        submit = SubmitBulk(world.services.store, world.services.clock, world.engine, timing=EXACT)
+        submit = SubmitBulk(
+            accounts=world.services.stores.accounts,
+            templates=world.services.stores.templates,
+            bulks=world.services.stores.bulks,
+            clock=world.services.clock,
+            waker=world.engine,
+            timing=EXACT,
+        )
         world.services = replace(world.services, submit_bulk=submit)
         await test(world)
 
@@ -160,16 +167,18 @@ def test_a_capped_bulk_leaves_the_rest_of_the_number_to_the_other() -> None:
 
 def test_recipients_beyond_the_quota_go_when_the_window_frees_room() -> None:
     async def scenario(world: BulkWorld) -> None:
-        store = world.services.store
-        found = await store.find_sender(world.principal.organisation.id, NUMBER)
+        stores = world.services.stores
+        found = await stores.accounts.find_sender(world.principal.organisation.id, NUMBER)
         assert found is not None
         number = found[0]
-        template = await store.find_template(number.business_account_id, "order_update", "es")
+        template = await stores.templates.find_template(
+            number.business_account_id, "order_update", "es"
+        )
         assert template is not None
         # 48 of TIER_50's slots were used 23 h ago, one a minute: they free up from +1 h on.
         for i in range(48):
             sent_at = START - timedelta(hours=23) + timedelta(minutes=i)
-            await store.add_message(
+            await stores.messages.add_message(
                 NewMessage(
                     organisation_id=world.principal.organisation.id,
                     phone_number_row_id=number.id,

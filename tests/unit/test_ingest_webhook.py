@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.adapters.memory import InMemoryStore
+from mindo_core.adapters.memory import Tables, memory_stores
+from mindo_core.adapters.memory.accounts import InMemoryAccounts
 from mindo_core.bulks.model import Bulk, BulkCounters
 from mindo_core.delivery.webhook_payloads import WebhookSignatureInvalid
 from mindo_core.domain.accounts import PhoneNumber
@@ -86,7 +88,7 @@ async def test_a_post_not_signed_by_meta_is_refused_and_records_nothing(
     with pytest.raises(WebhookSignatureInvalid):
         await world.services.ingest_webhook(body, signature or None)
 
-    message = await world.services.store.find_message_by_wamid(
+    message = await world.services.stores.messages.find_message_by_wamid(
         world.principal.organisation.id, wamid
     )
     assert message is not None
@@ -101,7 +103,7 @@ async def test_a_body_altered_after_signing_is_refused(world: BulkWorld) -> None
 
     with pytest.raises(WebhookSignatureInvalid):
         await world.services.ingest_webhook(altered, signature)
-    assert await world.services.store.parked_count() == 0
+    assert await world.services.stores.delivery.parked_count() == 0
 
 
 async def test_without_an_app_secret_every_post_is_refused() -> None:
@@ -133,7 +135,7 @@ async def test_statuses_reach_the_messages_the_counters_and_the_final_status(
     await post(world, statuses_body(WABA, NUMBER, items))
 
     (bulk,) = (
-        await world.services.store.list_bulks(
+        await world.services.stores.bulks.list_bulks(
             world.principal.organisation.id, _all(), offset=0, limit=1
         )
     ).items
@@ -149,7 +151,7 @@ async def test_statuses_reach_the_messages_the_counters_and_the_final_status(
 async def test_each_change_reaches_watch_bulk_subscribers(world: BulkWorld) -> None:
     wamids = await a_sent_bulk(world, 2)
     (bulk,) = (
-        await world.services.store.list_bulks(
+        await world.services.stores.bulks.list_bulks(
             world.principal.organisation.id, _all(), offset=0, limit=1
         )
     ).items
@@ -167,7 +169,7 @@ async def test_a_status_that_beats_its_message_is_applied_when_the_message_appea
 ) -> None:
     body = statuses_body(WABA, NUMBER, [status_item(EARLY_WAMID, "delivered", AT)])
     await post(world, body)
-    assert await world.services.store.parked_count() == 1
+    assert await world.services.stores.delivery.parked_count() == 1
 
     sent = await world.services.send_message(
         world.principal,
@@ -183,7 +185,7 @@ async def test_a_status_that_beats_its_message_is_applied_when_the_message_appea
     view = await world.services.message_status(world.principal, sent.wamid)
     assert view.message.wamid == EARLY_WAMID
     assert view.message.status == "delivered"
-    assert await world.services.store.parked_count() == 0
+    assert await world.services.stores.delivery.parked_count() == 0
 
 
 async def test_callback_data_settles_a_recipient_whose_answer_never_came(
@@ -286,15 +288,17 @@ async def test_a_throughput_upgrade_raises_the_number_to_high(world: BulkWorld) 
     }
 
 
-class NumbersLockedStore(InMemoryStore):
-    """A store whose numbers cannot be written now (SQLite busy, say)."""
+class NumbersLockedAccounts(InMemoryAccounts):
+    """Accounts whose numbers cannot be written now (SQLite busy, say)."""
 
     async def update_phone_number_limits(self, *args: object, **kwargs: object) -> PhoneNumber:
         raise RuntimeError("database is locked")
 
 
 async def test_an_account_event_that_fails_fails_only_its_own_post() -> None:
-    world = await bulk_world(meta_app_secret=APP_SECRET, store=NumbersLockedStore())
+    tables = Tables()
+    stores = replace(memory_stores(tables), accounts=NumbersLockedAccounts(tables))
+    world = await bulk_world(meta_app_secret=APP_SECRET, stores=stores)
     (wamid,) = await a_sent_bulk(world, 1)
     tier = capability_body(WABA, 10_000)
     delivered = statuses_body(WABA, NUMBER, [status_item(wamid, "delivered", AT)])
@@ -333,6 +337,6 @@ def _one_order() -> SubmitBulkCommand:
 
 
 async def _numbers(world: BulkWorld) -> Sequence[PhoneNumber]:
-    store = world.services.store
-    (account,) = await store.list_business_accounts(world.principal.organisation.id)
-    return await store.list_phone_numbers(account.id)
+    stores = world.services.stores
+    (account,) = await stores.accounts.list_business_accounts(world.principal.organisation.id)
+    return await stores.accounts.list_phone_numbers(account.id)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mindo_core.adapters.memory import InMemoryStore
+from mindo_core.adapters.memory import memory_stores
 from mindo_core.bootstrap import Services, wire
 from mindo_core.domain.clock import FixedClock
 from mindo_core.domain.errors import (
@@ -47,11 +47,11 @@ def meta() -> FakeMeta:
 
 @pytest.fixture
 async def services(meta: FakeMeta) -> Services:
-    return wire(InMemoryStore(), meta, ReversingCipher(), FixedClock(NOW))
+    return wire(memory_stores(), meta, ReversingCipher(), FixedClock(NOW))
 
 
 async def _tenant(services: Services, name: str) -> Principal:
-    await services.store.create_organisation(name)
+    await services.stores.organisations.create_organisation(name)
     issued = await services.api_keys.issue(name)
     return await services.authenticator.authenticate(issued.plaintext, "send")
 
@@ -85,7 +85,9 @@ async def test_a_valid_message_reaches_meta_once_and_is_recorded_as_sent(
     assert meta.sent[0].payload["to"] == "5491112345678"
     assert sent.wamid == "wamid.fake1"
     assert sent.recipient_phone == "+5491112345678"
-    stored = await services.store.find_message_by_wamid(principal.organisation.id, sent.wamid)
+    stored = await services.stores.messages.find_message_by_wamid(
+        principal.organisation.id, sent.wamid
+    )
     assert stored is not None
     assert stored.status == "sent"
     assert stored.sent_at == NOW

@@ -12,7 +12,7 @@ rows, and rows another claim has locked are skipped rather than waited for. Not
 subquery more than once (as the inner side of a join) and so claim more than ``n`` rows.
 
 SQLite (one process): no row locks, no SKIP LOCKED. The claim runs in a ``BEGIN IMMEDIATE``
-transaction (``bulk_store``): the database's one writer, taken before the selection reads
+transaction (``Database.writing``): the database's one writer, taken before the selection reads
 anything, so no other claim can select the same rows before this one commits; others wait
 (``busy_timeout``). SQLite runs the ``IN`` subquery once, before updating.
 

@@ -11,7 +11,7 @@ the event loop) once per 1,000 recipients claimed.
 When. Every path that reads or writes a bulk's recipients as messages materialises first, in
 its own transaction:
 
-* a claim (``bulk_store.claim_recipients``) materialises the next chunk, in position order,
+* a claim (``SqlBulks.claim_recipients``) materialises the next chunk, in position order,
   whenever it finds fewer due recipients than it wants, until it has enough or none is left
   staged. So recipients are claimed in position order as before. A claim that comes back
   short has left nothing staged, except on PostgreSQL when another transaction held the

@@ -1,20 +1,12 @@
-"""``SqlBulkStore``: the ``BulkStore`` port over SQL, mixed into ``SqlStore``.
+"""``SqlBulks``: the ``BulkStore`` port over SQL.
 
 A bulk is a ``bulks`` row; its recipients are ``messages`` rows with ``bulk_id`` set, whose
 ``status`` is the recipient's state, once they are made: acceptance stages them in chunks, and
 claims, stops and listings make the rows (``staged_recipients``). Its counters live in the bulks
 row (staged recipients count as pending) and move by increments in the same transaction as the
-recipients (``counter_moves``).
+recipients (``counter_moves``). What writes runs in ``Database.writing`` (its lock order).
 
-Transactions that write (``_writing``):
-
-* SQLite: ``BEGIN IMMEDIATE``, so the transaction is the database's one writer from its first
-  statement and what it reads stays true until it commits; others wait (``busy_timeout``).
-* PostgreSQL (several processes): row locks, always in the same order, bulks (by id) before
-  their messages, so two transactions never wait for each other in a circle. A claim waits for
-  no lock at all (``claims``).
-
-Rules the port leaves open, the same as ``InMemoryBulkStore``'s:
+Rules the port leaves open, the same as ``InMemoryBulks``':
 
 * An outcome only moves a recipient that is ``in_flight``; any other is left alone (settled
   after a crash, or a repeat). A "release" in a bulk that is no longer running makes the
@@ -28,20 +20,20 @@ Rules the port leaves open, the same as ``InMemoryBulkStore``'s:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from mindo_core.adapters.sql import claims, mapping
 from mindo_core.adapters.sql.counter_moves import CounterMoves
+from mindo_core.adapters.sql.database import FRESH, Database
 from mindo_core.adapters.sql.integrity import is_unique_violation
 from mindo_core.adapters.sql.staged_recipients import has_staged, materialise, stage_recipients
 from mindo_core.adapters.sql.tables import MAYBE_SENT_CONDITION, BulkRow, MessageRow, TemplateRow
@@ -72,32 +64,14 @@ from mindo_core.ports.bulks import (
     RecipientOutcome,
 )
 
-__all__ = ["SqlBulkStore"]
+__all__ = ["SqlBulks", "lock_bulks", "settle_counters"]
 
 _RUNNING: tuple[BulkStatus, ...] = ("QUEUED", "PROCESSING")
-_FRESH = {"populate_existing": True}
 
 
-class SqlBulkStore:
-    """Mixed into ``SqlStore``, whose engine and sessions it uses."""
-
-    _engine: AsyncEngine
-    _sessions: async_sessionmaker[AsyncSession]
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            connection = await session.connection()
-            if connection.dialect.name == "sqlite":
-                # The DBAPI's own implicit BEGIN is deferred: it would take the write lock only
-                # at the first write, after the reads that decided it.
-                await connection.exec_driver_sql("BEGIN IMMEDIATE")
-            yield session
-
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            yield session
+class SqlBulks:
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     # -- creating and reading ------------------------------------------------------------------
 
@@ -105,7 +79,7 @@ class SqlBulkStore:
         # The recipients are streamed: their count is known once they are written.
         row = mapping.new_bulk_row(bulk, recipients=0)
         try:
-            async with self._writing() as session:
+            async with self._database.writing() as session:
                 session.add(row)
                 await session.flush()
                 connection = await session.connection()
@@ -123,7 +97,7 @@ class SqlBulkStore:
     async def get_bulk(
         self, bulk_id: BulkId, organisation_id: OrganisationId | None = None
     ) -> Bulk | None:
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             return await _bulk(session, bulk_id, organisation_id)
 
     async def list_bulks(
@@ -138,7 +112,7 @@ class SqlBulkStore:
             .offset(offset)
             .limit(limit)
         )
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             count = (await session.exec(counting)).one()
             rows = (await session.exec(listing)).all()
         return Page(count=count, items=[_to_bulk(*row) for row in rows])
@@ -167,17 +141,17 @@ class SqlBulkStore:
             .limit(limit)
         )
         await self._materialise_all(bulk_id)
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             count = (await session.exec(counting)).one()
             rows = (await session.exec(listing)).all()
         return Page(count=count, items=[mapping.bulk_recipient(row) for row in rows])
 
     async def _materialise_all(self, bulk_id: BulkId) -> None:
         """Every staged recipient of the bulk becomes a row (a running bulk's: pending)."""
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             staged = await has_staged(await session.connection(), bulk_id)
         if staged:
-            async with self._writing() as session:
+            async with self._database.writing() as session:
                 await materialise(await session.connection(), bulk_id)
 
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
@@ -188,7 +162,7 @@ class SqlBulkStore:
         )
         if number is not None:
             query = query.where(col(BulkRow.phone_number_row_id) == number)
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             rows = (await session.exec(query)).all()
         return [_to_bulk(*row) for row in rows]
 
@@ -211,7 +185,7 @@ class SqlBulkStore:
         query = select(func.min(due), func.count() - func.count(due)).where(
             MessageRow.bulk_id == bulk_id, MessageRow.status == "pending"
         )
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             bulk = await session.get(BulkRow, bulk_id)
             if bulk is None:
                 raise BulkNotFound(bulk_id)
@@ -234,7 +208,7 @@ class SqlBulkStore:
         now = mapping.timestamp(now)
         if limit <= 0:
             return ()
-        async with self._writing() as session:
+        async with self._database.writing() as session:
             connection = await session.connection()
             claimed = list(
                 await claims.claim(connection, bulk_id, worker=worker, limit=limit, now=now)
@@ -261,7 +235,7 @@ class SqlBulkStore:
         if not outcomes:
             return ()
         moves = CounterMoves()
-        async with self._writing() as session:
+        async with self._database.writing() as session:
             bulks = await lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
             connection = await session.connection()
             changed: dict[BulkId, None] = {}
@@ -275,7 +249,7 @@ class SqlBulkStore:
 
     async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
         now = mapping.timestamp(now)
-        async with self._writing() as session:
+        async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
             if row.status in _RUNNING:
                 counters = mapping.counters(row)
@@ -290,7 +264,7 @@ class SqlBulkStore:
     ) -> Bulk:
         now = mapping.timestamp(now)
         moves = CounterMoves()
-        async with self._writing() as session:
+        async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
             if row.status not in _RUNNING:
                 raise IllegalTransition(f"bulk send '{bulk_id}' is already {row.status}")
@@ -314,7 +288,7 @@ class SqlBulkStore:
         mapping.timestamp(now)  # refuses a naive time, as every other method does
         moves = CounterMoves()
         settled = 0
-        async with self._writing() as session:
+        async with self._database.writing() as session:
             in_flight = (
                 select(MessageRow.bulk_id)
                 .where(sa.text(MAYBE_SENT_CONDITION), MessageRow.status == "in_flight")
@@ -337,7 +311,7 @@ class SqlBulkStore:
     ) -> Mapping[str, datetime]:
         parameters = {"organisation_id": organisation_id, "since": mapping.timestamp(since)}
         window: dict[str, datetime] = {}
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             connection = await session.connection()
             read_time = _window_time_reader(connection.dialect.name)
             rows = (await connection.execute(_RECIPIENT_WINDOW, parameters)).all()
@@ -393,7 +367,7 @@ async def _bulk(
     query = _bulks_with_template().where(BulkRow.id == bulk_id)
     if organisation_id is not None:
         query = query.where(BulkRow.organisation_id == organisation_id)
-    found = (await session.exec(query, execution_options=_FRESH)).first()
+    found = (await session.exec(query, execution_options=FRESH)).first()
     return None if found is None else _to_bulk(*found)
 
 
@@ -440,7 +414,7 @@ async def lock_bulks(
     query: SelectOfScalar[BulkRow] = (
         select(BulkRow).where(col(BulkRow.id).in_(ids)).order_by(col(BulkRow.id)).with_for_update()
     )
-    rows = (await session.exec(query, execution_options=_FRESH)).all()
+    rows = (await session.exec(query, execution_options=FRESH)).all()
     return {BulkId(row.id): row for row in rows}
 
 
@@ -464,7 +438,7 @@ async def settle_counters(
     query = _bulks_with_template().where(col(BulkRow.id).in_(list(changed)))
     found = {
         BulkId(row.id): (row, name, language)
-        for row, name, language in (await session.exec(query, execution_options=_FRESH)).all()
+        for row, name, language in (await session.exec(query, execution_options=FRESH)).all()
     }
     for row, _, _ in found.values():
         refreshed = refresh_final_status(

@@ -1,6 +1,6 @@
-"""``SqlDeliveryStore``: the ``DeliveryStore`` port over SQL (status webhooks → messages).
+"""``SqlDelivery``: the ``DeliveryStore`` port over SQL (status webhooks → messages).
 
-One batch is one writing transaction (``SqlBulkStore._writing``): on PostgreSQL, the bulks of
+One batch is one writing transaction (``Database.writing``): on PostgreSQL, the bulks of
 the batch are locked first, in id order, then its messages (here in id order). Every writer that
 touches a bulk's messages (outcomes, stops, settling) locks the bulk rows first, in id order,
 and claims never wait (``SKIP LOCKED``), so a webhook batch and the engine never wait for each
@@ -27,8 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mindo_core.adapters.sql import mapping
 
 # Shared with the engine's writes: the same lock order and counter settling.
-from mindo_core.adapters.sql.bulk_store import SqlBulkStore, lock_bulks, settle_counters
+from mindo_core.adapters.sql.bulks import lock_bulks, settle_counters
 from mindo_core.adapters.sql.counter_moves import CounterMoves
+from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.tables import MessageRow, ParkedStatusRow, PhoneNumberRow, metadata
 from mindo_core.bulks.model import BulkId, RecipientState
 from mindo_core.delivery.status_rules import (
@@ -42,7 +43,7 @@ from mindo_core.delivery.webhook_payloads import StatusUpdate
 from mindo_core.domain.messages import DeliveryState
 from mindo_core.engine.bulk_messages import parse_callback_data
 
-__all__ = ["SqlDeliveryStore"]
+__all__ = ["SqlDelivery"]
 
 _MESSAGES = metadata.tables[MessageRow.__tablename__]
 _PARKED = metadata.tables[ParkedStatusRow.__tablename__]
@@ -63,14 +64,17 @@ _FIELDS = (
 )
 
 
-class SqlDeliveryStore(SqlBulkStore):
+class SqlDelivery:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
     async def apply_statuses(
         self, updates: Sequence[StatusUpdate], *, received_at: datetime
     ) -> DeliveryReport:
         received_at = mapping.timestamp(received_at)
         if not updates:
             return DeliveryReport()
-        async with self._writing() as session:
+        async with self._database.writing() as session:
             report, unmatched = await _apply(session, updates)
             connection = await session.connection()
             ours = await _of_known_numbers(connection, unmatched)
@@ -83,11 +87,11 @@ class SqlDeliveryStore(SqlBulkStore):
         expiry = now - PARKED_STATUS_TTL
         # Read first: the sweep runs every second while anything is parked, and SQLite's one
         # write lock is for work, not for finding there is none.
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             connection = await session.connection()
             if not await connection.scalar(_work_for_sweep(expiry)):
                 return DeliveryReport()
-        async with self._writing() as session:
+        async with self._database.writing() as session:
             connection = await session.connection()
             expired = await connection.execute(
                 sa.delete(_PARKED).where(_PARKED.c.received_at < expiry)
@@ -107,7 +111,7 @@ class SqlDeliveryStore(SqlBulkStore):
         return report + DeliveryReport(unchanged=int(expired.rowcount))
 
     async def parked_count(self) -> int:
-        async with self._reading() as session:
+        async with self._database.transaction() as session:
             connection = await session.connection()
             count = await connection.scalar(sa.select(sa.func.count()).select_from(_PARKED))
         return int(count or 0)

@@ -1,9 +1,9 @@
-"""``InMemoryBulkStore``: the ``BulkStore`` port over dicts, mixed into ``InMemoryStore``.
+"""``InMemoryBulks``: the ``BulkStore`` port over the shared ``Tables``.
 
-It holds itself to the port's semantics, as the SQL store does (the shared contract tests run
+It holds itself to the port's semantics, as ``SqlBulks`` does (the shared contract tests run
 against both). Rules worth knowing, beyond the port's docstrings:
 
-* A bulk's recipients get message ids from the store's one id counter.
+* A bulk's recipients get message ids from the tables' one id counter.
 * ``claim_recipients`` returns due recipients in position order. Recipients that are due at
   once sit in a heap of positions; those waiting (``not_before``, a retry time) sit in a heap of
   due times and move over when a claim finds them due, so a claim costs O(k log n).
@@ -22,12 +22,11 @@ against both). Rules worth knowing, beyond the port's docstrings:
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Protocol, cast
 
+from mindo_core.adapters.memory.tables import BulkEntry, RecipientRow, Tables, aware
 from mindo_core.bulks.model import (
     Bulk,
     BulkCounters,
@@ -47,7 +46,6 @@ from mindo_core.bulks.model import (
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict, TemplateNotFound
 from mindo_core.domain.messages import DeliveryState, MessageId, MessageRecord
-from mindo_core.domain.templates import StoredTemplate, TemplateId
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
@@ -58,100 +56,28 @@ from mindo_core.ports.bulks import (
     RecipientOutcome,
 )
 
-__all__ = ["InMemoryBulkStore"]
+__all__ = ["InMemoryBulks", "bulk_message_by_wamid"]
 
 _RUNNING: frozenset[BulkStatus] = frozenset({"QUEUED", "PROCESSING"})
 _MAYBE_SENT: frozenset[RecipientState] = frozenset({"in_flight", "unconfirmed"})
 
 
-class _HostTables(Protocol):
-    @property
-    def templates(self) -> Mapping[TemplateId, StoredTemplate]: ...
-    @property
-    def messages(self) -> Mapping[MessageId, MessageRecord]: ...
-
-
-class _Host(Protocol):
-    """What the mixin reads of ``InMemoryStore``."""
-
-    @property
-    def _tables(self) -> _HostTables: ...
-
-
-@dataclass(kw_only=True)
-class _Row:
-    message_id: MessageId
-    recipient: BulkRecipient
-    retry_at: datetime | None = None
-    claimed_at: datetime | None = None
-    worker: str | None = None
-
-    @property
-    def due_at(self) -> datetime | None:
-        times = [t for t in (self.recipient.not_before, self.retry_at) if t is not None]
-        return max(times) if times else None
-
-
-@dataclass(kw_only=True)
-class _Entry:
-    bulk: Bulk
-    rows: list[_Row]  # by position
-    due_now: list[int] = field(default_factory=list)  # heap of positions
-    waiting: list[tuple[datetime, int]] = field(default_factory=list)  # heap of (due, position)
-
-    def queue(self, row: _Row) -> None:
-        due = row.due_at
-        position = row.recipient.position
-        if due is None:
-            heapq.heappush(self.due_now, position)
-        else:
-            heapq.heappush(self.waiting, (due, position))
-
-    def promote(self, now: datetime) -> None:
-        while self.waiting and self.waiting[0][0] <= now:
-            due, position = heapq.heappop(self.waiting)
-            row = self.rows[position]
-            if row.recipient.state == "pending" and row.due_at == due:
-                heapq.heappush(self.due_now, position)
-
-    def pop_due(self) -> _Row | None:
-        while self.due_now:
-            row = self.rows[heapq.heappop(self.due_now)]
-            if row.recipient.state == "pending":
-                return row
+def bulk_message_by_wamid(tables: Tables, wamid: str) -> MessageRecord | None:
+    """A bulk recipient Meta accepted, as the message it is."""
+    message_id = tables.bulk_by_wamid.get(wamid)
+    if message_id is None:
         return None
+    bulk_id, position = tables.recipients[message_id]
+    entry = tables.bulks[bulk_id]
+    return _message(entry.bulk, message_id, entry.rows[position].recipient)
 
 
-@dataclass(kw_only=True)
-class _BulkTables:
-    bulks: dict[BulkId, _Entry] = field(default_factory=dict)
-    # message id -> (bulk, position)
-    recipients: dict[MessageId, tuple[BulkId, int]] = field(default_factory=dict)
-    # Recipients Meta accepted, found by their wamid as single messages are.
-    by_wamid: dict[str, MessageId] = field(default_factory=dict)
+class InMemoryBulks:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
 
-
-class InMemoryBulkStore:
-    """Mixed into ``InMemoryStore``, whose id counter and templates and messages it reads."""
-
-    _bulk_tables_: _BulkTables
-
-    def _next_id(self) -> int:
-        raise NotImplementedError  # InMemoryStore's
-
-    @property
-    def _bulk_tables(self) -> _BulkTables:
-        # Created on first use: InMemoryStore's __init__ does not know about the mixin.
-        tables: _BulkTables | None = self.__dict__.get("_bulk_tables_")
-        if tables is None:
-            tables = self._bulk_tables_ = _BulkTables()
-        return tables
-
-    def _host_tables(self) -> _HostTables:
-        return cast(_Host, self)._tables
-
-    def _entry(self, bulk_id: BulkId) -> _Entry:
-        entry = self._bulk_tables.bulks.get(bulk_id)
+    def _entry(self, bulk_id: BulkId) -> BulkEntry:
+        entry = self._tables.bulks.get(bulk_id)
         if entry is None:
             raise BulkNotFound(bulk_id)
         return entry
@@ -159,10 +85,10 @@ class InMemoryBulkStore:
     # -- creating and reading ------------------------------------------------------------------
 
     async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewRecipientChunk]) -> Bulk:
-        tables = self._bulk_tables
+        tables = self._tables
         if bulk.id in tables.bulks:
             raise Conflict(f"Bulk send '{bulk.id}' exists")
-        template = self._host_tables().templates.get(bulk.template_id)
+        template = self._tables.templates.get(bulk.template_id)
         if template is None:
             raise TemplateNotFound(str(bulk.template_id), "?")
         read: list[BulkRecipient] = []
@@ -180,14 +106,14 @@ class InMemoryBulkStore:
             status="QUEUED",
             counters=BulkCounters(total=len(read), pending=len(read)),
             estimated_time_minutes=bulk.estimated_time_minutes,
-            created_at=_aware(bulk.created_at),
+            created_at=aware(bulk.created_at),
             created_by=bulk.created_by,
             pacing=bulk.pacing,
         )
-        entry = _Entry(bulk=created, rows=[])
+        entry = BulkEntry(bulk=created, rows=[])
         # Ids are taken only now that every recipient was read: a refused list takes none.
         for position, recipient in enumerate(read):
-            row = _Row(message_id=MessageId(self._next_id()), recipient=recipient)
+            row = RecipientRow(message_id=MessageId(self._tables.next_id()), recipient=recipient)
             entry.rows.append(row)
             entry.queue(row)
             tables.recipients[row.message_id] = (bulk.id, position)
@@ -197,7 +123,7 @@ class InMemoryBulkStore:
     async def get_bulk(
         self, bulk_id: BulkId, organisation_id: OrganisationId | None = None
     ) -> Bulk | None:
-        entry = self._bulk_tables.bulks.get(bulk_id)
+        entry = self._tables.bulks.get(bulk_id)
         if entry is None:
             return None
         if organisation_id is not None and entry.bulk.organisation_id != organisation_id:
@@ -207,7 +133,7 @@ class InMemoryBulkStore:
     async def list_bulks(
         self, organisation_id: OrganisationId, filters: BulkFilter, *, offset: int, limit: int
     ) -> Page[Bulk]:
-        entries = self._bulk_tables.bulks.values()
+        entries = self._tables.bulks.values()
         mine = [e.bulk for e in entries if e.bulk.organisation_id == organisation_id]
         matching = [b for b in mine if _matches(b, filters)]
         # Newest first; the id breaks ties, as in SQL.
@@ -223,7 +149,7 @@ class InMemoryBulkStore:
         offset: int,
         limit: int,
     ) -> Page[BulkRecipient]:
-        entry = self._bulk_tables.bulks.get(bulk_id)
+        entry = self._tables.bulks.get(bulk_id)
         if entry is None or entry.bulk.organisation_id != organisation_id:
             return Page(count=0, items=())
         recipients = [replace(row.recipient, message_id=row.message_id) for row in entry.rows]
@@ -234,30 +160,21 @@ class InMemoryBulkStore:
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
         running = [
             e.bulk
-            for e in self._bulk_tables.bulks.values()
+            for e in self._tables.bulks.values()
             if e.bulk.status in _RUNNING
             and (number is None or e.bulk.phone_number_row_id == number)
         ]
         return sorted(running, key=lambda b: b.created_at)
-
-    def _bulk_message_by_wamid(self, wamid: str) -> MessageRecord | None:
-        """A bulk recipient Meta accepted, as the message it is."""
-        message_id = self._bulk_tables.by_wamid.get(wamid)
-        if message_id is None:
-            return None
-        bulk_id, position = self._bulk_tables.recipients[message_id]
-        entry = self._bulk_tables.bulks[bulk_id]
-        return _message(entry.bulk, message_id, entry.rows[position].recipient)
 
     # -- the engine ----------------------------------------------------------------------------
 
     async def claim_recipients(
         self, bulk_id: BulkId, *, worker: str, limit: int, now: datetime
     ) -> Sequence[ClaimedRecipient]:
-        entry = self._bulk_tables.bulks.get(bulk_id)
+        entry = self._tables.bulks.get(bulk_id)
         if entry is None or entry.bulk.status not in _RUNNING:
             return ()
-        now = _aware(now)
+        now = aware(now)
         entry.promote(now)
         claimed: list[ClaimedRecipient] = []
         while len(claimed) < limit and (row := entry.pop_due()) is not None:
@@ -269,18 +186,18 @@ class InMemoryBulkStore:
         return claimed
 
     async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> Sequence[Bulk]:
-        changed: dict[BulkId, _Entry] = {}
+        changed: dict[BulkId, BulkEntry] = {}
         for outcome in outcomes:
-            located = self._bulk_tables.recipients.get(outcome.message_id)
+            located = self._tables.recipients.get(outcome.message_id)
             if located is None:
                 continue
-            entry = self._bulk_tables.bulks[located[0]]
+            entry = self._tables.bulks[located[0]]
             row = entry.rows[located[1]]
             if row.recipient.state != "in_flight":
                 continue  # settled meanwhile, or a repeat: the first word stands
             _apply(entry, row, outcome)
             if row.recipient.wamid is not None:
-                self._bulk_tables.by_wamid[row.recipient.wamid] = row.message_id
+                self._tables.bulk_by_wamid[row.recipient.wamid] = row.message_id
             changed[entry.bulk.id] = entry
         for entry in changed.values():
             _refresh(entry)
@@ -300,7 +217,7 @@ class InMemoryBulkStore:
             return bulk
         target = final_status(bulk.counters, cancelled=False, stopped_reason=bulk.stop_reason)
         entry.bulk = replace(
-            bulk, status=advance_bulk(bulk.status, target), completed_at=_aware(now)
+            bulk, status=advance_bulk(bulk.status, target), completed_at=aware(now)
         )
         return entry.bulk
 
@@ -311,7 +228,7 @@ class InMemoryBulkStore:
         bulk = entry.bulk
         if bulk.status not in _RUNNING:
             raise IllegalTransition(f"bulk send '{bulk_id}' is already {bulk.status}")
-        now = _aware(now)
+        now = aware(now)
         event: RecipientEvent = "cancel" if cancelled else "skip"
         for row in entry.rows:
             if row.recipient.state == "pending":
@@ -328,9 +245,9 @@ class InMemoryBulkStore:
         return entry.bulk
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
-        now = _aware(now)
+        now = aware(now)
         settled = 0
-        for entry in self._bulk_tables.bulks.values():
+        for entry in self._tables.bulks.values():
             touched = False
             for row in entry.rows:
                 if row.recipient.state != "in_flight":
@@ -348,7 +265,7 @@ class InMemoryBulkStore:
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
     ) -> Mapping[str, datetime]:
-        since = _aware(since)
+        since = aware(since)
         window: dict[str, datetime] = {}
 
         def note(e164: str, at: datetime | None) -> None:
@@ -356,10 +273,10 @@ class InMemoryBulkStore:
                 wa_id = e164.removeprefix("+")
                 window[wa_id] = min(at, window.get(wa_id, at))
 
-        for message in self._host_tables().messages.values():
+        for message in self._tables.messages.values():
             if message.organisation_id == organisation_id and message.wamid is not None:
                 note(message.recipient_phone, message.sent_at or message.created_at)
-        for entry in self._bulk_tables.bulks.values():
+        for entry in self._tables.bulks.values():
             if entry.bulk.organisation_id != organisation_id:
                 continue
             for row in entry.rows:
@@ -378,7 +295,7 @@ def _recipient(bulk_id: BulkId, new: NewBulkRecipient) -> BulkRecipient:
         position=new.position,
         e164=new.e164,
         variables_used=dict(new.variables_used),
-        not_before=None if new.not_before is None else _aware(new.not_before),
+        not_before=None if new.not_before is None else aware(new.not_before),
     )
 
 
@@ -405,7 +322,7 @@ def _message(bulk: Bulk, message_id: MessageId, recipient: BulkRecipient) -> Mes
     )
 
 
-def _claimed(row: _Row) -> ClaimedRecipient:
+def _claimed(row: RecipientRow) -> ClaimedRecipient:
     recipient = row.recipient
     return ClaimedRecipient(
         message_id=row.message_id,
@@ -417,8 +334,8 @@ def _claimed(row: _Row) -> ClaimedRecipient:
     )
 
 
-def _apply(entry: _Entry, row: _Row, outcome: RecipientOutcome) -> None:
-    at = _aware(outcome.at)
+def _apply(entry: BulkEntry, row: RecipientRow, outcome: RecipientOutcome) -> None:
+    at = aware(outcome.at)
     if outcome.kind == "accept":
         _move(entry, row, "accept", at=at, wamid=outcome.wamid)
     elif outcome.kind == "refuse":
@@ -431,11 +348,13 @@ def _apply(entry: _Entry, row: _Row, outcome: RecipientOutcome) -> None:
             error_message=outcome.error_message,
         )
     else:
-        retry_at = None if outcome.retry_at is None else _aware(outcome.retry_at)
+        retry_at = None if outcome.retry_at is None else aware(outcome.retry_at)
         _release(entry, row, retry_at=retry_at, at=at)
 
 
-def _release(entry: _Entry, row: _Row, *, retry_at: datetime | None, at: datetime) -> None:
+def _release(
+    entry: BulkEntry, row: RecipientRow, *, retry_at: datetime | None, at: datetime
+) -> None:
     _move(entry, row, "release", at=at)
     status = entry.bulk.status
     if status in _RUNNING:
@@ -447,8 +366,8 @@ def _release(entry: _Entry, row: _Row, *, retry_at: datetime | None, at: datetim
 
 
 def _move(
-    entry: _Entry,
-    row: _Row,
+    entry: BulkEntry,
+    row: RecipientRow,
     event: RecipientEvent,
     *,
     at: datetime,
@@ -470,7 +389,7 @@ def _move(
     )
 
 
-def _refresh(entry: _Entry) -> None:
+def _refresh(entry: BulkEntry) -> None:
     bulk = entry.bulk
     status = refresh_final_status(bulk.status, bulk.counters, stopped_reason=bulk.stop_reason)
     if status != bulk.status:
@@ -493,9 +412,3 @@ def _on_or_after(day: date, bound: date | None) -> bool:
 
 def _on_or_before(day: date, bound: date | None) -> bool:
     return bound is None or day <= bound
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()}: timestamps must be timezone-aware")
-    return value.astimezone(UTC)

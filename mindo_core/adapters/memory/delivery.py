@@ -1,6 +1,6 @@
-"""``InMemoryDeliveryStore``: the ``DeliveryStore`` port over the memory store's dicts.
+"""``InMemoryDelivery``: the ``DeliveryStore`` port over the shared ``Tables``.
 
-The same semantics as ``SqlDeliveryStore`` (the contract tests hold both to them): a status
+The same semantics as ``SqlDelivery`` (the contract tests hold both to them): a status
 finds its message by wamid (a single send, or a bulk recipient Meta accepted), or the bulk
 recipient its callback data names while that one is in flight or unconfirmed with no wamid;
 ``delivery.apply_status`` decides the move; bulk counters follow and finished bulks refresh
@@ -10,11 +10,10 @@ their final status; what finds nothing is parked.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Protocol, cast
+from dataclasses import replace
+from datetime import datetime
 
-from mindo_core.adapters.memory.bulk_store import InMemoryBulkStore, _Entry, _Row
+from mindo_core.adapters.memory.tables import BulkEntry, RecipientRow, Tables, aware
 from mindo_core.bulks.model import BulkId, BulkRecipient, message_status, refresh_final_status
 from mindo_core.delivery.status_rules import (
     PARKED_STATUS_TTL,
@@ -24,78 +23,44 @@ from mindo_core.delivery.status_rules import (
     settles_as_attempted,
 )
 from mindo_core.delivery.webhook_payloads import StatusUpdate
-from mindo_core.domain.accounts import PhoneNumber, PhoneNumberRowId
-from mindo_core.domain.messages import MessageId, MessageRecord
+from mindo_core.domain.messages import MessageId
 from mindo_core.engine.bulk_messages import parse_callback_data
 
-__all__ = ["InMemoryDeliveryStore"]
+__all__ = ["InMemoryDelivery"]
 
 
-class _MessageTables(Protocol):
-    @property
-    def messages(self) -> dict[MessageId, MessageRecord]: ...
-    @property
-    def message_by_wamid(self) -> dict[str, MessageId]: ...
-    @property
-    def numbers(self) -> dict[PhoneNumberRowId, PhoneNumber]: ...
-
-
-class _MessageHost(Protocol):
-    """What the mixin reads of ``InMemoryStore``."""
-
-    @property
-    def _tables(self) -> _MessageTables: ...
-
-
-@dataclass
-class _Parked:
-    statuses: list[tuple[StatusUpdate, datetime]] = field(default_factory=list)
-
-
-class InMemoryDeliveryStore(InMemoryBulkStore):
-    """Mixed into ``InMemoryStore``, whose messages and bulk recipients it moves."""
-
-    _parked_: _Parked
-
-    @property
-    def _messages(self) -> _MessageTables:
-        return cast(_MessageHost, self)._tables
-
-    @property
-    def _parked(self) -> _Parked:
-        parked: _Parked | None = self.__dict__.get("_parked_")
-        if parked is None:
-            parked = self._parked_ = _Parked()
-        return parked
+class InMemoryDelivery:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
 
     async def apply_statuses(
         self, updates: Sequence[StatusUpdate], *, received_at: datetime
     ) -> DeliveryReport:
-        received_at = _aware(received_at)
+        received_at = aware(received_at)
         report, unmatched = self._apply(updates)
-        numbers = {n.phone_number_id for n in self._messages.numbers.values()}
+        numbers = {n.phone_number_id for n in self._tables.numbers.values()}
         ours = [u for u in unmatched if u.phone_number_id in numbers]
-        self._parked.statuses.extend((update, received_at) for update in ours)
+        self._tables.parked.extend((update, received_at) for update in ours)
         ignored = len(unmatched) - len(ours)
         return report + DeliveryReport(parked=len(ours), unchanged=ignored)
 
     async def apply_parked(self, *, now: datetime) -> DeliveryReport:
-        expiry = _aware(now) - PARKED_STATUS_TTL
-        kept = [(u, at) for u, at in self._parked.statuses if at >= expiry]
-        expired = len(self._parked.statuses) - len(kept)
+        expiry = aware(now) - PARKED_STATUS_TTL
+        kept = [(u, at) for u, at in self._tables.parked if at >= expiry]
+        expired = len(self._tables.parked) - len(kept)
         ready = [(u, at) for u, at in kept if self._knows(u.wamid)]
-        self._parked.statuses = [(u, at) for u, at in kept if not self._knows(u.wamid)]
+        self._tables.parked = [(u, at) for u, at in kept if not self._knows(u.wamid)]
         report, _ = self._apply([update for update, _ in ready])
         return report + DeliveryReport(unchanged=expired)
 
     async def parked_count(self) -> int:
-        return len(self._parked.statuses)
+        return len(self._tables.parked)
 
     # -- one batch -------------------------------------------------------------------------------
 
     def _apply(self, updates: Sequence[StatusUpdate]) -> tuple[DeliveryReport, list[StatusUpdate]]:
         unmatched: list[StatusUpdate] = []
-        changed: dict[BulkId, _Entry] = {}
+        changed: dict[BulkId, BulkEntry] = {}
         applied = unchanged = 0
         for update in updates:
             outcome = self._apply_one(update, changed)
@@ -118,9 +83,9 @@ class InMemoryDeliveryStore(InMemoryBulkStore):
         )
         return report, unmatched
 
-    def _apply_one(self, update: StatusUpdate, changed: dict[BulkId, _Entry]) -> bool | None:
+    def _apply_one(self, update: StatusUpdate, changed: dict[BulkId, BulkEntry]) -> bool | None:
         """True: the status moved its message; False: a no-op; None: no message found."""
-        single = self._messages.message_by_wamid.get(update.wamid)
+        single = self._tables.message_by_wamid.get(update.wamid)
         if single is not None:
             return self._apply_to_single(single, update)
         located = self._bulk_row(update)
@@ -137,12 +102,12 @@ class InMemoryDeliveryStore(InMemoryBulkStore):
             entry.bulk, counters=entry.bulk.counters.moved(before.state, fields.state)
         )
         if fields.wamid is not None:
-            self._bulk_tables.by_wamid[fields.wamid] = row.message_id
+            self._tables.bulk_by_wamid[fields.wamid] = row.message_id
         changed[entry.bulk.id] = entry
         return True
 
     def _apply_to_single(self, message_id: MessageId, update: StatusUpdate) -> bool:
-        message = self._messages.messages[message_id]
+        message = self._tables.messages[message_id]
         before = DeliveryFields(
             state=message.status,
             wamid=message.wamid,
@@ -157,7 +122,7 @@ class InMemoryDeliveryStore(InMemoryBulkStore):
         status = message_status(after.state)
         if after is before or status is None:
             return False
-        self._messages.messages[message_id] = replace(
+        self._tables.messages[message_id] = replace(
             message,
             status=status,
             sent_at=after.sent_at,
@@ -169,14 +134,14 @@ class InMemoryDeliveryStore(InMemoryBulkStore):
         )
         return True
 
-    def _bulk_row(self, update: StatusUpdate) -> tuple[_Entry, _Row] | None:
-        message_id = self._bulk_tables.by_wamid.get(update.wamid)
+    def _bulk_row(self, update: StatusUpdate) -> tuple[BulkEntry, RecipientRow] | None:
+        message_id = self._tables.bulk_by_wamid.get(update.wamid)
         if message_id is None:
             message_id = self._named_by_callback(update)
         if message_id is None:
             return None
-        bulk_id, position = self._bulk_tables.recipients[message_id]
-        entry = self._bulk_tables.bulks[bulk_id]
+        bulk_id, position = self._tables.recipients[message_id]
+        entry = self._tables.bulks[bulk_id]
         return entry, entry.rows[position]
 
     def _named_by_callback(self, update: StatusUpdate) -> MessageId | None:
@@ -184,10 +149,10 @@ class InMemoryDeliveryStore(InMemoryBulkStore):
         if parsed is None:
             return None
         bulk_id, message_id = parsed
-        located = self._bulk_tables.recipients.get(message_id)
+        located = self._tables.recipients.get(message_id)
         if located is None or located[0] != bulk_id:
             return None
-        recipient = self._bulk_tables.bulks[bulk_id].rows[located[1]].recipient
+        recipient = self._tables.bulks[bulk_id].rows[located[1]].recipient
         attempted = recipient.state == "pending" and recipient.attempts > 0
         if recipient.wamid is not None:
             return None
@@ -196,7 +161,7 @@ class InMemoryDeliveryStore(InMemoryBulkStore):
         return message_id
 
     def _knows(self, wamid: str) -> bool:
-        return wamid in self._messages.message_by_wamid or wamid in self._bulk_tables.by_wamid
+        return wamid in self._tables.message_by_wamid or wamid in self._tables.bulk_by_wamid
 
 
 def _fields_of(recipient: BulkRecipient) -> DeliveryFields:
@@ -206,9 +171,3 @@ def _fields_of(recipient: BulkRecipient) -> DeliveryFields:
 
 def _with_fields(recipient: BulkRecipient, fields: DeliveryFields) -> BulkRecipient:
     return replace(recipient, **fields.as_changes())  # type: ignore[arg-type]
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()}: timestamps must be timezone-aware")
-    return value.astimezone(UTC)

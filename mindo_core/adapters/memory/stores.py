@@ -1,0 +1,32 @@
+"""``memory_stores``: every store port over one shared ``Tables``, for fast tests of services."""
+
+from __future__ import annotations
+
+from mindo_core.adapters.memory.accounts import InMemoryAccounts
+from mindo_core.adapters.memory.api_keys import InMemoryApiKeys
+from mindo_core.adapters.memory.bulks import InMemoryBulks
+from mindo_core.adapters.memory.delivery import InMemoryDelivery
+from mindo_core.adapters.memory.messages import InMemoryMessages
+from mindo_core.adapters.memory.organisations import InMemoryOrganisations
+from mindo_core.adapters.memory.tables import Tables
+from mindo_core.adapters.memory.templates import InMemoryTemplates
+from mindo_core.ports.stores import Stores
+
+
+def memory_stores(tables: Tables | None = None) -> Stores:
+    """Stores over ``tables`` (new, empty ones by default); closing them holds nothing."""
+    shared = tables or Tables()
+    return Stores(
+        organisations=InMemoryOrganisations(shared),
+        api_keys=InMemoryApiKeys(shared),
+        accounts=InMemoryAccounts(shared),
+        templates=InMemoryTemplates(shared),
+        messages=InMemoryMessages(shared),
+        bulks=InMemoryBulks(shared),
+        delivery=InMemoryDelivery(shared),
+        close=_nothing_to_close,
+    )
+
+
+async def _nothing_to_close() -> None:
+    return None

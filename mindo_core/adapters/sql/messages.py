@@ -1,0 +1,44 @@
+"""``SqlMessages``: the ``MessageStore`` port over SQL (messages sent one at a time)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from mindo_core.adapters.sql import mapping
+from mindo_core.adapters.sql.database import Database
+from mindo_core.adapters.sql.integrity import conflict_or_reraise
+from mindo_core.adapters.sql.tables import MessageRow
+from mindo_core.domain.accounts import OrganisationId
+from mindo_core.domain.messages import MessageRecord, NewMessage
+
+# Bulk recipients that are no message yet (``mapping.message``).
+_NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled")
+
+
+class SqlMessages:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def add_message(self, message: NewMessage) -> MessageRecord:
+        row = mapping.new_message_row(message)
+        try:
+            async with self._database.transaction() as session:
+                session.add(row)
+                await session.flush()
+        except IntegrityError as error:
+            raise conflict_or_reraise(error, f"Message '{message.wamid}' exists") from None
+        return mapping.message(row)
+
+    async def find_message_by_wamid(
+        self, organisation_id: OrganisationId, wamid: str
+    ) -> MessageRecord | None:
+        query = select(MessageRow).where(
+            MessageRow.organisation_id == organisation_id,
+            MessageRow.wamid == wamid,
+            # Bulk recipients not sent yet have no wamid; this only makes sure of it.
+            col(MessageRow.status).not_in(_NOT_MESSAGES_YET),
+        )
+        async with self._database.transaction() as session:
+            row = (await session.exec(query)).first()
+        return None if row is None else mapping.message(row)

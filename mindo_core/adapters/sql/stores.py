@@ -1,0 +1,33 @@
+"""``open_stores``: every store port over one database, each a repository of its own over the
+shared ``Database``."""
+
+from __future__ import annotations
+
+from mindo_core.adapters.sql.accounts import SqlAccounts
+from mindo_core.adapters.sql.api_keys import SqlApiKeys
+from mindo_core.adapters.sql.bulks import SqlBulks
+from mindo_core.adapters.sql.database import Database
+from mindo_core.adapters.sql.delivery import SqlDelivery
+from mindo_core.adapters.sql.engine import make_async_engine
+from mindo_core.adapters.sql.messages import SqlMessages
+from mindo_core.adapters.sql.organisations import SqlOrganisations
+from mindo_core.adapters.sql.templates import SqlTemplates
+from mindo_core.ports.stores import Stores
+
+
+async def open_stores(url: str) -> Stores:
+    """The stores over ``url`` as users write it (see ``urls``). Connects on first use."""
+    return stores_over(Database(make_async_engine(url)))
+
+
+def stores_over(database: Database) -> Stores:
+    return Stores(
+        organisations=SqlOrganisations(database),
+        api_keys=SqlApiKeys(database),
+        accounts=SqlAccounts(database),
+        templates=SqlTemplates(database),
+        messages=SqlMessages(database),
+        bulks=SqlBulks(database),
+        delivery=SqlDelivery(database),
+        close=database.close,
+    )
