@@ -28,12 +28,19 @@ import asyncio
 import os
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: nothing of Mindo is imported before a case's baseline
+    from mindo_core.bootstrap import Services
+    from mindo_core.bulks.model import BulkId
+    from mindo_core.domain.accounts import OrganisationId
+    from mindo_core.services.authenticate import Principal
 
 # The sandbox demo number (bench.bench_tenant.NUMBER): not imported at module level, so that a
 # case's memory baseline is taken before Mindo is imported.
@@ -178,7 +185,9 @@ async def _send(sandbox: object, n: int) -> Peak:
 # -- set-up ---------------------------------------------------------------------------------------
 
 
-def _services(meta_url: str, *, uncapped: bool = False):  # type: ignore[no-untyped-def]
+def _services(
+    meta_url: str, *, uncapped: bool = False
+) -> AbstractAsyncContextManager[tuple[Services, Principal]]:
     """The real wiring over a fresh SQLite file, and the bench tenant's principal."""
     from bench.bench_tenant import bench_principal, sqlite_services
     from mindo_core.engine.bulk_engine import EngineSettings
@@ -187,23 +196,21 @@ def _services(meta_url: str, *, uncapped: bool = False):  # type: ignore[no-unty
     settings = EngineSettings(throughput_mps=1_000_000.0) if uncapped else None
 
     @asynccontextmanager
-    async def opened():  # type: ignore[no-untyped-def]
+    async def opened() -> AsyncIterator[tuple[Services, Principal]]:
         async with sqlite_services(meta_url, engine_settings=settings) as services:
             yield services, await bench_principal(services)
 
     return opened()
 
 
-async def _create_streamed(services: object, organisation_id: int, n: int) -> str:
+async def _create_streamed(services: Services, organisation_id: OrganisationId, n: int) -> BulkId:
     """A queued bulk of ``n`` recipients of ``order_update``, written from a generator."""
     import uuid
 
-    from mindo_core.bootstrap import Services
     from mindo_core.bulks.model import BulkId
     from mindo_core.ports.bulks import NewBulk, NewBulkRecipient, in_chunks
 
-    assert isinstance(services, Services)
-    found = await services.stores.accounts.find_sender(organisation_id, NUMBER)  # type: ignore[arg-type]
+    found = await services.stores.accounts.find_sender(organisation_id, NUMBER)
     assert found is not None
     number, account, _ = found
     template = await services.stores.templates.find_template(account.id, "order_update", "es")
@@ -211,7 +218,7 @@ async def _create_streamed(services: object, organisation_id: int, n: int) -> st
     new = NewBulk(
         id=BulkId(str(uuid.uuid4())),
         task_id=str(uuid.uuid4()),
-        organisation_id=organisation_id,  # type: ignore[arg-type]
+        organisation_id=organisation_id,
         phone_number_row_id=number.id,
         template_id=template.id,
         pacing="max",

@@ -31,9 +31,14 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from typing import TYPE_CHECKING
 
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.bulks.model import Bulk, BulkId
+
+if TYPE_CHECKING:
+    from mindo_grpc._pb.mindo.v1 import mindo_pb2
+    from mindo_grpc._pb.mindo.v1.mindo_pb2_grpc import MindoAsyncStub
 
 TARGET_P99_SECONDS = 0.250
 RATE = 80  # the demo number's throughput (STANDARD)
@@ -156,7 +161,7 @@ async def _watch_all(
     stubs = [mindo_pb2_grpc.MindoStub(c) for c in opened]
     metadata = (("x-api-key", api_key),)
 
-    async def watch(stub: mindo_pb2_grpc.MindoStub) -> Received:
+    async def watch(stub: MindoAsyncStub) -> Received:
         log: Received = []
         async for snapshot in stub.WatchBulk(
             pb.WatchBulkRequest(bulk_send_id=bulk_id), metadata=metadata
@@ -176,15 +181,15 @@ def _key_of_bulk(bulk: Bulk) -> Key:
     return (bulk.status, c.total, c.sent, c.delivered, c.read, c.failed, c.pending)
 
 
-def _key_of_message(b: object) -> Key:
+def _key_of_message(b: mindo_pb2.Bulk) -> Key:
     return (
-        b.status,  # type: ignore[attr-defined]
-        b.total_recipients,  # type: ignore[attr-defined]
-        b.sent_count,  # type: ignore[attr-defined]
-        b.delivered_count,  # type: ignore[attr-defined]
-        b.read_count,  # type: ignore[attr-defined]
-        b.failed_count,  # type: ignore[attr-defined]
-        b.pending_count,  # type: ignore[attr-defined]
+        b.status,
+        b.total_recipients,
+        b.sent_count,
+        b.delivered_count,
+        b.read_count,
+        b.failed_count,
+        b.pending_count,
     )
 
 

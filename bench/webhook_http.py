@@ -104,12 +104,17 @@ async def _service_forever(ready: Connection) -> None:
 
     class Acknowledging(mindo_pb2_grpc.MindoServicer):
         async def IngestWebhook(
-            self, request: mindo_pb2.IngestWebhookRequest, context: grpc.aio.ServicerContext
+            self,
+            request: mindo_pb2.IngestWebhookRequest,
+            context: grpc.aio.ServicerContext[
+                mindo_pb2.IngestWebhookRequest, mindo_pb2.IngestWebhookResponse
+            ],
         ) -> mindo_pb2.IngestWebhookResponse:
             # Counted, not parsed: the service's own parsing is not what is measured here.
             return mindo_pb2.IngestWebhookResponse(statuses=request.body.count(STATUS_KEY))
 
     server = grpc.aio.server()
+    # The stubs declare every RPC abstract; at run time the others answer UNIMPLEMENTED.
     mindo_pb2_grpc.add_MindoServicer_to_server(Acknowledging(), server)  # type: ignore[abstract]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import cast
 
 from mindo_core.bulks.model import Bulk, BulkRecipient, message_status, parse_bulk_status
 from mindo_core.domain.errors import InvalidRequest
@@ -126,15 +125,16 @@ def _or_unlimited(value: int | None) -> int:
     return UNLIMITED if value is None else value
 
 
-_DELIVERY_STATES = ("sent", "delivered", "read", "failed")
+_DELIVERY_STATES: tuple[DeliveryState, ...] = ("sent", "delivered", "read", "failed")
 
 
 def delivery_status(text: str) -> DeliveryState | None:
     if not text:
         return None
     status = text.strip().lower()
-    if status not in _DELIVERY_STATES:
-        raise InvalidRequest.for_field(
-            "status", f"{text!r} is not one of {', '.join(_DELIVERY_STATES)}"
-        )
-    return cast(DeliveryState, status)
+    for state in _DELIVERY_STATES:
+        if state == status:
+            return state
+    raise InvalidRequest.for_field(
+        "status", f"{text!r} is not one of {', '.join(_DELIVERY_STATES)}"
+    )

@@ -42,8 +42,10 @@ def details_for(error: BaseException) -> ErrorDetails:
         message=error.message,
         code=_code_of(error),
         metadata=_metadata_of(error),
-        field_errors=getattr(error, "field_errors", {}),
-        retry_after_seconds=getattr(error, "retry_after_seconds", None),
+        field_errors=error.field_errors if isinstance(error, errors.InvalidRequest) else {},
+        retry_after_seconds=(
+            error.retry_after_seconds if isinstance(error, errors.RateLimited) else None
+        ),
     )
 
 

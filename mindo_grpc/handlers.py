@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 import grpc
 
@@ -13,30 +13,47 @@ from mindo_core.services.authenticate import Authenticator, Principal
 from mindo_grpc.errors import details_for
 from mindo_grpc.status_details import to_status
 
+
+class Authenticating(Protocol):
+    """A servicer whose RPCs ask for an API key: the decorators authenticate with this."""
+
+    @property
+    def authenticator(self) -> Authenticator: ...
+
+
+Servicer = TypeVar("Servicer", bound=Authenticating)
+AnyServicer = TypeVar("AnyServicer")
 Request = TypeVar("Request")
 Response = TypeVar("Response")
-Handler = Callable[[Any, Request, Principal], Awaitable[Response]]
-Method = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+Context = grpc.aio.ServicerContext[Request, Response]
+
+Handler = Callable[[Servicer, Request, Principal], Awaitable[Response]]
+Method = Callable[[Servicer, Request, Context[Request, Response]], Awaitable[Response]]
 
 API_KEY_METADATA = "x-api-key"
 
 
-def api_key_of(context: grpc.aio.ServicerContext) -> str | None:
+def api_key_of(context: Context[Request, Response]) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == API_KEY_METADATA:
             return str(value)
     return None
 
 
-def unary(scope: Scope | None) -> Callable[[Handler[Request, Response]], Method[Request, Response]]:
+def unary(
+    scope: Scope | None,
+) -> Callable[[Handler[Servicer, Request, Response]], Method[Servicer, Request, Response]]:
     """Wraps a servicer method ``(self, request, principal)`` into a gRPC unary handler."""
 
-    def decorate(handler: Handler[Request, Response]) -> Method[Request, Response]:
+    def decorate(
+        handler: Handler[Servicer, Request, Response],
+    ) -> Method[Servicer, Request, Response]:
         @wraps(handler)
-        async def method(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Any:
-            authenticator: Authenticator = self.authenticator
+        async def method(
+            self: Servicer, request: Request, context: Context[Request, Response]
+        ) -> Response:
             try:
-                principal = await authenticator.authenticate(api_key_of(context), scope)
+                principal = await self.authenticator.authenticate(api_key_of(context), scope)
                 return await handler(self, request, principal)
             except Exception as error:  # translated once, here, for every RPC
                 await context.abort_with_status(to_status(details_for(error)))
@@ -46,16 +63,20 @@ def unary(scope: Scope | None) -> Callable[[Handler[Request, Response]], Method[
     return decorate
 
 
-KeylessHandler = Callable[[Any, Request], Awaitable[Response]]
-KeylessMethod = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+KeylessHandler = Callable[[AnyServicer, Request], Awaitable[Response]]
+KeylessMethod = Callable[[AnyServicer, Request, Context[Request, Response]], Awaitable[Response]]
 
 
-def keyless_unary(handler: KeylessHandler[Request, Response]) -> KeylessMethod[Request, Response]:
+def keyless_unary(
+    handler: KeylessHandler[AnyServicer, Request, Response],
+) -> KeylessMethod[AnyServicer, Request, Response]:
     """Like ``unary`` for the one RPC that carries its own authentication (a webhook's
     signature, checked by the use case): no API key is asked for."""
 
     @wraps(handler)
-    async def method(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Any:
+    async def method(
+        self: AnyServicer, request: Request, context: Context[Request, Response]
+    ) -> Response:
         try:
             return await handler(self, request)
         except Exception as error:  # translated once, here
@@ -64,23 +85,26 @@ def keyless_unary(handler: KeylessHandler[Request, Response]) -> KeylessMethod[R
     return method
 
 
-StreamHandler = Callable[[Any, Request, Principal], AsyncIterator[Response]]
-StreamMethod = Callable[[Any, Request, grpc.aio.ServicerContext], AsyncIterator[Response]]
+StreamHandler = Callable[[Servicer, Request, Principal], AsyncIterator[Response]]
+StreamMethod = Callable[[Servicer, Request, Context[Request, Response]], AsyncIterator[Response]]
 
 
 def server_stream(
     scope: Scope | None,
-) -> Callable[[StreamHandler[Request, Response]], StreamMethod[Request, Response]]:
+) -> Callable[
+    [StreamHandler[Servicer, Request, Response]], StreamMethod[Servicer, Request, Response]
+]:
     """Like ``unary``, for server-streaming RPCs written as async generators."""
 
-    def decorate(handler: StreamHandler[Request, Response]) -> StreamMethod[Request, Response]:
+    def decorate(
+        handler: StreamHandler[Servicer, Request, Response],
+    ) -> StreamMethod[Servicer, Request, Response]:
         @wraps(handler)
         async def method(
-            self: Any, request: Request, context: grpc.aio.ServicerContext
+            self: Servicer, request: Request, context: Context[Request, Response]
         ) -> AsyncIterator[Response]:
-            authenticator: Authenticator = self.authenticator
             try:
-                principal = await authenticator.authenticate(api_key_of(context), scope)
+                principal = await self.authenticator.authenticate(api_key_of(context), scope)
                 async for item in handler(self, request, principal):
                     yield item
             except Exception as error:  # translated once, here, for every streaming RPC

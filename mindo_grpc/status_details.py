@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -34,6 +35,7 @@ DOMAIN = "mindo.dev"
 # (4/3): 4,500 bytes of details plus a 1,000-character message stay under 8 KiB.
 MAX_MESSAGE_CHARS = 1_000
 DETAILS_BUDGET_BYTES = 4_500
+DETAILS_TRAILER = "grpc-status-details-bin"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,29 +89,40 @@ def _cut(text: str, limit: int) -> str:
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> ErrorDetails:
     """What the server said; a bare status (no details) reads as code ``internal``."""
-    proto = rpc_status.from_call(error)  # type: ignore[arg-type]
     result = ErrorDetails(status=error.code(), message=error.details() or "")
+    proto = _status_proto(error)
     if proto is None:
         return result
     return _with_details(result, proto)
 
 
+def _status_proto(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+    """The trailer's ``google.rpc.Status``, read as ``rpc_status.from_call`` reads a sync call's
+    (which takes no ``AioRpcError``): its code and message must agree with the call's."""
+    for key, value in error.trailing_metadata() or ():
+        if key == DETAILS_TRAILER and isinstance(value, bytes):
+            proto = status_pb2.Status.FromString(value)
+            if proto.code != error.code().value[0] or proto.message != error.details():
+                raise ValueError(f"the status details disagree with the status: {proto}")
+            return proto
+    return None
+
+
 def _with_details(result: ErrorDetails, proto: status_pb2.Status) -> ErrorDetails:
-    code, metadata, fields, retry = result.code, {}, {}, None
+    code, retry = result.code, None
+    metadata: dict[str, str] = {}
+    fields: dict[str, list[str]] = {}
     for item in proto.details:
-        if item.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            item.Unpack(info)
+        info = error_details_pb2.ErrorInfo()
+        bad = error_details_pb2.BadRequest()
+        delay = error_details_pb2.RetryInfo()
+        if item.Unpack(info):  # False, and nothing read, when the item holds another type
             code, metadata = info.reason, dict(info.metadata)
-        elif item.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            item.Unpack(bad)
+        elif item.Unpack(bad):
             for violation in bad.field_violations:
                 fields.setdefault(violation.field, []).append(violation.description)
-        elif item.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info_retry = error_details_pb2.RetryInfo()
-            item.Unpack(info_retry)
-            retry = info_retry.retry_delay.ToTimedelta().total_seconds()
+        elif item.Unpack(delay):
+            retry = delay.retry_delay.ToTimedelta().total_seconds()
     return ErrorDetails(
         status=result.status,
         message=result.message,
@@ -120,9 +133,9 @@ def _with_details(result: ErrorDetails, proto: status_pb2.Status) -> ErrorDetail
     )
 
 
-def _pack(message: object) -> any_pb2.Any:
+def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)  # type: ignore[arg-type]
+    packed.Pack(message)
     return packed
 
 

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-# A DRF error detail: the messages of one field, or per-key details of a nested value.
-Detail = list[str] | dict[str, "Detail"]
+# A DRF error detail: the messages of one field, per-key details of a nested value, or one
+# detail per item of a list (``{}`` for a valid item).
+Detail = list[str] | list["Detail"] | dict[str, "Detail"]
 
 REQUIRED = "This field is required."
 NULL = "This field may not be null."

@@ -142,7 +142,7 @@ class _Encoder:
         if errors:
             # DRF's ListSerializer: one entry per item, {} for the valid ones.
             detail = [errors.get(index, {}) for index in range(len(items))]
-            raise Invalid(detail)  # type: ignore[arg-type]
+            raise Invalid(detail)
         return Recipients(count=len(items), wire=b"".join(encoded))
 
     def _checked(self, item: object) -> bytes:

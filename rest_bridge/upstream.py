@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from aiohttp import web
@@ -16,6 +16,9 @@ from rest_bridge.error_table import api_error
 if TYPE_CHECKING:
     from mindo_grpc._pb.mindo.v1.mindo_pb2_grpc import MindoAsyncStub
 
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Upstream:
@@ -24,12 +27,12 @@ class Upstream:
 
     async def call(
         self,
-        method: Callable[..., Any],
-        message: object,
+        method: grpc.aio.UnaryUnaryMultiCallable[Request, Response],
+        message: Request,
         *,
         api_key: str | None,
         request_fields: tuple[str, ...] = (),
-    ) -> Any:
+    ) -> Response:
         """``method(message)`` as the caller's key; a failure raises its HTTP answer.
 
         ``api_key=None`` sends no key: for the RPCs that authenticate otherwise (webhooks).
@@ -55,7 +58,7 @@ def channel_context(
 
     async def open_channel(app: web.Application) -> AsyncIterator[None]:
         async with grpc.aio.insecure_channel(grpc_target) as channel:
-            stub = cast("MindoAsyncStub", mindo_pb2_grpc.MindoStub(channel))
+            stub = mindo_pb2_grpc.MindoStub(channel)  # on an aio channel: a MindoAsyncStub
             app[UPSTREAM] = Upstream(stub=stub, timeout_seconds=timeout_seconds)
             yield
 

@@ -29,25 +29,28 @@ async def business_accounts(request: web.Request) -> web.Response:
 
 
 def to_body(reply: mindo_pb2.ListBusinessAccountsResponse) -> dict[str, object]:
-    accounts = [_account(a) for a in reply.business_accounts]
+    accounts: list[dict[str, object]] = []
+    numbers: list[dict[str, object]] = []
+    for account in reply.business_accounts:
+        own = [_number(n) for n in account.phone_numbers]
+        accounts.append(_account(account, own))
+        numbers.extend({**number, "businessName": account.business_name} for number in own)
     return {
         "companyName": reply.company_name,
         "apiKeyName": reply.api_key_name,
         "businessAccounts": accounts,
-        "phoneNumbers": [
-            {**number, "businessName": account["businessName"]}
-            for account in accounts
-            for number in account["phoneNumbers"]  # type: ignore[attr-defined]
-        ],
+        "phoneNumbers": numbers,
     }
 
 
-def _account(account: mindo_pb2.BusinessAccount) -> dict[str, object]:
+def _account(
+    account: mindo_pb2.BusinessAccount, numbers: list[dict[str, object]]
+) -> dict[str, object]:
     return {
         "businessAccountId": account.business_account_id,
         "businessName": account.business_name,
         "wabaId": account.waba_id,
-        "phoneNumbers": [_number(n) for n in account.phone_numbers],
+        "phoneNumbers": numbers,
         "templates": [_template(t) for t in account.templates],
     }
 

@@ -60,8 +60,22 @@ async def send_message(request: web.Request) -> web.Response:
 
 
 def to_request(body: dict[str, object]) -> mindo_pb2.SendMessageRequest:
-    # The schema declares exactly the message's field names, so the body maps across as is.
-    return mindo_pb2.SendMessageRequest(**body)  # type: ignore[arg-type]
+    # The schema declares exactly the message's field names.
+    return mindo_pb2.SendMessageRequest(
+        phone_number_id=str(body["phone_number_id"]),
+        template_name=str(body["template_name"]),
+        language=str(body["language"]),
+        recipient_phone=str(body["recipient_phone"]),
+        variables=_texts(body.get("variables")),
+        button_variables=_texts(body.get("button_variables")),
+    )
+
+
+def _texts(validated: object) -> dict[str, str]:
+    """A ``DictField``'s validated value; ``{}`` when the optional field was left out."""
+    if not isinstance(validated, dict):
+        return {}
+    return {str(key): str(value) for key, value in validated.items()}
 
 
 def to_body(reply: mindo_pb2.SendMessageResponse) -> dict[str, object]:
