@@ -55,16 +55,16 @@ def to_status(details: ErrorDetails) -> grpc.Status:
 
 def _fitted(details: ErrorDetails) -> status_pb2.Status:
     details = replace(details, message=_cut(details.message, MAX_MESSAGE_CHARS))
-    proto = _status_proto(details)
+    proto = _proto_of(details)
     violations = [(name, p) for name, problems in details.field_errors.items() for p in problems]
     listed = len(violations)
     while proto.ByteSize() > DETAILS_BUDGET_BYTES and listed > 0:
         listed = max(0, min(listed - 1, listed * DETAILS_BUDGET_BYTES // proto.ByteSize()))
-        proto = _status_proto(_with_violations(details, violations, listed))
+        proto = _proto_of(_with_violations(details, violations, listed))
     return proto
 
 
-def _status_proto(details: ErrorDetails) -> status_pb2.Status:
+def _proto_of(details: ErrorDetails) -> status_pb2.Status:
     packed = [_pack(_error_info(details))]
     if details.field_errors:
         packed.append(_pack(_bad_request(details.field_errors)))
@@ -90,13 +90,13 @@ def _cut(text: str, limit: int) -> str:
 def from_rpc_error(error: grpc.aio.AioRpcError) -> ErrorDetails:
     """What the server said; a bare status (no details) reads as code ``internal``."""
     result = ErrorDetails(status=error.code(), message=error.details() or "")
-    proto = _status_proto(error)
+    proto = _trailer_status(error)
     if proto is None:
         return result
     return _with_details(result, proto)
 
 
-def _status_proto(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+def _trailer_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
     """The trailer's ``google.rpc.Status``, read as ``rpc_status.from_call`` reads a sync call's
     (which takes no ``AioRpcError``): its code and message must agree with the call's."""
     for key, value in error.trailing_metadata() or ():
