@@ -83,7 +83,16 @@ def wire(
     limiter = KeyRateLimiter(request_limit) if request_limit is not None else None
     bus = progress or InProcessProgressBus()
     settings = engine_settings or EngineSettings()
-    engine = BulkEngine(store, meta, cipher, clock, bus, settings)
+    engine = BulkEngine(
+        accounts=store,
+        templates=store,
+        bulks=store,
+        meta=meta,
+        cipher=cipher,
+        clock=clock,
+        progress=bus,
+        settings=settings,
+    )
     # The estimate paces as the engine does: its margin, its throughput override.
     timing = SendTiming(
         margin_seconds=settings.margin_seconds, throughput_mps=settings.throughput_mps

@@ -8,7 +8,6 @@ once per instance: make one per request (a page of bulks) or per engine runner.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from mindo_core.bulks.model import Bulk
 from mindo_core.domain.accounts import (
@@ -21,11 +20,7 @@ from mindo_core.domain.templates import StoredTemplate
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.templates import TemplateStore
 
-__all__ = ["BulkContext", "BulkContexts", "StoreForBulkContext"]
-
-
-class StoreForBulkContext(AccountStore, TemplateStore, Protocol):
-    """What finding a bulk's number and template reads."""
+__all__ = ["BulkContext", "BulkContexts"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,8 +31,9 @@ class BulkContext:
 
 
 class BulkContexts:
-    def __init__(self, store: StoreForBulkContext) -> None:
-        self._store = store
+    def __init__(self, *, accounts: AccountStore, templates: TemplateStore) -> None:
+        self._account_store = accounts
+        self._template_store = templates
         self._accounts: dict[OrganisationId, list[BusinessAccount]] = {}
         self._numbers: dict[BusinessAccountId, list[PhoneNumber]] = {}
         self._templates: dict[BusinessAccountId, list[StoredTemplate]] = {}
@@ -58,16 +54,20 @@ class BulkContexts:
 
     async def _accounts_of(self, organisation_id: OrganisationId) -> list[BusinessAccount]:
         if organisation_id not in self._accounts:
-            accounts = await self._store.list_business_accounts(organisation_id)
+            accounts = await self._account_store.list_business_accounts(organisation_id)
             self._accounts[organisation_id] = list(accounts)
         return self._accounts[organisation_id]
 
     async def _numbers_of(self, account_id: BusinessAccountId) -> list[PhoneNumber]:
         if account_id not in self._numbers:
-            self._numbers[account_id] = list(await self._store.list_phone_numbers(account_id))
+            self._numbers[account_id] = list(
+                await self._account_store.list_phone_numbers(account_id)
+            )
         return self._numbers[account_id]
 
     async def _templates_of(self, account_id: BusinessAccountId) -> list[StoredTemplate]:
         if account_id not in self._templates:
-            self._templates[account_id] = list(await self._store.list_templates(account_id))
+            self._templates[account_id] = list(
+                await self._template_store.list_templates(account_id)
+            )
         return self._templates[account_id]

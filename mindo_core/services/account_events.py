@@ -31,11 +31,11 @@ from mindo_core.delivery.webhook_payloads import (
 from mindo_core.domain.accounts import BusinessAccount, PhoneNumber, PhoneNumberRowId
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.templates import StoredTemplate
+from mindo_core.domain.tiers import UnknownTier, parse_tier
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
-from mindo_core.quota.window import UnknownTier, parse_tier
 
 __all__ = ["AccountEvents", "EngineControl", "StoreForAccountEvents"]
 

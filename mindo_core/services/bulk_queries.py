@@ -58,7 +58,7 @@ class BulkQueries:
 
     async def get(self, principal: Principal, bulk_id: str) -> BulkView:
         bulk = await self._owned(principal, bulk_id)
-        return await self.view(bulk, BulkContexts(self._store))
+        return await self.view(bulk, BulkContexts(accounts=self._store, templates=self._store))
 
     async def list(
         self, principal: Principal, filters: BulkFilter, *, page: int, page_size: int
@@ -67,7 +67,7 @@ class BulkQueries:
         found = await self._store.list_bulks(
             principal.organisation.id, filters, offset=offset, limit=limit
         )
-        contexts = BulkContexts(self._store)
+        contexts = BulkContexts(accounts=self._store, templates=self._store)
         views = [await self.view(bulk, contexts) for bulk in found.items]
         return Page(count=found.count, items=views)
 
@@ -99,7 +99,7 @@ class BulkQueries:
         self._bus.publish(cancelled.id, cancelled)
         if self._waker is not None:
             self._waker.drop(cancelled.id)
-        return await self.view(cancelled, BulkContexts(self._store))
+        return await self.view(cancelled, BulkContexts(accounts=self._store, templates=self._store))
 
     async def current(self, principal: Principal, bulk_id: str) -> Bulk:
         """The bulk alone, scoped; ``BulkNotFound`` otherwise."""
