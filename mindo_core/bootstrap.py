@@ -112,7 +112,7 @@ def wire(
         accounts=AccountConnector(store, meta, cipher),
         submit_bulk=SubmitBulk(store, clock, engine, timing=timing),
         bulk_queries=queries,
-        watch_bulk=WatchBulk(queries, bus),
+        watch_bulk=WatchBulk(queries, bus, clock),
         bulk_engine=engine,
         progress=bus,
         business_overview=BusinessOverviewQuery(store, clock),

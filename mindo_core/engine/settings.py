@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from mindo_core.bulks.model import CrashPolicy
+from mindo_core.throughput.pacing import SEND_MARGIN_SECONDS
 from mindo_core.throughput.rate_gate import SlowDownPolicy
 from mindo_core.throughput.retry_policy import RetrySettings
 from mindo_core.throughput.scheduler import PairRatePolicy
@@ -42,7 +43,7 @@ class EngineSettings:
     # makes up late starts, so it sends at its limit: a send delayed on its way by more than
     # the margin, after one a second later was not, meets a full window at Meta. 1 % (10 ms)
     # saw 130429s against the sandbox on a 2-core machine with a core taken by other work.
-    margin_seconds: float = 0.02
+    margin_seconds: float = SEND_MARGIN_SECONDS
     crash_policy: CrashPolicy = "mark_unconfirmed"
     retry: RetrySettings = field(default_factory=RetrySettings)
     slow_down: SlowDownPolicy = field(default_factory=SlowDownPolicy)

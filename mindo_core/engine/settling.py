@@ -46,24 +46,11 @@ class Settling:
         wamid: str | None,
         slot_at: float,
     ) -> None:
-        scheduler = self._number.scheduler
-        assert scheduler is not None  # a send is only started through it
-        clock = self._parts.clock
-        decision = scheduler.report(
-            bulk_id=lane.id,
-            recipient=recipient.e164.removeprefix("+"),
-            outcome=outcome,
-            attempt=recipient.attempts,
-            sent_at=slot_at,
-            now=clock.monotonic(),
-        )
+        decision = self._report(lane, recipient, outcome, slot_at)
         record = record_for(decision, outcome)
-        at = clock.now()
+        at = self._parts.clock.now()
         if record.retry_in is not None:
-            retry_at = at + timedelta(seconds=record.retry_in)
-            self.record(lane, recipient, "release", at=at, retry_at=retry_at)
-            lane.drained = False
-            self._number.resume(lane, at_latest=clock.monotonic() + record.retry_in)
+            self._release_for_retry(lane, recipient, at=at, retry_in=record.retry_in)
             return
         self.record(
             lane,
@@ -138,6 +125,28 @@ class Settling:
         bulk = await self._parts.bulks.get_bulk(bulk_id)
         if bulk is not None:
             self._parts.progress.publish(bulk.id, bulk)
+
+    def _report(
+        self, lane: Lane, recipient: ClaimedRecipient, outcome: SendOutcome, slot_at: float
+    ) -> RetryDecision:
+        scheduler = self._number.scheduler
+        assert scheduler is not None  # a send is only started through it
+        return scheduler.report(
+            bulk_id=lane.id,
+            recipient=recipient.e164.removeprefix("+"),
+            outcome=outcome,
+            attempt=recipient.attempts,
+            sent_at=slot_at,
+            now=self._parts.clock.monotonic(),
+        )
+
+    def _release_for_retry(
+        self, lane: Lane, recipient: ClaimedRecipient, *, at: datetime, retry_in: float
+    ) -> None:
+        retry_at = at + timedelta(seconds=retry_in)
+        self.record(lane, recipient, "release", at=at, retry_at=retry_at)
+        lane.drained = False
+        self._number.resume(lane, at_latest=self._parts.clock.monotonic() + retry_in)
 
     def _stop_lanes(self, cause: Lane, decision: RetryDecision) -> None:
         concerned = [cause]

@@ -36,6 +36,7 @@ from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
+from mindo_core.throughput.pacing import HIGH_THROUGHPUT_LEVEL
 
 __all__ = ["AccountEvents", "EngineControl", "StoreForAccountEvents"]
 
@@ -45,7 +46,6 @@ APPROVED: Final = "APPROVED"
 # Events that mean "sendable again", and events that are only a warning.
 _APPROVED_AGAIN = frozenset({"REINSTATED", "UNARCHIVED"})
 _WARNINGS = frozenset({"FLAGGED"})
-HIGH_THROUGHPUT: Final = "HIGH"
 
 
 class StoreForAccountEvents(AccountStore, TemplateStore, BulkStore, Protocol):
@@ -131,7 +131,7 @@ class AccountEvents:
             logger.info("Quality webhook for an unknown number (%s)", event.display_phone_number)
             return
         tier = _tier_name(event.messaging_limit)
-        throughput = HIGH_THROUGHPUT if event.event == "THROUGHPUT_UPGRADE" else None
+        throughput = HIGH_THROUGHPUT_LEVEL if event.event == "THROUGHPUT_UPGRADE" else None
         if tier is None and throughput is None:
             return
         await self._update_number(number, tier=tier, throughput=throughput)

@@ -44,8 +44,10 @@ from mindo_core.domain.tiers import QUOTA_WINDOW, tier_or_default
 __all__ = [
     "COEXISTENCE_THROUGHPUT_MPS",
     "DEFAULT_THROUGHPUT_MPS",
+    "HIGH_THROUGHPUT_LEVEL",
     "HIGH_THROUGHPUT_MPS",
     "QUOTA_WINDOW_SECONDS",
+    "SEND_MARGIN_SECONDS",
     "Pacing",
     "PacingMode",
     "SendTiming",
@@ -60,6 +62,12 @@ __all__ = [
     "tier_spacing_seconds",
 ]
 
+# How much the engine stretches every rate window per second by default (2 %);
+# ``EngineSettings.margin_seconds`` says why, and bootstrap passes the engine's own to estimates.
+SEND_MARGIN_SECONDS = 0.02
+
+# Meta's ``throughput.level`` of a number upgraded to 1,000 messages/s.
+HIGH_THROUGHPUT_LEVEL = "HIGH"
 DEFAULT_THROUGHPUT_MPS = 80.0
 HIGH_THROUGHPUT_MPS = 1000.0
 COEXISTENCE_THROUGHPUT_MPS = 20.0
@@ -127,7 +135,7 @@ def throughput_for(level: str, *, shared_with_app: bool = False) -> float:
     """Messages per second Meta lets a number send, from its ``throughput.level``."""
     if shared_with_app:
         return COEXISTENCE_THROUGHPUT_MPS
-    if level.strip().upper() == "HIGH":
+    if level.strip().upper() == HIGH_THROUGHPUT_LEVEL:
         return HIGH_THROUGHPUT_MPS
     return DEFAULT_THROUGHPUT_MPS
 
@@ -241,7 +249,7 @@ class SendTiming:
     the last send to ``completed_at`` (its answer, the last outcome write, the final status).
     """
 
-    margin_seconds: float = 0.02  # EngineSettings' default; bootstrap passes the engine's own
+    margin_seconds: float = SEND_MARGIN_SECONDS
     throughput_mps: float | None = None
     late_seconds: float = 0.0
     overhead_seconds: float = 0.2
