@@ -5,8 +5,7 @@ left in flight is settled by the crash policy (``unconfirmed`` by default, never
 ``Supervisor`` then reads ``bulks_to_run`` (QUEUED and PROCESSING bulks) on start, whenever it
 is woken (a bulk was submitted) and every ``poll_interval``, hands each phone number its
 bulks, starts a ``NumberRunner`` for a number with work and closes the runner of a number
-left idle. The supervisor's assignment is where ownership of a number would plug in: today
-every number with a running bulk gets a runner in this process.
+left idle.
 """
 
 from __future__ import annotations
