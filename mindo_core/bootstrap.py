@@ -145,7 +145,7 @@ def wire(
             timing=timing,
         ),
         bulk_queries=queries,
-        watch_bulk=WatchBulk(queries, bus),
+        watch_bulk=WatchBulk(queries, bus, clock),
         bulk_engine=engine,
         progress=bus,
         business_overview=BusinessOverviewQuery(

@@ -8,6 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from mindo_core.domain.accounts import Organisation
 from mindo_core.domain.errors import MindoError
+from mindo_core.services.approved_template import DEFAULT_LANGUAGE
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.business_overview import (
     AccountOverview,
@@ -17,7 +18,7 @@ from mindo_core.services.business_overview import (
 )
 from mindo_core.services.ingest_webhook import IngestReport
 from mindo_core.services.message_status import MessageView
-from mindo_core.services.send_message import DEFAULT_LANGUAGE, SendMessageCommand, SentMessage
+from mindo_core.services.send_message import SendMessageCommand, SentMessage
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.errors import details_for
 

@@ -9,8 +9,9 @@ from mindo_core.domain.errors import InvalidRequest
 from mindo_core.domain.messages import DeliveryState
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import BulkFilter
+from mindo_core.services.approved_template import DEFAULT_LANGUAGE
 from mindo_core.services.bulk_queries import BulkView
-from mindo_core.services.submit_bulk import DEFAULT_LANGUAGE, SubmitBulkCommand, SubmittedBulk
+from mindo_core.services.submit_bulk import SubmitBulkCommand, SubmittedBulk
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.convert import UNLIMITED, timestamp
 

@@ -288,7 +288,10 @@ class LoopClock:
         self._start = start
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=asyncio.get_running_loop().time())
+        return self._start + timedelta(seconds=self.monotonic())
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time()
 
 
 def run_virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:

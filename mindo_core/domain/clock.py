@@ -1,7 +1,13 @@
-"""Time is passed in, never read globally: services take a ``Clock``."""
+"""Time is passed in, never read globally: services and the engine take a ``Clock``.
+
+``now`` is the wall time that is stored and shown. ``monotonic`` measures spans (the engine's
+pacing): seconds that only go forward, on the same clock as the event loop's timers, since
+the engine sleeps on those between the slots it computes from it.
+"""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -11,20 +17,31 @@ class Clock(Protocol):
         """The current time, timezone-aware in UTC."""
         ...
 
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start, never going back; the event loop's time."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def monotonic(self) -> float:
+        return time.monotonic()  # what asyncio's event loop reads too
+
 
 class FixedClock:
-    """A clock for tests: it stands still until told to move."""
+    """A clock for tests: its wall time stands still until told to move. Its monotonic time is
+    the system's, so that an engine run under it still paces (and wakes from) real sleeps."""
 
     def __init__(self, start: datetime) -> None:
         self._now = start
 
     def now(self) -> datetime:
         return self._now
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
     def advance(self, seconds: float) -> None:
         self._now = self._now + timedelta(seconds=seconds)

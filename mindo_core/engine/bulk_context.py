@@ -32,8 +32,8 @@ class BulkContext:
 
 class BulkContexts:
     def __init__(self, *, accounts: AccountStore, templates: TemplateStore) -> None:
-        self._accounts_store = accounts
-        self._templates_store = templates
+        self._account_store = accounts
+        self._template_store = templates
         self._accounts: dict[OrganisationId, list[BusinessAccount]] = {}
         self._numbers: dict[BusinessAccountId, list[PhoneNumber]] = {}
         self._templates: dict[BusinessAccountId, list[StoredTemplate]] = {}
@@ -54,20 +54,20 @@ class BulkContexts:
 
     async def _accounts_of(self, organisation_id: OrganisationId) -> list[BusinessAccount]:
         if organisation_id not in self._accounts:
-            accounts = await self._accounts_store.list_business_accounts(organisation_id)
+            accounts = await self._account_store.list_business_accounts(organisation_id)
             self._accounts[organisation_id] = list(accounts)
         return self._accounts[organisation_id]
 
     async def _numbers_of(self, account_id: BusinessAccountId) -> list[PhoneNumber]:
         if account_id not in self._numbers:
             self._numbers[account_id] = list(
-                await self._accounts_store.list_phone_numbers(account_id)
+                await self._account_store.list_phone_numbers(account_id)
             )
         return self._numbers[account_id]
 
     async def _templates_of(self, account_id: BusinessAccountId) -> list[StoredTemplate]:
         if account_id not in self._templates:
             self._templates[account_id] = list(
-                await self._templates_store.list_templates(account_id)
+                await self._template_store.list_templates(account_id)
             )
         return self._templates[account_id]

@@ -1,102 +1,23 @@
-"""What the bulk engine's pieces share: its settings, its ports, and its send capacity."""
+"""What the bulk engine's pieces share: its ports, its settings, its outcome buffer, its send
+capacity and its retry policy. Each piece reads the narrow port it uses."""
 
 from __future__ import annotations
 
-import asyncio
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from mindo_core.bulks.model import CrashPolicy
 from mindo_core.domain.clock import Clock
+from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
+from mindo_core.engine.settings import EngineSettings
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
-from mindo_core.throughput.rate_gate import SlowDownPolicy
-from mindo_core.throughput.retry_policy import RetryPolicy, RetrySettings
-from mindo_core.throughput.scheduler import PairRatePolicy
+from mindo_core.throughput.retry_policy import RetryPolicy
 
-__all__ = ["EngineParts", "EngineSettings", "SendCapacity"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class EngineSettings:
-    # Who claims, in the store's claims (one process: any constant name).
-    worker: str = "mindo"
-    # Sends in flight at once, over every number.
-    max_in_flight: int = 512
-    # Every number's throughput in messages/s instead of the one its level gives
-    # (``pacing.throughput_for``); None: from the level. For a Graph API without Meta's limits
-    # (the sandbox's ``--unlimited``, ``bench/pipeline_ceiling``).
-    throughput_mps: float | None = None
-    # A claim takes this many seconds of sending at the number's current rate (1 to max_claim),
-    # and the next one is made when the queue holds one claim or less. Small, because what is
-    # claimed and not yet sent when the process is killed (up to two claims) is settled as
-    # "unconfirmed" and never sent.
-    claim_seconds: float = 0.1
-    max_claim: int = 500
-    # Outcomes are written every flush_interval seconds or flush_batch outcomes.
-    flush_interval: float = 0.05
-    flush_batch: int = 200
-    # How often the engine looks for bulks it was not told about.
-    poll_interval: float = 1.0
-    # On stop, how long sends in flight may take to finish before they are cancelled.
-    stop_grace_seconds: float = 5.0
-    # Every rate window is stretched by this per second (2 %): room for the clocks of Mindo
-    # and Meta, and for the network's jitter, to disagree without a 130429. The number's gate
-    # makes up late starts, so it sends at its limit: a send delayed on its way by more than
-    # the margin, after one a second later was not, meets a full window at Meta. 1 % (10 ms)
-    # saw 130429s against the sandbox on a 2-core machine with a core taken by other work.
-    margin_seconds: float = 0.02
-    crash_policy: CrashPolicy = "mark_unconfirmed"
-    retry: RetrySettings = field(default_factory=RetrySettings)
-    slow_down: SlowDownPolicy = field(default_factory=SlowDownPolicy)
-    pair_rate: PairRatePolicy = field(default_factory=PairRatePolicy)
-    # The retry jitter's seed; None: from the system.
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_in_flight < 1 or self.max_claim < 1:
-            raise ValueError("max_in_flight and max_claim must be at least 1")
-        if self.throughput_mps is not None and not 0 < self.throughput_mps < math.inf:
-            raise ValueError("throughput_mps must be positive and finite")
-        if min(self.claim_seconds, self.flush_interval, self.poll_interval) <= 0:
-            raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")
-
-
-class SendCapacity:
-    """How many sends may be in flight at once, over every number."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._used = 0
-        self._freed = asyncio.Event()
-
-    @property
-    def in_use(self) -> int:
-        return self._used
-
-    def try_take(self) -> bool:
-        if self._used >= self._limit:
-            return False
-        self._used += 1
-        return True
-
-    def give_back(self) -> None:
-        self._used -= 1
-        self._freed.set()
-
-    async def freed(self, at_most: float) -> None:
-        """Wait until a send ends (or ``at_most`` seconds pass)."""
-        self._freed.clear()
-        try:
-            async with asyncio.timeout(at_most):
-                await self._freed.wait()
-        except TimeoutError:
-            pass
+__all__ = ["EngineParts"]
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -107,7 +28,7 @@ class EngineParts:
     meta: MetaGateway
     cipher: TokenCipher
     clock: Clock
-    bus: ProgressBus
+    progress: ProgressBus
     outcomes: OutcomeBuffer
     capacity: SendCapacity
     retry_policy: RetryPolicy

@@ -1,24 +1,6 @@
-"""Messaging tiers and the rolling 24-hour quota: how many recipients fit now, and when the rest do.
+"""The rolling 24-hour quota: how many recipients fit now, and when the rest do.
 
-Tiers
-=====
-Mindo spells a tier ``TIER_<daily limit>`` (``TIER_50``, ``TIER_250``, ``TIER_1000``,
-``TIER_10000``, ``TIER_100000``) or ``TIER_UNLIMITED``, as its documentation does. Meta's values
-are read into that spelling (``parse_tier``):
-
-    Meta                          Mindo            daily limit
-    TIER_50                       TIER_50          50
-    TIER_250, 250                 TIER_250         250
-    TIER_NOT_SET                  TIER_250         250      new portfolios start at 250
-    TIER_1K (legacy), 1000        TIER_1000        1,000
-    TIER_2K, 2000                 TIER_2000        2,000    Meta's level that replaced 1K; Mindo's
-                                                            docs predate it, same spelling pattern
-    TIER_10K, 10000               TIER_10000       10,000
-    TIER_100K, 100000             TIER_100000      100,000
-    TIER_UNLIMITED, -1            TIER_UNLIMITED   none
-
-Integers are ``business_capability_update``'s ``max_daily_conversations_per_business``. A level
-Meta adds later (``TIER_5K``) reads the same way rather than failing a webhook.
+Tiers (``domain.tiers``) give the daily limit; this module counts it over the window.
 
 The window
 ==========
@@ -31,86 +13,18 @@ remaining count; how an edge spells "unlimited" is the edge's choice (Meta's is 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+
+from mindo_core.domain.tiers import QUOTA_WINDOW, Tier
 
 __all__ = [
-    "DEFAULT_TIER",
-    "TIER_50",
-    "TIER_250",
-    "TIER_1000",
-    "TIER_2000",
-    "TIER_10000",
-    "TIER_100000",
-    "TIER_UNLIMITED",
-    "WINDOW",
     "QuotaPlan",
     "QuotaSnapshot",
-    "Tier",
-    "UnknownTier",
-    "parse_tier",
     "plan_quota",
     "quota_snapshot",
 ]
-
-WINDOW = timedelta(hours=24)
-
-_UNLIMITED_NAME = "TIER_UNLIMITED"
-_LEVEL = re.compile(r"TIER_([1-9][0-9]{0,8})(K?)")
-
-
-class UnknownTier(ValueError):
-    """A tier value that is neither Mindo's nor Meta's spelling of a level."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Tier:
-    name: str
-    # None: no daily limit.
-    daily_limit: int | None
-
-    @classmethod
-    def for_limit(cls, daily_limit: int | None) -> Tier:
-        if daily_limit is None:
-            return cls(name=_UNLIMITED_NAME, daily_limit=None)
-        if daily_limit < 1:
-            raise UnknownTier(f"a daily limit must be at least 1, not {daily_limit}")
-        return cls(name=f"TIER_{daily_limit}", daily_limit=daily_limit)
-
-    @property
-    def is_unlimited(self) -> bool:
-        return self.daily_limit is None
-
-
-TIER_50 = Tier.for_limit(50)
-TIER_250 = Tier.for_limit(250)
-TIER_1000 = Tier.for_limit(1000)
-TIER_2000 = Tier.for_limit(2000)
-TIER_10000 = Tier.for_limit(10_000)
-TIER_100000 = Tier.for_limit(100_000)
-TIER_UNLIMITED = Tier.for_limit(None)
-DEFAULT_TIER = TIER_250
-
-_BY_NAME = {"TIER_UNLIMITED": TIER_UNLIMITED, "TIER_NOT_SET": DEFAULT_TIER}
-_UNLIMITED_INTEGER = -1
-
-
-def parse_tier(value: str | int) -> Tier:
-    """Mindo's tier for Meta's or Mindo's spelling (case-insensitive), or a capability integer."""
-    if isinstance(value, int):
-        return TIER_UNLIMITED if value == _UNLIMITED_INTEGER else Tier.for_limit(value)
-    text = value.strip().upper()
-    if text.lstrip("-").isdigit():
-        return parse_tier(int(text))
-    if text in _BY_NAME:
-        return _BY_NAME[text]
-    level = _LEVEL.fullmatch(text)
-    if level is None:
-        raise UnknownTier(f"{value!r} is not a messaging tier (e.g. TIER_250, TIER_2K, -1)")
-    number, thousands = level.groups()
-    return Tier.for_limit(int(number) * (1000 if thousands else 1))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,7 +136,7 @@ def plan_quota(
             refill_times=(),
             already_in_window=unique - needed,
         )
-    live = sorted(t for t in window_entries if t > now - WINDOW)
+    live = sorted(t for t in window_entries if t > now - QUOTA_WINDOW)
     available = max(0, limit - len(live))
     fits_now = min(needed, available)
     return QuotaPlan(
@@ -259,5 +173,5 @@ def _refill_times(
             freed_by = now
         else:
             freed_by = planned[position - len(live) - fits_now]
-        planned.append(freed_by + WINDOW)
+        planned.append(freed_by + QUOTA_WINDOW)
     return tuple(planned)

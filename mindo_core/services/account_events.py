@@ -31,11 +31,12 @@ from mindo_core.delivery.webhook_payloads import (
 from mindo_core.domain.accounts import BusinessAccount, PhoneNumber, PhoneNumberRowId
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.templates import StoredTemplate
+from mindo_core.domain.tiers import UnknownTier, parse_tier
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
-from mindo_core.quota.window import UnknownTier, parse_tier
+from mindo_core.throughput.pacing import HIGH_THROUGHPUT_LEVEL
 
 __all__ = ["AccountEvents", "EngineControl"]
 
@@ -45,7 +46,6 @@ APPROVED: Final = "APPROVED"
 # Events that mean "sendable again", and events that are only a warning.
 _APPROVED_AGAIN = frozenset({"REINSTATED", "UNARCHIVED"})
 _WARNINGS = frozenset({"FLAGGED"})
-HIGH_THROUGHPUT: Final = "HIGH"
 
 
 class EngineControl(Protocol):
@@ -136,7 +136,7 @@ class AccountEvents:
             logger.info("Quality webhook for an unknown number (%s)", event.display_phone_number)
             return
         tier = _tier_name(event.messaging_limit)
-        throughput = HIGH_THROUGHPUT if event.event == "THROUGHPUT_UPGRADE" else None
+        throughput = HIGH_THROUGHPUT_LEVEL if event.event == "THROUGHPUT_UPGRADE" else None
         if tier is None and throughput is None:
             return
         await self._update_number(number, tier=tier, throughput=throughput)

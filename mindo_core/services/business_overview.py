@@ -15,17 +15,11 @@ from mindo_core.domain.accounts import BusinessAccount, Organisation, Organisati
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.domain.templates import StoredTemplate
+from mindo_core.domain.tiers import DEFAULT_TIER, QUOTA_WINDOW, Tier, tier_or_default
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.templates import TemplateStore
-from mindo_core.quota.window import (
-    WINDOW,
-    QuotaSnapshot,
-    Tier,
-    UnknownTier,
-    parse_tier,
-    quota_snapshot,
-)
+from mindo_core.quota.window import QuotaSnapshot, quota_snapshot
 from mindo_core.services.authenticate import Principal
 from mindo_core.templating.model import VariableSpec
 from mindo_core.templating.variables import parse_template
@@ -96,7 +90,7 @@ class BusinessOverviewQuery:
         )
 
     async def _unique_sent(self, organisation_id: OrganisationId) -> int:
-        since = self._clock.now() - WINDOW
+        since = self._clock.now() - QUOTA_WINDOW
         return len(await self._bulks.recipient_window(organisation_id, since))
 
     async def _sendable_templates(self, account: BusinessAccount) -> tuple[TemplateOverview, ...]:
@@ -113,17 +107,10 @@ class BusinessOverviewQuery:
 
 
 def portfolio_tier(numbers: Sequence[PhoneNumber]) -> Tier:
-    tiers = [_tier_of(n) for n in numbers]
+    tiers = [tier_or_default(n.messaging_limit_tier) for n in numbers]
     if not tiers:
-        return parse_tier("TIER_NOT_SET")
+        return DEFAULT_TIER
     unlimited = [t for t in tiers if t.daily_limit is None]
     if unlimited:
         return unlimited[0]
     return max(tiers, key=lambda t: t.daily_limit or 0)
-
-
-def _tier_of(number: PhoneNumber) -> Tier:
-    try:
-        return parse_tier(number.messaging_limit_tier)
-    except UnknownTier:
-        return parse_tier("TIER_NOT_SET")

@@ -6,15 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mindo_core.domain.accounts import BusinessAccountId, PhoneNumberRowId
+from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import (
     InvalidPhoneNumber,
     MetaError,
     MetaUnavailable,
     PhoneNumberNotFound,
-    TemplateNotApproved,
-    TemplateNotFound,
 )
 from mindo_core.domain.messages import DeliveryState, MessageRecord, NewMessage
 from mindo_core.domain.templates import StoredTemplate
@@ -24,6 +22,7 @@ from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
+from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
 from mindo_core.templating.variables import (
     ResolvedTemplate,
@@ -31,8 +30,6 @@ from mindo_core.templating.variables import (
     parse_template,
     resolve,
 )
-
-DEFAULT_LANGUAGE = "es"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +75,9 @@ class SendMessage:
         if found is None:
             raise PhoneNumberNotFound(command.phone_number_id)
         phone_number, account, encrypted_token = found
-        template = await self._approved_template(account.id, command)
+        template = await approved_template(
+            self._templates, account.id, command.template_name, command.language
+        )
         resolved = resolve(parse_template(template), command.variables, command.button_variables)
         payload = build_send_payload(
             resolved, to=recipient.wa_id, name=template.name, language=template.language
@@ -102,18 +101,6 @@ class SendMessage:
             recipient_phone=recipient.e164,
             sent_at=now,
         )
-
-    async def _approved_template(
-        self, business_account_id: BusinessAccountId, command: SendMessageCommand
-    ) -> StoredTemplate:
-        template = await self._templates.find_template(
-            business_account_id, command.template_name, command.language
-        )
-        if template is None:
-            raise TemplateNotFound(command.template_name, command.language)
-        if not template.is_approved:
-            raise TemplateNotApproved(command.template_name)
-        return template
 
 
 def _recipient(raw: str) -> NormalizedPhone:

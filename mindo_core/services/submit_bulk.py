@@ -39,27 +39,15 @@ from typing import Protocol
 
 from mindo_core.bulks.model import Bulk, BulkId
 from mindo_core.bulks.submission import PreparedBulk, SubmittedRecipient, prepare_recipients
-from mindo_core.domain.accounts import BusinessAccountId, PhoneNumber
+from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.domain.clock import Clock
-from mindo_core.domain.errors import (
-    InvalidRequest,
-    PhoneNumberNotFound,
-    TemplateNotApproved,
-    TemplateNotFound,
-)
-from mindo_core.domain.templates import StoredTemplate
+from mindo_core.domain.errors import PhoneNumberNotFound
+from mindo_core.domain.tiers import QUOTA_WINDOW, tier_or_default
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore, NewBulk, NewRecipientChunk
 from mindo_core.ports.templates import TemplateStore
-from mindo_core.quota.window import (
-    DEFAULT_TIER,
-    WINDOW,
-    QuotaPlan,
-    Tier,
-    UnknownTier,
-    parse_tier,
-    plan_quota,
-)
+from mindo_core.quota.window import QuotaPlan, plan_quota
+from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
 from mindo_core.templating.variables import parse_template
 from mindo_core.throughput.pacing import (
@@ -67,6 +55,7 @@ from mindo_core.throughput.pacing import (
     SendTiming,
     Sharer,
     bulk_rate_cap,
+    bulk_rate_cap_for,
     estimate_seconds,
     parse_pacing,
     shared_seconds,
@@ -77,10 +66,8 @@ __all__ = [
     "SubmitBulk",
     "SubmitBulkCommand",
     "SubmittedBulk",
-    "tier_of",
 ]
 
-DEFAULT_LANGUAGE = "es"
 # Recipients handed to the store at a time: its memory per streamed bulk, not a unit it keeps.
 RECIPIENT_CHUNK = 1_000
 
@@ -153,13 +140,15 @@ class SubmitBulk:
         if found is None:
             raise PhoneNumberNotFound(command.phone_number_id)
         number, account, _ = found
-        template = await self._approved_template(account.id, command)
+        template = await approved_template(
+            self._templates, account.id, command.template_name, command.language
+        )
         prepared = prepare_recipients(parse_template(template), command.recipients)
         pacing = parse_pacing(command.pacing)
         now = self._clock.now()
-        window = await self._bulks.recipient_window(organisation_id, now - WINDOW)
+        window = await self._bulks.recipient_window(organisation_id, now - QUOTA_WINDOW)
         plan = plan_quota(
-            tier_of(number),
+            tier_or_default(number.messaging_limit_tier),
             already_messaged=window,
             window_entries=list(window.values()),
             candidates=prepared.wa_ids(),
@@ -194,29 +183,12 @@ class SubmitBulk:
         """The bulks queued or sending on ``number``: what each still has to send, at what cap."""
         running = await self._bulks.bulks_to_run(number.id)
         return [
-            Sharer(remaining=bulk.counters.pending, max_rate=_rate_cap(bulk.pacing, number))
+            Sharer(
+                remaining=bulk.counters.pending,
+                max_rate=bulk_rate_cap_for(bulk.pacing, number.messaging_limit_tier),
+            )
             for bulk in running
         ]
-
-    async def _approved_template(
-        self, business_account_id: BusinessAccountId, command: SubmitBulkCommand
-    ) -> StoredTemplate:
-        template = await self._templates.find_template(
-            business_account_id, command.template_name, command.language
-        )
-        if template is None:
-            raise TemplateNotFound(command.template_name, command.language)
-        if not template.is_approved:
-            raise TemplateNotApproved(command.template_name)
-        return template
-
-
-def tier_of(number: PhoneNumber) -> Tier:
-    """The number's messaging tier; one Mindo cannot read counts as a new portfolio's."""
-    try:
-        return parse_tier(number.messaging_limit_tier)
-    except UnknownTier:
-        return DEFAULT_TIER
 
 
 def estimate_minutes(
@@ -247,15 +219,6 @@ def estimate_minutes(
         others=[replace(s, max_rate=timing.bulk_rate(s.max_rate)) for s in sharers],
     )
     return (max(with_quota, sharing) + timing.overhead_seconds) / 60.0
-
-
-def _rate_cap(pacing_text: str, number: PhoneNumber) -> float | None:
-    """A stored bulk's own cap, read as the engine reads it (unreadable: "max")."""
-    try:
-        pacing = parse_pacing(pacing_text)
-    except InvalidRequest:
-        pacing = Pacing()
-    return bulk_rate_cap(pacing, tier_of(number).name)
 
 
 def _chunks(

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from mindo_core.bulks.model import Bulk
+from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import BulkNotFound
 from mindo_core.ports.progress import ProgressBus, ProgressSubscription
 from mindo_core.services.authenticate import Principal
@@ -44,12 +45,14 @@ class WatchBulk:
         self,
         queries: BulkQueries,
         bus: ProgressBus,
+        clock: Clock,
         *,
         min_interval: float = 0.1,
         refresh_interval: float = 5.0,
     ) -> None:
         self._queries = queries
         self._bus = bus
+        self._clock = clock
         self._min_interval = min_interval
         self._refresh_interval = refresh_interval
 
@@ -65,13 +68,13 @@ class WatchBulk:
             # back. A newer one dropped here shows at the next change or refresh.
             subscription.poll()
             yield view
-            shown_at = asyncio.get_running_loop().time()
+            shown_at = self._clock.monotonic()
             while not is_settled(view.bulk):
                 view = replace(
                     view, bulk=await self._coalesced(principal, subscription, view, shown_at)
                 )
                 yield view
-                shown_at = asyncio.get_running_loop().time()
+                shown_at = self._clock.monotonic()
         finally:
             subscription.close()
 
@@ -85,7 +88,7 @@ class WatchBulk:
         """The next change, no sooner than ``min_interval`` after the last one shown, and the
         newest one by then."""
         snapshot = await self._next_change(principal, subscription, view.bulk)
-        pause = shown_at + self._min_interval - asyncio.get_running_loop().time()
+        pause = shown_at + self._min_interval - self._clock.monotonic()
         if pause > 0:
             await asyncio.sleep(pause)
             snapshot = subscription.poll() or snapshot

@@ -14,12 +14,14 @@ Three numbers meet here:
 
 Tier spacing. Mindo's table gives 1.2 s between messages for TIER_50, 0.24 s for TIER_250,
 0.06 s for TIER_1000, 0.006 s for TIER_10000, 0.0006 s for TIER_100000 and no delay for
-TIER_UNLIMITED: exactly 60 s divided by the tier's daily limit. Meta's own tier names are read
-with the same rule, so TIER_2K (which replaced TIER_1K) paces at 60/2000 = 0.03 s, TIER_1K at
-0.06 s, TIER_10K at 0.006 s and TIER_100K at 0.0006 s. TIER_NOT_SET (a number that has not sent
-yet), and any tier string Mindo cannot read, paces like TIER_250, the level a new portfolio
-starts at: slow enough to be safe, fast enough to be useful. A tier pacing never goes faster
-than the number's throughput, so from TIER_10000 up it is the same as ``"max"`` at 80 msg/s.
+TIER_UNLIMITED: exactly 60 s divided by the tier's daily limit. The tier is read as
+``domain.tiers.tier_or_default`` reads it, so Meta's names follow the same rule (TIER_2K, which
+replaced TIER_1K, paces at 60/2000 = 0.03 s, TIER_1K at 0.06 s, TIER_10K at 0.006 s and
+TIER_100K at 0.0006 s), and TIER_NOT_SET (a number that has not sent yet) or a tier Mindo cannot
+read paces like TIER_250, the level a new portfolio starts at: slow enough to be safe, fast
+enough to be useful. A tier pacing never goes faster than the number's throughput, so from
+TIER_10000 up it is the same as ``"max"`` at 80 msg/s. ``bulk_rate_cap_for`` is a stored bulk's
+cap as both the engine and a new submission's estimate read it.
 
 ``estimate_seconds`` turns a plan (how many recipients, at what rate, how much daily quota is
 free now and when more frees up) into the time the send will take; ``shared_seconds`` does it
@@ -32,23 +34,26 @@ finishing a bulk.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from mindo_core.domain.errors import InvalidRequest
+from mindo_core.domain.tiers import QUOTA_WINDOW, tier_or_default
 
 __all__ = [
     "COEXISTENCE_THROUGHPUT_MPS",
     "DEFAULT_THROUGHPUT_MPS",
+    "HIGH_THROUGHPUT_LEVEL",
     "HIGH_THROUGHPUT_MPS",
     "QUOTA_WINDOW_SECONDS",
+    "SEND_MARGIN_SECONDS",
     "Pacing",
     "PacingMode",
     "SendTiming",
     "Sharer",
     "bulk_rate_cap",
+    "bulk_rate_cap_for",
     "effective_rate",
     "estimate_seconds",
     "parse_pacing",
@@ -57,12 +62,17 @@ __all__ = [
     "tier_spacing_seconds",
 ]
 
+# How much the engine stretches every rate window per second by default (2 %);
+# ``EngineSettings.margin_seconds`` says why, and bootstrap passes the engine's own to estimates.
+SEND_MARGIN_SECONDS = 0.02
+
+# Meta's ``throughput.level`` of a number upgraded to 1,000 messages/s.
+HIGH_THROUGHPUT_LEVEL = "HIGH"
 DEFAULT_THROUGHPUT_MPS = 80.0
 HIGH_THROUGHPUT_MPS = 1000.0
 COEXISTENCE_THROUGHPUT_MPS = 20.0
 
-# Meta counts the daily messaging limit over a moving 24 hours.
-QUOTA_WINDOW_SECONDS = 24 * 60 * 60.0
+QUOTA_WINDOW_SECONDS = QUOTA_WINDOW.total_seconds()
 
 PacingMode = Literal["max", "tier", "cap"]
 
@@ -125,36 +135,18 @@ def throughput_for(level: str, *, shared_with_app: bool = False) -> float:
     """Messages per second Meta lets a number send, from its ``throughput.level``."""
     if shared_with_app:
         return COEXISTENCE_THROUGHPUT_MPS
-    if level.strip().upper() == "HIGH":
+    if level.strip().upper() == HIGH_THROUGHPUT_LEVEL:
         return HIGH_THROUGHPUT_MPS
     return DEFAULT_THROUGHPUT_MPS
 
 
-# Daily limits per tier name, Mindo's and Meta's alike; None: unlimited.
-_DAILY_LIMITS: dict[str, int | None] = {
-    "TIER_UNLIMITED": None,
-    "TIER_NOT_SET": 250,
-}
-_TIER_PATTERN = re.compile(r"^TIER_(\d+)(K?)$")
-_FALLBACK_DAILY_LIMIT = 250
 _SECONDS_PER_TIER_DAY = 60.0  # Mindo's spacing is 60 s / daily limit
 
 
 def tier_spacing_seconds(tier: str) -> float:
     """Seconds between two messages under "tier" pacing; 0.0 for an unlimited tier."""
-    limit = _daily_limit(tier)
+    limit = tier_or_default(tier).daily_limit
     return 0.0 if limit is None else _SECONDS_PER_TIER_DAY / limit
-
-
-def _daily_limit(tier: str) -> int | None:
-    name = tier.strip().upper()
-    if name in _DAILY_LIMITS:
-        return _DAILY_LIMITS[name]
-    match = _TIER_PATTERN.fullmatch(name)
-    if match is None:
-        return _FALLBACK_DAILY_LIMIT
-    limit = int(match.group(1)) * (1000 if match.group(2) else 1)
-    return limit if limit > 0 else _FALLBACK_DAILY_LIMIT
 
 
 def bulk_rate_cap(pacing: Pacing, tier: str) -> float | None:
@@ -169,6 +161,16 @@ def bulk_rate_cap(pacing: Pacing, tier: str) -> float | None:
         spacing = tier_spacing_seconds(tier)
         return None if spacing == 0.0 else 1.0 / spacing
     return None
+
+
+def bulk_rate_cap_for(pacing_text: str | None, tier: str) -> float | None:
+    """A stored bulk's own cap (``bulk_rate_cap``); a pacing stored before its rule changed and
+    no longer readable counts as "max"."""
+    try:
+        pacing = parse_pacing(pacing_text)
+    except InvalidRequest:
+        pacing = Pacing()
+    return bulk_rate_cap(pacing, tier)
 
 
 def effective_rate(throughput_mps: float, pacing: Pacing, tier: str) -> float:
@@ -247,7 +249,7 @@ class SendTiming:
     the last send to ``completed_at`` (its answer, the last outcome write, the final status).
     """
 
-    margin_seconds: float = 0.02  # EngineSettings' default; bootstrap passes the engine's own
+    margin_seconds: float = SEND_MARGIN_SECONDS
     throughput_mps: float | None = None
     late_seconds: float = 0.0
     overhead_seconds: float = 0.2

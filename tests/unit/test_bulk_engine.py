@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
-from mindo_core.bulks.model import UNCONFIRMED_REASON, Bulk
+from mindo_core.adapters.memory import InMemoryStore
+from mindo_core.bulks.model import UNCONFIRMED_REASON, Bulk, BulkId
 from mindo_core.domain.errors import MetaUnavailable
 from mindo_core.engine.bulk_engine import EngineSettings
 from mindo_core.engine.bulk_messages import parse_callback_data
+from mindo_core.ports.bulks import ClaimedRecipient
 from tests.bulk_fakes import (
     FAST,
     NUMBER,
@@ -299,3 +303,35 @@ async def test_a_number_that_has_no_work_left_frees_its_runner(world: BulkWorld)
     await world.finished(await world.submit(2, first=10, number=NUMBER))
 
     assert world.meta.attempts.total() == 4
+
+
+_NAMED = replace(FAST, worker_id="worker-2")
+
+
+class _ClaimsRecorded(InMemoryStore):
+    """The in-memory store, keeping the worker name of every claim."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workers: list[str] = []
+
+    async def claim_recipients(
+        self, bulk_id: BulkId, *, worker: str, limit: int, now: datetime
+    ) -> Sequence[ClaimedRecipient]:
+        self.workers.append(worker)
+        return await super().claim_recipients(bulk_id, worker=worker, limit=limit, now=now)
+
+
+@pytest.mark.parametrize(("settings", "worker"), [(FAST, "mindo"), (_NAMED, "worker-2")])
+async def test_the_engine_claims_as_its_worker(settings: EngineSettings, worker: str) -> None:
+    store = _ClaimsRecorded()
+    world = await bulk_world(store=store, settings=settings)
+    try:
+        bulk = await world.submit(5)
+        await world.engine.start()
+        await world.finished(bulk)
+    finally:
+        await world.engine.stop()
+
+    assert store.workers
+    assert set(store.workers) == {worker}

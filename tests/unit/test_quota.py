@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mindo_core.quota.window import (
+from mindo_core.domain.tiers import (
     DEFAULT_TIER,
+    QUOTA_WINDOW,
     TIER_50,
     TIER_250,
     TIER_1000,
@@ -17,13 +18,11 @@ from mindo_core.quota.window import (
     TIER_10000,
     TIER_100000,
     TIER_UNLIMITED,
-    WINDOW,
     Tier,
     UnknownTier,
     parse_tier,
-    plan_quota,
-    quota_snapshot,
 )
+from mindo_core.quota.window import plan_quota, quota_snapshot
 
 NOW = datetime(2025, 11, 16, 21, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -189,14 +188,14 @@ def test_a_bulk_larger_than_the_limit_waits_for_its_own_sends_to_expire() -> Non
         TIER_50, already_messaged=set(), window_entries=[], candidates=wa_ids(120), now=NOW
     )
     assert plan.fits_now == 50
-    assert plan.refill_times == (NOW + WINDOW,) * 50 + (NOW + 2 * WINDOW,) * 20
+    assert plan.refill_times == (NOW + QUOTA_WINDOW,) * 50 + (NOW + 2 * QUOTA_WINDOW,) * 20
 
 
 def test_entries_that_left_the_window_are_ignored() -> None:
     plan = plan_quota(
         TIER_50,
         already_messaged=set(),
-        window_entries=[NOW - WINDOW, NOW - 30 * HOUR, NOW - HOUR],
+        window_entries=[NOW - QUOTA_WINDOW, NOW - 30 * HOUR, NOW - HOUR],
         candidates=wa_ids(1),
         now=NOW,
     )
@@ -219,7 +218,7 @@ def test_a_window_over_a_lowered_limit_must_drain_below_it_first() -> None:
     )
     assert (plan.quota_available, plan.fits_now, plan.can_send) == (0, 0, False)
     # 11 entries must expire before the window holds fewer than 50.
-    assert plan.refill_times == (entries[10] + WINDOW, entries[11] + WINDOW)
+    assert plan.refill_times == (entries[10] + QUOTA_WINDOW, entries[11] + QUOTA_WINDOW)
 
 
 def test_an_unlimited_tier_fits_everything_now() -> None:
@@ -257,10 +256,10 @@ def test_following_the_plan_never_puts_more_than_the_limit_in_any_window(
     sends = [NOW] * plan.fits_now + list(plan.refill_times)
     timeline = entries + sends
     for when in plan.refill_times:
-        earlier = [t for t in timeline if when - WINDOW < t < when]
+        earlier = [t for t in timeline if when - QUOTA_WINDOW < t < when]
         assert len(earlier) < limit, "a waiting recipient went into a full window"
     # ... and none waits longer than needed: one second earlier the window was still full.
     for when in plan.refill_times:
         before = when - timedelta(seconds=1)
-        held = [t for t in timeline if before - WINDOW < t <= before and t < when]
+        held = [t for t in timeline if before - QUOTA_WINDOW < t <= before and t < when]
         assert len(held) >= limit

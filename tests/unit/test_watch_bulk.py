@@ -96,7 +96,7 @@ async def test_a_slow_watcher_gets_the_newest_snapshot_not_every_one(world: Bulk
 async def test_changes_close_together_are_coalesced_to_the_newest(world: BulkWorld) -> None:
     bulk = await world.submit(10)
     bus = world.services.progress
-    watch = WatchBulk(world.services.bulk_queries, bus, min_interval=0.05)
+    watch = WatchBulk(world.services.bulk_queries, bus, world.services.clock, min_interval=0.05)
     stream = watch(world.principal, bulk.id)
     await anext(stream)
     bus.publish(bulk.id, progressed(bulk, 1))
@@ -143,7 +143,12 @@ async def test_a_watcher_that_leaves_unsubscribes(world: BulkWorld) -> None:
 
 async def test_a_change_the_bus_did_not_carry_shows_after_a_refresh(world: BulkWorld) -> None:
     bulk = await world.submit(2)
-    watch = WatchBulk(world.services.bulk_queries, world.services.progress, refresh_interval=0.01)
+    watch = WatchBulk(
+        world.services.bulk_queries,
+        world.services.progress,
+        world.services.clock,
+        refresh_interval=0.01,
+    )
     stream = watch(world.principal, bulk.id)
     await anext(stream)
 

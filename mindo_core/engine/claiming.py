@@ -1,0 +1,105 @@
+"""Claiming one number's recipients from the ``BulkStore``, a small batch at a time.
+
+Each bulk's queue is filled in batches of ``claim_seconds`` of sending at the number's current
+rate (1 to ``max_claim``), the next batch being claimed in the background once the queue holds
+one batch or less: a claim has ``claim_seconds`` to arrive (under load a SQLite transaction
+waits for the one writer, and for the busy event loop, tens of milliseconds), so that sending
+never waits for the database. Claims are short on purpose: what is claimed and not yet sent
+when the process is killed is settled ``unconfirmed`` at the next start and never sent. Every
+claim is made as ``EngineSettings.worker_id``.
+
+A lane with nothing ready to send (``replenish``) claims, waits for what is on its way, or,
+with nothing pending, in flight or set aside, writes the outcomes, asks the store once more
+and finishes the bulk.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from mindo_core.engine.decisions import EARLY_START_S, claim_size, step_when_dry
+from mindo_core.engine.lanes import Lane, NumberLanes
+from mindo_core.engine.parts import EngineParts
+from mindo_core.engine.settling import Settling
+
+__all__ = ["Claiming"]
+
+logger = logging.getLogger("mindo.bulk_engine")
+
+
+class Claiming:
+    def __init__(self, parts: EngineParts, number: NumberLanes, settling: Settling) -> None:
+        self._parts = parts
+        self._number = number
+        self._settling = settling
+
+    def size(self, lane: Lane) -> int:
+        scheduler = self._number.scheduler
+        assert scheduler is not None
+        settings = self._parts.settings
+        return claim_size(
+            rate=scheduler.current_rate(self._parts.clock.monotonic()),
+            cap=lane.cap,
+            claim_seconds=settings.claim_seconds,
+            max_claim=settings.max_claim,
+        )
+
+    def start(self, lane: Lane) -> None:
+        """Claim the lane's next batch in the background, unless a claim is under way."""
+        if lane.claiming or lane.state != "active":
+            return
+        lane.claiming = True
+        self._number.spawn(self._claim(lane, self.size(lane)))
+
+    async def replenish(self, lane: Lane) -> None:
+        """The lane has nothing ready to send: claim, wait, or finish it."""
+        step = step_when_dry(
+            claiming=lane.claiming,
+            drained=lane.drained,
+            in_flight=lane.in_flight,
+            set_aside=bool(lane.aside),
+        )
+        if step == "claim":
+            self.start(lane)
+            self._number.hold(lane, lane.aside_until())  # the claim's end resumes it
+            return
+        if step == "wait":
+            self._number.hold(lane, lane.aside_until())  # their answers resume it
+            return
+        await self._parts.outcomes.flush()  # a retry released meanwhile must be seen
+        due = await self._parts.bulks.next_due_at(lane.id)
+        if due is None:
+            await self._settling.finish(lane)
+        elif lane.state == "active":
+            lane.drained = False
+            # Past the early start, so that the claim then finds it due.
+            due_at = self._monotonic_of(due)
+            now = self._parts.clock.monotonic()
+            self._number.hold(lane, max(due_at, now) + 2 * EARLY_START_S)
+
+    async def _claim(self, lane: Lane, size: int) -> None:
+        parts = self._parts
+        try:
+            claimed = await parts.bulks.claim_recipients(
+                lane.id, worker=parts.settings.worker_id, limit=size, now=parts.clock.now()
+            )
+        except Exception:
+            logger.exception("Could not claim recipients of bulk send %s", lane.id)
+            lane.claiming = False
+            self._number.hold(lane, parts.clock.monotonic() + parts.settings.poll_interval)
+            return
+        lane.claiming = False
+        lane.queue.extend(claimed)
+        lane.drained = not claimed
+        if lane.state != "active":  # dropped or stopped meanwhile: these go back at once
+            self._settling.release_unsent(lane)
+            return
+        self._number.resume(lane)
+        if claimed and not lane.started:
+            lane.started = True
+            await self._settling.publish_current(lane.id)
+
+    def _monotonic_of(self, when: datetime) -> float:
+        clock = self._parts.clock
+        return clock.monotonic() + (when - clock.now()).total_seconds()
