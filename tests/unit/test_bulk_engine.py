@@ -11,7 +11,9 @@ from datetime import datetime
 
 import pytest
 
-from mindo_core.adapters.memory import InMemoryStore
+from mindo_core.adapters.memory.bulks import InMemoryBulks
+from mindo_core.adapters.memory.stores import memory_stores
+from mindo_core.adapters.memory.tables import Tables
 from mindo_core.bulks.model import UNCONFIRMED_REASON, Bulk, BulkId
 from mindo_core.domain.errors import MetaUnavailable
 from mindo_core.engine.bulk_engine import EngineSettings
@@ -308,11 +310,11 @@ async def test_a_number_that_has_no_work_left_frees_its_runner(world: BulkWorld)
 _NAMED = replace(FAST, worker_id="worker-2")
 
 
-class _ClaimsRecorded(InMemoryStore):
-    """The in-memory store, keeping the worker name of every claim."""
+class _ClaimsRecorded(InMemoryBulks):
+    """The in-memory bulks, keeping the worker name of every claim."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, tables: Tables) -> None:
+        super().__init__(tables)
         self.workers: list[str] = []
 
     async def claim_recipients(
@@ -324,8 +326,9 @@ class _ClaimsRecorded(InMemoryStore):
 
 @pytest.mark.parametrize(("settings", "worker"), [(FAST, "mindo"), (_NAMED, "worker-2")])
 async def test_the_engine_claims_as_its_worker(settings: EngineSettings, worker: str) -> None:
-    store = _ClaimsRecorded()
-    world = await bulk_world(store=store, settings=settings)
+    tables = Tables()
+    store = _ClaimsRecorded(tables)
+    world = await bulk_world(stores=replace(memory_stores(tables), bulks=store), settings=settings)
     try:
         bulk = await world.submit(5)
         await world.engine.start()
