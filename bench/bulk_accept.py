@@ -55,7 +55,8 @@ from mindo_core.phones.e164 import to_e164
 from mindo_core.ports.bulks import NewBulk, NewRecipientChunk
 from mindo_core.ports.meta import PhoneNumberInfo, TemplateInfo
 from mindo_core.ports.stores import Stores
-from mindo_core.templating.variables import CompiledTemplate, TemplateSpec, parse_template, resolve
+from mindo_core.templating.compiled import CompiledTemplate, resolve
+from mindo_core.templating.model import TemplateSpec, parse_template
 
 SIZES = tuple(int(s) for s in os.environ.get("BENCH_BULK_SIZES", "10000,100000").split(","))
 TARGET_SECONDS = 1.0

@@ -8,7 +8,7 @@ from typing import Any
 
 from mindo_core.domain.accounts import BusinessAccountId
 from mindo_core.domain.templates import StoredTemplate, TemplateId
-from mindo_core.templating.variables import TemplateSpec, parse_template
+from mindo_core.templating.model import TemplateSpec, parse_template
 
 
 def stored_template(

@@ -6,7 +6,7 @@ Rules (Send bulk page, "Automatic deduplication"; mindo-api.md §3):
   ``MAX_RECIPIENTS`` (100,000) is refused too: split the list into several bulk sends.
 * Every recipient is checked before anything is stored: its phone is normalised
   (``mindo_core.phones.e164``) and its variables are resolved against the template
-  (``mindo_core.templating.variables``), so each recipient's Meta components are known to be
+  (``mindo_core.templating.resolution``), so each recipient's Meta components are known to be
   valid. This includes duplicates: a bad entry is a mistake in the request even when another
   entry for the same number is fine.
 * If any recipient is invalid, the whole request is refused with ``InvalidRecipients``: every
@@ -44,7 +44,9 @@ from typing import Any, Final, Protocol, cast
 
 from mindo_core.domain.errors import InvalidPhoneNumber, InvalidRequest, TemplateParameterError
 from mindo_core.phones.e164 import shortcut_e164s, to_e164
-from mindo_core.templating.variables import CompiledTemplate, ResolvedTemplate, TemplateSpec
+from mindo_core.templating.compiled import CompiledTemplate
+from mindo_core.templating.model import TemplateSpec
+from mindo_core.templating.resolution import ResolvedTemplate
 
 __all__ = [
     "BATCH_SIZE",

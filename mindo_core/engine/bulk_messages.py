@@ -26,7 +26,9 @@ from mindo_core.domain.messages import MessageId
 from mindo_core.domain.meta_codes import policy_for
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.ports.bulks import ClaimedRecipient
-from mindo_core.templating.variables import CompiledTemplate, build_send_payload, parse_template
+from mindo_core.templating.compiled import CompiledTemplate
+from mindo_core.templating.model import parse_template
+from mindo_core.templating.payload import build_send_payload
 from mindo_core.throughput.retry_policy import SendOutcome, outcome_for_meta_error
 
 __all__ = ["CALLBACK_PREFIX", "BulkMessages", "callback_data", "outcome_of", "parse_callback_data"]

@@ -21,8 +21,7 @@ from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.quota.window import QuotaSnapshot, quota_snapshot
 from mindo_core.services.authenticate import Principal
-from mindo_core.templating.model import VariableSpec
-from mindo_core.templating.variables import parse_template
+from mindo_core.templating.model import VariableSpec, parse_template
 
 
 @dataclass(frozen=True, kw_only=True)

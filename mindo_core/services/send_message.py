@@ -24,12 +24,10 @@ from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
-from mindo_core.templating.variables import (
-    ResolvedTemplate,
-    build_send_payload,
-    parse_template,
-    resolve,
-)
+from mindo_core.templating.compiled import resolve
+from mindo_core.templating.model import parse_template
+from mindo_core.templating.payload import build_send_payload
+from mindo_core.templating.resolution import ResolvedTemplate
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -49,7 +49,7 @@ from mindo_core.ports.templates import TemplateStore
 from mindo_core.quota.window import QuotaPlan, plan_quota
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
-from mindo_core.templating.variables import parse_template
+from mindo_core.templating.model import parse_template
 from mindo_core.throughput.pacing import (
     Pacing,
     SendTiming,

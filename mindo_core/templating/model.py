@@ -4,7 +4,7 @@ The input is ``StoredTemplate.components`` exactly as ``GET /{waba_id}/message_t
 it. Component ``type`` and header ``format`` are read case-insensitively. Components Mindo does not
 fill (for example ``CAROUSEL``) and button types it does not know (``FLOW``, ``CATALOG``, …) take
 no variables; they are kept out of the way so that the template can still be listed. The keys a
-client uses for each variable are described in ``mindo_core.templating.variables``.
+client uses for each variable are described in ``mindo_core.templating.resolution``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ from mindo_core.bulks.submission import (
     prepare_recipients,
 )
 from mindo_core.domain.errors import InvalidRequest
-from mindo_core.templating.variables import TemplateSpec, build_send_payload, resolve
+from mindo_core.templating.compiled import resolve
+from mindo_core.templating.model import TemplateSpec
+from mindo_core.templating.payload import build_send_payload
 from tests.edge_recipients import EdgeRecipient
 from tests.template_specs import template_spec
 

@@ -26,8 +26,8 @@ from mindo_core.bulks.submission import (
 )
 from mindo_core.domain.errors import InvalidPhoneNumber
 from mindo_core.phones.e164 import shortcut_e164s, to_e164
+from mindo_core.templating.model import TemplateSpec
 from mindo_core.templating.rules import FORBIDDEN_WHITESPACE
-from mindo_core.templating.variables import TemplateSpec
 from tests.edge_recipients import EdgeRecipient
 from tests.template_specs import template_spec
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from mindo_core.domain.accounts import BusinessAccountId
 from mindo_core.domain.errors import TemplateParameterError
 from mindo_core.domain.templates import StoredTemplate, TemplateId
-from mindo_core.templating.variables import CompiledTemplate, TemplateSpec, parse_template, resolve
+from mindo_core.templating.compiled import CompiledTemplate, resolve
+from mindo_core.templating.model import TemplateSpec, parse_template
 
 # Texts Meta accepts: never blank, no new-line/tab/CR, never 5 spaces in a row, short enough.
 SAFE_TEXT = (

@@ -8,12 +8,10 @@ from typing import Any
 import pytest
 
 from mindo_core.domain.errors import InvalidRequest, TemplateParameterError
-from mindo_core.templating.variables import (
-    ResolvedTemplate,
-    TemplateSpec,
-    build_send_payload,
-    resolve,
-)
+from mindo_core.templating.compiled import resolve
+from mindo_core.templating.model import TemplateSpec
+from mindo_core.templating.payload import build_send_payload
+from mindo_core.templating.resolution import ResolvedTemplate
 from tests.template_specs import template_spec
 
 spec_of = template_spec
