@@ -34,6 +34,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mindo_core.bootstrap import FullStore
 
 # The sandbox demo number (bench.bench_tenant.NUMBER): not imported at module level, so that a
 # case's memory baseline is taken before Mindo is imported.
@@ -114,7 +118,7 @@ async def _submission(n: int) -> Peak:
 
     sandbox = await start_sandbox(SandboxConfig.demo())
     try:
-        async with _services(sandbox.url) as (services, principal):
+        async with _services(sandbox.url) as (services, _, principal):
             start = _rss_bytes()
             command = order_command(n)
             await services.submit_bulk(principal, command)
@@ -129,7 +133,7 @@ async def _store(n: int) -> Peak:
 
     sandbox = await start_sandbox(SandboxConfig.demo())
     try:
-        async with _services(sandbox.url) as (services, principal):
+        async with _services(sandbox.url) as (services, _, principal):
             start = _rss_bytes()
             await _create_streamed(services, principal.organisation.id, n)
             return Peak("store", n, start, _peak_bytes())
@@ -156,9 +160,9 @@ async def _send(sandbox: object, n: int) -> Peak:
         NUMBER,
         {"throughput_level": "HIGH", "whatsapp_business_manager_messaging_limit": "TIER_UNLIMITED"},
     )
-    async with _services(sandbox.url, uncapped=True) as (services, principal):
+    async with _services(sandbox.url, uncapped=True) as (services, store, principal):
         start = _rss_bytes()
-        bulk_id = await _create_streamed(services, principal.organisation.id, n)
+        bulk_id = await _create_streamed(store, principal.organisation.id, n)
         sampled = _rss_bytes()
         started = time.perf_counter()
         await services.bulk_engine.start()
@@ -166,7 +170,7 @@ async def _send(sandbox: object, n: int) -> Peak:
         while True:
             await asyncio.sleep(SAMPLE_SECONDS)
             sampled = max(sampled, _rss_bytes())
-            found = await services.store.get_bulk(bulk_id)
+            found = await store.get_bulk(bulk_id)
             assert found is not None
             sent = found.counters.sent + found.counters.failed
             if found.status in FINAL and found.counters.pending == 0:
@@ -188,25 +192,23 @@ def _services(meta_url: str, *, uncapped: bool = False):  # type: ignore[no-unty
 
     @asynccontextmanager
     async def opened():  # type: ignore[no-untyped-def]
-        async with sqlite_services(meta_url, engine_settings=settings) as services:
-            yield services, await bench_principal(services)
+        async with sqlite_services(meta_url, engine_settings=settings) as (services, store):
+            yield services, store, await bench_principal(services)
 
     return opened()
 
 
-async def _create_streamed(services: object, organisation_id: int, n: int) -> str:
+async def _create_streamed(store: FullStore, organisation_id: int, n: int) -> str:
     """A queued bulk of ``n`` recipients of ``order_update``, written from a generator."""
     import uuid
 
-    from mindo_core.bootstrap import Services
     from mindo_core.bulks.model import BulkId
     from mindo_core.ports.bulks import NewBulk, NewBulkRecipient, in_chunks
 
-    assert isinstance(services, Services)
-    found = await services.store.find_sender(organisation_id, NUMBER)  # type: ignore[arg-type]
+    found = await store.find_sender(organisation_id, NUMBER)  # type: ignore[arg-type]
     assert found is not None
     number, account, _ = found
-    template = await services.store.find_template(account.id, "order_update", "es")
+    template = await store.find_template(account.id, "order_update", "es")
     assert template is not None
     new = NewBulk(
         id=BulkId(str(uuid.uuid4())),
@@ -228,7 +230,7 @@ async def _create_streamed(services: object, organisation_id: int, n: int) -> st
                 variables_used={"order_id": f"ORD-{i}", "status": "listo"},
             )
 
-    bulk = await services.store.create_bulk(new, in_chunks(recipients()))
+    bulk = await store.create_bulk(new, in_chunks(recipients()))
     return bulk.id
 
 

@@ -33,7 +33,7 @@ async def seed_demo(services: Services, *, pinned_key: str | None) -> SeededDemo
     """Idempotent: re-running refreshes the account and issues a fresh key (earlier demo keys
     are revoked, since only their hashes were kept and they cannot be shown again)."""
     with contextlib.suppress(Conflict):
-        await services.store.create_organisation(DEMO_ORGANISATION)
+        await services.organisations.create(DEMO_ORGANISATION)
     connected = await services.accounts.connect(
         DEMO_ORGANISATION,
         waba_id=DEMO_WABA_ID,
@@ -43,7 +43,7 @@ async def seed_demo(services: Services, *, pinned_key: str | None) -> SeededDemo
     for template in connected.templates:
         defaults = DEMO_DEFAULTS.get(template.name)
         if defaults:
-            await services.store.set_variable_defaults(template, defaults)
+            await services.templates.set_variable_defaults(template, defaults)
     key = await _demo_key(services, pinned_key)
     return SeededDemo(
         api_key=key,

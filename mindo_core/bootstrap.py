@@ -28,14 +28,19 @@ from mindo_core.ports.stores import Store
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_queries import BulkQueries
+from mindo_core.services.business_info import BusinessInfoQuery
 from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.connect_account import AccountConnector
 from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.message_status import MessageStatusQuery
+from mindo_core.services.operator_queries import OperatorQueries
+from mindo_core.services.organisation_admin import OrganisationAdmin
+from mindo_core.services.revoke_key import KeyRevoker
 from mindo_core.services.send_message import SendMessage
 from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
+from mindo_core.services.template_catalogue import TemplateCatalogue
 from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.settings import Settings
 from mindo_core.throughput.pacing import SendTiming
@@ -47,13 +52,17 @@ class FullStore(Store, BulkStore, DeliveryStore, Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class Services:
-    store: FullStore
-    meta: MetaGateway
+    """The use cases the edges call: the CLI, the gRPC servicer and the tests."""
+
     clock: Clock
     authenticator: Authenticator
     send_message: SendMessage
+    organisations: OrganisationAdmin
     api_keys: ApiKeyAdmin
+    key_revoker: KeyRevoker
     accounts: AccountConnector
+    templates: TemplateCatalogue
+    operator_queries: OperatorQueries
     submit_bulk: SubmitBulk
     bulk_queries: BulkQueries
     watch_bulk: WatchBulk
@@ -62,6 +71,7 @@ class Services:
     bulk_engine: BulkEngine
     progress: ProgressBus
     business_overview: BusinessOverviewQuery
+    business_info: BusinessInfoQuery
     message_status: MessageStatusQuery
     ingest_webhook: IngestWebhook
     # Applies parked statuses in the background once started (``mindo serve`` starts it).
@@ -94,19 +104,22 @@ def wire(
         statuses, AccountEvents(store, clock, bus, engine), app_secret=meta_app_secret
     )
     return Services(
-        store=store,
-        meta=meta,
         clock=clock,
         authenticator=Authenticator(store, clock, limiter),
         send_message=SendMessage(store, meta, cipher, clock),
+        organisations=OrganisationAdmin(organisations=store),
         api_keys=ApiKeyAdmin(store, clock),
+        key_revoker=KeyRevoker(organisations=store, api_keys=store, accounts=store, clock=clock),
         accounts=AccountConnector(store, meta, cipher),
+        templates=TemplateCatalogue(accounts=store, templates=store, meta=meta, cipher=cipher),
+        operator_queries=OperatorQueries(organisations=store, accounts=store),
         submit_bulk=SubmitBulk(store, clock, engine, timing=timing),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus),
         bulk_engine=engine,
         progress=bus,
         business_overview=BusinessOverviewQuery(store, clock),
+        business_info=BusinessInfoQuery(organisations=store),
         message_status=MessageStatusQuery(store),
         ingest_webhook=ingest,
         status_writer=statuses,

@@ -151,6 +151,8 @@ def number_info(phone_number_id: str, *, tier: str, throughput: str) -> PhoneNum
 @dataclass
 class BulkWorld:
     services: Services
+    # The store under the services: tests read what the engine wrote, as it wrote it.
+    store: InMemoryStore
     meta: ScriptedMeta
     principal: Principal
 
@@ -175,19 +177,19 @@ class BulkWorld:
         return (await self.services.submit_bulk(self.principal, command)).bulk
 
     async def bulk(self, bulk: Bulk) -> Bulk:
-        found = await self.services.store.get_bulk(bulk.id)
+        found = await self.store.get_bulk(bulk.id)
         assert found is not None
         return found
 
     async def finished(self, bulk: Bulk, *, limit: float = 10.0, every: float = 0.005) -> Bulk:
         async def over() -> bool:
-            return is_over(await self.services.store.get_bulk(bulk.id))
+            return is_over(await self.store.get_bulk(bulk.id))
 
         await eventually(over, limit=limit, every=every)
         return await self.bulk(bulk)
 
     async def recipients(self, bulk: Bulk) -> list[BulkRecipient]:
-        page = await self.services.store.list_bulk_recipients(
+        page = await self.store.list_bulk_recipients(
             self.principal.organisation.id, bulk.id, status=None, offset=0, limit=100_000
         )
         return list(page.items)
@@ -213,19 +215,21 @@ async def bulk_world(
         templates={WABA: [ORDER_UPDATE, WELCOME, PAUSED]},
         tokens={WABA: TOKEN},
     )
+    store = store or InMemoryStore()
     services = wire(
-        store or InMemoryStore(),
+        store,
         meta,
         ReversingCipher(),
         clock or SystemClock(),
         engine_settings=settings,
         meta_app_secret=meta_app_secret,
     )
-    return BulkWorld(services, meta, await tenant(services, organisation, connect=True))
+    principal = await tenant(services, organisation, connect=True)
+    return BulkWorld(services, store, meta, principal)
 
 
 async def tenant(services: Services, name: str, *, connect: bool) -> Principal:
-    await services.store.create_organisation(name)
+    await services.organisations.create(name)
     issued = await services.api_keys.issue(name)
     principal = await services.authenticator.authenticate(issued.plaintext, None)
     if connect:

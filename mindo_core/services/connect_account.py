@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mindo_core.domain.accounts import BusinessAccount, PhoneNumber
-from mindo_core.domain.errors import NotFound, OrganisationNotFound
+from mindo_core.domain.errors import OrganisationNotFound
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.meta import MetaGateway
@@ -27,7 +27,7 @@ class ConnectedAccount:
 
 
 class StoreForAccounts(OrganisationStore, AccountStore, TemplateStore, Protocol):
-    """What connecting and syncing accounts reads and writes."""
+    """What connecting accounts reads and writes."""
 
 
 class AccountConnector:
@@ -56,12 +56,3 @@ class AccountConnector:
         return ConnectedAccount(
             business_account=account, phone_numbers=stored_numbers, templates=stored_templates
         )
-
-    async def sync_templates(self, account: BusinessAccount) -> Sequence[StoredTemplate]:
-        encrypted = await self._store.encrypted_token(account.id)
-        if encrypted is None:
-            raise NotFound(f"Business account '{account.waba_id}' has no access token")
-        templates = await self._meta.list_templates(
-            waba_id=account.waba_id, access_token=self._cipher.decrypt(encrypted)
-        )
-        return [await self._store.upsert_template(account.id, t) for t in templates]

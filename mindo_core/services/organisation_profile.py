@@ -1,24 +1,24 @@
-"""An organisation's business profile: what GET /api/v1/business-info/ shows. Operators set it."""
+"""An organisation's business profile: what GET /api/v1/business-info/ shows. Operators set it,
+and every value is checked here before anything is stored."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol, cast
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mindo_core.domain.accounts import COMPANY_SIZES, COMPANY_TYPES, CompanySize, Organisation
-from mindo_core.domain.errors import InvalidRequest, OrganisationNotFound
-from mindo_core.ports.organisations import OrganisationStore
+from mindo_core.domain.accounts import (
+    COMPANY_SIZES,
+    COMPANY_TYPES,
+    CompanySize,
+    OrganisationProfile,
+)
+from mindo_core.domain.errors import InvalidRequest
 
 
-class StoreForProfiles(OrganisationStore, Protocol):
-    """What profile updates read and write."""
-
-
-async def update_profile(
-    store: StoreForProfiles,
-    organisation_name: str,
+def changed_profile(
+    profile: OrganisationProfile,
     *,
     email: str | None = None,
     phone: str | None = None,
@@ -29,12 +29,8 @@ async def update_profile(
     company_size: str | None = None,
     company_types: Sequence[str] | None = None,
     categories: Sequence[str] | None = None,
-) -> Organisation:
-    """Changes only what is given; every value is checked before anything is stored."""
-    organisation = await store.find_organisation_by_name(organisation_name)
-    if organisation is None:
-        raise OrganisationNotFound(organisation_name)
-    profile = organisation.profile
+) -> OrganisationProfile:
+    """``profile`` with only what is given changed; ``InvalidRequest`` for a bad value."""
     texts = {"email": email, "phone": phone, "website": website, "address": address}
     changes: dict[str, object] = {k: v.strip() for k, v in texts.items() if v is not None}
     if description is not None:
@@ -47,8 +43,7 @@ async def update_profile(
         changes["company_types"] = _types(company_types)
     if categories is not None:
         changes["categories"] = tuple(c.strip() for c in categories if c.strip())
-    updated = replace(profile, **changes)  # type: ignore[arg-type]
-    return await store.update_organisation_profile(organisation.id, updated)
+    return replace(profile, **changes)  # type: ignore[arg-type]
 
 
 def _timezone(name: str) -> str:

@@ -10,7 +10,8 @@ from mindo_core.adapters.memory import InMemoryStore
 from mindo_core.domain.clock import FixedClock
 from mindo_core.domain.errors import InvalidRequest, NotFound, OrganisationNotFound
 from mindo_core.services.issue_api_key import ApiKeyAdmin
-from mindo_core.services.operator_queries import accounts_of, phone_numbers_of, revoke_key
+from mindo_core.services.operator_queries import OperatorQueries
+from mindo_core.services.revoke_key import KeyRevoker
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 # Two keys that share the twelve characters a listing shows.
@@ -29,6 +30,16 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
+def revoker(store: InMemoryStore, clock: FixedClock) -> KeyRevoker:
+    return KeyRevoker(organisations=store, api_keys=store, accounts=store, clock=clock)
+
+
+@pytest.fixture
+def queries(store: InMemoryStore) -> OperatorQueries:
+    return OperatorQueries(organisations=store, accounts=store)
+
+
+@pytest.fixture
 def keys(store: InMemoryStore, clock: FixedClock) -> ApiKeyAdmin:
     return ApiKeyAdmin(store, clock)
 
@@ -41,13 +52,13 @@ async def organisation_with_account(store: InMemoryStore, name: str, waba_id: st
 
 
 async def test_a_listed_prefix_finds_the_key_in_any_organisation_with_an_account(
-    store: InMemoryStore, clock: FixedClock, keys: ApiKeyAdmin
+    store: InMemoryStore, revoker: KeyRevoker, keys: ApiKeyAdmin
 ) -> None:
     await organisation_with_account(store, "Acme", "1")
     await organisation_with_account(store, "Globex", "2")
     issued = await keys.issue("Globex", name="web")
 
-    revoked = await revoke_key(store, clock, issued.api_key.display_prefix, None)
+    revoked = await revoker.revoke(issued.api_key.display_prefix, None)
 
     assert revoked.organisation.name == "Globex"
     assert revoked.api_key.id == issued.api_key.id
@@ -56,41 +67,41 @@ async def test_a_listed_prefix_finds_the_key_in_any_organisation_with_an_account
 
 
 async def test_the_prefix_may_be_pasted_with_the_ellipsis_of_a_listing(
-    store: InMemoryStore, clock: FixedClock, keys: ApiKeyAdmin
+    store: InMemoryStore, revoker: KeyRevoker, keys: ApiKeyAdmin
 ) -> None:
     await organisation_with_account(store, "Acme", "1")
     issued = await keys.issue("Acme")
 
-    revoked = await revoke_key(store, clock, f"{issued.api_key.display_prefix}…", None)
+    revoked = await revoker.revoke(f"{issued.api_key.display_prefix}…", None)
 
     assert revoked.api_key.id == issued.api_key.id
 
 
 async def test_a_whole_key_is_found_by_its_hash_even_without_an_account(
-    store: InMemoryStore, clock: FixedClock, keys: ApiKeyAdmin
+    store: InMemoryStore, revoker: KeyRevoker, keys: ApiKeyAdmin
 ) -> None:
     await store.create_organisation("NoAccount")
     issued = await keys.issue("NoAccount")
 
-    revoked = await revoke_key(store, clock, issued.plaintext, None)
+    revoked = await revoker.revoke(issued.plaintext, None)
 
     assert revoked.organisation.name == "NoAccount"
 
 
 async def test_a_prefix_alone_cannot_reach_an_organisation_without_an_account(
-    store: InMemoryStore, clock: FixedClock, keys: ApiKeyAdmin
+    store: InMemoryStore, revoker: KeyRevoker, keys: ApiKeyAdmin
 ) -> None:
     await store.create_organisation("NoAccount")
     issued = await keys.issue("NoAccount")
     prefix = issued.api_key.display_prefix
 
     with pytest.raises(NotFound, match="add --org NAME"):
-        await revoke_key(store, clock, prefix, None)
-    assert (await revoke_key(store, clock, prefix, "NoAccount")).api_key.id == issued.api_key.id
+        await revoker.revoke(prefix, None)
+    assert (await revoker.revoke(prefix, "NoAccount")).api_key.id == issued.api_key.id
 
 
 async def test_two_active_keys_behind_one_prefix_are_not_guessed_between(
-    store: InMemoryStore, clock: FixedClock, keys: ApiKeyAdmin
+    store: InMemoryStore, revoker: KeyRevoker, keys: ApiKeyAdmin
 ) -> None:
     await organisation_with_account(store, "Acme", "1")
     await organisation_with_account(store, "Globex", "2")
@@ -98,57 +109,59 @@ async def test_two_active_keys_behind_one_prefix_are_not_guessed_between(
     await keys.issue("Globex", plaintext=TWIN_B)
 
     with pytest.raises(InvalidRequest, match=r"2 active keys .* \(organisations: Acme, Globex\)"):
-        await revoke_key(store, clock, "mindo_AbC123", None)
-    assert (await revoke_key(store, clock, "mindo_AbC123", "Acme")).organisation.name == "Acme"
-    assert (await revoke_key(store, clock, TWIN_B, None)).organisation.name == "Globex"
+        await revoker.revoke("mindo_AbC123", None)
+    assert (await revoker.revoke("mindo_AbC123", "Acme")).organisation.name == "Acme"
+    assert (await revoker.revoke(TWIN_B, None)).organisation.name == "Globex"
 
 
 async def test_a_revoked_key_is_reported_as_already_revoked(
-    store: InMemoryStore, clock: FixedClock, keys: ApiKeyAdmin
+    store: InMemoryStore, revoker: KeyRevoker, keys: ApiKeyAdmin
 ) -> None:
     await organisation_with_account(store, "Acme", "1")
     issued = await keys.issue("Acme")
-    await revoke_key(store, clock, issued.plaintext, None)
+    await revoker.revoke(issued.plaintext, None)
 
     with pytest.raises(NotFound, match="was already revoked \\(2025-03-01 12:00 UTC\\)"):
-        await revoke_key(store, clock, issued.api_key.display_prefix, "Acme")
+        await revoker.revoke(issued.api_key.display_prefix, "Acme")
 
 
 async def test_a_whole_key_of_another_organisation_is_not_found_in_the_named_one(
-    store: InMemoryStore, clock: FixedClock, keys: ApiKeyAdmin
+    store: InMemoryStore, revoker: KeyRevoker, keys: ApiKeyAdmin
 ) -> None:
     await organisation_with_account(store, "Acme", "1")
     await organisation_with_account(store, "Globex", "2")
     issued = await keys.issue("Globex")
 
     with pytest.raises(NotFound, match="in organisation 'Acme'"):
-        await revoke_key(store, clock, issued.plaintext, "Acme")
+        await revoker.revoke(issued.plaintext, "Acme")
     with pytest.raises(OrganisationNotFound):
-        await revoke_key(store, clock, issued.plaintext, "Nobody")
+        await revoker.revoke(issued.plaintext, "Nobody")
     assert [k.revoked_at for k in await keys.list("Globex")] == [None]
 
 
 @pytest.mark.parametrize("text", ["", "mindo_", "mindo_AbC12", "mindo_AbC1234", "AbC123xyzabc"])
 async def test_less_or_more_than_the_listed_prefix_is_refused(
-    store: InMemoryStore, clock: FixedClock, text: str
+    revoker: KeyRevoker, text: str
 ) -> None:
     with pytest.raises(InvalidRequest, match="12-character prefix"):
-        await revoke_key(store, clock, text, None)
+        await revoker.revoke(text, None)
 
 
-async def test_accounts_are_listed_with_their_organisation(store: InMemoryStore) -> None:
+async def test_accounts_are_listed_with_their_organisation(
+    store: InMemoryStore, queries: OperatorQueries
+) -> None:
     await organisation_with_account(store, "Acme", "1")
     await organisation_with_account(store, "Globex", "2")
     await store.create_organisation("Idle")
 
-    everyone = await accounts_of(store, None)
-    idle = await accounts_of(store, "Idle")
+    everyone = await queries.accounts_of(None)
+    idle = await queries.accounts_of("Idle")
 
     assert [(o.organisation.name, o.business_account.waba_id) for o in everyone] == [
         ("Acme", "1"),
         ("Globex", "2"),
     ]
     assert idle == []
-    assert await phone_numbers_of(store, "Idle") == []
+    assert await queries.phone_numbers_of("Idle") == []
     with pytest.raises(OrganisationNotFound):
-        await accounts_of(store, "Nobody")
+        await queries.accounts_of("Nobody")

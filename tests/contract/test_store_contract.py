@@ -61,6 +61,14 @@ async def test_unknown_organisations_are_none(store: Store) -> None:
     assert await store.get_organisation(OrganisationId(created.id + 1000)) is None
 
 
+async def test_organisations_are_listed_in_creation_order(store: Store) -> None:
+    assert await store.list_organisations() == []
+    globex = await store.create_organisation("globex")
+    acme = await store.create_organisation("acme")
+
+    assert await store.list_organisations() == [globex, acme]
+
+
 async def test_an_organisation_name_is_taken_once(store: Store) -> None:
     await store.create_organisation("acme")
 

@@ -220,7 +220,7 @@ async def test_after_a_crash_recipients_left_in_flight_are_settled_and_never_res
 ) -> None:
     bulk = await world.submit(10)
     # A previous process claimed three and died before any answer was recorded.
-    claimed = await world.services.store.claim_recipients(
+    claimed = await world.store.claim_recipients(
         bulk.id, worker="dead", limit=3, now=world.services.clock.now()
     )
     await world.engine.start()

@@ -41,7 +41,7 @@ def exact_estimates(
     engine (``bench/estimate_accuracy.py`` measures the real one against the default timing)."""
 
     async def test_exactly(world: BulkWorld) -> None:
-        submit = SubmitBulk(world.services.store, world.services.clock, world.engine, timing=EXACT)
+        submit = SubmitBulk(world.store, world.services.clock, world.engine, timing=EXACT)
         world.services = replace(world.services, submit_bulk=submit)
         await test(world)
 
@@ -160,7 +160,7 @@ def test_a_capped_bulk_leaves_the_rest_of_the_number_to_the_other() -> None:
 
 def test_recipients_beyond_the_quota_go_when_the_window_frees_room() -> None:
     async def scenario(world: BulkWorld) -> None:
-        store = world.services.store
+        store = world.store
         found = await store.find_sender(world.principal.organisation.id, NUMBER)
         assert found is not None
         number = found[0]

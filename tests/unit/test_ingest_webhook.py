@@ -86,9 +86,7 @@ async def test_a_post_not_signed_by_meta_is_refused_and_records_nothing(
     with pytest.raises(WebhookSignatureInvalid):
         await world.services.ingest_webhook(body, signature or None)
 
-    message = await world.services.store.find_message_by_wamid(
-        world.principal.organisation.id, wamid
-    )
+    message = await world.store.find_message_by_wamid(world.principal.organisation.id, wamid)
     assert message is not None
     assert message.status == "sent"
 
@@ -101,7 +99,7 @@ async def test_a_body_altered_after_signing_is_refused(world: BulkWorld) -> None
 
     with pytest.raises(WebhookSignatureInvalid):
         await world.services.ingest_webhook(altered, signature)
-    assert await world.services.store.parked_count() == 0
+    assert await world.store.parked_count() == 0
 
 
 async def test_without_an_app_secret_every_post_is_refused() -> None:
@@ -133,9 +131,7 @@ async def test_statuses_reach_the_messages_the_counters_and_the_final_status(
     await post(world, statuses_body(WABA, NUMBER, items))
 
     (bulk,) = (
-        await world.services.store.list_bulks(
-            world.principal.organisation.id, _all(), offset=0, limit=1
-        )
+        await world.store.list_bulks(world.principal.organisation.id, _all(), offset=0, limit=1)
     ).items
     assert bulk.counters == BulkCounters(total=3, sent=2, delivered=2, read=1, failed=1)
     assert bulk.status == "PARTIAL"
@@ -149,9 +145,7 @@ async def test_statuses_reach_the_messages_the_counters_and_the_final_status(
 async def test_each_change_reaches_watch_bulk_subscribers(world: BulkWorld) -> None:
     wamids = await a_sent_bulk(world, 2)
     (bulk,) = (
-        await world.services.store.list_bulks(
-            world.principal.organisation.id, _all(), offset=0, limit=1
-        )
+        await world.store.list_bulks(world.principal.organisation.id, _all(), offset=0, limit=1)
     ).items
     subscription = world.services.progress.subscribe(bulk.id)
 
@@ -167,7 +161,7 @@ async def test_a_status_that_beats_its_message_is_applied_when_the_message_appea
 ) -> None:
     body = statuses_body(WABA, NUMBER, [status_item(EARLY_WAMID, "delivered", AT)])
     await post(world, body)
-    assert await world.services.store.parked_count() == 1
+    assert await world.store.parked_count() == 1
 
     sent = await world.services.send_message(
         world.principal,
@@ -183,7 +177,7 @@ async def test_a_status_that_beats_its_message_is_applied_when_the_message_appea
     view = await world.services.message_status(world.principal, sent.wamid)
     assert view.message.wamid == EARLY_WAMID
     assert view.message.status == "delivered"
-    assert await world.services.store.parked_count() == 0
+    assert await world.store.parked_count() == 0
 
 
 async def test_callback_data_settles_a_recipient_whose_answer_never_came(
@@ -333,6 +327,6 @@ def _one_order() -> SubmitBulkCommand:
 
 
 async def _numbers(world: BulkWorld) -> Sequence[PhoneNumber]:
-    store = world.services.store
+    store = world.store
     (account,) = await store.list_business_accounts(world.principal.organisation.id)
     return await store.list_phone_numbers(account.id)

@@ -46,12 +46,17 @@ def meta() -> FakeMeta:
 
 
 @pytest.fixture
-async def services(meta: FakeMeta) -> Services:
-    return wire(InMemoryStore(), meta, ReversingCipher(), FixedClock(NOW))
+def store() -> InMemoryStore:
+    return InMemoryStore()
+
+
+@pytest.fixture
+async def services(meta: FakeMeta, store: InMemoryStore) -> Services:
+    return wire(store, meta, ReversingCipher(), FixedClock(NOW))
 
 
 async def _tenant(services: Services, name: str) -> Principal:
-    await services.store.create_organisation(name)
+    await services.organisations.create(name)
     issued = await services.api_keys.issue(name)
     return await services.authenticator.authenticate(issued.plaintext, "send")
 
@@ -76,7 +81,7 @@ def command(**overrides: object) -> SendMessageCommand:
 
 
 async def test_a_valid_message_reaches_meta_once_and_is_recorded_as_sent(
-    services: Services, principal: Principal, meta: FakeMeta
+    services: Services, principal: Principal, meta: FakeMeta, store: InMemoryStore
 ) -> None:
     sent = await services.send_message(principal, command())
 
@@ -85,7 +90,7 @@ async def test_a_valid_message_reaches_meta_once_and_is_recorded_as_sent(
     assert meta.sent[0].payload["to"] == "5491112345678"
     assert sent.wamid == "wamid.fake1"
     assert sent.recipient_phone == "+5491112345678"
-    stored = await services.store.find_message_by_wamid(principal.organisation.id, sent.wamid)
+    stored = await store.find_message_by_wamid(principal.organisation.id, sent.wamid)
     assert stored is not None
     assert stored.status == "sent"
     assert stored.sent_at == NOW

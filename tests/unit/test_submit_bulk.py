@@ -62,7 +62,7 @@ def command(recipients: list[RecipientInput], **overrides: object) -> SubmitBulk
 
 
 async def stored_bulks(world: BulkWorld) -> int:
-    page = await world.services.store.list_bulks(
+    page = await world.store.list_bulks(
         world.principal.organisation.id, BulkFilter(), offset=0, limit=10
     )
     return page.count
@@ -210,7 +210,7 @@ def minutes(spacing_seconds: float) -> float:
 async def test_a_submission_wakes_the_engine_once() -> None:
     world = await world_at()
     waker = CountingWaker()
-    submit = SubmitBulk(world.services.store, world.services.clock, waker)
+    submit = SubmitBulk(world.store, world.services.clock, waker)
 
     await submit(world.principal, command([order(0)]))
     with pytest.raises(EmptyRecipients):
@@ -220,14 +220,14 @@ async def test_a_submission_wakes_the_engine_once() -> None:
 
 
 async def _messaged(world: BulkWorld, phones: list[str], *, hours_ago: float) -> None:
-    found = await world.services.store.find_sender(world.principal.organisation.id, NUMBER)
+    found = await world.store.find_sender(world.principal.organisation.id, NUMBER)
     assert found is not None
     number, account, _ = found
-    template = await world.services.store.find_template(account.id, "order_update", "es")
+    template = await world.store.find_template(account.id, "order_update", "es")
     assert template is not None
     for i, e164 in enumerate(phones):
         sent_at = NOW - timedelta(hours=hours_ago) + timedelta(microseconds=i)
-        await world.services.store.add_message(
+        await world.store.add_message(
             NewMessage(
                 organisation_id=world.principal.organisation.id,
                 phone_number_row_id=number.id,

@@ -80,6 +80,9 @@ class InMemoryStore(InMemoryDeliveryStore):
     async def get_organisation(self, organisation_id: OrganisationId) -> Organisation | None:
         return self._tables.organisations.get(organisation_id)
 
+    async def list_organisations(self) -> Sequence[Organisation]:
+        return sorted(self._tables.organisations.values(), key=lambda o: o.id)
+
     async def update_organisation_profile(
         self, organisation_id: OrganisationId, profile: OrganisationProfile
     ) -> Organisation:

@@ -119,6 +119,12 @@ class SqlStore(SqlDeliveryStore):
             row = await session.get(OrganisationRow, organisation_id)
         return None if row is None else mapping.organisation(row)
 
+    async def list_organisations(self) -> Sequence[Organisation]:
+        query = select(OrganisationRow).order_by(col(OrganisationRow.id))
+        async with self._transaction() as session:
+            rows = (await session.exec(query)).all()
+        return [mapping.organisation(row) for row in rows]
+
     # ----------------------------------------------------------------------------------------
     # API keys
 
