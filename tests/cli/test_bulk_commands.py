@@ -404,10 +404,12 @@ def test_a_service_that_is_down_is_a_clear_error(app: typer.Typer, tmp_path: Pat
         ("send-bulk", "env var: MINDO_API_KEY"),
         ("watch", "Follow a bulk send's progress until it ends"),
         ("watch", "env var: MINDO_GRPC_ADDRESS"),
+        ("bulks list", "List the bulk sends of the API key's organisation, newest first"),
+        ("bulks cancel", "Cancel a bulk send: its pending recipients are not sent"),
     ],
 )
 def test_help_explains_the_command(mindo: Mindo, command: str, explanation: str) -> None:
-    result = mindo.run(command, "--help")
+    result = mindo.run(*command.split(), "--help")
 
     assert result.exit_code == 0
     assert explanation in said(result.output)

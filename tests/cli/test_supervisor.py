@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 
@@ -73,3 +74,27 @@ async def test_a_child_that_dies_before_listening_says_so(
     assert code == 1
     assert "mindo dev: the sandbox did not start: it exited with code 2" in err
     assert "  | MINDO_SECRET_KEY is too short" in err
+
+
+async def test_each_child_runs_in_a_process_group_of_its_own(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """So that Ctrl-C reaches the supervisor alone, and each child gets one SIGTERM from it: a
+    second signal while a child closes its event loop is what wrote to a closed wakeup fd."""
+    address = free_address()
+    ending = "print('own group:', os.getpgid(0) == os.getpid(), file=sys.stderr); sys.exit(1)"
+    specs = [ChildSpec("sandbox", listening_then(address, ending), address)]
+
+    await run_children(specs, child_env({}))
+
+    assert "  | own group: True" in capfd.readouterr().err
+
+
+async def test_the_signal_handlers_are_gone_before_the_loop_closes() -> None:
+    address = free_address()
+    specs = [ChildSpec("sandbox", listening_then(address, "sys.exit(1)"), address)]
+
+    await run_children(specs, child_env({}))
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
