@@ -131,12 +131,6 @@ def _curl(settings: Settings, created: _NewKey) -> str:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class _KeyListing:
-    keys: Sequence[ApiKey]
-    now: datetime
-
-
 @command(keys_app, "list")
 def keys_list(org: OrgOption) -> None:
     """List an organisation's API keys: prefix, label, scopes, expiry and state.
@@ -144,11 +138,7 @@ def keys_list(org: OrgOption) -> None:
     Only the prefix of each key is shown; the whole key was printed once, when created."""
     org = required_name(org, "--org")
     settings = operator_settings()
-
-    async def work(services: Services) -> _KeyListing:
-        return _KeyListing(keys=await services.api_keys.list(org), now=services.clock.now())
-
-    listing = operate(settings, work)
+    listing = operate(settings, lambda services: services.api_keys.listing(org))
     shown = out()
     if not listing.keys:
         shown.print(f"'{escape(org)}' has no API keys. Create one:")
@@ -171,7 +161,7 @@ def keys_list(org: OrgOption) -> None:
             ",".join(sorted(key.scopes)),
             when(key.created_at, "", zone=""),
             when(key.expires_at, "never", zone=""),
-            _state(key, listing.now),
+            _state(key, listing.as_of),
         )
     shown.print(rows)
     shown.print("Revoke one with: mindo keys revoke PREFIX")

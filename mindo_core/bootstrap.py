@@ -54,7 +54,6 @@ class FullStore(Store, BulkStore, DeliveryStore, Protocol):
 class Services:
     """The use cases the edges call: the CLI, the gRPC servicer and the tests."""
 
-    clock: Clock
     authenticator: Authenticator
     send_message: SendMessage
     organisations: OrganisationAdmin
@@ -104,7 +103,6 @@ def wire(
         statuses, AccountEvents(store, clock, bus, engine), app_secret=meta_app_secret
     )
     return Services(
-        clock=clock,
         authenticator=Authenticator(store, clock, limiter),
         send_message=SendMessage(store, meta, cipher, clock),
         organisations=OrganisationAdmin(organisations=store),

@@ -153,6 +153,7 @@ class BulkWorld:
     services: Services
     # The store under the services: tests read what the engine wrote, as it wrote it.
     store: InMemoryStore
+    clock: Clock
     meta: ScriptedMeta
     principal: Principal
 
@@ -216,16 +217,17 @@ async def bulk_world(
         tokens={WABA: TOKEN},
     )
     store = store or InMemoryStore()
+    clock = clock or SystemClock()
     services = wire(
         store,
         meta,
         ReversingCipher(),
-        clock or SystemClock(),
+        clock,
         engine_settings=settings,
         meta_app_secret=meta_app_secret,
     )
     principal = await tenant(services, organisation, connect=True)
-    return BulkWorld(services, store, meta, principal)
+    return BulkWorld(services, store, clock, meta, principal)
 
 
 async def tenant(services: Services, name: str, *, connect: bool) -> Principal:

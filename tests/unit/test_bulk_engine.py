@@ -221,7 +221,7 @@ async def test_after_a_crash_recipients_left_in_flight_are_settled_and_never_res
     bulk = await world.submit(10)
     # A previous process claimed three and died before any answer was recorded.
     claimed = await world.store.claim_recipients(
-        bulk.id, worker="dead", limit=3, now=world.services.clock.now()
+        bulk.id, worker="dead", limit=3, now=world.clock.now()
     )
     await world.engine.start()
 

@@ -41,7 +41,7 @@ def exact_estimates(
     engine (``bench/estimate_accuracy.py`` measures the real one against the default timing)."""
 
     async def test_exactly(world: BulkWorld) -> None:
-        submit = SubmitBulk(world.store, world.services.clock, world.engine, timing=EXACT)
+        submit = SubmitBulk(world.store, world.clock, world.engine, timing=EXACT)
         world.services = replace(world.services, submit_bulk=submit)
         await test(world)
 

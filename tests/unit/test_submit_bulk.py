@@ -210,7 +210,7 @@ def minutes(spacing_seconds: float) -> float:
 async def test_a_submission_wakes_the_engine_once() -> None:
     world = await world_at()
     waker = CountingWaker()
-    submit = SubmitBulk(world.store, world.services.clock, waker)
+    submit = SubmitBulk(world.store, world.clock, waker)
 
     await submit(world.principal, command([order(0)]))
     with pytest.raises(EmptyRecipients):

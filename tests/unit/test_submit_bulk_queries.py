@@ -66,7 +66,7 @@ async def test_another_organisations_bulk_is_not_found_whatever_is_asked(
 
 
 async def test_the_list_is_newest_first_filtered_and_paged(world: BulkWorld) -> None:
-    clock = world.services.clock
+    clock = world.clock
     assert isinstance(clock, FixedClock)
     first = await world.submit(1)
     clock.advance(60)

@@ -148,9 +148,7 @@ async def test_a_change_the_bus_did_not_carry_shows_after_a_refresh(world: BulkW
     await anext(stream)
 
     # Cancelled without the bus hearing of it (as another process would).
-    await world.store.stop_bulk(
-        bulk.id, now=world.services.clock.now(), reason=None, cancelled=True
-    )
+    await world.store.stop_bulk(bulk.id, now=world.clock.now(), reason=None, cancelled=True)
     shown = await asyncio.wait_for(collect(stream), 5)
 
     assert [b.status for b in shown] == ["CANCELLED"]
