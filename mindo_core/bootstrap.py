@@ -68,7 +68,6 @@ class Services:
     # Not started by wiring: ``mindo serve`` starts it (``await bulk_engine.start()``), and
     # ``open_services`` stops it on the way out.
     bulk_engine: BulkEngine
-    progress: ProgressBus
     business_overview: BusinessOverviewQuery
     business_info: BusinessInfoQuery
     message_status: MessageStatusQuery
@@ -115,7 +114,6 @@ def wire(
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus),
         bulk_engine=engine,
-        progress=bus,
         business_overview=BusinessOverviewQuery(store, clock),
         business_info=BusinessInfoQuery(organisations=store),
         message_status=MessageStatusQuery(store),

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mindo_core.adapters.memory import InMemoryStore
+from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.model import Bulk, BulkRecipient
 from mindo_core.bulks.submission import RecipientInput
@@ -154,6 +155,7 @@ class BulkWorld:
     # The store under the services: tests read what the engine wrote, as it wrote it.
     store: InMemoryStore
     clock: Clock
+    progress: InProcessProgressBus
     meta: ScriptedMeta
     principal: Principal
 
@@ -218,16 +220,18 @@ async def bulk_world(
     )
     store = store or InMemoryStore()
     clock = clock or SystemClock()
+    progress = InProcessProgressBus()
     services = wire(
         store,
         meta,
         ReversingCipher(),
         clock,
         engine_settings=settings,
+        progress=progress,
         meta_app_secret=meta_app_secret,
     )
     principal = await tenant(services, organisation, connect=True)
-    return BulkWorld(services, store, clock, meta, principal)
+    return BulkWorld(services, store, clock, progress, meta, principal)
 
 
 async def tenant(services: Services, name: str, *, connect: bool) -> Principal:

@@ -261,7 +261,7 @@ async def test_every_change_is_published_and_the_last_snapshot_is_final(
     world: BulkWorld,
 ) -> None:
     bulk = await world.submit(50)
-    subscription = world.services.progress.subscribe(bulk.id)
+    subscription = world.progress.subscribe(bulk.id)
     seen: list[Bulk] = []
 
     async def watch() -> None:

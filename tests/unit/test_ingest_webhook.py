@@ -147,7 +147,7 @@ async def test_each_change_reaches_watch_bulk_subscribers(world: BulkWorld) -> N
     (bulk,) = (
         await world.store.list_bulks(world.principal.organisation.id, _all(), offset=0, limit=1)
     ).items
-    subscription = world.services.progress.subscribe(bulk.id)
+    subscription = world.progress.subscribe(bulk.id)
 
     await post(world, statuses_body(WABA, NUMBER, [status_item(wamids[0], "delivered", AT)]))
 

@@ -136,7 +136,7 @@ async def test_messages_are_listed_in_submission_order_and_filtered_by_status(
 
 async def test_cancelling_a_queued_bulk_cancels_every_recipient(world: BulkWorld) -> None:
     bulk = await world.submit(4)
-    subscription = world.services.progress.subscribe(bulk.id)
+    subscription = world.progress.subscribe(bulk.id)
 
     view = await world.services.bulk_queries.cancel(world.principal, bulk.id)
 
