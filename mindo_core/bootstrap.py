@@ -52,7 +52,8 @@ class FullStore(Store, BulkStore, DeliveryStore, Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class Services:
-    """The use cases the edges call: the CLI, the gRPC servicer and the tests."""
+    """The use cases the edges call (the CLI, the gRPC servicer, the tests), and the two
+    background workers ``mindo serve`` starts: no store, gateway or clock."""
 
     authenticator: Authenticator
     send_message: SendMessage
