@@ -10,6 +10,7 @@ whoever debugs Mindo itself.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import typer
@@ -33,17 +34,33 @@ class CliError(Exception):
         self.message = message
 
 
+def _undecryptable(error: Exception) -> str:
+    return f"{error} {key_file_hint() or ''}".strip()
+
+
+def _unusable_key(error: Exception) -> str:
+    hint = key_file_hint()
+    return f"MINDO_SECRET_KEY cannot be used. {hint}" if hint else str(error)
+
+
+def _message(error: Exception) -> str:
+    return getattr(error, "message", None) or str(error)
+
+
+# Error → what the operator reads; the first kind that matches says it.
+_EXPLAINED: tuple[tuple[type[Exception], Callable[[Exception], str]], ...] = (
+    (CliError, _message),
+    (MindoError, _message),
+    (TokenDecryptionError, _undecryptable),
+    (SecretKeyError, _unusable_key),
+)
+
+
 def explain(error: Exception) -> str:
     """The one line an operator reads for ``error``."""
-    if isinstance(error, CliError):
-        return error.message
-    if isinstance(error, MindoError):
-        return error.message
-    if isinstance(error, TokenDecryptionError):
-        return f"{error} {key_file_hint() or ''}".strip()
-    if isinstance(error, SecretKeyError):
-        hint = key_file_hint()
-        return f"MINDO_SECRET_KEY cannot be used. {hint}" if hint else str(error)
+    for kind, said in _EXPLAINED:
+        if isinstance(error, kind):
+            return said(error)
     database = _database_problem(error)
     if database is not None:
         return database
