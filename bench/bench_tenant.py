@@ -17,6 +17,7 @@ from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.submission import RecipientInput
 from mindo_core.domain.clock import SystemClock
 from mindo_core.engine.bulk_engine import EngineSettings
+from mindo_core.ports.stores import Stores
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import SubmitBulkCommand
 
@@ -49,7 +50,7 @@ def order_command(
 
 async def bench_principal(services: Services) -> Principal:
     """The bench organisation with the sandbox's demo account connected, as its key sees it."""
-    await services.stores.organisations.create_organisation("Bench")
+    await services.organisations.create("Bench")
     await services.accounts.connect("Bench", waba_id=WABA, access_token=TOKEN)
     issued = await services.api_keys.issue("Bench")
     return await services.authenticator.authenticate(issued.plaintext, None)
@@ -58,9 +59,10 @@ async def bench_principal(services: Services) -> Principal:
 @asynccontextmanager
 async def sqlite_services(
     meta_url: str, *, engine_settings: EngineSettings | None = None
-) -> AsyncIterator[Services]:
-    """The real wiring over a migrated SQLite file in a temporary directory; the engine (if
-    started) is stopped and everything closed on the way out."""
+) -> AsyncIterator[tuple[Services, Stores]]:
+    """The real wiring over a migrated SQLite file in a temporary directory, and the store
+    under it (a bench reads bulks as the engine leaves them); the engine (if started) is
+    stopped and everything closed on the way out."""
     with tempfile.TemporaryDirectory() as workdir:
         url = f"sqlite:///{Path(workdir) / 'bench.db'}"
         await asyncio.to_thread(upgrade_database, url)
@@ -74,7 +76,7 @@ async def sqlite_services(
             engine_settings=engine_settings,
         )
         try:
-            yield services
+            yield services, stores
         finally:
             await services.bulk_engine.stop()
             await meta.close()

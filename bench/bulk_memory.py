@@ -28,7 +28,7 @@ import asyncio
 import os
 import resource
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -36,10 +36,11 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # types only: nothing of Mindo is imported before a case's baseline
+if TYPE_CHECKING:
     from mindo_core.bootstrap import Services
     from mindo_core.bulks.model import BulkId
     from mindo_core.domain.accounts import OrganisationId
+    from mindo_core.ports.stores import Stores
     from mindo_core.services.authenticate import Principal
 
 # The sandbox demo number (bench.bench_tenant.NUMBER): not imported at module level, so that a
@@ -121,7 +122,7 @@ async def _submission(n: int) -> Peak:
 
     sandbox = await start_sandbox(SandboxConfig.demo())
     try:
-        async with _services(sandbox.url) as (services, principal):
+        async with _services(sandbox.url) as (services, _, principal):
             start = _rss_bytes()
             command = order_command(n)
             await services.submit_bulk(principal, command)
@@ -136,9 +137,9 @@ async def _store(n: int) -> Peak:
 
     sandbox = await start_sandbox(SandboxConfig.demo())
     try:
-        async with _services(sandbox.url) as (services, principal):
+        async with _services(sandbox.url) as (_, stores, principal):
             start = _rss_bytes()
-            await _create_streamed(services, principal.organisation.id, n)
+            await _create_streamed(stores, principal.organisation.id, n)
             return Peak("store", n, start, _peak_bytes())
     finally:
         await sandbox.stop()
@@ -163,9 +164,9 @@ async def _send(sandbox: object, n: int) -> Peak:
         NUMBER,
         {"throughput_level": "HIGH", "whatsapp_business_manager_messaging_limit": "TIER_UNLIMITED"},
     )
-    async with _services(sandbox.url, uncapped=True) as (services, principal):
+    async with _services(sandbox.url, uncapped=True) as (services, stores, principal):
         start = _rss_bytes()
-        bulk_id = await _create_streamed(services, principal.organisation.id, n)
+        bulk_id = await _create_streamed(stores, principal.organisation.id, n)
         sampled = _rss_bytes()
         started = time.perf_counter()
         await services.bulk_engine.start()
@@ -173,7 +174,7 @@ async def _send(sandbox: object, n: int) -> Peak:
         while True:
             await asyncio.sleep(SAMPLE_SECONDS)
             sampled = max(sampled, _rss_bytes())
-            found = await services.stores.bulks.get_bulk(bulk_id)
+            found = await stores.bulks.get_bulk(bulk_id)
             assert found is not None
             sent = found.counters.sent + found.counters.failed
             if found.status in FINAL and found.counters.pending == 0:
@@ -187,7 +188,7 @@ async def _send(sandbox: object, n: int) -> Peak:
 
 def _services(
     meta_url: str, *, uncapped: bool = False
-) -> AbstractAsyncContextManager[tuple[Services, Principal]]:
+) -> AbstractAsyncContextManager[tuple[Services, Stores, Principal]]:
     """The real wiring over a fresh SQLite file, and the bench tenant's principal."""
     from bench.bench_tenant import bench_principal, sqlite_services
     from mindo_core.engine.bulk_engine import EngineSettings
@@ -196,24 +197,24 @@ def _services(
     settings = EngineSettings(throughput_mps=1_000_000.0) if uncapped else None
 
     @asynccontextmanager
-    async def opened() -> AsyncIterator[tuple[Services, Principal]]:
-        async with sqlite_services(meta_url, engine_settings=settings) as services:
-            yield services, await bench_principal(services)
+    async def opened():  # type: ignore[no-untyped-def]
+        async with sqlite_services(meta_url, engine_settings=settings) as (services, stores):
+            yield services, stores, await bench_principal(services)
 
     return opened()
 
 
-async def _create_streamed(services: Services, organisation_id: OrganisationId, n: int) -> BulkId:
+async def _create_streamed(stores: Stores, organisation_id: OrganisationId, n: int) -> BulkId:
     """A queued bulk of ``n`` recipients of ``order_update``, written from a generator."""
     import uuid
 
     from mindo_core.bulks.model import BulkId
     from mindo_core.ports.bulks import NewBulk, NewBulkRecipient, in_chunks
 
-    found = await services.stores.accounts.find_sender(organisation_id, NUMBER)
+    found = await stores.accounts.find_sender(organisation_id, NUMBER)
     assert found is not None
     number, account, _ = found
-    template = await services.stores.templates.find_template(account.id, "order_update", "es")
+    template = await stores.templates.find_template(account.id, "order_update", "es")
     assert template is not None
     new = NewBulk(
         id=BulkId(str(uuid.uuid4())),
@@ -235,7 +236,7 @@ async def _create_streamed(services: Services, organisation_id: OrganisationId, 
                 variables_used={"order_id": f"ORD-{i}", "status": "listo"},
             )
 
-    bulk = await services.stores.bulks.create_bulk(new, in_chunks(recipients()))
+    bulk = await stores.bulks.create_bulk(new, in_chunks(recipients()))
     return bulk.id
 
 

@@ -62,14 +62,14 @@ async def _case(sandbox: SandboxProcess, level: str, cap: int, recipients: int) 
         NUMBER,
         {"throughput_level": level, "whatsapp_business_manager_messaging_limit": "TIER_UNLIMITED"},
     )
-    async with sqlite_services(sandbox.url) as services:
+    async with sqlite_services(sandbox.url) as (services, stores):
         principal = await bench_principal(services)
         bulk = (await services.submit_bulk(principal, order_command(recipients))).bulk
         await services.bulk_engine.start()
         # Bounded: a case that cannot keep up reports what it sent by then.
         deadline = asyncio.get_running_loop().time() + 3 * recipients / cap + 20
         while asyncio.get_running_loop().time() < deadline:
-            found = await services.stores.bulks.get_bulk(bulk.id)
+            found = await stores.bulks.get_bulk(bulk.id)
             if found is not None and found.status in FINAL and found.counters.pending == 0:
                 break
             await asyncio.sleep(0.1)

@@ -36,6 +36,7 @@ from bench.bench_tenant import NUMBER, bench_principal, order_command, sqlite_se
 from bench.sandbox_process import SandboxProcess
 from mindo_core.bootstrap import Services
 from mindo_core.bulks.model import Bulk, BulkId
+from mindo_core.ports.bulks import BulkStore
 from mindo_core.services.authenticate import Principal
 
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
@@ -154,11 +155,11 @@ async def _case(sandbox: SandboxProcess, case: Case, scale: float) -> list[Measu
         NUMBER,
         {"throughput_level": case.level, "whatsapp_business_manager_messaging_limit": case.tier},
     )
-    async with sqlite_services(sandbox.url) as services:
+    async with sqlite_services(sandbox.url) as (services, stores):
         principal = await bench_principal(services)
         await services.bulk_engine.start()  # running, as in ``mindo serve``
         submitted = await _submit_all(services, principal, case, scale)
-        finished = await _await_final(services, submitted)
+        finished = await _await_final(stores.bulks, submitted)
     record = await _sandbox_record(sandbox)
     return [_measure(s, final, record) for s, final in zip(submitted, finished, strict=True)]
 
@@ -188,7 +189,7 @@ async def _submit_all(
     return submitted
 
 
-async def _await_final(services: Services, submitted: list[Submitted]) -> list[Bulk]:
+async def _await_final(store: BulkStore, submitted: list[Submitted]) -> list[Bulk]:
     # Bounded: a case far off its estimate still reports what it did by then.
     bulks = [s.bulk for s in submitted]
     longest = sum(b.estimated_time_minutes * 60 for b in bulks) + submitted[-1].submission.after
@@ -196,15 +197,15 @@ async def _await_final(services: Services, submitted: list[Submitted]) -> list[B
     final: dict[BulkId, Bulk] = {}
     while len(final) < len(bulks) and asyncio.get_running_loop().time() < deadline:
         for bulk in bulks:
-            found = await services.stores.bulks.get_bulk(bulk.id)
+            found = await store.get_bulk(bulk.id)
             if found is not None and found.status in FINAL and found.completed_at is not None:
                 final[bulk.id] = found
         await asyncio.sleep(0.05)
-    return [final.get(b.id) or await _current(services, b) for b in bulks]
+    return [final.get(b.id) or await _current(store, b) for b in bulks]
 
 
-async def _current(services: Services, bulk: Bulk) -> Bulk:
-    found = await services.stores.bulks.get_bulk(bulk.id)
+async def _current(store: BulkStore, bulk: Bulk) -> Bulk:
+    found = await store.get_bulk(bulk.id)
     return found or bulk
 
 

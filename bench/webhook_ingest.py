@@ -97,6 +97,7 @@ def _serve_service(database: str, messages: int, ready: Connection) -> None:
 
 
 async def _service_forever(database: str, messages: int, ready: Connection) -> None:
+    from mindo_core.adapters.sql import open_stores
     from mindo_core.bootstrap import open_services
     from mindo_core.settings import Settings
     from mindo_grpc.server import start_grpc_server
@@ -108,7 +109,13 @@ async def _service_forever(database: str, messages: int, ready: Connection) -> N
         meta_app_secret=APP_SECRET,
     )
     async with open_services(settings) as services:
-        seeded = await _accepted_bulk(services.stores, messages)
+        # Seeded straight into the (migrated) database: the use cases have no way to accept
+        # a bulk without sending it.
+        stores = await open_stores(settings.database_url)
+        try:
+            seeded = await _accepted_bulk(stores, messages)
+        finally:
+            await stores.close()
         services.status_writer.start()
         server = await start_grpc_server(services, "127.0.0.1:0")
         ready.send((server.target, seeded))

@@ -24,11 +24,11 @@ import asyncio
 import csv
 import json
 import re
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol
 
 import grpc
 import typer
@@ -44,13 +44,26 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from mindo_grpc._pb.mindo.v1 import mindo_pb2, mindo_pb2_grpc
+from mindo_cli.bulks_commands import bulks_app
+from mindo_cli.durations import format_minutes
+from mindo_cli.errors import fail
+from mindo_cli.operate import reflowed_help
+from mindo_cli.service_client import (
+    DEFAULT_ADDRESS,
+    AddressOption,
+    ApiKeyOption,
+    fail_rpc,
+    metadata,
+    required_key,
+    said,
+    service_stub,
+)
+from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from mindo_grpc.status_details import ErrorDetails, from_rpc_error
 
 if TYPE_CHECKING:
     from mindo_grpc._pb.mindo.v1.mindo_pb2_grpc import MindoAsyncStub
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
 PHONE_COLUMN = "phone"
 BUTTON_COLUMN = re.compile(r"button_[0-9]+")
 # SendBulk checks every recipient before it answers: generous for 100,000 of them.
@@ -63,36 +76,12 @@ EXIT_NOT_COMPLETED = 3
 EXIT_INTERRUPTED = 130
 COMPLETED = "COMPLETED"
 
-ApiKeyOption = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        envvar="MINDO_API_KEY",
-        show_envvar=True,
-        help="The API key (mindo_...) to call the service with.",
-    ),
-]
-AddressOption = Annotated[
-    str,
-    typer.Option(
-        "--address",
-        envvar="MINDO_GRPC_ADDRESS",
-        show_envvar=True,
-        help="HOST:PORT of the Mindo gRPC service.",
-    ),
-]
-
 
 def register(app: typer.Typer) -> None:
-    """Adds `send-bulk` and `watch` to the `mindo` application."""
-    app.command("send-bulk", help=_help(send_bulk))(send_bulk)
-    app.command("watch", help=_help(watch))(watch)
-
-
-def _help(command: object) -> str:
-    # Typer keeps a docstring's line breaks, which the help screen then wraps again.
-    paragraphs = (getattr(command, "__doc__", "") or "").strip().split("\n\n")
-    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+    """Adds `send-bulk`, `watch` and `bulks` to the `mindo` application."""
+    app.command("send-bulk", help=reflowed_help(send_bulk))(send_bulk)
+    app.command("watch", help=reflowed_help(watch))(watch)
+    app.add_typer(bulks_app, name="bulks")
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +123,7 @@ def send_bulk(
 
     Exit code 0 when the bulk COMPLETED, 3 when it ended PARTIAL, FAILED or CANCELLED, 1 when
     the command failed."""
-    key = _required_key(api_key)
+    key = required_key(api_key)
     recipients = read_recipients(csv_path)
     request = mindo_pb2.SendBulkRequest(
         phone_number_id=sender,
@@ -143,7 +132,8 @@ def send_bulk(
         recipients=recipients.messages,
         pacing=pacing or "",
     )
-    final = _run(_send_and_watch(address, key, request, recipients))
+    attached = _Attached()
+    final = _run(_send_and_watch(address, key, request, recipients, attached), attached)
     raise typer.Exit(_exit_code(final))
 
 
@@ -155,16 +145,9 @@ def watch(
     """Follow a bulk send's progress until it ends, then show its summary.
 
     Exit code 0 when the bulk COMPLETED, 3 when it ended PARTIAL, FAILED or CANCELLED."""
-    key = _required_key(api_key)
-    final = _run(_watch_only(address, key, bulk_id))
+    key = required_key(api_key)
+    final = _run(_watch_only(address, key, bulk_id), _Attached(bulk_id=bulk_id))
     raise typer.Exit(_exit_code(final))
-
-
-def _required_key(api_key: str | None) -> str:
-    key = (api_key or "").strip()
-    if not key:
-        _fail("no API key: pass --api-key or set MINDO_API_KEY.")
-    return key
 
 
 def _exit_code(final: mindo_pb2.Bulk) -> int:
@@ -185,14 +168,14 @@ class CsvRecipients:
 def read_recipients(path: Path) -> CsvRecipients:
     """The recipients of a CSV file; a clear error (exit 1) for a file that cannot serve."""
     if not path.is_file():
-        _fail(f"{path}: no such file.")
+        fail(f"{path}: no such file.")
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             return _recipients(csv.reader(handle), path)
     except UnicodeDecodeError:
-        _fail(f"{path} is not UTF-8 text: save it as CSV UTF-8.")
+        fail(f"{path} is not UTF-8 text: save it as CSV UTF-8.")
     except csv.Error as error:
-        _fail(f"{path}: not a valid CSV file ({error}).")
+        fail(f"{path}: not a valid CSV file ({error}).")
 
 
 class _Rows(Protocol):
@@ -212,26 +195,26 @@ def _recipients(rows: _Rows, path: Path) -> CsvRecipients:
     for row in rows:
         line = rows.line_num
         if len(row) > len(header):
-            _fail(f"{path}, line {line}: {len(row)} cells but the header has {len(header)}.")
+            fail(f"{path}, line {line}: {len(row)} cells but the header has {len(header)}.")
         if not any(cell.strip() for cell in row):
             continue
         messages.append(_recipient(dict(zip(columns, row, strict=False))))
         lines.append(line)
     if not messages:
-        _fail(f"{path} has no recipients: add one row per recipient under the header.")
+        fail(f"{path} has no recipients: add one row per recipient under the header.")
     return CsvRecipients(messages=messages, lines=lines)
 
 
 def _columns(header: list[str], path: Path) -> list[str]:
     if not any(header):
-        _fail(f"{path} is empty: it needs a header row with a {PHONE_COLUMN} column.")
+        fail(f"{path} is empty: it needs a header row with a {PHONE_COLUMN} column.")
     named = [PHONE_COLUMN if cell.lower() == PHONE_COLUMN else cell for cell in header]
     if PHONE_COLUMN not in named:
         found = ", ".join(cell for cell in header if cell) or "none"
-        _fail(f"{path} has no '{PHONE_COLUMN}' column (its columns: {found}).")
+        fail(f"{path} has no '{PHONE_COLUMN}' column (its columns: {found}).")
     repeated = sorted({cell for cell in named if cell and named.count(cell) > 1})
     if repeated:
-        _fail(f"{path}: the column '{repeated[0]}' appears more than once.")
+        fail(f"{path}: the column '{repeated[0]}' appears more than once.")
     return named
 
 
@@ -251,32 +234,34 @@ def _recipient(cells: dict[str, str]) -> mindo_pb2.BulkRecipient:
 # Talking to the service
 
 
-@asynccontextmanager
-async def _stub(address: str) -> AsyncIterator[MindoAsyncStub]:
-    async with grpc.aio.insecure_channel(address) as channel:
-        yield cast("MindoAsyncStub", mindo_pb2_grpc.MindoStub(channel))
+@dataclass
+class _Attached:
+    """The bulk being followed, once the service has accepted it: what Ctrl-C names."""
 
-
-def _metadata(key: str) -> tuple[tuple[str, str], ...]:
-    return (("x-api-key", key),)
+    bulk_id: str | None = None
 
 
 async def _send_and_watch(
-    address: str, key: str, request: mindo_pb2.SendBulkRequest, recipients: CsvRecipients
+    address: str,
+    key: str,
+    request: mindo_pb2.SendBulkRequest,
+    recipients: CsvRecipients,
+    attached: _Attached,
 ) -> mindo_pb2.Bulk:
-    async with _stub(address) as stub:
+    async with service_stub(address) as stub:
         try:
             accepted = await stub.SendBulk(
-                request, metadata=_metadata(key), timeout=SUBMIT_TIMEOUT_SECONDS
+                request, metadata=metadata(key), timeout=SUBMIT_TIMEOUT_SECONDS
             )
         except grpc.aio.AioRpcError as error:
             _fail_rpc(from_rpc_error(error), address, recipients)
+        attached.bulk_id = accepted.bulk_send_id
         _show_accepted(accepted)
         return await _follow(stub, key, accepted.bulk_send_id, address)
 
 
 async def _watch_only(address: str, key: str, bulk_id: str) -> mindo_pb2.Bulk:
-    async with _stub(address) as stub:
+    async with service_stub(address) as stub:
         return await _follow(stub, key, bulk_id, address)
 
 
@@ -286,25 +271,29 @@ async def _follow(stub: MindoAsyncStub, key: str, bulk_id: str, address: str) ->
     request = mindo_pb2.WatchBulkRequest(bulk_send_id=bulk_id)
     try:
         with _progress() as show:
-            async for snapshot in stub.WatchBulk(request, metadata=_metadata(key)):
+            async for snapshot in stub.WatchBulk(request, metadata=metadata(key)):
                 last = snapshot
                 show(snapshot)
     except grpc.aio.AioRpcError as error:
         details = from_rpc_error(error)
         if last is None:
             _fail_rpc(details, address, None)
-        _fail(f"lost the bulk's progress ({_said(details)}); it goes on: mindo watch {bulk_id}")
+        fail(f"lost the bulk's progress ({said(details)}); it goes on: mindo watch {bulk_id}")
     if last is None:
-        _fail(f"the service sent no progress for bulk {bulk_id}.")
+        fail(f"the service sent no progress for bulk {bulk_id}.")
     _show_summary(last)
     return last
 
 
-def _run(work: Coroutine[Any, Any, mindo_pb2.Bulk]) -> mindo_pb2.Bulk:
+def _run(work: Coroutine[Any, Any, mindo_pb2.Bulk], attached: _Attached) -> mindo_pb2.Bulk:
     try:
         return asyncio.run(work)
     except KeyboardInterrupt:
-        _console(stderr=True).print("Stopped watching; the bulk send goes on.")
+        message = "Stopped watching; the bulk send goes on."
+        if attached.bulk_id is not None:
+            bulk = escape(attached.bulk_id)
+            message += f" Follow it again: mindo watch {bulk}; cancel it: mindo bulks cancel {bulk}"
+        _console(stderr=True).print(message)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -317,22 +306,11 @@ def _console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=True)
 
 
-def _fail(message: str) -> NoReturn:
-    _console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
-    raise typer.Exit(EXIT_FAILED)
-
-
-def _said(details: ErrorDetails) -> str:
-    return f"{details.message} ({details.code})" if details.message else details.code
-
-
 def _fail_rpc(details: ErrorDetails, address: str, recipients: CsvRecipients | None) -> NoReturn:
     if details.code == "invalid_recipients" and recipients is not None:
         _show_invalid_recipients(details, recipients)
         raise typer.Exit(EXIT_FAILED)
-    if details.status is grpc.StatusCode.UNAVAILABLE and details.code == "internal":
-        _fail(f"cannot reach the Mindo service at {address}: {details.message}")
-    _fail(_said(details))
+    fail_rpc(details, address)
 
 
 def _show_invalid_recipients(details: ErrorDetails, recipients: CsvRecipients) -> None:
@@ -370,7 +348,7 @@ def _show_accepted(accepted: mindo_pb2.SendBulkResponse) -> None:
     out.print(
         f"[green]Bulk send {escape(accepted.bulk_send_id)} queued:[/green] "
         f"{accepted.unique_recipients} unique of {accepted.total_recipients} recipients, "
-        f"about {accepted.estimated_time_minutes:.1f} min."
+        f"about {format_minutes(accepted.estimated_time_minutes)}."
     )
     quota = accepted.quota_info
     if not quota.can_send:

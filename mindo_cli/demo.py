@@ -18,7 +18,7 @@ DEMO_ACCESS_TOKEN = "sandbox-demo-token"
 DEMO_KEY_NAME = "demo (mindo dev)"
 
 # welcome_message is sent in the docs both with and without `code` and its button value; these
-# Mindo-side defaults make both honest (see docs/api.md, "Template variables").
+# Mindo-side defaults make both honest (see README, "Template variables").
 DEMO_DEFAULTS = {"welcome_message": {"code": "BIENVENIDA", "button_0": "inicio"}}
 
 
@@ -33,7 +33,7 @@ async def seed_demo(services: Services, *, pinned_key: str | None) -> SeededDemo
     """Idempotent: re-running refreshes the account and issues a fresh key (earlier demo keys
     are revoked, since only their hashes were kept and they cannot be shown again)."""
     with contextlib.suppress(Conflict):
-        await services.stores.organisations.create_organisation(DEMO_ORGANISATION)
+        await services.organisations.create(DEMO_ORGANISATION)
     connected = await services.accounts.connect(
         DEMO_ORGANISATION,
         waba_id=DEMO_WABA_ID,
@@ -43,7 +43,7 @@ async def seed_demo(services: Services, *, pinned_key: str | None) -> SeededDemo
     for template in connected.templates:
         defaults = DEMO_DEFAULTS.get(template.name)
         if defaults:
-            await services.stores.templates.set_variable_defaults(template, defaults)
+            await services.templates.set_variable_defaults(template, defaults)
     key = await _demo_key(services, pinned_key)
     return SeededDemo(
         api_key=key,

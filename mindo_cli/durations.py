@@ -1,4 +1,5 @@
-"""Durations as operators type them: ``90m``, ``12h``, ``30d``, ``1w``.
+"""Durations as operators type them (``90m``, ``12h``, ``30d``, ``1w``), and estimates as they
+read them (``23 h 54 min``).
 
 Seconds are not offered: nothing an operator sets (a key's lifetime) is that short, and a bare
 number is refused so that ``30`` cannot mean minutes to one reader and days to another.
@@ -38,3 +39,11 @@ def parse_duration(text: str) -> timedelta:
     if amount > _LONGEST // _UNITS[match.group(2)]:
         raise DurationError(f"{text!r} is too long: at most {_LONGEST.days} days")
     return amount * _UNITS[match.group(2)]
+
+
+def format_minutes(minutes: float) -> str:
+    """An estimate as a reader takes it in: ``0.4 min`` under an hour, ``23 h 54 min`` above."""
+    if round(minutes, 1) < 60:
+        return f"{minutes:.1f} min"
+    hours, rest = divmod(round(minutes), 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"

@@ -6,33 +6,29 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from secrets import token_hex
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from mindo_cli.admin import register as register_admin_commands
 from mindo_cli.bulk_commands import register as register_bulk_commands
+from mindo_cli.errors import ErrorBoundary
 from mindo_cli.lifecycle import wait_for_stop_signal
-from mindo_cli.secret_file import ensure_secret_key
+from mindo_cli.operate import operator_settings
+from mindo_cli.secret_file import DATA_DIR, ensure_secret_key
 from mindo_cli.supervisor import ChildSpec, child_env, mindo_argv, run_children
 from mindo_core.adapters.crypto import generate_secret
-from mindo_core.domain.errors import MindoError
 from mindo_core.settings import Settings, split_address
 
 app = typer.Typer(
     help="Mindo: send WhatsApp Business template messages through Meta's Cloud API.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ErrorBoundary,
 )
 console = Console()
-errors = Console(stderr=True)
-T = TypeVar("T")
-
-DATA_DIR = Path(".mindo")
 # In `mindo dev` the sandbox reports every message delivered and 60% of them read, as status
 # webhooks signed for the bridge's /webhooks/meta (shares and more: `mindo sandbox --help`).
 DEMO_WEBHOOK_SHARES = "1.0,0.6"
@@ -49,15 +45,6 @@ def _logging(settings: Settings) -> None:
     )
 
 
-def _run(work: Callable[[], Awaitable[T]]) -> T:
-    """Runs a coroutine; a Mindo error becomes a clear message and exit code 1."""
-    try:
-        return asyncio.run(work())
-    except MindoError as error:
-        errors.print(f"[red]error:[/red] {error.message}")
-        raise typer.Exit(1) from None
-
-
 @app.command()
 def serve(
     demo: Annotated[
@@ -65,9 +52,9 @@ def serve(
     ] = False,
 ) -> None:
     """Run the gRPC service (MINDO_GRPC_ADDRESS) and the bulk engine over MINDO_DATABASE_URL."""
-    settings = _settings()
+    settings = operator_settings()
     _logging(settings)
-    _run(lambda: _serve(settings, demo))
+    asyncio.run(_serve(settings, demo))
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
@@ -117,7 +104,7 @@ def bridge() -> None:
         await wait_for_stop_signal()
         await running.stop()
 
-    _run(work)
+    asyncio.run(work())
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

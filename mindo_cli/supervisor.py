@@ -1,10 +1,12 @@
 """`mindo dev`: the sandbox, the gRPC service and the REST bridge as three child processes.
 
 Separate processes use both cores and fail independently; the supervisor starts them in order
-(each waits until the previous one accepts connections), forwards Ctrl-C as SIGTERM to all,
-and stops everything when any child dies. If the supervisor itself is killed outright
-(SIGKILL: no handler runs), Linux sends each child SIGTERM (``PR_SET_PDEATHSIG``), so no
-orphaned service keeps its ports.
+(each waits until the previous one accepts connections), each in a process group of its own,
+forwards Ctrl-C as one SIGTERM to each, and stops everything when any child dies, saying which,
+how (exit code or signal) and its last lines of stderr (each child's stderr passes through the
+supervisor, which keeps the last few). If the supervisor itself is killed outright (SIGKILL: no
+handler runs), Linux sends each child SIGTERM (``PR_SET_PDEATHSIG``), so no orphaned service
+keeps its ports.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import ctypes
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mindo_core.settings import split_address
 
 STARTUP_TIMEOUT_SECONDS = 60.0
+# How much of a dead child's stderr the supervisor repeats when it says why everything stopped.
+LAST_LINES = 15
 
 
 @dataclass(frozen=True)
@@ -29,32 +34,105 @@ class ChildSpec:
     address: str
 
 
+@dataclass
+class _Child:
+    """A running child, and the last lines it wrote to stderr."""
+
+    spec: ChildSpec
+    process: asyncio.subprocess.Process
+    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=LAST_LINES))
+    relay: asyncio.Task[None] | None = None
+
+    def how_it_ended(self) -> str:
+        code = self.process.returncode
+        if code is not None and code < 0:
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"exited with code {code}"
+
+
 async def run_children(specs: Sequence[ChildSpec], env: Mapping[str, str]) -> int:
-    children: list[asyncio.subprocess.Process] = []
-    terminate_with_parent = _terminate_with_parent()
+    children: list[_Child] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        for spec in specs:
-            child = await asyncio.create_subprocess_exec(
-                *spec.argv, env=dict(env), preexec_fn=terminate_with_parent
-            )
-            children.append(child)
-            ready = await _listening(spec.address, child, stop)
-            if stop.is_set():
-                return 0
-            if not ready:
-                print(f"mindo dev: {spec.name} did not start", file=sys.stderr)
-                return 1
-        waits = [asyncio.create_task(c.wait()) for c in children]
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        return 0 if stop.is_set() else 1
+        return await _supervise(specs, env, children, stop)
     finally:
         await _terminate(children)
+        # Removed before asyncio.run closes the loop's self-pipe, for the same reason.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _supervise(
+    specs: Sequence[ChildSpec], env: Mapping[str, str], children: list[_Child], stop: asyncio.Event
+) -> int:
+    terminate_with_parent = _terminate_with_parent()
+    for spec in specs:
+        process = await asyncio.create_subprocess_exec(
+            *spec.argv,
+            env=dict(env),
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=terminate_with_parent,
+            # Out of the terminal's process group: Ctrl-C reaches the supervisor alone, and each
+            # child gets one SIGTERM from it. Given the terminal's SIGINT as well, a child
+            # could take the second signal while closing its event loop, after the loop's
+            # self-pipe is closed but before its handlers are removed: "OSError: [Errno 9] Bad
+            # file descriptor" from the signal wakeup fd.
+            process_group=0,
+        )
+        child = _Child(spec, process)
+        child.relay = asyncio.create_task(_relay_stderr(child))
+        children.append(child)
+        ready = await _listening(spec.address, process, stop)
+        if stop.is_set():
+            return 0
+        if not ready:
+            ended = process.returncode is not None
+            how = (
+                f": it {child.how_it_ended()}"
+                if ended
+                else f" within {STARTUP_TIMEOUT_SECONDS:.0f} s"
+            )
+            await _report(child, f"did not start{how}")
+            return 1
+    waits = {asyncio.create_task(c.process.wait()): c for c in children}
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if stop.is_set():
+        return 0
+    dead = next(waits[task] for task in done if task in waits)
+    await _report(dead, f"stopped: it {dead.how_it_ended()}")
+    return 1
+
+
+async def _relay_stderr(child: _Child) -> None:
+    """Passes the child's stderr on as it comes, keeping its last lines."""
+    stream = child.process.stderr
+    assert stream is not None
+    while True:
+        try:
+            line = await stream.readline()
+        except ValueError:  # a line over the stream's limit, dropped: read on
+            continue
+        if not line:
+            return
+        text = line.decode(errors="replace")
+        child.last_lines.append(text.rstrip("\n"))
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
+async def _report(child: _Child, what: str) -> None:
+    if child.relay is not None and child.process.returncode is not None:
+        # Its last words, once it has no more to write.
+        await asyncio.wait([child.relay], timeout=1.0)
+    lines = "".join(f"\n  | {line}" for line in child.last_lines)
+    said = f"; its last lines of stderr:{lines}" if lines else "; it wrote nothing to stderr"
+    print(f"mindo dev: the {child.spec.name} {what}{said}", file=sys.stderr)
+    print("mindo dev: stopping the others.", file=sys.stderr)
 
 
 def _terminate_with_parent() -> Callable[[], None] | None:
@@ -94,15 +172,17 @@ async def _listening(address: str, child: asyncio.subprocess.Process, stop: asyn
     return False
 
 
-async def _terminate(children: Sequence[asyncio.subprocess.Process]) -> None:
+async def _terminate(children: Sequence[_Child]) -> None:
     for child in reversed(children):
-        if child.returncode is None:
-            child.send_signal(signal.SIGTERM)
+        if child.process.returncode is None:
+            child.process.send_signal(signal.SIGTERM)
     for child in children:
         try:
-            await asyncio.wait_for(child.wait(), timeout=10)
+            await asyncio.wait_for(child.process.wait(), timeout=10)
         except TimeoutError:
-            child.kill()
+            child.process.kill()
+        if child.relay is not None:
+            await asyncio.wait([child.relay], timeout=1.0)
 
 
 def mindo_argv(*args: str) -> list[str]:

@@ -25,14 +25,19 @@ from mindo_core.ports.stores import Stores
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_queries import BulkQueries
+from mindo_core.services.business_info import BusinessInfoQuery
 from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.connect_account import AccountConnector
 from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.message_status import MessageStatusQuery
+from mindo_core.services.operator_queries import OperatorQueries
+from mindo_core.services.organisation_admin import OrganisationAdmin
+from mindo_core.services.revoke_key import KeyRevoker
 from mindo_core.services.send_message import SendMessage
 from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
+from mindo_core.services.template_catalogue import TemplateCatalogue
 from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.settings import Settings
 from mindo_core.throughput.pacing import SendTiming
@@ -40,25 +45,40 @@ from mindo_core.throughput.pacing import SendTiming
 
 @dataclass(frozen=True, kw_only=True)
 class Services:
-    stores: Stores
-    meta: MetaGateway
-    clock: Clock
+    """The use cases the edges call (the CLI, the gRPC servicer, the tests), and the two
+    background workers ``mindo serve`` starts: no store, gateway or clock."""
+
     authenticator: Authenticator
     send_message: SendMessage
+    organisations: OrganisationAdmin
     api_keys: ApiKeyAdmin
+    key_revoker: KeyRevoker
     accounts: AccountConnector
+    templates: TemplateCatalogue
+    operator_queries: OperatorQueries
     submit_bulk: SubmitBulk
     bulk_queries: BulkQueries
     watch_bulk: WatchBulk
     # Not started by wiring: ``mindo serve`` starts it (``await bulk_engine.start()``), and
     # ``open_services`` stops it on the way out.
     bulk_engine: BulkEngine
-    progress: ProgressBus
     business_overview: BusinessOverviewQuery
+    business_info: BusinessInfoQuery
     message_status: MessageStatusQuery
     ingest_webhook: IngestWebhook
     # Applies parked statuses in the background once started (``mindo serve`` starts it).
     status_writer: StatusWriter
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ports:
+    """What the builders below take: the ports ``wire`` was given."""
+
+    stores: Stores
+    meta: MetaGateway
+    cipher: TokenCipher
+    clock: Clock
+    progress: ProgressBus
 
 
 def wire(
@@ -72,89 +92,140 @@ def wire(
     progress: ProgressBus | None = None,
     meta_app_secret: str = "",
 ) -> Services:
-    """Use cases over the given ports: real ones from ``open_services``, fakes in tests."""
-    limiter = KeyRateLimiter(request_limit) if request_limit is not None else None
+    """Use cases over the given ports: real ones from ``open_services``, fakes in tests. Each
+    use case gets exactly the ports it reads and writes."""
     bus = progress or InProcessProgressBus()
+    ports = _Ports(stores=stores, meta=meta, cipher=cipher, clock=clock, progress=bus)
     settings = engine_settings or EngineSettings()
-    engine = BulkEngine(
-        accounts=stores.accounts,
-        templates=stores.templates,
-        bulks=stores.bulks,
-        meta=meta,
-        cipher=cipher,
-        clock=clock,
-        progress=bus,
+    engine = _bulk_engine(ports, settings)
+    queries = _bulk_queries(ports, engine)
+    statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
+    return Services(
+        authenticator=_authenticator(ports, request_limit),
+        send_message=_send_message(ports),
+        organisations=OrganisationAdmin(organisations=stores.organisations),
+        api_keys=ApiKeyAdmin(
+            api_keys=stores.api_keys, organisations=stores.organisations, clock=clock
+        ),
+        key_revoker=_key_revoker(ports),
+        accounts=_account_connector(ports),
+        templates=TemplateCatalogue(
+            accounts=stores.accounts, templates=stores.templates, meta=meta, cipher=cipher
+        ),
+        operator_queries=OperatorQueries(
+            organisations=stores.organisations, accounts=stores.accounts
+        ),
+        submit_bulk=_submit_bulk(ports, engine, settings),
+        bulk_queries=queries,
+        watch_bulk=WatchBulk(queries, bus, clock),
+        bulk_engine=engine,
+        business_overview=_business_overview(ports),
+        business_info=BusinessInfoQuery(organisations=stores.organisations),
+        message_status=MessageStatusQuery(messages=stores.messages, templates=stores.templates),
+        ingest_webhook=_ingest_webhook(ports, statuses, engine, meta_app_secret),
+        status_writer=statuses,
+    )
+
+
+def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
+    return BulkEngine(
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        bulks=ports.stores.bulks,
+        meta=ports.meta,
+        cipher=ports.cipher,
+        clock=ports.clock,
+        progress=ports.progress,
         settings=settings,
     )
+
+
+def _bulk_queries(ports: _Ports, engine: BulkEngine) -> BulkQueries:
+    return BulkQueries(
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        bulks=ports.stores.bulks,
+        clock=ports.clock,
+        progress=ports.progress,
+        waker=engine,
+    )
+
+
+def _authenticator(ports: _Ports, request_limit: RequestLimit | None) -> Authenticator:
+    return Authenticator(
+        api_keys=ports.stores.api_keys,
+        organisations=ports.stores.organisations,
+        clock=ports.clock,
+        limiter=KeyRateLimiter(request_limit) if request_limit is not None else None,
+    )
+
+
+def _send_message(ports: _Ports) -> SendMessage:
+    return SendMessage(
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        messages=ports.stores.messages,
+        meta=ports.meta,
+        cipher=ports.cipher,
+        clock=ports.clock,
+    )
+
+
+def _key_revoker(ports: _Ports) -> KeyRevoker:
+    return KeyRevoker(
+        organisations=ports.stores.organisations,
+        api_keys=ports.stores.api_keys,
+        accounts=ports.stores.accounts,
+        clock=ports.clock,
+    )
+
+
+def _account_connector(ports: _Ports) -> AccountConnector:
+    return AccountConnector(
+        organisations=ports.stores.organisations,
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        meta=ports.meta,
+        cipher=ports.cipher,
+    )
+
+
+def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) -> SubmitBulk:
     # The estimate paces as the engine does: its margin, its throughput override.
     timing = SendTiming(
         margin_seconds=settings.margin_seconds, throughput_mps=settings.throughput_mps
     )
-    queries = BulkQueries(
-        accounts=stores.accounts,
-        templates=stores.templates,
-        bulks=stores.bulks,
-        clock=clock,
-        progress=bus,
+    return SubmitBulk(
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        bulks=ports.stores.bulks,
+        clock=ports.clock,
         waker=engine,
+        timing=timing,
     )
-    statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
+
+
+def _business_overview(ports: _Ports) -> BusinessOverviewQuery:
+    return BusinessOverviewQuery(
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        bulks=ports.stores.bulks,
+        clock=ports.clock,
+    )
+
+
+def _ingest_webhook(
+    ports: _Ports, statuses: StatusWriter, engine: BulkEngine, app_secret: str
+) -> IngestWebhook:
     events = AccountEvents(
-        accounts=stores.accounts,
-        templates=stores.templates,
-        bulks=stores.bulks,
-        clock=clock,
-        progress=bus,
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        bulks=ports.stores.bulks,
+        clock=ports.clock,
+        progress=ports.progress,
         engine=engine,
     )
-    ingest = IngestWebhook(statuses, events, app_secret=meta_app_secret)
-    return Services(
-        stores=stores,
-        meta=meta,
-        clock=clock,
-        authenticator=Authenticator(
-            api_keys=stores.api_keys,
-            organisations=stores.organisations,
-            clock=clock,
-            limiter=limiter,
-        ),
-        send_message=SendMessage(
-            accounts=stores.accounts,
-            templates=stores.templates,
-            messages=stores.messages,
-            meta=meta,
-            cipher=cipher,
-            clock=clock,
-        ),
-        api_keys=ApiKeyAdmin(
-            api_keys=stores.api_keys, organisations=stores.organisations, clock=clock
-        ),
-        accounts=AccountConnector(
-            organisations=stores.organisations,
-            accounts=stores.accounts,
-            templates=stores.templates,
-            meta=meta,
-            cipher=cipher,
-        ),
-        submit_bulk=SubmitBulk(
-            accounts=stores.accounts,
-            templates=stores.templates,
-            bulks=stores.bulks,
-            clock=clock,
-            waker=engine,
-            timing=timing,
-        ),
-        bulk_queries=queries,
-        watch_bulk=WatchBulk(queries, bus, clock),
-        bulk_engine=engine,
-        progress=bus,
-        business_overview=BusinessOverviewQuery(
-            accounts=stores.accounts, templates=stores.templates, bulks=stores.bulks, clock=clock
-        ),
-        message_status=MessageStatusQuery(messages=stores.messages, templates=stores.templates),
-        ingest_webhook=ingest,
-        status_writer=statuses,
-    )
+    return IngestWebhook(statuses, events, app_secret=app_secret)
 
 
 @asynccontextmanager

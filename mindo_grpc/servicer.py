@@ -114,11 +114,7 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
     async def GetBusinessInfo(
         self, request: pb.GetBusinessInfoRequest, principal: Principal
     ) -> pb.BusinessInfo:
-        # Read again: the key's cached principal may predate a profile update.
-        organisation = await self.services.stores.organisations.get_organisation(
-            principal.organisation.id
-        )
-        return convert.business_info(organisation or principal.organisation)
+        return convert.business_info(await self.services.business_info(principal))
 
     @unary(None)
     async def CheckApiKey(

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mindo_core.adapters.memory import memory_stores
+from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
+from mindo_core.adapters.memory.stores import memory_stores
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.model import Bulk, BulkRecipient
 from mindo_core.bulks.submission import RecipientInput
@@ -152,6 +153,10 @@ def number_info(phone_number_id: str, *, tier: str, throughput: str) -> PhoneNum
 @dataclass
 class BulkWorld:
     services: Services
+    # The stores under the services: tests read what the engine wrote, as it wrote it.
+    stores: Stores
+    clock: Clock
+    progress: InProcessProgressBus
     meta: ScriptedMeta
     principal: Principal
 
@@ -176,19 +181,19 @@ class BulkWorld:
         return (await self.services.submit_bulk(self.principal, command)).bulk
 
     async def bulk(self, bulk: Bulk) -> Bulk:
-        found = await self.services.stores.bulks.get_bulk(bulk.id)
+        found = await self.stores.bulks.get_bulk(bulk.id)
         assert found is not None
         return found
 
     async def finished(self, bulk: Bulk, *, limit: float = 10.0, every: float = 0.005) -> Bulk:
         async def over() -> bool:
-            return is_over(await self.services.stores.bulks.get_bulk(bulk.id))
+            return is_over(await self.stores.bulks.get_bulk(bulk.id))
 
         await eventually(over, limit=limit, every=every)
         return await self.bulk(bulk)
 
     async def recipients(self, bulk: Bulk) -> list[BulkRecipient]:
-        page = await self.services.stores.bulks.list_bulk_recipients(
+        page = await self.stores.bulks.list_bulk_recipients(
             self.principal.organisation.id, bulk.id, status=None, offset=0, limit=100_000
         )
         return list(page.items)
@@ -214,19 +219,24 @@ async def bulk_world(
         templates={WABA: [ORDER_UPDATE, WELCOME, PAUSED]},
         tokens={WABA: TOKEN},
     )
+    stores = stores or memory_stores()
+    clock = clock or SystemClock()
+    progress = InProcessProgressBus()
     services = wire(
-        stores or memory_stores(),
+        stores,
         meta,
         ReversingCipher(),
-        clock or SystemClock(),
+        clock,
         engine_settings=settings,
+        progress=progress,
         meta_app_secret=meta_app_secret,
     )
-    return BulkWorld(services, meta, await tenant(services, organisation, connect=True))
+    principal = await tenant(services, organisation, connect=True)
+    return BulkWorld(services, stores, clock, progress, meta, principal)
 
 
 async def tenant(services: Services, name: str, *, connect: bool) -> Principal:
-    await services.stores.organisations.create_organisation(name)
+    await services.organisations.create(name)
     issued = await services.api_keys.issue(name)
     principal = await services.authenticator.authenticate(issued.plaintext, None)
     if connect:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from mindo_core.domain.accounts import (
@@ -19,6 +20,10 @@ class OrganisationStore(Protocol):
     async def find_organisation_by_name(self, name: str) -> Organisation | None: ...
 
     async def get_organisation(self, organisation_id: OrganisationId) -> Organisation | None: ...
+
+    async def list_organisations(self) -> Sequence[Organisation]:
+        """Every organisation, in creation order."""
+        ...
 
     async def update_organisation_profile(
         self, organisation_id: OrganisationId, profile: OrganisationProfile

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mindo_core.domain.accounts import BusinessAccount, PhoneNumber
-from mindo_core.domain.errors import NotFound, OrganisationNotFound
+from mindo_core.domain.errors import OrganisationNotFound
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.meta import MetaGateway
@@ -61,12 +61,3 @@ class AccountConnector:
         return ConnectedAccount(
             business_account=account, phone_numbers=stored_numbers, templates=stored_templates
         )
-
-    async def sync_templates(self, account: BusinessAccount) -> Sequence[StoredTemplate]:
-        encrypted = await self._accounts.encrypted_token(account.id)
-        if encrypted is None:
-            raise NotFound(f"Business account '{account.waba_id}' has no access token")
-        templates = await self._meta.list_templates(
-            waba_id=account.waba_id, access_token=self._cipher.decrypt(encrypted)
-        )
-        return [await self._templates.upsert_template(account.id, t) for t in templates]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from mindo_core.access import api_keys
 from mindo_core.access.api_keys import ALL_SCOPES, ApiKey, Scope
@@ -20,6 +20,14 @@ class IssuedKey:
 
     plaintext: str = field(repr=False)
     api_key: ApiKey
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyListing:
+    """An organisation's keys, and the time at which to judge which are still usable."""
+
+    keys: Sequence[ApiKey]
+    as_of: datetime
 
 
 class ApiKeyAdmin:
@@ -69,6 +77,9 @@ class ApiKeyAdmin:
         if organisation is None:
             raise OrganisationNotFound(organisation_name)
         return await self._api_keys.list_api_keys(organisation.id)
+
+    async def listing(self, organisation_name: str) -> KeyListing:
+        return KeyListing(keys=await self.list(organisation_name), as_of=self._clock.now())
 
     async def revoke(self, organisation_name: str, display_prefix: str) -> ApiKey:
         keys = [k for k in await self.list(organisation_name) if k.revoked_at is None]

@@ -1,4 +1,5 @@
-"""An organisation's business profile: what GET /api/v1/business-info/ shows. Operators set it."""
+"""An organisation's business profile: what GET /api/v1/business-info/ shows. Operators set it,
+and every value is checked here before anything is stored."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from dataclasses import replace
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mindo_core.domain.accounts import COMPANY_SIZES, COMPANY_TYPES, CompanySize, Organisation
-from mindo_core.domain.errors import InvalidRequest, OrganisationNotFound
-from mindo_core.ports.organisations import OrganisationStore
+from mindo_core.domain.accounts import (
+    COMPANY_SIZES,
+    COMPANY_TYPES,
+    CompanySize,
+    OrganisationProfile,
+)
+from mindo_core.domain.errors import InvalidRequest
 
 
-async def update_profile(
-    organisations: OrganisationStore,
-    organisation_name: str,
+def changed_profile(
+    profile: OrganisationProfile,
     *,
     email: str | None = None,
     phone: str | None = None,
@@ -25,12 +29,8 @@ async def update_profile(
     company_size: str | None = None,
     company_types: Sequence[str] | None = None,
     categories: Sequence[str] | None = None,
-) -> Organisation:
-    """Changes only what is given; every value is checked before anything is stored."""
-    organisation = await organisations.find_organisation_by_name(organisation_name)
-    if organisation is None:
-        raise OrganisationNotFound(organisation_name)
-    profile = organisation.profile
+) -> OrganisationProfile:
+    """``profile`` with only what is given changed; ``InvalidRequest`` for a bad value."""
     texts = {"email": email, "phone": phone, "website": website, "address": address}
     changes: dict[str, object] = {k: v.strip() for k, v in texts.items() if v is not None}
     if description is not None:
@@ -43,8 +43,7 @@ async def update_profile(
         changes["company_types"] = _types(company_types)
     if categories is not None:
         changes["categories"] = tuple(c.strip() for c in categories if c.strip())
-    updated = replace(profile, **changes)  # type: ignore[arg-type]
-    return await organisations.update_organisation_profile(organisation.id, updated)
+    return replace(profile, **changes)  # type: ignore[arg-type]
 
 
 def _timezone(name: str) -> str:

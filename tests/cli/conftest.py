@@ -74,7 +74,11 @@ def database(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def mindo(sandbox: BackgroundSandbox, database: Path) -> Mindo:
+def mindo(
+    sandbox: BackgroundSandbox, database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Mindo:
+    # Run where no `mindo dev` key file (.mindo/secret.key) is: the commands look for one.
+    monkeypatch.chdir(tmp_path)
     app = typer.Typer()
     register(app)
     env = {

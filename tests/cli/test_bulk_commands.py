@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -63,6 +65,9 @@ class FakeBulks(mindo_pb2_grpc.MindoServicer):
     snapshots: list[mindo_pb2.Bulk] = field(default_factory=lambda: list(PROGRESS))
     errors: dict[str, ErrorDetails] = field(default_factory=dict)
     cut: ErrorDetails | None = None
+    # WatchBulk interrupts the CLI (in this process) as Ctrl-C does, then waits.
+    interrupt: bool = False
+    estimate_minutes: float = 0.4
     received: list[tuple[str, Message, dict[str, str]]] = field(default_factory=list)
 
     def only(self, method: str) -> Message:
@@ -79,7 +84,7 @@ class FakeBulks(mindo_pb2_grpc.MindoServicer):
             status="queued",
             total_recipients=len(request.recipients),
             unique_recipients=len(request.recipients),
-            estimated_time_minutes=0.4,
+            estimated_time_minutes=self.estimate_minutes,
             quota_info=mindo_pb2.QuotaInfo(can_send=True, tier="TIER_1000"),
         )
 
@@ -87,10 +92,25 @@ class FakeBulks(mindo_pb2_grpc.MindoServicer):
         self, request: mindo_pb2.WatchBulkRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[mindo_pb2.Bulk]:
         await self._answer("WatchBulk", request, context)
+        if self.interrupt:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(_TIMEOUT_S)
         for bulk in self.snapshots:
             yield bulk
         if self.cut is not None:
             await context.abort_with_status(to_status(self.cut))
+
+    async def ListBulks(
+        self, request: mindo_pb2.ListBulksRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.ListBulksResponse:
+        await self._answer("ListBulks", request, context)
+        return mindo_pb2.ListBulksResponse(count=1, results=[self.snapshots[-1]])
+
+    async def CancelBulk(
+        self, request: mindo_pb2.CancelBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.Bulk:
+        await self._answer("CancelBulk", request, context)
+        return snapshot("CANCELLED", sent=1, failed=0)
 
     async def _answer(
         self, method: str, request: Message, context: grpc.aio.ServicerContext
@@ -384,10 +404,65 @@ def test_a_service_that_is_down_is_a_clear_error(app: typer.Typer, tmp_path: Pat
         ("send-bulk", "env var: MINDO_API_KEY"),
         ("watch", "Follow a bulk send's progress until it ends"),
         ("watch", "env var: MINDO_GRPC_ADDRESS"),
+        ("bulks list", "List the bulk sends of the API key's organisation, newest first"),
+        ("bulks cancel", "Cancel a bulk send: its pending recipients are not sent"),
     ],
 )
 def test_help_explains_the_command(mindo: Mindo, command: str, explanation: str) -> None:
-    result = mindo.run(command, "--help")
+    result = mindo.run(*command.split(), "--help")
 
     assert result.exit_code == 0
     assert explanation in said(result.output)
+
+
+def test_ctrl_c_says_how_to_follow_the_bulk_again_and_how_to_cancel_it(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    service.fake.interrupt = True
+
+    result = mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)))
+
+    assert result.exit_code == 130
+    assert (
+        "Stopped watching; the bulk send goes on. "
+        f"Follow it again: mindo watch {BULK_ID}; cancel it: mindo bulks cancel {BULK_ID}"
+    ) in said(result.output)
+
+
+def test_a_long_estimate_reads_in_hours(mindo: Mindo, service: Service, tmp_path: Path) -> None:
+    service.fake.estimate_minutes = 1433.6
+
+    result = mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)))
+
+    assert "3 unique of 3 recipients, about 23 h 54 min." in said(result.output)
+
+
+def test_bulks_are_listed_with_their_progress(mindo: Mindo, service: Service) -> None:
+    result = mindo.run("bulks", "list", "--status", "completed", "--page-size", "5")
+
+    assert result.exit_code == 0, result.output
+    request = service.fake.only("ListBulks")
+    assert (request.status, request.page, request.page_size) == ("COMPLETED", 1, 5)  # type: ignore[attr-defined]
+    output = said(result.output)
+    assert f"{BULK_ID} COMPLETED" in output
+    assert "3/3 0 0" in output
+    assert "Follow one: mindo watch BULK_ID; cancel one: mindo bulks cancel BULK_ID" in output
+
+
+def test_a_bulk_is_cancelled_by_its_id(mindo: Mindo, service: Service) -> None:
+    result = mindo.run("bulks", "cancel", BULK_ID)
+
+    assert result.exit_code == 0, result.output
+    assert service.fake.only("CancelBulk").bulk_send_id == BULK_ID  # type: ignore[attr-defined]
+    assert f"Bulk send {BULK_ID} CANCELLED: 1 sent, 0 failed of 3." in said(result.output)
+
+
+def test_cancelling_an_unknown_bulk_is_a_clear_error(mindo: Mindo, service: Service) -> None:
+    service.fake.errors["CancelBulk"] = ErrorDetails(
+        status=grpc.StatusCode.NOT_FOUND, code="bulk_not_found", message="Bulk not found"
+    )
+
+    result = mindo.run("bulks", "cancel", BULK_ID)
+
+    assert result.exit_code == 1
+    assert "error: Bulk not found (bulk_not_found)" in said(result.output)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from mindo_cli.durations import DurationError, parse_duration
+from mindo_cli.durations import DurationError, format_minutes, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,20 @@ def test_a_number_and_a_unit_is_a_duration(text: str, duration: timedelta) -> No
 def test_anything_else_is_refused_with_the_accepted_form(text: str, problem: str) -> None:
     with pytest.raises(DurationError, match=re.escape(problem)):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "shown"),
+    [
+        (0.4, "0.4 min"),
+        (59.94, "59.9 min"),
+        (60.0, "1 h"),
+        (90.2, "1 h 30 min"),
+        (1433.6, "23 h 54 min"),
+        (3000.0, "50 h"),
+    ],
+)
+def test_an_estimate_reads_in_hours_and_minutes_once_it_is_an_hour(
+    minutes: float, shown: str
+) -> None:
+    assert format_minutes(minutes) == shown

@@ -22,6 +22,8 @@ from .conftest import Mindo
         ("accounts connect", "env var: MINDO_META_ACCESS_TOKEN"),
         ("templates sync", "Refresh templates from Meta: every page of every connected account"),
         ("templates list", "List the templates Mindo knows for an organisation"),
+        ("orgs list", "List every organisation, with its contact e-mail"),
+        ("accounts list", "List the connected WhatsApp Business Accounts and their phone numbers"),
         ("orgs", "Organisations: the tenants that own WhatsApp accounts and API keys"),
         ("keys", "create"),
         ("accounts", "connect"),

@@ -40,7 +40,7 @@ def test_connecting_shows_every_number_as_meta_describes_it_and_what_to_do_next(
     output = connect_demo(mindo)
 
     assert f"Connected WhatsApp Business Account {DEMO_WABA} to 'Acme'" in output
-    number = "813497231850626 +54 9 223 675-0780 Mindo Demo GREEN TIER_2K STANDARD"
+    number = "813497231850626 +54 9 223 675-0780 Mindo Demo GREEN TIER_2000 STANDARD"
     assert number in output  # id, display number, verified name, quality, limit, throughput
     assert "Next: issue an API key for your application: mindo keys create --org Acme" in output
 

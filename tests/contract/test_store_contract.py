@@ -61,6 +61,14 @@ async def test_unknown_organisations_are_none(stores: Stores) -> None:
     assert await stores.organisations.get_organisation(OrganisationId(created.id + 1000)) is None
 
 
+async def test_organisations_are_listed_in_creation_order(stores: Stores) -> None:
+    assert await stores.organisations.list_organisations() == []
+    globex = await stores.organisations.create_organisation("globex")
+    acme = await stores.organisations.create_organisation("acme")
+
+    assert await stores.organisations.list_organisations() == [globex, acme]
+
+
 async def test_an_organisation_name_is_taken_once(stores: Stores) -> None:
     await stores.organisations.create_organisation("acme")
 

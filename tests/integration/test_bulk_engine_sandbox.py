@@ -23,6 +23,7 @@ from mindo_core.bulks.submission import RecipientInput
 from mindo_core.domain.clock import SystemClock
 from mindo_core.engine.bulk_engine import EngineSettings
 from mindo_core.engine.bulk_messages import parse_callback_data
+from mindo_core.ports.stores import Stores
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import SubmitBulkCommand
 from mindo_core.throughput.rate_gate import SlowDownPolicy
@@ -54,6 +55,8 @@ SETTINGS = EngineSettings(
 class Stack:
     sandbox: RunningSandbox
     services: Services
+    # The store under the services: the tests read what the engine wrote.
+    stores: Stores
     principal: Principal
 
     async def submit(self, count: int) -> Bulk:
@@ -72,7 +75,7 @@ class Stack:
     async def finished(self, bulk: Bulk) -> Bulk:
         async def poll() -> Bulk:
             while True:
-                found = await self.services.stores.bulks.get_bulk(bulk.id)
+                found = await self.stores.bulks.get_bulk(bulk.id)
                 assert found is not None
                 if found.status in FINAL and found.counters.pending == 0:
                     return found
@@ -81,7 +84,7 @@ class Stack:
         return await asyncio.wait_for(poll(), 20)
 
     async def recipients(self, bulk: Bulk) -> list[BulkRecipient]:
-        page = await self.services.stores.bulks.list_bulk_recipients(
+        page = await self.stores.bulks.list_bulk_recipients(
             self.principal.organisation.id, bulk.id, status=None, offset=0, limit=100_000
         )
         return list(page.items)
@@ -120,11 +123,11 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         stores, meta, FernetTokenCipher(SECRET), SystemClock(), engine_settings=SETTINGS
     )
     try:
-        await services.stores.organisations.create_organisation("Acme")
+        await services.organisations.create("Acme")
         issued = await services.api_keys.issue("Acme")
         principal = await services.authenticator.authenticate(issued.plaintext, None)
         await services.accounts.connect("Acme", waba_id=WABA, access_token=TOKEN)
-        yield Stack(sandbox, services, principal)
+        yield Stack(sandbox, services, stores, principal)
     finally:
         await services.bulk_engine.stop()
         await meta.close()

@@ -189,7 +189,7 @@ def _now() -> datetime:
 
 async def _key_of_another_organisation(stack: RealStack) -> str:
     services = stack.services
-    await services.stores.organisations.create_organisation("Other Org")
+    await services.organisations.create("Other Org")
     issued = await services.api_keys.issue("Other Org")
     return issued.plaintext
 

@@ -21,7 +21,7 @@ async def _get(
 
 async def test_another_organisation_sees_nothing_of_ours(tmp_path: Path) -> None:
     async with real_stack(tmp_path) as stack:
-        await stack.services.stores.organisations.create_organisation("Intruder")
+        await stack.services.organisations.create("Intruder")
         intruder = (await stack.services.api_keys.issue("Intruder")).plaintext
         async with aiohttp.ClientSession() as http:
             async with http.post(
@@ -114,11 +114,8 @@ async def test_business_accounts_show_numbers_quota_and_sendable_templates(tmp_p
 
 
 async def test_business_info_shows_the_keys_own_organisation(tmp_path: Path) -> None:
-    from mindo_core.services.organisation_profile import update_profile
-
     async with real_stack(tmp_path) as stack:
-        await update_profile(
-            stack.services.stores.organisations,
+        await stack.services.organisations.update_profile(
             "Mindo Demo",
             email="contacto@miempresa.com",
             timezone="America/Argentina/Buenos_Aires",
@@ -126,7 +123,7 @@ async def test_business_info_shows_the_keys_own_organisation(tmp_path: Path) -> 
             company_types=["ecommerce"],
             categories=["Indumentaria", "Retail"],
         )
-        await stack.services.stores.organisations.create_organisation("Other")
+        await stack.services.organisations.create("Other")
         other = (await stack.services.api_keys.issue("Other")).plaintext
         async with aiohttp.ClientSession() as http:
             ours = await _get(http, stack, "/api/v1/business-info/", stack.api_key)

@@ -226,8 +226,8 @@ async def test_after_a_crash_recipients_left_in_flight_are_settled_and_never_res
 ) -> None:
     bulk = await world.submit(10)
     # A previous process claimed three and died before any answer was recorded.
-    claimed = await world.services.stores.bulks.claim_recipients(
-        bulk.id, worker="dead", limit=3, now=world.services.clock.now()
+    claimed = await world.stores.bulks.claim_recipients(
+        bulk.id, worker="dead", limit=3, now=world.clock.now()
     )
     await world.engine.start()
 
@@ -267,7 +267,7 @@ async def test_every_change_is_published_and_the_last_snapshot_is_final(
     world: BulkWorld,
 ) -> None:
     bulk = await world.submit(50)
-    subscription = world.services.progress.subscribe(bulk.id)
+    subscription = world.progress.subscribe(bulk.id)
     seen: list[Bulk] = []
 
     async def watch() -> None:

@@ -29,9 +29,7 @@ def virtual(test: Callable[[BulkWorld], Awaitable[None]], **world_options: objec
 
 
 async def the_number(world: BulkWorld) -> PhoneNumber:
-    found = await world.services.stores.accounts.find_sender(
-        world.principal.organisation.id, NUMBER
-    )
+    found = await world.stores.accounts.find_sender(world.principal.organisation.id, NUMBER)
     assert found is not None
     return found[0]
 
@@ -39,7 +37,7 @@ async def the_number(world: BulkWorld) -> PhoneNumber:
 async def change_number(world: BulkWorld, *, tier: str, throughput: str) -> PhoneNumber:
     """What the webhook ingest does: the store first, then the engine is told."""
     number = await the_number(world)
-    updated = await world.services.stores.accounts.upsert_phone_number(
+    updated = await world.stores.accounts.upsert_phone_number(
         number.business_account_id, number_info(NUMBER, tier=tier, throughput=throughput)
     )
     world.engine.refresh_number(updated.id)

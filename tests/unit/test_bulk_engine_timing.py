@@ -42,10 +42,10 @@ def exact_estimates(
 
     async def test_exactly(world: BulkWorld) -> None:
         submit = SubmitBulk(
-            accounts=world.services.stores.accounts,
-            templates=world.services.stores.templates,
-            bulks=world.services.stores.bulks,
-            clock=world.services.clock,
+            accounts=world.stores.accounts,
+            templates=world.stores.templates,
+            bulks=world.stores.bulks,
+            clock=world.clock,
             waker=world.engine,
             timing=EXACT,
         )
@@ -167,7 +167,7 @@ def test_a_capped_bulk_leaves_the_rest_of_the_number_to_the_other() -> None:
 
 def test_recipients_beyond_the_quota_go_when_the_window_frees_room() -> None:
     async def scenario(world: BulkWorld) -> None:
-        stores = world.services.stores
+        stores = world.stores
         found = await stores.accounts.find_sender(world.principal.organisation.id, NUMBER)
         assert found is not None
         number = found[0]

@@ -88,7 +88,7 @@ async def test_a_post_not_signed_by_meta_is_refused_and_records_nothing(
     with pytest.raises(WebhookSignatureInvalid):
         await world.services.ingest_webhook(body, signature or None)
 
-    message = await world.services.stores.messages.find_message_by_wamid(
+    message = await world.stores.messages.find_message_by_wamid(
         world.principal.organisation.id, wamid
     )
     assert message is not None
@@ -103,7 +103,7 @@ async def test_a_body_altered_after_signing_is_refused(world: BulkWorld) -> None
 
     with pytest.raises(WebhookSignatureInvalid):
         await world.services.ingest_webhook(altered, signature)
-    assert await world.services.stores.delivery.parked_count() == 0
+    assert await world.stores.delivery.parked_count() == 0
 
 
 async def test_without_an_app_secret_every_post_is_refused() -> None:
@@ -135,7 +135,7 @@ async def test_statuses_reach_the_messages_the_counters_and_the_final_status(
     await post(world, statuses_body(WABA, NUMBER, items))
 
     (bulk,) = (
-        await world.services.stores.bulks.list_bulks(
+        await world.stores.bulks.list_bulks(
             world.principal.organisation.id, _all(), offset=0, limit=1
         )
     ).items
@@ -151,11 +151,11 @@ async def test_statuses_reach_the_messages_the_counters_and_the_final_status(
 async def test_each_change_reaches_watch_bulk_subscribers(world: BulkWorld) -> None:
     wamids = await a_sent_bulk(world, 2)
     (bulk,) = (
-        await world.services.stores.bulks.list_bulks(
+        await world.stores.bulks.list_bulks(
             world.principal.organisation.id, _all(), offset=0, limit=1
         )
     ).items
-    subscription = world.services.progress.subscribe(bulk.id)
+    subscription = world.progress.subscribe(bulk.id)
 
     await post(world, statuses_body(WABA, NUMBER, [status_item(wamids[0], "delivered", AT)]))
 
@@ -169,7 +169,7 @@ async def test_a_status_that_beats_its_message_is_applied_when_the_message_appea
 ) -> None:
     body = statuses_body(WABA, NUMBER, [status_item(EARLY_WAMID, "delivered", AT)])
     await post(world, body)
-    assert await world.services.stores.delivery.parked_count() == 1
+    assert await world.stores.delivery.parked_count() == 1
 
     sent = await world.services.send_message(
         world.principal,
@@ -185,7 +185,7 @@ async def test_a_status_that_beats_its_message_is_applied_when_the_message_appea
     view = await world.services.message_status(world.principal, sent.wamid)
     assert view.message.wamid == EARLY_WAMID
     assert view.message.status == "delivered"
-    assert await world.services.stores.delivery.parked_count() == 0
+    assert await world.stores.delivery.parked_count() == 0
 
 
 async def test_callback_data_settles_a_recipient_whose_answer_never_came(
@@ -337,6 +337,6 @@ def _one_order() -> SubmitBulkCommand:
 
 
 async def _numbers(world: BulkWorld) -> Sequence[PhoneNumber]:
-    stores = world.services.stores
+    stores = world.stores
     (account,) = await stores.accounts.list_business_accounts(world.principal.organisation.id)
     return await stores.accounts.list_phone_numbers(account.id)

@@ -19,6 +19,7 @@ from mindo_core.domain.errors import (
     TemplateParameterError,
 )
 from mindo_core.ports.meta import PhoneNumberInfo
+from mindo_core.ports.stores import Stores
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.send_message import SendMessageCommand
 from tests.fakes import PAUSED, WELCOME, FakeMeta, ReversingCipher
@@ -46,12 +47,17 @@ def meta() -> FakeMeta:
 
 
 @pytest.fixture
-async def services(meta: FakeMeta) -> Services:
-    return wire(memory_stores(), meta, ReversingCipher(), FixedClock(NOW))
+def stores() -> Stores:
+    return memory_stores()
+
+
+@pytest.fixture
+async def services(meta: FakeMeta, stores: Stores) -> Services:
+    return wire(stores, meta, ReversingCipher(), FixedClock(NOW))
 
 
 async def _tenant(services: Services, name: str) -> Principal:
-    await services.stores.organisations.create_organisation(name)
+    await services.organisations.create(name)
     issued = await services.api_keys.issue(name)
     return await services.authenticator.authenticate(issued.plaintext, "send")
 
@@ -76,7 +82,7 @@ def command(**overrides: object) -> SendMessageCommand:
 
 
 async def test_a_valid_message_reaches_meta_once_and_is_recorded_as_sent(
-    services: Services, principal: Principal, meta: FakeMeta
+    services: Services, principal: Principal, meta: FakeMeta, stores: Stores
 ) -> None:
     sent = await services.send_message(principal, command())
 
@@ -85,9 +91,7 @@ async def test_a_valid_message_reaches_meta_once_and_is_recorded_as_sent(
     assert meta.sent[0].payload["to"] == "5491112345678"
     assert sent.wamid == "wamid.fake1"
     assert sent.recipient_phone == "+5491112345678"
-    stored = await services.stores.messages.find_message_by_wamid(
-        principal.organisation.id, sent.wamid
-    )
+    stored = await stores.messages.find_message_by_wamid(principal.organisation.id, sent.wamid)
     assert stored is not None
     assert stored.status == "sent"
     assert stored.sent_at == NOW

@@ -62,7 +62,7 @@ def command(recipients: list[RecipientInput], **overrides: object) -> SubmitBulk
 
 
 async def stored_bulks(world: BulkWorld) -> int:
-    page = await world.services.stores.bulks.list_bulks(
+    page = await world.stores.bulks.list_bulks(
         world.principal.organisation.id, BulkFilter(), offset=0, limit=10
     )
     return page.count
@@ -211,10 +211,10 @@ async def test_a_submission_wakes_the_engine_once() -> None:
     world = await world_at()
     waker = CountingWaker()
     submit = SubmitBulk(
-        accounts=world.services.stores.accounts,
-        templates=world.services.stores.templates,
-        bulks=world.services.stores.bulks,
-        clock=world.services.clock,
+        accounts=world.stores.accounts,
+        templates=world.stores.templates,
+        bulks=world.stores.bulks,
+        clock=world.clock,
         waker=waker,
     )
 
@@ -226,16 +226,14 @@ async def test_a_submission_wakes_the_engine_once() -> None:
 
 
 async def _messaged(world: BulkWorld, phones: list[str], *, hours_ago: float) -> None:
-    found = await world.services.stores.accounts.find_sender(
-        world.principal.organisation.id, NUMBER
-    )
+    found = await world.stores.accounts.find_sender(world.principal.organisation.id, NUMBER)
     assert found is not None
     number, account, _ = found
-    template = await world.services.stores.templates.find_template(account.id, "order_update", "es")
+    template = await world.stores.templates.find_template(account.id, "order_update", "es")
     assert template is not None
     for i, e164 in enumerate(phones):
         sent_at = NOW - timedelta(hours=hours_ago) + timedelta(microseconds=i)
-        await world.services.stores.messages.add_message(
+        await world.stores.messages.add_message(
             NewMessage(
                 organisation_id=world.principal.organisation.id,
                 phone_number_row_id=number.id,

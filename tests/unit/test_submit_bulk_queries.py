@@ -66,7 +66,7 @@ async def test_another_organisations_bulk_is_not_found_whatever_is_asked(
 
 
 async def test_the_list_is_newest_first_filtered_and_paged(world: BulkWorld) -> None:
-    clock = world.services.clock
+    clock = world.clock
     assert isinstance(clock, FixedClock)
     first = await world.submit(1)
     clock.advance(60)
@@ -136,7 +136,7 @@ async def test_messages_are_listed_in_submission_order_and_filtered_by_status(
 
 async def test_cancelling_a_queued_bulk_cancels_every_recipient(world: BulkWorld) -> None:
     bulk = await world.submit(4)
-    subscription = world.services.progress.subscribe(bulk.id)
+    subscription = world.progress.subscribe(bulk.id)
 
     view = await world.services.bulk_queries.cancel(world.principal, bulk.id)
 

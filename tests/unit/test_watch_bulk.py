@@ -48,8 +48,8 @@ async def test_another_organisations_bulk_is_not_found(world: BulkWorld) -> None
     with pytest.raises(BulkNotFound):
         await collect(world.services.watch_bulk(stranger, bulk.id))
 
-    assert isinstance(world.services.progress, InProcessProgressBus)
-    assert world.services.progress.subscriber_count(bulk.id) == 0
+    assert isinstance(world.progress, InProcessProgressBus)
+    assert world.progress.subscriber_count(bulk.id) == 0
 
 
 async def test_a_bulk_that_is_over_shows_once_and_the_stream_ends(world: BulkWorld) -> None:
@@ -81,7 +81,7 @@ async def test_the_stream_follows_a_running_bulk_to_its_final_snapshot(world: Bu
 
 async def test_a_slow_watcher_gets_the_newest_snapshot_not_every_one(world: BulkWorld) -> None:
     bulk = await world.submit(1000)
-    bus = world.services.progress
+    bus = world.progress
     stream = world.services.watch_bulk(world.principal, bulk.id)
     await anext(stream)
 
@@ -95,8 +95,8 @@ async def test_a_slow_watcher_gets_the_newest_snapshot_not_every_one(world: Bulk
 
 async def test_changes_close_together_are_coalesced_to_the_newest(world: BulkWorld) -> None:
     bulk = await world.submit(10)
-    bus = world.services.progress
-    watch = WatchBulk(world.services.bulk_queries, bus, world.services.clock, min_interval=0.05)
+    bus = world.progress
+    watch = WatchBulk(world.services.bulk_queries, bus, world.clock, min_interval=0.05)
     stream = watch(world.principal, bulk.id)
     await anext(stream)
     bus.publish(bulk.id, progressed(bulk, 1))
@@ -124,15 +124,15 @@ async def test_hundreds_of_watchers_all_see_the_end(world: BulkWorld) -> None:
     finals = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in streams)), 20)
 
     assert all(shown[-1].status == "COMPLETED" for shown in finals)
-    assert isinstance(world.services.progress, InProcessProgressBus)
-    assert world.services.progress.subscriber_count(bulk.id) == 0
+    assert isinstance(world.progress, InProcessProgressBus)
+    assert world.progress.subscriber_count(bulk.id) == 0
 
 
 async def test_a_watcher_that_leaves_unsubscribes(world: BulkWorld) -> None:
     bulk = await world.submit(3)
     stream = world.services.watch_bulk(world.principal, bulk.id)
     await anext(stream)
-    bus = world.services.progress
+    bus = world.progress
     assert isinstance(bus, InProcessProgressBus)
     assert bus.subscriber_count(bulk.id) == 1
 
@@ -144,18 +144,13 @@ async def test_a_watcher_that_leaves_unsubscribes(world: BulkWorld) -> None:
 async def test_a_change_the_bus_did_not_carry_shows_after_a_refresh(world: BulkWorld) -> None:
     bulk = await world.submit(2)
     watch = WatchBulk(
-        world.services.bulk_queries,
-        world.services.progress,
-        world.services.clock,
-        refresh_interval=0.01,
+        world.services.bulk_queries, world.progress, world.clock, refresh_interval=0.01
     )
     stream = watch(world.principal, bulk.id)
     await anext(stream)
 
     # Cancelled without the bus hearing of it (as another process would).
-    await world.services.stores.bulks.stop_bulk(
-        bulk.id, now=world.services.clock.now(), reason=None, cancelled=True
-    )
+    await world.stores.bulks.stop_bulk(bulk.id, now=world.clock.now(), reason=None, cancelled=True)
     shown = await asyncio.wait_for(collect(stream), 5)
 
     assert [b.status for b in shown] == ["CANCELLED"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from mindo_core.adapters.memory.tables import Tables
@@ -26,6 +27,9 @@ class InMemoryOrganisations:
 
     async def get_organisation(self, organisation_id: OrganisationId) -> Organisation | None:
         return self._tables.organisations.get(organisation_id)
+
+    async def list_organisations(self) -> Sequence[Organisation]:
+        return sorted(self._tables.organisations.values(), key=lambda o: o.id)
 
     async def update_organisation_profile(
         self, organisation_id: OrganisationId, profile: OrganisationProfile

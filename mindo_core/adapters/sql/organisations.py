@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from mindo_core.adapters.sql import mapping
 from mindo_core.adapters.sql.database import Database
@@ -44,6 +46,12 @@ class SqlOrganisations:
         async with self._database.transaction() as session:
             row = (await session.exec(query)).first()
         return None if row is None else mapping.organisation(row)
+
+    async def list_organisations(self) -> Sequence[Organisation]:
+        query = select(OrganisationRow).order_by(col(OrganisationRow.id))
+        async with self._database.transaction() as session:
+            rows = (await session.exec(query)).all()
+        return [mapping.organisation(row) for row in rows]
 
     async def get_organisation(self, organisation_id: OrganisationId) -> Organisation | None:
         async with self._database.transaction() as session:

@@ -1,0 +1,119 @@
+"""`mindo bulks list` and `mindo bulks cancel`: an organisation's bulk sends, over the gRPC
+service like `mindo send-bulk` (the API key says which organisation)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import grpc
+import typer
+from rich.markup import escape
+
+from mindo_cli.errors import ErrorBoundary
+from mindo_cli.formatting import table, when
+from mindo_cli.operate import command, out
+from mindo_cli.service_client import (
+    DEFAULT_ADDRESS,
+    AddressOption,
+    ApiKeyOption,
+    fail_rpc,
+    metadata,
+    required_key,
+    service_stub,
+)
+from mindo_grpc._pb.mindo.v1 import mindo_pb2
+from mindo_grpc.status_details import from_rpc_error
+
+bulks_app = typer.Typer(
+    help="Bulk sends: list an organisation's, cancel one.", no_args_is_help=True, cls=ErrorBoundary
+)
+
+
+@command(bulks_app, "list")
+def bulks_list(
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", help="QUEUED, PROCESSING, COMPLETED, PARTIAL, FAILED or CANCELLED."
+        ),
+    ] = None,
+    page: Annotated[int, typer.Option("--page", min=1, help="Which page, from 1.")] = 1,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, max=100, help="Bulk sends per page.")
+    ] = 20,
+    api_key: ApiKeyOption = None,
+    address: AddressOption = DEFAULT_ADDRESS,
+) -> None:
+    """List the bulk sends of the API key's organisation, newest first."""
+    key = required_key(api_key)
+    request = mindo_pb2.ListBulksRequest(
+        status=(status or "").strip().upper(), page=page, page_size=page_size
+    )
+    listed = asyncio.run(_list(address, key, request))
+    shown = out()
+    if not listed.results:
+        shown.print("No bulk send" + (f" is {escape(request.status)}." if request.status else "."))
+        return
+    rows = table(
+        f"Bulk sends ({listed.count}; page {page})",
+        "Id",
+        "Status",
+        "Template",
+        "Sent",
+        "Failed",
+        "Pending",
+        "Created (UTC)",
+        whole=("Id", "Status"),
+    )
+    for bulk in listed.results:
+        rows.add_row(
+            escape(bulk.id),
+            escape(bulk.status),
+            escape(bulk.template.template_name),
+            f"{bulk.sent_count}/{bulk.total_recipients}",
+            str(bulk.failed_count),
+            str(bulk.pending_count),
+            when(bulk.created_at.ToDatetime() if bulk.HasField("created_at") else None, ""),
+        )
+    shown.print(rows)
+    shown.print("Follow one: mindo watch BULK_ID; cancel one: mindo bulks cancel BULK_ID")
+
+
+async def _list(
+    address: str, key: str, request: mindo_pb2.ListBulksRequest
+) -> mindo_pb2.ListBulksResponse:
+    async with service_stub(address) as stub:
+        try:
+            listed: mindo_pb2.ListBulksResponse = await stub.ListBulks(
+                request, metadata=metadata(key)
+            )
+            return listed
+        except grpc.aio.AioRpcError as error:
+            fail_rpc(from_rpc_error(error), address)
+
+
+@command(bulks_app, "cancel")
+def bulks_cancel(
+    bulk_id: Annotated[str, typer.Argument(metavar="BULK_ID", help="The bulk_send_id.")],
+    api_key: ApiKeyOption = None,
+    address: AddressOption = DEFAULT_ADDRESS,
+) -> None:
+    """Cancel a bulk send: its pending recipients are not sent. Messages already sent stay
+    sent; those in flight finish and are recorded."""
+    key = required_key(api_key)
+    bulk = asyncio.run(_cancel(address, key, bulk_id))
+    out().print(
+        f"[green]Bulk send {escape(bulk.id)} {escape(bulk.status)}[/green]: "
+        f"{bulk.sent_count} sent, {bulk.failed_count} failed of {bulk.total_recipients}."
+    )
+
+
+async def _cancel(address: str, key: str, bulk_id: str) -> mindo_pb2.Bulk:
+    request = mindo_pb2.CancelBulkRequest(bulk_send_id=bulk_id)
+    async with service_stub(address) as stub:
+        try:
+            cancelled: mindo_pb2.Bulk = await stub.CancelBulk(request, metadata=metadata(key))
+            return cancelled
+        except grpc.aio.AioRpcError as error:
+            fail_rpc(from_rpc_error(error), address)

@@ -1,0 +1,120 @@
+"""`mindo orgs`: create, list and describe organisations."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from mindo_cli.formatting import quoted, table
+from mindo_cli.operate import command, command_group, operate, operator_settings, out, required_name
+from mindo_core.domain.accounts import Organisation, OrganisationId
+
+if TYPE_CHECKING:
+    from mindo_core.bootstrap import Services
+
+orgs_app = command_group("Organisations: the tenants that own WhatsApp accounts and API keys.")
+
+
+@command(orgs_app, "create")
+def orgs_create(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A unique name, e.g. 'Acme Retail'.")],
+) -> None:
+    """Create an organisation: a tenant that owns WhatsApp accounts and API keys.
+
+    Next, connect its WhatsApp Business Account with `mindo accounts connect`."""
+    name = required_name(name, "NAME")
+    settings = operator_settings()
+    organisation = operate(settings, lambda services: services.organisations.create(name))
+    shown = out()
+    shown.print(f"[green]Created organisation[/green] '{escape(organisation.name)}'.")
+    shown.print(
+        "Next: connect its WhatsApp Business Account (the token is stored encrypted):\n"
+        f"  mindo accounts connect --org {quoted(organisation.name)} "
+        "--waba-id WABA_ID --access-token TOKEN"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Listing:
+    organisations: Sequence[Organisation]
+    accounts: Counter[OrganisationId]
+
+
+@command(orgs_app, "list")
+def orgs_list() -> None:
+    """List every organisation, with its contact e-mail and how many accounts it connected."""
+    settings = operator_settings()
+
+    async def work(services: Services) -> _Listing:
+        owned = await services.operator_queries.accounts_of(None)
+        return _Listing(
+            organisations=await services.organisations.list(),
+            accounts=Counter(o.organisation.id for o in owned),
+        )
+
+    listing = operate(settings, work)
+    shown = out()
+    if not listing.organisations:
+        shown.print("No organisation yet. Create one:\n  mindo orgs create NAME")
+        return
+    rows = table(f"Organisations ({len(listing.organisations)})", "Name", "E-mail", "Accounts")
+    for organisation in listing.organisations:
+        rows.add_row(
+            escape(organisation.name),
+            escape(organisation.profile.email or "-"),
+            str(listing.accounts[organisation.id]),
+        )
+    shown.print(rows)
+    shown.print("Details: mindo accounts list --org NAME; mindo keys list --org NAME")
+
+
+@command(orgs_app, "update")
+def orgs_update(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The organisation to update.")],
+    email: Annotated[str | None, typer.Option(help="Contact e-mail.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Contact phone.")] = None,
+    website: Annotated[str | None, typer.Option(help="Web site URL.")] = None,
+    address: Annotated[str | None, typer.Option(help="Postal address.")] = None,
+    description: Annotated[str | None, typer.Option(help="What the business does.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone, e.g. America/Argentina/Buenos_Aires.")
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help="MICRO, SMALL, MEDIUM, LARGE or ENTERPRISE ('' clears).")
+    ] = None,
+    company_type: Annotated[
+        list[str] | None, typer.Option("--type", help="ECOMMERCE or CLINIC; repeat for several.")
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="A business category; repeat for several.")
+    ] = None,
+) -> None:
+    """Set the business profile that GET /api/v1/business-info/ shows. Only the options given
+    change."""
+    org = required_name(name, "NAME")
+    settings = operator_settings()
+    updated = operate(
+        settings,
+        lambda services: services.organisations.update_profile(
+            org,
+            email=email,
+            phone=phone,
+            website=website,
+            address=address,
+            description=description,
+            timezone=timezone,
+            company_size=size,
+            company_types=company_type,
+            categories=category,
+        ),
+    )
+    shown = out()
+    shown.print(f"[green]Updated the profile of[/green] '{escape(updated.name)}':")
+    for label, value in updated.profile.to_json().items():
+        text = ", ".join(value) if isinstance(value, list) else value
+        shown.print(f"  {label}: {escape(str(text if text not in (None, '') else '-'))}")
