@@ -27,6 +27,8 @@ from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.connect_account import AccountConnector
+from mindo_core.services.contact_lookup import ContactLookup
+from mindo_core.services.inbound_messages import InboundMessages
 from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.message_status import MessageStatusQuery
@@ -59,6 +61,7 @@ class Services:
     ingest_webhook: IngestWebhook
     # Applies parked statuses in the background once started (``mindo serve`` starts it).
     status_writer: StatusWriter
+    contact_lookup: ContactLookup
 
 
 def wire(
@@ -106,8 +109,10 @@ def wire(
         clock=clock,
         progress=bus,
         engine=engine,
+        marks=stores.event_marks,
     )
-    ingest = IngestWebhook(statuses, events, app_secret=meta_app_secret)
+    inbound = InboundMessages(contacts=stores.contacts, clock=clock)
+    ingest = IngestWebhook(statuses, events, app_secret=meta_app_secret, inbound=inbound)
     return Services(
         stores=stores,
         meta=meta,
@@ -154,6 +159,7 @@ def wire(
         message_status=MessageStatusQuery(messages=stores.messages, templates=stores.templates),
         ingest_webhook=ingest,
         status_writer=statuses,
+        contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
     )
 
 

@@ -120,6 +120,13 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         )
         return convert.business_info(organisation or principal.organisation)
 
+    @unary("read")
+    async def LookupContact(
+        self, request: pb.LookupContactRequest, principal: Principal
+    ) -> pb.LookupContactResponse:
+        result = await self.services.contact_lookup(principal, request.phone)
+        return convert.contact_lookup(result)
+
     @unary(None)
     async def CheckApiKey(
         self, request: pb.CheckApiKeyRequest, principal: Principal

@@ -27,11 +27,13 @@ from tests.bulk_fakes import NUMBER, WABA, BulkWorld, bulk_world, eventually, or
 from tests.webhook_bodies import (
     APP_SECRET,
     capability_body,
+    inbound_body,
     quality_body,
     signed,
     status_item,
     statuses_body,
     template_status_body,
+    text_item,
 )
 
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -317,6 +319,79 @@ async def test_events_about_unknown_accounts_are_ignored(world: BulkWorld) -> No
     await post(world, template_status_body("another-waba", "11", "order_update", "es", "PAUSED"))
     await post(world, capability_body("another-waba", 100_000))
     assert (await world.submit(1)).status == "QUEUED"
+
+
+async def test_a_pause_posted_again_after_the_reinstatement_does_not_pause_again(
+    world: BulkWorld,
+) -> None:
+    paused = template_status_body(WABA, "11", "order_update", "es", "PAUSED", at=AT)
+    later = AT + timedelta(minutes=5)
+    await post(world, paused)
+    await post(
+        world, template_status_body(WABA, "11", "order_update", "es", "REINSTATED", at=later)
+    )
+
+    await post(world, paused)  # Meta's retry, or a late duplicate
+
+    assert (await world.submit(1)).status == "QUEUED"
+
+
+async def test_an_older_tier_arriving_late_does_not_lower_a_newer_one(world: BulkWorld) -> None:
+    await post(world, capability_body(WABA, 10_000, at=AT + timedelta(hours=1)))
+    await post(world, capability_body(WABA, 2_000, at=AT))
+
+    after = await world.services.submit_bulk(world.principal, _one_order())
+    assert after.quota.tier == "TIER_10000"
+
+
+async def test_a_newer_pause_after_a_reinstatement_pauses_again(world: BulkWorld) -> None:
+    for minutes, event in ((0, "PAUSED"), (5, "REINSTATED"), (9, "PAUSED")):
+        at = AT + timedelta(minutes=minutes)
+        await post(world, template_status_body(WABA, "11", "order_update", "es", event, at=at))
+
+    with pytest.raises(TemplateNotApproved):
+        await world.submit(1)
+
+
+# -- inbound messages --------------------------------------------------------------------------
+
+
+async def test_a_user_writing_in_becomes_a_contact_with_the_window_open(
+    world: BulkWorld,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = inbound_body(WABA, NUMBER, [text_item("wamid.IN1", now - timedelta(minutes=5))])
+
+    report = await world.services.ingest_webhook(body, signed(body))
+
+    assert report.inbound_messages == 1
+    found = await world.services.contact_lookup(world.principal, "+54 223 15-596-1983")
+    assert found.contact is not None
+    assert found.contact.phone == "+5492235961983"
+    assert found.contact.display_name == "Juan Perez"
+    assert found.contact.source == "organic"
+    assert found.window.active
+    assert found.window.expires_at == now - timedelta(minutes=5) + timedelta(hours=24)
+
+
+async def test_an_inbound_message_to_a_number_mindo_does_not_manage_is_ignored(
+    world: BulkWorld,
+) -> None:
+    body = inbound_body(WABA, "999000999", [text_item("wamid.ELSEWHERE", AT)])
+
+    await post(world, body)
+
+    found = await world.services.contact_lookup(world.principal, "+5492235961983")
+    assert not found.found
+
+
+async def test_a_forged_inbound_message_records_nothing(world: BulkWorld) -> None:
+    body = inbound_body(WABA, NUMBER, [text_item("wamid.FORGED", AT)])
+
+    with pytest.raises(WebhookSignatureInvalid):
+        await world.services.ingest_webhook(body, signed(body, "not-the-app-secret"))
+
+    assert not (await world.services.contact_lookup(world.principal, "5492235961983")).found
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -1,0 +1,217 @@
+"""Contacts over the real stack: the sandbox plays a user writing in (a signed ``messages``
+webhook posted over HTTP to the REST bridge, forwarded to IngestWebhooks over gRPC, stored in a
+SQLite file), and contact-lookup finds them, over REST and gRPC, in every documented form."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import grpc
+import pytest
+
+from mindo_core.adapters.sql import open_stores
+from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
+from mindo_grpc.status_details import from_rpc_error
+from mindo_sandbox.webhook_config import WebhookConfig
+from tests.bulk_fakes import eventually
+from tests.integration.real_stack import APP_SECRET, RealStack, real_stack
+
+NUMBER = "813497231850626"
+JUAN = "5492235961983"
+DOCUMENTED_FORMS = [
+    "+5492235961983",
+    "5492235961983",
+    "+54223155961983",
+    "54223155961983",
+    "+54 223 15-596-1983",
+]
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[RealStack]:
+    async with real_stack(tmp_path) as running:
+        running.sandbox.state.set_webhooks(
+            WebhookConfig(
+                callback_url=f"{running.bridge.url}/webhooks/meta",
+                app_secret=APP_SECRET,
+                flush_interval_ms=10.0,
+            )
+        )
+        yield running
+
+
+async def user_writes(stack: RealStack, **message: object) -> dict[str, Any]:
+    event = {"phone_number_id": NUMBER, "from": JUAN, "name": "Juan Perez", **message}
+    url = f"{stack.sandbox.url}/_sandbox/inbound"
+    async with aiohttp.ClientSession() as http, http.post(url, json=event) as answer:
+        assert answer.status == 200, await answer.text()
+        reply: dict[str, Any] = await answer.json()
+    assert reply["posted"] is True
+    return reply
+
+
+async def lookup_over_rest(
+    stack: RealStack, phone: str | None, key: str | None = None
+) -> tuple[int, Any]:
+    url = f"{stack.bridge.url}/api/v1/contact-lookup/"
+    params = {} if phone is None else {"phone": phone}
+    headers = {"X-API-Key": key or stack.api_key}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, params=params, headers=headers) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def lookup_over_grpc(stack: RealStack, phone: str) -> pb.LookupContactResponse:
+    request = pb.LookupContactRequest(phone=phone)
+    reply: pb.LookupContactResponse = await stack.stub.LookupContact(
+        request, metadata=stack.metadata()
+    )
+    return reply
+
+
+async def known(stack: RealStack) -> None:
+    async def found() -> bool:
+        return (await lookup_over_grpc(stack, JUAN)).found
+
+    await eventually(found)
+
+
+async def test_a_user_who_writes_in_is_found_with_the_window_open_in_every_form(
+    stack: RealStack,
+) -> None:
+    written_at = int(time.time()) - 60
+    await user_writes(stack, text="Hola, ¿tienen stock?", timestamp=written_at)
+    await known(stack)
+
+    for phone in DOCUMENTED_FORMS:
+        status, body = await lookup_over_rest(stack, phone)
+        assert status == 200, phone
+        assert body["found"] is True
+        contact = body["contact"]
+        assert list(contact) == [
+            "id",
+            "fullName",
+            "phone",
+            "email",
+            "contactListId",
+            "contactListName",
+            "source",
+            "createdAt",
+        ]
+        assert isinstance(contact["id"], int)
+        assert contact["fullName"] == "Juan Perez"
+        assert contact["phone"] == "+5492235961983"
+        assert (contact["email"], contact["contactListId"], contact["contactListName"]) == (
+            None,
+            None,
+            None,
+        )
+        assert contact["source"] == "organic"
+        assert contact["createdAt"].endswith("Z")
+        assert body["hasReplied"] is True
+        assert body["lastReplyAt"] == _iso(written_at)
+        assert body["sessionWindowActive"] is True
+        assert body["sessionExpiresAt"] == _iso(written_at + 24 * 3600)
+
+        over_grpc = await lookup_over_grpc(stack, phone)
+        assert over_grpc.found
+        assert over_grpc.session_window_active
+        assert over_grpc.contact.phone == "+5492235961983"
+        assert over_grpc.last_reply_at.seconds == written_at
+
+
+async def test_a_user_who_wrote_more_than_a_day_ago_has_the_window_closed(
+    stack: RealStack,
+) -> None:
+    written_at = int(time.time()) - 25 * 3600
+    await user_writes(stack, timestamp=written_at)
+    await known(stack)
+
+    status, body = await lookup_over_rest(stack, "+5492235961983")
+
+    assert status == 200
+    assert body["hasReplied"] is True
+    assert body["sessionWindowActive"] is False
+    assert body["sessionExpiresAt"] == _iso(written_at + 24 * 3600)
+
+
+async def test_a_message_posted_twice_is_stored_once(stack: RealStack) -> None:
+    first = await user_writes(stack, type="button", text="No", payload="STOP_PROMOS")
+    wamid = first["webhook"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    await user_writes(stack, type="button", text="No", payload="STOP_PROMOS", id=wamid)
+    await known(stack)
+    await stack.sandbox.state.webhooks.drain()
+
+    with sqlite3.connect(stack.database) as db:
+        rows = db.execute("SELECT wamid, type, text, payload FROM inbound_messages").fetchall()
+    assert rows == [(wamid, "button", "No", "STOP_PROMOS")]
+
+
+async def test_an_unknown_number_is_not_found_not_an_error(stack: RealStack) -> None:
+    status, body = await lookup_over_rest(stack, "+34 611 222 333")
+    assert status == 200
+    assert body == {
+        "found": False,
+        "contact": None,
+        "hasReplied": False,
+        "lastReplyAt": None,
+        "sessionWindowActive": False,
+        "sessionExpiresAt": None,
+    }
+    assert not (await lookup_over_grpc(stack, "+34611222333")).HasField("contact")
+
+
+async def test_another_organisations_contact_is_not_found(stack: RealStack) -> None:
+    await user_writes(stack)
+    await known(stack)
+    other_key = await key_of_another_organisation(stack)
+
+    status, body = await lookup_over_rest(stack, JUAN, key=other_key)
+
+    assert status == 200
+    assert body["found"] is False
+    assert body["contact"] is None
+
+
+@pytest.mark.parametrize("phone", ["abc", "+54", "12"])
+async def test_a_phone_that_cannot_be_a_number_is_a_400_on_the_field(
+    stack: RealStack, phone: str
+) -> None:
+    status, body = await lookup_over_rest(stack, phone)
+
+    assert status == 400
+    assert list(body) == ["phone"]
+    assert body["phone"]
+    assert all(isinstance(m, str) for m in body["phone"])
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await lookup_over_grpc(stack, phone)
+    details = from_rpc_error(raised.value)
+    assert details.status == grpc.StatusCode.INVALID_ARGUMENT
+    assert details.code == "invalid_phone_number"
+    assert "phone" in details.field_errors
+
+
+async def test_a_missing_phone_is_a_400_but_a_bad_key_is_a_401_first(stack: RealStack) -> None:
+    assert await lookup_over_rest(stack, None) == (400, {"phone": ["This field is required."]})
+    status, _ = await lookup_over_rest(stack, None, key="mindo_NotAKeyNotAKeyNotAKey0")
+    assert status == 401
+
+
+def _iso(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+async def key_of_another_organisation(stack: RealStack) -> str:
+    stores = await open_stores(f"sqlite:///{stack.database}")
+    try:
+        await stores.organisations.create_organisation("Other Org")
+    finally:
+        await stores.close()
+    return (await stack.services.api_keys.issue("Other Org")).plaintext
