@@ -127,6 +127,7 @@ def wire(
             accounts=stores.accounts,
             templates=stores.templates,
             messages=stores.messages,
+            contacts=stores.contacts,
             meta=meta,
             cipher=cipher,
             clock=clock,

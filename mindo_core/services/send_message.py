@@ -1,4 +1,7 @@
-"""Send one template message: validate everything first, then call Meta once, then record."""
+"""Send one template message: validate everything first, then call Meta once, then record.
+
+A recipient Meta accepted becomes one of the organisation's contacts (source ``outbound``)
+unless they already are one."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from mindo_core.domain.messages import DeliveryState, MessageRecord, NewMessage
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.phones.e164 import NormalizedPhone, normalize_phone
 from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.contacts import ContactStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.secrets import TokenCipher
@@ -58,10 +62,12 @@ class SendMessage:
         accounts: AccountStore,
         templates: TemplateStore,
         messages: MessageStore,
+        contacts: ContactStore,
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
     ) -> None:
+        self._contacts = contacts
         self._accounts = accounts
         self._templates = templates
         self._messages = messages
@@ -94,6 +100,7 @@ class SendMessage:
             raise
         now = self._clock.now()
         record = await self._messages.add_message(sending.sent(result.wamid, now))
+        await self._contacts.add_outbound_contact(principal.organisation.id, recipient.e164, at=now)
         return SentMessage(
             record=record,
             wamid=result.wamid,
