@@ -46,9 +46,7 @@ async def send(stack: RealStack) -> pb.SendMessageResponse:
         variables={"name": "Juan Perez", "code": "ABC123"},
         button_variables={"button_0": "ABC-123"},
     )
-    reply: pb.SendMessageResponse = await stack.stub.SendMessage(
-        request, metadata=stack.metadata()
-    )
+    reply: pb.SendMessageResponse = await stack.stub.SendMessage(request, metadata=stack.metadata())
     return reply
 
 
