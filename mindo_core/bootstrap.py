@@ -157,7 +157,9 @@ def wire(
         business_overview=BusinessOverviewQuery(
             accounts=stores.accounts, templates=stores.templates, bulks=stores.bulks, clock=clock
         ),
-        message_status=MessageStatusQuery(messages=stores.messages, templates=stores.templates),
+        message_status=MessageStatusQuery(
+            messages=stores.messages, templates=stores.templates, contacts=stores.contacts
+        ),
         ingest_webhook=ingest,
         status_writer=statuses,
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),

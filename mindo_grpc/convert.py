@@ -170,13 +170,21 @@ def message(view: MessageView) -> pb.Message:
             language=template.language if template else "",
             category=template.category if template else "",
         ),
-        recipient=pb.MessageRecipient(phone=record.recipient_phone),
+        recipient=_recipient(record.recipient_phone, view.contact),
         variables_used=dict(record.variables_used),
         delivery_status=delivery,
         meta_message_id=record.wamid or "",
         was_successful=view.was_successful,
         error_message=view.send_error or "",
         sent_at=timestamp(record.sent_at or record.created_at),
+    )
+
+
+def _recipient(phone: str, contact: Contact | None) -> pb.MessageRecipient:
+    if contact is None:
+        return pb.MessageRecipient(phone=phone)
+    return pb.MessageRecipient(
+        phone=phone, contact_name=contact.display_name, contact_id=contact.id
     )
 
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import grpc
@@ -215,3 +216,39 @@ async def key_of_another_organisation(stack: RealStack) -> str:
     finally:
         await stores.close()
     return (await stack.services.api_keys.issue("Other Org")).plaintext
+
+
+async def test_a_message_sent_names_its_recipient_once_they_write_in(stack: RealStack) -> None:
+    request = pb.SendMessageRequest(
+        phone_number_id=NUMBER,
+        template_name="welcome_message",
+        recipient_phone="+54 223 15-596-1983",
+        variables={"name": "Juan Perez", "code": "ABC123"},
+        button_variables={"button_0": "ABC-123"},
+    )
+    sent = await stack.stub.SendMessage(request, metadata=stack.metadata())
+    _, outbound = await lookup_over_rest(stack, JUAN)
+    assert outbound["contact"]["source"] == "outbound"
+    assert outbound["contact"]["fullName"] is None
+    assert outbound["hasReplied"] is False
+
+    await user_writes(stack, text="Gracias")
+
+    async def replied() -> bool:
+        return (await lookup_over_grpc(stack, JUAN)).has_replied
+
+    await eventually(replied)
+    url = f"{stack.bridge.url}/api/v1/meta-templates/messages/{quote(sent.message_id, safe='')}/"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, headers={"X-API-Key": stack.api_key}) as response,
+    ):
+        body = await response.json()
+    assert body["recipient"] == {
+        "phone": "+5492235961983",
+        "contact_name": "Juan Perez",
+        "contact_id": outbound["contact"]["id"],
+    }
+    _, now = await lookup_over_rest(stack, JUAN)
+    assert now["contact"]["source"] == "outbound"
+    assert now["sessionWindowActive"] is True
