@@ -221,6 +221,8 @@ def contact_lookup(result: ContactLookupResult) -> pb.LookupContactResponse:
         last_reply_at=timestamp(window.last_reply_at),
         session_window_active=window.active,
         session_expires_at=timestamp(window.expires_at),
+        opted_out=result.contact is not None and result.contact.opted_out,
+        opted_out_at=None if result.contact is None else timestamp(result.contact.opted_out_at),
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from mindo_core.contacts.model import Contact, InboundRecord
+from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId
 
@@ -21,13 +22,19 @@ class InboundReport:
 
 class ContactStore(Protocol):
     async def record_inbound(
-        self, messages: Sequence[InboundMessage], *, received_at: datetime
+        self,
+        messages: Sequence[InboundMessage],
+        *,
+        received_at: datetime,
+        opt_changes: Mapping[str, OptChange] | None = None,
     ) -> InboundReport:
         """One transaction for the batch. Each message is stored once (keyed on its wamid) for
         the organisation owning its ``phone_number_id``; its sender becomes a contact of that
         organisation (``organic``) unless they are one. The contact's ``last_inbound_at`` is
         the latest message's time whatever the order of arrival, and its profile name the one
-        that message carried (when it carried one)."""
+        that message carried (when it carried one). A new message whose wamid is in
+        ``opt_changes`` opts its contact out (``opted_out_at`` = its time) or back in, unless
+        the contact's last opt change came from a later message."""
         ...
 
     async def add_outbound_contact(

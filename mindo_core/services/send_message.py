@@ -1,7 +1,8 @@
 """Send one template message: validate everything first, then call Meta once, then record.
 
 A recipient Meta accepted becomes one of the organisation's contacts (source ``outbound``)
-unless they already are one."""
+unless they already are one. A marketing template is refused, before Meta, to a recipient on the
+organisation's suppression list (``RecipientOptedOut``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from mindo_core.domain.errors import (
     MetaError,
     MetaUnavailable,
     PhoneNumberNotFound,
+    RecipientOptedOut,
 )
 from mindo_core.domain.messages import DeliveryState, MessageRecord, NewMessage
 from mindo_core.domain.templates import StoredTemplate
@@ -34,6 +36,8 @@ from mindo_core.templating.variables import (
     parse_template,
     resolve,
 )
+
+MARKETING = "MARKETING"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +89,8 @@ class SendMessage:
             self._templates, account.id, command.template_name, command.language
         )
         resolved = resolve(parse_template(template), command.variables, command.button_variables)
+        if template.category.upper() == MARKETING:
+            await self._refuse_if_opted_out(principal, recipient.e164)
         payload = build_send_payload(
             resolved, to=recipient.wa_id, name=template.name, language=template.language
         )
@@ -108,6 +114,11 @@ class SendMessage:
             recipient_phone=recipient.e164,
             sent_at=now,
         )
+
+    async def _refuse_if_opted_out(self, principal: Principal, e164: str) -> None:
+        contact = await self._contacts.find_contact(principal.organisation.id, e164)
+        if contact is not None and contact.opted_out:
+            raise RecipientOptedOut()
 
 
 def _recipient(raw: str) -> NormalizedPhone:

@@ -54,6 +54,8 @@ def to_body(reply: mindo_pb2.LookupContactResponse) -> dict[str, object]:
         "lastReplyAt": iso_utc_or_null(reply, "last_reply_at"),
         "sessionWindowActive": reply.session_window_active,
         "sessionExpiresAt": iso_utc_or_null(reply, "session_expires_at"),
+        "optedOut": reply.opted_out,
+        "optedOutAt": iso_utc_or_null(reply, "opted_out_at"),
     }
 
 
@@ -92,6 +94,8 @@ FOUND_EXAMPLE = {
     "lastReplyAt": "2025-03-28T14:22:00Z",
     "sessionWindowActive": True,
     "sessionExpiresAt": "2025-03-29T14:22:00Z",
+    "optedOut": False,
+    "optedOutAt": None,
 }
 NOT_FOUND_EXAMPLE = {
     "found": False,
@@ -100,6 +104,8 @@ NOT_FOUND_EXAMPLE = {
     "lastReplyAt": None,
     "sessionWindowActive": False,
     "sessionExpiresAt": None,
+    "optedOut": False,
+    "optedOutAt": None,
 }
 INVALID_EXAMPLE = {PHONE: ["invalid phone number 'abc': it contains letters; use digits only"]}
 
@@ -158,6 +164,15 @@ SCHEMA = _object(
             **_TIME,
             "description": "lastReplyAt + 24 h; in the past once the window has closed.",
         },
+        "optedOut": {
+            "type": "boolean",
+            "description": (
+                "Mindo's addition: on the organisation's suppression list (they wrote STOP, "
+                "BAJA, CANCELAR, PARAR, SAIR or UNSUBSCRIBE, and not START or ALTA since). "
+                "Marketing templates are not sent to them."
+            ),
+        },
+        "optedOutAt": {**_TIME, "description": "Since when (their first stop word), UTC."},
     }
 )
 
@@ -166,7 +181,8 @@ OPERATION = {
     "summary": "Look up a contact by phone",
     "description": (
         "Who a phone number is to the API key's organisation: its contact, whether they have "
-        "written in, and whether WhatsApp's 24-hour customer-service window is open. Answers "
+        "written in, whether WhatsApp's 24-hour customer-service window is open, and whether "
+        "they opted out of marketing messages (optedOut, optedOutAt: Mindo's addition). Answers "
         "200 even when there is no such contact (found: false, contact: null); another "
         "organisation's contact is not found. A contact is created when someone writes to one "
         "of the organisation's numbers (source organic) or when the organisation sends them a "

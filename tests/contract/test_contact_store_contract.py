@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.ports.stores import Stores
 from tests.contract.tenants import MADRID_SUMMER, T0, tenant
@@ -163,3 +164,53 @@ async def test_an_event_mark_moves_forward_only(stores: Stores) -> None:
     assert await marks.mark_if_not_older(key, T0 + timedelta(seconds=20))
     assert not await marks.mark_if_not_older(key, T0 + timedelta(seconds=10))
     assert await marks.mark_if_not_older("number:waba-1:34600000000", T0)  # another object
+
+
+async def opt(stores: Stores, wamid: str, seconds: int, change: OptChange) -> None:
+    await stores.contacts.record_inbound(
+        [inbound(wamid, seconds)], received_at=RECEIVED, opt_changes={wamid: change}
+    )
+
+
+async def test_a_stop_word_puts_the_contact_on_the_suppression_list_and_start_takes_it_off(
+    stores: Stores,
+) -> None:
+    owner = await tenant(stores)
+    org = owner.organisation.id
+
+    await opt(stores, "wamid.STOP", 10, "opt_out")
+    stopped = await stores.contacts.find_contact(org, ANA)
+    await opt(stores, "wamid.STOP2", 20, "opt_out")
+    still = await stores.contacts.find_contact(org, ANA)
+    await opt(stores, "wamid.START", 30, "opt_in")
+    resumed = await stores.contacts.find_contact(org, ANA)
+
+    assert stopped is not None
+    assert stopped.opted_out_at == T0 + timedelta(seconds=10)
+    assert still is not None
+    assert still.opted_out_at == T0 + timedelta(seconds=10)  # on the list since the first stop
+    assert resumed is not None
+    assert not resumed.opted_out
+
+
+async def test_a_late_stop_does_not_undo_a_later_start(stores: Stores) -> None:
+    owner = await tenant(stores)
+
+    await opt(stores, "wamid.START", 30, "opt_in")
+    await opt(stores, "wamid.STOP", 10, "opt_out")  # written before, arrived after
+
+    contact = await stores.contacts.find_contact(owner.organisation.id, ANA)
+    assert contact is not None
+    assert not contact.opted_out
+
+
+async def test_a_stop_posted_again_after_a_start_changes_nothing(stores: Stores) -> None:
+    owner = await tenant(stores)
+    await opt(stores, "wamid.STOP", 10, "opt_out")
+    await opt(stores, "wamid.START", 30, "opt_in")
+
+    await opt(stores, "wamid.STOP", 10, "opt_out")  # Meta's duplicate
+
+    contact = await stores.contacts.find_contact(owner.organisation.id, ANA)
+    assert contact is not None
+    assert not contact.opted_out

@@ -165,6 +165,8 @@ async def test_an_unknown_number_is_not_found_not_an_error(stack: RealStack) -> 
         "lastReplyAt": None,
         "sessionWindowActive": False,
         "sessionExpiresAt": None,
+        "optedOut": False,
+        "optedOutAt": None,
     }
     assert not (await lookup_over_grpc(stack, "+34611222333")).HasField("contact")
 
@@ -252,3 +254,45 @@ async def test_a_message_sent_names_its_recipient_once_they_write_in(stack: Real
     _, now = await lookup_over_rest(stack, JUAN)
     assert now["contact"]["source"] == "outbound"
     assert now["sessionWindowActive"] is True
+
+
+async def send_over_rest(stack: RealStack) -> tuple[int, Any]:
+    """The demo's marketing template, as the documentation's example sends it."""
+    body = {
+        "phone_number_id": NUMBER,
+        "template_name": "welcome_message",
+        "recipient_phone": "+54 223 15-596-1983",
+        "variables": {"name": "Juan", "code": "A1"},
+        "button_variables": {"button_0": "A1"},
+    }
+    url = f"{stack.bridge.url}/api/v1/meta-templates/send/"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json=body, headers={"X-API-Key": stack.api_key}) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_stop_keeps_marketing_from_a_user_until_start(stack: RealStack) -> None:
+    await user_writes(stack, text="STOP")
+
+    async def opted_out() -> bool:
+        return (await lookup_over_grpc(stack, JUAN)).opted_out
+
+    await eventually(opted_out)
+    _, looked_up = await lookup_over_rest(stack, "+54223155961983")
+    assert looked_up["optedOut"] is True
+    assert looked_up["optedOutAt"].endswith("Z")
+    sends_before = len(stack.sent_payloads())
+    status, refused = await send_over_rest(stack)
+    assert (status, refused.get("code")) == (409, "recipient_opted_out"), refused
+    assert len(stack.sent_payloads()) == sends_before  # Meta never saw it
+
+    await user_writes(stack, text="Alta", timestamp=int(time.time()) + 1)
+
+    async def opted_in() -> bool:
+        return not (await lookup_over_grpc(stack, JUAN)).opted_out
+
+    await eventually(opted_in)
+    status, sent = await send_over_rest(stack)
+    assert status == 200, sent

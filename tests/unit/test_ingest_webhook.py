@@ -16,7 +16,12 @@ from mindo_core.adapters.memory.accounts import InMemoryAccounts
 from mindo_core.bulks.model import Bulk, BulkCounters
 from mindo_core.delivery.webhook_payloads import WebhookSignatureInvalid
 from mindo_core.domain.accounts import PhoneNumber
-from mindo_core.domain.errors import InvalidRequest, TemplateNotApproved, Unavailable
+from mindo_core.domain.errors import (
+    InvalidRequest,
+    RecipientOptedOut,
+    TemplateNotApproved,
+    Unavailable,
+)
 from mindo_core.engine.bulk_messages import callback_data
 from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.ingest_webhook import IngestReport, WebhookPost
@@ -28,6 +33,7 @@ from tests.webhook_bodies import (
     APP_SECRET,
     capability_body,
     inbound_body,
+    inbound_item,
     quality_body,
     signed,
     status_item,
@@ -392,6 +398,73 @@ async def test_a_forged_inbound_message_records_nothing(world: BulkWorld) -> Non
         await world.services.ingest_webhook(body, signed(body, "not-the-app-secret"))
 
     assert not (await world.services.contact_lookup(world.principal, "5492235961983")).found
+
+
+# -- opt-outs ----------------------------------------------------------------------------------
+
+JUAN = "5492235961983"
+
+
+def welcome_to_juan() -> SendMessageCommand:
+    """A marketing template."""
+    return SendMessageCommand(
+        phone_number_id=NUMBER,
+        template_name="welcome_message",
+        recipient_phone="+54 223 15-596-1983",
+        variables={"name": "Juan", "code": "A1"},
+        button_variables={"button_0": "A1"},
+    )
+
+
+def order_update_to_juan() -> SendMessageCommand:
+    """A utility template."""
+    return SendMessageCommand(
+        phone_number_id=NUMBER,
+        template_name="order_update",
+        recipient_phone=JUAN,
+        variables={"order_id": "ORD-1", "status": "listo"},
+    )
+
+
+async def juan_writes(world: BulkWorld, wamid: str, text: str, minutes: int) -> None:
+    await post(
+        world, inbound_body(WABA, NUMBER, [text_item(wamid, AT + timedelta(minutes=minutes), text)])
+    )
+
+
+async def test_a_user_who_writes_stop_gets_no_marketing_template_until_they_write_start(
+    world: BulkWorld,
+) -> None:
+    await juan_writes(world, "wamid.STOP", " Baja. ", 0)
+
+    lookup = await world.services.contact_lookup(world.principal, JUAN)
+    assert lookup.contact is not None
+    assert lookup.contact.opted_out_at == AT
+    with pytest.raises(RecipientOptedOut):
+        await world.services.send_message(world.principal, welcome_to_juan())
+    assert world.meta.calls == []  # refused before Meta
+    await world.services.send_message(world.principal, order_update_to_juan())  # utility
+
+    await juan_writes(world, "wamid.START", "ALTA", 5)
+
+    await world.services.send_message(world.principal, welcome_to_juan())
+    assert len(world.meta.calls) == 2
+
+
+async def test_the_marketing_opt_out_button_opts_out(world: BulkWorld) -> None:
+    button = inbound_item("wamid.BTN", AT, "button", {"payload": "STOP", "text": "No más promos"})
+
+    await post(world, inbound_body(WABA, NUMBER, [button]))
+
+    lookup = await world.services.contact_lookup(world.principal, JUAN)
+    assert lookup.contact is not None
+    assert lookup.contact.opted_out
+
+
+async def test_a_sentence_with_a_stop_word_in_it_does_not_opt_out(world: BulkWorld) -> None:
+    await juan_writes(world, "wamid.SENTENCE", "no quiero parar de recibir ofertas", 0)
+
+    await world.services.send_message(world.principal, welcome_to_juan())
 
 
 # -- helpers -----------------------------------------------------------------------------------

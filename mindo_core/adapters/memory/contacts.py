@@ -3,12 +3,13 @@ with ``SqlContacts``' semantics (the contract tests hold both to them)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from mindo_core.adapters.memory.tables import Tables, aware
 from mindo_core.contacts.model import Contact, ContactId, ContactSource, InboundRecord
+from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId, PhoneNumber
 from mindo_core.ports.contacts import InboundReport
@@ -21,9 +22,14 @@ class InMemoryContacts:
         self._tables = tables
 
     async def record_inbound(
-        self, messages: Sequence[InboundMessage], *, received_at: datetime
+        self,
+        messages: Sequence[InboundMessage],
+        *,
+        received_at: datetime,
+        opt_changes: Mapping[str, OptChange] | None = None,
     ) -> InboundReport:
         received_at = aware(received_at)
+        changes = opt_changes or {}
         recorded = duplicates = unmanaged = 0
         for message in messages:
             owner = self._owner(message.phone_number_id)
@@ -33,6 +39,7 @@ class InMemoryContacts:
                 duplicates += 1
             else:
                 self._record(message, *owner, received_at=received_at)
+                self._opt(message, owner[0], changes.get(message.wamid))
                 recorded += 1
         return InboundReport(recorded=recorded, duplicates=duplicates, unmanaged=unmanaged)
 
@@ -71,6 +78,22 @@ class InMemoryContacts:
             context_wamid=message.context_wamid,
             sent_at=at,
             received_at=received_at,
+        )
+
+    def _opt(
+        self, message: InboundMessage, organisation_id: OrganisationId, change: OptChange | None
+    ) -> None:
+        contact = self._tables.contacts[
+            self._tables.contact_by_phone[(organisation_id, message.sender_phone)]
+        ]
+        at = aware(message.at)
+        if change is None or (contact.opt_changed_at is not None and contact.opt_changed_at > at):
+            return
+        opted_out_at = at if change == "opt_out" else None
+        if change == "opt_out" and contact.opted_out_at is not None:
+            opted_out_at = contact.opted_out_at  # on the list already: since the first stop
+        self._tables.contacts[contact.id] = replace(
+            contact, opted_out_at=opted_out_at, opt_changed_at=at
         )
 
     def _contact(

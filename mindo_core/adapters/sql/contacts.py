@@ -8,7 +8,7 @@ inbound time only moves forward, in one guarded ``UPDATE``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -23,9 +23,10 @@ from mindo_core.adapters.sql.tables import (
     InboundMessageRow,
     PhoneNumberRow,
 )
-from mindo_core.adapters.sql.types import require_aware
+from mindo_core.adapters.sql.types import UTCDateTime, require_aware
 from mindo_core.adapters.sql.upsert import insert_for
 from mindo_core.contacts.model import Contact, ContactId, ContactSource, InboundRecord
+from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.ports.contacts import InboundReport
@@ -40,9 +41,14 @@ class SqlContacts:
         self._database = database
 
     async def record_inbound(
-        self, messages: Sequence[InboundMessage], *, received_at: datetime
+        self,
+        messages: Sequence[InboundMessage],
+        *,
+        received_at: datetime,
+        opt_changes: Mapping[str, OptChange] | None = None,
     ) -> InboundReport:
         require_aware(received_at)
+        changes = opt_changes or {}
         recorded = duplicates = unmanaged = 0
         async with self._database.transaction() as session:
             owners = await _owners(session, {m.phone_number_id for m in messages})
@@ -51,6 +57,7 @@ class SqlContacts:
                 if owner is None:
                     unmanaged += 1
                 elif await self._record(session, message, *owner, received_at=received_at):
+                    await _opt(session, message, owner[0], changes.get(message.wamid))
                     recorded += 1
                 else:
                     duplicates += 1
@@ -154,6 +161,29 @@ class SqlContacts:
         return [_inbound(row) for row in rows]
 
 
+async def _opt(
+    session: AsyncSession, message: InboundMessage, organisation_id: int, change: OptChange | None
+) -> None:
+    """The contact opted out or in by ``message``, unless a later message already did."""
+    if change is None:
+        return
+    changed = col(ContactRow.opt_changed_at)
+    since = col(ContactRow.opted_out_at)
+    # On the list already: it stays there since the first stop word.
+    at = sa.literal(message.at, UTCDateTime())
+    opted_out_at = sa.func.coalesce(since, at) if change == "opt_out" else None
+    statement = (
+        sa.update(ContactRow)
+        .where(
+            col(ContactRow.organisation_id) == organisation_id,
+            col(ContactRow.phone) == message.sender_phone,
+            sa.or_(changed.is_(None), changed <= message.at),
+        )
+        .values(opted_out_at=opted_out_at, opt_changed_at=message.at)
+    )
+    await (await session.connection()).execute(statement)
+
+
 async def _owners(session: AsyncSession, phone_number_ids: set[str]) -> _Owners:
     if not phone_number_ids:
         return {}
@@ -195,6 +225,8 @@ def _contact(row: ContactRow) -> Contact:
         contact_list_id=row.contact_list_id,
         contact_list_name=row.contact_list_name,
         last_inbound_at=row.last_inbound_at,
+        opted_out_at=row.opted_out_at,
+        opt_changed_at=row.opt_changed_at,
     )
 
 

@@ -293,6 +293,8 @@ class ContactRow(Table, table=True):
     contact_list_name: str | None = Field(default=None, sa_type=sa.String(200), nullable=True)
     created_at: datetime = _timestamp(nullable=False)
     last_inbound_at: datetime | None = _timestamp(nullable=True)
+    opted_out_at: datetime | None = _timestamp(nullable=True)
+    opt_changed_at: datetime | None = _timestamp(nullable=True)
 
 
 class InboundMessageRow(Table, table=True):

@@ -1,4 +1,5 @@
-"""Contacts, the inbound messages that create them, and the last applied account events.
+"""Contacts (with their opt-out), the inbound messages that create them, and the last applied
+account events.
 
 Revision ID: 0006_contacts
 Revises: 0005
@@ -32,6 +33,8 @@ def upgrade() -> None:
         # UTCDateTime in the models: timestamptz on PostgreSQL, naive UTC text on SQLite.
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("opted_out_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("opt_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisations.id"],
