@@ -4,6 +4,7 @@ SQLite file), and contact-lookup finds them, over REST and gRPC, in every docume
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -296,3 +297,21 @@ async def test_stop_keeps_marketing_from_a_user_until_start(stack: RealStack) ->
     await eventually(opted_in)
     status, sent = await send_over_rest(stack)
     assert status == 200, sent
+
+
+async def test_what_users_write_and_their_numbers_reach_no_log_line(
+    stack: RealStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await user_writes(stack, text="Mi tarjeta es 4111 1111 1111 1111", name="Juana Secreta")
+    await known(stack)
+    await lookup_over_rest(stack, "+54 223 15-596-1983")
+    await lookup_over_rest(stack, "+999 12")  # refused: it is echoed to the caller only
+
+    # aiosqlite's own DEBUG lines echo SQL parameters (any row written): a driver's trace, off
+    # unless asked for; every other logger, the access log included, is held to the rule.
+    records = [r for r in caplog.records if not r.name.startswith("aiosqlite")]
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in records)
+    assert any(r.name == "aiohttp.access" for r in records), "no access log: proves nothing"
+    for personal in ("4111 1111", "Juana Secreta", JUAN, "223 15-596", "596-1983", "+999 12"):
+        assert personal not in logged
