@@ -83,6 +83,7 @@ def wire(
         accounts=stores.accounts,
         templates=stores.templates,
         bulks=stores.bulks,
+        contacts=stores.contacts,
         meta=meta,
         cipher=cipher,
         clock=clock,

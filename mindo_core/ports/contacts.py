@@ -43,6 +43,12 @@ class ContactStore(Protocol):
         """The organisation's contact with this phone, created (``outbound``) if it is none."""
         ...
 
+    async def opted_out_among(
+        self, organisation_id: OrganisationId, phones: Sequence[str]
+    ) -> frozenset[str]:
+        """Those of the E.164 ``phones`` on the organisation's suppression list."""
+        ...
+
     async def find_contact(self, organisation_id: OrganisationId, phone: str) -> Contact | None:
         """The organisation's contact with this E.164 phone; another organisation's is None."""
         ...

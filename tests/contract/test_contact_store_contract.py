@@ -214,3 +214,17 @@ async def test_a_stop_posted_again_after_a_start_changes_nothing(stores: Stores)
     contact = await stores.contacts.find_contact(owner.organisation.id, ANA)
     assert contact is not None
     assert not contact.opted_out
+
+
+async def test_the_suppression_list_is_read_for_many_phones_at_once(stores: Stores) -> None:
+    acme = await tenant(stores)
+    globex = await tenant(stores, "globex", "2")
+    await opt(stores, "wamid.STOP", 10, "opt_out")
+    other = "+34611222333"
+    await stores.contacts.record_inbound([inbound("wamid.O", sender=other)], received_at=RECEIVED)
+
+    among = await stores.contacts.opted_out_among(acme.organisation.id, [ANA, other, "+1555"])
+
+    assert among == frozenset({ANA})
+    assert await stores.contacts.opted_out_among(globex.organisation.id, [ANA]) == frozenset()
+    assert await stores.contacts.opted_out_among(acme.organisation.id, []) == frozenset()

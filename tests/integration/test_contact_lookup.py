@@ -315,3 +315,77 @@ async def test_what_users_write_and_their_numbers_reach_no_log_line(
     assert any(r.name == "aiohttp.access" for r in records), "no access log: proves nothing"
     for personal in ("4111 1111", "Juana Secreta", JUAN, "223 15-596", "596-1983", "+999 12"):
         assert personal not in logged
+
+
+async def promo_bulk_over_rest(stack: RealStack, *phones: str) -> str:
+    """A marketing bulk (the demo's welcome_message) as the documented Send bulk takes it."""
+    body = {
+        "phone_number_id": NUMBER,
+        "template_name": "welcome_message",
+        "recipients": [
+            {
+                "phone": to,
+                "variables": {"name": "Ana", "code": "A1"},
+                "button_variables": {"button_0": "A1"},
+            }
+            for to in phones
+        ],
+    }
+    url = f"{stack.bridge.url}/api/v1/meta-templates/send-bulk/"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json=body, headers={"X-API-Key": stack.api_key}) as response,
+    ):
+        assert response.status == 202, await response.text()
+        accepted: dict[str, Any] = await response.json()
+    bulk_id: str = accepted["bulk_send_id"]
+
+    async def over() -> bool:
+        request = pb.GetBulkRequest(bulk_send_id=bulk_id)
+        bulk = await stack.stub.GetBulk(request, metadata=stack.metadata())
+        return bulk.status in {"COMPLETED", "PARTIAL", "FAILED"}
+
+    await eventually(over)
+    return bulk_id
+
+
+async def bulk_messages_over_rest(stack: RealStack, bulk_id: str) -> dict[str, Any]:
+    url = f"{stack.bridge.url}/api/v1/meta-templates/bulk-sends/{bulk_id}/messages/"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, headers={"X-API-Key": stack.api_key}) as response,
+    ):
+        listed: dict[str, Any] = await response.json()
+    return {item["recipient_phone"]: item for item in listed["results"]}
+
+
+def sent_to(stack: RealStack) -> list[object]:
+    return [payload["to"] for payload in stack.sent_payloads()]
+
+
+async def test_stop_skips_a_user_in_the_next_marketing_bulk_and_start_brings_them_back(
+    stack: RealStack,
+) -> None:
+    await stack.services.bulk_engine.start()
+    await user_writes(stack, text="BAJA")
+
+    async def opted_out() -> bool:
+        return (await lookup_over_grpc(stack, JUAN)).opted_out
+
+    await eventually(opted_out)
+    first = await promo_bulk_over_rest(stack, "+54 223 15-596-1983", "+5491112345678")
+
+    assert sent_to(stack) == ["5491112345678"]  # Meta never saw the one who opted out
+    listed = await bulk_messages_over_rest(stack, first)
+    assert listed["+5492235961983"]["status"] == "failed"
+    assert listed["+5492235961983"]["error_message"].startswith("opted_out")
+    assert listed["+5491112345678"]["status"] != "failed"
+
+    await user_writes(stack, text="START", timestamp=int(time.time()) + 1)
+
+    async def opted_in() -> bool:
+        return not (await lookup_over_grpc(stack, JUAN)).opted_out
+
+    await eventually(opted_in)
+    await promo_bulk_over_rest(stack, "+54 223 15-596-1983")
+    assert sent_to(stack)[-1] == JUAN

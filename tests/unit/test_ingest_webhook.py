@@ -14,6 +14,7 @@ import pytest
 from mindo_core.adapters.memory import Tables, memory_stores
 from mindo_core.adapters.memory.accounts import InMemoryAccounts
 from mindo_core.bulks.model import Bulk, BulkCounters
+from mindo_core.bulks.submission import RecipientInput
 from mindo_core.delivery.webhook_payloads import WebhookSignatureInvalid
 from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.domain.errors import (
@@ -23,6 +24,7 @@ from mindo_core.domain.errors import (
     Unavailable,
 )
 from mindo_core.engine.bulk_messages import callback_data
+from mindo_core.engine.claiming import OPTED_OUT
 from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.ingest_webhook import IngestReport, WebhookPost
 from mindo_core.services.send_message import SendMessageCommand
@@ -488,3 +490,46 @@ async def _numbers(world: BulkWorld) -> Sequence[PhoneNumber]:
     stores = world.services.stores
     (account,) = await stores.accounts.list_business_accounts(world.principal.organisation.id)
     return await stores.accounts.list_phone_numbers(account.id)
+
+
+async def test_a_marketing_bulk_skips_who_opted_out_and_meta_never_sees_them(
+    world: BulkWorld,
+) -> None:
+    await juan_writes(world, "wamid.STOP", "STOP", 0)
+    await world.engine.start()
+    promo = SubmitBulkCommand(
+        phone_number_id=NUMBER,
+        template_name="welcome_message",
+        recipients=[
+            RecipientInput(
+                phone=to,
+                variables={"name": "Ana", "code": "A1"},
+                button_variables={"button_0": "A"},
+            )
+            for to in (phone(1), "+54 223 15-596-1983", phone(2))
+        ],
+    )
+    bulk = (await world.services.submit_bulk(world.principal, promo)).bulk
+    final = await world.finished(bulk)
+    await world.engine.stop()
+
+    assert sorted(world.meta.calls) == sorted(p.removeprefix("+") for p in (phone(1), phone(2)))
+    assert (final.counters.sent, final.counters.failed) == (2, 1)
+    skipped = [r for r in await world.recipients(bulk) if r.e164 == "+5492235961983"]
+    assert [r.error_message for r in skipped] == [OPTED_OUT]
+
+
+async def test_a_utility_bulk_still_reaches_who_opted_out(world: BulkWorld) -> None:
+    await juan_writes(world, "wamid.STOP", "STOP", 0)
+    await world.engine.start()
+    command = SubmitBulkCommand(
+        phone_number_id=NUMBER,
+        template_name="order_update",
+        recipients=[RecipientInput(phone=JUAN, variables={"order_id": "1", "status": "ok"})],
+    )
+    bulk = (await world.services.submit_bulk(world.principal, command)).bulk
+    final = await world.finished(bulk)
+    await world.engine.stop()
+
+    assert world.meta.calls == [JUAN]
+    assert final.counters.sent == 1

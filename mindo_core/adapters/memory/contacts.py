@@ -118,6 +118,13 @@ class InMemoryContacts:
     ) -> Contact:
         return self._contact(organisation_id, phone, "outbound", at)
 
+    async def opted_out_among(
+        self, organisation_id: OrganisationId, phones: Sequence[str]
+    ) -> frozenset[str]:
+        found = (self._tables.contact_by_phone.get((organisation_id, p)) for p in phones)
+        contacts = (self._tables.contacts[c] for c in found if c is not None)
+        return frozenset(c.phone for c in contacts if c.opted_out)
+
     async def find_contact(self, organisation_id: OrganisationId, phone: str) -> Contact | None:
         contact_id = self._tables.contact_by_phone.get((organisation_id, phone))
         return None if contact_id is None else self._tables.contacts[contact_id]

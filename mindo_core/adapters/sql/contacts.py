@@ -141,6 +141,19 @@ class SqlContacts:
         assert row is not None
         return _contact(row)
 
+    async def opted_out_among(
+        self, organisation_id: OrganisationId, phones: Sequence[str]
+    ) -> frozenset[str]:
+        if not phones:
+            return frozenset()
+        query = select(ContactRow.phone).where(
+            ContactRow.organisation_id == organisation_id,
+            col(ContactRow.phone).in_(set(phones)),
+            col(ContactRow.opted_out_at).is_not(None),
+        )
+        async with self._database.transaction() as session:
+            return frozenset((await session.exec(query)).all())
+
     async def find_contact(self, organisation_id: OrganisationId, phone: str) -> Contact | None:
         async with self._database.transaction() as session:
             row = await _contact_row(session, organisation_id, phone)
