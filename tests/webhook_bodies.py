@@ -143,3 +143,24 @@ def inbound_item(
 
 def signed(body: bytes, secret: str = APP_SECRET) -> str:
     return sign(body, secret)
+
+
+def preferences_body(
+    waba_id: str, phone_number_id: str, wa_id: str, choice: str, at: datetime
+) -> bytes:
+    """A user stopping (``stop``) or resuming (``resume``) marketing messages in WhatsApp."""
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
+        "contacts": [{"wa_id": wa_id, "profile": {"name": "Juan Perez"}}],
+        "user_preferences": [
+            {
+                "wa_id": wa_id,
+                "detail": "User requested to stop marketing messages",
+                "category": "marketing_messages",
+                "value": choice,
+                "timestamp": int(at.timestamp()),
+            }
+        ],
+    }
+    return envelope(waba_id, "user_preferences", [value])

@@ -14,7 +14,9 @@ A POST from Meta is ``{"object": "whatsapp_business_account", "entry": [{"id": W
 - ``message_template_status_update``: a template approved, paused, disabled…;
 - ``phone_number_quality_update``: a number's throughput or messaging limit changed;
 - ``business_capability_update``: the portfolio's messaging limit changed (integers, -1 for
-  unlimited).
+  unlimited);
+- ``user_preferences``: a user stopped or resumed the business's marketing messages in
+  WhatsApp itself (``MarketingPreference``).
 
 Anything else is ignored (counted, not an error): Meta adds fields over time. A malformed body
 is refused with ``InvalidRequest`` so that the sender learns it (JSON nested beyond what the
@@ -145,12 +147,23 @@ class CapabilityChange:
 AccountEvent = TemplateStatusChange | NumberQualityChange | CapabilityChange
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MarketingPreference:
+    """A user stopped (``stop``) or resumed marketing messages from the business's number."""
+
+    phone_number_id: str
+    phone: str  # E.164
+    at: datetime
+    stop: bool
+
+
 @dataclass(frozen=True, kw_only=True)
 class WebhookBatch:
     statuses: tuple[StatusUpdate, ...]
     account_events: tuple[AccountEvent, ...]
     ignored: int
     inbound: tuple[InboundMessage, ...] = ()
+    preferences: tuple[MarketingPreference, ...] = ()
 
 
 def parse_webhook(body: bytes) -> WebhookBatch:
@@ -164,6 +177,7 @@ def parse_webhook(body: bytes) -> WebhookBatch:
         raise InvalidRequest("Webhook body has no entry list")
     statuses: list[StatusUpdate] = []
     inbound: list[InboundMessage] = []
+    preferences: list[MarketingPreference] = []
     events: list[AccountEvent] = []
     ignored = 0
     for change in _changes(payload["entry"]):
@@ -173,6 +187,11 @@ def parse_webhook(body: bytes) -> WebhookBatch:
             received = list(_inbound(change.value))
             inbound.extend(m for m in received if m is not None)
             ignored += sum(s is None for s in found) + sum(m is None for m in received)
+            continue
+        if change.field == "user_preferences":
+            read = list(_preferences(change.value))
+            preferences.extend(p for p in read if p is not None)
+            ignored += sum(p is None for p in read)
             continue
         event = _account_event(change)
         if event is None:
@@ -184,6 +203,7 @@ def parse_webhook(body: bytes) -> WebhookBatch:
         account_events=tuple(events),
         ignored=ignored,
         inbound=tuple(inbound),
+        preferences=tuple(preferences),
     )
 
 
@@ -402,3 +422,27 @@ def _content(kind: str, body: object) -> tuple[object, object]:
 
 def _bounded(value: object, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
+
+
+# -- marketing preferences ---------------------------------------------------------------------
+
+
+def _preferences(value: Mapping[str, Any]) -> Iterator[MarketingPreference | None]:
+    phone_number_id = _phone_number_id(value)
+    items = value.get("user_preferences")
+    for item in items if isinstance(items, list) else ():
+        yield _preference(item, phone_number_id) if isinstance(item, dict) else None
+
+
+def _preference(item: Mapping[str, Any], phone_number_id: str) -> MarketingPreference | None:
+    wa_id, choice, at = item.get("wa_id"), item.get("value"), _timestamp(item.get("timestamp"))
+    if item.get("category") != "marketing_messages" or choice not in ("stop", "resume"):
+        return None
+    phone = _sender_phone(wa_id) if isinstance(wa_id, str) else None
+    if phone is None or at is None or not phone_number_id:
+        return None
+    if len(phone_number_id) > _MAX_PHONE_NUMBER_ID:
+        return None
+    return MarketingPreference(
+        phone_number_id=phone_number_id, phone=phone, at=at, stop=choice == "stop"
+    )

@@ -14,6 +14,16 @@ from mindo_core.domain.accounts import OrganisationId
 
 
 @dataclass(frozen=True, kw_only=True)
+class OptEvent:
+    """Meta says a user stopped or resumed marketing messages from one of the numbers."""
+
+    phone_number_id: str
+    phone: str  # E.164
+    at: datetime
+    change: OptChange
+
+
+@dataclass(frozen=True, kw_only=True)
 class InboundReport:
     recorded: int  # new messages stored
     duplicates: int  # already stored (Meta posts again) or twice in the batch
@@ -35,6 +45,13 @@ class ContactStore(Protocol):
         that message carried (when it carried one). A new message whose wamid is in
         ``opt_changes`` opts its contact out (``opted_out_at`` = its time) or back in, unless
         the contact's last opt change came from a later message."""
+        ...
+
+    async def apply_opt_events(self, events: Sequence[OptEvent]) -> int:
+        """One transaction: each event opts the contact of the organisation owning its number
+        out or in (the contact is created, ``outbound``, if it is none), unless their last opt
+        change is later. Events for numbers no organisation has are ignored. Returns how many
+        were for a managed number."""
         ...
 
     async def add_outbound_contact(

@@ -76,6 +76,8 @@ class IngestWebhook:
         inbound = [message for batch in batches for message in batch.inbound]
         if inbound:
             await self._inbound.record(inbound)
+        preferences = [preference for batch in batches for preference in batch.preferences]
+        await self._inbound.record_meta_opt_outs(statuses, preferences)
         return [await self._answer(item) for item in read]
 
     async def _answer(self, read: WebhookBatch | MindoError) -> IngestReport | MindoError:

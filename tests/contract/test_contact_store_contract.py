@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
+from mindo_core.ports.contacts import OptEvent
 from mindo_core.ports.stores import Stores
 from tests.contract.tenants import MADRID_SUMMER, T0, tenant
 
@@ -228,3 +229,28 @@ async def test_the_suppression_list_is_read_for_many_phones_at_once(stores: Stor
     assert among == frozenset({ANA})
     assert await stores.contacts.opted_out_among(globex.organisation.id, [ANA]) == frozenset()
     assert await stores.contacts.opted_out_among(acme.organisation.id, []) == frozenset()
+
+
+def meta_says(change: OptChange, seconds: int, number: str = "101") -> OptEvent:
+    return OptEvent(
+        phone_number_id=number, phone=ANA, at=T0 + timedelta(seconds=seconds), change=change
+    )
+
+
+async def test_meta_opt_events_create_the_contact_and_follow_the_latest(stores: Stores) -> None:
+    owner = await tenant(stores)
+    org = owner.organisation.id
+
+    managed = await stores.contacts.apply_opt_events(
+        [meta_says("opt_out", 10), meta_says("opt_out", 5, number="999")]
+    )
+    stopped = await stores.contacts.find_contact(org, ANA)
+    await stores.contacts.apply_opt_events([meta_says("opt_in", 30), meta_says("opt_out", 20)])
+    resumed = await stores.contacts.find_contact(org, ANA)
+
+    assert managed == 1
+    assert stopped is not None
+    assert stopped.source == "outbound"
+    assert stopped.opted_out_at == T0 + timedelta(seconds=10)
+    assert resumed is not None
+    assert not resumed.opted_out

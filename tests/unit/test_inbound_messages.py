@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 
 from mindo_core.contacts.model import SESSION_WINDOW, session_window
-from mindo_core.delivery.webhook_payloads import MAX_INBOUND_TEXT, InboundMessage, parse_webhook
+from mindo_core.delivery.webhook_payloads import (
+    MAX_INBOUND_TEXT,
+    InboundMessage,
+    MarketingPreference,
+    parse_webhook,
+)
 from tests.webhook_bodies import (
     capability_body,
     inbound_body,
     inbound_item,
+    preferences_body,
     quality_body,
     template_status_body,
     text_item,
@@ -135,6 +141,21 @@ def test_account_events_carry_the_entry_time() -> None:
     events = [event for body in bodies for event in parse_webhook(body).account_events]
     assert [event.at for event in events] == [AT, AT, AT]
     assert parse_webhook(capability_body(WABA, 10_000)).account_events[0].at is None
+
+
+@pytest.mark.parametrize(("choice", "stop"), [("stop", True), ("resume", False)])
+def test_a_marketing_preference_is_read(choice: str, stop: bool) -> None:
+    batch = parse_webhook(preferences_body(WABA, NUMBER, "5492235961983", choice, AT))
+    assert batch.preferences == (
+        MarketingPreference(phone_number_id=NUMBER, phone="+5492235961983", at=AT, stop=stop),
+    )
+
+
+def test_a_preference_of_another_category_is_ignored() -> None:
+    body = json.loads(preferences_body(WABA, NUMBER, "5492235961983", "stop", AT))
+    body["entry"][0]["changes"][0]["value"]["user_preferences"][0]["category"] = "other"
+    batch = parse_webhook(json.dumps(body).encode())
+    assert (batch.preferences, batch.ignored) == ((), 1)
 
 
 # -- the 24-hour window ------------------------------------------------------------------------

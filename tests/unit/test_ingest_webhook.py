@@ -36,6 +36,7 @@ from tests.webhook_bodies import (
     capability_body,
     inbound_body,
     inbound_item,
+    preferences_body,
     quality_body,
     signed,
     status_item,
@@ -533,3 +534,35 @@ async def test_a_utility_bulk_still_reaches_who_opted_out(world: BulkWorld) -> N
 
     assert world.meta.calls == [JUAN]
     assert final.counters.sent == 1
+
+
+async def test_a_user_who_stops_marketing_in_whatsapp_is_opted_out_until_they_resume(
+    world: BulkWorld,
+) -> None:
+    await post(world, preferences_body(WABA, NUMBER, JUAN, "stop", AT))
+    with pytest.raises(RecipientOptedOut):
+        await world.services.send_message(world.principal, welcome_to_juan())
+
+    await post(world, preferences_body(WABA, NUMBER, JUAN, "resume", AT + timedelta(hours=1)))
+
+    await world.services.send_message(world.principal, welcome_to_juan())
+
+
+async def test_meta_failing_a_send_with_131050_opts_the_recipient_out(world: BulkWorld) -> None:
+    failed = status_item("wamid.PROMO", "failed", AT, to=JUAN, error_code=131050)
+
+    await post(world, statuses_body(WABA, NUMBER, [failed]))
+
+    lookup = await world.services.contact_lookup(world.principal, JUAN)
+    assert lookup.contact is not None
+    assert lookup.contact.opted_out
+    assert lookup.contact.source == "outbound"
+
+
+async def test_a_late_131050_does_not_undo_a_later_start(world: BulkWorld) -> None:
+    await juan_writes(world, "wamid.START", "START", 10)
+    failed = status_item("wamid.OLD", "failed", AT, to=JUAN, error_code=131050)
+
+    await post(world, statuses_body(WABA, NUMBER, [failed]))
+
+    await world.services.send_message(world.principal, welcome_to_juan())

@@ -12,7 +12,7 @@ from mindo_core.contacts.model import Contact, ContactId, ContactSource, Inbound
 from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId, PhoneNumber
-from mindo_core.ports.contacts import InboundReport
+from mindo_core.ports.contacts import InboundReport, OptEvent
 
 __all__ = ["InMemoryContacts", "InMemoryEventMarks"]
 
@@ -39,7 +39,7 @@ class InMemoryContacts:
                 duplicates += 1
             else:
                 self._record(message, *owner, received_at=received_at)
-                self._opt(message, owner[0], changes.get(message.wamid))
+                self._opt(owner[0], message.sender_phone, message.at, changes.get(message.wamid))
                 recorded += 1
         return InboundReport(recorded=recorded, duplicates=duplicates, unmanaged=unmanaged)
 
@@ -80,13 +80,26 @@ class InMemoryContacts:
             received_at=received_at,
         )
 
+    async def apply_opt_events(self, events: Sequence[OptEvent]) -> int:
+        managed = 0
+        for event in events:
+            owner = self._owner(event.phone_number_id)
+            if owner is None:
+                continue
+            self._contact(owner[0], event.phone, "outbound", event.at)
+            self._opt(owner[0], event.phone, event.at, event.change)
+            managed += 1
+        return managed
+
     def _opt(
-        self, message: InboundMessage, organisation_id: OrganisationId, change: OptChange | None
+        self,
+        organisation_id: OrganisationId,
+        phone: str,
+        at: datetime,
+        change: OptChange | None,
     ) -> None:
-        contact = self._tables.contacts[
-            self._tables.contact_by_phone[(organisation_id, message.sender_phone)]
-        ]
-        at = aware(message.at)
+        contact = self._tables.contacts[self._tables.contact_by_phone[(organisation_id, phone)]]
+        at = aware(at)
         if change is None or (contact.opt_changed_at is not None and contact.opt_changed_at > at):
             return
         opted_out_at = at if change == "opt_out" else None

@@ -29,7 +29,7 @@ from mindo_core.contacts.model import Contact, ContactId, ContactSource, Inbound
 from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
-from mindo_core.ports.contacts import InboundReport
+from mindo_core.ports.contacts import InboundReport, OptEvent
 
 __all__ = ["SqlContacts", "SqlEventMarks"]
 
@@ -57,7 +57,8 @@ class SqlContacts:
                 if owner is None:
                     unmanaged += 1
                 elif await self._record(session, message, *owner, received_at=received_at):
-                    await _opt(session, message, owner[0], changes.get(message.wamid))
+                    change = changes.get(message.wamid)
+                    await _opt(session, owner[0], message.sender_phone, message.at, change)
                     recorded += 1
                 else:
                     duplicates += 1
@@ -131,6 +132,20 @@ class SqlContacts:
         assert contact_id is not None  # a row read back always has its key
         return contact_id
 
+    async def apply_opt_events(self, events: Sequence[OptEvent]) -> int:
+        managed = 0
+        async with self._database.transaction() as session:
+            owners = await _owners(session, {e.phone_number_id for e in events})
+            for event in events:
+                owner = owners.get(event.phone_number_id)
+                if owner is None:
+                    continue
+                organisation_id = owner[0]
+                await self._contact_id(session, organisation_id, event.phone, "outbound", event.at)
+                await _opt(session, organisation_id, event.phone, event.at, event.change)
+                managed += 1
+        return managed
+
     async def add_outbound_contact(
         self, organisation_id: OrganisationId, phone: str, *, at: datetime
     ) -> Contact:
@@ -175,24 +190,28 @@ class SqlContacts:
 
 
 async def _opt(
-    session: AsyncSession, message: InboundMessage, organisation_id: int, change: OptChange | None
+    session: AsyncSession,
+    organisation_id: int,
+    phone: str,
+    when: datetime,
+    change: OptChange | None,
 ) -> None:
-    """The contact opted out or in by ``message``, unless a later message already did."""
+    """The contact opted out or in at ``when``, unless a later change already did."""
     if change is None:
         return
     changed = col(ContactRow.opt_changed_at)
     since = col(ContactRow.opted_out_at)
     # On the list already: it stays there since the first stop word.
-    at = sa.literal(message.at, UTCDateTime())
+    at = sa.literal(when, UTCDateTime())
     opted_out_at = sa.func.coalesce(since, at) if change == "opt_out" else None
     statement = (
         sa.update(ContactRow)
         .where(
             col(ContactRow.organisation_id) == organisation_id,
-            col(ContactRow.phone) == message.sender_phone,
-            sa.or_(changed.is_(None), changed <= message.at),
+            col(ContactRow.phone) == phone,
+            sa.or_(changed.is_(None), changed <= when),
         )
-        .values(opted_out_at=opted_out_at, opt_changed_at=message.at)
+        .values(opted_out_at=opted_out_at, opt_changed_at=when)
     )
     await (await session.connection()).execute(statement)
 
