@@ -28,6 +28,8 @@ from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_info import BusinessInfoQuery
 from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.connect_account import AccountConnector
+from mindo_core.services.contact_lookup import ContactLookup
+from mindo_core.services.inbound_messages import InboundMessages
 from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.message_status import MessageStatusQuery
@@ -68,6 +70,7 @@ class Services:
     ingest_webhook: IngestWebhook
     # Applies parked statuses in the background once started (``mindo serve`` starts it).
     status_writer: StatusWriter
+    contact_lookup: ContactLookup
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,9 +124,12 @@ def wire(
         bulk_engine=engine,
         business_overview=_business_overview(ports),
         business_info=BusinessInfoQuery(organisations=stores.organisations),
-        message_status=MessageStatusQuery(messages=stores.messages, templates=stores.templates),
+        message_status=MessageStatusQuery(
+            messages=stores.messages, templates=stores.templates, contacts=stores.contacts
+        ),
         ingest_webhook=_ingest_webhook(ports, statuses, engine, meta_app_secret),
         status_writer=statuses,
+        contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
     )
 
 
@@ -132,6 +138,7 @@ def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
+        contacts=ports.stores.contacts,
         meta=ports.meta,
         cipher=ports.cipher,
         clock=ports.clock,
@@ -165,6 +172,7 @@ def _send_message(ports: _Ports) -> SendMessage:
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
         messages=ports.stores.messages,
+        contacts=ports.stores.contacts,
         meta=ports.meta,
         cipher=ports.cipher,
         clock=ports.clock,
@@ -224,8 +232,10 @@ def _ingest_webhook(
         clock=ports.clock,
         progress=ports.progress,
         engine=engine,
+        marks=ports.stores.event_marks,
     )
-    return IngestWebhook(statuses, events, app_secret=app_secret)
+    inbound = InboundMessages(contacts=ports.stores.contacts, clock=ports.clock)
+    return IngestWebhook(statuses, events, app_secret=app_secret, inbound=inbound)
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from mindo_core.contacts.model import Contact
 from mindo_core.domain.accounts import Organisation
 from mindo_core.domain.errors import MindoError
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE
@@ -16,6 +17,7 @@ from mindo_core.services.business_overview import (
     NumberOverview,
     TemplateOverview,
 )
+from mindo_core.services.contact_lookup import ContactLookupResult
 from mindo_core.services.ingest_webhook import IngestReport
 from mindo_core.services.message_status import MessageView
 from mindo_core.services.send_message import SendMessageCommand, SentMessage
@@ -168,13 +170,21 @@ def message(view: MessageView) -> pb.Message:
             language=template.language if template else "",
             category=template.category if template else "",
         ),
-        recipient=pb.MessageRecipient(phone=record.recipient_phone),
+        recipient=_recipient(record.recipient_phone, view.contact),
         variables_used=dict(record.variables_used),
         delivery_status=delivery,
         meta_message_id=record.wamid or "",
         was_successful=view.was_successful,
         error_message=view.send_error or "",
         sent_at=timestamp(record.sent_at or record.created_at),
+    )
+
+
+def _recipient(phone: str, contact: Contact | None) -> pb.MessageRecipient:
+    if contact is None:
+        return pb.MessageRecipient(phone=phone)
+    return pb.MessageRecipient(
+        phone=phone, contact_name=contact.display_name, contact_id=contact.id
     )
 
 
@@ -187,8 +197,43 @@ def ingest_result(answer: IngestReport | MindoError) -> pb.IngestWebhookResult:
             error_code=details.code,
             error_message=details.message,
         )
-    return pb.IngestWebhookResult(statuses=answer.statuses, account_events=answer.account_events)
+    return pb.IngestWebhookResult(
+        statuses=answer.statuses,
+        account_events=answer.account_events,
+        inbound_messages=answer.inbound_messages,
+    )
 
 
 def ingest_report(report: IngestReport) -> pb.IngestWebhookResponse:
-    return pb.IngestWebhookResponse(statuses=report.statuses, account_events=report.account_events)
+    return pb.IngestWebhookResponse(
+        statuses=report.statuses,
+        account_events=report.account_events,
+        inbound_messages=report.inbound_messages,
+    )
+
+
+def contact_lookup(result: ContactLookupResult) -> pb.LookupContactResponse:
+    window = result.window
+    return pb.LookupContactResponse(
+        found=result.found,
+        contact=None if result.contact is None else _contact(result.contact),
+        has_replied=window.has_replied,
+        last_reply_at=timestamp(window.last_reply_at),
+        session_window_active=window.active,
+        session_expires_at=timestamp(window.expires_at),
+        opted_out=result.contact is not None and result.contact.opted_out,
+        opted_out_at=None if result.contact is None else timestamp(result.contact.opted_out_at),
+    )
+
+
+def _contact(contact: Contact) -> pb.Contact:
+    return pb.Contact(
+        id=contact.id,
+        full_name=contact.display_name,
+        phone=contact.phone,
+        email=contact.email,
+        contact_list_id=contact.contact_list_id,
+        contact_list_name=contact.contact_list_name,
+        source=contact.source,
+        created_at=timestamp(contact.created_at),
+    )

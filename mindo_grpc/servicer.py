@@ -116,6 +116,13 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
     ) -> pb.BusinessInfo:
         return convert.business_info(await self.services.business_info(principal))
 
+    @unary("read")
+    async def LookupContact(
+        self, request: pb.LookupContactRequest, principal: Principal
+    ) -> pb.LookupContactResponse:
+        result = await self.services.contact_lookup(principal, request.phone)
+        return convert.contact_lookup(result)
+
     @unary(None)
     async def CheckApiKey(
         self, request: pb.CheckApiKeyRequest, principal: Principal

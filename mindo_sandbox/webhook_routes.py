@@ -2,7 +2,8 @@
 
 ``PUT /_sandbox/webhooks`` replaces the settings; ``GET /_sandbox/webhooks/sent`` lists every POST
 made (exact body, signature, the receiver's status); ``POST /_sandbox/events/<field>`` changes
-the sandbox as Meta's event would and posts the notification.
+the sandbox as Meta's event would and posts the notification; ``POST /_sandbox/inbound`` plays a
+user writing to a number (``inbound``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mindo_sandbox.account_events import (
 )
 from mindo_sandbox.admin_http import AdminHandler, admin, fail, json_body, since_and_limit
 from mindo_sandbox.graph_routes import STATE_KEY
+from mindo_sandbox.inbound import UnknownNumber, inbound_message
 from mindo_sandbox.state import SandboxState
 from mindo_sandbox.webhook_config import WebhookConfig
 
@@ -41,6 +43,7 @@ def add_webhook_routes(app: web.Application) -> None:
     }
     for name, handler in events.items():
         app.router.add_post(f"/_sandbox/events/{name}", admin(_event(handler)))
+    app.router.add_post("/_sandbox/inbound", admin(_inbound))
 
 
 async def _get_config(request: web.Request) -> web.Response:
@@ -89,3 +92,14 @@ def _event(handler: EventHandler) -> AdminHandler:
         )
 
     return endpoint
+
+
+async def _inbound(request: web.Request) -> web.Response:
+    """Posts the user's message as Meta would; answers with the body and whether it went."""
+    state = request.app[STATE_KEY]
+    try:
+        inbound = inbound_message(state, await json_body(request))
+    except UnknownNumber as error:
+        return fail(404, str(error))
+    posted = state.webhooks.post_now(field="messages", body=inbound.body)
+    return web.json_response({"posted": posted, "webhook": inbound.body})

@@ -104,11 +104,16 @@ class WebhookSender:
     ) -> tuple[dict[str, Any], bool]:
         """Posts an account notification now; returns its body and whether it was posted."""
         body = account_body(waba_id=waba_id, field=field, value=value, at=self._clock.time())
+        return body, self.post_now(field=field, body=body)
+
+    def post_now(self, *, field: str, body: Mapping[str, Any]) -> bool:
+        """Posts a whole webhook body now (retried as any other); False if there is no callback
+        URL or the sender is not running."""
         url = self.config.callback_url
         if url is None or not self.running:
-            return body, False
+            return False
         self._spawn(self._deliver(self._outgoing(url, field, body), attempt=1))
-        return body, True
+        return True
 
     # ----------------------------------------------------------------------------------------
     # Lifecycle

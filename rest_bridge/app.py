@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from rest_bridge.access_log import PathOnlyAccessLogger
 from rest_bridge.middleware import json_errors
 from rest_bridge.openapi import build_document
 from rest_bridge.routes import ROUTES, Route
@@ -81,7 +82,7 @@ async def start_bridge(
         grpc_target, rpc_timeout_seconds=rpc_timeout_seconds, webhook_secrets=webhook_secrets
     )
     app[WEBHOOK_SECRETS].warn_when_missing()
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log_class=PathOnlyAccessLogger)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -104,4 +105,4 @@ def run_bridge(
     logger.info("REST bridge on %s:%s, gRPC service at %s", host, port, grpc_target)
     app = build_app(grpc_target, webhook_secrets=webhook_secrets)
     app[WEBHOOK_SECRETS].warn_when_missing()
-    web.run_app(app, host=host, port=port, print=None)
+    web.run_app(app, host=host, port=port, print=None, access_log_class=PathOnlyAccessLogger)

@@ -19,7 +19,7 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     api_key_forbidden                      403  {"error"}                  (documented)
     webhook_signature_invalid              401  {"error", "code"}   (POST /webhooks/meta)
     message_not_found, bulk_not_found, …   404  {"error", "code"}
-    conflict                               409  {"error", "code"}
+    conflict, recipient_opted_out          409  {"error", "code"}
     failed_precondition                    400  {"error", "code"}   (e.g. cancelling a bulk
                                                 that is over)
     rate_limited                           429  {"error", "code"} + Retry-After
@@ -166,6 +166,7 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "bulk_not_found": (404, _with_code),
     "organisation_not_found": (404, _with_code),
     "conflict": (409, _with_code),
+    "recipient_opted_out": (409, _with_code),
     "failed_precondition": (400, _with_code),
     "rate_limited": (429, _with_code),
     "meta_error": (502, _meta_failure),

@@ -5,10 +5,18 @@ A POST from Meta is ``{"object": "whatsapp_business_account", "entry": [{"id": W
 
 - ``messages`` with ``value.statuses[]``: a message's delivery status (sent, delivered, read,
   failed with ``errors[]``); echoes ``biz_opaque_callback_data`` when the send carried it;
+- ``messages`` with ``value.messages[]`` and ``value.contacts[]``: a user writing to one of the
+  numbers (``InboundMessage``): text, a template's quick-reply button, an interactive reply, media
+  with its caption, a reaction, or any other type (kept with its type and no text); the sender's
+  WhatsApp profile name comes from ``contacts[].profile.name``. ``from`` is normalised to E.164
+  here (Argentina's and Mexico's mobile quirks included); a sender that is no phone number is
+  skipped;
 - ``message_template_status_update``: a template approved, paused, disabled…;
 - ``phone_number_quality_update``: a number's throughput or messaging limit changed;
 - ``business_capability_update``: the portfolio's messaging limit changed (integers, -1 for
-  unlimited).
+  unlimited);
+- ``user_preferences``: a user stopped or resumed the business's marketing messages in
+  WhatsApp itself (``MarketingPreference``).
 
 Anything else is ignored (counted, not an error): Meta adds fields over time. A malformed body
 is refused with ``InvalidRequest`` so that the sender learns it (JSON nested beyond what the
@@ -16,6 +24,9 @@ parser can follow included), but an unknown shape inside a well-formed envelope 
 rather than failing the whole batch. So is a status with an absurd value (an error code beyond
 32 bits, a wamid or id wider than any Meta issues): statuses of many POSTs are written in one
 transaction, and one value the database cannot hold must not fail the others.
+
+Account events carry the time Meta gives them (``entry.time``, else the value's own
+``timestamp``), so that a replayed or late event can be told from a newer one.
 
 The signature: ``X-Hub-Signature-256: sha256=<hex>``, the HMAC-SHA256 of the raw body keyed by
 the app secret, compared in constant time.
@@ -33,6 +44,7 @@ from typing import Any, Final, cast
 
 from mindo_core.domain.errors import InvalidRequest, Unauthenticated
 from mindo_core.domain.messages import DeliveryState
+from mindo_core.phones.e164 import to_e164
 
 SIGNATURE_PREFIX: Final = "sha256="
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
@@ -42,6 +54,11 @@ _MAX_WAMID: Final = 128
 _MAX_RECIPIENT_ID: Final = 32
 _MAX_PHONE_NUMBER_ID: Final = 64
 _MAX_ERROR_CODE: Final = 2**31 - 1
+# Inbound text is bounded: Meta's own limit on a text message is 4,096 characters.
+MAX_INBOUND_TEXT: Final = 4096
+_MAX_PROFILE_NAME: Final = 256
+_MAX_MESSAGE_TYPE: Final = 32
+_MAX_PAYLOAD: Final = 256
 
 
 class WebhookSignatureInvalid(Unauthenticated):
@@ -83,6 +100,24 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class InboundMessage:
+    """A message a user sent to one of the business's numbers."""
+
+    wamid: str
+    phone_number_id: str
+    sender_phone: str  # E.164
+    at: datetime  # when the user sent it (Meta's timestamp)
+    type: str  # text, button, interactive, image, reaction, …
+    profile_name: str | None = None
+    # What the user wrote or chose: the text, the button's or reply's title, the caption, the
+    # reaction's emoji.
+    text: str | None = None
+    # What the business attached to the button or reply (a quick-reply payload, a reply id).
+    payload: str | None = None
+    context_wamid: str | None = None  # the business message replied or reacted to
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TemplateStatusChange:
     waba_id: str
     meta_template_id: str
@@ -90,6 +125,7 @@ class TemplateStatusChange:
     language: str
     event: str
     reason: str | None
+    at: datetime | None = None  # when Meta says it happened; None when it does not say
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -98,15 +134,27 @@ class NumberQualityChange:
     display_phone_number: str
     event: str
     messaging_limit: str | None  # a TIER_* value when the limit changed
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CapabilityChange:
     waba_id: str
     max_daily_conversations: int | None  # -1: unlimited
+    at: datetime | None = None
 
 
 AccountEvent = TemplateStatusChange | NumberQualityChange | CapabilityChange
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MarketingPreference:
+    """A user stopped (``stop``) or resumed marketing messages from the business's number."""
+
+    phone_number_id: str
+    phone: str  # E.164
+    at: datetime
+    stop: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +162,8 @@ class WebhookBatch:
     statuses: tuple[StatusUpdate, ...]
     account_events: tuple[AccountEvent, ...]
     ignored: int
+    inbound: tuple[InboundMessage, ...] = ()
+    preferences: tuple[MarketingPreference, ...] = ()
 
 
 def parse_webhook(body: bytes) -> WebhookBatch:
@@ -126,35 +176,68 @@ def parse_webhook(body: bytes) -> WebhookBatch:
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise InvalidRequest("Webhook body has no entry list")
     statuses: list[StatusUpdate] = []
+    inbound: list[InboundMessage] = []
+    preferences: list[MarketingPreference] = []
     events: list[AccountEvent] = []
     ignored = 0
-    for waba_id, field, value in _changes(payload["entry"]):
-        if field == "messages":
-            found = list(_statuses(value))
+    for change in _changes(payload["entry"]):
+        if change.field == "messages":
+            found = list(_statuses(change.value))
             statuses.extend(s for s in found if s is not None)
-            ignored += sum(s is None for s in found)
+            received = list(_inbound(change.value))
+            inbound.extend(m for m in received if m is not None)
+            ignored += sum(s is None for s in found) + sum(m is None for m in received)
             continue
-        event = _account_event(waba_id, field, value)
+        if change.field == "user_preferences":
+            read = list(_preferences(change.value))
+            preferences.extend(p for p in read if p is not None)
+            ignored += sum(p is None for p in read)
+            continue
+        event = _account_event(change)
         if event is None:
             ignored += 1
         else:
             events.append(event)
-    return WebhookBatch(statuses=tuple(statuses), account_events=tuple(events), ignored=ignored)
+    return WebhookBatch(
+        statuses=tuple(statuses),
+        account_events=tuple(events),
+        ignored=ignored,
+        inbound=tuple(inbound),
+        preferences=tuple(preferences),
+    )
 
 
-def _changes(entries: list[Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Change:
+    waba_id: str
+    entry_time: datetime | None
+    field: str
+    value: Mapping[str, Any]
+
+
+def _changes(entries: list[Any]) -> Iterator[_Change]:
     for entry in entries:
         if not isinstance(entry, dict):
             continue
         waba_id = str(entry.get("id", ""))
+        entry_time = _timestamp(entry.get("time")) if "time" in entry else None
         for change in entry.get("changes") or ():
             if isinstance(change, dict) and isinstance(change.get("value"), dict):
-                yield waba_id, str(change.get("field", "")), change["value"]
+                yield _Change(
+                    waba_id=waba_id,
+                    entry_time=entry_time,
+                    field=str(change.get("field", "")),
+                    value=change["value"],
+                )
+
+
+def _phone_number_id(value: Mapping[str, Any]) -> str:
+    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    return str(cast(Mapping[str, Any], metadata).get("phone_number_id", ""))
 
 
 def _statuses(value: Mapping[str, Any]) -> Iterator[StatusUpdate | None]:
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-    phone_number_id = str(cast(Mapping[str, Any], metadata).get("phone_number_id", ""))
+    phone_number_id = _phone_number_id(value)
     for item in value.get("statuses") or ():
         status = _status(item, phone_number_id) if isinstance(item, dict) else None
         yield status if status is not None and _holdable(status) else None
@@ -215,7 +298,9 @@ def _first_error(errors: object) -> tuple[int | None, str | None, str | None]:
     )
 
 
-def _account_event(waba_id: str, field: str, value: Mapping[str, Any]) -> AccountEvent | None:
+def _account_event(change: _Change) -> AccountEvent | None:
+    waba_id, field, value = change.waba_id, change.field, change.value
+    at = change.entry_time or _timestamp(value.get("timestamp"))
     if field == "message_template_status_update":
         return TemplateStatusChange(
             waba_id=waba_id,
@@ -224,6 +309,7 @@ def _account_event(waba_id: str, field: str, value: Mapping[str, Any]) -> Accoun
             language=str(value.get("message_template_language", "")),
             event=str(value.get("event", "")).upper(),
             reason=str(value["reason"]) if value.get("reason") else None,
+            at=at,
         )
     if field == "phone_number_quality_update":
         limit = value.get("max_daily_conversations_per_business") or value.get("current_limit")
@@ -232,12 +318,131 @@ def _account_event(waba_id: str, field: str, value: Mapping[str, Any]) -> Accoun
             display_phone_number=str(value.get("display_phone_number", "")),
             event=str(value.get("event", "")).upper(),
             messaging_limit=str(limit) if limit else None,
+            at=at,
         )
     if field == "business_capability_update":
         raw = value.get("max_daily_conversations_per_business")
         if raw is None:
             raw = value.get("max_daily_conversation_per_phone")
         return CapabilityChange(
-            waba_id=waba_id, max_daily_conversations=raw if isinstance(raw, int) else None
+            waba_id=waba_id,
+            max_daily_conversations=raw if isinstance(raw, int) else None,
+            at=at,
         )
     return None
+
+
+# -- inbound messages --------------------------------------------------------------------------
+
+# Where each type keeps what the user wrote (the text) and what the business attached (payload).
+_MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
+
+
+def _inbound(value: Mapping[str, Any]) -> Iterator[InboundMessage | None]:
+    messages = value.get("messages")
+    if not isinstance(messages, list):
+        return
+    phone_number_id = _phone_number_id(value)
+    names = _profile_names(value.get("contacts"))
+    for item in messages:
+        message = _inbound_message(item, phone_number_id, names) if isinstance(item, dict) else None
+        yield message
+
+
+def _profile_names(contacts: object) -> dict[str, str]:
+    """Each sender's WhatsApp profile name, by their ``wa_id``."""
+    names: dict[str, str] = {}
+    for contact in contacts if isinstance(contacts, list) else ():
+        if not isinstance(contact, dict) or not isinstance(contact.get("profile"), dict):
+            continue
+        name = contact["profile"].get("name")
+        if isinstance(name, str) and name.strip():
+            names[str(contact.get("wa_id", ""))] = name.strip()[:_MAX_PROFILE_NAME]
+    return names
+
+
+def _inbound_message(
+    item: Mapping[str, Any], phone_number_id: str, names: Mapping[str, str]
+) -> InboundMessage | None:
+    wamid, sender, kind = item.get("id"), item.get("from"), item.get("type")
+    at = _timestamp(item.get("timestamp"))
+    if not (isinstance(wamid, str) and wamid and isinstance(sender, str) and isinstance(kind, str)):
+        return None
+    phone = _sender_phone(sender)
+    if at is None or phone is None or len(wamid) > _MAX_WAMID or not phone_number_id:
+        return None
+    if len(phone_number_id) > _MAX_PHONE_NUMBER_ID or len(kind) > _MAX_MESSAGE_TYPE:
+        return None
+    text, payload = _content(kind, item.get(kind))
+    context = item.get("context")
+    replied_to = context.get("id") if isinstance(context, dict) else None
+    if kind == "reaction" and isinstance(item.get(kind), dict):
+        replied_to = item[kind].get("message_id")
+    return InboundMessage(
+        wamid=wamid,
+        phone_number_id=phone_number_id,
+        sender_phone=phone,
+        at=at,
+        type=kind,
+        profile_name=names.get(sender),
+        text=_bounded(text, MAX_INBOUND_TEXT),
+        payload=_bounded(payload, _MAX_PAYLOAD),
+        context_wamid=_bounded(replied_to, _MAX_WAMID),
+    )
+
+
+def _sender_phone(sender: str) -> str | None:
+    if not sender.isdigit():
+        return None
+    try:
+        return to_e164("+" + sender, field="from")
+    except InvalidRequest:
+        return None
+
+
+def _content(kind: str, body: object) -> tuple[object, object]:
+    """(text, payload) of a message of type ``kind`` whose own object is ``body``."""
+    if not isinstance(body, dict):
+        return None, None
+    if kind == "text":
+        return body.get("body"), None
+    if kind == "button":
+        return body.get("text"), body.get("payload")
+    if kind == "interactive":
+        reply = body.get("button_reply") or body.get("list_reply")
+        if isinstance(reply, dict):
+            return reply.get("title"), reply.get("id")
+        return None, None
+    if kind in _MEDIA_TYPES:
+        return body.get("caption"), None
+    if kind == "reaction":
+        return body.get("emoji"), None
+    return None, None
+
+
+def _bounded(value: object, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+# -- marketing preferences ---------------------------------------------------------------------
+
+
+def _preferences(value: Mapping[str, Any]) -> Iterator[MarketingPreference | None]:
+    phone_number_id = _phone_number_id(value)
+    items = value.get("user_preferences")
+    for item in items if isinstance(items, list) else ():
+        yield _preference(item, phone_number_id) if isinstance(item, dict) else None
+
+
+def _preference(item: Mapping[str, Any], phone_number_id: str) -> MarketingPreference | None:
+    wa_id, choice, at = item.get("wa_id"), item.get("value"), _timestamp(item.get("timestamp"))
+    if item.get("category") != "marketing_messages" or choice not in ("stop", "resume"):
+        return None
+    phone = _sender_phone(wa_id) if isinstance(wa_id, str) else None
+    if phone is None or at is None or not phone_number_id:
+        return None
+    if len(phone_number_id) > _MAX_PHONE_NUMBER_ID:
+        return None
+    return MarketingPreference(
+        phone_number_id=phone_number_id, phone=phone, at=at, stop=choice == "stop"
+    )

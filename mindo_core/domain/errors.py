@@ -153,6 +153,18 @@ class FailedPrecondition(MindoError):
     code = "failed_precondition"
 
 
+class RecipientOptedOut(FailedPrecondition):
+    """The recipient asked the organisation to stop marketing messages (suppression list)."""
+
+    code = "recipient_opted_out"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The recipient opted out of this organisation's marketing messages; "
+            "marketing templates are not sent to them"
+        )
+
+
 class TemplateNotApproved(FailedPrecondition):
     code = "template_not_approved"
 

@@ -60,6 +60,7 @@ from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settings import EngineSettings
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.contacts import ContactStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
@@ -78,6 +79,7 @@ class BulkEngine:
         accounts: AccountStore,
         templates: TemplateStore,
         bulks: BulkStore,
+        contacts: ContactStore,
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
@@ -89,6 +91,7 @@ class BulkEngine:
             accounts=accounts,
             templates=templates,
             bulks=bulks,
+            contacts=contacts,
             meta=meta,
             cipher=cipher,
             clock=clock,

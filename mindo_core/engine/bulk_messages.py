@@ -59,6 +59,10 @@ class BulkMessages:
         self._compiled = CompiledTemplate(parse_template(template))
         self._button_keys = self._compiled.spec.button_keys()
 
+    @property
+    def is_marketing(self) -> bool:
+        return self._template.category.upper() == "MARKETING"
+
     def payload(self, recipient: ClaimedRecipient) -> dict[str, Any]:
         """Raises ``TemplateParameterError`` if the values no longer fit the template."""
         variables: dict[str, str] = {}

@@ -8,6 +8,10 @@ never waits for the database. Claims are short on purpose: what is claimed and n
 when the process is killed is settled ``unconfirmed`` at the next start and never sent. Every
 claim is made as ``EngineSettings.worker_id``.
 
+A marketing template is never sent to a recipient on the organisation's suppression list (they
+wrote STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded
+failed with the reason ``OPTED_OUT`` without reaching Meta.
+
 A lane with nothing ready to send (``replenish``) claims, waits for what is on its way, or,
 with nothing pending, in flight or set aside, writes the outcomes, asks the store once more
 and finishes the bulk.
@@ -16,14 +20,19 @@ and finishes the bulk.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
 from mindo_core.engine.decisions import EARLY_START_S, claim_size, step_when_dry
 from mindo_core.engine.lanes import Lane, NumberLanes
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settling import Settling
+from mindo_core.ports.bulks import ClaimedRecipient
 
-__all__ = ["Claiming"]
+__all__ = ["OPTED_OUT", "Claiming"]
+
+OPTED_OUT: Final = "opted_out: the recipient asked this organisation to stop marketing messages"
 
 logger = logging.getLogger("mindo.bulk_engine")
 
@@ -90,7 +99,11 @@ class Claiming:
             self._number.hold(lane, parts.clock.monotonic() + parts.settings.poll_interval)
             return
         lane.claiming = False
-        lane.queue.extend(claimed)
+        sendable = await self._without_opted_out(lane, claimed)
+        if sendable is None:  # released: claimed and checked again after a pause
+            self._number.hold(lane, parts.clock.monotonic() + parts.settings.poll_interval)
+            return
+        lane.queue.extend(sendable)
         lane.drained = not claimed
         if lane.state != "active":  # dropped or stopped meanwhile: these go back at once
             self._settling.release_unsent(lane)
@@ -99,6 +112,29 @@ class Claiming:
         if claimed and not lane.started:
             lane.started = True
             await self._settling.publish_current(lane.id)
+
+    async def _without_opted_out(
+        self, lane: Lane, claimed: Sequence[ClaimedRecipient]
+    ) -> Sequence[ClaimedRecipient] | None:
+        """The claimed recipients the lane may send to; the others are recorded failed. None
+        when the list cannot be read: none is sent, they all go back to pending."""
+        if not claimed or not lane.messages.is_marketing:
+            return claimed
+        phones = [recipient.e164 for recipient in claimed]
+        now = self._parts.clock.now()
+        try:
+            opted_out = await self._parts.contacts.opted_out_among(
+                lane.bulk.organisation_id, phones
+            )
+        except Exception:
+            logger.exception("Could not read the suppression list for bulk send %s", lane.id)
+            for recipient in claimed:
+                self._settling.record(lane, recipient, "release", at=now)
+            return None
+        for recipient in claimed:
+            if recipient.e164 in opted_out:
+                self._settling.record(lane, recipient, "refuse", at=now, message=OPTED_OUT)
+        return [recipient for recipient in claimed if recipient.e164 not in opted_out]
 
     def _monotonic_of(self, when: datetime) -> float:
         clock = self._parts.clock

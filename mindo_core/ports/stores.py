@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.api_keys import ApiKeyStore
 from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.contacts import AccountEventMarks, ContactStore
 from mindo_core.ports.delivery import DeliveryStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.organisations import OrganisationStore
@@ -26,4 +27,6 @@ class Stores:
     messages: MessageStore
     bulks: BulkStore
     delivery: DeliveryStore
+    contacts: ContactStore
+    event_marks: AccountEventMarks
     close: Callable[[], Awaitable[None]]

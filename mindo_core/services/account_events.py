@@ -13,12 +13,21 @@
 
 An event about an account, number or template Mindo does not know is logged and ignored: the
 webhook subscription may cover more than Mindo manages.
+
+Only the newest event counts. Meta retries, duplicates and reorders webhooks, so each object (a
+template, a number, an account's portfolio limit) keeps the time of the last event applied to it
+(``AccountEventMarks``), and an event older than that changes nothing: a PAUSED posted again
+after REINSTATED does not pause the template again. An event with the same time as the last one
+is applied (Meta's times are whole seconds, so two real events can share one, and a retry of an
+event whose application failed must get through). An event that carries no time cannot be
+ordered and is applied as it comes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Final, Protocol
 
 from mindo_core.bulks.model import BulkId, IllegalTransition
@@ -34,6 +43,7 @@ from mindo_core.domain.templates import StoredTemplate
 from mindo_core.domain.tiers import UnknownTier, parse_tier
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.contacts import AccountEventMarks
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.throughput.pacing import HIGH_THROUGHPUT_LEVEL
@@ -66,7 +76,9 @@ class AccountEvents:
         clock: Clock,
         progress: ProgressBus,
         engine: EngineControl,
+        marks: AccountEventMarks,
     ) -> None:
+        self._marks = marks
         self._accounts = accounts
         self._templates = templates
         self._bulks = bulks
@@ -92,6 +104,9 @@ class AccountEvents:
         template = None if account is None else await self._template(account, event)
         if template is None:
             logger.info("Template status webhook for an unknown template (%s)", event.name)
+            return
+        if not await self._newest(f"template:{template.id}", event.at):
+            logger.info("Ignored a template status webhook older than the last one applied")
             return
         updated = await self._templates.set_template_status(template.id, status)
         logger.info("Template %s (%s) is now %s", updated.name, updated.language, status)
@@ -139,12 +154,18 @@ class AccountEvents:
         throughput = HIGH_THROUGHPUT_LEVEL if event.event == "THROUGHPUT_UPGRADE" else None
         if tier is None and throughput is None:
             return
+        if not await self._newest(f"number:{number.id}", event.at):
+            logger.info("Ignored a quality webhook older than the last one applied")
+            return
         await self._update_number(number, tier=tier, throughput=throughput)
 
     async def _capability_changed(self, event: CapabilityChange) -> None:
         tier = _tier_name(event.max_daily_conversations)
         account = await self._account(event.waba_id)
         if tier is None or account is None:
+            return
+        if not await self._newest(f"capability:{account.id}", event.at):
+            logger.info("Ignored a capability webhook older than the last one applied")
             return
         for number in await self._accounts.list_phone_numbers(account.id):
             await self._update_number(number, tier=tier, throughput=None)
@@ -162,6 +183,11 @@ class AccountEvents:
             updated.throughput_level,
         )
         self._engine.refresh_number(updated.id)
+
+    async def _newest(self, object_key: str, at: datetime | None) -> bool:
+        """Whether the event is not older than the last one applied to the object (and, when it
+        is not, it is now the last one)."""
+        return at is None or await self._marks.mark_if_not_older(object_key, at)
 
     async def _account(self, waba_id: str) -> BusinessAccount | None:
         accounts = await self._accounts.list_business_accounts()

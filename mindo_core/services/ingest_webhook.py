@@ -5,8 +5,10 @@ checked here, in the service, before anything is parsed: the REST bridge checks 
 a forged POST never reaches the service, but the service trusts no caller with its data. No API
 key: the signature is the authentication. A refused or malformed POST records nothing.
 
-Statuses go to the ``StatusWriter`` (shared transactions, durable before the answer); account
-events are applied one by one (``AccountEvents``). The answer counts what the POST held.
+Statuses go to the ``StatusWriter`` (shared transactions, durable before the answer); inbound
+messages to ``InboundMessages`` (one transaction for every accepted POST, durable before the
+answer); account events are applied one by one (``AccountEvents``). The answer counts what the
+POST held.
 
 ``many`` takes several POSTs at once (the bridge batches concurrent ones): each is checked and
 read on its own, and a refused one does not fail the others; the statuses of all the accepted
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from mindo_core.delivery.webhook_payloads import WebhookBatch, parse_webhook, verify_signature
 from mindo_core.domain.errors import MindoError, Unavailable
 from mindo_core.services.account_events import AccountEvents
+from mindo_core.services.inbound_messages import InboundMessages
 from mindo_core.services.status_writer import StatusWriter
 
 __all__ = ["IngestReport", "IngestWebhook", "WebhookPost"]
@@ -34,6 +37,7 @@ logger = logging.getLogger("mindo.webhooks")
 class IngestReport:
     statuses: int
     account_events: int
+    inbound_messages: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,10 +48,16 @@ class WebhookPost:
 
 class IngestWebhook:
     def __init__(
-        self, statuses: StatusWriter, account_events: AccountEvents, *, app_secret: str
+        self,
+        statuses: StatusWriter,
+        account_events: AccountEvents,
+        *,
+        app_secret: str,
+        inbound: InboundMessages,
     ) -> None:
         self._statuses = statuses
         self._account_events = account_events
+        self._inbound = inbound
         self._app_secret = app_secret
 
     async def __call__(self, body: bytes, signature: str | None) -> IngestReport:
@@ -63,6 +73,11 @@ class IngestWebhook:
         statuses = [status for batch in batches for status in batch.statuses]
         if statuses:
             await self._statuses.write(statuses)
+        inbound = [message for batch in batches for message in batch.inbound]
+        if inbound:
+            await self._inbound.record(inbound)
+        preferences = [preference for batch in batches for preference in batch.preferences]
+        await self._inbound.record_meta_opt_outs(statuses, preferences)
         return [await self._answer(item) for item in read]
 
     async def _answer(self, read: WebhookBatch | MindoError) -> IngestReport | MindoError:
@@ -76,7 +91,11 @@ class IngestWebhook:
         except Exception:
             logger.exception("Applying an account webhook failed; Meta will post it again")
             return Unavailable("The account event could not be applied now; retry")
-        return IngestReport(statuses=len(read.statuses), account_events=len(read.account_events))
+        return IngestReport(
+            statuses=len(read.statuses),
+            account_events=len(read.account_events),
+            inbound_messages=len(read.inbound),
+        )
 
     def _read(self, post: WebhookPost) -> WebhookBatch | MindoError:
         try:

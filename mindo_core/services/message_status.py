@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from mindo_core.contacts.model import Contact
 from mindo_core.domain.errors import MessageNotFound
 from mindo_core.domain.messages import MessageRecord
 from mindo_core.domain.templates import StoredTemplate
+from mindo_core.ports.contacts import ContactStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.authenticate import Principal
@@ -27,6 +29,7 @@ class MessageView:
     message: MessageRecord
     # None only if the template row is gone (templates are never deleted today).
     template: StoredTemplate | None
+    contact: Contact | None = None  # the organisation's contact with the recipient's phone
 
     @property
     def was_successful(self) -> bool:
@@ -46,7 +49,9 @@ class MessageStatusQuery:
         *,
         messages: MessageStore,
         templates: TemplateStore,
+        contacts: ContactStore,
     ) -> None:
+        self._contacts = contacts
         self._messages = messages
         self._templates = templates
 
@@ -58,4 +63,7 @@ class MessageStatusQuery:
         if message is None:
             raise MessageNotFound(wamid)
         template = await self._templates.get_template(message.template_id)
-        return MessageView(message=message, template=template)
+        contact = await self._contacts.find_contact(
+            principal.organisation.id, message.recipient_phone
+        )
+        return MessageView(message=message, template=template, contact=contact)

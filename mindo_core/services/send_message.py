@@ -1,4 +1,8 @@
-"""Send one template message: validate everything first, then call Meta once, then record."""
+"""Send one template message: validate everything first, then call Meta once, then record.
+
+A recipient Meta accepted becomes one of the organisation's contacts (source ``outbound``)
+unless they already are one. A marketing template is refused, before Meta, to a recipient on the
+organisation's suppression list (``RecipientOptedOut``)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from mindo_core.domain.errors import (
     MetaError,
     MetaUnavailable,
     PhoneNumberNotFound,
+    RecipientOptedOut,
 )
 from mindo_core.domain.messages import DeliveryState, MessageRecord, NewMessage
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.phones.e164 import NormalizedPhone, normalize_phone
 from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.contacts import ContactStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.secrets import TokenCipher
@@ -28,6 +34,8 @@ from mindo_core.templating.compiled import resolve
 from mindo_core.templating.model import parse_template
 from mindo_core.templating.payload import build_send_payload
 from mindo_core.templating.resolution import ResolvedTemplate
+
+MARKETING = "MARKETING"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,10 +64,12 @@ class SendMessage:
         accounts: AccountStore,
         templates: TemplateStore,
         messages: MessageStore,
+        contacts: ContactStore,
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
     ) -> None:
+        self._contacts = contacts
         self._accounts = accounts
         self._templates = templates
         self._messages = messages
@@ -77,6 +87,8 @@ class SendMessage:
             self._templates, account.id, command.template_name, command.language
         )
         resolved = resolve(parse_template(template), command.variables, command.button_variables)
+        if template.category.upper() == MARKETING:
+            await self._refuse_if_opted_out(principal, recipient.e164)
         payload = build_send_payload(
             resolved, to=recipient.wa_id, name=template.name, language=template.language
         )
@@ -92,6 +104,7 @@ class SendMessage:
             raise
         now = self._clock.now()
         record = await self._messages.add_message(sending.sent(result.wamid, now))
+        await self._contacts.add_outbound_contact(principal.organisation.id, recipient.e164, at=now)
         return SentMessage(
             record=record,
             wamid=result.wamid,
@@ -99,6 +112,11 @@ class SendMessage:
             recipient_phone=recipient.e164,
             sent_at=now,
         )
+
+    async def _refuse_if_opted_out(self, principal: Principal, e164: str) -> None:
+        contact = await self._contacts.find_contact(principal.organisation.id, e164)
+        if contact is not None and contact.opted_out:
+            raise RecipientOptedOut()
 
 
 def _recipient(raw: str) -> NormalizedPhone:

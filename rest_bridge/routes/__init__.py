@@ -8,6 +8,7 @@ from rest_bridge.routes import (
     bulks,
     business_accounts,
     business_info,
+    contact_lookup,
     messages,
     send,
     send_bulk,
@@ -25,6 +26,7 @@ ROUTES: tuple[Route, ...] = (
     *messages.ROUTES,
     *business_accounts.ROUTES,
     *business_info.ROUTES,
+    *contact_lookup.ROUTES,
     *webhooks.ROUTES,
     *service.ROUTES,
 )

@@ -5,8 +5,9 @@ everything between ``messages/`` and the final ``/`` is the id (percent-encoded 
 unknown wamid and another organisation's answer alike: 404 ``message_not_found``. The service
 authenticates the key and needs its read scope.
 
-The body is the documented shape in the documented order. ``recipient.contact_name`` and
-``contact_id`` are always null: Mindo keeps no contacts. Times are ISO 8601 UTC with ``Z``, null
+The body is the documented shape in the documented order. ``recipient.contact_id`` and
+``contact_name`` are the organisation's contact with the recipient's phone (``contact-lookup``),
+null when there is none (or it has no name). Times are ISO 8601 UTC with ``Z``, null
 when they have not happened; ``delivery_status.error_code`` (Meta's code) is null unless the
 message failed; empty strings are null where the documentation shows null.
 """
@@ -46,13 +47,21 @@ def to_body(message: mindo_pb2.Message) -> dict[str, object]:
             "language": template.language,
             "category": template.category,
         },
-        "recipient": {"phone": message.recipient.phone, "contact_name": None, "contact_id": None},
+        "recipient": _recipient(message.recipient),
         "variables_used": dict(message.variables_used),
         "delivery_status": _delivery(message.delivery_status),
         "meta_message_id": message.meta_message_id,
         "was_successful": message.was_successful,
         "error_message": text_or_null(message.error_message),
         "sent_at": iso_utc_or_null(message, "sent_at"),
+    }
+
+
+def _recipient(recipient: mindo_pb2.MessageRecipient) -> dict[str, object]:
+    return {
+        "phone": recipient.phone,
+        "contact_name": recipient.contact_name if recipient.HasField("contact_name") else None,
+        "contact_id": recipient.contact_id if recipient.HasField("contact_id") else None,
     }
 
 
@@ -73,11 +82,11 @@ def _delivery(status: mindo_pb2.DeliveryStatus) -> dict[str, object]:
 
 WAMID = "wamid.HBgNNTQ5MTEyMzQ1Njc4FQIAERgSQjVBN0YzRjQ2NzFCNDVBNQA="
 
-# The documentation's example, except the contact: Mindo keeps none.
+# The documentation's example.
 EXAMPLE = {
     "id": 123,
     "template": {"id": 45, "name": "welcome_message", "language": "es", "category": "MARKETING"},
-    "recipient": {"phone": "+5491112345678", "contact_name": None, "contact_id": None},
+    "recipient": {"phone": "+5491112345678", "contact_name": "Juan Perez", "contact_id": 789},
     "variables_used": {"name": "Juan Perez", "code": "ABC123"},
     "delivery_status": {
         "current": "read",
@@ -121,8 +130,14 @@ SCHEMA = _object(
         "recipient": _object(
             {
                 "phone": {"type": "string", "description": "E.164, with a leading +."},
-                "contact_name": {"type": "null", "description": "Mindo keeps no contacts."},
-                "contact_id": {"type": "null", "description": "Mindo keeps no contacts."},
+                "contact_name": {
+                    "type": ["string", "null"],
+                    "description": "The contact's name (contact-lookup's fullName), if known.",
+                },
+                "contact_id": {
+                    "type": ["integer", "null"],
+                    "description": "The organisation's contact with this phone, if any.",
+                },
             }
         ),
         "variables_used": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -157,9 +172,10 @@ OPERATION = {
     "summary": "Delivery status of one message",
     "description": (
         "The current delivery status of a template message by its wamid (Send message's "
-        "message_id), updated as Meta's status webhooks arrive. recipient.contact_name and "
-        "contact_id are always null: Mindo keeps no contacts. Only the organisation that sent "
-        "the message sees it. Needs the read scope."
+        "message_id), updated as Meta's status webhooks arrive. recipient.contact_id and "
+        "contact_name are the organisation's contact with the recipient's phone (see "
+        "contact-lookup), null when there is none. Only the organisation that sent the message "
+        "sees it. Needs the read scope."
     ),
     "parameters": [
         {

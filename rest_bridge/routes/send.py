@@ -138,6 +138,14 @@ _NOT_FOUND = {
     "Number not found": {"error": "Numero de WhatsApp con ID '813497231850626' no encontrado"},
 }
 
+_OPTED_OUT = {
+    "error": (
+        "The recipient opted out of this organisation's marketing messages; "
+        "marketing templates are not sent to them"
+    ),
+    "code": "recipient_opted_out",
+}
+
 OPERATION = {
     "operationId": "sendMessage",
     "summary": "Send a template message",
@@ -159,6 +167,12 @@ OPERATION = {
         ),
         "404": openapi.response(
             "No such template or phone number.", openapi.ref("Error"), _NOT_FOUND
+        ),
+        "409": openapi.response(
+            "A marketing template to a recipient on the organisation's suppression list "
+            "(they wrote STOP, BAJA, …): refused before Meta.",
+            openapi.ref("CodedError"),
+            {"Opted out": _OPTED_OUT},
         ),
         "413": {"$ref": "#/components/responses/PayloadTooLarge"},
         "415": {"$ref": "#/components/responses/UnsupportedMediaType"},

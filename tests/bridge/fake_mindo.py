@@ -139,7 +139,9 @@ def message_status(**overrides: object) -> mindo_pb2.Message:
         template=mindo_pb2.MessageTemplate(
             id=45, name="welcome_message", language="es", category="MARKETING"
         ),
-        recipient=mindo_pb2.MessageRecipient(phone="+5491112345678"),
+        recipient=mindo_pb2.MessageRecipient(
+            phone="+5491112345678", contact_name="Juan Perez", contact_id=789
+        ),
         variables_used={"name": "Juan Perez", "code": "ABC123"},
         delivery_status=mindo_pb2.DeliveryStatus(
             current="read",

@@ -33,11 +33,11 @@ def get(http: aiohttp.ClientSession) -> Get:
     return request
 
 
-# The documentation's example; only the contact differs: Mindo keeps no contacts.
+# The documentation's example.
 DOCUMENTED_BODY: dict[str, Any] = {
     "id": 123,
     "template": {"id": 45, "name": "welcome_message", "language": "es", "category": "MARKETING"},
-    "recipient": {"phone": "+5491112345678", "contact_name": None, "contact_id": None},
+    "recipient": {"phone": "+5491112345678", "contact_name": "Juan Perez", "contact_id": 789},
     "variables_used": {"name": "Juan Perez", "code": "ABC123"},
     "delivery_status": {
         "current": "read",

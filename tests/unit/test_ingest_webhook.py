@@ -14,10 +14,17 @@ import pytest
 from mindo_core.adapters.memory import Tables, memory_stores
 from mindo_core.adapters.memory.accounts import InMemoryAccounts
 from mindo_core.bulks.model import Bulk, BulkCounters
+from mindo_core.bulks.submission import RecipientInput
 from mindo_core.delivery.webhook_payloads import WebhookSignatureInvalid
 from mindo_core.domain.accounts import PhoneNumber
-from mindo_core.domain.errors import InvalidRequest, TemplateNotApproved, Unavailable
+from mindo_core.domain.errors import (
+    InvalidRequest,
+    RecipientOptedOut,
+    TemplateNotApproved,
+    Unavailable,
+)
 from mindo_core.engine.bulk_messages import callback_data
+from mindo_core.engine.claiming import OPTED_OUT
 from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.ingest_webhook import IngestReport, WebhookPost
 from mindo_core.services.send_message import SendMessageCommand
@@ -27,11 +34,15 @@ from tests.bulk_fakes import NUMBER, WABA, BulkWorld, bulk_world, eventually, or
 from tests.webhook_bodies import (
     APP_SECRET,
     capability_body,
+    inbound_body,
+    inbound_item,
+    preferences_body,
     quality_body,
     signed,
     status_item,
     statuses_body,
     template_status_body,
+    text_item,
 )
 
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -319,6 +330,146 @@ async def test_events_about_unknown_accounts_are_ignored(world: BulkWorld) -> No
     assert (await world.submit(1)).status == "QUEUED"
 
 
+async def test_a_pause_posted_again_after_the_reinstatement_does_not_pause_again(
+    world: BulkWorld,
+) -> None:
+    paused = template_status_body(WABA, "11", "order_update", "es", "PAUSED", at=AT)
+    later = AT + timedelta(minutes=5)
+    await post(world, paused)
+    await post(
+        world, template_status_body(WABA, "11", "order_update", "es", "REINSTATED", at=later)
+    )
+
+    await post(world, paused)  # Meta's retry, or a late duplicate
+
+    assert (await world.submit(1)).status == "QUEUED"
+
+
+async def test_an_older_tier_arriving_late_does_not_lower_a_newer_one(world: BulkWorld) -> None:
+    await post(world, capability_body(WABA, 10_000, at=AT + timedelta(hours=1)))
+    await post(world, capability_body(WABA, 2_000, at=AT))
+
+    after = await world.services.submit_bulk(world.principal, _one_order())
+    assert after.quota.tier == "TIER_10000"
+
+
+async def test_a_newer_pause_after_a_reinstatement_pauses_again(world: BulkWorld) -> None:
+    for minutes, event in ((0, "PAUSED"), (5, "REINSTATED"), (9, "PAUSED")):
+        at = AT + timedelta(minutes=minutes)
+        await post(world, template_status_body(WABA, "11", "order_update", "es", event, at=at))
+
+    with pytest.raises(TemplateNotApproved):
+        await world.submit(1)
+
+
+# -- inbound messages --------------------------------------------------------------------------
+
+
+async def test_a_user_writing_in_becomes_a_contact_with_the_window_open(
+    world: BulkWorld,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = inbound_body(WABA, NUMBER, [text_item("wamid.IN1", now - timedelta(minutes=5))])
+
+    report = await world.services.ingest_webhook(body, signed(body))
+
+    assert report.inbound_messages == 1
+    found = await world.services.contact_lookup(world.principal, "+54 223 15-596-1983")
+    assert found.contact is not None
+    assert found.contact.phone == "+5492235961983"
+    assert found.contact.display_name == "Juan Perez"
+    assert found.contact.source == "organic"
+    assert found.window.active
+    assert found.window.expires_at == now - timedelta(minutes=5) + timedelta(hours=24)
+
+
+async def test_an_inbound_message_to_a_number_mindo_does_not_manage_is_ignored(
+    world: BulkWorld,
+) -> None:
+    body = inbound_body(WABA, "999000999", [text_item("wamid.ELSEWHERE", AT)])
+
+    await post(world, body)
+
+    found = await world.services.contact_lookup(world.principal, "+5492235961983")
+    assert not found.found
+
+
+async def test_a_forged_inbound_message_records_nothing(world: BulkWorld) -> None:
+    body = inbound_body(WABA, NUMBER, [text_item("wamid.FORGED", AT)])
+
+    with pytest.raises(WebhookSignatureInvalid):
+        await world.services.ingest_webhook(body, signed(body, "not-the-app-secret"))
+
+    assert not (await world.services.contact_lookup(world.principal, "5492235961983")).found
+
+
+# -- opt-outs ----------------------------------------------------------------------------------
+
+JUAN = "5492235961983"
+
+
+def welcome_to_juan() -> SendMessageCommand:
+    """A marketing template."""
+    return SendMessageCommand(
+        phone_number_id=NUMBER,
+        template_name="welcome_message",
+        recipient_phone="+54 223 15-596-1983",
+        variables={"name": "Juan", "code": "A1"},
+        button_variables={"button_0": "A1"},
+    )
+
+
+def order_update_to_juan() -> SendMessageCommand:
+    """A utility template."""
+    return SendMessageCommand(
+        phone_number_id=NUMBER,
+        template_name="order_update",
+        recipient_phone=JUAN,
+        variables={"order_id": "ORD-1", "status": "listo"},
+    )
+
+
+async def juan_writes(world: BulkWorld, wamid: str, text: str, minutes: int) -> None:
+    await post(
+        world, inbound_body(WABA, NUMBER, [text_item(wamid, AT + timedelta(minutes=minutes), text)])
+    )
+
+
+async def test_a_user_who_writes_stop_gets_no_marketing_template_until_they_write_start(
+    world: BulkWorld,
+) -> None:
+    await juan_writes(world, "wamid.STOP", " Baja. ", 0)
+
+    lookup = await world.services.contact_lookup(world.principal, JUAN)
+    assert lookup.contact is not None
+    assert lookup.contact.opted_out_at == AT
+    with pytest.raises(RecipientOptedOut):
+        await world.services.send_message(world.principal, welcome_to_juan())
+    assert world.meta.calls == []  # refused before Meta
+    await world.services.send_message(world.principal, order_update_to_juan())  # utility
+
+    await juan_writes(world, "wamid.START", "ALTA", 5)
+
+    await world.services.send_message(world.principal, welcome_to_juan())
+    assert len(world.meta.calls) == 2
+
+
+async def test_the_marketing_opt_out_button_opts_out(world: BulkWorld) -> None:
+    button = inbound_item("wamid.BTN", AT, "button", {"payload": "STOP", "text": "No más promos"})
+
+    await post(world, inbound_body(WABA, NUMBER, [button]))
+
+    lookup = await world.services.contact_lookup(world.principal, JUAN)
+    assert lookup.contact is not None
+    assert lookup.contact.opted_out
+
+
+async def test_a_sentence_with_a_stop_word_in_it_does_not_opt_out(world: BulkWorld) -> None:
+    await juan_writes(world, "wamid.SENTENCE", "no quiero parar de recibir ofertas", 0)
+
+    await world.services.send_message(world.principal, welcome_to_juan())
+
+
 # -- helpers -----------------------------------------------------------------------------------
 
 
@@ -340,3 +491,78 @@ async def _numbers(world: BulkWorld) -> Sequence[PhoneNumber]:
     stores = world.stores
     (account,) = await stores.accounts.list_business_accounts(world.principal.organisation.id)
     return await stores.accounts.list_phone_numbers(account.id)
+
+
+async def test_a_marketing_bulk_skips_who_opted_out_and_meta_never_sees_them(
+    world: BulkWorld,
+) -> None:
+    await juan_writes(world, "wamid.STOP", "STOP", 0)
+    await world.engine.start()
+    promo = SubmitBulkCommand(
+        phone_number_id=NUMBER,
+        template_name="welcome_message",
+        recipients=[
+            RecipientInput(
+                phone=to,
+                variables={"name": "Ana", "code": "A1"},
+                button_variables={"button_0": "A"},
+            )
+            for to in (phone(1), "+54 223 15-596-1983", phone(2))
+        ],
+    )
+    bulk = (await world.services.submit_bulk(world.principal, promo)).bulk
+    final = await world.finished(bulk)
+    await world.engine.stop()
+
+    assert sorted(world.meta.calls) == sorted(p.removeprefix("+") for p in (phone(1), phone(2)))
+    assert (final.counters.sent, final.counters.failed) == (2, 1)
+    skipped = [r for r in await world.recipients(bulk) if r.e164 == "+5492235961983"]
+    assert [r.error_message for r in skipped] == [OPTED_OUT]
+
+
+async def test_a_utility_bulk_still_reaches_who_opted_out(world: BulkWorld) -> None:
+    await juan_writes(world, "wamid.STOP", "STOP", 0)
+    await world.engine.start()
+    command = SubmitBulkCommand(
+        phone_number_id=NUMBER,
+        template_name="order_update",
+        recipients=[RecipientInput(phone=JUAN, variables={"order_id": "1", "status": "ok"})],
+    )
+    bulk = (await world.services.submit_bulk(world.principal, command)).bulk
+    final = await world.finished(bulk)
+    await world.engine.stop()
+
+    assert world.meta.calls == [JUAN]
+    assert final.counters.sent == 1
+
+
+async def test_a_user_who_stops_marketing_in_whatsapp_is_opted_out_until_they_resume(
+    world: BulkWorld,
+) -> None:
+    await post(world, preferences_body(WABA, NUMBER, JUAN, "stop", AT))
+    with pytest.raises(RecipientOptedOut):
+        await world.services.send_message(world.principal, welcome_to_juan())
+
+    await post(world, preferences_body(WABA, NUMBER, JUAN, "resume", AT + timedelta(hours=1)))
+
+    await world.services.send_message(world.principal, welcome_to_juan())
+
+
+async def test_meta_failing_a_send_with_131050_opts_the_recipient_out(world: BulkWorld) -> None:
+    failed = status_item("wamid.PROMO", "failed", AT, to=JUAN, error_code=131050)
+
+    await post(world, statuses_body(WABA, NUMBER, [failed]))
+
+    lookup = await world.services.contact_lookup(world.principal, JUAN)
+    assert lookup.contact is not None
+    assert lookup.contact.opted_out
+    assert lookup.contact.source == "outbound"
+
+
+async def test_a_late_131050_does_not_undo_a_later_start(world: BulkWorld) -> None:
+    await juan_writes(world, "wamid.START", "START", 10)
+    failed = status_item("wamid.OLD", "failed", AT, to=JUAN, error_code=131050)
+
+    await post(world, statuses_body(WABA, NUMBER, [failed]))
+
+    await world.services.send_message(world.principal, welcome_to_juan())

@@ -154,3 +154,16 @@ async def test_a_refusal_by_meta_reaches_the_caller_with_metas_code(
 
     assert raised.value.meta_code == 131026
     assert meta.sent == []
+
+
+async def test_a_recipient_meta_accepted_becomes_an_outbound_contact(
+    services: Services, principal: Principal
+) -> None:
+    await services.send_message(principal, command(recipient_phone="+54 9 11 1234-5678"))
+
+    found = await services.contact_lookup(principal, "5491112345678")
+    assert found.contact is not None
+    assert found.contact.source == "outbound"
+    assert found.contact.created_at == NOW
+    assert not found.window.has_replied
+    assert not found.window.active

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mindo_core.adapters.memory.accounts import InMemoryAccounts
 from mindo_core.adapters.memory.api_keys import InMemoryApiKeys
 from mindo_core.adapters.memory.bulks import InMemoryBulks
+from mindo_core.adapters.memory.contacts import InMemoryContacts, InMemoryEventMarks
 from mindo_core.adapters.memory.delivery import InMemoryDelivery
 from mindo_core.adapters.memory.messages import InMemoryMessages
 from mindo_core.adapters.memory.organisations import InMemoryOrganisations
@@ -24,6 +25,8 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         messages=InMemoryMessages(shared),
         bulks=InMemoryBulks(shared),
         delivery=InMemoryDelivery(shared),
+        contacts=InMemoryContacts(shared),
+        event_marks=InMemoryEventMarks(shared),
         close=_nothing_to_close,
     )
 

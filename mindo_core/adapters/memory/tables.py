@@ -18,6 +18,7 @@ from itertools import count
 
 from mindo_core.access.api_keys import ApiKey, ApiKeyId
 from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient
+from mindo_core.contacts.model import Contact, ContactId, InboundRecord
 from mindo_core.delivery.webhook_payloads import StatusUpdate
 from mindo_core.domain.accounts import (
     BusinessAccount,
@@ -93,6 +94,11 @@ class Tables:
     bulk_by_wamid: dict[str, MessageId] = field(default_factory=dict)
     # Statuses that found no message yet, with the time they were received.
     parked: list[tuple[StatusUpdate, datetime]] = field(default_factory=list)
+    contacts: dict[ContactId, Contact] = field(default_factory=dict)
+    contact_by_phone: dict[tuple[OrganisationId, str], ContactId] = field(default_factory=dict)
+    inbound: dict[str, InboundRecord] = field(default_factory=dict)  # by wamid
+    # The time of the last account event applied, by object (``AccountEventMarks``).
+    event_marks: dict[str, datetime] = field(default_factory=dict)
     _ids: count[int] = field(default_factory=lambda: count(1), init=False, repr=False)
 
     def next_id(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from mindo_core.adapters.sql.accounts import SqlAccounts
 from mindo_core.adapters.sql.api_keys import SqlApiKeys
 from mindo_core.adapters.sql.bulks import SqlBulks
+from mindo_core.adapters.sql.contacts import SqlContacts, SqlEventMarks
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.delivery import SqlDelivery
 from mindo_core.adapters.sql.engine import make_async_engine
@@ -29,5 +30,7 @@ def stores_over(database: Database) -> Stores:
         messages=SqlMessages(database),
         bulks=SqlBulks(database),
         delivery=SqlDelivery(database),
+        contacts=SqlContacts(database),
+        event_marks=SqlEventMarks(database),
         close=database.close,
     )

@@ -273,3 +273,59 @@ class ParkedStatusRow(Table, table=True):
     received_at: datetime = Field(
         default=None, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True)
     )
+
+
+class ContactRow(Table, table=True):
+    """A phone number (E.164) an organisation heard from or wrote to (``contacts``)."""
+
+    __tablename__ = "contacts"
+    # One contact per organisation and phone; the constraint is the lookup's index.
+    __table_args__ = (sa.UniqueConstraint("organisation_id", "phone"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = _fk("organisations.id", index=False)
+    phone: str = Field(sa_type=sa.String(16), nullable=False)
+    source: str = Field(sa_type=sa.String(16), nullable=False)
+    full_name: str | None = Field(default=None, sa_type=sa.String(256), nullable=True)
+    profile_name: str | None = Field(default=None, sa_type=sa.String(256), nullable=True)
+    email: str | None = Field(default=None, sa_type=sa.String(254), nullable=True)
+    contact_list_id: int | None = Field(default=None, nullable=True)
+    contact_list_name: str | None = Field(default=None, sa_type=sa.String(200), nullable=True)
+    created_at: datetime = _timestamp(nullable=False)
+    last_inbound_at: datetime | None = _timestamp(nullable=True)
+    opted_out_at: datetime | None = _timestamp(nullable=True)
+    opt_changed_at: datetime | None = _timestamp(nullable=True)
+
+
+class InboundMessageRow(Table, table=True):
+    """A message a contact sent to one of the organisation's numbers; one per wamid."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        # A contact's messages, newest first.
+        sa.Index(None, "contact_id", "sent_at"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    )
+    wamid: str = Field(sa_type=sa.String(128), unique=True, nullable=False)
+    organisation_id: int = _fk("organisations.id", index=False)
+    phone_number_row_id: int = _fk("phone_numbers.id", index=False)
+    contact_id: int = _fk("contacts.id", index=False)
+    type: str = Field(sa_type=sa.String(32), nullable=False)
+    text: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    payload: str | None = Field(default=None, sa_type=sa.String(256), nullable=True)
+    context_wamid: str | None = Field(default=None, sa_type=sa.String(128), nullable=True)
+    sent_at: datetime = _timestamp(nullable=False)
+    received_at: datetime = _timestamp(nullable=False)
+
+
+class AccountEventMarkRow(Table, table=True):
+    """The time of the last account event applied to an object (``AccountEventMarks``)."""
+
+    __tablename__ = "account_event_marks"
+
+    object_key: str = Field(sa_type=sa.String(300), primary_key=True)
+    applied_at: datetime = _timestamp(nullable=False)
