@@ -12,12 +12,19 @@ from itertools import islice
 from typing import Generic, Literal, Protocol, TypeVar
 
 from mindo_core.access.api_keys import ApiKeyId
-from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient, BulkStatus, CrashPolicy
+from mindo_core.bulks.model import (
+    Bulk,
+    BulkId,
+    BulkRecipient,
+    BulkStatus,
+    CrashPolicy,
+    RecipientStatus,
+)
 from mindo_core.domain.accounts import (
     OrganisationId,
     PhoneNumberRowId,
 )
-from mindo_core.domain.messages import DeliveryState, MessageId
+from mindo_core.domain.messages import MessageId
 from mindo_core.domain.templates import TemplateId
 
 
@@ -180,11 +187,11 @@ class BulkStore(Protocol):
         organisation_id: OrganisationId,
         bulk_id: BulkId,
         *,
-        status: DeliveryState | None,
+        status: RecipientStatus | None,
         offset: int,
         limit: int,
     ) -> Page[BulkRecipient]:
-        """In position order; ``status`` filters on the message-level status."""
+        """In position order; ``status`` filters on the documented ``recipient_status``."""
         ...
 
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
@@ -217,7 +224,8 @@ class BulkStore(Protocol):
         self, bulk_id: BulkId, *, now: datetime, reason: str | None, cancelled: bool
     ) -> Bulk:
         """Cancels (``cancelled``) or stops (``reason``) a bulk: its pending recipients become
-        cancelled or skipped at once; in-flight ones finish and are recorded."""
+        cancelled or skipped (with ``reason`` as their error) at once; in-flight ones finish
+        and are recorded."""
         ...
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:

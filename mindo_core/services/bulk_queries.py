@@ -17,11 +17,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
-from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient, IllegalTransition, can_cancel
+from mindo_core.bulks.model import (
+    Bulk,
+    BulkId,
+    BulkRecipient,
+    IllegalTransition,
+    RecipientStatus,
+    can_cancel,
+)
 from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import BulkNotFound, FailedPrecondition, InvalidRequest
-from mindo_core.domain.messages import DeliveryState
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.engine.bulk_context import BulkContexts
 from mindo_core.ports.accounts import AccountStore
@@ -85,7 +91,7 @@ class BulkQueries:
         principal: Principal,
         bulk_id: str,
         *,
-        status: DeliveryState | None,
+        status: RecipientStatus | None,
         page: int,
         page_size: int,
     ) -> Page[BulkRecipient]:

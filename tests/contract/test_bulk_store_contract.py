@@ -22,10 +22,10 @@ from mindo_core.bulks.model import (
     BulkCounters,
     BulkId,
     IllegalTransition,
+    RecipientStatus,
 )
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.errors import BulkNotFound, Conflict
-from mindo_core.domain.messages import DeliveryState
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import (
     BulkFilter,
@@ -153,6 +153,8 @@ async def test_a_new_bulk_is_queued_with_every_recipient_pending(stores: Stores)
 
     assert bulk.status == "QUEUED"
     assert bulk.counters == BulkCounters(total=3, pending=3)
+    # The list as submitted keeps its duplicate; the counters count unique recipients.
+    assert (bulk.total_recipients, bulk.duplicates_removed) == (4, 1)
     assert (bulk.template_name, bulk.language) == ("greeting", "es")
     assert (bulk.created_at, bulk.started_at, bulk.completed_at) == (T0, None, None)
     assert await stores.bulks.get_bulk(bulk.id) == bulk
@@ -613,14 +615,48 @@ async def test_stopping_skips_the_pending_and_ends_the_bulk_at_once(stores: Stor
         bulk.id, now=LATER, reason="Template paused by Meta", cancelled=False
     )
 
-    # The one in flight counts as failed until it is recorded.
+    # The one in flight counts as pending until it is recorded; the bulk failed so far.
     assert (stopped.status, stopped.stop_reason) == ("FAILED", "Template paused by Meta")
-    assert stopped.counters == BulkCounters(total=3, failed=2, pending=1)
+    assert stopped.counters == BulkCounters(total=3, cancelled=2, pending=1)
     assert await states(stores, bulk) == ["in_flight", "skipped", "skipped"]
     [changed] = await stores.bulks.record_outcomes([accept(claimed[0], "wamid.0")])
     assert changed.status == "PARTIAL"
-    assert changed.counters == BulkCounters(total=3, sent=1, failed=2)
+    assert changed.counters == BulkCounters(total=3, sent=1, cancelled=2)
     assert await fetch(stores, bulk) == changed
+
+
+async def test_recipients_skipped_by_a_stop_carry_its_reason(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 4)
+    claimed = await claim(stores, bulk, limit=2)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Template paused", cancelled=False)
+    # One claimed but not sent when the stop came goes as its siblings did, with the reason.
+    await stores.bulks.record_outcomes([release(claimed[1], retry_at=LATER)])
+
+    page = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status="cancelled", offset=0, limit=10
+    )
+    assert [(r.position, r.error_message) for r in page.items] == [
+        (1, "Template paused"),
+        (2, "Template paused"),
+        (3, "Template paused"),
+    ]
+    assert (await fetch(stores, bulk)).counters == BulkCounters(total=4, pending=1, cancelled=3)
+
+
+async def test_a_crash_settled_after_a_stop_skips_with_the_reason(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    await claim(stores, bulk, limit=1)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Template paused", cancelled=False)
+
+    assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
+
+    page = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=0, limit=10
+    )
+    assert {(r.state, r.error_message) for r in page.items} == {("skipped", "Template paused")}
+    assert (await fetch(stores, bulk)).counters == BulkCounters(total=2, cancelled=2)
 
 
 async def test_a_bulk_that_is_over_cannot_be_stopped(stores: Stores) -> None:
@@ -677,24 +713,59 @@ async def test_settling_with_resend_makes_them_pending_again(stores: Stores) -> 
 # Listing recipients by message-level status
 
 
-async def test_recipients_are_filtered_by_their_message_level_status(stores: Stores) -> None:
+async def test_recipients_are_filtered_by_their_documented_status(stores: Stores) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 5)
     claimed = await claim(stores, bulk, limit=3)
     await stores.bulks.record_outcomes([accept(claimed[0], "wamid.0"), refuse(claimed[1])])
     await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Paused", cancelled=False)
 
-    async def positions(status: DeliveryState | None) -> tuple[int, list[int]]:
+    async def positions(status: RecipientStatus | None) -> tuple[int, list[int]]:
         page = await stores.bulks.list_bulk_recipients(
             acme.organisation.id, bulk.id, status=status, offset=0, limit=10
         )
         return page.count, [r.position for r in page.items]
 
-    # Refused, and skipped because the bulk stopped: both failed; in flight: neither.
-    assert await positions("failed") == (3, [1, 3, 4])
+    assert await positions("failed") == (1, [1])
     assert await positions("sent") == (1, [0])
+    assert await positions("sending") == (1, [2])
+    assert await positions("cancelled") == (2, [3, 4])
+    assert await positions("pending") == (0, [])
     assert await positions("delivered") == (0, [])
     assert await positions(None) == (5, [0, 1, 2, 3, 4])
+
+
+async def test_every_recipient_of_a_running_bulk_is_listed_with_a_status(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
+    await claim(stores, bulk, limit=1)
+
+    page = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status="pending", offset=0, limit=10
+    )
+    assert [r.position for r in page.items] == [1, 2]
+
+
+async def test_counters_add_up_in_every_state_a_bulk_passes_through(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 6)
+
+    def adds_up(found: Bulk) -> None:
+        c = found.counters
+        assert c.total == c.sent + c.failed + c.pending + c.cancelled == 6
+
+    claimed = await claim(stores, bulk, limit=3)
+    adds_up(await fetch(stores, bulk))
+    await stores.bulks.record_outcomes([accept(claimed[0], "wamid.0"), refuse(claimed[1])])
+    adds_up(await fetch(stores, bulk))
+    cancelled = await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    adds_up(cancelled)
+    assert cancelled.counters == BulkCounters(total=6, sent=1, failed=1, pending=1, cancelled=3)
+    await stores.bulks.record_outcomes([release(claimed[2], retry_at=LATER)])
+    final = await fetch(stores, bulk)
+    adds_up(final)
+    assert final.counters == BulkCounters(total=6, sent=1, failed=1, cancelled=4)
+    assert final.counters.progress_percentage == 100.0
 
 
 # --------------------------------------------------------------------------------------------

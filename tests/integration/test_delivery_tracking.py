@@ -250,6 +250,17 @@ async def test_a_template_paused_by_meta_mid_bulk_stops_it_with_the_reason(
     assert bulk.pending_count == 0
     assert 0 < bulk.sent_count < 200
     assert bulk.status == "PARTIAL"
+    # Every recipient is accounted for: the ones never sent are cancelled, with the reason.
+    assert bulk.cancelled_count > 0
+    assert bulk.sent_count + bulk.failed_count + bulk.cancelled_count == 200
+    assert bulk.total_recipients == bulk.unique_recipients == 200
+    listing = pb.ListBulkMessagesRequest(
+        bulk_send_id=accepted.bulk_send_id, status="cancelled", page_size=100
+    )
+    cancelled = await stack.stub.ListBulkMessages(listing, metadata=stack.metadata())
+    assert cancelled.count == bulk.cancelled_count
+    assert {m.status for m in cancelled.results} == {"cancelled"}
+    assert {m.error_message for m in cancelled.results} == {bulk.stop_reason}
 
 
 async def test_a_tier_raised_by_meta_shows_in_the_next_quota(stack: RealStack) -> None:

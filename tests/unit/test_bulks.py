@@ -23,6 +23,7 @@ from mindo_core.bulks.model import (
     final_status,
     message_status,
     parse_bulk_status,
+    recipient_status,
     record_event,
     refresh_final_status,
     settle_after_crash,
@@ -247,8 +248,8 @@ def test_recording_an_illegal_move_is_refused() -> None:
         ("delivered", "delivered"),
         ("read", "read"),
         ("failed", "failed"),
-        ("skipped", "failed"),
         ("unconfirmed", "failed"),
+        ("skipped", None),
         ("pending", None),
         ("in_flight", None),
         ("cancelled", None),
@@ -258,6 +259,31 @@ def test_message_statuses_are_the_four_documented_ones(
     state: RecipientState, shown: str | None
 ) -> None:
     assert message_status(state) == shown
+
+
+@pytest.mark.parametrize(
+    ("state", "shown"),
+    [
+        ("pending", "pending"),
+        ("in_flight", "sending"),
+        ("sent", "sent"),
+        ("delivered", "delivered"),
+        ("read", "read"),
+        ("failed", "failed"),
+        ("unconfirmed", "failed"),
+        ("cancelled", "cancelled"),
+        ("skipped", "cancelled"),
+    ],
+)
+def test_every_recipient_shows_one_of_the_seven_documented_statuses(
+    state: RecipientState, shown: str
+) -> None:
+    assert recipient_status(state) == shown
+
+
+def test_a_recipient_skipped_by_a_stop_keeps_the_stop_reason() -> None:
+    skipped = record_event(recipient("pending"), "skip", at=after(0), error_message="Paused")
+    assert (skipped.state, skipped.error_message) == ("skipped", "Paused")
 
 
 # -- counters ---------------------------------------------------------------------------------
@@ -282,7 +308,7 @@ def test_every_state_lands_in_exactly_one_of_sent_failed_pending_cancelled() -> 
         "cancelled",
     ]
     counters = BulkCounters.of_states(states)
-    assert (counters.pending, counters.sent, counters.failed, counters.cancelled) == (2, 3, 3, 1)
+    assert (counters.pending, counters.sent, counters.failed, counters.cancelled) == (2, 3, 2, 2)
     assert counters.total == counters.sent + counters.failed + counters.pending + counters.cancelled
 
 
@@ -343,6 +369,11 @@ def test_a_bulk_stopped_before_any_success_failed() -> None:
 
 def test_a_bulk_stopped_after_some_successes_is_partial() -> None:
     counters = BulkCounters(total=5, sent=2, pending=3)
+    assert final_status(counters, cancelled=False, stopped_reason="template paused") == "PARTIAL"
+
+
+def test_recipients_a_stop_skipped_are_failures_of_the_bulk() -> None:
+    counters = BulkCounters(total=5, sent=2, cancelled=3)
     assert final_status(counters, cancelled=False, stopped_reason="template paused") == "PARTIAL"
 
 

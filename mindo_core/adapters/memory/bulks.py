@@ -16,6 +16,7 @@ against both). Rules worth knowing, beyond the port's docstrings:
   says with the recipients still in flight counted as failures); outcomes recorded later for
   those in flight refresh it (``refresh_final_status``). Stopping a bulk that is already over
   raises ``IllegalTransition``. ``finish_bulk`` on a bulk that is already over returns it as is.
+* A skipped recipient carries the bulk's ``stop_reason`` as its ``error_message``.
 * The quota window counts single messages Meta accepted (at ``sent_at``) and bulk recipients
   that were sent or may have been (in flight, unconfirmed: at their claim time).
 """
@@ -37,15 +38,17 @@ from mindo_core.bulks.model import (
     IllegalTransition,
     RecipientEvent,
     RecipientState,
+    RecipientStatus,
     advance_bulk,
     final_status,
     message_status,
+    recipient_status,
     record_event,
     refresh_final_status,
 )
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict, TemplateNotFound
-from mindo_core.domain.messages import DeliveryState, MessageId, MessageRecord
+from mindo_core.domain.messages import MessageId, MessageRecord
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
@@ -105,6 +108,7 @@ class InMemoryBulks:
             language=template.language,
             status="QUEUED",
             counters=BulkCounters(total=len(read), pending=len(read)),
+            total_recipients=bulk.total_recipients,
             estimated_time_minutes=bulk.estimated_time_minutes,
             created_at=aware(bulk.created_at),
             created_by=bulk.created_by,
@@ -145,7 +149,7 @@ class InMemoryBulks:
         organisation_id: OrganisationId,
         bulk_id: BulkId,
         *,
-        status: DeliveryState | None,
+        status: RecipientStatus | None,
         offset: int,
         limit: int,
     ) -> Page[BulkRecipient]:
@@ -154,7 +158,7 @@ class InMemoryBulks:
             return Page(count=0, items=())
         recipients = [replace(row.recipient, message_id=row.message_id) for row in entry.rows]
         if status is not None:
-            recipients = [r for r in recipients if message_status(r.state) == status]
+            recipients = [r for r in recipients if recipient_status(r.state) == status]
         return Page(count=len(recipients), items=recipients[offset : offset + limit])
 
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
@@ -230,10 +234,10 @@ class InMemoryBulks:
             raise IllegalTransition(f"bulk send '{bulk_id}' is already {bulk.status}")
         now = aware(now)
         event: RecipientEvent = "cancel" if cancelled else "skip"
+        reason = reason if cancelled else (reason or "Stopped")
         for row in entry.rows:
             if row.recipient.state == "pending":
-                _move(entry, row, event, at=now)
-        reason = reason if cancelled else (reason or "Stopped")
+                _move(entry, row, event, at=now, error_message=reason)
         counters = entry.bulk.counters
         target = final_status(counters, cancelled=cancelled, stopped_reason=reason)
         entry.bulk = replace(
@@ -362,7 +366,8 @@ def _release(
         entry.queue(row)
     else:
         # Claimed but never sent when the bulk was cancelled or stopped: it goes as the others.
-        _move(entry, row, "cancel" if status == "CANCELLED" else "skip", at=at)
+        event: RecipientEvent = "cancel" if status == "CANCELLED" else "skip"
+        _move(entry, row, event, at=at, error_message=entry.bulk.stop_reason)
 
 
 def _move(

@@ -14,6 +14,8 @@ Rules the port leaves open, the same as ``InMemoryBulks``':
 * ``stop_bulk`` gives the final status at once (recipients still in flight count as failed);
   outcomes recorded later refresh a finished bulk's status (``refresh_final_status``).
   Stopping a bulk that is over raises ``IllegalTransition``; finishing one returns it as is.
+* A skipped recipient carries its bulk's ``stop_reason`` as its ``error_message``, whichever
+  way it was skipped (the stop itself, a release or a crash settled after it).
 * ``recipient_window`` counts single messages Meta accepted (at ``sent_at``) and bulk
   recipients sent (``sent_at``) or perhaps sent (in flight or unconfirmed: at their claim).
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, get_args
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -47,14 +49,14 @@ from mindo_core.bulks.model import (
     CrashPolicy,
     IllegalTransition,
     RecipientState,
+    RecipientStatus,
     advance_bulk,
     final_status,
-    message_status,
     refresh_final_status,
+    states_shown_as,
 )
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict
-from mindo_core.domain.messages import DeliveryState
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
@@ -122,7 +124,7 @@ class SqlBulks:
         organisation_id: OrganisationId,
         bulk_id: BulkId,
         *,
-        status: DeliveryState | None,
+        status: RecipientStatus | None,
         offset: int,
         limit: int,
     ) -> Page[BulkRecipient]:
@@ -131,7 +133,7 @@ class SqlBulks:
             col(MessageRow.organisation_id) == organisation_id,
         ]
         if status is not None:
-            conditions.append(col(MessageRow.status).in_(_states_shown_as(status)))
+            conditions.append(col(MessageRow.status).in_(states_shown_as(status)))
         counting = select(func.count()).select_from(MessageRow).where(*conditions)
         listing = (
             select(MessageRow)
@@ -245,6 +247,8 @@ class SqlBulks:
                 if moved:
                     moves.move(bulk_id, "in_flight", after, moved)
                     changed.setdefault(bulk_id)
+                if moved and after == "skipped":
+                    await _stamp_stop_reason(connection, bulk_id, bulks[bulk_id].stop_reason)
             return await settle_counters(session, moves, changed)
 
     async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
@@ -273,6 +277,8 @@ class SqlBulks:
             connection = await session.connection()
             count = await materialise(connection, bulk_id, status=closed)
             count += await _move_recipients(connection, bulk_id, "pending", closed)
+            if closed == "skipped":
+                await _stamp_stop_reason(connection, bulk_id, reason)
             moves.move(bulk_id, "pending", closed, count)
             await moves.apply(connection)
             row = await _locked_bulk(session, bulk_id)
@@ -300,6 +306,8 @@ class SqlBulks:
             for bulk_id, bulk in sorted(bulks.items()):
                 after = _settled_state(policy, bulk.status)
                 count = await _move_recipients(connection, bulk_id, "in_flight", after)
+                if after == "skipped":
+                    await _stamp_stop_reason(connection, bulk_id, bulk.stop_reason)
                 moves.move(bulk_id, "in_flight", after, count)
                 settled += count
                 changed.setdefault(bulk_id)
@@ -396,11 +404,6 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _states_shown_as(status: DeliveryState) -> list[str]:
-    states: tuple[RecipientState, ...] = get_args(RecipientState)
-    return [state for state in states if message_status(state) == status]
-
-
 # -- writing -----------------------------------------------------------------------------------
 
 
@@ -479,6 +482,22 @@ async def _move_recipients(
     )
     result = await connection.execute(statement)
     return int(result.rowcount)
+
+
+async def _stamp_stop_reason(
+    connection: AsyncConnection, bulk_id: BulkId, reason: str | None
+) -> None:
+    """The bulk's skipped recipients without a reason get its ``stop_reason``."""
+    statement = (
+        sa.update(MessageRow)
+        .where(
+            col(MessageRow.bulk_id) == bulk_id,
+            col(MessageRow.status) == "skipped",
+            col(MessageRow.error_message).is_(None),
+        )
+        .values(error_message=reason)
+    )
+    await connection.execute(statement)
 
 
 # One UPDATE per outcome kind, run once per group of recipients (``executemany``): one round
