@@ -44,7 +44,12 @@ SETTINGS = EngineSettings(
     flush_interval=0.02,
     stop_grace_seconds=1.0,
     retry=RetrySettings(base_delay_seconds=0.05, max_delay_seconds=0.2),
-    slow_down=SlowDownPolicy(first_pause_seconds=0.2, quiet_seconds=0.5, recovery_step_seconds=0.1),
+    slow_down=SlowDownPolicy(
+        first_pause_seconds=0.2,
+        quiet_seconds=0.5,
+        recovery_step_seconds=0.1,
+        decrease_window_seconds=1.0,
+    ),
     pair_rate=PairRatePolicy(interval_seconds=0.05),
     seed=11,
 )
