@@ -106,6 +106,7 @@ def wire(
         clock=clock,
         progress=bus,
         engine=engine,
+        timing=timing,
     )
     ingest = IngestWebhook(statuses, events, app_secret=meta_app_secret)
     return Services(

@@ -142,6 +142,15 @@ class ClaimedRecipient:
     attempts: int  # including this one
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PendingRecipient:
+    """A recipient not sent yet, and the time the quota window lets it go (None: now)."""
+
+    position: int
+    e164: str
+    not_before: datetime | None
+
+
 RecipientOutcomeKind = Literal["accept", "refuse", "release"]
 
 
@@ -231,6 +240,22 @@ class BulkStore(Protocol):
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
         """After a crash: every in-flight recipient becomes unconfirmed (or pending again with
         policy "resend"). Returns how many were settled."""
+        ...
+
+    async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
+        """The bulk's pending recipients in position order; none for a bulk that is over."""
+        ...
+
+    async def replan_waits(
+        self,
+        bulk_id: BulkId,
+        waits: Mapping[int, datetime | None],
+        *,
+        estimated_time_minutes: float,
+    ) -> Bulk:
+        """A running bulk's recipients at these positions wait for quota until the time given
+        (None: not at all), those still pending; its estimate becomes
+        ``estimated_time_minutes``. A bulk that is over is returned unchanged."""
         ...
 
     async def recipient_window(

@@ -11,6 +11,9 @@
 * ``business_capability_update``: the portfolio's messaging limit; Mindo's quota is per
   portfolio, read off its numbers' tiers, so every number of the account takes the new tier.
 
+A tier that rises re-plans the running bulks of the number that wait for quota
+(``quota_replan``) before the engine is told, so they go sooner, with a new estimate.
+
 An event about an account, number or template Mindo does not know is logged and ignored: the
 webhook subscription may cover more than Mindo manages.
 """
@@ -36,7 +39,8 @@ from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
-from mindo_core.throughput.pacing import HIGH_THROUGHPUT_LEVEL
+from mindo_core.services.quota_replan import QuotaReplan, tier_rose
+from mindo_core.throughput.pacing import HIGH_THROUGHPUT_LEVEL, SendTiming
 
 __all__ = ["AccountEvents", "EngineControl"]
 
@@ -66,6 +70,7 @@ class AccountEvents:
         clock: Clock,
         progress: ProgressBus,
         engine: EngineControl,
+        timing: SendTiming | None = None,
     ) -> None:
         self._accounts = accounts
         self._templates = templates
@@ -73,6 +78,7 @@ class AccountEvents:
         self._clock = clock
         self._bus = progress
         self._engine = engine
+        self._replan = QuotaReplan(bulks=bulks, clock=clock, progress=progress, timing=timing)
 
     async def apply(self, event: AccountEvent) -> None:
         if isinstance(event, TemplateStatusChange):
@@ -161,6 +167,10 @@ class AccountEvents:
             updated.messaging_limit_tier,
             updated.throughput_level,
         )
+        if tier_rose(number.messaging_limit_tier, updated.messaging_limit_tier):
+            replanned = await self._replan(updated)
+            if replanned:
+                logger.info("Re-planned %d bulk send(s) waiting for quota", len(replanned))
         self._engine.refresh_number(updated.id)
 
     async def _account(self, waba_id: str) -> BusinessAccount | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 
@@ -32,6 +33,7 @@ from mindo_core.ports.bulks import (
     ClaimedRecipient,
     NewBulkRecipient,
     NewRecipientChunk,
+    PendingRecipient,
     RecipientOutcome,
     in_chunks,
 )
@@ -979,3 +981,58 @@ async def test_any_text_a_value_may_hold_survives_staging(stores: Stores) -> Non
     assert claimed.variables_used == odd
     assert listed.items[0].variables_used == odd
     assert cancelled.counters == BulkCounters(total=3, pending=1, cancelled=2)
+
+
+# --------------------------------------------------------------------------------------------
+# Re-planning the quota waits (a tier raised)
+
+
+async def test_pending_recipients_are_listed_with_their_waits(stores: Stores) -> None:
+    acme = await tenant(stores)
+    refill = LATER + timedelta(hours=20)
+    people = recipients(1_200)
+    people[1_100] = replace(people[1_100], not_before=refill)
+    bulk = await create(stores, acme, people)
+    await claim(stores, bulk, limit=2)
+
+    pending = await stores.bulks.pending_recipients(bulk.id)
+
+    assert [p.position for p in pending] == list(range(2, 1_200))
+    assert pending[0] == PendingRecipient(position=2, e164=people[2].e164, not_before=None)
+    assert pending[1_098].not_before == refill
+
+
+async def test_replanned_waits_let_recipients_go_sooner(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, recipients(3, not_before=LATER + timedelta(hours=20)))
+    assert await claim(stores, bulk, now=LATER) == []
+
+    replanned = await stores.bulks.replan_waits(
+        bulk.id, {0: None, 1: LATER, 2: LATER + timedelta(hours=1)}, estimated_time_minutes=60.5
+    )
+
+    assert replanned.estimated_time_minutes == 60.5
+    assert await stores.bulks.next_due_at(bulk.id) == min(T0, LATER)
+    assert [c.position for c in await claim(stores, bulk, limit=5, now=LATER)] == [0, 1]
+    later = LATER + timedelta(hours=1)
+    assert [c.position for c in await claim(stores, bulk, limit=5, now=later)] == [2]
+
+
+async def test_replanning_leaves_claimed_recipients_and_finished_bulks_alone(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, recipients(2))
+    [claimed] = await claim(stores, bulk, limit=1)
+    wait = LATER + timedelta(hours=3)
+
+    await stores.bulks.replan_waits(bulk.id, {0: wait, 1: wait}, estimated_time_minutes=1.0)
+    pending = await stores.bulks.pending_recipients(bulk.id)
+    assert [(p.position, p.not_before) for p in pending] == [(1, wait)]
+    assert await claim(stores, bulk, limit=5, now=LATER) == []
+
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    over = await stores.bulks.replan_waits(bulk.id, {1: None}, estimated_time_minutes=9.0)
+    assert over.estimated_time_minutes == 1.0
+    assert await stores.bulks.pending_recipients(bulk.id) == []
+    assert claimed.position == 0

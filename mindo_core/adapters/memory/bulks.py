@@ -56,6 +56,7 @@ from mindo_core.ports.bulks import (
     NewBulkRecipient,
     NewRecipientChunk,
     Page,
+    PendingRecipient,
     RecipientOutcome,
 )
 
@@ -181,7 +182,7 @@ class InMemoryBulks:
         now = aware(now)
         entry.promote(now)
         claimed: list[ClaimedRecipient] = []
-        while len(claimed) < limit and (row := entry.pop_due()) is not None:
+        while len(claimed) < limit and (row := entry.pop_due(now)) is not None:
             row.recipient = record_event(row.recipient, "claim", at=now)
             row.claimed_at, row.worker = now, worker
             claimed.append(_claimed(row))
@@ -265,6 +266,40 @@ class InMemoryBulks:
             if touched:
                 _refresh(entry)
         return settled
+
+    async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
+        entry = self._entry(bulk_id)
+        return [
+            PendingRecipient(
+                position=row.recipient.position,
+                e164=row.recipient.e164,
+                not_before=row.recipient.not_before,
+            )
+            for row in entry.rows
+            if row.recipient.state == "pending"
+        ]
+
+    async def replan_waits(
+        self,
+        bulk_id: BulkId,
+        waits: Mapping[int, datetime | None],
+        *,
+        estimated_time_minutes: float,
+    ) -> Bulk:
+        entry = self._entry(bulk_id)
+        if entry.bulk.status not in _RUNNING:
+            return entry.bulk
+        for position, wait in waits.items():
+            if not 0 <= position < len(entry.rows):
+                continue
+            row = entry.rows[position]
+            not_before = None if wait is None else aware(wait)
+            if row.recipient.state != "pending" or row.recipient.not_before == not_before:
+                continue
+            row.recipient = replace(row.recipient, not_before=not_before)
+            entry.queue(row)  # the old heap entry no longer matches its due time: skipped
+        entry.bulk = replace(entry.bulk, estimated_time_minutes=estimated_time_minutes)
+        return entry.bulk
 
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime

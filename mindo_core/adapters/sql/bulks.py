@@ -63,6 +63,7 @@ from mindo_core.ports.bulks import (
     NewBulk,
     NewRecipientChunk,
     Page,
+    PendingRecipient,
     RecipientOutcome,
 )
 
@@ -314,6 +315,52 @@ class SqlBulks:
             await settle_counters(session, moves, changed)
         return settled
 
+    async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
+        query = (
+            select(MessageRow.position, MessageRow.recipient_phone, MessageRow.not_before)
+            .where(col(MessageRow.bulk_id) == bulk_id, col(MessageRow.status) == "pending")
+            .order_by(col(MessageRow.position))
+        )
+        await self._materialise_all(bulk_id)
+        async with self._database.transaction() as session:
+            if await session.get(BulkRow, bulk_id) is None:
+                raise BulkNotFound(bulk_id)
+            rows = (await session.exec(query)).all()
+        return [
+            PendingRecipient(
+                position=int(position or 0),
+                e164=phone,
+                not_before=None if not_before is None else mapping.timestamp(not_before),
+            )
+            for position, phone, not_before in rows
+        ]
+
+    async def replan_waits(
+        self,
+        bulk_id: BulkId,
+        waits: Mapping[int, datetime | None],
+        *,
+        estimated_time_minutes: float,
+    ) -> Bulk:
+        parameters = [
+            {
+                "bulk_id": bulk_id,
+                "position": position,
+                "not_before": None if wait is None else mapping.timestamp(wait),
+            }
+            for position, wait in sorted(waits.items())
+        ]
+        await self._materialise_all(bulk_id)
+        async with self._database.writing() as session:
+            row = await _locked_bulk(session, bulk_id)
+            if row.status in _RUNNING:
+                connection = await session.connection()
+                if parameters:
+                    await connection.execute(_REPLAN_WAIT, parameters)
+                row.estimated_time_minutes = estimated_time_minutes
+                await session.flush()
+            return await _existing_bulk(session, bulk_id)
+
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
     ) -> Mapping[str, datetime]:
@@ -330,6 +377,12 @@ class SqlBulks:
                 if known is None or first < known:
                     window[wa_id] = first
         return window
+
+
+_REPLAN_WAIT = sa.text(
+    "UPDATE messages SET not_before = :not_before "
+    "WHERE bulk_id = :bulk_id AND position = :position AND status = 'pending'"
+).bindparams(sa.bindparam("not_before", type_=UTCDateTime()))
 
 
 # The portfolio's window, read for every bulk submitted: an organisation that sent 100,000
