@@ -97,6 +97,7 @@ def wire(
         clock=clock,
         progress=bus,
         waker=engine,
+        timing=timing,
     )
     statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
     events = AccountEvents(

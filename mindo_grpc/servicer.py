@@ -78,6 +78,16 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         view = await self.services.bulk_queries.cancel(principal, request.bulk_send_id)
         return convert_bulks.bulk(view)
 
+    @unary("send")
+    async def PauseBulk(self, request: pb.PauseBulkRequest, principal: Principal) -> pb.Bulk:
+        view = await self.services.bulk_queries.pause(principal, request.bulk_send_id)
+        return convert_bulks.bulk(view)
+
+    @unary("send")
+    async def ResumeBulk(self, request: pb.ResumeBulkRequest, principal: Principal) -> pb.Bulk:
+        view = await self.services.bulk_queries.resume(principal, request.bulk_send_id)
+        return convert_bulks.bulk(view)
+
     @server_stream("read")
     async def WatchBulk(
         self, request: pb.WatchBulkRequest, principal: Principal

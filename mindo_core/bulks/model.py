@@ -8,6 +8,12 @@ answer to a submission says ``"queued"``, lowercase, see ``ACCEPTED_STATUS``)::
      │ └────────────┴──▶ CANCELLED
      └──▶ FAILED                          (stopped before its first send)
 
+    QUEUED | PROCESSING ──pause──▶ PAUSED ──resume──▶ QUEUED (never started) | PROCESSING
+                                     └──▶ CANCELLED, or how a stop ends it  (cancelled, stopped)
+
+A PAUSED bulk starts no send (those in flight finish and are recorded); its pending recipients
+stay pending, and resuming sends them, each once.
+
 COMPLETED, PARTIAL and FAILED may still turn into one another: Meta's webhooks report failures
 (and, for unconfirmed recipients, successes) after the last send. CANCELLED is final.
 
@@ -76,12 +82,14 @@ __all__ = [
     "advance",
     "advance_bulk",
     "can_cancel",
+    "can_pause",
     "final_status",
     "message_status",
     "parse_bulk_status",
     "recipient_status",
     "record_event",
     "refresh_final_status",
+    "resumed_status",
     "settle_after_crash",
     "states_shown_as",
     "webhook_event",
@@ -89,7 +97,9 @@ __all__ = [
 
 BulkId = NewType("BulkId", str)
 
-BulkStatus = Literal["QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"]
+BulkStatus = Literal[
+    "QUEUED", "PROCESSING", "PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"
+]
 BULK_STATUSES: tuple[BulkStatus, ...] = get_args(BulkStatus)
 # The 202 answer to a submission spells its one status in lowercase (documented example).
 ACCEPTED_STATUS: Final = "queued"
@@ -375,8 +385,9 @@ _COUNTED_AS: Mapping[RecipientState, tuple[str, ...]] = {
 # -- bulk status -----------------------------------------------------------------------------
 
 _BULK_MOVES: Mapping[BulkStatus, frozenset[BulkStatus]] = {
-    "QUEUED": frozenset({"PROCESSING", "FAILED", "CANCELLED"}),
-    "PROCESSING": frozenset({"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
+    "QUEUED": frozenset({"PROCESSING", "PAUSED", "FAILED", "CANCELLED"}),
+    "PROCESSING": frozenset({"PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
+    "PAUSED": frozenset({"QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
     "COMPLETED": frozenset({"PARTIAL", "FAILED"}),
     "PARTIAL": frozenset({"COMPLETED", "FAILED"}),
     "FAILED": frozenset({"COMPLETED", "PARTIAL"}),
@@ -393,6 +404,15 @@ def advance_bulk(current: BulkStatus, target: BulkStatus) -> BulkStatus:
 
 def can_cancel(status: BulkStatus) -> bool:
     return "CANCELLED" in _BULK_MOVES[status]
+
+
+def can_pause(status: BulkStatus) -> bool:
+    return "PAUSED" in _BULK_MOVES[status]
+
+
+def resumed_status(bulk: Bulk) -> BulkStatus:
+    """Where a PAUSED bulk goes back to: PROCESSING once it has sent, else QUEUED."""
+    return "PROCESSING" if bulk.started_at is not None else "QUEUED"
 
 
 def final_status(

@@ -232,9 +232,21 @@ class BulkStore(Protocol):
     async def stop_bulk(
         self, bulk_id: BulkId, *, now: datetime, reason: str | None, cancelled: bool
     ) -> Bulk:
-        """Cancels (``cancelled``) or stops (``reason``) a bulk: its pending recipients become
+        """Cancels (``cancelled``) or stops (``reason``) a bulk, running or paused: its pending
+        recipients become
         cancelled or skipped (with ``reason`` as their error) at once; in-flight ones finish
         and are recorded."""
+        ...
+
+    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+        """A QUEUED or PROCESSING bulk becomes PAUSED (a PAUSED one stays so): claims find
+        nothing; its pending recipients stay pending, and recipients released meanwhile
+        become pending again. ``IllegalTransition`` for a bulk that is over."""
+        ...
+
+    async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
+        """A PAUSED bulk goes back to PROCESSING (QUEUED if it never started);
+        ``IllegalTransition`` for a bulk that is not PAUSED."""
         ...
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:

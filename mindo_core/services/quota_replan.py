@@ -62,10 +62,18 @@ class QuotaReplan:
                 changed.append(replanned)
         return changed
 
-    async def _replan(self, bulk: Bulk, number: PhoneNumber) -> Bulk | None:
+    async def resumed(self, bulk: Bulk, number: PhoneNumber) -> Bulk:
+        """A bulk resumed after a pause: planned again from now, its estimate always new."""
+        replanned = await self._replan(bulk, number, new_estimate=True)
+        return bulk if replanned is None else replanned
+
+    async def _replan(
+        self, bulk: Bulk, number: PhoneNumber, *, new_estimate: bool = False
+    ) -> Bulk | None:
         pending = await self._bulks.pending_recipients(bulk.id)
         now = self._clock.now()
-        if not any(p.not_before is not None and p.not_before > now for p in pending):
+        waiting = any(p.not_before is not None and p.not_before > now for p in pending)
+        if not (waiting or new_estimate):
             return None  # nothing waits for quota
         window = await self._bulks.recipient_window(bulk.organisation_id, now - QUOTA_WINDOW)
         wa_ids = [p.e164.removeprefix("+") for p in pending]
@@ -82,7 +90,7 @@ class QuotaReplan:
             for p, wait in zip(pending, waits, strict=True)
             if _sooner(wait, p.not_before)
         }
-        if not moved:
+        if not (moved or new_estimate):
             return None
         minutes = self._estimate_minutes(bulk, number, pending, plan, now)
         return await self._bulks.replan_waits(bulk.id, moved, estimated_time_minutes=minutes)

@@ -227,6 +227,18 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         await self._answer("CancelBulk", request, context)
         return await self._held(request.bulk_send_id, context)
 
+    async def PauseBulk(
+        self, request: mindo_pb2.PauseBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.Bulk:
+        await self._answer("PauseBulk", request, context)
+        return await self._held(request.bulk_send_id, context)
+
+    async def ResumeBulk(
+        self, request: mindo_pb2.ResumeBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.Bulk:
+        await self._answer("ResumeBulk", request, context)
+        return await self._held(request.bulk_send_id, context)
+
     async def ListBulks(
         self, request: mindo_pb2.ListBulksRequest, context: grpc.aio.ServicerContext
     ) -> mindo_pb2.ListBulksResponse:

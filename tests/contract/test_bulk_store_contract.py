@@ -1036,3 +1036,90 @@ async def test_replanning_leaves_claimed_recipients_and_finished_bulks_alone(
     assert over.estimated_time_minutes == 1.0
     assert await stores.bulks.pending_recipients(bulk.id) == []
     assert claimed.position == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Pause and resume
+
+
+async def test_a_paused_bulk_gives_no_claims_and_keeps_its_recipients_pending(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 1_500)
+    first = await claim(stores, bulk, limit=2)
+
+    paused = await stores.bulks.pause_bulk(bulk.id)
+
+    assert paused.status == "PAUSED"
+    assert await claim(stores, bulk, limit=10) == []
+    assert bulk.id not in {b.id for b in await stores.bulks.bulks_to_run()}
+    # In flight when it paused: one answered, one claimed but not sent (back to pending).
+    await stores.bulks.record_outcomes([accept(first[0], "wamid.0"), release(first[1], None)])
+    after = await fetch(stores, bulk)
+    assert after.status == "PAUSED"
+    assert after.counters == BulkCounters(total=1_500, sent=1, pending=1_499)
+    listed = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status="pending", offset=0, limit=1
+    )
+    assert listed.count == 1_499
+    assert (await stores.bulks.pause_bulk(bulk.id)).status == "PAUSED"  # again: no change
+
+
+async def test_resuming_goes_on_where_it_stopped_each_recipient_once(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
+    [first] = await claim(stores, bulk, limit=1)
+    await stores.bulks.record_outcomes([accept(first, "wamid.0")])
+    await stores.bulks.pause_bulk(bulk.id)
+
+    resumed = await stores.bulks.resume_bulk(bulk.id)
+
+    assert resumed.status == "PROCESSING"
+    again = await claim(stores, bulk, limit=10)
+    assert [c.position for c in again] == [1, 2]
+
+
+async def test_a_bulk_paused_before_it_started_resumes_queued(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    await stores.bulks.pause_bulk(bulk.id)
+
+    assert (await stores.bulks.resume_bulk(bulk.id)).status == "QUEUED"
+
+
+async def test_only_a_paused_bulk_resumes_and_only_a_live_one_pauses(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    with pytest.raises(IllegalTransition):
+        await stores.bulks.resume_bulk(bulk.id)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    with pytest.raises(IllegalTransition):
+        await stores.bulks.pause_bulk(bulk.id)
+
+
+async def test_a_paused_bulk_can_be_cancelled_or_stopped(stores: Stores) -> None:
+    acme = await tenant(stores)
+    one = await create(stores, acme, 2)
+    two = await create(stores, acme, 2)
+    await stores.bulks.pause_bulk(one.id)
+    await stores.bulks.pause_bulk(two.id)
+
+    cancelled = await stores.bulks.stop_bulk(one.id, now=LATER, reason=None, cancelled=True)
+    stopped = await stores.bulks.stop_bulk(two.id, now=LATER, reason="Paused", cancelled=False)
+
+    assert (cancelled.status, cancelled.counters.cancelled) == ("CANCELLED", 2)
+    assert (stopped.status, stopped.counters.cancelled) == ("FAILED", 2)
+
+
+async def test_a_crash_while_paused_leaves_the_recipients_pending_with_resend(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    await claim(stores, bulk, limit=1)
+    await stores.bulks.pause_bulk(bulk.id)
+
+    assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
+
+    assert await states(stores, bulk) == ["pending", "pending"]

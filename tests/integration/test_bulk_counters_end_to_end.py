@@ -4,12 +4,14 @@ every one is listed with a documented status, and the 202 and the status agree o
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import grpc
 import pytest
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
@@ -140,3 +142,84 @@ async def test_recipients_not_sent_yet_are_pending_and_can_be_filtered(stack: Re
     assert pending
     assert {m["status"] for m in pending} == {"pending"}
     assert adds_up(status)
+
+
+async def test_a_paused_bulk_sends_nothing_new_and_resumes_where_it_stopped(
+    stack: RealStack,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        rest = Rest(stack, http)
+        body = {
+            "phone_number_id": NUMBER,
+            "template_name": "order_update",
+            "recipients": recipients(40),
+            "pacing": "20",
+        }
+        code, accepted = await rest.post("/send-bulk/", body)
+        assert code == 202, accepted
+        bulk_id = accepted["bulk_send_id"]
+
+        async def some_sent() -> bool:
+            return bool((await rest.get(f"/bulk-sends/{bulk_id}/"))["sent_count"] >= 5)
+
+        await eventually(some_sent)
+        code, paused = await rest.post(f"/bulk-sends/{bulk_id}/pause/")
+        assert (code, paused["status"]) == (200, "PAUSED")
+        await asyncio.sleep(0.5)  # the sends that were on their way land
+        at_pause = len(stack.sent_payloads())
+        await asyncio.sleep(1.5)  # at 20/s, 30 more would have gone
+        assert len(stack.sent_payloads()) == at_pause
+        held = await rest.get(f"/bulk-sends/{bulk_id}/")
+        assert held["status"] == "PAUSED"
+        assert adds_up(held)
+        assert held["pending_count"] > 0
+        code, again = await rest.post(f"/bulk-sends/{bulk_id}/resume/")
+        assert (code, again["status"]) == (200, "PROCESSING")
+        code, refused = await rest.post(f"/bulk-sends/{bulk_id}/resume/")
+        assert (code, refused["code"]) == (400, "failed_precondition")
+
+    async def completed() -> bool:
+        found = await stack.stub.GetBulk(
+            pb.GetBulkRequest(bulk_send_id=bulk_id), metadata=stack.metadata()
+        )
+        return found.status == "COMPLETED"
+
+    await eventually(completed, limit=20)
+    done = await stack.stub.GetBulk(
+        pb.GetBulkRequest(bulk_send_id=bulk_id), metadata=stack.metadata()
+    )
+    assert done.sent_count == done.unique_recipients == 40
+    sent_to = Counter(str(p["to"]) for p in stack.sent_payloads())
+    assert len(sent_to) == 40
+    assert set(sent_to.values()) == {1}
+
+
+async def test_pause_and_resume_over_grpc(stack: RealStack) -> None:
+    accepted = await stack.stub.SendBulk(
+        pb.SendBulkRequest(
+            phone_number_id=NUMBER,
+            template_name="order_update",
+            recipients=[
+                pb.BulkRecipient(
+                    phone=f"+5491171{i:06d}", variables={"order_id": "1", "status": "x"}
+                )
+                for i in range(20)
+            ],
+            pacing="5",
+        ),
+        metadata=stack.metadata(),
+    )
+    ask = pb.PauseBulkRequest(bulk_send_id=accepted.bulk_send_id)
+    paused = await stack.stub.PauseBulk(ask, metadata=stack.metadata())
+    assert paused.status == "PAUSED"
+    resumed = await stack.stub.ResumeBulk(
+        pb.ResumeBulkRequest(bulk_send_id=accepted.bulk_send_id), metadata=stack.metadata()
+    )
+    assert resumed.status in ("QUEUED", "PROCESSING")
+    cancelled = await stack.stub.CancelBulk(
+        pb.CancelBulkRequest(bulk_send_id=accepted.bulk_send_id), metadata=stack.metadata()
+    )
+    assert cancelled.status == "CANCELLED"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stack.stub.PauseBulk(ask, metadata=stack.metadata())
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION

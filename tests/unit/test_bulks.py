@@ -20,6 +20,7 @@ from mindo_core.bulks.model import (
     advance,
     advance_bulk,
     can_cancel,
+    can_pause,
     final_status,
     message_status,
     parse_bulk_status,
@@ -434,14 +435,28 @@ def test_illegal_bulk_moves_are_refused(current: BulkStatus, target: BulkStatus)
 
 
 def test_only_unfinished_bulks_can_be_cancelled() -> None:
-    assert [s for s in BULK_STATUSES if can_cancel(s)] == ["QUEUED", "PROCESSING"]
+    assert [s for s in BULK_STATUSES if can_cancel(s)] == ["QUEUED", "PROCESSING", "PAUSED"]
+
+
+def test_only_running_bulks_can_be_paused_and_resume_where_they_were() -> None:
+    assert [s for s in BULK_STATUSES if can_pause(s)] == ["QUEUED", "PROCESSING"]
+    assert advance_bulk("PAUSED", "PROCESSING") == "PROCESSING"
+    assert advance_bulk("PAUSED", "QUEUED") == "QUEUED"
 
 
 # -- status spelling --------------------------------------------------------------------------
 
 
 def test_statuses_are_uppercase_except_the_202_answer() -> None:
-    assert BULK_STATUSES == ("QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED")
+    assert BULK_STATUSES == (
+        "QUEUED",
+        "PROCESSING",
+        "PAUSED",
+        "COMPLETED",
+        "PARTIAL",
+        "FAILED",
+        "CANCELLED",
+    )
     assert ACCEPTED_STATUS == "queued"
 
 

@@ -45,6 +45,7 @@ from mindo_core.bulks.model import (
     recipient_status,
     record_event,
     refresh_final_status,
+    resumed_status,
 )
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict, TemplateNotFound
@@ -63,6 +64,8 @@ from mindo_core.ports.bulks import (
 __all__ = ["InMemoryBulks", "bulk_message_by_wamid"]
 
 _RUNNING: frozenset[BulkStatus] = frozenset({"QUEUED", "PROCESSING"})
+# Not over: running, or paused (its recipients wait, pending).
+_LIVE: frozenset[BulkStatus] = _RUNNING | {"PAUSED"}
 _MAYBE_SENT: frozenset[RecipientState] = frozenset({"in_flight", "unconfirmed"})
 
 
@@ -231,7 +234,7 @@ class InMemoryBulks:
     ) -> Bulk:
         entry = self._entry(bulk_id)
         bulk = entry.bulk
-        if bulk.status not in _RUNNING:
+        if bulk.status not in _LIVE:
             raise IllegalTransition(f"bulk send '{bulk_id}' is already {bulk.status}")
         now = aware(now)
         event: RecipientEvent = "cancel" if cancelled else "skip"
@@ -247,6 +250,19 @@ class InMemoryBulks:
             completed_at=now,
             stop_reason=reason,
         )
+        return entry.bulk
+
+    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+        entry = self._entry(bulk_id)
+        entry.bulk = replace(entry.bulk, status=advance_bulk(entry.bulk.status, "PAUSED"))
+        return entry.bulk
+
+    async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
+        entry = self._entry(bulk_id)
+        bulk = entry.bulk
+        if bulk.status != "PAUSED":
+            raise IllegalTransition(f"bulk send '{bulk_id}' is {bulk.status}, not PAUSED")
+        entry.bulk = replace(bulk, status=resumed_status(bulk))
         return entry.bulk
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
@@ -287,7 +303,7 @@ class InMemoryBulks:
         estimated_time_minutes: float,
     ) -> Bulk:
         entry = self._entry(bulk_id)
-        if entry.bulk.status not in _RUNNING:
+        if entry.bulk.status not in _LIVE:
             return entry.bulk
         for position, wait in waits.items():
             if not 0 <= position < len(entry.rows):
@@ -396,7 +412,7 @@ def _release(
 ) -> None:
     _move(entry, row, "release", at=at)
     status = entry.bulk.status
-    if status in _RUNNING:
+    if status in _LIVE:
         row.retry_at = retry_at
         entry.queue(row)
     else:

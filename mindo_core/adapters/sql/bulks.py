@@ -70,6 +70,8 @@ from mindo_core.ports.bulks import (
 __all__ = ["SqlBulks", "lock_bulks", "settle_counters"]
 
 _RUNNING: tuple[BulkStatus, ...] = ("QUEUED", "PROCESSING")
+# Not over: running, or paused (its recipients wait, pending).
+_LIVE: tuple[BulkStatus, ...] = (*_RUNNING, "PAUSED")
 
 
 class SqlBulks:
@@ -271,7 +273,7 @@ class SqlBulks:
         moves = CounterMoves()
         async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
-            if row.status not in _RUNNING:
+            if row.status not in _LIVE:
                 raise IllegalTransition(f"bulk send '{bulk_id}' is already {row.status}")
             reason = reason if cancelled else (reason or "Stopped")
             closed: RecipientState = "cancelled" if cancelled else "skipped"
@@ -288,6 +290,22 @@ class SqlBulks:
             row.status = advance_bulk(mapping.bulk_status(row.status), target)
             row.completed_at = now
             row.stop_reason = reason
+            await session.flush()
+            return await _existing_bulk(session, bulk_id)
+
+    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+        async with self._database.writing() as session:
+            row = await _locked_bulk(session, bulk_id)
+            row.status = advance_bulk(mapping.bulk_status(row.status), "PAUSED")
+            await session.flush()
+            return await _existing_bulk(session, bulk_id)
+
+    async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
+        async with self._database.writing() as session:
+            row = await _locked_bulk(session, bulk_id)
+            if row.status != "PAUSED":
+                raise IllegalTransition(f"bulk send '{bulk_id}' is {row.status}, not PAUSED")
+            row.status = "PROCESSING" if row.started_at is not None else "QUEUED"
             await session.flush()
             return await _existing_bulk(session, bulk_id)
 
@@ -353,7 +371,7 @@ class SqlBulks:
         await self._materialise_all(bulk_id)
         async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
-            if row.status in _RUNNING:
+            if row.status in _LIVE:
                 connection = await session.connection()
                 if parameters:
                     await connection.execute(_REPLAN_WAIT, parameters)
@@ -513,8 +531,9 @@ def _settled_state(policy: CrashPolicy, status: str) -> RecipientState:
 
 
 def _released_state(status: str) -> RecipientState:
-    """Where a recipient goes back to: pending while its bulk runs; else as its siblings went."""
-    if status in _RUNNING:
+    """Where a recipient goes back to: pending while its bulk runs or is paused; else as its
+    siblings went."""
+    if status in _LIVE:
         return "pending"
     return "cancelled" if status == "CANCELLED" else "skipped"
 
