@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mindo_core.delivery.webhook_payloads import TemplateStatusChange
 from mindo_core.domain.errors import FailedPrecondition
 from mindo_core.engine.bulk_engine import EngineSettings
-from tests.bulk_fakes import BulkWorld, eventually, run_world_virtually
+from mindo_core.services.account_events import AccountEvents
+from tests.bulk_fakes import WABA, BulkWorld, eventually, run_world_virtually
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -86,5 +88,44 @@ def test_a_paused_bulk_can_be_cancelled() -> None:
         assert cancelled.bulk.status == done.status == "CANCELLED"
         assert done.counters.sent + done.counters.cancelled == 400
         assert done.counters.pending == 0
+
+    virtual(scenario)
+
+
+def test_a_template_paused_by_meta_stops_a_paused_bulk_too() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        bulk = await world.submit(400)
+        await world.engine.start()
+        await sent_at_least(world, 50)
+        await world.services.bulk_queries.pause(world.principal, bulk.id)
+        events = AccountEvents(
+            accounts=world.services.stores.accounts,
+            templates=world.services.stores.templates,
+            bulks=world.services.stores.bulks,
+            clock=world.services.clock,
+            progress=world.services.progress,
+            engine=world.engine,
+        )
+
+        await events.apply(
+            TemplateStatusChange(
+                waba_id=WABA,
+                meta_template_id="11",
+                name="order_update",
+                language="es",
+                event="PAUSED",
+                reason=None,
+            )
+        )
+        await asyncio.sleep(10)
+
+        stopped = await world.bulk(bulk)
+        assert stopped.status == "PARTIAL"
+        assert stopped.stop_reason is not None
+        assert "order_update" in stopped.stop_reason
+        c = stopped.counters
+        assert (c.pending, c.sent + c.cancelled) == (0, 400)
+        with pytest.raises(FailedPrecondition):
+            await world.services.bulk_queries.resume(world.principal, bulk.id)
 
     virtual(scenario)
