@@ -104,7 +104,7 @@ class BulkWaker(Protocol):
         ...
 
     def drop(self, bulk_id: BulkId) -> None:
-        """A bulk was cancelled: send nothing more of it."""
+        """A bulk was cancelled or paused: send nothing more of it (until it is resumed)."""
         ...
 
 
