@@ -382,21 +382,22 @@ class Show:
     task: TaskID
 
     def __call__(self, bulk: mindo_pb2.Bulk) -> None:
-        done = bulk.total_recipients - bulk.pending_count
+        done = bulk.unique_recipients - bulk.pending_count
         self.progress.update(
             self.task,
             description=bulk.status,
-            total=bulk.total_recipients,
+            total=bulk.unique_recipients,
             completed=done,
             counts=_counts(bulk),
         )
 
 
 def _counts(bulk: mindo_pb2.Bulk) -> str:
-    return (
+    counts = (
         f"sent {bulk.sent_count} · delivered {bulk.delivered_count} · read {bulk.read_count} · "
         f"failed {bulk.failed_count}"
     )
+    return f"{counts} · cancelled {bulk.cancelled_count}" if bulk.cancelled_count else counts
 
 
 def _show_summary(bulk: mindo_pb2.Bulk) -> None:
@@ -404,7 +405,7 @@ def _show_summary(bulk: mindo_pb2.Bulk) -> None:
     colour = "green" if bulk.status == COMPLETED else "yellow"
     out.print(f"[{colour}]Bulk send {escape(bulk.id)} {escape(bulk.status)}[/{colour}]")
     out.print(
-        f"  {bulk.total_recipients} recipients: {_counts(bulk)} · pending {bulk.pending_count}"
+        f"  {bulk.unique_recipients} recipients: {_counts(bulk)} · pending {bulk.pending_count}"
     )
     if bulk.stop_reason:
         out.print(f"  stopped early: {escape(bulk.stop_reason)}")

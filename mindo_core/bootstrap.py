@@ -127,7 +127,7 @@ def wire(
         message_status=MessageStatusQuery(
             messages=stores.messages, templates=stores.templates, contacts=stores.contacts
         ),
-        ingest_webhook=_ingest_webhook(ports, statuses, engine, meta_app_secret),
+        ingest_webhook=_ingest_webhook(ports, statuses, engine, settings, meta_app_secret),
         status_writer=statuses,
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
     )
@@ -198,18 +198,21 @@ def _account_connector(ports: _Ports) -> AccountConnector:
     )
 
 
-def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) -> SubmitBulk:
-    # The estimate paces as the engine does: its margin, its throughput override.
-    timing = SendTiming(
+def _timing(settings: EngineSettings) -> SendTiming:
+    """How estimates pace: as the engine does, with its margin and its throughput override."""
+    return SendTiming(
         margin_seconds=settings.margin_seconds, throughput_mps=settings.throughput_mps
     )
+
+
+def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) -> SubmitBulk:
     return SubmitBulk(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
         clock=ports.clock,
         waker=engine,
-        timing=timing,
+        timing=_timing(settings),
     )
 
 
@@ -223,7 +226,11 @@ def _business_overview(ports: _Ports) -> BusinessOverviewQuery:
 
 
 def _ingest_webhook(
-    ports: _Ports, statuses: StatusWriter, engine: BulkEngine, app_secret: str
+    ports: _Ports,
+    statuses: StatusWriter,
+    engine: BulkEngine,
+    settings: EngineSettings,
+    app_secret: str,
 ) -> IngestWebhook:
     events = AccountEvents(
         accounts=ports.stores.accounts,
@@ -233,6 +240,7 @@ def _ingest_webhook(
         progress=ports.progress,
         engine=engine,
         marks=ports.stores.event_marks,
+        timing=_timing(settings),
     )
     inbound = InboundMessages(contacts=ports.stores.contacts, clock=ports.clock)
     return IngestWebhook(statuses, events, app_secret=app_secret, inbound=inbound)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from mindo_core.bulks.model import Bulk, BulkRecipient, message_status, parse_bulk_status
+from mindo_core.bulks.model import (
+    RECIPIENT_STATUSES,
+    Bulk,
+    BulkRecipient,
+    RecipientStatus,
+    parse_bulk_status,
+    recipient_status,
+)
 from mindo_core.domain.errors import InvalidRequest
-from mindo_core.domain.messages import DeliveryState
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE
@@ -28,16 +34,17 @@ def submit_command(request: pb.SendBulkRequest) -> SubmitBulkCommand:
     )
 
 
-def submitted(result: SubmittedBulk, *, total_recipients: int) -> pb.SendBulkResponse:
-    """``total_recipients`` is the submitted count, before deduplication (documented)."""
+def submitted(result: SubmittedBulk) -> pb.SendBulkResponse:
+    """``total_recipients`` is the submitted count, duplicates included (documented), as
+    GetBulk says it too."""
     bulk, number, quota = result.bulk, result.phone_number, result.quota
     return pb.SendBulkResponse(
         bulk_send_id=bulk.id,
         task_id=bulk.task_id,
         status="queued",
         template_name=bulk.template_name,
-        total_recipients=total_recipients,
-        unique_recipients=result.unique_recipients,
+        total_recipients=bulk.total_recipients,
+        unique_recipients=bulk.counters.total,
         estimated_time_minutes=bulk.estimated_time_minutes,
         created_at=timestamp(bulk.created_at),
         whatsapp_phone_number=pb.WhatsAppPhoneNumber(
@@ -75,12 +82,14 @@ def bulk(view: BulkView) -> pb.Bulk:
             display_phone_number=view.phone_number.display_phone_number,
             verified_name=view.phone_number.verified_name,
         ),
-        total_recipients=counters.total,
+        total_recipients=b.total_recipients,
+        unique_recipients=counters.total,
         sent_count=counters.sent,
         delivered_count=counters.delivered,
         read_count=counters.read,
         failed_count=counters.failed,
         pending_count=counters.pending,
+        cancelled_count=counters.cancelled,
         progress_percentage=counters.progress_percentage,
         estimated_time_minutes=b.estimated_time_minutes,
         started_at=timestamp(b.started_at),
@@ -94,7 +103,7 @@ def bulk_message(recipient: BulkRecipient) -> pb.BulkMessage:
     return pb.BulkMessage(
         id=recipient.message_id or 0,
         recipient_phone=recipient.e164,
-        status=message_status(recipient.state) or "",
+        status=recipient_status(recipient.state),
         meta_message_id=recipient.wamid or "",
         variables_used=dict(recipient.variables_used),
         sent_at=timestamp(recipient.sent_at),
@@ -126,16 +135,13 @@ def _or_unlimited(value: int | None) -> int:
     return UNLIMITED if value is None else value
 
 
-_DELIVERY_STATES: tuple[DeliveryState, ...] = ("sent", "delivered", "read", "failed")
-
-
-def delivery_status(text: str) -> DeliveryState | None:
+def recipient_status_filter(text: str) -> RecipientStatus | None:
     if not text:
         return None
     status = text.strip().lower()
-    for state in _DELIVERY_STATES:
-        if state == status:
-            return state
+    for known in RECIPIENT_STATUSES:
+        if known == status:
+            return known
     raise InvalidRequest.for_field(
-        "status", f"{text!r} is not one of {', '.join(_DELIVERY_STATES)}"
+        "status", f"{text[:64]!r} is not one of {', '.join(RECIPIENT_STATUSES)}"
     )

@@ -37,7 +37,7 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         submitted = await self.services.submit_bulk(
             principal, convert_bulks.submit_command(request)
         )
-        return convert_bulks.submitted(submitted, total_recipients=len(request.recipients))
+        return convert_bulks.submitted(submitted)
 
     @unary("read")
     async def GetBulk(self, request: pb.GetBulkRequest, principal: Principal) -> pb.Bulk:
@@ -65,7 +65,7 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         page = await self.services.bulk_queries.messages(
             principal,
             request.bulk_send_id,
-            status=convert_bulks.delivery_status(request.status),
+            status=convert_bulks.recipient_status_filter(request.status),
             page=request.page or 1,
             page_size=request.page_size or 20,
         )
@@ -76,6 +76,16 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
     @unary("send")
     async def CancelBulk(self, request: pb.CancelBulkRequest, principal: Principal) -> pb.Bulk:
         view = await self.services.bulk_queries.cancel(principal, request.bulk_send_id)
+        return convert_bulks.bulk(view)
+
+    @unary("send")
+    async def PauseBulk(self, request: pb.PauseBulkRequest, principal: Principal) -> pb.Bulk:
+        view = await self.services.bulk_queries.pause(principal, request.bulk_send_id)
+        return convert_bulks.bulk(view)
+
+    @unary("send")
+    async def ResumeBulk(self, request: pb.ResumeBulkRequest, principal: Principal) -> pb.Bulk:
+        view = await self.services.bulk_queries.resume(principal, request.bulk_send_id)
         return convert_bulks.bulk(view)
 
     @server_stream("read")

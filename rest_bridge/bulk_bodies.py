@@ -3,14 +3,16 @@
 - 202 of Send bulk (``accepted``): the Send bulk page; ``status`` is lowercase ``"queued"`` there.
   ``quota_available`` and ``quota_total`` are null for an unlimited tier (the service sends -1).
 - Send status (``detail``, mindo-api.md §8) and List bulk sends items (``summary``, §9): status
-  UPPERCASE as the service sends it. ``stop_reason`` (not in the documentation) is added last,
-  only when the bulk stopped early.
+  UPPERCASE as the service sends it. Not in the documentation: ``unique_recipients`` (after
+  ``total_recipients``, as in the 202) and ``cancelled_count`` (after ``pending_count``), so
+  that ``unique_recipients = sent + failed + pending + cancelled``; ``stop_reason`` is added
+  last, only when the bulk stopped early.
 - ``created_by``: the documentation shows the user who created the send. Mindo has API keys,
   not users, and ``Bulk`` does not carry the creating key yet: the documented keys are kept,
   all null, so a client reading ``created_by["email"]`` still works.
 - Send messages items (``message``, §10): every empty string, unset time and zero id is null (a
-  recipient not sent yet has no message id, no wamid, no times and, from the service, no
-  status).
+  recipient not sent yet has no wamid and no times). ``status`` is always one of the service's
+  seven recipient statuses.
 """
 
 from __future__ import annotations
@@ -105,11 +107,13 @@ def _identity(bulk: mindo_pb2.Bulk) -> dict[str, object]:
 def _counters(bulk: mindo_pb2.Bulk) -> dict[str, object]:
     return {
         "total_recipients": bulk.total_recipients,
+        "unique_recipients": bulk.unique_recipients,
         "sent_count": bulk.sent_count,
         "delivered_count": bulk.delivered_count,
         "read_count": bulk.read_count,
         "failed_count": bulk.failed_count,
         "pending_count": bulk.pending_count,
+        "cancelled_count": bulk.cancelled_count,
         "progress_percentage": bulk.progress_percentage,
     }
 

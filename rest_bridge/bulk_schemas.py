@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# The service's recipient statuses (``mindo_core.bulks.model.RecipientStatus``).
+RECIPIENT_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed", "cancelled")
+
 _STRING = {"type": "string"}
 _INTEGER = {"type": "integer"}
 _NUMBER = {"type": "number"}
@@ -15,7 +18,7 @@ _TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 _TEXT_OR_NULL = {"type": ["string", "null"]}
 _BULK_STATUS = {
     "type": "string",
-    "enum": ["QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"],
+    "enum": ["QUEUED", "PROCESSING", "PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"],
 }
 
 
@@ -85,13 +88,49 @@ _TEMPLATE = _object(
 )
 _PHONE_NUMBER = _object({"id": _INTEGER, "display_phone_number": _STRING, "verified_name": _STRING})
 _COUNTERS = {
-    "total_recipients": {**_INTEGER, "description": "Unique recipients."},
-    "sent_count": _INTEGER,
-    "delivered_count": _INTEGER,
+    "total_recipients": {
+        **_INTEGER,
+        "description": (
+            "The list as submitted, duplicates included (the 202's total_recipients): "
+            "unique_recipients plus the duplicates removed."
+        ),
+    },
+    "unique_recipients": {
+        **_INTEGER,
+        "description": (
+            "Not in Mindo's documentation. After deduplication (the 202's unique_recipients); "
+            "always sent_count + failed_count + pending_count + cancelled_count."
+        ),
+    },
+    "sent_count": {
+        **_INTEGER,
+        "description": "Accepted by Meta and not failed since (delivered and read included).",
+    },
+    "delivered_count": {**_INTEGER, "description": "Delivered, read ones included."},
     "read_count": _INTEGER,
-    "failed_count": _INTEGER,
-    "pending_count": _INTEGER,
-    "progress_percentage": {**_NUMBER, "minimum": 0, "maximum": 100},
+    "failed_count": {
+        **_INTEGER,
+        "description": (
+            "Refused by Meta, failed later (webhook), or whose outcome is unknown after a crash."
+        ),
+    },
+    "pending_count": {**_INTEGER, "description": "Not sent yet, or being sent."},
+    "cancelled_count": {
+        **_INTEGER,
+        "description": (
+            "Not in Mindo's documentation. Never sent because the bulk was cancelled or "
+            "stopped early (stop_reason)."
+        ),
+    },
+    "progress_percentage": {
+        **_NUMBER,
+        "minimum": 0,
+        "maximum": 100,
+        "description": (
+            "Settled recipients (sent, failed or cancelled) / unique_recipients x 100, floored "
+            "to one decimal; 100.0 once none is pending. Delivery is not awaited."
+        ),
+    },
 }
 _STOP_REASON = {
     **_STRING,
@@ -142,16 +181,25 @@ BULK_MESSAGE = _object(
         "id": {"type": ["integer", "null"], "description": "Message ID; null until sent."},
         "recipient_phone": {**_STRING, "description": "E.164."},
         "status": {
-            "type": ["string", "null"],
-            "enum": ["sent", "delivered", "read", "failed", None],
-            "description": "null while the recipient waits its turn.",
+            "type": "string",
+            "enum": list(RECIPIENT_STATUSES),
+            "description": (
+                "pending (waiting its turn), sending (on its way to Meta), sent, delivered, "
+                "read, failed, or cancelled (never sent: the bulk was cancelled or stopped)."
+            ),
         },
         "meta_message_id": {**_TEXT_OR_NULL, "description": "Meta's wamid."},
         "variables_used": {"type": "object", "additionalProperties": _STRING},
         "sent_at": _TIME_OR_NULL,
         "delivered_at": _TIME_OR_NULL,
         "read_at": _TIME_OR_NULL,
-        "error_message": _TEXT_OR_NULL,
+        "error_message": {
+            **_TEXT_OR_NULL,
+            "description": (
+                "Why it failed (Meta's code and text, or outcome unknown after a crash); for "
+                "one cancelled because the bulk stopped early, the bulk's stop_reason."
+            ),
+        },
     }
 )
 
@@ -244,11 +292,13 @@ _SUMMARY_PARTS = {
         "verified_name": "Mindo Software",
     },
     "total_recipients": 3,
+    "unique_recipients": 3,
     "sent_count": 3,
     "delivered_count": 2,
     "read_count": 1,
     "failed_count": 0,
     "pending_count": 0,
+    "cancelled_count": 0,
     "progress_percentage": 100.0,
 }
 

@@ -124,7 +124,10 @@ FAST = EngineSettings(
     stop_grace_seconds=2.0,
     retry=RetrySettings(base_delay_seconds=0.002, max_delay_seconds=0.01),
     slow_down=SlowDownPolicy(
-        first_pause_seconds=0.01, quiet_seconds=0.05, recovery_step_seconds=0.01
+        first_pause_seconds=0.01,
+        quiet_seconds=0.05,
+        recovery_step_seconds=0.01,
+        decrease_window_seconds=0.1,
     ),
     pair_rate=PairRatePolicy(interval_seconds=0.001),
     seed=7,

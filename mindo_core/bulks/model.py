@@ -8,6 +8,12 @@ answer to a submission says ``"queued"``, lowercase, see ``ACCEPTED_STATUS``)::
      │ └────────────┴──▶ CANCELLED
      └──▶ FAILED                          (stopped before its first send)
 
+    QUEUED | PROCESSING ──pause──▶ PAUSED ──resume──▶ QUEUED (never started) | PROCESSING
+                                     └──▶ CANCELLED, or how a stop ends it  (cancelled, stopped)
+
+A PAUSED bulk starts no send (those in flight finish and are recorded); its pending recipients
+stay pending, and resuming sends them, each once.
+
 COMPLETED, PARTIAL and FAILED may still turn into one another: Meta's webhooks report failures
 (and, for unconfirmed recipients, successes) after the last send. CANCELLED is final.
 
@@ -30,10 +36,17 @@ Delivery only moves forward (sent < delivered < read); failed and read are final
 or stale event is a no-op, except ``claim``: claiming a recipient already in flight would send
 it twice. A move that cannot happen raises ``IllegalTransition``.
 
+Each state shows clients one of seven documented recipient statuses (``recipient_status``):
+``pending``, ``sending`` (in flight), ``sent``, ``delivered``, ``read``, ``failed`` (unconfirmed
+ones too, with their reason) and ``cancelled`` (skipped ones too, with the bulk's stop_reason
+as their ``error_message``: nothing of them reached Meta).
+
 Counters (the documented ``*_count`` fields) are cumulative as in the docs' example: ``sent``
 counts every recipient Meta accepted that has not failed since, ``delivered`` includes the
-read ones. ``failed`` also counts ``skipped`` and ``unconfirmed`` recipients, so that
-``total = sent + failed + pending + cancelled``. ``progress_percentage`` is processed / total,
+read ones. ``failed`` also counts ``unconfirmed`` recipients, ``cancelled`` the ``skipped``
+ones, and ``pending`` those in flight, so that ``total = sent + failed + pending + cancelled``
+in every state a bulk can be in. ``total`` is the unique recipients; ``Bulk.total_recipients``
+is the list as submitted, duplicates included. ``progress_percentage`` is processed / total,
 where processed = sent + failed + cancelled: sending is over for them (delivery is not awaited).
 """
 
@@ -54,6 +67,7 @@ from mindo_core.domain.templates import TemplateId
 __all__ = [
     "ACCEPTED_STATUS",
     "BULK_STATUSES",
+    "RECIPIENT_STATUSES",
     "UNCONFIRMED_REASON",
     "Bulk",
     "BulkCounters",
@@ -64,21 +78,28 @@ __all__ = [
     "IllegalTransition",
     "RecipientEvent",
     "RecipientState",
+    "RecipientStatus",
     "advance",
     "advance_bulk",
     "can_cancel",
+    "can_pause",
     "final_status",
     "message_status",
     "parse_bulk_status",
+    "recipient_status",
     "record_event",
     "refresh_final_status",
+    "resumed_status",
     "settle_after_crash",
+    "states_shown_as",
     "webhook_event",
 ]
 
 BulkId = NewType("BulkId", str)
 
-BulkStatus = Literal["QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"]
+BulkStatus = Literal[
+    "QUEUED", "PROCESSING", "PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"
+]
 BULK_STATUSES: tuple[BulkStatus, ...] = get_args(BulkStatus)
 # The 202 answer to a submission spells its one status in lowercase (documented example).
 ACCEPTED_STATUS: Final = "queued"
@@ -108,6 +129,9 @@ RecipientEvent = Literal[
     "webhook_failed",
 ]
 CrashPolicy = Literal["mark_unconfirmed", "resend"]
+# What clients see of a recipient (lists, filters): documented, never null.
+RecipientStatus = Literal["pending", "sending", "sent", "delivered", "read", "failed", "cancelled"]
+RECIPIENT_STATUSES: tuple[RecipientStatus, ...] = get_args(RecipientStatus)
 
 UNCONFIRMED_REASON: Final = (
     "Outcome unknown: the send was interrupted while Meta was being called, and it was not "
@@ -191,13 +215,36 @@ def webhook_event(status: DeliveryState) -> RecipientEvent:
 
 
 def message_status(state: RecipientState) -> DeliveryState | None:
-    """The documented per-message status (lowercase), or None for a recipient not sent yet
-    (pending, in flight) or never to be sent because the bulk was cancelled."""
+    """The message-level status of a recipient that is a message (GetMessage, webhooks), or
+    None for one not sent yet (pending, in flight) or never to be sent (cancelled, skipped)."""
     if state in ("sent", "delivered", "read", "failed"):
         return state
-    if state in ("skipped", "unconfirmed"):
+    if state == "unconfirmed":
         return "failed"
     return None
+
+
+_SHOWN_AS: Mapping[RecipientState, RecipientStatus] = {
+    "pending": "pending",
+    "in_flight": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "failed": "failed",
+    "unconfirmed": "failed",
+    "cancelled": "cancelled",
+    "skipped": "cancelled",
+}
+
+
+def recipient_status(state: RecipientState) -> RecipientStatus:
+    """The documented status a recipient's list shows and filters on."""
+    return _SHOWN_AS[state]
+
+
+def states_shown_as(status: RecipientStatus) -> tuple[RecipientState, ...]:
+    """Every recipient state a status filter matches."""
+    return tuple(state for state, shown in _SHOWN_AS.items() if shown == status)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +296,8 @@ def record_event(
         return replace(changed, attempts=recipient.attempts + 1)
     if state == "unconfirmed":
         return replace(changed, error_message=UNCONFIRMED_REASON)
+    if state == "skipped":  # the bulk's stop_reason
+        return replace(changed, error_message=error_message)
     if state == "failed":
         return replace(changed, failed_at=at, error_code=error_code, error_message=error_message)
     if state in ("sent", "delivered", "read"):
@@ -327,7 +376,7 @@ _COUNTED_AS: Mapping[RecipientState, tuple[str, ...]] = {
     "delivered": ("sent", "delivered"),
     "read": ("sent", "delivered", "read"),
     "failed": ("failed",),
-    "skipped": ("failed",),
+    "skipped": ("cancelled",),
     "unconfirmed": ("failed",),
     "cancelled": ("cancelled",),
 }
@@ -336,8 +385,9 @@ _COUNTED_AS: Mapping[RecipientState, tuple[str, ...]] = {
 # -- bulk status -----------------------------------------------------------------------------
 
 _BULK_MOVES: Mapping[BulkStatus, frozenset[BulkStatus]] = {
-    "QUEUED": frozenset({"PROCESSING", "FAILED", "CANCELLED"}),
-    "PROCESSING": frozenset({"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
+    "QUEUED": frozenset({"PROCESSING", "PAUSED", "FAILED", "CANCELLED"}),
+    "PROCESSING": frozenset({"PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
+    "PAUSED": frozenset({"QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
     "COMPLETED": frozenset({"PARTIAL", "FAILED"}),
     "PARTIAL": frozenset({"COMPLETED", "FAILED"}),
     "FAILED": frozenset({"COMPLETED", "PARTIAL"}),
@@ -356,6 +406,15 @@ def can_cancel(status: BulkStatus) -> bool:
     return "CANCELLED" in _BULK_MOVES[status]
 
 
+def can_pause(status: BulkStatus) -> bool:
+    return "PAUSED" in _BULK_MOVES[status]
+
+
+def resumed_status(bulk: Bulk) -> BulkStatus:
+    """Where a PAUSED bulk goes back to: PROCESSING once it has sent, else QUEUED."""
+    return "PROCESSING" if bulk.started_at is not None else "QUEUED"
+
+
 def final_status(
     counters: BulkCounters, *, cancelled: bool, stopped_reason: str | None
 ) -> BulkStatus:
@@ -363,13 +422,14 @@ def final_status(
     FAILED when none succeeded, PARTIAL otherwise.
 
     Without ``stopped_reason`` every recipient must have been processed. With it (the bulk
-    stopped early, e.g. the template was paused), recipients still pending count as failed.
+    stopped early, e.g. the template was paused), recipients still pending and those skipped
+    (counted as cancelled) count as failures.
     """
     if cancelled:
         return "CANCELLED"
     if counters.pending and stopped_reason is None:
         raise ValueError(f"{counters.pending} recipients are still pending; the bulk is not over")
-    failures = counters.failed + counters.pending
+    failures = counters.failed + counters.pending + counters.cancelled
     if failures == 0:
         return "COMPLETED"
     return "FAILED" if counters.sent == 0 else "PARTIAL"
@@ -405,7 +465,10 @@ class Bulk:
     template_name: str
     language: str
     status: BulkStatus
+    # One per unique recipient; ``total_recipients`` is the list as submitted (duplicates
+    # included), so total_recipients = counters.total + duplicates_removed.
     counters: BulkCounters
+    total_recipients: int
     estimated_time_minutes: float
     created_at: datetime
     created_by: ApiKeyId | None = None
@@ -415,3 +478,7 @@ class Bulk:
     stop_reason: str | None = None
     # "max", "tier" or a messages-per-second cap (pacing.parse_pacing reads it).
     pacing: str = "max"
+
+    @property
+    def duplicates_removed(self) -> int:
+        return self.total_recipients - self.counters.total

@@ -116,8 +116,8 @@ class BulkEngine:
         self._supervisor.wake()
 
     def drop(self, bulk_id: BulkId) -> None:
-        """The bulk was cancelled: no send of it starts from now on, what it had claimed is
-        released (and becomes cancelled). Never waits."""
+        """The bulk was cancelled or paused: no send of it starts from now on, what it had
+        claimed is released (cancelled, or pending again while paused). Never waits."""
         self._supervisor.drop(bulk_id)
 
     def refresh_number(self, phone_number_row_id: PhoneNumberRowId) -> None:

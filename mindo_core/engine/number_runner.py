@@ -192,7 +192,9 @@ class NumberRunner:
 
     async def _apply_number_change(self) -> None:
         """The number as the store has it now: its throughput for the scheduler, its tier for
-        the caps of the bulks paced by tier. (A lane admitted later reads it anyway.)"""
+        the caps of the bulks paced by tier; held lanes look again for recipients due (a raised
+        tier re-plans the quota waits in the store first). (A lane admitted later reads it
+        anyway.)"""
         self._number_changed = False  # before reading: a change told meanwhile reads again
         first = next(iter(self._number.lanes.values()), None)
         try:
@@ -209,6 +211,7 @@ class NumberRunner:
             if cap != lane.cap and lane.state == "active":
                 lane.cap = cap
                 scheduler.set_bulk_rate(lane.id, cap)
+            self._number.resume(lane)
         logger.info(
             "Phone number row %s now sends at %s msg/s (tier %s)",
             self.number_id,

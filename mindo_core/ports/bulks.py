@@ -12,12 +12,19 @@ from itertools import islice
 from typing import Generic, Literal, Protocol, TypeVar
 
 from mindo_core.access.api_keys import ApiKeyId
-from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient, BulkStatus, CrashPolicy
+from mindo_core.bulks.model import (
+    Bulk,
+    BulkId,
+    BulkRecipient,
+    BulkStatus,
+    CrashPolicy,
+    RecipientStatus,
+)
 from mindo_core.domain.accounts import (
     OrganisationId,
     PhoneNumberRowId,
 )
-from mindo_core.domain.messages import DeliveryState, MessageId
+from mindo_core.domain.messages import MessageId
 from mindo_core.domain.templates import TemplateId
 
 
@@ -135,6 +142,15 @@ class ClaimedRecipient:
     attempts: int  # including this one
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PendingRecipient:
+    """A recipient not sent yet, and the time the quota window lets it go (None: now)."""
+
+    position: int
+    e164: str
+    not_before: datetime | None
+
+
 RecipientOutcomeKind = Literal["accept", "refuse", "release"]
 
 
@@ -180,11 +196,11 @@ class BulkStore(Protocol):
         organisation_id: OrganisationId,
         bulk_id: BulkId,
         *,
-        status: DeliveryState | None,
+        status: RecipientStatus | None,
         offset: int,
         limit: int,
     ) -> Page[BulkRecipient]:
-        """In position order; ``status`` filters on the message-level status."""
+        """In position order; ``status`` filters on the documented ``recipient_status``."""
         ...
 
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
@@ -216,13 +232,42 @@ class BulkStore(Protocol):
     async def stop_bulk(
         self, bulk_id: BulkId, *, now: datetime, reason: str | None, cancelled: bool
     ) -> Bulk:
-        """Cancels (``cancelled``) or stops (``reason``) a bulk: its pending recipients become
-        cancelled or skipped at once; in-flight ones finish and are recorded."""
+        """Cancels (``cancelled``) or stops (``reason``) a bulk, running or paused: its pending
+        recipients become
+        cancelled or skipped (with ``reason`` as their error) at once; in-flight ones finish
+        and are recorded."""
+        ...
+
+    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+        """A QUEUED or PROCESSING bulk becomes PAUSED (a PAUSED one stays so): claims find
+        nothing; its pending recipients stay pending, and recipients released meanwhile
+        become pending again. ``IllegalTransition`` for a bulk that is over."""
+        ...
+
+    async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
+        """A PAUSED bulk goes back to PROCESSING (QUEUED if it never started);
+        ``IllegalTransition`` for a bulk that is not PAUSED."""
         ...
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
         """After a crash: every in-flight recipient becomes unconfirmed (or pending again with
         policy "resend"). Returns how many were settled."""
+        ...
+
+    async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
+        """The bulk's pending recipients in position order; none for a bulk that is over."""
+        ...
+
+    async def replan_waits(
+        self,
+        bulk_id: BulkId,
+        waits: Mapping[int, datetime | None],
+        *,
+        estimated_time_minutes: float,
+    ) -> Bulk:
+        """A running bulk's recipients at these positions wait for quota until the time given
+        (None: not at all), those still pending; its estimate becomes
+        ``estimated_time_minutes``. A bulk that is over is returned unchanged."""
         ...
 
     async def recipient_window(

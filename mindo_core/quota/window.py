@@ -24,6 +24,7 @@ __all__ = [
     "QuotaSnapshot",
     "plan_quota",
     "quota_snapshot",
+    "recipient_waits",
 ]
 
 
@@ -175,3 +176,21 @@ def _refill_times(
             freed_by = planned[position - len(live) - fits_now]
         planned.append(freed_by + QUOTA_WINDOW)
     return tuple(planned)
+
+
+def recipient_waits(
+    plan: QuotaPlan, wa_ids: Iterable[str], window: Container[str]
+) -> list[datetime | None]:
+    """When each of ``wa_ids`` (the candidates ``plan`` was made for, in their order) may go:
+    None for one already in the window or among the first ``fits_now`` new ones, else the k-th
+    new one beyond them waits for the k-th refill."""
+    waits: list[datetime | None] = []
+    new = 0
+    for wa_id in wa_ids:
+        wait = None
+        if wa_id not in window:
+            if new >= plan.fits_now:
+                wait = plan.refill_times[new - plan.fits_now]
+            new += 1
+        waits.append(wait)
+    return waits

@@ -3,13 +3,17 @@
 * ``message_template_status_update``: the template takes Meta's new status (REINSTATED and
   UNARCHIVED read as APPROVED again; FLAGGED is a warning, and a flagged template can still be
   sent, so it changes nothing). A template that can no longer be sent (PAUSED, DISABLED, …)
-  stops every running bulk that uses it, with a reason that names the template and the event;
+  stops every running or paused bulk that uses it, with a reason that names the template and
+  the event;
   their pending recipients are skipped, and new sends are refused (it is no longer APPROVED).
 * ``phone_number_quality_update``: the number's messaging tier (``current_limit`` /
   ``max_daily_conversations_per_business``) and, on THROUGHPUT_UPGRADE, its throughput (HIGH,
   1,000 messages/s). The engine applies the number's new values at once.
 * ``business_capability_update``: the portfolio's messaging limit; Mindo's quota is per
   portfolio, read off its numbers' tiers, so every number of the account takes the new tier.
+
+A tier that rises re-plans the running bulks of the number that wait for quota
+(``quota_replan``) before the engine is told, so they go sooner, with a new estimate.
 
 An event about an account, number or template Mindo does not know is logged and ignored: the
 webhook subscription may cover more than Mindo manages.
@@ -30,7 +34,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final, Protocol
 
-from mindo_core.bulks.model import BulkId, IllegalTransition
+from mindo_core.bulks.model import Bulk, BulkId, IllegalTransition
 from mindo_core.delivery.webhook_payloads import (
     AccountEvent,
     CapabilityChange,
@@ -42,17 +46,19 @@ from mindo_core.domain.clock import Clock
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.domain.tiers import UnknownTier, parse_tier
 from mindo_core.ports.accounts import AccountStore
-from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.bulks import BulkFilter, BulkStore
 from mindo_core.ports.contacts import AccountEventMarks
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
-from mindo_core.throughput.pacing import HIGH_THROUGHPUT_LEVEL
+from mindo_core.services.quota_replan import QuotaReplan, tier_rose
+from mindo_core.throughput.pacing import HIGH_THROUGHPUT_LEVEL, SendTiming
 
 __all__ = ["AccountEvents", "EngineControl"]
 
 logger = logging.getLogger("mindo.webhooks")
 
 APPROVED: Final = "APPROVED"
+_PAGE: Final = 100
 # Events that mean "sendable again", and events that are only a warning.
 _APPROVED_AGAIN = frozenset({"REINSTATED", "UNARCHIVED"})
 _WARNINGS = frozenset({"FLAGGED"})
@@ -77,6 +83,7 @@ class AccountEvents:
         progress: ProgressBus,
         engine: EngineControl,
         marks: AccountEventMarks,
+        timing: SendTiming | None = None,
     ) -> None:
         self._marks = marks
         self._accounts = accounts
@@ -85,6 +92,7 @@ class AccountEvents:
         self._clock = clock
         self._bus = progress
         self._engine = engine
+        self._replan = QuotaReplan(bulks=bulks, clock=clock, progress=progress, timing=timing)
 
     async def apply(self, event: AccountEvent) -> None:
         if isinstance(event, TemplateStatusChange):
@@ -110,8 +118,8 @@ class AccountEvents:
             return
         updated = await self._templates.set_template_status(template.id, status)
         logger.info("Template %s (%s) is now %s", updated.name, updated.language, status)
-        if not updated.is_approved:
-            await self._stop_bulks_of(updated, _stop_reason(updated, event))
+        if not updated.is_approved and account is not None:
+            await self._stop_bulks_of(updated, account, _stop_reason(updated, event))
 
     async def _template(
         self, account: BusinessAccount, event: TemplateStatusChange
@@ -124,10 +132,12 @@ class AccountEvents:
         same = [t for t in templates if (t.name, t.language) == (event.name, event.language)]
         return same[0] if same else None
 
-    async def _stop_bulks_of(self, template: StoredTemplate, reason: str) -> None:
-        for bulk in await self._bulks.bulks_to_run():
-            if bulk.template_id != template.id:
-                continue
+    async def _stop_bulks_of(
+        self, template: StoredTemplate, account: BusinessAccount, reason: str
+    ) -> None:
+        running = [b for b in await self._bulks.bulks_to_run() if b.template_id == template.id]
+        paused = await self._paused_bulks_of(template, account)
+        for bulk in [*running, *paused]:
             # Stopped first, so that what the engine claimed but did not send is released as
             # skipped when it drops the bulk, never as pending again.
             try:
@@ -140,6 +150,20 @@ class AccountEvents:
                 self._engine.drop(bulk.id)
             logger.warning("Bulk send %s stopped: %s", bulk.id, reason)
             self._bus.publish(stopped.id, stopped)
+
+    async def _paused_bulks_of(
+        self, template: StoredTemplate, account: BusinessAccount
+    ) -> list[Bulk]:
+        """The PAUSED bulks of ``template``: stopped too, so that resuming one finds it over."""
+        found: list[Bulk] = []
+        filters = BulkFilter(status="PAUSED", template_id=template.id)
+        while True:
+            page = await self._bulks.list_bulks(
+                account.organisation_id, filters, offset=len(found), limit=_PAGE
+            )
+            found += page.items
+            if len(page.items) < _PAGE:
+                return found
 
     # -- numbers and tiers ---------------------------------------------------------------------
 
@@ -182,6 +206,10 @@ class AccountEvents:
             updated.messaging_limit_tier,
             updated.throughput_level,
         )
+        if tier_rose(number.messaging_limit_tier, updated.messaging_limit_tier):
+            replanned = await self._replan(updated)
+            if replanned:
+                logger.info("Re-planned %d bulk send(s) waiting for quota", len(replanned))
         self._engine.refresh_number(updated.id)
 
     async def _newest(self, object_key: str, at: datetime | None) -> bool:

@@ -6,9 +6,15 @@ and a string that is not a bulk id at all (not a UUID) all answer ``BulkNotFound
 Pages: ``page`` counts from 1; ``page_size`` is 1 to ``MAX_PAGE_SIZE`` (100; the edges default
 to 20, as the documentation does). Anything else is ``InvalidRequest`` naming the field.
 
-Cancelling: only a QUEUED or PROCESSING bulk can be cancelled; its recipients not sent yet are
-cancelled at once (sends already on their way to Meta finish and are recorded). Cancelling a
-bulk that is over is ``FailedPrecondition``.
+Cancelling: only a QUEUED, PROCESSING or PAUSED bulk can be cancelled; its recipients not sent
+yet are cancelled at once (sends already on their way to Meta finish and are recorded).
+Cancelling a bulk that is over is ``FailedPrecondition``.
+
+Pausing: a QUEUED or PROCESSING bulk becomes PAUSED; the engine drops it at once (nothing new
+starts, sends in flight finish and are recorded; what it had claimed goes back to pending).
+Pausing a PAUSED bulk changes nothing. Resuming a PAUSED bulk hands it back to the engine,
+which sends its pending recipients, each once; its estimate is planned again from then.
+Pausing a bulk that is over, or resuming one that is not PAUSED, is ``FailedPrecondition``.
 """
 
 from __future__ import annotations
@@ -17,11 +23,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
-from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient, IllegalTransition, can_cancel
+from mindo_core.bulks.model import (
+    Bulk,
+    BulkId,
+    BulkRecipient,
+    IllegalTransition,
+    RecipientStatus,
+    can_cancel,
+    can_pause,
+)
 from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import BulkNotFound, FailedPrecondition, InvalidRequest
-from mindo_core.domain.messages import DeliveryState
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.engine.bulk_context import BulkContexts
 from mindo_core.ports.accounts import AccountStore
@@ -29,7 +42,9 @@ from mindo_core.ports.bulks import BulkFilter, BulkStore, Page
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.authenticate import Principal
+from mindo_core.services.quota_replan import QuotaReplan
 from mindo_core.services.submit_bulk import BulkWaker
+from mindo_core.throughput.pacing import SendTiming
 
 __all__ = ["MAX_PAGE_SIZE", "BulkQueries", "BulkView", "page_window", "parse_bulk_id"]
 
@@ -55,6 +70,7 @@ class BulkQueries:
         clock: Clock,
         progress: ProgressBus,
         waker: BulkWaker | None = None,
+        timing: SendTiming | None = None,
     ) -> None:
         self._accounts = accounts
         self._templates = templates
@@ -62,6 +78,7 @@ class BulkQueries:
         self._clock = clock
         self._bus = progress
         self._waker = waker
+        self._replan = QuotaReplan(bulks=bulks, clock=clock, progress=progress, timing=timing)
 
     async def get(self, principal: Principal, bulk_id: str) -> BulkView:
         bulk = await self._owned(principal, bulk_id)
@@ -85,7 +102,7 @@ class BulkQueries:
         principal: Principal,
         bulk_id: str,
         *,
-        status: DeliveryState | None,
+        status: RecipientStatus | None,
         page: int,
         page_size: int,
     ) -> Page[BulkRecipient]:
@@ -111,6 +128,37 @@ class BulkQueries:
         return await self.view(
             cancelled, BulkContexts(accounts=self._accounts, templates=self._templates)
         )
+
+    async def pause(self, principal: Principal, bulk_id: str) -> BulkView:
+        bulk = await self._owned(principal, bulk_id)
+        if not can_pause(bulk.status) and bulk.status != "PAUSED":
+            raise _cannot(bulk, "paused", "a QUEUED or PROCESSING")
+        try:
+            paused = await self._bulks.pause_bulk(bulk.id)
+        except IllegalTransition:  # it ended between the read and the pause
+            raise _cannot(bulk, "paused", "a QUEUED or PROCESSING") from None
+        if self._waker is not None:
+            self._waker.drop(paused.id)
+        self._bus.publish(paused.id, paused)
+        return await self.view(paused, self._contexts())
+
+    async def resume(self, principal: Principal, bulk_id: str) -> BulkView:
+        bulk = await self._owned(principal, bulk_id)
+        if bulk.status != "PAUSED":
+            raise _cannot(bulk, "resumed", "a PAUSED")
+        try:
+            resumed = await self._bulks.resume_bulk(bulk.id)
+        except IllegalTransition:  # cancelled or stopped between the read and the resume
+            raise _cannot(bulk, "resumed", "a PAUSED") from None
+        view = await self.view(resumed, self._contexts())
+        resumed = await self._replan.resumed(resumed, view.phone_number)
+        if self._waker is not None:
+            self._waker.wake()
+        self._bus.publish(resumed.id, resumed)
+        return BulkView(bulk=resumed, template=view.template, phone_number=view.phone_number)
+
+    def _contexts(self) -> BulkContexts:
+        return BulkContexts(accounts=self._accounts, templates=self._templates)
 
     async def current(self, principal: Principal, bulk_id: str) -> Bulk:
         """The bulk alone, scoped; ``BulkNotFound`` otherwise."""
@@ -155,6 +203,12 @@ def page_window(page: int, page_size: int) -> tuple[int, int]:
 
 def _already_over(bulk: Bulk) -> FailedPrecondition:
     return FailedPrecondition(
-        f"Bulk send '{bulk.id}' is already {bulk.status}; only a QUEUED or PROCESSING bulk send "
-        "can be cancelled"
+        f"Bulk send '{bulk.id}' is already {bulk.status}; only a QUEUED, PROCESSING or PAUSED "
+        "bulk send can be cancelled"
+    )
+
+
+def _cannot(bulk: Bulk, done: str, which: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"Bulk send '{bulk.id}' is {bulk.status}; only {which} bulk send can be {done}"
     )

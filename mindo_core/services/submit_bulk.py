@@ -10,7 +10,8 @@ Checks, in order (the first failure is the answer, and nothing is stored):
    most 100,000 (``TooManyRecipients``), every one valid for the template, or the whole request
    is refused listing the first 100 problems (``InvalidRecipients``); duplicates after
    normalisation are dropped, the first occurrence wins;
-4. the pacing ("max", "tier" or a cap in messages/s; ``InvalidRequest`` on ``pacing``).
+4. the pacing ("max", "tier" or a cap from 0.01 messages/s to the number's throughput;
+   ``InvalidRequest`` on ``pacing``, naming the range).
 
 Quota. The portfolio's rolling 24 h window (every message of the organisation, single and bulk)
 is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk that does not
@@ -56,6 +57,7 @@ from mindo_core.throughput.pacing import (
     Sharer,
     bulk_rate_cap,
     bulk_rate_cap_for,
+    check_cap,
     estimate_seconds,
     parse_pacing,
     shared_seconds,
@@ -102,7 +104,7 @@ class BulkWaker(Protocol):
         ...
 
     def drop(self, bulk_id: BulkId) -> None:
-        """A bulk was cancelled: send nothing more of it."""
+        """A bulk was cancelled or paused: send nothing more of it (until it is resumed)."""
         ...
 
 
@@ -144,7 +146,8 @@ class SubmitBulk:
             self._templates, account.id, command.template_name, command.language
         )
         prepared = prepare_recipients(parse_template(template), command.recipients)
-        pacing = parse_pacing(command.pacing)
+        throughput = self._timing.throughput(number.throughput_level)
+        pacing = check_cap(parse_pacing(command.pacing), throughput=throughput)
         now = self._clock.now()
         window = await self._bulks.recipient_window(organisation_id, now - QUOTA_WINDOW)
         plan = plan_quota(

@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_THROUGHPUT_MPS",
     "HIGH_THROUGHPUT_LEVEL",
     "HIGH_THROUGHPUT_MPS",
+    "MIN_CAP_MPS",
     "QUOTA_WINDOW_SECONDS",
     "SEND_MARGIN_SECONDS",
     "Pacing",
@@ -54,6 +55,7 @@ __all__ = [
     "Sharer",
     "bulk_rate_cap",
     "bulk_rate_cap_for",
+    "check_cap",
     "effective_rate",
     "estimate_seconds",
     "parse_pacing",
@@ -73,6 +75,10 @@ HIGH_THROUGHPUT_MPS = 1000.0
 COEXISTENCE_THROUGHPUT_MPS = 20.0
 
 QUOTA_WINDOW_SECONDS = QUOTA_WINDOW.total_seconds()
+
+# The slowest cap a bulk may ask for: one message every 100 s. Slower has no use (100,000
+# recipients already take four months), and an absurd one ("1e-300") would never end.
+MIN_CAP_MPS = 0.01
 
 PacingMode = Literal["max", "tier", "cap"]
 
@@ -125,6 +131,17 @@ def parse_pacing(text: str | None) -> Pacing:
     if not math.isfinite(mps) or mps <= 0:
         raise _invalid(f"a messages-per-second cap must be a positive number, not {text!r}")
     return Pacing.cap(mps)
+
+
+def check_cap(pacing: Pacing, *, throughput: float) -> Pacing:
+    """``pacing`` when it is no cap, or a cap within [``MIN_CAP_MPS``, the number's
+    ``throughput``]; else ``InvalidRequest`` on ``pacing`` naming the range."""
+    if pacing.mps is None or MIN_CAP_MPS <= pacing.mps <= throughput:
+        return pacing
+    raise _invalid(
+        f"a messages-per-second cap must be between {MIN_CAP_MPS:g} and {throughput:g} "
+        f"(this number's throughput), not {pacing}"
+    )
 
 
 def _invalid(problem: str) -> InvalidRequest:

@@ -24,7 +24,15 @@ from rest_bridge.upstream import upstream
 
 PATH = "/api/v1/meta-templates/bulk-sends/"
 SCOPE = "read"
-BULK_STATUSES = ("QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED")
+BULK_STATUSES = (
+    "QUEUED",
+    "PROCESSING",
+    "PAUSED",
+    "COMPLETED",
+    "PARTIAL",
+    "FAILED",
+    "CANCELLED",
+)
 
 FILTERS = Filters(
     fields={

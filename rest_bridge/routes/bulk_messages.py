@@ -1,8 +1,8 @@
 """GET /api/v1/meta-templates/bulk-sends/{id}/messages/: a bulk send's recipients, paginated.
 
-Filter ``status``: sent, delivered, read or failed (read in any case). Recipients the bulk has
-not sent yet are listed too, with a null status, id, wamid and times. Pagination is DRF's
-(``pagination``).
+Filter ``status``: pending, sending, sent, delivered, read, failed or cancelled (read in any
+case). Every recipient is listed, with its status; one not sent yet has a null wamid and times.
+Pagination is DRF's (``pagination``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rest_bridge.upstream import upstream
 
 PATH = f"{BULK_PATH}messages/"
 SCOPE = "read"
-MESSAGE_STATUSES = ("sent", "delivered", "read", "failed")
+MESSAGE_STATUSES = bulk_schemas.RECIPIENT_STATUSES
 
 FILTERS = Filters(
     fields={
@@ -62,9 +62,11 @@ OPERATION = {
     "operationId": "listBulkSendMessages",
     "summary": "Messages of a bulk send",
     "description": (
-        "One item per unique recipient, paginated as DRF does. Statuses move sent → delivered "
-        "→ read, or failed with error_message; a recipient not sent yet has a null status. "
-        "Needs the read scope."
+        "One item per unique recipient, paginated as DRF does. Every recipient has a status: "
+        "pending → sending → sent → delivered → read, or failed with error_message, or "
+        "cancelled (never sent: the bulk was cancelled, or stopped early, and then "
+        "error_message is the bulk's stop_reason). pending, sending and cancelled are not in "
+        "Mindo's documentation. Needs the read scope."
     ),
     "parameters": [PATH_PARAMETER, *FILTERS.parameters(), *pagination.parameters()],
     "responses": {

@@ -1,10 +1,12 @@
-"""One bulk send: its status (GET bulk-sends/{id}/) and cancelling it (POST …/{id}/cancel/).
+"""One bulk send: its status (GET bulk-sends/{id}/), cancelling (POST …/{id}/cancel/), pausing
+(…/pause/) and resuming it (…/resume/).
 
 An unknown id, another organisation's and one that is not a bulk id at all answer alike:
 404 ``bulk_not_found``. Cancelling stops the recipients not sent yet (sends already on their
 way to Meta finish) and answers the status body; a bulk that is already over (COMPLETED,
 PARTIAL, FAILED or CANCELLED) answers 400 ``failed_precondition``, as the service's
-FAILED_PRECONDITION always does.
+FAILED_PRECONDITION always does. Pausing and resuming answer the status body too; pausing a
+bulk that is over, or resuming one that is not PAUSED, is that same 400.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from rest_bridge.upstream import upstream
 PARAMETER = "bulk_send_id"
 PATH = f"/api/v1/meta-templates/bulk-sends/{{{PARAMETER}}}/"
 CANCEL_PATH = f"{PATH}cancel/"
+PAUSE_PATH = f"{PATH}pause/"
+RESUME_PATH = f"{PATH}resume/"
 
 PATH_PARAMETER = {
     "name": PARAMETER,
@@ -50,6 +54,22 @@ async def cancel_bulk(request: web.Request) -> web.Response:
     service = upstream(request)
     message = mindo_pb2.CancelBulkRequest(bulk_send_id=bulk_id(request))
     reply = await service.call(service.stub.CancelBulk, message, api_key=key)
+    return json_response(detail(reply))
+
+
+async def pause_bulk(request: web.Request) -> web.Response:
+    key = api_key(request)
+    service = upstream(request)
+    message = mindo_pb2.PauseBulkRequest(bulk_send_id=bulk_id(request))
+    reply = await service.call(service.stub.PauseBulk, message, api_key=key)
+    return json_response(detail(reply))
+
+
+async def resume_bulk(request: web.Request) -> web.Response:
+    key = api_key(request)
+    service = upstream(request)
+    message = mindo_pb2.ResumeBulkRequest(bulk_send_id=bulk_id(request))
+    reply = await service.call(service.stub.ResumeBulk, message, api_key=key)
     return json_response(detail(reply))
 
 
@@ -83,8 +103,8 @@ GET_OPERATION = {
 
 _ALREADY_OVER = {
     "error": (
-        f"Bulk send '{bulk_schemas.BULK_ID}' is already COMPLETED; only a QUEUED or PROCESSING "
-        "bulk send can be cancelled"
+        f"Bulk send '{bulk_schemas.BULK_ID}' is already COMPLETED; only a QUEUED, PROCESSING or "
+        "PAUSED bulk send can be cancelled"
     ),
     "code": "failed_precondition",
 }
@@ -93,9 +113,10 @@ CANCEL_OPERATION = {
     "operationId": "cancelBulkSend",
     "summary": "Cancel a bulk send",
     "description": (
-        "Not in Mindo's documentation (its CANCELLED status is). Stops a QUEUED or PROCESSING "
-        "bulk send: recipients not sent yet are not sent; messages already on their way to "
-        "Meta finish and are counted. Answers the bulk's status. No body. Needs the send scope."
+        "Not in Mindo's documentation (its CANCELLED status is). Stops a QUEUED, PROCESSING or "
+        "PAUSED bulk send: recipients not sent yet are not sent (cancelled_count); messages "
+        "already on their way to Meta finish and are counted. Answers the bulk's status. No "
+        "body. Needs the send scope."
     ),
     "parameters": [PATH_PARAMETER],
     "responses": {
@@ -110,7 +131,68 @@ CANCEL_OPERATION = {
     },
 }
 
+_NOT_PAUSABLE = {
+    "error": (
+        f"Bulk send '{bulk_schemas.BULK_ID}' is COMPLETED; only a QUEUED or PROCESSING bulk "
+        "send can be paused"
+    ),
+    "code": "failed_precondition",
+}
+
+PAUSE_OPERATION = {
+    "operationId": "pauseBulkSend",
+    "summary": "Pause a bulk send",
+    "description": (
+        "Not in Mindo's documentation. A QUEUED or PROCESSING bulk send becomes PAUSED: no new "
+        "message of it starts (those already on their way to Meta finish and are counted); "
+        "its pending recipients wait. Pausing a PAUSED one changes nothing. Answers the "
+        "bulk's status. No body. Needs the send scope."
+    ),
+    "parameters": [PATH_PARAMETER],
+    "responses": {
+        "200": _STATUS,
+        "400": openapi.response(
+            "The bulk send is over.",
+            openapi.ref("CodedError"),
+            {"Over": _NOT_PAUSABLE},
+        ),
+        "404": NOT_FOUND,
+        **openapi.common_error_responses(calls_service=True),
+    },
+}
+
+_NOT_PAUSED = {
+    "error": (
+        f"Bulk send '{bulk_schemas.BULK_ID}' is PROCESSING; only a PAUSED bulk send can be resumed"
+    ),
+    "code": "failed_precondition",
+}
+
+RESUME_OPERATION = {
+    "operationId": "resumeBulkSend",
+    "summary": "Resume a paused bulk send",
+    "description": (
+        "Not in Mindo's documentation. A PAUSED bulk send goes on where it stopped (PROCESSING, "
+        "or QUEUED if it had not started): its pending recipients are sent, each once, and "
+        "estimated_time_minutes is planned again from now. Answers the bulk's status. No "
+        "body. Needs the send scope."
+    ),
+    "parameters": [PATH_PARAMETER],
+    "responses": {
+        "200": _STATUS,
+        "400": openapi.response(
+            "The bulk send is not PAUSED.",
+            openapi.ref("CodedError"),
+            {"Not paused": _NOT_PAUSED},
+        ),
+        "404": NOT_FOUND,
+        **openapi.common_error_responses(calls_service=True),
+    },
+}
+
 ROUTES = (
     Route(method="GET", path=PATH, handler=get_bulk, operation=GET_OPERATION),
     Route(method="POST", path=CANCEL_PATH, handler=cancel_bulk, operation=CANCEL_OPERATION),
+    Route(method="POST", path=PAUSE_PATH, handler=pause_bulk, operation=PAUSE_OPERATION),
+    Route(method="POST", path=RESUME_PATH, handler=resume_bulk, operation=RESUME_OPERATION),
 )

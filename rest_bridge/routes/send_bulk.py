@@ -59,7 +59,8 @@ SCHEMA = Schema(
                 'Not in Mindo\'s documentation. How fast to send: "max" (the default: the '
                 "number's throughput), \"tier\" (the spacing Mindo recommends for the number's "
                 "messaging tier, 60 s / daily limit) or a cap in messages per second, such as "
-                "25 or 0.5. Never faster than the number's throughput."
+                "25 or 0.5, from 0.01 to the number's throughput (80, 1,000 for HIGH, 20 "
+                "shared with the Business app); outside that range: 400 naming the range."
             ),
         ),
     }

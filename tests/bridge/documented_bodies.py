@@ -51,11 +51,13 @@ _SUMMARY: dict[str, Any] = {
         "verified_name": "Mindo Software",
     },
     "total_recipients": 3,
+    "unique_recipients": 3,  # Mindo's addition: sent + failed + pending + cancelled
     "sent_count": 3,
     "delivered_count": 2,
     "read_count": 1,
     "failed_count": 0,
     "pending_count": 0,
+    "cancelled_count": 0,  # Mindo's addition
     "progress_percentage": 100.0,
 }
 

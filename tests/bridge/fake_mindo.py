@@ -104,11 +104,13 @@ def bulk(**overrides: object) -> mindo_pb2.Bulk:
             id=123, display_phone_number="+54 9 223 675-0780", verified_name="Mindo Software"
         ),
         total_recipients=3,
+        unique_recipients=3,
         sent_count=3,
         delivered_count=2,
         read_count=1,
         failed_count=0,
         pending_count=0,
+        cancelled_count=0,
         progress_percentage=100.0,
         estimated_time_minutes=0.4,
         started_at=STARTED,
@@ -225,6 +227,18 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         self, request: mindo_pb2.CancelBulkRequest, context: grpc.aio.ServicerContext
     ) -> mindo_pb2.Bulk:
         await self._answer("CancelBulk", request, context)
+        return await self._held(request.bulk_send_id, context)
+
+    async def PauseBulk(
+        self, request: mindo_pb2.PauseBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.Bulk:
+        await self._answer("PauseBulk", request, context)
+        return await self._held(request.bulk_send_id, context)
+
+    async def ResumeBulk(
+        self, request: mindo_pb2.ResumeBulkRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.Bulk:
+        await self._answer("ResumeBulk", request, context)
         return await self._held(request.bulk_send_id, context)
 
     async def ListBulks(

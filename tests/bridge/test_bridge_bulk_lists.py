@@ -236,9 +236,14 @@ async def test_messages_are_a_page_of_the_documented_items(get: Get, fake: FakeM
     )
 
 
-async def test_a_recipient_not_sent_yet_shows_nulls(get: Get, fake: FakeMindo) -> None:
+async def test_a_recipient_not_sent_yet_shows_its_status_and_nulls(
+    get: Get, fake: FakeMindo
+) -> None:
     waiting = mindo_pb2.BulkMessage(
-        recipient_phone="+5491199887766", variables_used={"name": "Carlos Lopez"}
+        id=1002,
+        recipient_phone="+5491199887766",
+        status="pending",
+        variables_used={"name": "Carlos Lopez"},
     )
     failed = bulk_message(
         id=1003,
@@ -251,9 +256,9 @@ async def test_a_recipient_not_sent_yet_shows_nulls(get: Get, fake: FakeMindo) -
 
     assert body["results"] == [
         {
-            "id": None,
+            "id": 1002,
             "recipient_phone": "+5491199887766",
-            "status": None,
+            "status": "pending",
             "meta_message_id": None,
             "variables_used": {"name": "Carlos Lopez"},
             "sent_at": None,
@@ -271,6 +276,15 @@ async def test_a_recipient_not_sent_yet_shows_nulls(get: Get, fake: FakeMindo) -
     ]
 
 
+@pytest.mark.parametrize(
+    "status", ["pending", "sending", "sent", "delivered", "read", "failed", "cancelled"]
+)
+async def test_every_recipient_status_is_a_filter(get: Get, fake: FakeMindo, status: str) -> None:
+    await get(f"{MESSAGES}?status={status.upper()}")
+
+    assert fake.only("ListBulkMessages").request.status == status
+
+
 async def test_the_message_status_filter_is_lowercase(get: Get, fake: FakeMindo) -> None:
     await get(f"{MESSAGES}?status=DELIVERED&page=2&page_size=5")
 
@@ -280,11 +294,11 @@ async def test_the_message_status_filter_is_lowercase(get: Get, fake: FakeMindo)
 
 
 async def test_an_unknown_message_status_is_a_field_error(get: Get, fake: FakeMindo) -> None:
-    status, body = await get(f"{MESSAGES}?status=pending")
+    status, body = await get(f"{MESSAGES}?status=queued")
 
     assert status == 400
     assert body == {
-        "status": ["Select a valid choice. pending is not one of the available choices."]
+        "status": ["Select a valid choice. queued is not one of the available choices."]
     }
     assert "ListBulkMessages" not in fake.methods()
 

@@ -151,3 +151,31 @@ async def test_a_wrong_method_is_a_405(
         assert response.status == 405
         assert response.headers["Allow"] == allowed
         assert (await response.json())["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("action", "rpc", "status"),
+    [("pause", "PauseBulk", "PAUSED"), ("resume", "ResumeBulk", "PROCESSING")],
+)
+async def test_pausing_and_resuming_answer_the_status_body(
+    call: Call, fake: FakeMindo, action: str, rpc: str, status: str
+) -> None:
+    fake.bulks[BULK_ID] = bulk(status=status)
+    code, body = await call("POST", CANCEL_PATH.replace("cancel/", f"{action}/"))
+
+    assert code == 200
+    assert body == DOCUMENTED_DETAIL | {"status": status}
+    assert fake.only(rpc).request.bulk_send_id == BULK_ID
+
+
+async def test_resuming_a_bulk_that_is_not_paused_is_a_coded_400(
+    call: Call, fake: FakeMindo
+) -> None:
+    message = f"Bulk send '{BULK_ID}' is PROCESSING; only a PAUSED bulk send can be resumed"
+    fake.errors["ResumeBulk"] = ErrorDetails(
+        status=grpc.StatusCode.FAILED_PRECONDITION, message=message, code="failed_precondition"
+    )
+    code, body = await call("POST", CANCEL_PATH.replace("cancel/", "resume/"))
+
+    assert code == 400
+    assert body == {"error": message, "code": "failed_precondition"}

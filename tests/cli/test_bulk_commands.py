@@ -41,6 +41,7 @@ def snapshot(
         id=BULK_ID,
         status=status,
         total_recipients=total,
+        unique_recipients=total,
         sent_count=sent,
         failed_count=failed,
         pending_count=total - sent - failed,

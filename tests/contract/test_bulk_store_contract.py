@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 
@@ -22,16 +23,17 @@ from mindo_core.bulks.model import (
     BulkCounters,
     BulkId,
     IllegalTransition,
+    RecipientStatus,
 )
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.errors import BulkNotFound, Conflict
-from mindo_core.domain.messages import DeliveryState
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
     NewBulkRecipient,
     NewRecipientChunk,
+    PendingRecipient,
     RecipientOutcome,
     in_chunks,
 )
@@ -153,6 +155,8 @@ async def test_a_new_bulk_is_queued_with_every_recipient_pending(stores: Stores)
 
     assert bulk.status == "QUEUED"
     assert bulk.counters == BulkCounters(total=3, pending=3)
+    # The list as submitted keeps its duplicate; the counters count unique recipients.
+    assert (bulk.total_recipients, bulk.duplicates_removed) == (4, 1)
     assert (bulk.template_name, bulk.language) == ("greeting", "es")
     assert (bulk.created_at, bulk.started_at, bulk.completed_at) == (T0, None, None)
     assert await stores.bulks.get_bulk(bulk.id) == bulk
@@ -613,14 +617,48 @@ async def test_stopping_skips_the_pending_and_ends_the_bulk_at_once(stores: Stor
         bulk.id, now=LATER, reason="Template paused by Meta", cancelled=False
     )
 
-    # The one in flight counts as failed until it is recorded.
+    # The one in flight counts as pending until it is recorded; the bulk failed so far.
     assert (stopped.status, stopped.stop_reason) == ("FAILED", "Template paused by Meta")
-    assert stopped.counters == BulkCounters(total=3, failed=2, pending=1)
+    assert stopped.counters == BulkCounters(total=3, cancelled=2, pending=1)
     assert await states(stores, bulk) == ["in_flight", "skipped", "skipped"]
     [changed] = await stores.bulks.record_outcomes([accept(claimed[0], "wamid.0")])
     assert changed.status == "PARTIAL"
-    assert changed.counters == BulkCounters(total=3, sent=1, failed=2)
+    assert changed.counters == BulkCounters(total=3, sent=1, cancelled=2)
     assert await fetch(stores, bulk) == changed
+
+
+async def test_recipients_skipped_by_a_stop_carry_its_reason(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 4)
+    claimed = await claim(stores, bulk, limit=2)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Template paused", cancelled=False)
+    # One claimed but not sent when the stop came goes as its siblings did, with the reason.
+    await stores.bulks.record_outcomes([release(claimed[1], retry_at=LATER)])
+
+    page = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status="cancelled", offset=0, limit=10
+    )
+    assert [(r.position, r.error_message) for r in page.items] == [
+        (1, "Template paused"),
+        (2, "Template paused"),
+        (3, "Template paused"),
+    ]
+    assert (await fetch(stores, bulk)).counters == BulkCounters(total=4, pending=1, cancelled=3)
+
+
+async def test_a_crash_settled_after_a_stop_skips_with_the_reason(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    await claim(stores, bulk, limit=1)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Template paused", cancelled=False)
+
+    assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
+
+    page = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=0, limit=10
+    )
+    assert {(r.state, r.error_message) for r in page.items} == {("skipped", "Template paused")}
+    assert (await fetch(stores, bulk)).counters == BulkCounters(total=2, cancelled=2)
 
 
 async def test_a_bulk_that_is_over_cannot_be_stopped(stores: Stores) -> None:
@@ -677,24 +715,59 @@ async def test_settling_with_resend_makes_them_pending_again(stores: Stores) -> 
 # Listing recipients by message-level status
 
 
-async def test_recipients_are_filtered_by_their_message_level_status(stores: Stores) -> None:
+async def test_recipients_are_filtered_by_their_documented_status(stores: Stores) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 5)
     claimed = await claim(stores, bulk, limit=3)
     await stores.bulks.record_outcomes([accept(claimed[0], "wamid.0"), refuse(claimed[1])])
     await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Paused", cancelled=False)
 
-    async def positions(status: DeliveryState | None) -> tuple[int, list[int]]:
+    async def positions(status: RecipientStatus | None) -> tuple[int, list[int]]:
         page = await stores.bulks.list_bulk_recipients(
             acme.organisation.id, bulk.id, status=status, offset=0, limit=10
         )
         return page.count, [r.position for r in page.items]
 
-    # Refused, and skipped because the bulk stopped: both failed; in flight: neither.
-    assert await positions("failed") == (3, [1, 3, 4])
+    assert await positions("failed") == (1, [1])
     assert await positions("sent") == (1, [0])
+    assert await positions("sending") == (1, [2])
+    assert await positions("cancelled") == (2, [3, 4])
+    assert await positions("pending") == (0, [])
     assert await positions("delivered") == (0, [])
     assert await positions(None) == (5, [0, 1, 2, 3, 4])
+
+
+async def test_every_recipient_of_a_running_bulk_is_listed_with_a_status(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
+    await claim(stores, bulk, limit=1)
+
+    page = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status="pending", offset=0, limit=10
+    )
+    assert [r.position for r in page.items] == [1, 2]
+
+
+async def test_counters_add_up_in_every_state_a_bulk_passes_through(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 6)
+
+    def adds_up(found: Bulk) -> None:
+        c = found.counters
+        assert c.total == c.sent + c.failed + c.pending + c.cancelled == 6
+
+    claimed = await claim(stores, bulk, limit=3)
+    adds_up(await fetch(stores, bulk))
+    await stores.bulks.record_outcomes([accept(claimed[0], "wamid.0"), refuse(claimed[1])])
+    adds_up(await fetch(stores, bulk))
+    cancelled = await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    adds_up(cancelled)
+    assert cancelled.counters == BulkCounters(total=6, sent=1, failed=1, pending=1, cancelled=3)
+    await stores.bulks.record_outcomes([release(claimed[2], retry_at=LATER)])
+    final = await fetch(stores, bulk)
+    adds_up(final)
+    assert final.counters == BulkCounters(total=6, sent=1, failed=1, cancelled=4)
+    assert final.counters.progress_percentage == 100.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -908,3 +981,145 @@ async def test_any_text_a_value_may_hold_survives_staging(stores: Stores) -> Non
     assert claimed.variables_used == odd
     assert listed.items[0].variables_used == odd
     assert cancelled.counters == BulkCounters(total=3, pending=1, cancelled=2)
+
+
+# --------------------------------------------------------------------------------------------
+# Re-planning the quota waits (a tier raised)
+
+
+async def test_pending_recipients_are_listed_with_their_waits(stores: Stores) -> None:
+    acme = await tenant(stores)
+    refill = LATER + timedelta(hours=20)
+    people = recipients(1_200)
+    people[1_100] = replace(people[1_100], not_before=refill)
+    bulk = await create(stores, acme, people)
+    await claim(stores, bulk, limit=2)
+
+    pending = await stores.bulks.pending_recipients(bulk.id)
+
+    assert [p.position for p in pending] == list(range(2, 1_200))
+    assert pending[0] == PendingRecipient(position=2, e164=people[2].e164, not_before=None)
+    assert pending[1_098].not_before == refill
+
+
+async def test_replanned_waits_let_recipients_go_sooner(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, recipients(3, not_before=LATER + timedelta(hours=20)))
+    assert await claim(stores, bulk, now=LATER) == []
+
+    replanned = await stores.bulks.replan_waits(
+        bulk.id, {0: None, 1: LATER, 2: LATER + timedelta(hours=1)}, estimated_time_minutes=60.5
+    )
+
+    assert replanned.estimated_time_minutes == 60.5
+    assert await stores.bulks.next_due_at(bulk.id) == min(T0, LATER)
+    assert [c.position for c in await claim(stores, bulk, limit=5, now=LATER)] == [0, 1]
+    later = LATER + timedelta(hours=1)
+    assert [c.position for c in await claim(stores, bulk, limit=5, now=later)] == [2]
+
+
+async def test_replanning_leaves_claimed_recipients_and_finished_bulks_alone(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, recipients(2))
+    [claimed] = await claim(stores, bulk, limit=1)
+    wait = LATER + timedelta(hours=3)
+
+    await stores.bulks.replan_waits(bulk.id, {0: wait, 1: wait}, estimated_time_minutes=1.0)
+    pending = await stores.bulks.pending_recipients(bulk.id)
+    assert [(p.position, p.not_before) for p in pending] == [(1, wait)]
+    assert await claim(stores, bulk, limit=5, now=LATER) == []
+
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    over = await stores.bulks.replan_waits(bulk.id, {1: None}, estimated_time_minutes=9.0)
+    assert over.estimated_time_minutes == 1.0
+    assert await stores.bulks.pending_recipients(bulk.id) == []
+    assert claimed.position == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Pause and resume
+
+
+async def test_a_paused_bulk_gives_no_claims_and_keeps_its_recipients_pending(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 1_500)
+    first = await claim(stores, bulk, limit=2)
+
+    paused = await stores.bulks.pause_bulk(bulk.id)
+
+    assert paused.status == "PAUSED"
+    assert await claim(stores, bulk, limit=10) == []
+    assert bulk.id not in {b.id for b in await stores.bulks.bulks_to_run()}
+    # In flight when it paused: one answered, one claimed but not sent (back to pending).
+    await stores.bulks.record_outcomes([accept(first[0], "wamid.0"), release(first[1], None)])
+    after = await fetch(stores, bulk)
+    assert after.status == "PAUSED"
+    assert after.counters == BulkCounters(total=1_500, sent=1, pending=1_499)
+    listed = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status="pending", offset=0, limit=1
+    )
+    assert listed.count == 1_499
+    assert (await stores.bulks.pause_bulk(bulk.id)).status == "PAUSED"  # again: no change
+
+
+async def test_resuming_goes_on_where_it_stopped_each_recipient_once(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
+    [first] = await claim(stores, bulk, limit=1)
+    await stores.bulks.record_outcomes([accept(first, "wamid.0")])
+    await stores.bulks.pause_bulk(bulk.id)
+
+    resumed = await stores.bulks.resume_bulk(bulk.id)
+
+    assert resumed.status == "PROCESSING"
+    again = await claim(stores, bulk, limit=10)
+    assert [c.position for c in again] == [1, 2]
+
+
+async def test_a_bulk_paused_before_it_started_resumes_queued(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    await stores.bulks.pause_bulk(bulk.id)
+
+    assert (await stores.bulks.resume_bulk(bulk.id)).status == "QUEUED"
+
+
+async def test_only_a_paused_bulk_resumes_and_only_a_live_one_pauses(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    with pytest.raises(IllegalTransition):
+        await stores.bulks.resume_bulk(bulk.id)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+    with pytest.raises(IllegalTransition):
+        await stores.bulks.pause_bulk(bulk.id)
+
+
+async def test_a_paused_bulk_can_be_cancelled_or_stopped(stores: Stores) -> None:
+    acme = await tenant(stores)
+    one = await create(stores, acme, 2)
+    two = await create(stores, acme, 2)
+    await stores.bulks.pause_bulk(one.id)
+    await stores.bulks.pause_bulk(two.id)
+
+    cancelled = await stores.bulks.stop_bulk(one.id, now=LATER, reason=None, cancelled=True)
+    stopped = await stores.bulks.stop_bulk(two.id, now=LATER, reason="Paused", cancelled=False)
+
+    assert (cancelled.status, cancelled.counters.cancelled) == ("CANCELLED", 2)
+    assert (stopped.status, stopped.counters.cancelled) == ("FAILED", 2)
+
+
+async def test_a_crash_while_paused_leaves_the_recipients_pending_with_resend(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    await claim(stores, bulk, limit=1)
+    await stores.bulks.pause_bulk(bulk.id)
+
+    assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
+
+    assert await states(stores, bulk) == ["pending", "pending"]

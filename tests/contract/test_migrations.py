@@ -239,3 +239,38 @@ async def test_undoing_the_staging_revision_keeps_every_accepted_recipient(
     ]
     upgrade_database(migrated_url)
     assert schema_differences(migrated_url) == []
+
+
+async def test_the_campaigns_revision_moves_skipped_recipients_to_cancelled_and_back(
+    migrated_url: str,
+) -> None:
+    stores = await open_stores(migrated_url)
+    acme = await tenant(stores)
+    new = new_bulk(acme, total_recipients=3)
+    people = (
+        NewBulkRecipient(position=i, e164=f"+3461100{i:04d}", variables_used={}) for i in range(3)
+    )
+    bulk = await stores.bulks.create_bulk(new, in_chunks(people))
+    await stores.bulks.stop_bulk(bulk.id, now=T0, reason="Template paused", cancelled=False)
+    await stores.close()
+
+    def stored() -> tuple[tuple[int, int], list[str | None]]:
+        engine = make_sync_engine(migrated_url)
+        with engine.connect() as connection:
+            counts = connection.execute(
+                text("SELECT failed_count, cancelled_count FROM bulks WHERE id = :bulk"),
+                {"bulk": bulk.id},
+            ).one()
+            reasons = connection.execute(
+                text("SELECT error_message FROM messages WHERE bulk_id = :bulk"),
+                {"bulk": bulk.id},
+            ).scalars()
+            found = (tuple(counts), list(reasons))
+        engine.dispose()
+        return found
+
+    assert stored() == ((0, 3), ["Template paused"] * 3)
+    command.downgrade(alembic_config(migrated_url), "0005")
+    assert stored() == ((3, 0), [None] * 3)
+    upgrade_database(migrated_url)
+    assert stored() == ((0, 3), ["Template paused"] * 3)

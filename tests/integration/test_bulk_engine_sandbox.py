@@ -45,7 +45,12 @@ SETTINGS = EngineSettings(
     flush_interval=0.02,
     stop_grace_seconds=1.0,
     retry=RetrySettings(base_delay_seconds=0.05, max_delay_seconds=0.2),
-    slow_down=SlowDownPolicy(first_pause_seconds=0.2, quiet_seconds=0.5, recovery_step_seconds=0.1),
+    slow_down=SlowDownPolicy(
+        first_pause_seconds=0.2,
+        quiet_seconds=0.5,
+        recovery_step_seconds=0.1,
+        decrease_window_seconds=1.0,
+    ),
     pair_rate=PairRatePolicy(interval_seconds=0.05),
     seed=11,
 )
@@ -218,3 +223,9 @@ async def test_a_template_paused_mid_bulk_stops_it_with_a_reason(stack: Stack) -
     assert states["sent"] + states["failed"] + states["skipped"] == 200
     refused = [r for r in await stack.recipients(bulk) if r.state == "failed"]
     assert {r.error_code for r in refused} == {132015}
+    # The skipped are counted as cancelled, each with the reason the bulk stopped.
+    counters = done.counters
+    assert (counters.failed, counters.cancelled) == (states["failed"], states["skipped"])
+    assert counters.sent + counters.failed + counters.pending + counters.cancelled == 200
+    skipped = [r for r in await stack.recipients(bulk) if r.state == "skipped"]
+    assert {r.error_message for r in skipped} == {done.stop_reason}

@@ -250,6 +250,17 @@ async def test_a_template_paused_by_meta_mid_bulk_stops_it_with_the_reason(
     assert bulk.pending_count == 0
     assert 0 < bulk.sent_count < 200
     assert bulk.status == "PARTIAL"
+    # Every recipient is accounted for: the ones never sent are cancelled, with the reason.
+    assert bulk.cancelled_count > 0
+    assert bulk.sent_count + bulk.failed_count + bulk.cancelled_count == 200
+    assert bulk.total_recipients == bulk.unique_recipients == 200
+    listing = pb.ListBulkMessagesRequest(
+        bulk_send_id=accepted.bulk_send_id, status="cancelled", page_size=100
+    )
+    cancelled = await stack.stub.ListBulkMessages(listing, metadata=stack.metadata())
+    assert cancelled.count == bulk.cancelled_count
+    assert {m.status for m in cancelled.results} == {"cancelled"}
+    assert {m.error_message for m in cancelled.results} == {bulk.stop_reason}
 
 
 async def test_a_tier_raised_by_meta_shows_in_the_next_quota(stack: RealStack) -> None:
@@ -290,3 +301,42 @@ async def test_ingest_webhooks_answers_each_post_of_a_batch_on_its_own(
     assert refused.error_code == "webhook_signature_invalid"
     assert unreadable.grpc_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert (await message(stack, wamid)).delivery_status.current == "delivered"
+
+
+async def test_a_bulk_waiting_for_quota_goes_on_when_meta_raises_the_tier(
+    stack: RealStack,
+) -> None:
+    webhooks_to(stack)
+    await stack.services.bulk_engine.start()
+    limit = {"waba_id": WABA, "max_daily_conversations_per_business": 250}
+    await sandbox_event(stack, "business_capability_update", limit)
+
+    async def lowered() -> bool:
+        listed = await stack.stub.ListBusinessAccounts(
+            pb.ListBusinessAccountsRequest(), metadata=stack.metadata()
+        )
+        tiers = {n.messaging_limit_tier for a in listed.business_accounts for n in a.phone_numbers}
+        return tiers == {"TIER_250"}
+
+    await eventually(lowered)
+    accepted = await stack.stub.SendBulk(order_bulk(260), metadata=stack.metadata())
+    assert (accepted.quota_info.can_send, accepted.quota_info.quota_available) == (False, 250)
+    assert accepted.estimated_time_minutes > 23 * 60
+    ask = pb.GetBulkRequest(bulk_send_id=accepted.bulk_send_id)
+
+    async def room_used() -> bool:
+        bulk = await stack.stub.GetBulk(ask, metadata=stack.metadata())
+        return bulk.sent_count == 250
+
+    await eventually(room_used)
+    limit = {"waba_id": WABA, "max_daily_conversations_per_business": 100_000}
+    await sandbox_event(stack, "business_capability_update", limit)
+
+    async def completed() -> bool:
+        bulk = await stack.stub.GetBulk(ask, metadata=stack.metadata())
+        return bulk.status == "COMPLETED"
+
+    await eventually(completed)
+    bulk = await stack.stub.GetBulk(ask, metadata=stack.metadata())
+    assert bulk.sent_count == 260
+    assert bulk.estimated_time_minutes < 1.0

@@ -179,9 +179,12 @@ async def test_a_stopping_code_stops_the_bulk_with_a_reason_and_skips_the_rest()
     )
     states = Counter(r.state for r in await world.recipients(bulk))
     assert states == {"sent": 4, "failed": 1, "skipped": 15}
-    assert (done.counters.sent, done.counters.failed, done.counters.pending) == (4, 16, 0)
+    counters = done.counters
+    assert (counters.sent, counters.failed, counters.pending, counters.cancelled) == (4, 1, 0, 15)
     stopped = (await world.recipients(bulk))[4]
     assert (stopped.error_code, stopped.error_message) == (132015, "Template is paused")
+    skipped = (await world.recipients(bulk))[5]
+    assert skipped.error_message == done.stop_reason
 
 
 async def test_a_token_problem_stops_every_bulk_of_the_number() -> None:

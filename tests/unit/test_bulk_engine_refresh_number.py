@@ -4,15 +4,19 @@ a virtual-time event loop."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
 
+from mindo_core.delivery.webhook_payloads import NumberQualityChange
 from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.engine.bulk_engine import EngineSettings
+from mindo_core.services.account_events import AccountEvents
 from tests.bulk_fakes import (
     NUMBER,
+    WABA,
     BulkWorld,
     eventually,
     number_info,
@@ -105,3 +109,60 @@ def test_refreshing_a_number_without_sends_changes_nothing() -> None:
         assert done.counters.sent == 3
 
     virtual(scenario)
+
+
+async def raise_tier(world: BulkWorld, tier: str) -> None:
+    """Meta's phone_number_quality_update, applied as the webhook ingest applies it."""
+    events = AccountEvents(
+        accounts=world.stores.accounts,
+        templates=world.stores.templates,
+        bulks=world.stores.bulks,
+        clock=world.clock,
+        progress=world.progress,
+        engine=world.engine,
+        marks=world.stores.event_marks,
+    )
+    number = await the_number(world)
+    await events.apply(
+        NumberQualityChange(
+            waba_id=WABA,
+            display_phone_number=number.display_phone_number,
+            event="UPGRADE",
+            messaging_limit=tier,
+        )
+    )
+
+
+def test_a_bulk_waiting_for_quota_goes_on_at_once_when_the_tier_rises() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        bulk = await world.submit(60)  # TIER_50: 50 now, 10 in 24 hours
+        assert bulk.estimated_time_minutes > 23 * 60
+        await world.engine.start()
+        await sent_at_least(world, 50)
+        started = world.clock.monotonic()
+
+        await raise_tier(world, "TIER_250")
+        replanned = await world.bulk(bulk)
+        done = await world.finished(bulk, limit=3600)
+
+        assert done.counters.sent == 60
+        assert world.clock.monotonic() - started < 5.0
+        assert replanned.estimated_time_minutes < 1.0
+
+    virtual(scenario, throughput="STANDARD", tier="TIER_50")
+
+
+def test_a_tier_that_does_not_rise_leaves_the_plan_alone() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        bulk = await world.submit(60)
+        await world.engine.start()
+        await sent_at_least(world, 50)
+
+        await raise_tier(world, "TIER_50")  # the same tier: nothing rose
+        await asyncio.sleep(3600)  # virtual: an hour later, the 10 still wait for their slots
+
+        kept = await world.bulk(bulk)
+        assert kept.estimated_time_minutes == bulk.estimated_time_minutes
+        assert (kept.counters.sent, kept.counters.pending) == (50, 10)
+
+    virtual(scenario, throughput="STANDARD", tier="TIER_50")

@@ -20,9 +20,11 @@ from mindo_core.bulks.model import (
     advance,
     advance_bulk,
     can_cancel,
+    can_pause,
     final_status,
     message_status,
     parse_bulk_status,
+    recipient_status,
     record_event,
     refresh_final_status,
     settle_after_crash,
@@ -247,8 +249,8 @@ def test_recording_an_illegal_move_is_refused() -> None:
         ("delivered", "delivered"),
         ("read", "read"),
         ("failed", "failed"),
-        ("skipped", "failed"),
         ("unconfirmed", "failed"),
+        ("skipped", None),
         ("pending", None),
         ("in_flight", None),
         ("cancelled", None),
@@ -258,6 +260,31 @@ def test_message_statuses_are_the_four_documented_ones(
     state: RecipientState, shown: str | None
 ) -> None:
     assert message_status(state) == shown
+
+
+@pytest.mark.parametrize(
+    ("state", "shown"),
+    [
+        ("pending", "pending"),
+        ("in_flight", "sending"),
+        ("sent", "sent"),
+        ("delivered", "delivered"),
+        ("read", "read"),
+        ("failed", "failed"),
+        ("unconfirmed", "failed"),
+        ("cancelled", "cancelled"),
+        ("skipped", "cancelled"),
+    ],
+)
+def test_every_recipient_shows_one_of_the_seven_documented_statuses(
+    state: RecipientState, shown: str
+) -> None:
+    assert recipient_status(state) == shown
+
+
+def test_a_recipient_skipped_by_a_stop_keeps_the_stop_reason() -> None:
+    skipped = record_event(recipient("pending"), "skip", at=after(0), error_message="Paused")
+    assert (skipped.state, skipped.error_message) == ("skipped", "Paused")
 
 
 # -- counters ---------------------------------------------------------------------------------
@@ -282,7 +309,7 @@ def test_every_state_lands_in_exactly_one_of_sent_failed_pending_cancelled() -> 
         "cancelled",
     ]
     counters = BulkCounters.of_states(states)
-    assert (counters.pending, counters.sent, counters.failed, counters.cancelled) == (2, 3, 3, 1)
+    assert (counters.pending, counters.sent, counters.failed, counters.cancelled) == (2, 3, 2, 2)
     assert counters.total == counters.sent + counters.failed + counters.pending + counters.cancelled
 
 
@@ -346,6 +373,11 @@ def test_a_bulk_stopped_after_some_successes_is_partial() -> None:
     assert final_status(counters, cancelled=False, stopped_reason="template paused") == "PARTIAL"
 
 
+def test_recipients_a_stop_skipped_are_failures_of_the_bulk() -> None:
+    counters = BulkCounters(total=5, sent=2, cancelled=3)
+    assert final_status(counters, cancelled=False, stopped_reason="template paused") == "PARTIAL"
+
+
 def test_a_bulk_with_pending_recipients_has_no_final_status_unless_stopped() -> None:
     with pytest.raises(ValueError, match="still pending"):
         final_status(BulkCounters(total=2, sent=1, pending=1), cancelled=False, stopped_reason=None)
@@ -403,14 +435,28 @@ def test_illegal_bulk_moves_are_refused(current: BulkStatus, target: BulkStatus)
 
 
 def test_only_unfinished_bulks_can_be_cancelled() -> None:
-    assert [s for s in BULK_STATUSES if can_cancel(s)] == ["QUEUED", "PROCESSING"]
+    assert [s for s in BULK_STATUSES if can_cancel(s)] == ["QUEUED", "PROCESSING", "PAUSED"]
+
+
+def test_only_running_bulks_can_be_paused_and_resume_where_they_were() -> None:
+    assert [s for s in BULK_STATUSES if can_pause(s)] == ["QUEUED", "PROCESSING"]
+    assert advance_bulk("PAUSED", "PROCESSING") == "PROCESSING"
+    assert advance_bulk("PAUSED", "QUEUED") == "QUEUED"
 
 
 # -- status spelling --------------------------------------------------------------------------
 
 
 def test_statuses_are_uppercase_except_the_202_answer() -> None:
-    assert BULK_STATUSES == ("QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED")
+    assert BULK_STATUSES == (
+        "QUEUED",
+        "PROCESSING",
+        "PAUSED",
+        "COMPLETED",
+        "PARTIAL",
+        "FAILED",
+        "CANCELLED",
+    )
     assert ACCEPTED_STATUS == "queued"
 
 

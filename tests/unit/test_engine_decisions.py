@@ -40,6 +40,7 @@ def bulk(*, status: BulkStatus = "PROCESSING", pacing: str = "max") -> Bulk:
         language="es",
         status=status,
         counters=BulkCounters(total=3, pending=3),
+        total_recipients=3,
         estimated_time_minutes=1.0,
         created_at=NOW,
         pacing=pacing,

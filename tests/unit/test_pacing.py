@@ -12,6 +12,7 @@ from mindo_core.domain.errors import InvalidRequest
 from mindo_core.throughput.pacing import (
     Pacing,
     bulk_rate_cap,
+    check_cap,
     effective_rate,
     parse_pacing,
     throughput_for,
@@ -48,6 +49,19 @@ def test_anything_else_is_refused_naming_the_pacing_field(text: str) -> None:
 @given(st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False))
 def test_a_cap_reads_back_from_its_text(mps: float) -> None:
     assert parse_pacing(str(Pacing.cap(mps))) == Pacing.cap(mps)
+
+
+@pytest.mark.parametrize("text", ["1e-300", "0.009", "80.5", "1000"])
+def test_a_cap_outside_the_numbers_range_is_refused_with_the_range(text: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        check_cap(parse_pacing(text), throughput=80.0)
+    assert list(refused.value.field_errors) == ["pacing"]
+    assert "between 0.01 and 80" in refused.value.message
+
+
+@pytest.mark.parametrize("text", ["0.01", "1", "80", "max", "tier"])
+def test_a_cap_within_the_range_and_the_named_pacings_pass(text: str) -> None:
+    assert check_cap(parse_pacing(text), throughput=80.0) == parse_pacing(text)
 
 
 def test_whole_caps_print_without_a_decimal_point() -> None:

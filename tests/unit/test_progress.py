@@ -27,6 +27,7 @@ def snapshot(sent: int, bulk_id: BulkId = BULK) -> Bulk:
         language="es",
         status="PROCESSING",
         counters=BulkCounters(total=1000, sent=sent, pending=1000 - sent),
+        total_recipients=1000,
         estimated_time_minutes=1.0,
         created_at=datetime(2026, 11, 24, tzinfo=UTC),
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mindo_core.throughput.rate_gate import AdaptiveCap, SlowDownPolicy
@@ -30,8 +32,36 @@ def test_signals_about_sends_started_before_the_last_slow_down_count_once() -> N
     assert cap.paused_until == 11.0
 
 
-def test_repeated_signals_keep_halving_down_to_one_message_per_second() -> None:
+def test_signals_in_the_window_of_a_decrease_are_absorbed_whatever_their_number() -> None:
     cap = AdaptiveCap(80.0, POLICY)
+    assert cap.slow_down(100.0, sent_at=99.99)
+    # Retries of a few recipients that answer 130429 on every attempt, sent after the decrease.
+    absorbed = [cap.slow_down(100.0 + i / 10, sent_at=100.0 + i / 10 - 0.01) for i in range(1, 50)]
+    assert not any(absorbed)
+    assert cap.cap_at(104.99) == 40.0
+    assert cap.paused_until == 101.0
+    # They delay nothing: the recovery starts quiet_seconds after the decrease.
+    assert cap.cap_at(105.0) == 48.0
+    assert cap.cap_at(109.0) == 80.0
+
+
+def test_one_decrease_per_window_while_signals_go_on() -> None:
+    cap = AdaptiveCap(80.0, POLICY)
+    decreases = []
+    for i in range(60):  # a signal every half second for 30 s
+        now = 100.0 + i * 0.5
+        if cap.slow_down(now, sent_at=now - 0.01):
+            decreases.append((now, cap.cap_at(now)))
+    assert [at for at, _ in decreases] == [100.0, 110.0, 120.0]
+    # Each halves what the recovery had reached when it came (from 40, +8/s for 5 s: 80).
+    assert [rate for _, rate in decreases] == [40, 40, 40]
+
+
+FAST_WINDOW = SlowDownPolicy(decrease_window_seconds=0.0)
+
+
+def test_with_no_window_repeated_signals_keep_halving_down_to_one_message_per_second() -> None:
+    cap = AdaptiveCap(80.0, FAST_WINDOW)
     rates = []
     for i in range(10):
         now = 100.0 + i * 0.5
@@ -41,7 +71,7 @@ def test_repeated_signals_keep_halving_down_to_one_message_per_second() -> None:
 
 
 def test_the_pause_grows_on_repeats_and_is_bounded() -> None:
-    cap = AdaptiveCap(80.0, POLICY)
+    cap = AdaptiveCap(80.0, FAST_WINDOW)
     pauses = []
     for i in range(8):
         now = float(i)
@@ -51,7 +81,7 @@ def test_the_pause_grows_on_repeats_and_is_bounded() -> None:
 
 
 def test_a_signal_after_a_quiet_period_starts_the_pause_over() -> None:
-    cap = AdaptiveCap(80.0, POLICY)
+    cap = AdaptiveCap(80.0, FAST_WINDOW)
     cap.slow_down(0.0, sent_at=-0.01)
     cap.slow_down(1.0, sent_at=0.99)
     cap.slow_down(20.0, sent_at=19.99)
@@ -185,3 +215,31 @@ def test_after_a_slow_down_no_second_holds_more_than_the_lowered_rate() -> None:
         now = slot.at
     assert starts[0] >= 1.0  # the pause
     assert all(later - earlier >= 1.0 for earlier, later in zip(starts, starts[40:], strict=False))
+
+
+@settings(max_examples=300)
+@given(
+    gaps=st.lists(st.floats(min_value=0.0, max_value=12.0), min_size=1, max_size=80),
+    lags=st.lists(st.floats(min_value=0.0, max_value=3.0), min_size=80, max_size=80),
+)
+def test_at_most_one_decrease_per_window_and_the_rate_recovers_after_the_signals(
+    gaps: list[float], lags: list[float]
+) -> None:
+    """Any signals, any number of them, at any times: the decreases are a window apart, the
+    cap stays between the floor and the configured rate, and it is back to the configured
+    rate once the signals stop for long enough."""
+    cap = AdaptiveCap(80.0, POLICY)
+    now, decreases = 0.0, []
+    for gap, lag in zip(gaps, lags, strict=False):
+        now += gap
+        before = cap.cap_at(now)
+        if cap.slow_down(now, sent_at=now - lag):
+            decreases.append(now)
+            assert cap.cap_at(now) == max(POLICY.floor_mps, math.floor(before / 2))
+        else:
+            assert cap.cap_at(now) == before
+        assert POLICY.floor_mps <= cap.cap_at(now) <= 80.0
+    window = POLICY.decrease_window_seconds
+    assert all(b - a >= window for a, b in itertools.pairwise(decreases))
+    # Recovery: 5 s of quiet, then +8/s from at least 1/s: 80 within 15 s.
+    assert cap.cap_at(now + POLICY.quiet_seconds + 10.0) == 80.0

@@ -62,7 +62,7 @@ async def test_a_bulk_that_is_over_shows_once_and_the_stream_ends(world: BulkWor
 
 
 async def test_the_stream_follows_a_running_bulk_to_its_final_snapshot(world: BulkWorld) -> None:
-    bulk = await world.submit(300, pacing="2000")
+    bulk = await world.submit(300, pacing="1000")
     stream = world.services.watch_bulk(world.principal, bulk.id)
     first = await anext(stream)
     await world.engine.start()

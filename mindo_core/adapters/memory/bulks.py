@@ -16,6 +16,7 @@ against both). Rules worth knowing, beyond the port's docstrings:
   says with the recipients still in flight counted as failures); outcomes recorded later for
   those in flight refresh it (``refresh_final_status``). Stopping a bulk that is already over
   raises ``IllegalTransition``. ``finish_bulk`` on a bulk that is already over returns it as is.
+* A skipped recipient carries the bulk's ``stop_reason`` as its ``error_message``.
 * The quota window counts single messages Meta accepted (at ``sent_at``) and bulk recipients
   that were sent or may have been (in flight, unconfirmed: at their claim time).
 """
@@ -37,15 +38,18 @@ from mindo_core.bulks.model import (
     IllegalTransition,
     RecipientEvent,
     RecipientState,
+    RecipientStatus,
     advance_bulk,
     final_status,
     message_status,
+    recipient_status,
     record_event,
     refresh_final_status,
+    resumed_status,
 )
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict, TemplateNotFound
-from mindo_core.domain.messages import DeliveryState, MessageId, MessageRecord
+from mindo_core.domain.messages import MessageId, MessageRecord
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
@@ -53,12 +57,15 @@ from mindo_core.ports.bulks import (
     NewBulkRecipient,
     NewRecipientChunk,
     Page,
+    PendingRecipient,
     RecipientOutcome,
 )
 
 __all__ = ["InMemoryBulks", "bulk_message_by_wamid"]
 
 _RUNNING: frozenset[BulkStatus] = frozenset({"QUEUED", "PROCESSING"})
+# Not over: running, or paused (its recipients wait, pending).
+_LIVE: frozenset[BulkStatus] = _RUNNING | {"PAUSED"}
 _MAYBE_SENT: frozenset[RecipientState] = frozenset({"in_flight", "unconfirmed"})
 
 
@@ -105,6 +112,7 @@ class InMemoryBulks:
             language=template.language,
             status="QUEUED",
             counters=BulkCounters(total=len(read), pending=len(read)),
+            total_recipients=bulk.total_recipients,
             estimated_time_minutes=bulk.estimated_time_minutes,
             created_at=aware(bulk.created_at),
             created_by=bulk.created_by,
@@ -145,7 +153,7 @@ class InMemoryBulks:
         organisation_id: OrganisationId,
         bulk_id: BulkId,
         *,
-        status: DeliveryState | None,
+        status: RecipientStatus | None,
         offset: int,
         limit: int,
     ) -> Page[BulkRecipient]:
@@ -154,7 +162,7 @@ class InMemoryBulks:
             return Page(count=0, items=())
         recipients = [replace(row.recipient, message_id=row.message_id) for row in entry.rows]
         if status is not None:
-            recipients = [r for r in recipients if message_status(r.state) == status]
+            recipients = [r for r in recipients if recipient_status(r.state) == status]
         return Page(count=len(recipients), items=recipients[offset : offset + limit])
 
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
@@ -177,7 +185,7 @@ class InMemoryBulks:
         now = aware(now)
         entry.promote(now)
         claimed: list[ClaimedRecipient] = []
-        while len(claimed) < limit and (row := entry.pop_due()) is not None:
+        while len(claimed) < limit and (row := entry.pop_due(now)) is not None:
             row.recipient = record_event(row.recipient, "claim", at=now)
             row.claimed_at, row.worker = now, worker
             claimed.append(_claimed(row))
@@ -226,14 +234,14 @@ class InMemoryBulks:
     ) -> Bulk:
         entry = self._entry(bulk_id)
         bulk = entry.bulk
-        if bulk.status not in _RUNNING:
+        if bulk.status not in _LIVE:
             raise IllegalTransition(f"bulk send '{bulk_id}' is already {bulk.status}")
         now = aware(now)
         event: RecipientEvent = "cancel" if cancelled else "skip"
+        reason = reason if cancelled else (reason or "Stopped")
         for row in entry.rows:
             if row.recipient.state == "pending":
-                _move(entry, row, event, at=now)
-        reason = reason if cancelled else (reason or "Stopped")
+                _move(entry, row, event, at=now, error_message=reason)
         counters = entry.bulk.counters
         target = final_status(counters, cancelled=cancelled, stopped_reason=reason)
         entry.bulk = replace(
@@ -242,6 +250,19 @@ class InMemoryBulks:
             completed_at=now,
             stop_reason=reason,
         )
+        return entry.bulk
+
+    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+        entry = self._entry(bulk_id)
+        entry.bulk = replace(entry.bulk, status=advance_bulk(entry.bulk.status, "PAUSED"))
+        return entry.bulk
+
+    async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
+        entry = self._entry(bulk_id)
+        bulk = entry.bulk
+        if bulk.status != "PAUSED":
+            raise IllegalTransition(f"bulk send '{bulk_id}' is {bulk.status}, not PAUSED")
+        entry.bulk = replace(bulk, status=resumed_status(bulk))
         return entry.bulk
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
@@ -261,6 +282,40 @@ class InMemoryBulks:
             if touched:
                 _refresh(entry)
         return settled
+
+    async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
+        entry = self._entry(bulk_id)
+        return [
+            PendingRecipient(
+                position=row.recipient.position,
+                e164=row.recipient.e164,
+                not_before=row.recipient.not_before,
+            )
+            for row in entry.rows
+            if row.recipient.state == "pending"
+        ]
+
+    async def replan_waits(
+        self,
+        bulk_id: BulkId,
+        waits: Mapping[int, datetime | None],
+        *,
+        estimated_time_minutes: float,
+    ) -> Bulk:
+        entry = self._entry(bulk_id)
+        if entry.bulk.status not in _LIVE:
+            return entry.bulk
+        for position, wait in waits.items():
+            if not 0 <= position < len(entry.rows):
+                continue
+            row = entry.rows[position]
+            not_before = None if wait is None else aware(wait)
+            if row.recipient.state != "pending" or row.recipient.not_before == not_before:
+                continue
+            row.recipient = replace(row.recipient, not_before=not_before)
+            entry.queue(row)  # the old heap entry no longer matches its due time: skipped
+        entry.bulk = replace(entry.bulk, estimated_time_minutes=estimated_time_minutes)
+        return entry.bulk
 
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
@@ -357,12 +412,13 @@ def _release(
 ) -> None:
     _move(entry, row, "release", at=at)
     status = entry.bulk.status
-    if status in _RUNNING:
+    if status in _LIVE:
         row.retry_at = retry_at
         entry.queue(row)
     else:
         # Claimed but never sent when the bulk was cancelled or stopped: it goes as the others.
-        _move(entry, row, "cancel" if status == "CANCELLED" else "skip", at=at)
+        event: RecipientEvent = "cancel" if status == "CANCELLED" else "skip"
+        _move(entry, row, event, at=at, error_message=entry.bulk.stop_reason)
 
 
 def _move(

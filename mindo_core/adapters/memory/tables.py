@@ -68,10 +68,12 @@ class BulkEntry:
             if row.recipient.state == "pending" and row.due_at == due:
                 heapq.heappush(self.due_now, position)
 
-    def pop_due(self) -> RecipientRow | None:
+    def pop_due(self, now: datetime) -> RecipientRow | None:
         while self.due_now:
             row = self.rows[heapq.heappop(self.due_now)]
-            if row.recipient.state == "pending":
+            due = row.due_at
+            # A row re-planned to wait later is in the waiting heap too: it comes back from there.
+            if row.recipient.state == "pending" and (due is None or due <= now):
                 return row
         return None
 

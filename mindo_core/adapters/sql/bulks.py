@@ -14,6 +14,8 @@ Rules the port leaves open, the same as ``InMemoryBulks``':
 * ``stop_bulk`` gives the final status at once (recipients still in flight count as failed);
   outcomes recorded later refresh a finished bulk's status (``refresh_final_status``).
   Stopping a bulk that is over raises ``IllegalTransition``; finishing one returns it as is.
+* A skipped recipient carries its bulk's ``stop_reason`` as its ``error_message``, whichever
+  way it was skipped (the stop itself, a release or a crash settled after it).
 * ``recipient_window`` counts single messages Meta accepted (at ``sent_at``) and bulk
   recipients sent (``sent_at``) or perhaps sent (in flight or unconfirmed: at their claim).
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, get_args
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -47,26 +49,29 @@ from mindo_core.bulks.model import (
     CrashPolicy,
     IllegalTransition,
     RecipientState,
+    RecipientStatus,
     advance_bulk,
     final_status,
-    message_status,
     refresh_final_status,
+    states_shown_as,
 )
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict
-from mindo_core.domain.messages import DeliveryState
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
     NewBulk,
     NewRecipientChunk,
     Page,
+    PendingRecipient,
     RecipientOutcome,
 )
 
 __all__ = ["SqlBulks", "lock_bulks", "settle_counters"]
 
 _RUNNING: tuple[BulkStatus, ...] = ("QUEUED", "PROCESSING")
+# Not over: running, or paused (its recipients wait, pending).
+_LIVE: tuple[BulkStatus, ...] = (*_RUNNING, "PAUSED")
 
 
 class SqlBulks:
@@ -122,7 +127,7 @@ class SqlBulks:
         organisation_id: OrganisationId,
         bulk_id: BulkId,
         *,
-        status: DeliveryState | None,
+        status: RecipientStatus | None,
         offset: int,
         limit: int,
     ) -> Page[BulkRecipient]:
@@ -131,7 +136,7 @@ class SqlBulks:
             col(MessageRow.organisation_id) == organisation_id,
         ]
         if status is not None:
-            conditions.append(col(MessageRow.status).in_(_states_shown_as(status)))
+            conditions.append(col(MessageRow.status).in_(states_shown_as(status)))
         counting = select(func.count()).select_from(MessageRow).where(*conditions)
         listing = (
             select(MessageRow)
@@ -245,6 +250,8 @@ class SqlBulks:
                 if moved:
                     moves.move(bulk_id, "in_flight", after, moved)
                     changed.setdefault(bulk_id)
+                if moved and after == "skipped":
+                    await _stamp_stop_reason(connection, bulk_id, bulks[bulk_id].stop_reason)
             return await settle_counters(session, moves, changed)
 
     async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
@@ -266,13 +273,15 @@ class SqlBulks:
         moves = CounterMoves()
         async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
-            if row.status not in _RUNNING:
+            if row.status not in _LIVE:
                 raise IllegalTransition(f"bulk send '{bulk_id}' is already {row.status}")
             reason = reason if cancelled else (reason or "Stopped")
             closed: RecipientState = "cancelled" if cancelled else "skipped"
             connection = await session.connection()
             count = await materialise(connection, bulk_id, status=closed)
             count += await _move_recipients(connection, bulk_id, "pending", closed)
+            if closed == "skipped":
+                await _stamp_stop_reason(connection, bulk_id, reason)
             moves.move(bulk_id, "pending", closed, count)
             await moves.apply(connection)
             row = await _locked_bulk(session, bulk_id)
@@ -281,6 +290,22 @@ class SqlBulks:
             row.status = advance_bulk(mapping.bulk_status(row.status), target)
             row.completed_at = now
             row.stop_reason = reason
+            await session.flush()
+            return await _existing_bulk(session, bulk_id)
+
+    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+        async with self._database.writing() as session:
+            row = await _locked_bulk(session, bulk_id)
+            row.status = advance_bulk(mapping.bulk_status(row.status), "PAUSED")
+            await session.flush()
+            return await _existing_bulk(session, bulk_id)
+
+    async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
+        async with self._database.writing() as session:
+            row = await _locked_bulk(session, bulk_id)
+            if row.status != "PAUSED":
+                raise IllegalTransition(f"bulk send '{bulk_id}' is {row.status}, not PAUSED")
+            row.status = "PROCESSING" if row.started_at is not None else "QUEUED"
             await session.flush()
             return await _existing_bulk(session, bulk_id)
 
@@ -300,11 +325,59 @@ class SqlBulks:
             for bulk_id, bulk in sorted(bulks.items()):
                 after = _settled_state(policy, bulk.status)
                 count = await _move_recipients(connection, bulk_id, "in_flight", after)
+                if after == "skipped":
+                    await _stamp_stop_reason(connection, bulk_id, bulk.stop_reason)
                 moves.move(bulk_id, "in_flight", after, count)
                 settled += count
                 changed.setdefault(bulk_id)
             await settle_counters(session, moves, changed)
         return settled
+
+    async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
+        query = (
+            select(MessageRow.position, MessageRow.recipient_phone, MessageRow.not_before)
+            .where(col(MessageRow.bulk_id) == bulk_id, col(MessageRow.status) == "pending")
+            .order_by(col(MessageRow.position))
+        )
+        await self._materialise_all(bulk_id)
+        async with self._database.transaction() as session:
+            if await session.get(BulkRow, bulk_id) is None:
+                raise BulkNotFound(bulk_id)
+            rows = (await session.exec(query)).all()
+        return [
+            PendingRecipient(
+                position=int(position or 0),
+                e164=phone,
+                not_before=None if not_before is None else mapping.timestamp(not_before),
+            )
+            for position, phone, not_before in rows
+        ]
+
+    async def replan_waits(
+        self,
+        bulk_id: BulkId,
+        waits: Mapping[int, datetime | None],
+        *,
+        estimated_time_minutes: float,
+    ) -> Bulk:
+        parameters = [
+            {
+                "bulk_id": bulk_id,
+                "position": position,
+                "not_before": None if wait is None else mapping.timestamp(wait),
+            }
+            for position, wait in sorted(waits.items())
+        ]
+        await self._materialise_all(bulk_id)
+        async with self._database.writing() as session:
+            row = await _locked_bulk(session, bulk_id)
+            if row.status in _LIVE:
+                connection = await session.connection()
+                if parameters:
+                    await connection.execute(_REPLAN_WAIT, parameters)
+                row.estimated_time_minutes = estimated_time_minutes
+                await session.flush()
+            return await _existing_bulk(session, bulk_id)
 
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
@@ -322,6 +395,12 @@ class SqlBulks:
                 if known is None or first < known:
                     window[wa_id] = first
         return window
+
+
+_REPLAN_WAIT = sa.text(
+    "UPDATE messages SET not_before = :not_before "
+    "WHERE bulk_id = :bulk_id AND position = :position AND status = 'pending'"
+).bindparams(sa.bindparam("not_before", type_=UTCDateTime()))
 
 
 # The portfolio's window, read for every bulk submitted: an organisation that sent 100,000
@@ -396,11 +475,6 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _states_shown_as(status: DeliveryState) -> list[str]:
-    states: tuple[RecipientState, ...] = get_args(RecipientState)
-    return [state for state in states if message_status(state) == status]
-
-
 # -- writing -----------------------------------------------------------------------------------
 
 
@@ -457,8 +531,9 @@ def _settled_state(policy: CrashPolicy, status: str) -> RecipientState:
 
 
 def _released_state(status: str) -> RecipientState:
-    """Where a recipient goes back to: pending while its bulk runs; else as its siblings went."""
-    if status in _RUNNING:
+    """Where a recipient goes back to: pending while its bulk runs or is paused; else as its
+    siblings went."""
+    if status in _LIVE:
         return "pending"
     return "cancelled" if status == "CANCELLED" else "skipped"
 
@@ -479,6 +554,22 @@ async def _move_recipients(
     )
     result = await connection.execute(statement)
     return int(result.rowcount)
+
+
+async def _stamp_stop_reason(
+    connection: AsyncConnection, bulk_id: BulkId, reason: str | None
+) -> None:
+    """The bulk's skipped recipients without a reason get its ``stop_reason``."""
+    statement = (
+        sa.update(MessageRow)
+        .where(
+            col(MessageRow.bulk_id) == bulk_id,
+            col(MessageRow.status) == "skipped",
+            col(MessageRow.error_message).is_(None),
+        )
+        .values(error_message=reason)
+    )
+    await connection.execute(statement)
 
 
 # One UPDATE per outcome kind, run once per group of recipients (``executemany``): one round

@@ -107,9 +107,9 @@ def template(row: TemplateRow) -> StoredTemplate:
 def message(row: MessageRow) -> MessageRecord:
     """A single send, or a bulk recipient that has a message-level status.
 
-    A bulk recipient still pending, in flight or cancelled is no message yet (nothing reached
-    Meta, it has no wamid): it is listed as a ``BulkRecipient``, never as a ``MessageRecord``.
-    Skipped and unconfirmed recipients show as failed, with their reason.
+    A bulk recipient still pending, in flight, cancelled or skipped is no message (nothing
+    reached Meta, it has no wamid): it is listed as a ``BulkRecipient``, never as a
+    ``MessageRecord``. Unconfirmed recipients show as failed, with their reason.
     """
     return MessageRecord(
         id=MessageId(_id(row.id)),
@@ -154,6 +154,7 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         language=language,
         status=bulk_status(row.status),
         counters=counters(row),
+        total_recipients=row.total_recipients,
         estimated_time_minutes=row.estimated_time_minutes,
         created_at=_utc(row.created_at),
         created_by=None if row.created_by is None else ApiKeyId(row.created_by),
@@ -170,7 +171,7 @@ def bulk_status(stored: str) -> BulkStatus:
 
 def counters(row: BulkRow) -> BulkCounters:
     # One per unique recipient: every one is sent, failed, pending or cancelled
-    # (``total_recipients`` is the count as submitted, before deduplication).
+    # (``total_recipients`` is the count as submitted, duplicates included).
     total = row.sent_count + row.failed_count + row.pending_count + row.cancelled_count
     return BulkCounters(
         total=total,

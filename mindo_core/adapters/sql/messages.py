@@ -13,7 +13,7 @@ from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.messages import MessageRecord, NewMessage
 
 # Bulk recipients that are no message yet (``mapping.message``).
-_NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled")
+_NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled", "skipped")
 
 
 class SqlMessages:

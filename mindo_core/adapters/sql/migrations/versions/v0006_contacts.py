@@ -1,7 +1,7 @@
 """Contacts (with their opt-out), the inbound messages that create them, and the last applied
 account events.
 
-Revision ID: 0006_contacts
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_contacts"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
