@@ -30,6 +30,7 @@ from mindo_core.services.connect_account import AccountConnector
 from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.message_status import MessageStatusQuery
+from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.services.send_message import SendMessage
 from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
@@ -108,6 +109,8 @@ def wire(
         engine=engine,
     )
     ingest = IngestWebhook(statuses, events, app_secret=meta_app_secret)
+    # One per process: single sends' reservations are what business-accounts sees too.
+    quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
     return Services(
         stores=stores,
         meta=meta,
@@ -125,6 +128,7 @@ def wire(
             meta=meta,
             cipher=cipher,
             clock=clock,
+            quota=quota,
         ),
         api_keys=ApiKeyAdmin(
             api_keys=stores.api_keys, organisations=stores.organisations, clock=clock
@@ -149,7 +153,7 @@ def wire(
         bulk_engine=engine,
         progress=bus,
         business_overview=BusinessOverviewQuery(
-            accounts=stores.accounts, templates=stores.templates, bulks=stores.bulks, clock=clock
+            accounts=stores.accounts, templates=stores.templates, quota=quota
         ),
         message_status=MessageStatusQuery(messages=stores.messages, templates=stores.templates),
         ingest_webhook=ingest,

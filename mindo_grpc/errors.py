@@ -26,6 +26,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.MindoError], grpc.StatusCode], ...] = (
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.MetaUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
     # Meta refused the message for good: the request reached Meta and Meta said no.
@@ -44,7 +45,9 @@ def details_for(error: BaseException) -> ErrorDetails:
         metadata=_metadata_of(error),
         field_errors=error.field_errors if isinstance(error, errors.InvalidRequest) else {},
         retry_after_seconds=(
-            error.retry_after_seconds if isinstance(error, errors.RateLimited) else None
+            error.retry_after_seconds
+            if isinstance(error, errors.RateLimited | errors.QuotaExceeded)
+            else None
         ),
     )
 
@@ -77,6 +80,8 @@ def _metadata_of(error: errors.MindoError) -> dict[str, str]:
             "total": str(error.total),
             "problems": json.dumps(problems, ensure_ascii=False),
         }
+    if isinstance(error, errors.QuotaExceeded):
+        return {"frees_at": error.frees_at.isoformat().replace("+00:00", "Z")}
     if isinstance(error, errors.TemplateParameterError):
         return {"meta_code": str(error.meta_code)}
     if isinstance(error, errors.MetaError):

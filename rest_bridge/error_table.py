@@ -23,6 +23,7 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     failed_precondition                    400  {"error", "code"}   (e.g. cancelling a bulk
                                                 that is over)
     rate_limited                           429  {"error", "code"} + Retry-After
+    quota_exceeded                         429  {"error", "code", "frees_at"} + Retry-After
     meta_error                             502  {"error", "code"[, "meta_code"]}
     meta_unavailable                       503  {"error", "code"[, "meta_code"]}
     (bare UNAVAILABLE: service down)       503  {"error": "Service unavailable", "code": …}
@@ -72,6 +73,15 @@ def _meta_failure(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
     if meta_code is not None:
         body["meta_code"] = meta_code
     return body
+
+
+def _quota_exceeded(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
+    """When room frees: the service's time (``frees_at``, UTC), and Retry-After in seconds."""
+    return {
+        "error": details.message,
+        "code": details.code,
+        "frees_at": details.metadata.get("frees_at"),
+    }
 
 
 def _template_parameters(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
@@ -168,6 +178,7 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "conflict": (409, _with_code),
     "failed_precondition": (400, _with_code),
     "rate_limited": (429, _with_code),
+    "quota_exceeded": (429, _quota_exceeded),
     "meta_error": (502, _meta_failure),
     "meta_unavailable": (503, _meta_failure),
 }

@@ -28,6 +28,7 @@ in a few kilobytes, not with a response too big for the client to take.
     │   └── ApiKeyExpired               api_key_expired         (also revoked or unknown keys)
     ├── PermissionDenied                api_key_forbidden
     ├── RateLimited                     rate_limited
+    ├── QuotaExceeded                   quota_exceeded          the 24 h unique-recipient limit
     ├── MetaError                       meta_error              Meta answered with an error
     ├── MetaUnavailable                 meta_unavailable        no answer, timeout, bare 5xx
     └── Unavailable                     unavailable             Mindo cannot do it now: retry
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import ClassVar, Final
 
 MAX_MESSAGE_CHARS: Final = 1_000
@@ -193,6 +195,26 @@ class RateLimited(MindoError):
     def __init__(self, retry_after_seconds: float) -> None:
         super().__init__(f"Too many requests; retry after {retry_after_seconds:.0f} s")
         self.retry_after_seconds = retry_after_seconds
+
+
+class QuotaExceeded(MindoError):
+    """A new recipient does not fit the organisation's rolling 24 h limit of unique recipients
+    now; ``frees_at`` is the earliest time one does. Nothing was sent."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, *, frees_at: datetime, now: datetime) -> None:
+        frees_at = frees_at.astimezone(UTC)
+        super().__init__(
+            "The organisation's 24-hour limit of unique recipients is reached: this recipient "
+            f"was not messaged in the last 24 hours and fits at {_iso(frees_at)} at the earliest"
+        )
+        self.frees_at = frees_at
+        self.retry_after_seconds = max(0.0, (frees_at - now).total_seconds())
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, kw_only=True)

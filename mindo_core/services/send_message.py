@@ -1,4 +1,11 @@
-"""Send one template message: validate everything first, then call Meta once, then record."""
+"""Send one template message: validate everything first, then call Meta once, then record.
+
+Quota. A recipient not messaged in the organisation's rolling 24 hours takes a slot of its
+limit; when none is left after what running bulks were promised, the send is refused before
+Meta (``QuotaExceeded``, with when room frees). A recipient already in the window always goes.
+The check and its reservation are ``OrganisationQuota``'s (one process: a lock per
+organisation; the reservation is held until the message is recorded).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
+from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.templating.variables import (
     ResolvedTemplate,
     build_send_payload,
@@ -61,7 +69,9 @@ class SendMessage:
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
+        quota: OrganisationQuota,
     ) -> None:
+        self._quota = quota
         self._accounts = accounts
         self._templates = templates
         self._messages = messages
@@ -83,17 +93,19 @@ class SendMessage:
             resolved, to=recipient.wa_id, name=template.name, language=template.language
         )
         sending = _Attempt(principal, phone_number.id, template, recipient.e164, resolved)
-        try:
-            result = await self._meta.send_template(
-                phone_number_id=phone_number.phone_number_id,
-                access_token=self._cipher.decrypt(encrypted_token),
-                payload=payload,
-            )
-        except (MetaError, MetaUnavailable) as error:
-            await self._messages.add_message(sending.failed(error, self._clock.now()))
-            raise
-        now = self._clock.now()
-        record = await self._messages.add_message(sending.sent(result.wamid, now))
+        organisation_id = principal.organisation.id
+        async with self._quota.reserve(organisation_id, recipient.e164.removeprefix("+")):
+            try:
+                result = await self._meta.send_template(
+                    phone_number_id=phone_number.phone_number_id,
+                    access_token=self._cipher.decrypt(encrypted_token),
+                    payload=payload,
+                )
+            except (MetaError, MetaUnavailable) as error:
+                await self._messages.add_message(sending.failed(error, self._clock.now()))
+                raise
+            now = self._clock.now()
+            record = await self._messages.add_message(sending.sent(result.wamid, now))
         return SentMessage(
             record=record,
             wamid=result.wamid,

@@ -138,6 +138,19 @@ _NOT_FOUND = {
     "Number not found": {"error": "Numero de WhatsApp con ID '813497231850626' no encontrado"},
 }
 
+_TOO_MANY = {
+    "Rate limited": {"error": "Too many requests; retry after 3 s", "code": "rate_limited"},
+    "Quota exceeded": {
+        "error": (
+            "The organisation's 24-hour limit of unique recipients is reached: this recipient "
+            "was not messaged in the last 24 hours and fits at 2025-11-17T09:12:03Z at the "
+            "earliest"
+        ),
+        "code": "quota_exceeded",
+        "frees_at": "2025-11-17T09:12:03Z",
+    },
+}
+
 OPERATION = {
     "operationId": "sendMessage",
     "summary": "Send a template message",
@@ -162,7 +175,13 @@ OPERATION = {
         ),
         "413": {"$ref": "#/components/responses/PayloadTooLarge"},
         "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
-        "429": {"$ref": "#/components/responses/RateLimited"},
+        "429": openapi.response(
+            "Too many requests from this key, or the organisation's quota has no room for a new "
+            "recipient. Retry-After says when to try again.",
+            {"oneOf": [openapi.ref("CodedError"), openapi.ref("QuotaExceeded")]},
+            _TOO_MANY,
+            headers=openapi.RETRY_AFTER,
+        ),
         "502": {"$ref": "#/components/responses/MetaError"},
         **openapi.common_error_responses(calls_service=True),
     },
