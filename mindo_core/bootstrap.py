@@ -129,6 +129,7 @@ def wire(
             cipher=cipher,
             clock=clock,
             quota=quota,
+            idempotency=stores.idempotency,
         ),
         api_keys=ApiKeyAdmin(
             api_keys=stores.api_keys, organisations=stores.organisations, clock=clock

@@ -27,7 +27,8 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         self, request: pb.SendMessageRequest, principal: Principal
     ) -> pb.SendMessageResponse:
         command = convert.send_message_command(request)
-        sent = await self.services.send_message(principal, command)
+        key = request.idempotency_key if request.HasField("idempotency_key") else None
+        sent = await self.services.send_message(principal, command, idempotency_key=key)
         return convert.send_message_response(sent)
 
     @unary("send")

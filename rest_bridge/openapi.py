@@ -35,6 +35,11 @@ SCHEMAS: Mapping[str, object] = {
             "code": {"type": "string", "examples": ["malformed_json"]},
             "meta_code": {"type": ["integer", "null"], "description": "Meta's error code."},
             "fields": {"type": "object", "additionalProperties": _STRINGS},
+            "first_attempt_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "outcome_unknown: when the send with the key started.",
+            },
         },
     },
     "QuotaExceeded": {

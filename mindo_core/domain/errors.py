@@ -21,6 +21,8 @@ in a few kilobytes, not with a response too big for the client to take.
     │   ├── BulkNotFound                bulk_not_found
     │   └── OrganisationNotFound        organisation_not_found
     ├── Conflict                        conflict                the thing already exists
+    │   ├── IdempotencyKeyReused        idempotency_key_reused  same key, another request
+    │   └── IdempotencyKeyInFlight      idempotency_key_in_flight  its first request still runs
     ├── FailedPrecondition
     │   └── TemplateNotApproved         template_not_approved
     ├── Unauthenticated
@@ -31,6 +33,7 @@ in a few kilobytes, not with a response too big for the client to take.
     ├── QuotaExceeded                   quota_exceeded          the 24 h unique-recipient limit
     ├── MetaError                       meta_error              Meta answered with an error
     ├── MetaUnavailable                 meta_unavailable        no answer, timeout, bare 5xx
+    ├── OutcomeUnknown                  outcome_unknown         Meta may or may not have sent it
     └── Unavailable                     unavailable             Mindo cannot do it now: retry
 """
 
@@ -151,6 +154,31 @@ class Conflict(MindoError):
     code = "conflict"
 
 
+class IdempotencyKeyReused(Conflict):
+    """The organisation used this idempotency key in the last 24 hours for another request."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was used in the last 24 hours with a different request: "
+            "use a new key for a new request"
+        )
+
+
+class IdempotencyKeyInFlight(Conflict):
+    """The first request with this key is still running in another process: ask again soon."""
+
+    code = "idempotency_key_in_flight"
+
+    def __init__(self, retry_after_seconds: float = 1.0) -> None:
+        super().__init__(
+            "The first request with this Idempotency-Key is still being processed; "
+            "retry shortly to read its answer"
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
 class FailedPrecondition(MindoError):
     code = "failed_precondition"
 
@@ -251,9 +279,28 @@ class MetaUnavailable(MindoError):
     code = "meta_unavailable"
     retryable = True
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, maybe_sent: bool = False) -> None:
         super().__init__(f"Meta unavailable: {reason}")
         self.reason = reason
+        # The request may have reached Meta (a timeout, a connection cut after sending): a
+        # send may have happened. False when Meta answered, or the request never left.
+        self.maybe_sent = maybe_sent
+
+
+class OutcomeUnknown(MindoError):
+    """A send's call to Meta ended with no answer (a timeout): Meta may have sent the message
+    or not, and Mindo cannot tell. Its idempotency key answers this for 24 hours and the
+    message is not sent again with it."""
+
+    code = "outcome_unknown"
+
+    def __init__(self, *, first_attempt_at: datetime) -> None:
+        super().__init__(
+            "The send with this Idempotency-Key got no answer from Meta (started at "
+            f"{_iso(first_attempt_at.astimezone(UTC))}): it may or may not have been sent, and "
+            "it will not be sent again with this key"
+        )
+        self.first_attempt_at = first_attempt_at
 
 
 class BulkNotFound(NotFound):

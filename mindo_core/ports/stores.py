@@ -12,6 +12,7 @@ from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.api_keys import ApiKeyStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.delivery import DeliveryStore
+from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.templates import TemplateStore
@@ -26,4 +27,5 @@ class Stores:
     messages: MessageStore
     bulks: BulkStore
     delivery: DeliveryStore
+    idempotency: IdempotencyStore
     close: Callable[[], Awaitable[None]]

@@ -5,6 +5,9 @@ limit; when none is left after what running bulks were promised, the send is ref
 Meta (``QuotaExceeded``, with when room frees). A recipient already in the window always goes.
 The check and its reservation are ``OrganisationQuota``'s (one process: a lock per
 organisation; the reservation is held until the message is recorded).
+
+Idempotency. With an idempotency key, a repeat of the request within 24 hours answers what the
+first did and Meta is called at most once (``idempotent_sends``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import (
     InvalidPhoneNumber,
+    MessageNotFound,
     MetaError,
     MetaUnavailable,
     PhoneNumberNotFound,
@@ -25,12 +29,20 @@ from mindo_core.domain.messages import DeliveryState, MessageRecord, NewMessage
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.phones.e164 import NormalizedPhone, normalize_phone
 from mindo_core.ports.accounts import AccountStore
+from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
+from mindo_core.services.idempotent_sends import (
+    IdempotentSends,
+    KeyedRequest,
+    Sending,
+    SendProgress,
+    Sent,
+)
 from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.templating.variables import (
     ResolvedTemplate,
@@ -70,8 +82,10 @@ class SendMessage:
         cipher: TokenCipher,
         clock: Clock,
         quota: OrganisationQuota,
+        idempotency: IdempotencyStore,
     ) -> None:
         self._quota = quota
+        self._keyed = IdempotentSends(keys=idempotency, clock=clock)
         self._accounts = accounts
         self._templates = templates
         self._messages = messages
@@ -79,7 +93,44 @@ class SendMessage:
         self._cipher = cipher
         self._clock = clock
 
-    async def __call__(self, principal: Principal, command: SendMessageCommand) -> SentMessage:
+    async def __call__(
+        self,
+        principal: Principal,
+        command: SendMessageCommand,
+        *,
+        idempotency_key: str | None = None,
+    ) -> SentMessage:
+        if idempotency_key is None:
+            return await self._send(principal, command, SendProgress())
+        keyed = KeyedRequest.of(
+            principal.organisation.id, idempotency_key, fingerprinted_fields(command)
+        )
+        sending = Sending(
+            send=lambda progress: self._send(principal, command, progress),
+            kept=lambda sent: Sent(wamid=sent.wamid, sent_at=sent.sent_at),
+            replay=lambda sent: self._sent_before(principal, command, sent),
+        )
+        return await self._keyed.run(keyed, sending)
+
+    async def _sent_before(
+        self, principal: Principal, command: SendMessageCommand, sent: Sent
+    ) -> SentMessage:
+        """The first answer again. The request is the same (its fingerprint says so), so its
+        template name and normalised phone are what the first answer showed."""
+        record = await self._messages.find_message_by_wamid(principal.organisation.id, sent.wamid)
+        if record is None:  # recorded with the key, so only a deleted message lands here
+            raise MessageNotFound(sent.wamid)
+        return SentMessage(
+            record=record,
+            wamid=sent.wamid,
+            template_name=command.template_name,
+            recipient_phone=_recipient(command.recipient_phone).e164,
+            sent_at=sent.sent_at,
+        )
+
+    async def _send(
+        self, principal: Principal, command: SendMessageCommand, progress: SendProgress
+    ) -> SentMessage:
         recipient = _recipient(command.recipient_phone)
         found = await self._accounts.find_sender(principal.organisation.id, command.phone_number_id)
         if found is None:
@@ -95,6 +146,7 @@ class SendMessage:
         sending = _Attempt(principal, phone_number.id, template, recipient.e164, resolved)
         organisation_id = principal.organisation.id
         async with self._quota.reserve(organisation_id, recipient.e164.removeprefix("+")):
+            progress.meta_called = True
             try:
                 result = await self._meta.send_template(
                     phone_number_id=phone_number.phone_number_id,
@@ -113,6 +165,18 @@ class SendMessage:
             recipient_phone=recipient.e164,
             sent_at=now,
         )
+
+
+def fingerprinted_fields(command: SendMessageCommand) -> dict[str, object]:
+    """The request as the idempotency fingerprint reads it: every field, as sent."""
+    return {
+        "phone_number_id": command.phone_number_id,
+        "template_name": command.template_name,
+        "language": command.language,
+        "recipient_phone": command.recipient_phone,
+        "variables": dict(command.variables),
+        "button_variables": dict(command.button_variables),
+    }
 
 
 def _recipient(raw: str) -> NormalizedPhone:
@@ -137,13 +201,16 @@ class _Attempt:
 
     def failed(self, error: MetaError | MetaUnavailable, now: datetime) -> NewMessage:
         code = error.meta_code if isinstance(error, MetaError) else None
+        reason = error.message
+        if isinstance(error, MetaUnavailable) and error.maybe_sent:
+            reason = f"Outcome unknown ({error.message}): Meta may have sent it"
         return self._message(
             wamid=None,
             status="failed",
             created_at=now,
             failed_at=now,
             error_code=code,
-            error_message=error.message,
+            error_message=reason,
         )
 
     def _message(

@@ -17,6 +17,7 @@ from rest_bridge.upstream import upstream
 
 PATH = "/api/v1/meta-templates/send/"
 SCOPE = "send"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def _variables(description: str, example: dict[str, str]) -> DictField:
@@ -53,8 +54,12 @@ async def send_message(request: web.Request) -> web.Response:
     key = api_key(request)
     body = await validated_body(request, SCHEMA, api_key=key, scope=SCOPE)
     service = upstream(request)
+    message = to_request(body)
+    idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    if idempotency_key is not None:
+        message.idempotency_key = idempotency_key
     reply = await service.call(
-        service.stub.SendMessage, to_request(body), api_key=key, request_fields=SCHEMA.names
+        service.stub.SendMessage, message, api_key=key, request_fields=SCHEMA.names
     )
     return json_response(to_body(reply))
 
@@ -151,6 +156,57 @@ _TOO_MANY = {
     },
 }
 
+_CONFLICT = {
+    "Key reused": {
+        "error": (
+            "This Idempotency-Key was used in the last 24 hours with a different request: "
+            "use a new key for a new request"
+        ),
+        "code": "idempotency_key_reused",
+    },
+    "Key in flight": {
+        "error": (
+            "The first request with this Idempotency-Key is still being processed; "
+            "retry shortly to read its answer"
+        ),
+        "code": "idempotency_key_in_flight",
+    },
+}
+
+_UNAVAILABLE = {
+    "Meta unavailable": {
+        "error": "Meta unavailable: no answer before the timeout",
+        "code": "meta_unavailable",
+    },
+    "Outcome unknown": {
+        "error": (
+            "The send with this Idempotency-Key got no answer from Meta (started at "
+            "2025-11-16T21:30:00Z): it may or may not have been sent, and it will not be sent "
+            "again with this key"
+        ),
+        "code": "outcome_unknown",
+        "first_attempt_at": "2025-11-16T21:30:00Z",
+    },
+    "Service unavailable": {"error": "Service unavailable", "code": "service_unavailable"},
+}
+
+_IDEMPOTENCY_KEY = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes the send safe to retry. The same key with the same body within 24 hours answers "
+        "what the first request answered (the same message_id, status and sent_at, or the "
+        "same error from Meta) and Meta is called at most once, even for requests racing each "
+        "other; the same key with another body is a 409 idempotency_key_reused. A first send "
+        "that got no answer from Meta answers 503 outcome_unknown, then and every time after. "
+        "A request refused before Meta was called (a 4xx, a 429) does not use the key up. "
+        "Keys are per organisation and stored hashed."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "example": "order-1234-confirmation",
+}
+
 OPERATION = {
     "operationId": "sendMessage",
     "summary": "Send a template message",
@@ -159,6 +215,7 @@ OPERATION = {
         "message id (wamid). Authentication is checked before the body: a bad key is a 401 "
         "whatever the body."
     ),
+    "parameters": [_IDEMPOTENCY_KEY],
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": SCHEMA.json_schema()}},
@@ -182,8 +239,20 @@ OPERATION = {
             _TOO_MANY,
             headers=openapi.RETRY_AFTER,
         ),
+        "409": openapi.response(
+            "The Idempotency-Key belongs to another request, or its first request still runs "
+            "(with Retry-After).",
+            openapi.ref("CodedError"),
+            _CONFLICT,
+        ),
         "502": {"$ref": "#/components/responses/MetaError"},
         **openapi.common_error_responses(calls_service=True),
+        "503": openapi.response(
+            "Meta or the Mindo service cannot be reached (try again later), or the send with "
+            "this Idempotency-Key got no answer from Meta (outcome_unknown: not retried).",
+            openapi.ref("CodedError"),
+            _UNAVAILABLE,
+        ),
     },
 }
 

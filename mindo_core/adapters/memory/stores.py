@@ -6,6 +6,7 @@ from mindo_core.adapters.memory.accounts import InMemoryAccounts
 from mindo_core.adapters.memory.api_keys import InMemoryApiKeys
 from mindo_core.adapters.memory.bulks import InMemoryBulks
 from mindo_core.adapters.memory.delivery import InMemoryDelivery
+from mindo_core.adapters.memory.idempotency import InMemoryIdempotency
 from mindo_core.adapters.memory.messages import InMemoryMessages
 from mindo_core.adapters.memory.organisations import InMemoryOrganisations
 from mindo_core.adapters.memory.tables import Tables
@@ -24,6 +25,7 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         messages=InMemoryMessages(shared),
         bulks=InMemoryBulks(shared),
         delivery=InMemoryDelivery(shared),
+        idempotency=InMemoryIdempotency(shared),
         close=_nothing_to_close,
     )
 

@@ -174,9 +174,11 @@ def _error_for(status: int, raw: bytes) -> MetaError | MetaUnavailable:
 
 def _unreachable(exc: BaseException, access_token: str) -> MetaUnavailable:
     if isinstance(exc, TimeoutError):
-        return MetaUnavailable("no answer before the timeout")
+        return MetaUnavailable("no answer before the timeout", maybe_sent=True)
     reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return MetaUnavailable(_scrub(reason, access_token))
+    # A connection that could not be made sent nothing; one cut once made may have.
+    maybe_sent = not isinstance(exc, aiohttp.ClientConnectorError)
+    return MetaUnavailable(_scrub(reason, access_token), maybe_sent=maybe_sent)
 
 
 def _redacted(error: MetaError | MetaUnavailable, access_token: str) -> MetaError | MetaUnavailable:

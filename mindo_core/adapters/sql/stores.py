@@ -9,6 +9,7 @@ from mindo_core.adapters.sql.bulks import SqlBulks
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.delivery import SqlDelivery
 from mindo_core.adapters.sql.engine import make_async_engine
+from mindo_core.adapters.sql.idempotency import SqlIdempotency
 from mindo_core.adapters.sql.messages import SqlMessages
 from mindo_core.adapters.sql.organisations import SqlOrganisations
 from mindo_core.adapters.sql.templates import SqlTemplates
@@ -29,5 +30,6 @@ def stores_over(database: Database) -> Stores:
         messages=SqlMessages(database),
         bulks=SqlBulks(database),
         delivery=SqlDelivery(database),
+        idempotency=SqlIdempotency(database),
         close=database.close,
     )
