@@ -172,6 +172,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         base_url=settings.meta_base_url,
         api_version=settings.meta_api_version,
         total_timeout=settings.meta_timeout_seconds,
+        send_timeout=settings.meta_send_timeout_seconds,
+        list_timeout=settings.meta_list_timeout_seconds,
     )
     try:
         limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)

@@ -33,6 +33,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.MindoError], grpc.StatusCode], ...] = (
     (errors.MetaUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.OutcomeUnknown, grpc.StatusCode.UNAVAILABLE),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     # Meta refused the message for good: the request reached Meta and Meta said no.
     (errors.MetaError, grpc.StatusCode.FAILED_PRECONDITION),
 )

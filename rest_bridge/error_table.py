@@ -30,6 +30,7 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     meta_unavailable                       503  {"error", "code"[, "meta_code"]}
     outcome_unknown                        503  {"error", "code", "first_attempt_at"}
     (bare UNAVAILABLE: service down)       503  {"error": "Service unavailable", "code": …}
+    deadline_exceeded                      504  {"error", "code"}   (nothing was sent)
     (bare DEADLINE_EXCEEDED)               504  {"error": "Upstream timeout", "code": …}
     anything else                          500  {"error": "Internal error", "code": "internal"}
 """
@@ -195,6 +196,7 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "meta_error": (502, _meta_failure),
     "meta_unavailable": (503, _meta_failure),
     "outcome_unknown": (503, _outcome_unknown),
+    "deadline_exceeded": (504, _with_code),
 }
 
 # For codes the table does not know: the HTTP status and the code to report.

@@ -34,7 +34,8 @@ in a few kilobytes, not with a response too big for the client to take.
     ├── MetaError                       meta_error              Meta answered with an error
     ├── MetaUnavailable                 meta_unavailable        no answer, timeout, bare 5xx
     ├── OutcomeUnknown                  outcome_unknown         Meta may or may not have sent it
-    └── Unavailable                     unavailable             Mindo cannot do it now: retry
+    ├── Unavailable                     unavailable             Mindo cannot do it now: retry
+    └── DeadlineExceeded                deadline_exceeded       the caller's deadline passed
 """
 
 from __future__ import annotations
@@ -316,3 +317,12 @@ class Unavailable(MindoError):
     """Mindo could not do it now (its database refused, say); the same request may succeed."""
 
     code = "unavailable"
+
+
+class DeadlineExceeded(MindoError):
+    """The caller's deadline passed before Meta was called: nothing was sent."""
+
+    code = "deadline_exceeded"
+
+    def __init__(self) -> None:
+        super().__init__("The request's deadline passed before Meta was called: nothing was sent")

@@ -6,6 +6,10 @@ Meta (``QuotaExceeded``, with when room frees). A recipient already in the windo
 The check and its reservation are ``OrganisationQuota``'s (one process: a lock per
 organisation; the reservation is held until the message is recorded).
 
+Deadline. With the caller's time left (``time_remaining``: a gRPC deadline), no call to Meta
+starts once it has passed (``DeadlineExceeded``, nothing sent) and the call is bounded by what
+is left, within the gateway's own send timeout.
+
 Idempotency. With an idempotency key, a repeat of the request within 24 hours answers what the
 first did and Meta is called at most once (``idempotent_sends``).
 """
@@ -17,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mindo_core.domain.accounts import PhoneNumberRowId
-from mindo_core.domain.clock import Clock
+from mindo_core.domain.clock import Clock, Deadline
 from mindo_core.domain.errors import (
+    DeadlineExceeded,
     InvalidPhoneNumber,
     MessageNotFound,
     MetaError,
@@ -99,14 +104,16 @@ class SendMessage:
         command: SendMessageCommand,
         *,
         idempotency_key: str | None = None,
+        time_remaining: float | None = None,
     ) -> SentMessage:
+        deadline = None if time_remaining is None else Deadline.after(self._clock, time_remaining)
         if idempotency_key is None:
-            return await self._send(principal, command, SendProgress())
+            return await self._send(principal, command, SendProgress(), deadline)
         keyed = KeyedRequest.of(
             principal.organisation.id, idempotency_key, fingerprinted_fields(command)
         )
         sending = Sending(
-            send=lambda progress: self._send(principal, command, progress),
+            send=lambda progress: self._send(principal, command, progress, deadline),
             kept=lambda sent: Sent(wamid=sent.wamid, sent_at=sent.sent_at),
             replay=lambda sent: self._sent_before(principal, command, sent),
         )
@@ -129,7 +136,11 @@ class SendMessage:
         )
 
     async def _send(
-        self, principal: Principal, command: SendMessageCommand, progress: SendProgress
+        self,
+        principal: Principal,
+        command: SendMessageCommand,
+        progress: SendProgress,
+        deadline: Deadline | None,
     ) -> SentMessage:
         recipient = _recipient(command.recipient_phone)
         found = await self._accounts.find_sender(principal.organisation.id, command.phone_number_id)
@@ -146,12 +157,14 @@ class SendMessage:
         sending = _Attempt(principal, phone_number.id, template, recipient.e164, resolved)
         organisation_id = principal.organisation.id
         async with self._quota.reserve(organisation_id, recipient.e164.removeprefix("+")):
+            time_left = self._time_left(deadline)
             progress.meta_called = True
             try:
                 result = await self._meta.send_template(
                     phone_number_id=phone_number.phone_number_id,
                     access_token=self._cipher.decrypt(encrypted_token),
                     payload=payload,
+                    max_seconds=time_left,
                 )
             except (MetaError, MetaUnavailable) as error:
                 await self._messages.add_message(sending.failed(error, self._clock.now()))
@@ -165,6 +178,14 @@ class SendMessage:
             recipient_phone=recipient.e164,
             sent_at=now,
         )
+
+    def _time_left(self, deadline: Deadline | None) -> float | None:
+        if deadline is None:
+            return None
+        left = deadline.remaining(self._clock)
+        if left <= 0:
+            raise DeadlineExceeded()
+        return left
 
 
 def fingerprinted_fields(command: SendMessageCommand) -> dict[str, object]:

@@ -48,7 +48,12 @@ class CountingMeta(FakeMeta):
     gate: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send_template(
-        self, *, phone_number_id: str, access_token: str, payload: Mapping[str, Any]
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        payload: Mapping[str, Any],
+        max_seconds: float | None = None,
     ) -> MetaSendResult:
         self.calls += 1
         await self.gate.wait()

@@ -38,7 +38,12 @@ class GatedMeta(FakeMeta):
     gate: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send_template(
-        self, *, phone_number_id: str, access_token: str, payload: Mapping[str, Any]
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        payload: Mapping[str, Any],
+        max_seconds: float | None = None,
     ) -> MetaSendResult:
         await self.gate.wait()
         return await super().send_template(
