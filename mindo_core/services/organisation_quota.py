@@ -32,6 +32,7 @@ from mindo_core.domain.tiers import DEFAULT_TIER, QUOTA_WINDOW, Tier, tier_or_de
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.quota.window import QuotaSnapshot, new_recipient_room, quota_snapshot
+from mindo_core.services.short_lived import ShortLived
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +60,8 @@ class OrganisationQuota:
         self._accounts = accounts
         self._bulks = bulks
         self._clock = clock
+        # The portfolio's tier, read at most once a second (a tier change is seen within it).
+        self._tiers: ShortLived[OrganisationId, Tier] = ShortLived(clock)
         self._locks: dict[OrganisationId, asyncio.Lock] = {}
         # Per organisation: the new recipients let through whose messages are not recorded yet,
         # with how many sends to each are in flight.
@@ -80,10 +83,15 @@ class OrganisationQuota:
     @asynccontextmanager
     async def reserve(self, organisation_id: OrganisationId, wa_id: str) -> AsyncIterator[None]:
         """Room for one message to ``wa_id``, held until the block ends (its message recorded):
-        ``QuotaExceeded`` when it is new to the window and none is left."""
+        ``QuotaExceeded`` when it is new to the window and none is left. An unlimited tier
+        counts nothing."""
+        tier = await self._portfolio_tier(organisation_id)
+        if tier.daily_limit is None:
+            yield
+            return
         lock = self._locks.setdefault(organisation_id, asyncio.Lock())
         async with lock:
-            reading = await self.read(organisation_id)
+            reading = await self.read(organisation_id, tier)
             if not reading.costs_nothing(wa_id):
                 room = new_recipient_room(
                     reading.tier,
@@ -108,10 +116,14 @@ class OrganisationQuota:
             del self._in_flight[organisation_id]
 
     async def _portfolio_tier(self, organisation_id: OrganisationId) -> Tier:
-        numbers: list[PhoneNumber] = []
-        for account in await self._accounts.list_business_accounts(organisation_id):
-            numbers.extend(await self._accounts.list_phone_numbers(account.id))
-        return portfolio_tier(numbers)
+        tier = self._tiers.get(organisation_id)
+        if tier is None:
+            numbers: list[PhoneNumber] = []
+            for account in await self._accounts.list_business_accounts(organisation_id):
+                numbers.extend(await self._accounts.list_phone_numbers(account.id))
+            tier = portfolio_tier(numbers)
+            self._tiers.put(organisation_id, tier)
+        return tier
 
 
 def portfolio_tier(numbers: Sequence[PhoneNumber]) -> Tier:

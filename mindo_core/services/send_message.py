@@ -6,6 +6,9 @@ Meta (``QuotaExceeded``, with when room frees). A recipient already in the windo
 The check and its reservation are ``OrganisationQuota``'s (one process: a lock per
 organisation; the reservation is held until the message is recorded).
 
+Hot path. The sender (number, account, decrypted token) and its template, compiled, are read
+at most once a second per organisation, number, template and language (``ShortLived``).
+
 Deadline. With the caller's time left (``time_remaining``: a gRPC deadline), no call to Meta
 starts once it has passed (``DeadlineExceeded``, nothing sent) and the call is bounded by what
 is left, within the gateway's own send timeout.
@@ -20,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mindo_core.domain.accounts import PhoneNumberRowId
+from mindo_core.domain.accounts import OrganisationId, PhoneNumber, PhoneNumberRowId
 from mindo_core.domain.clock import Clock, Deadline
 from mindo_core.domain.errors import (
     DeadlineExceeded,
@@ -49,6 +52,8 @@ from mindo_core.services.idempotent_sends import (
     Sent,
 )
 from mindo_core.services.organisation_quota import OrganisationQuota
+from mindo_core.services.short_lived import ShortLived
+from mindo_core.templating.model import TemplateSpec
 from mindo_core.templating.variables import (
     ResolvedTemplate,
     build_send_payload,
@@ -97,6 +102,7 @@ class SendMessage:
         self._meta = meta
         self._cipher = cipher
         self._clock = clock
+        self._senders: ShortLived[tuple[OrganisationId, str, str, str], _Sender] = ShortLived(clock)
 
     async def __call__(
         self,
@@ -143,14 +149,9 @@ class SendMessage:
         deadline: Deadline | None,
     ) -> SentMessage:
         recipient = _recipient(command.recipient_phone)
-        found = await self._accounts.find_sender(principal.organisation.id, command.phone_number_id)
-        if found is None:
-            raise PhoneNumberNotFound(command.phone_number_id)
-        phone_number, account, encrypted_token = found
-        template = await approved_template(
-            self._templates, account.id, command.template_name, command.language
-        )
-        resolved = resolve(parse_template(template), command.variables, command.button_variables)
+        sender = await self._sender(principal, command)
+        phone_number, template = sender.phone_number, sender.template
+        resolved = resolve(sender.spec, command.variables, command.button_variables)
         payload = build_send_payload(
             resolved, to=recipient.wa_id, name=template.name, language=template.language
         )
@@ -162,7 +163,7 @@ class SendMessage:
             try:
                 result = await self._meta.send_template(
                     phone_number_id=phone_number.phone_number_id,
-                    access_token=self._cipher.decrypt(encrypted_token),
+                    access_token=sender.access_token,
                     payload=payload,
                     max_seconds=time_left,
                 )
@@ -178,6 +179,34 @@ class SendMessage:
             recipient_phone=recipient.e164,
             sent_at=now,
         )
+
+    async def _sender(self, principal: Principal, command: SendMessageCommand) -> _Sender:
+        """The number, its token and the template, compiled: read at most once a second (a
+        paused template, a changed number or token is seen within that second)."""
+        key = (
+            principal.organisation.id,
+            command.phone_number_id,
+            command.template_name,
+            command.language,
+        )
+        sender = self._senders.get(key)
+        if sender is not None:
+            return sender
+        found = await self._accounts.find_sender(principal.organisation.id, command.phone_number_id)
+        if found is None:
+            raise PhoneNumberNotFound(command.phone_number_id)
+        phone_number, account, encrypted_token = found
+        template = await approved_template(
+            self._templates, account.id, command.template_name, command.language
+        )
+        sender = _Sender(
+            phone_number=phone_number,
+            access_token=self._cipher.decrypt(encrypted_token),
+            template=template,
+            spec=parse_template(template),
+        )
+        self._senders.put(key, sender)
+        return sender
 
     def _time_left(self, deadline: Deadline | None) -> float | None:
         if deadline is None:
@@ -207,6 +236,14 @@ def _recipient(raw: str) -> NormalizedPhone:
         raise InvalidPhoneNumber(
             error.message, field_errors={"recipient_phone": [error.message]}
         ) from error
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Sender:
+    phone_number: PhoneNumber
+    access_token: str = field(repr=False)
+    template: StoredTemplate
+    spec: TemplateSpec
 
 
 @dataclass(frozen=True)
