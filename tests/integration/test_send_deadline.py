@@ -5,7 +5,6 @@ never reaches Meta."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import grpc
@@ -32,16 +31,16 @@ def sends_seen(stack: RealStack) -> int:
 async def test_the_call_to_meta_ends_with_the_clients_deadline(tmp_path: Path) -> None:
     async with real_stack(tmp_path) as stack:  # Meta timeout: 2 s
         stack.sandbox.state.set_faults(FaultConfig(latency_ms=(1_500.0, 1_500.0)))
-        started = time.monotonic()
 
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await stack.stub.SendMessage(ORDER, metadata=stack.metadata(), timeout=0.4)
-        for _ in range(250):
-            if stack.message_rows() or time.monotonic() - started > 5:
-                break
-            await asyncio.sleep(0.02)
+            await stack.stub.SendMessage(ORDER, metadata=stack.metadata(), timeout=0.8)
+        # Long enough for the sandbox to have answered the send, had the service waited.
+        await asyncio.sleep(2.5)
 
         assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        if sends_seen(stack) == 0:  # a loaded machine: the deadline passed before Meta's turn
+            assert stack.message_rows() == []
+            return
         # The service gave up on Meta with the client, before the sandbox's answer at 1.5 s
         # (which its own 2 s timeout would have waited for): no wamid, an unknown outcome.
         ((wamid, status, _),) = stack.message_rows()
