@@ -10,7 +10,7 @@ from rest_bridge.api_key import api_key
 from rest_bridge.convert import iso_utc
 from rest_bridge.fields import CharField, DictField, Schema
 from rest_bridge.inputs import validated_body
-from rest_bridge.problems import json_response
+from rest_bridge.problems import ApiError, json_response
 from rest_bridge.routes.spec import Route
 from rest_bridge.template_fields import sender_and_template
 from rest_bridge.upstream import upstream
@@ -18,6 +18,7 @@ from rest_bridge.upstream import upstream
 PATH = "/api/v1/meta-templates/send/"
 SCOPE = "send"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255  # as the service (services/idempotent_sends)
 
 
 def _variables(description: str, example: dict[str, str]) -> DictField:
@@ -57,7 +58,7 @@ async def send_message(request: web.Request) -> web.Response:
     message = to_request(body)
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
     if idempotency_key is not None:
-        message.idempotency_key = idempotency_key
+        message.idempotency_key = _checked_key(idempotency_key)
     reply = await service.call(
         service.stub.SendMessage, message, api_key=key, request_fields=SCHEMA.names
     )
@@ -74,6 +75,26 @@ def to_request(body: dict[str, object]) -> mindo_pb2.SendMessageRequest:
         variables=_texts(body.get("variables")),
         button_variables=_texts(body.get("button_variables")),
     )
+
+
+def _checked_key(value: str) -> str:
+    """The header as the service takes it. Checked here too: a header's bytes that are not
+    UTF-8 reach aiohttp's text as surrogates, which protobuf cannot carry."""
+    if (
+        not value
+        or len(value) > MAX_IDEMPOTENCY_KEY
+        or not (value.isascii() and value.isprintable())
+    ):
+        problem = f"must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        raise ApiError(
+            400,
+            {
+                "error": f"{IDEMPOTENCY_HEADER}: {problem}",
+                "code": "invalid_request",
+                "fields": {IDEMPOTENCY_HEADER: [problem]},
+            },
+        )
+    return value
 
 
 def _texts(validated: object) -> dict[str, str]:
