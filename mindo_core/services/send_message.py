@@ -7,7 +7,9 @@ The check and its reservation are ``OrganisationQuota``'s (one process: a lock p
 organisation; the reservation is held until the message is recorded).
 
 Hot path. The sender (number, account, decrypted token) and its template, compiled, are read
-at most once a second per organisation, number, template and language (``ShortLived``).
+at most once a second per organisation, number, template and language (``ShortLived``); the
+records of concurrent sends are written together (``GroupCommit``), each answer after its own
+record is durable.
 
 Deadline. With the caller's time left (``time_remaining``: a gRPC deadline), no call to Meta
 starts once it has passed (``DeadlineExceeded``, nothing sent) and the call is bounded by what
@@ -44,6 +46,7 @@ from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
+from mindo_core.services.group_commit import GroupCommit
 from mindo_core.services.idempotent_sends import (
     IdempotentSends,
     KeyedRequest,
@@ -99,6 +102,7 @@ class SendMessage:
         self._accounts = accounts
         self._templates = templates
         self._messages = messages
+        self._records = GroupCommit(messages)
         self._meta = meta
         self._cipher = cipher
         self._clock = clock
@@ -168,10 +172,10 @@ class SendMessage:
                     max_seconds=time_left,
                 )
             except (MetaError, MetaUnavailable) as error:
-                await self._messages.add_message(sending.failed(error, self._clock.now()))
+                await self._records.add(sending.failed(error, self._clock.now()))
                 raise
             now = self._clock.now()
-            record = await self._messages.add_message(sending.sent(result.wamid, now))
+            record = await self._records.add(sending.sent(result.wamid, now))
         return SentMessage(
             record=record,
             wamid=result.wamid,
