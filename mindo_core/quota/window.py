@@ -29,6 +29,7 @@ from datetime import datetime
 from mindo_core.domain.tiers import QUOTA_WINDOW, Tier
 
 __all__ = [
+    "LiveWindow",
     "NewRecipientRoom",
     "QuotaPlan",
     "QuotaSnapshot",
@@ -96,15 +97,34 @@ def new_recipient_room(
     ``window_entries``: when each wa_id of the window was first messaged in it (any order;
     expired ones are ignored). Room frees when the ``live + promised - limit``-th oldest
     entry (0-based) expires: from then on fewer than ``limit`` slots are taken or promised."""
-    limit = tier.daily_limit
-    if limit is None:
-        return NewRecipientRoom(fits=True, frees_at=None)
-    live = sorted(t for t in window_entries if t > now - QUOTA_WINDOW)
-    freeing = len(live) + promised - limit
-    if freeing < 0:
-        return NewRecipientRoom(fits=True, frees_at=None)
-    frees_at = live[freeing] + QUOTA_WINDOW if freeing < len(live) else now + QUOTA_WINDOW
-    return NewRecipientRoom(fits=False, frees_at=frees_at)
+    return LiveWindow.of(tier, window_entries=window_entries, now=now).room(promised=promised)
+
+
+@dataclass(frozen=True)
+class LiveWindow:
+    """The window's live entries, oldest first, read once for many ``room`` questions."""
+
+    limit: int | None
+    live: tuple[datetime, ...]
+    now: datetime
+
+    @classmethod
+    def of(cls, tier: Tier, *, window_entries: Sequence[datetime], now: datetime) -> LiveWindow:
+        if tier.daily_limit is None:
+            return cls(None, (), now)
+        live = sorted(t for t in window_entries if t > now - QUOTA_WINDOW)
+        return cls(tier.daily_limit, tuple(live), now)
+
+    def room(self, *, promised: int) -> NewRecipientRoom:
+        """``new_recipient_room`` with ``promised`` recipients owed slots."""
+        if self.limit is None:
+            return NewRecipientRoom(fits=True, frees_at=None)
+        freeing = len(self.live) + promised - self.limit
+        if freeing < 0:
+            return NewRecipientRoom(fits=True, frees_at=None)
+        if freeing < len(self.live):
+            return NewRecipientRoom(fits=False, frees_at=self.live[freeing] + QUOTA_WINDOW)
+        return NewRecipientRoom(fits=False, frees_at=self.now + QUOTA_WINDOW)
 
 
 @dataclass(frozen=True, kw_only=True)

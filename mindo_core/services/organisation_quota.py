@@ -7,12 +7,13 @@ room as ``remaining`` and ``SendMessage`` refuses a new recipient when there is 
 business-accounts shows is what a single send gets.
 
 Concurrency. Between reading the window and recording its message a send is in flight; two
-sends to different new recipients must not both take the last slot. Each process holds, per
-organisation, a lock over the check and the set of new recipients it let through whose
-messages are not recorded yet (``reserve``): they count as promised until released. The lock
-is held for the reads only, never across Meta's call. Several processes sharing a database
-do not see each other's reservations: that is the scale-out work's (a shared reservation in
-the store), not this module's.
+sends to different new recipients must not both take the last slot. Each process decides, per
+organisation, one batch at a time (one task reads the window once for every send that asked
+while the previous batch was decided, and decides them in order), and holds the new
+recipients it let through whose messages are not recorded yet (``reserve``): they count as
+promised until released. Nothing is held across Meta's call but the reservation. Several
+processes sharing a database do not see each other's reservations: that is the scale-out
+work's (a shared reservation in the store), not this module's.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from mindo_core.domain.errors import QuotaExceeded
 from mindo_core.domain.tiers import DEFAULT_TIER, QUOTA_WINDOW, Tier, tier_or_default
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
-from mindo_core.quota.window import QuotaSnapshot, new_recipient_room, quota_snapshot
+from mindo_core.quota.window import LiveWindow, QuotaSnapshot, quota_snapshot
 from mindo_core.services.short_lived import ShortLived
 
 
@@ -50,10 +51,6 @@ class QuotaReading:
             self.tier, unique_sent_24h=len(self.window), promised=len(self.promised)
         )
 
-    def costs_nothing(self, wa_id: str) -> bool:
-        """Already in the window, or already owed a slot: messaging it takes no more room."""
-        return wa_id in self.window or wa_id in self.promised
-
 
 class OrganisationQuota:
     def __init__(self, *, accounts: AccountStore, bulks: BulkStore, clock: Clock) -> None:
@@ -62,7 +59,9 @@ class OrganisationQuota:
         self._clock = clock
         # The portfolio's tier, read at most once a second (a tier change is seen within it).
         self._tiers: ShortLived[OrganisationId, Tier] = ShortLived(clock)
-        self._locks: dict[OrganisationId, asyncio.Lock] = {}
+        # Sends waiting for a decision, and the task deciding them, per organisation.
+        self._asking: dict[OrganisationId, list[tuple[str, asyncio.Future[None]]]] = {}
+        self._deciding: dict[OrganisationId, asyncio.Task[None]] = {}
         # Per organisation: the new recipients let through whose messages are not recorded yet,
         # with how many sends to each are in flight.
         self._in_flight: dict[OrganisationId, Counter[str]] = {}
@@ -89,22 +88,68 @@ class OrganisationQuota:
         if tier.daily_limit is None:
             yield
             return
-        lock = self._locks.setdefault(organisation_id, asyncio.Lock())
-        async with lock:
-            reading = await self.read(organisation_id, tier)
-            if not reading.costs_nothing(wa_id):
-                room = new_recipient_room(
-                    reading.tier,
-                    window_entries=list(reading.window.values()),
-                    promised=len(reading.promised),
-                    now=reading.now,
-                )
-                if room.frees_at is not None:
-                    raise QuotaExceeded(frees_at=room.frees_at, now=reading.now)
-            self._in_flight.setdefault(organisation_id, Counter())[wa_id] += 1
+        await self._admitted(organisation_id, wa_id, tier)
         try:
             yield
         finally:
+            self._release(organisation_id, wa_id)
+
+    async def _admitted(self, organisation_id: OrganisationId, wa_id: str, tier: Tier) -> None:
+        """Waits for the decision on ``wa_id``; admitted, it holds its reservation."""
+        decision: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._asking.setdefault(organisation_id, []).append((wa_id, decision))
+        if organisation_id not in self._deciding:
+            self._deciding[organisation_id] = asyncio.create_task(
+                self._decide(organisation_id, tier)
+            )
+        try:
+            await asyncio.shield(decision)
+        except asyncio.CancelledError:
+            # Its caller went away: a reservation made for it meanwhile is given back.
+            decision.add_done_callback(lambda _: self._give_back(organisation_id, wa_id, decision))
+            raise
+
+    async def _decide(self, organisation_id: OrganisationId, tier: Tier) -> None:
+        """Answers every send waiting on the organisation, one reading of the window for all
+        that asked meanwhile (the next batch is whoever asked while one was decided)."""
+        try:
+            while asking := self._asking.pop(organisation_id, None):
+                try:
+                    reading = await self.read(organisation_id, tier)
+                except Exception as error:
+                    for _, decision in asking:
+                        decision.set_exception(error)
+                        decision.exception()  # retrieved: a caller gone does not log it
+                    continue
+                self._decide_batch(organisation_id, reading, asking)
+        finally:
+            del self._deciding[organisation_id]
+
+    def _decide_batch(
+        self,
+        organisation_id: OrganisationId,
+        reading: QuotaReading,
+        asking: list[tuple[str, asyncio.Future[None]]],
+    ) -> None:
+        live = LiveWindow.of(
+            reading.tier, window_entries=list(reading.window.values()), now=reading.now
+        )
+        owed = set(reading.promised)
+        for wa_id, decision in asking:
+            if wa_id not in reading.window and wa_id not in owed:
+                room = live.room(promised=len(owed))
+                if room.frees_at is not None:
+                    decision.set_exception(QuotaExceeded(frees_at=room.frees_at, now=reading.now))
+                    decision.exception()  # retrieved: a caller gone does not log it
+                    continue
+                owed.add(wa_id)
+            self._in_flight.setdefault(organisation_id, Counter())[wa_id] += 1
+            decision.set_result(None)
+
+    def _give_back(
+        self, organisation_id: OrganisationId, wa_id: str, decision: asyncio.Future[None]
+    ) -> None:
+        if not decision.cancelled() and decision.exception() is None:
             self._release(organisation_id, wa_id)
 
     def _release(self, organisation_id: OrganisationId, wa_id: str) -> None:

@@ -216,3 +216,38 @@ async def test_a_send_meta_refuses_gives_its_slot_back(
 
     assert await remaining(services, principal) == 1
     await services.send_message(principal, to(phone(901)))
+
+
+async def test_many_concurrent_new_recipients_get_exactly_the_room_left(
+    services: Services, principal: Principal, clock: FixedClock, meta: GatedMeta
+) -> None:
+    await fill_window(services, principal, clock, LIMIT - 3)
+    meta.gate.clear()
+
+    sends = [
+        asyncio.create_task(services.send_message(principal, to(phone(900 + i)))) for i in range(10)
+    ]
+    await asyncio.sleep(0.01)
+    meta.gate.set()
+    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+
+    assert sum(isinstance(o, QuotaExceeded) for o in outcomes) == 7
+    assert len(meta.sent) == LIMIT
+
+
+async def test_a_send_cancelled_while_its_room_is_decided_holds_none(
+    services: Services, principal: Principal, clock: FixedClock, meta: GatedMeta
+) -> None:
+    await fill_window(services, principal, clock, LIMIT - 1)
+    meta.gate.clear()
+
+    cancelled = asyncio.create_task(services.send_message(principal, to(phone(900))))
+    for _ in range(2):  # far enough to be waiting for its decision, not to reach Meta
+        await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.sleep(0.01)
+    meta.gate.set()
+
+    assert await remaining(services, principal) == 1
