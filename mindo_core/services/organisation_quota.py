@@ -116,12 +116,16 @@ class OrganisationQuota:
             while asking := self._asking.pop(organisation_id, None):
                 try:
                     reading = await self.read(organisation_id, tier)
-                except Exception as error:
+                    self._decide_batch(organisation_id, reading, asking)
+                except BaseException as error:
+                    # No caller waits forever: those not answered get the failure (a database
+                    # error, or the service stopping).
                     for _, decision in asking:
-                        decision.set_exception(error)
-                        decision.exception()  # retrieved: a caller gone does not log it
-                    continue
-                self._decide_batch(organisation_id, reading, asking)
+                        if not decision.done():
+                            decision.set_exception(error)
+                            decision.exception()  # retrieved: a caller gone does not log it
+                    if not isinstance(error, Exception):
+                        raise
         finally:
             del self._deciding[organisation_id]
 
