@@ -21,6 +21,7 @@ first did and Meta is called at most once (``idempotent_sends``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -173,6 +174,12 @@ class SendMessage:
                 )
             except (MetaError, MetaUnavailable) as error:
                 await self._records.add(sending.failed(error, self._clock.now()))
+                raise
+            except asyncio.CancelledError:
+                # The caller stopped waiting (its deadline, its connection) mid-call: Meta may
+                # have sent it, and the record says so.
+                stopped = MetaUnavailable("the caller stopped waiting", maybe_sent=True)
+                await self._records.add(sending.failed(stopped, self._clock.now()))
                 raise
             now = self._clock.now()
             record = await self._records.add(sending.sent(result.wamid, now))

@@ -3,15 +3,18 @@ makes is bounded by the time the caller has left; Meta's timeouts are set per ca
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from mindo_core.adapters.memory import memory_stores
+from mindo_core.adapters.memory.tables import Tables
 from mindo_core.bootstrap import Services, wire
 from mindo_core.domain.clock import FixedClock
 from mindo_core.domain.errors import DeadlineExceeded, InvalidRequest
-from mindo_core.ports.meta import PhoneNumberInfo
+from mindo_core.ports.meta import MetaSendResult, PhoneNumberInfo
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.send_message import SendMessageCommand
 from mindo_core.settings import Settings
@@ -93,3 +96,39 @@ def test_metas_timeouts_are_set_per_call_kind() -> None:
     assert settings.meta_list_timeout_seconds is None  # MINDO_META_TIMEOUT_S applies
     with pytest.raises(InvalidRequest, match="MINDO_META_LIST_TIMEOUT_S"):
         Settings.from_env({"MINDO_META_LIST_TIMEOUT_S": "0"})
+
+
+class HangingMeta(FakeMeta):
+    """Never answers a send: its caller gives up first."""
+
+    async def send_template(self, **kwargs: Any) -> MetaSendResult:
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+
+async def test_a_send_whose_caller_stops_waiting_mid_call_is_recorded_as_unknown() -> None:
+    number = PhoneNumberInfo(
+        phone_number_id=NUMBER, display_phone_number="+54 9 223 675-0780", verified_name="Demo"
+    )
+    meta = HangingMeta(
+        phone_numbers={WABA: [number]}, templates={WABA: [WELCOME]}, tokens={WABA: "token"}
+    )
+    tables = Tables()
+    stores = memory_stores(tables)
+    services = wire(stores, meta, ReversingCipher(), FixedClock(NOW))
+    await stores.organisations.create_organisation("Acme")
+    issued = await services.api_keys.issue("Acme")
+    await services.accounts.connect("Acme", waba_id=WABA, access_token="token")
+    caller = await services.authenticator.authenticate(issued.plaintext, "send")
+
+    sending = asyncio.create_task(services.send_message(caller, SEND))
+    await asyncio.sleep(0.01)
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    await asyncio.sleep(0.01)
+
+    (record,) = tables.messages.values()
+    assert (record.status, record.wamid) == ("failed", None)
+    assert record.error_message is not None
+    assert record.error_message.startswith("Outcome unknown")
