@@ -20,6 +20,7 @@ BENCHMARKS = (
     "webhook_ingest",
     "watch_lag",
     "bulk_memory",
+    "single_sends",
 )
 
 

@@ -35,6 +35,7 @@ from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.message_status import MessageStatusQuery
 from mindo_core.services.operator_queries import OperatorQueries
 from mindo_core.services.organisation_admin import OrganisationAdmin
+from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.services.revoke_key import KeyRevoker
 from mindo_core.services.send_message import SendMessage
 from mindo_core.services.status_writer import StatusWriter
@@ -103,9 +104,11 @@ def wire(
     engine = _bulk_engine(ports, settings)
     queries = _bulk_queries(ports, engine)
     statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
+    # One per process: single sends' reservations are what business-accounts sees too.
+    quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
     return Services(
         authenticator=_authenticator(ports, request_limit),
-        send_message=_send_message(ports),
+        send_message=_send_message(ports, quota),
         organisations=OrganisationAdmin(organisations=stores.organisations),
         api_keys=ApiKeyAdmin(
             api_keys=stores.api_keys, organisations=stores.organisations, clock=clock
@@ -122,7 +125,9 @@ def wire(
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus, clock),
         bulk_engine=engine,
-        business_overview=_business_overview(ports),
+        business_overview=BusinessOverviewQuery(
+            accounts=stores.accounts, templates=stores.templates, quota=quota
+        ),
         business_info=BusinessInfoQuery(organisations=stores.organisations),
         message_status=MessageStatusQuery(
             messages=stores.messages, templates=stores.templates, contacts=stores.contacts
@@ -167,7 +172,7 @@ def _authenticator(ports: _Ports, request_limit: RequestLimit | None) -> Authent
     )
 
 
-def _send_message(ports: _Ports) -> SendMessage:
+def _send_message(ports: _Ports, quota: OrganisationQuota) -> SendMessage:
     return SendMessage(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -176,6 +181,8 @@ def _send_message(ports: _Ports) -> SendMessage:
         meta=ports.meta,
         cipher=ports.cipher,
         clock=ports.clock,
+        quota=quota,
+        idempotency=ports.stores.idempotency,
     )
 
 
@@ -216,15 +223,6 @@ def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) ->
     )
 
 
-def _business_overview(ports: _Ports) -> BusinessOverviewQuery:
-    return BusinessOverviewQuery(
-        accounts=ports.stores.accounts,
-        templates=ports.stores.templates,
-        bulks=ports.stores.bulks,
-        clock=ports.clock,
-    )
-
-
 def _ingest_webhook(
     ports: _Ports,
     statuses: StatusWriter,
@@ -256,6 +254,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         base_url=settings.meta_base_url,
         api_version=settings.meta_api_version,
         total_timeout=settings.meta_timeout_seconds,
+        send_timeout=settings.meta_send_timeout_seconds,
+        list_timeout=settings.meta_list_timeout_seconds,
     )
     try:
         limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)

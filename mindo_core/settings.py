@@ -7,6 +7,8 @@
 | MINDO_META_BASE_URL      | https://graph.facebook.com      | Meta, or the sandbox               |
 | MINDO_META_API_VERSION   | v21.0                           | Graph API version                  |
 | MINDO_META_TIMEOUT_S     | 30                              | total timeout of one Meta call     |
+| MINDO_META_SEND_TIMEOUT_S| MINDO_META_TIMEOUT_S            | ... of one send (single or bulk)   |
+| MINDO_META_LIST_TIMEOUT_S| MINDO_META_TIMEOUT_S            | ... of one page of a listing       |
 | MINDO_GRPC_ADDRESS       | 127.0.0.1:50051                 | where the gRPC service listens     |
 | MINDO_HTTP_ADDRESS       | 127.0.0.1:8000                  | where the REST bridge listens      |
 | MINDO_SANDBOX_ADDRESS    | 127.0.0.1:8900                  | where `mindo dev` runs the sandbox |
@@ -19,7 +21,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mindo_core.domain.errors import InvalidRequest
@@ -32,6 +34,9 @@ class Settings:
     meta_base_url: str = "https://graph.facebook.com"
     meta_api_version: str = "v21.0"
     meta_timeout_seconds: float = 30.0
+    # Per call kind; None: meta_timeout_seconds.
+    meta_send_timeout_seconds: float | None = None
+    meta_list_timeout_seconds: float | None = None
     grpc_address: str = "127.0.0.1:50051"
     http_address: str = "127.0.0.1:8000"
     sandbox_address: str = "127.0.0.1:8900"
@@ -57,6 +62,8 @@ class Settings:
                 get("MINDO_META_TIMEOUT_S", str(defaults.meta_timeout_seconds)),
                 "MINDO_META_TIMEOUT_S",
             ),
+            meta_send_timeout_seconds=_optional_positive(get, "MINDO_META_SEND_TIMEOUT_S"),
+            meta_list_timeout_seconds=_optional_positive(get, "MINDO_META_LIST_TIMEOUT_S"),
             grpc_address=get("MINDO_GRPC_ADDRESS", defaults.grpc_address),
             http_address=get("MINDO_HTTP_ADDRESS", defaults.http_address),
             sandbox_address=get("MINDO_SANDBOX_ADDRESS", defaults.sandbox_address),
@@ -84,6 +91,11 @@ def _non_negative_float(raw: str, name: str) -> float:
     if value < 0:
         raise InvalidRequest.for_field(name, "must not be negative")
     return value
+
+
+def _optional_positive(get: Callable[[str, str], str], name: str) -> float | None:
+    raw = get(name, "")
+    return _positive_float(raw, name) if raw else None
 
 
 def _positive_float(raw: str, name: str) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 import grpc
 
@@ -20,14 +21,19 @@ log = logging.getLogger(__name__)
 # Most specific first: the first class an error is an instance of decides.
 STATUS_BY_ERROR: tuple[tuple[type[errors.MindoError], grpc.StatusCode], ...] = (
     (errors.InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    # The first request with the key still runs elsewhere: a concurrency conflict, retry soon.
+    (errors.IdempotencyKeyInFlight, grpc.StatusCode.ABORTED),
     (errors.NotFound, grpc.StatusCode.NOT_FOUND),
     (errors.Conflict, grpc.StatusCode.ALREADY_EXISTS),
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.MetaUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.OutcomeUnknown, grpc.StatusCode.UNAVAILABLE),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     # Meta refused the message for good: the request reached Meta and Meta said no.
     (errors.MetaError, grpc.StatusCode.FAILED_PRECONDITION),
 )
@@ -43,10 +49,15 @@ def details_for(error: BaseException) -> ErrorDetails:
         code=_code_of(error),
         metadata=_metadata_of(error),
         field_errors=error.field_errors if isinstance(error, errors.InvalidRequest) else {},
-        retry_after_seconds=(
-            error.retry_after_seconds if isinstance(error, errors.RateLimited) else None
-        ),
+        retry_after_seconds=_retry_after(error),
     )
+
+
+def _retry_after(error: errors.MindoError) -> float | None:
+    """Seconds after which the same request may succeed, for the errors that know them."""
+    if isinstance(error, errors.RateLimited | errors.QuotaExceeded | errors.IdempotencyKeyInFlight):
+        return error.retry_after_seconds
+    return None
 
 
 def _code_of(error: errors.MindoError) -> str:
@@ -77,6 +88,10 @@ def _metadata_of(error: errors.MindoError) -> dict[str, str]:
             "total": str(error.total),
             "problems": json.dumps(problems, ensure_ascii=False),
         }
+    if isinstance(error, errors.QuotaExceeded):
+        return {"frees_at": _iso(error.frees_at)}
+    if isinstance(error, errors.OutcomeUnknown):
+        return {"first_attempt_at": _iso(error.first_attempt_at)}
     if isinstance(error, errors.TemplateParameterError):
         return {"meta_code": str(error.meta_code)}
     if isinstance(error, errors.MetaError):
@@ -87,3 +102,7 @@ def _metadata_of(error: errors.MindoError) -> dict[str, str]:
             "retryable": str(error.retryable).lower(),
         }
     return {}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

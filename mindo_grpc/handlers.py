@@ -63,6 +63,33 @@ def unary(
     return decorate
 
 
+DeadlinedHandler = Callable[[Servicer, Request, Principal, float | None], Awaitable[Response]]
+
+
+def unary_with_deadline(
+    scope: Scope | None,
+) -> Callable[[DeadlinedHandler[Servicer, Request, Response]], Method[Servicer, Request, Response]]:
+    """Like ``unary``, for an RPC that honours the client's deadline: the handler also gets the
+    seconds the client still waits (``context.time_remaining()``; None without a deadline)."""
+
+    def decorate(
+        handler: DeadlinedHandler[Servicer, Request, Response],
+    ) -> Method[Servicer, Request, Response]:
+        @wraps(handler)
+        async def method(
+            self: Servicer, request: Request, context: Context[Request, Response]
+        ) -> Response:
+            try:
+                principal = await self.authenticator.authenticate(api_key_of(context), scope)
+                return await handler(self, request, principal, context.time_remaining())
+            except Exception as error:  # translated once, here, for every RPC
+                await context.abort_with_status(to_status(details_for(error)))
+
+        return method
+
+    return decorate
+
+
 KeylessHandler = Callable[[AnyServicer, Request], Awaitable[Response]]
 KeylessMethod = Callable[[AnyServicer, Request, Context[Request, Response]], Awaitable[Response]]
 

@@ -10,7 +10,7 @@ from mindo_core.services.ingest_webhook import WebhookPost
 from mindo_grpc import convert, convert_bulks
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from mindo_grpc.handlers import keyless_unary, server_stream, unary
+from mindo_grpc.handlers import keyless_unary, server_stream, unary, unary_with_deadline
 from mindo_grpc.watch_snapshots import SharedSnapshots
 
 
@@ -22,12 +22,15 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         self.authenticator = services.authenticator
         self._snapshots = SharedSnapshots()  # WatchBulk's, shared by a bulk's subscribers
 
-    @unary("send")
+    @unary_with_deadline("send")
     async def SendMessage(
-        self, request: pb.SendMessageRequest, principal: Principal
+        self, request: pb.SendMessageRequest, principal: Principal, time_remaining: float | None
     ) -> pb.SendMessageResponse:
         command = convert.send_message_command(request)
-        sent = await self.services.send_message(principal, command)
+        key = request.idempotency_key if request.HasField("idempotency_key") else None
+        sent = await self.services.send_message(
+            principal, command, idempotency_key=key, time_remaining=time_remaining
+        )
         return convert.send_message_response(sent)
 
     @unary("send")

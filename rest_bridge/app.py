@@ -30,17 +30,48 @@ logger = logging.getLogger(__name__)
 DEFAULT_RPC_TIMEOUT_SECONDS = 60.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class ConnectionLimits:
+    """What one HTTP connection may take of the bridge (docs/operations.md, "The REST bridge's
+    connection limits").
+
+    ``header_timeout_seconds`` is aiohttp's keep-alive timeout: aiohttp arms it when a
+    connection opens and again when a response is done, and when it fires closes the
+    connection if no complete request head has arrived (``RequestHandler._process_keepalive``
+    closes only a handler waiting for its next request). Bytes arriving do not re-arm it. So a
+    client has this long to send its whole request line and headers, on a new connection or
+    after each response (a slowloris is dropped), and an idle keep-alive connection closes
+    after it too. A head too long or with too many headers is answered 400 and closed.
+    """
+
+    header_timeout_seconds: float = 5.0
+    max_request_line_bytes: int = 8190
+    max_header_bytes: int = 8190  # one header line, name and value
+    max_headers: int = 64
+
+    def handler_args(self) -> dict[str, float | int]:
+        return {
+            "keepalive_timeout": self.header_timeout_seconds,
+            "max_line_size": self.max_request_line_bytes,
+            "max_field_size": self.max_header_bytes,
+            "max_headers": self.max_headers,
+        }
+
+
 def build_app(
     grpc_target: str,
     *,
     rpc_timeout_seconds: float = DEFAULT_RPC_TIMEOUT_SECONDS,
     webhook_secrets: WebhookSecrets | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> web.Application:
     """The application for the service at ``grpc_target`` (``host:port``).
 
     ``webhook_secrets`` defaults to ``MINDO_META_VERIFY_TOKEN`` and ``MINDO_META_APP_SECRET``.
     """
-    app = web.Application(middlewares=[json_errors])
+    # As the application's handler args, the limits hold however it is served (runner, run_app).
+    handler_args = (limits or ConnectionLimits()).handler_args()
+    app = web.Application(middlewares=[json_errors], handler_args=handler_args)
     app.cleanup_ctx.append(channel_context(grpc_target, rpc_timeout_seconds))
     app.cleanup_ctx.append(forwarder_context)
     if webhook_secrets is None:
@@ -76,10 +107,14 @@ async def start_bridge(
     *,
     rpc_timeout_seconds: float = DEFAULT_RPC_TIMEOUT_SECONDS,
     webhook_secrets: WebhookSecrets | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> RunningBridge:
     """Serves the bridge in the running event loop; ``port=0`` picks a free port."""
     app = build_app(
-        grpc_target, rpc_timeout_seconds=rpc_timeout_seconds, webhook_secrets=webhook_secrets
+        grpc_target,
+        rpc_timeout_seconds=rpc_timeout_seconds,
+        webhook_secrets=webhook_secrets,
+        limits=limits,
     )
     app[WEBHOOK_SECRETS].warn_when_missing()
     runner = web.AppRunner(app, access_log_class=PathOnlyAccessLogger)

@@ -20,12 +20,17 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     webhook_signature_invalid              401  {"error", "code"}   (POST /webhooks/meta)
     message_not_found, bulk_not_found, …   404  {"error", "code"}
     conflict, recipient_opted_out          409  {"error", "code"}
+    idempotency_key_reused                 409  {"error", "code"}
+    idempotency_key_in_flight              409  {"error", "code"} + Retry-After
     failed_precondition                    400  {"error", "code"}   (e.g. cancelling a bulk
                                                 that is over)
     rate_limited                           429  {"error", "code"} + Retry-After
+    quota_exceeded                         429  {"error", "code", "frees_at"} + Retry-After
     meta_error                             502  {"error", "code"[, "meta_code"]}
     meta_unavailable                       503  {"error", "code"[, "meta_code"]}
+    outcome_unknown                        503  {"error", "code", "first_attempt_at"}
     (bare UNAVAILABLE: service down)       503  {"error": "Service unavailable", "code": …}
+    deadline_exceeded                      504  {"error", "code"}   (nothing was sent)
     (bare DEADLINE_EXCEEDED)               504  {"error": "Upstream timeout", "code": …}
     anything else                          500  {"error": "Internal error", "code": "internal"}
 """
@@ -72,6 +77,23 @@ def _meta_failure(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
     if meta_code is not None:
         body["meta_code"] = meta_code
     return body
+
+
+def _quota_exceeded(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
+    """When room frees: the service's time (``frees_at``, UTC), and Retry-After in seconds."""
+    return {
+        "error": details.message,
+        "code": details.code,
+        "frees_at": details.metadata.get("frees_at"),
+    }
+
+
+def _outcome_unknown(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
+    return {
+        "error": details.message,
+        "code": details.code,
+        "first_attempt_at": details.metadata.get("first_attempt_at"),
+    }
 
 
 def _template_parameters(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
@@ -167,10 +189,15 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "organisation_not_found": (404, _with_code),
     "conflict": (409, _with_code),
     "recipient_opted_out": (409, _with_code),
+    "idempotency_key_reused": (409, _with_code),
+    "idempotency_key_in_flight": (409, _with_code),
     "failed_precondition": (400, _with_code),
     "rate_limited": (429, _with_code),
+    "quota_exceeded": (429, _quota_exceeded),
     "meta_error": (502, _meta_failure),
     "meta_unavailable": (503, _meta_failure),
+    "outcome_unknown": (503, _outcome_unknown),
+    "deadline_exceeded": (504, _with_code),
 }
 
 # For codes the table does not know: the HTTP status and the code to report.

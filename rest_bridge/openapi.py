@@ -35,7 +35,31 @@ SCHEMAS: Mapping[str, object] = {
             "code": {"type": "string", "examples": ["malformed_json"]},
             "meta_code": {"type": ["integer", "null"], "description": "Meta's error code."},
             "fields": {"type": "object", "additionalProperties": _STRINGS},
+            "first_attempt_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "outcome_unknown: when the send with the key started.",
+            },
         },
+    },
+    "QuotaExceeded": {
+        "description": (
+            "A recipient not messaged in the organisation's rolling 24 hours does not fit its "
+            "limit of unique recipients now (after what running bulks were promised). Nothing "
+            "was sent; recipients already messaged in the window still go."
+        ),
+        "type": "object",
+        "required": ["error", "code", "frees_at"],
+        "properties": {
+            "error": {"type": "string"},
+            "code": {"type": "string", "const": "quota_exceeded"},
+            "frees_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "The earliest time a new recipient fits (UTC, with Z).",
+            },
+        },
+        "additionalProperties": False,
     },
     "FieldErrors": {
         "description": (
@@ -90,7 +114,7 @@ def _coded(
     return response(description, ref("CodedError"), example, headers=headers)
 
 
-_RETRY_AFTER = {
+RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before retrying, rounded up.",
         "schema": {"type": "integer", "minimum": 1},
@@ -121,7 +145,7 @@ RESPONSES: Mapping[str, object] = {
         "Too many requests.",
         "rate_limited",
         "Too many requests; retry after 3 s",
-        headers=_RETRY_AFTER,
+        headers=RETRY_AFTER,
     ),
     "MetaError": response(
         "Meta answered with an error.",

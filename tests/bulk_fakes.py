@@ -58,7 +58,12 @@ class ScriptedMeta(FakeMeta):
     held: int = 0
 
     async def send_template(
-        self, *, phone_number_id: str, access_token: str, payload: Mapping[str, Any]
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        payload: Mapping[str, Any],
+        max_seconds: float | None = None,
     ) -> MetaSendResult:
         to = str(payload["to"])
         self.attempts[to] += 1

@@ -53,10 +53,18 @@ class FakeMeta:
     tokens: dict[str, str] = field(default_factory=dict)
     sent: list[SentToMeta] = field(default_factory=list)
     next_errors: list[MetaError | MetaUnavailable] = field(default_factory=list)
+    # The timeout each send was given (None: the gateway's own).
+    timeouts: list[float | None] = field(default_factory=list)
 
     async def send_template(
-        self, *, phone_number_id: str, access_token: str, payload: Mapping[str, Any]
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        payload: Mapping[str, Any],
+        max_seconds: float | None = None,
     ) -> MetaSendResult:
+        self.timeouts.append(max_seconds)
         if self.next_errors:
             raise self.next_errors.pop(0)
         self.sent.append(SentToMeta(phone_number_id, access_token, payload))

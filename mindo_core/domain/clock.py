@@ -8,6 +8,7 @@ the engine sleeps on those between the slots it computes from it.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -45,3 +46,18 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self._now = self._now + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When the caller stops waiting for an answer, on a clock's monotonic time."""
+
+    at: float
+
+    @classmethod
+    def after(cls, clock: Clock, seconds: float) -> Deadline:
+        return cls(clock.monotonic() + seconds)
+
+    def remaining(self, clock: Clock) -> float:
+        """Seconds left; zero or less once it has passed."""
+        return self.at - clock.monotonic()

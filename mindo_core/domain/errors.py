@@ -21,6 +21,8 @@ in a few kilobytes, not with a response too big for the client to take.
     │   ├── BulkNotFound                bulk_not_found
     │   └── OrganisationNotFound        organisation_not_found
     ├── Conflict                        conflict                the thing already exists
+    │   ├── IdempotencyKeyReused        idempotency_key_reused  same key, another request
+    │   └── IdempotencyKeyInFlight      idempotency_key_in_flight  its first request still runs
     ├── FailedPrecondition
     │   └── TemplateNotApproved         template_not_approved
     ├── Unauthenticated
@@ -28,15 +30,19 @@ in a few kilobytes, not with a response too big for the client to take.
     │   └── ApiKeyExpired               api_key_expired         (also revoked or unknown keys)
     ├── PermissionDenied                api_key_forbidden
     ├── RateLimited                     rate_limited
+    ├── QuotaExceeded                   quota_exceeded          the 24 h unique-recipient limit
     ├── MetaError                       meta_error              Meta answered with an error
     ├── MetaUnavailable                 meta_unavailable        no answer, timeout, bare 5xx
-    └── Unavailable                     unavailable             Mindo cannot do it now: retry
+    ├── OutcomeUnknown                  outcome_unknown         Meta may or may not have sent it
+    ├── Unavailable                     unavailable             Mindo cannot do it now: retry
+    └── DeadlineExceeded                deadline_exceeded       the caller's deadline passed
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import ClassVar, Final
 
 MAX_MESSAGE_CHARS: Final = 1_000
@@ -149,6 +155,31 @@ class Conflict(MindoError):
     code = "conflict"
 
 
+class IdempotencyKeyReused(Conflict):
+    """The organisation used this idempotency key in the last 24 hours for another request."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was used in the last 24 hours with a different request: "
+            "use a new key for a new request"
+        )
+
+
+class IdempotencyKeyInFlight(Conflict):
+    """The first request with this key is still running in another process: ask again soon."""
+
+    code = "idempotency_key_in_flight"
+
+    def __init__(self, retry_after_seconds: float = 1.0) -> None:
+        super().__init__(
+            "The first request with this Idempotency-Key is still being processed; "
+            "retry shortly to read its answer"
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
 class FailedPrecondition(MindoError):
     code = "failed_precondition"
 
@@ -207,6 +238,26 @@ class RateLimited(MindoError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class QuotaExceeded(MindoError):
+    """A new recipient does not fit the organisation's rolling 24 h limit of unique recipients
+    now; ``frees_at`` is the earliest time one does. Nothing was sent."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, *, frees_at: datetime, now: datetime) -> None:
+        frees_at = frees_at.astimezone(UTC)
+        super().__init__(
+            "The organisation's 24-hour limit of unique recipients is reached: this recipient "
+            f"was not messaged in the last 24 hours and fits at {_iso(frees_at)} at the earliest"
+        )
+        self.frees_at = frees_at
+        self.retry_after_seconds = max(0.0, (frees_at - now).total_seconds())
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 @dataclass(frozen=True, kw_only=True)
 class MetaErrorDetail:
     """What Meta said, kept whole so that it can be recorded and shown."""
@@ -241,9 +292,28 @@ class MetaUnavailable(MindoError):
     code = "meta_unavailable"
     retryable = True
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, maybe_sent: bool = False) -> None:
         super().__init__(f"Meta unavailable: {reason}")
         self.reason = reason
+        # The request may have reached Meta (a timeout, a connection cut after sending): a
+        # send may have happened. False when Meta answered, or the request never left.
+        self.maybe_sent = maybe_sent
+
+
+class OutcomeUnknown(MindoError):
+    """A send's call to Meta ended with no answer (a timeout): Meta may have sent the message
+    or not, and Mindo cannot tell. Its idempotency key answers this for 24 hours and the
+    message is not sent again with it."""
+
+    code = "outcome_unknown"
+
+    def __init__(self, *, first_attempt_at: datetime) -> None:
+        super().__init__(
+            "The send with this Idempotency-Key got no answer from Meta (started at "
+            f"{_iso(first_attempt_at.astimezone(UTC))}): it may or may not have been sent, and "
+            "it will not be sent again with this key"
+        )
+        self.first_attempt_at = first_attempt_at
 
 
 class BulkNotFound(NotFound):
@@ -259,3 +329,12 @@ class Unavailable(MindoError):
     """Mindo could not do it now (its database refused, say); the same request may succeed."""
 
     code = "unavailable"
+
+
+class DeadlineExceeded(MindoError):
+    """The caller's deadline passed before Meta was called: nothing was sent."""
+
+    code = "deadline_exceeded"
+
+    def __init__(self) -> None:
+        super().__init__("The request's deadline passed before Meta was called: nothing was sent")

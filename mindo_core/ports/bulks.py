@@ -6,6 +6,7 @@ message like any other: GetMessage, webhooks and the quota window see it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
@@ -275,4 +276,10 @@ class BulkStore(Protocol):
     ) -> Mapping[str, datetime]:
         """wa_id → first time it was sent to after ``since``, over every message of the
         organisation (single and bulk): the portfolio's rolling quota window."""
+        ...
+
+    async def promised_recipients(self, organisation_id: OrganisationId) -> AbstractSet[str]:
+        """The wa_ids the organisation's running (QUEUED or PROCESSING) bulks still have to
+        send: their pending recipients, staged ones included. Those not in the window hold
+        quota room (``quota.window``)."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from mindo_core.domain.accounts import (
@@ -12,6 +13,11 @@ from mindo_core.domain.messages import MessageRecord, NewMessage
 
 class MessageStore(Protocol):
     async def add_message(self, message: NewMessage) -> MessageRecord: ...
+
+    async def add_messages(self, messages: Sequence[NewMessage]) -> Sequence[MessageRecord]:
+        """Several messages in one transaction (group commit), in order; all or none: a wamid
+        that exists already raises ``Conflict`` and stores nothing."""
+        ...
 
     async def find_message_by_wamid(
         self, organisation_id: OrganisationId, wamid: str

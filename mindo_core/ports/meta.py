@@ -45,8 +45,16 @@ class MetaGateway(Protocol):
     """Meta's Graph API (or the sandbox). Errors come back as ``MetaError``/``MetaUnavailable``."""
 
     async def send_template(
-        self, *, phone_number_id: str, access_token: str, payload: Mapping[str, Any]
-    ) -> MetaSendResult: ...
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        payload: Mapping[str, Any],
+        max_seconds: float | None = None,
+    ) -> MetaSendResult:
+        """``max_seconds``: at most this many seconds for this call (a caller's deadline), within
+        the gateway's own send timeout."""
+        ...
 
     async def list_phone_numbers(
         self, *, waba_id: str, access_token: str

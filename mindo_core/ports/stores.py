@@ -13,6 +13,7 @@ from mindo_core.ports.api_keys import ApiKeyStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.contacts import AccountEventMarks, ContactStore
 from mindo_core.ports.delivery import DeliveryStore
+from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.templates import TemplateStore
@@ -29,4 +30,5 @@ class Stores:
     delivery: DeliveryStore
     contacts: ContactStore
     event_marks: AccountEventMarks
+    idempotency: IdempotencyStore
     close: Callable[[], Awaitable[None]]

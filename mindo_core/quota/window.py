@@ -9,6 +9,15 @@ already messaged in the window costs nothing more, so ``quota_needed`` counts on
 candidates not in it. A window entry is the time a user was first messaged in the window; it
 frees its slot 24 hours later. Unlimited tiers carry ``None`` as their limit, availability and
 remaining count; how an edge spells "unlimited" is the edge's choice (Meta's is ``-1``).
+
+Room promised to bulks
+======================
+A queued or sending bulk was promised room at its acceptance: its recipients new to the window
+go now or when a slot frees (``plan_quota``), and the engine does not read the window again
+before each send. So a recipient a running bulk still has to send, and that is not in the window
+yet, *holds* a slot: ``promised``. A single send to a new recipient fits only while the window
+plus what is promised leaves room (``new_recipient_room``), and ``quota_snapshot``'s
+``remaining`` is that room: what business-accounts shows is what a single send gets.
 """
 
 from __future__ import annotations
@@ -20,8 +29,11 @@ from datetime import datetime
 from mindo_core.domain.tiers import QUOTA_WINDOW, Tier
 
 __all__ = [
+    "LiveWindow",
+    "NewRecipientRoom",
     "QuotaPlan",
     "QuotaSnapshot",
+    "new_recipient_room",
     "plan_quota",
     "quota_snapshot",
     "recipient_waits",
@@ -35,7 +47,8 @@ class QuotaSnapshot:
     tier: str
     daily_limit: int | None
     unique_sent_24h: int
-    # max(0, limit - used): a lowered tier can leave more used than allowed.
+    # max(0, limit - used - promised): the room a new recipient may take now; a lowered tier
+    # can leave more used than allowed.
     remaining: int | None
     # used / limit x 100, floored to one decimal so that 100.0 means full; above 100 when the
     # tier was lowered below what the window already holds; 0.0 when unlimited.
@@ -43,7 +56,8 @@ class QuotaSnapshot:
     can_send: bool
 
 
-def quota_snapshot(tier: Tier, *, unique_sent_24h: int) -> QuotaSnapshot:
+def quota_snapshot(tier: Tier, *, unique_sent_24h: int, promised: int = 0) -> QuotaSnapshot:
+    """``promised``: recipients running bulks still have to send that are not in the window."""
     limit = tier.daily_limit
     if limit is None:
         return QuotaSnapshot(
@@ -54,7 +68,7 @@ def quota_snapshot(tier: Tier, *, unique_sent_24h: int) -> QuotaSnapshot:
             usage_percentage=0.0,
             can_send=True,
         )
-    remaining = max(0, limit - unique_sent_24h)
+    remaining = max(0, limit - unique_sent_24h - promised)
     return QuotaSnapshot(
         tier=tier.name,
         daily_limit=limit,
@@ -63,6 +77,55 @@ def quota_snapshot(tier: Tier, *, unique_sent_24h: int) -> QuotaSnapshot:
         usage_percentage=(unique_sent_24h * 1000 // limit) / 10,
         can_send=remaining > 0,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRecipientRoom:
+    """Whether one more recipient new to the window fits now, and when room frees if not."""
+
+    fits: bool
+    # When the window has freed enough for one more new recipient (None when it fits now).
+    # The earliest such time: the promised recipients, once sent, hold their slots 24 hours,
+    # and when they alone fill the limit the answer is a full window from now.
+    frees_at: datetime | None
+
+
+def new_recipient_room(
+    tier: Tier, *, window_entries: Sequence[datetime], promised: int, now: datetime
+) -> NewRecipientRoom:
+    """Room for one recipient not in the window: it fits while ``live + promised < limit``.
+
+    ``window_entries``: when each wa_id of the window was first messaged in it (any order;
+    expired ones are ignored). Room frees when the ``live + promised - limit``-th oldest
+    entry (0-based) expires: from then on fewer than ``limit`` slots are taken or promised."""
+    return LiveWindow.of(tier, window_entries=window_entries, now=now).room(promised=promised)
+
+
+@dataclass(frozen=True)
+class LiveWindow:
+    """The window's live entries, oldest first, read once for many ``room`` questions."""
+
+    limit: int | None
+    live: tuple[datetime, ...]
+    now: datetime
+
+    @classmethod
+    def of(cls, tier: Tier, *, window_entries: Sequence[datetime], now: datetime) -> LiveWindow:
+        if tier.daily_limit is None:
+            return cls(None, (), now)
+        live = sorted(t for t in window_entries if t > now - QUOTA_WINDOW)
+        return cls(tier.daily_limit, tuple(live), now)
+
+    def room(self, *, promised: int) -> NewRecipientRoom:
+        """``new_recipient_room`` with ``promised`` recipients owed slots."""
+        if self.limit is None:
+            return NewRecipientRoom(fits=True, frees_at=None)
+        freeing = len(self.live) + promised - self.limit
+        if freeing < 0:
+            return NewRecipientRoom(fits=True, frees_at=None)
+        if freeing < len(self.live):
+            return NewRecipientRoom(fits=False, frees_at=self.live[freeing] + QUOTA_WINDOW)
+        return NewRecipientRoom(fits=False, frees_at=self.now + QUOTA_WINDOW)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import ApiKeyExpired, ApiKeyMissing, InvalidRequest, PermissionDenied
 from mindo_core.ports.api_keys import ApiKeyStore
 from mindo_core.ports.organisations import OrganisationStore
+from mindo_core.services.short_lived import ShortLived
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +36,9 @@ class Authenticator:
         self._organisations = organisations
         self._clock = clock
         self._limiter = limiter
+        # By the key's hash: a valid key's principal, re-read at least once a second, so a
+        # revocation is honoured within a second; expiry is checked on every request.
+        self._principals: ShortLived[str, Principal] = ShortLived(clock)
 
     async def authenticate(self, raw_key: str | None, scope: Scope | None) -> Principal:
         """Missing key → ApiKeyMissing; unknown, malformed, expired or revoked → ApiKeyExpired
@@ -59,12 +63,21 @@ class Authenticator:
     async def _principal_for(self, key: str) -> Principal:
         if not api_keys.is_well_formed(key):
             raise ApiKeyExpired()
-        stored = await self._api_keys.find_api_key_by_hash(api_keys.hash_key(key))
-        if stored is None or not api_keys.matches(key, stored.key_hash):
+        key_hash = api_keys.hash_key(key)
+        principal = self._principals.get(key_hash) or await self._read_principal(key, key_hash)
+        if not principal.api_key.is_usable_at(self._clock.now()):
+            self._principals.forget(key_hash)
             raise ApiKeyExpired()
-        if not stored.is_usable_at(self._clock.now()):
+        return principal
+
+    async def _read_principal(self, key: str, key_hash: str) -> Principal:
+        stored = await self._api_keys.find_api_key_by_hash(key_hash)
+        if stored is None or not api_keys.matches(key, stored.key_hash):
             raise ApiKeyExpired()
         organisation = await self._organisations.get_organisation(stored.organisation_id)
         if organisation is None:
             raise ApiKeyExpired()
-        return Principal(organisation=organisation, api_key=stored)
+        principal = Principal(organisation=organisation, api_key=stored)
+        if stored.is_usable_at(self._clock.now()):
+            self._principals.put(key_hash, principal)
+        return principal

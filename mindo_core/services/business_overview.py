@@ -1,26 +1,24 @@
 """What a key can see of its business: accounts, numbers with their quota, sendable templates.
 
 The portfolio whose messaging limit Meta enforces is, in Mindo, the organisation: every number
-of every account it connected shares one rolling-24 h window of unique recipients. Meta reports
-the portfolio's limit on each of its numbers; should they disagree (one number read before a
-tier change), the highest is shown, as Meta applies the new tier to the whole portfolio.
+of every account it connected shares one rolling-24 h window of unique recipients, shown on
+each number as ``OrganisationQuota`` reads it (``portfolio_tier``: the tier; ``remaining``: the
+room a single send to a new recipient gets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mindo_core.domain.accounts import BusinessAccount, Organisation, OrganisationId, PhoneNumber
-from mindo_core.domain.clock import Clock
+from mindo_core.domain.accounts import BusinessAccount, Organisation, PhoneNumber
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.domain.templates import StoredTemplate
-from mindo_core.domain.tiers import DEFAULT_TIER, QUOTA_WINDOW, Tier, tier_or_default
+from mindo_core.domain.tiers import Tier
 from mindo_core.ports.accounts import AccountStore
-from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.templates import TemplateStore
-from mindo_core.quota.window import QuotaSnapshot, quota_snapshot
+from mindo_core.quota.window import QuotaSnapshot
 from mindo_core.services.authenticate import Principal
+from mindo_core.services.organisation_quota import OrganisationQuota, portfolio_tier
 from mindo_core.templating.model import VariableSpec, parse_template
 
 
@@ -57,20 +55,18 @@ class BusinessOverviewQuery:
         *,
         accounts: AccountStore,
         templates: TemplateStore,
-        bulks: BulkStore,
-        clock: Clock,
+        quota: OrganisationQuota,
     ) -> None:
         self._accounts = accounts
         self._templates = templates
-        self._bulks = bulks
-        self._clock = clock
+        self._quota = quota
 
     async def __call__(self, principal: Principal) -> BusinessOverview:
         organisation = principal.organisation
         accounts = await self._accounts.list_business_accounts(organisation.id)
         numbers = {a.id: await self._accounts.list_phone_numbers(a.id) for a in accounts}
         tier = portfolio_tier([n for found in numbers.values() for n in found])
-        quota = quota_snapshot(tier, unique_sent_24h=await self._unique_sent(organisation.id))
+        quota = (await self._quota.read(organisation.id, tier)).snapshot()
         overviews = [
             AccountOverview(
                 business_account=account,
@@ -88,10 +84,6 @@ class BusinessOverviewQuery:
             accounts=tuple(overviews),
         )
 
-    async def _unique_sent(self, organisation_id: OrganisationId) -> int:
-        since = self._clock.now() - QUOTA_WINDOW
-        return len(await self._bulks.recipient_window(organisation_id, since))
-
     async def _sendable_templates(self, account: BusinessAccount) -> tuple[TemplateOverview, ...]:
         overviews = []
         for template in await self._templates.list_templates(account.id):
@@ -103,13 +95,3 @@ class BusinessOverviewQuery:
                 continue  # a definition Mindo cannot send (e.g. a carousel) is not offered
             overviews.append(TemplateOverview(template=template, variables=variables))
         return tuple(overviews)
-
-
-def portfolio_tier(numbers: Sequence[PhoneNumber]) -> Tier:
-    tiers = [tier_or_default(n.messaging_limit_tier) for n in numbers]
-    if not tiers:
-        return DEFAULT_TIER
-    unlimited = [t for t in tiers if t.daily_limit is None]
-    if unlimited:
-        return unlimited[0]
-    return max(tiers, key=lambda t: t.daily_limit or 0)

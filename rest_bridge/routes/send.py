@@ -10,13 +10,15 @@ from rest_bridge.api_key import api_key
 from rest_bridge.convert import iso_utc
 from rest_bridge.fields import CharField, DictField, Schema
 from rest_bridge.inputs import validated_body
-from rest_bridge.problems import json_response
+from rest_bridge.problems import ApiError, json_response
 from rest_bridge.routes.spec import Route
 from rest_bridge.template_fields import sender_and_template
 from rest_bridge.upstream import upstream
 
 PATH = "/api/v1/meta-templates/send/"
 SCOPE = "send"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255  # as the service (services/idempotent_sends)
 
 
 def _variables(description: str, example: dict[str, str]) -> DictField:
@@ -53,8 +55,12 @@ async def send_message(request: web.Request) -> web.Response:
     key = api_key(request)
     body = await validated_body(request, SCHEMA, api_key=key, scope=SCOPE)
     service = upstream(request)
+    message = to_request(body)
+    idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    if idempotency_key is not None:
+        message.idempotency_key = _checked_key(idempotency_key)
     reply = await service.call(
-        service.stub.SendMessage, to_request(body), api_key=key, request_fields=SCHEMA.names
+        service.stub.SendMessage, message, api_key=key, request_fields=SCHEMA.names
     )
     return json_response(to_body(reply))
 
@@ -69,6 +75,26 @@ def to_request(body: dict[str, object]) -> mindo_pb2.SendMessageRequest:
         variables=_texts(body.get("variables")),
         button_variables=_texts(body.get("button_variables")),
     )
+
+
+def _checked_key(value: str) -> str:
+    """The header as the service takes it. Checked here too: a header's bytes that are not
+    UTF-8 reach aiohttp's text as surrogates, which protobuf cannot carry."""
+    if (
+        not value
+        or len(value) > MAX_IDEMPOTENCY_KEY
+        or not (value.isascii() and value.isprintable())
+    ):
+        problem = f"must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        raise ApiError(
+            400,
+            {
+                "error": f"{IDEMPOTENCY_HEADER}: {problem}",
+                "code": "invalid_request",
+                "fields": {IDEMPOTENCY_HEADER: [problem]},
+            },
+        )
+    return value
 
 
 def _texts(validated: object) -> dict[str, str]:
@@ -146,6 +172,70 @@ _OPTED_OUT = {
     "code": "recipient_opted_out",
 }
 
+_TOO_MANY = {
+    "Rate limited": {"error": "Too many requests; retry after 3 s", "code": "rate_limited"},
+    "Quota exceeded": {
+        "error": (
+            "The organisation's 24-hour limit of unique recipients is reached: this recipient "
+            "was not messaged in the last 24 hours and fits at 2025-11-17T09:12:03Z at the "
+            "earliest"
+        ),
+        "code": "quota_exceeded",
+        "frees_at": "2025-11-17T09:12:03Z",
+    },
+}
+
+_CONFLICT = {
+    "Key reused": {
+        "error": (
+            "This Idempotency-Key was used in the last 24 hours with a different request: "
+            "use a new key for a new request"
+        ),
+        "code": "idempotency_key_reused",
+    },
+    "Key in flight": {
+        "error": (
+            "The first request with this Idempotency-Key is still being processed; "
+            "retry shortly to read its answer"
+        ),
+        "code": "idempotency_key_in_flight",
+    },
+}
+
+_UNAVAILABLE = {
+    "Meta unavailable": {
+        "error": "Meta unavailable: no answer before the timeout",
+        "code": "meta_unavailable",
+    },
+    "Outcome unknown": {
+        "error": (
+            "The send with this Idempotency-Key got no answer from Meta (started at "
+            "2025-11-16T21:30:00Z): it may or may not have been sent, and it will not be sent "
+            "again with this key"
+        ),
+        "code": "outcome_unknown",
+        "first_attempt_at": "2025-11-16T21:30:00Z",
+    },
+    "Service unavailable": {"error": "Service unavailable", "code": "service_unavailable"},
+}
+
+_IDEMPOTENCY_KEY = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes the send safe to retry. The same key with the same body within 24 hours answers "
+        "what the first request answered (the same message_id, status and sent_at, or the "
+        "same error from Meta) and Meta is called at most once, even for requests racing each "
+        "other; the same key with another body is a 409 idempotency_key_reused. A first send "
+        "that got no answer from Meta answers 503 outcome_unknown, then and every time after. "
+        "A request refused before Meta was called (a 4xx, a 429) does not use the key up. "
+        "Keys are per organisation and stored hashed."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "example": "order-1234-confirmation",
+}
+
 OPERATION = {
     "operationId": "sendMessage",
     "summary": "Send a template message",
@@ -154,6 +244,7 @@ OPERATION = {
         "message id (wamid). Authentication is checked before the body: a bad key is a 401 "
         "whatever the body."
     ),
+    "parameters": [_IDEMPOTENCY_KEY],
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": SCHEMA.json_schema()}},
@@ -168,17 +259,30 @@ OPERATION = {
         "404": openapi.response(
             "No such template or phone number.", openapi.ref("Error"), _NOT_FOUND
         ),
-        "409": openapi.response(
-            "A marketing template to a recipient on the organisation's suppression list "
-            "(they wrote STOP, BAJA, …): refused before Meta.",
-            openapi.ref("CodedError"),
-            {"Opted out": _OPTED_OUT},
-        ),
         "413": {"$ref": "#/components/responses/PayloadTooLarge"},
         "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
-        "429": {"$ref": "#/components/responses/RateLimited"},
+        "429": openapi.response(
+            "Too many requests from this key, or the organisation's quota has no room for a new "
+            "recipient. Retry-After says when to try again.",
+            {"oneOf": [openapi.ref("CodedError"), openapi.ref("QuotaExceeded")]},
+            _TOO_MANY,
+            headers=openapi.RETRY_AFTER,
+        ),
+        "409": openapi.response(
+            "A marketing template to a recipient on the organisation's suppression list (they "
+            "wrote STOP, BAJA, …), refused before Meta; or the Idempotency-Key belongs to "
+            "another request, or its first request still runs (with Retry-After).",
+            openapi.ref("CodedError"),
+            {"Opted out": _OPTED_OUT, **_CONFLICT},
+        ),
         "502": {"$ref": "#/components/responses/MetaError"},
         **openapi.common_error_responses(calls_service=True),
+        "503": openapi.response(
+            "Meta or the Mindo service cannot be reached (try again later), or the send with "
+            "this Idempotency-Key got no answer from Meta (outcome_unknown: not retried).",
+            openapi.ref("CodedError"),
+            _UNAVAILABLE,
+        ),
     },
 }
 

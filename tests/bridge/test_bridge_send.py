@@ -182,3 +182,25 @@ async def test_the_reply_fields_come_from_the_service_not_the_request(
 
     assert body["recipient_phone"] == "+5491100000000"
     assert body["message_id"] == "wamid.OTHER"
+
+
+async def test_the_idempotency_key_header_reaches_the_service(
+    post: Post, fake: FakeMindo, valid_body: dict[str, object]
+) -> None:
+    await post(valid_body, headers={"Idempotency-Key": "order-1234"})
+
+    call = fake.only("SendMessage")
+    assert call.request.HasField("idempotency_key")
+    assert call.request.idempotency_key == "order-1234"
+
+
+@pytest.mark.parametrize("key", ["", "clave-ñ", "x" * 256])
+async def test_an_idempotency_key_the_service_cannot_take_is_a_400_before_any_call(
+    post: Post, fake: FakeMindo, valid_body: dict[str, object], key: str
+) -> None:
+    status, _headers, body = await post(valid_body, headers={"Idempotency-Key": key})
+
+    assert status == 400
+    assert body["code"] == "invalid_request"
+    assert list(body["fields"]) == ["Idempotency-Key"]
+    assert "SendMessage" not in fake.methods()

@@ -830,6 +830,27 @@ async def test_the_window_counts_single_messages_sent_after_the_given_time(
     assert await stores.bulks.recipient_window(acme.organisation.id, sent_at) == {}
 
 
+async def test_promised_recipients_are_what_running_bulks_still_have_to_send(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores, "acme", "1")
+    other = await tenant(stores, "other", "2")
+    # 1,500 recipients: more than one staged chunk, so staged and materialised rows both count.
+    sending = await create(stores, acme, 1_500)
+    claimed = await claim(stores, sending, limit=3, now=LATER)
+    await stores.bulks.record_outcomes(
+        [accept(claimed[0], "wamid.p0"), refuse(claimed[1]), release(claimed[2], None)]
+    )
+    cancelled = await create(stores, acme, 2)
+    await stores.bulks.stop_bulk(cancelled.id, now=LATER, reason=None, cancelled=True)
+    await create(stores, other, 2)
+
+    promised = await stores.bulks.promised_recipients(acme.organisation.id)
+
+    # Sent (0) and refused (1) are no longer owed; the released one (2) is pending again.
+    assert promised == {f"3461100{i:04d}" for i in range(2, 1_500)}
+
+
 # --------------------------------------------------------------------------------------------
 # Time
 

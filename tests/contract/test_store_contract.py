@@ -351,6 +351,34 @@ async def test_a_wamid_is_stored_once(stores: Stores) -> None:
         await stores.messages.add_message(sent_message(acme, recipient_phone="+34699999999"))
 
 
+async def test_messages_are_added_together_in_order(stores: Stores) -> None:
+    acme = await tenant(stores)
+    batch = [
+        sent_message(acme, "wamid.G1"),
+        sent_message(acme, None, status="failed", sent_at=None, failed_at=T0, error_code=131026),
+        sent_message(acme, "wamid.G2", recipient_phone="+34699999999"),
+    ]
+
+    added = await stores.messages.add_messages(batch)
+
+    assert [m.wamid for m in added] == ["wamid.G1", None, "wamid.G2"]
+    assert len({m.id for m in added}) == 3
+    found = await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.G2")
+    assert found == added[2]
+
+
+async def test_a_batch_with_a_known_wamid_stores_nothing(stores: Stores) -> None:
+    acme = await tenant(stores)
+    await stores.messages.add_message(sent_message(acme, "wamid.G1"))
+
+    with pytest.raises(Conflict):
+        await stores.messages.add_messages(
+            [sent_message(acme, "wamid.G2"), sent_message(acme, "wamid.G1")]
+        )
+
+    assert await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.G2") is None
+
+
 async def test_refused_messages_have_no_wamid_and_may_be_many(stores: Stores) -> None:
     acme = await tenant(stores)
     refused = sent_message(

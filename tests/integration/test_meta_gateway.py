@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -261,6 +262,52 @@ async def test_no_answer_before_the_timeout_means_meta_is_unavailable(meta: Fake
         released.set()
         await client.close()
     assert raised.value.retryable
+    assert raised.value.maybe_sent  # the request left: Meta may have sent it
+
+
+async def test_a_send_is_bounded_by_the_callers_time_left_within_its_own_timeout(
+    meta: FakeMeta,
+) -> None:
+    released = asyncio.Event()
+
+    async def never_answer(request: web.Request) -> web.StreamResponse:
+        await released.wait()
+        return json_response(send_success())
+
+    meta.respond = never_answer
+    client = AiohttpMetaGateway(base_url=meta.base_url, total_timeout=60, send_timeout=30)
+    started = time.monotonic()
+    try:
+        with pytest.raises(MetaUnavailable, match="timeout"):
+            await client.send_template(
+                phone_number_id="106540352242922",
+                access_token=TOKEN,
+                payload=PAYLOAD,
+                max_seconds=0.3,
+            )
+    finally:
+        released.set()
+        await client.close()
+    assert time.monotonic() - started < 5
+
+
+async def test_each_call_kind_has_its_own_timeout(meta: FakeMeta) -> None:
+    released = asyncio.Event()
+
+    async def never_answer(request: web.Request) -> web.StreamResponse:
+        await released.wait()
+        return json_response({"data": []})
+
+    meta.respond = never_answer
+    client = AiohttpMetaGateway(base_url=meta.base_url, send_timeout=60, list_timeout=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(MetaUnavailable, match="timeout"):
+            await client.list_templates(waba_id="1", access_token=TOKEN)
+    finally:
+        released.set()
+        await client.close()
+    assert time.monotonic() - started < 5
 
 
 @pytest.fixture
@@ -280,6 +327,7 @@ async def test_a_refused_connection_means_meta_is_unavailable(refusing_port: int
         await client.close()
     assert type(raised.value) is MetaUnavailable
     assert TOKEN not in raised.value.reason
+    assert not raised.value.maybe_sent  # no connection, nothing sent
 
 
 async def test_the_token_never_appears_in_an_error_even_when_a_server_echoes_it(

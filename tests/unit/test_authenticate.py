@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mindo_core.access.api_keys import ApiKey
 from mindo_core.adapters.memory import memory_stores
 from mindo_core.domain.clock import FixedClock
 from mindo_core.domain.errors import ApiKeyExpired, ApiKeyMissing, PermissionDenied
@@ -96,3 +97,59 @@ async def test_only_the_hash_of_a_key_is_stored(stores: Stores, clock: FixedCloc
     assert stored.key_hash != issued.plaintext
     assert issued.plaintext.startswith(stored.display_prefix)
     assert len(issued.plaintext) == len("mindo_") + 24
+
+
+# -- the principal, kept for a second ---------------------------------------------------------
+
+
+class CountingKeys:
+    """The key store, counting its lookups."""
+
+    def __init__(self, stores: Stores) -> None:
+        self._keys = stores.api_keys
+        self.lookups = 0
+
+    async def find_api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        self.lookups += 1
+        return await self._keys.find_api_key_by_hash(key_hash)
+
+
+async def test_a_keys_principal_is_read_once_a_second_at_most(
+    stores: Stores, clock: FixedClock
+) -> None:
+    issued = await key_admin(stores, clock).issue("Acme")
+    keys = CountingKeys(stores)
+    authenticator = Authenticator(api_keys=keys, organisations=stores.organisations, clock=clock)  # type: ignore[arg-type]
+
+    for _ in range(50):
+        await authenticator.authenticate(issued.plaintext, "send")
+    clock.advance(1.0)
+    await authenticator.authenticate(issued.plaintext, "send")
+
+    assert keys.lookups == 2
+
+
+async def test_a_revocation_is_honoured_within_a_second(stores: Stores, clock: FixedClock) -> None:
+    admin = key_admin(stores, clock)
+    issued = await admin.issue("Acme")
+    authenticator = authenticator_over(stores, clock)
+    await authenticator.authenticate(issued.plaintext, "send")
+
+    await admin.revoke("Acme", issued.api_key.display_prefix)
+    clock.advance(1.0)
+
+    with pytest.raises(ApiKeyExpired):
+        await authenticator.authenticate(issued.plaintext, "send")
+
+
+async def test_an_expiry_is_honoured_at_once_even_for_a_principal_just_read(
+    stores: Stores, clock: FixedClock
+) -> None:
+    issued = await key_admin(stores, clock).issue("Acme", expires_in=timedelta(seconds=0.5))
+    authenticator = authenticator_over(stores, clock)
+    await authenticator.authenticate(issued.plaintext, "send")
+
+    clock.advance(0.5)
+
+    with pytest.raises(ApiKeyExpired):
+        await authenticator.authenticate(issued.plaintext, "send")

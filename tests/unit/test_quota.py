@@ -22,7 +22,12 @@ from mindo_core.domain.tiers import (
     UnknownTier,
     parse_tier,
 )
-from mindo_core.quota.window import plan_quota, quota_snapshot
+from mindo_core.quota.window import (
+    NewRecipientRoom,
+    new_recipient_room,
+    plan_quota,
+    quota_snapshot,
+)
 
 NOW = datetime(2025, 11, 16, 21, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -263,3 +268,60 @@ def test_following_the_plan_never_puts_more_than_the_limit_in_any_window(
         before = when - timedelta(seconds=1)
         held = [t for t in timeline if before - QUOTA_WINDOW < t <= before and t < when]
         assert len(held) >= limit
+
+
+# -- room for one new recipient (single sends) ------------------------------------------------
+
+
+def test_a_new_recipient_fits_while_the_window_and_the_promised_leave_room() -> None:
+    entries = [NOW - HOUR] * 47
+
+    assert new_recipient_room(TIER_50, window_entries=entries, promised=2, now=NOW).fits
+    full = new_recipient_room(TIER_50, window_entries=entries, promised=3, now=NOW)
+    assert not full.fits
+
+
+def test_room_frees_when_enough_entries_expire_to_cover_what_is_promised() -> None:
+    # 50 entries an hour apart (the oldest 23.5 h ago) and 2 recipients promised to a bulk:
+    # the first two expiries are theirs, the third frees a slot for a new recipient.
+    entries = [NOW - timedelta(minutes=30) - i * HOUR / 3 for i in range(50)]
+    oldest_first = sorted(entries)
+
+    room = new_recipient_room(TIER_50, window_entries=entries, promised=2, now=NOW)
+
+    assert room == NewRecipientRoom(fits=False, frees_at=oldest_first[2] + QUOTA_WINDOW)
+
+
+def test_expired_entries_take_no_room_and_unlimited_always_fits() -> None:
+    expired = [NOW - QUOTA_WINDOW] * 50
+
+    assert new_recipient_room(TIER_50, window_entries=expired, promised=0, now=NOW).fits
+    assert new_recipient_room(TIER_UNLIMITED, window_entries=[NOW] * 10**4, promised=10**6, now=NOW)
+
+
+def test_when_promises_alone_fill_the_limit_room_frees_a_full_window_from_now_at_the_earliest() -> (
+    None
+):
+    room = new_recipient_room(TIER_50, window_entries=[NOW - HOUR], promised=50, now=NOW)
+
+    assert room == NewRecipientRoom(fits=False, frees_at=NOW + QUOTA_WINDOW)
+
+
+@given(
+    used=st.integers(min_value=0, max_value=120),
+    promised=st.integers(min_value=0, max_value=120),
+)
+def test_the_snapshot_shows_room_exactly_when_a_new_recipient_fits(
+    used: int, promised: int
+) -> None:
+    entries = [NOW - HOUR] * used
+
+    snapshot = quota_snapshot(TIER_50, unique_sent_24h=used, promised=promised)
+    room = new_recipient_room(TIER_50, window_entries=entries, promised=promised, now=NOW)
+
+    assert (
+        snapshot.can_send
+        == room.fits
+        == (snapshot.remaining is not None and snapshot.remaining > 0)
+    )
+    assert snapshot.unique_sent_24h == used

@@ -24,6 +24,7 @@ against both). Rules worth knowing, beyond the port's docstrings:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -339,6 +340,15 @@ class InMemoryBulks:
                 maybe_sent = recipient.state in _MAYBE_SENT
                 note(recipient.e164, recipient.sent_at or (row.claimed_at if maybe_sent else None))
         return window
+
+    async def promised_recipients(self, organisation_id: OrganisationId) -> AbstractSet[str]:
+        return {
+            row.recipient.e164.removeprefix("+")
+            for entry in self._tables.bulks.values()
+            if entry.bulk.organisation_id == organisation_id and entry.bulk.status in _RUNNING
+            for row in entry.rows
+            if row.recipient.state == "pending"
+        }
 
 
 # -- helpers -----------------------------------------------------------------------------------

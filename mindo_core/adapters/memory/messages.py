@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mindo_core.adapters.memory.bulks import bulk_message_by_wamid
 from mindo_core.adapters.memory.tables import Tables, aware, aware_or_none
 from mindo_core.domain.accounts import OrganisationId
@@ -35,6 +37,13 @@ class InMemoryMessages:
         if record.wamid is not None:
             self._tables.message_by_wamid[record.wamid] = record.id
         return record
+
+    async def add_messages(self, messages: Sequence[NewMessage]) -> Sequence[MessageRecord]:
+        wamids = [m.wamid for m in messages if m.wamid is not None]
+        taken = [w for w in wamids if self._message_by_wamid(w) is not None]
+        if taken or len(set(wamids)) != len(wamids):
+            raise Conflict(f"Message '{(taken or wamids)[0]}' exists")
+        return [await self.add_message(message) for message in messages]
 
     def _message_by_wamid(self, wamid: str) -> MessageRecord | None:
         message_id = self._tables.message_by_wamid.get(wamid)

@@ -7,6 +7,7 @@ from mindo_core.adapters.memory.api_keys import InMemoryApiKeys
 from mindo_core.adapters.memory.bulks import InMemoryBulks
 from mindo_core.adapters.memory.contacts import InMemoryContacts, InMemoryEventMarks
 from mindo_core.adapters.memory.delivery import InMemoryDelivery
+from mindo_core.adapters.memory.idempotency import InMemoryIdempotency
 from mindo_core.adapters.memory.messages import InMemoryMessages
 from mindo_core.adapters.memory.organisations import InMemoryOrganisations
 from mindo_core.adapters.memory.tables import Tables
@@ -27,6 +28,7 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         delivery=InMemoryDelivery(shared),
         contacts=InMemoryContacts(shared),
         event_marks=InMemoryEventMarks(shared),
+        idempotency=InMemoryIdempotency(shared),
         close=_nothing_to_close,
     )
 

@@ -30,6 +30,7 @@ from mindo_core.domain.accounts import (
 )
 from mindo_core.domain.messages import MessageId, MessageRecord
 from mindo_core.domain.templates import StoredTemplate, TemplateId
+from mindo_core.ports.idempotency import IdempotencyRecord
 
 
 @dataclass(kw_only=True)
@@ -94,6 +95,10 @@ class Tables:
     recipients: dict[MessageId, tuple[BulkId, int]] = field(default_factory=dict)
     # Recipients Meta accepted, found by their wamid as single messages are.
     bulk_by_wamid: dict[str, MessageId] = field(default_factory=dict)
+    # Idempotency keys by (organisation, key hash).
+    idempotency_keys: dict[tuple[OrganisationId, str], IdempotencyRecord] = field(
+        default_factory=dict
+    )
     # Statuses that found no message yet, with the time they were received.
     parked: list[tuple[StatusUpdate, datetime]] = field(default_factory=list)
     contacts: dict[ContactId, Contact] = field(default_factory=dict)

@@ -43,11 +43,19 @@ class AiohttpMetaGateway:
         api_version: str = DEFAULT_API_VERSION,
         connect_timeout: float = 5.0,
         total_timeout: float = 30.0,
+        send_timeout: float | None = None,
+        list_timeout: float | None = None,
         max_connections: int = 512,
         max_pages: int = 1000,
     ) -> None:
+        """Timeouts per call kind: a send (``send_timeout``), each page of a listing
+        (``list_timeout``); ``total_timeout`` for a kind given none."""
         self._root = _versioned_root(base_url, api_version)
+        self._connect_timeout = connect_timeout
         self._timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
+        self._send_timeout = send_timeout or total_timeout
+        self._send_call_timeout = self._call_timeout(self._send_timeout)
+        self._list_timeout = self._call_timeout(list_timeout or total_timeout)
         self._max_connections = max_connections
         self._max_pages = max_pages
         self._session: aiohttp.ClientSession | None = None
@@ -58,7 +66,12 @@ class AiohttpMetaGateway:
         return f"AiohttpMetaGateway(root={str(self._root)!r})"
 
     async def send_template(
-        self, *, phone_number_id: str, access_token: str, payload: Mapping[str, Any]
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        payload: Mapping[str, Any],
+        max_seconds: float | None = None,
     ) -> MetaSendResult:
         url = self._messages_urls.get(phone_number_id)
         if url is None:
@@ -67,7 +80,10 @@ class AiohttpMetaGateway:
                 self._messages_urls.clear()
             self._messages_urls[phone_number_id] = url
         body = json.dumps(payload, separators=(",", ":")).encode()
-        document = await self._call("POST", url, access_token, body)
+        bound = self._send_call_timeout
+        if max_seconds is not None and max_seconds < self._send_timeout:
+            bound = self._call_timeout(max_seconds)
+        document = await self._call("POST", url, access_token, body, bound)
         return parsing.send_result(document)
 
     async def list_phone_numbers(
@@ -101,17 +117,25 @@ class AiohttpMetaGateway:
         items: list[Mapping[str, Any]] = []
         url: URL | None = first
         while url is not None:
-            document = await self._call("GET", url, access_token, None)
+            document = await self._call("GET", url, access_token, None, self._list_timeout)
             items.extend(parsing.page_items(document, "Graph listing"))
             url = trail.next_url(document)
         return items
 
+    def _call_timeout(self, total: float) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=total, sock_connect=min(total, self._connect_timeout))
+
     async def _call(
-        self, method: str, url: URL, access_token: str, body: bytes | None
+        self,
+        method: str,
+        url: URL,
+        access_token: str,
+        body: bytes | None,
+        bound: aiohttp.ClientTimeout,
     ) -> Mapping[str, Any]:
         _check_token(access_token)
         try:
-            status, raw = await self._exchange(method, url, access_token, body)
+            status, raw = await self._exchange(method, url, access_token, body, bound)
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Not chained: the cause's text is aiohttp's, and nothing vouches it holds no secret.
             raise _unreachable(exc, access_token) from None
@@ -122,14 +146,19 @@ class AiohttpMetaGateway:
         raise _redacted(_error_for(status, raw), access_token)
 
     async def _exchange(
-        self, method: str, url: URL, access_token: str, body: bytes | None
+        self,
+        method: str,
+        url: URL,
+        access_token: str,
+        body: bytes | None,
+        bound: aiohttp.ClientTimeout,
     ) -> tuple[int, bytes]:
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         # Redirects are not followed: the bearer header must not travel to another origin.
         async with self._client().request(
-            method, url, data=body, headers=headers, allow_redirects=False
+            method, url, data=body, headers=headers, allow_redirects=False, timeout=bound
         ) as response:
             return response.status, await response.read()
 
@@ -174,9 +203,11 @@ def _error_for(status: int, raw: bytes) -> MetaError | MetaUnavailable:
 
 def _unreachable(exc: BaseException, access_token: str) -> MetaUnavailable:
     if isinstance(exc, TimeoutError):
-        return MetaUnavailable("no answer before the timeout")
+        return MetaUnavailable("no answer before the timeout", maybe_sent=True)
     reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return MetaUnavailable(_scrub(reason, access_token))
+    # A connection that could not be made sent nothing; one cut once made may have.
+    maybe_sent = not isinstance(exc, aiohttp.ClientConnectorError)
+    return MetaUnavailable(_scrub(reason, access_token), maybe_sent=maybe_sent)
 
 
 def _redacted(error: MetaError | MetaUnavailable, access_token: str) -> MetaError | MetaUnavailable:

@@ -23,6 +23,7 @@ Rules the port leaves open, the same as ``InMemoryBulks``':
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -396,6 +397,13 @@ class SqlBulks:
                     window[wa_id] = first
         return window
 
+    async def promised_recipients(self, organisation_id: OrganisationId) -> AbstractSet[str]:
+        async with self._database.transaction() as session:
+            connection = await session.connection()
+            query = _PROMISED_RECIPIENTS[connection.dialect.name]
+            rows = await connection.execute(query, {"organisation_id": organisation_id})
+            return {phone.removeprefix("+") for (phone,) in rows}
+
 
 _REPLAN_WAIT = sa.text(
     "UPDATE messages SET not_before = :not_before "
@@ -417,6 +425,31 @@ _RECIPIENT_WINDOW = sa.text(f"""
     WHERE organisation_id = :organisation_id AND {MAYBE_SENT_CONDITION}
       AND sent_at IS NULL AND claimed_at > :since
 """).bindparams(sa.bindparam("since", type_=UTCDateTime()))
+
+
+# What running bulks still have to send: their pending rows, and what is still staged (every
+# staged recipient is pending: ``staged_recipients``), read inside the database.
+_PENDING_ROWS = """
+    SELECT m.recipient_phone FROM messages AS m JOIN bulks AS b ON b.id = m.bulk_id
+    WHERE b.organisation_id = :organisation_id AND b.status IN ('QUEUED', 'PROCESSING')
+      AND m.status = 'pending'
+"""
+_PROMISED_RECIPIENTS = {
+    "sqlite": sa.text(f"""{_PENDING_ROWS}
+    UNION ALL
+    SELECT json_extract(r.value, '$[0]')
+    FROM staged_recipients AS s JOIN bulks AS b ON b.id = s.bulk_id
+    JOIN json_each(s.payload) AS r
+    WHERE b.organisation_id = :organisation_id AND b.status IN ('QUEUED', 'PROCESSING')
+    """),
+    "postgresql": sa.text(f"""{_PENDING_ROWS}
+    UNION ALL
+    SELECT r.value ->> 0
+    FROM staged_recipients AS s JOIN bulks AS b ON b.id = s.bulk_id
+    CROSS JOIN LATERAL json_array_elements(s.payload::json) AS r(value)
+    WHERE b.organisation_id = :organisation_id AND b.status IN ('QUEUED', 'PROCESSING')
+    """),
+}
 
 
 def _window_time_reader(dialect: str) -> Callable[[Any], datetime]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -29,6 +31,16 @@ class SqlMessages:
         except IntegrityError as error:
             raise conflict_or_reraise(error, f"Message '{message.wamid}' exists") from None
         return mapping.message(row)
+
+    async def add_messages(self, messages: Sequence[NewMessage]) -> Sequence[MessageRecord]:
+        rows = [mapping.new_message_row(message) for message in messages]
+        try:
+            async with self._database.transaction() as session:
+                session.add_all(rows)
+                await session.flush()
+        except IntegrityError as error:
+            raise conflict_or_reraise(error, "A message of the batch exists") from None
+        return [mapping.message(row) for row in rows]
 
     async def find_message_by_wamid(
         self, organisation_id: OrganisationId, wamid: str

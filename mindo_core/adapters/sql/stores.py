@@ -10,6 +10,7 @@ from mindo_core.adapters.sql.contacts import SqlContacts, SqlEventMarks
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.delivery import SqlDelivery
 from mindo_core.adapters.sql.engine import make_async_engine
+from mindo_core.adapters.sql.idempotency import SqlIdempotency
 from mindo_core.adapters.sql.messages import SqlMessages
 from mindo_core.adapters.sql.organisations import SqlOrganisations
 from mindo_core.adapters.sql.templates import SqlTemplates
@@ -32,5 +33,6 @@ def stores_over(database: Database) -> Stores:
         delivery=SqlDelivery(database),
         contacts=SqlContacts(database),
         event_marks=SqlEventMarks(database),
+        idempotency=SqlIdempotency(database),
         close=database.close,
     )

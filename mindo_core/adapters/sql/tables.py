@@ -250,6 +250,33 @@ class StagedRecipientsRow(Table, table=True):
     payload: str = Field(sa_type=sa.Text(), nullable=False)
 
 
+class IdempotencyKeyRow(Table, table=True):
+    """What the first request with an idempotency key did (``ports.idempotency``): hashes of
+    the key and of the request, and what the answer needs; no personal data."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        # One first request per key and organisation, whichever process it ran in.
+        sa.UniqueConstraint("organisation_id", "key_hash"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    )
+    organisation_id: int = _fk("organisations.id", index=False)
+    key_hash: str = Field(sa_type=sa.String(64), nullable=False)
+    fingerprint: str = Field(sa_type=sa.String(64), nullable=False)
+    outcome: str = Field(sa_type=sa.String(16), nullable=False)
+    # Expired keys are purged by their age.
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
+    settled_at: datetime | None = _timestamp(nullable=True)
+    wamid: str | None = Field(default=None, sa_type=sa.String(128), nullable=True)
+    sent_at: datetime | None = _timestamp(nullable=True)
+    error_code: int | None = Field(default=None, nullable=True)
+    error_message: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+
+
 class ParkedStatusRow(Table, table=True):
     """A status webhook whose message was not recorded yet (``delivery``): kept until the
     message appears (``apply_parked``), or for ``PARKED_STATUS_TTL``."""
