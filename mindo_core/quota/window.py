@@ -47,9 +47,12 @@ class QuotaSnapshot:
     tier: str
     daily_limit: int | None
     unique_sent_24h: int
-    # max(0, limit - used - promised): the room a new recipient may take now; a lowered tier
-    # can leave more used than allowed.
+    # max(0, limit - used), as the documentation defines it; a lowered tier can leave more used
+    # than allowed.
     remaining: int | None
+    # max(0, limit - used - promised): the room a recipient new to the window may take now,
+    # running bulks' promised recipients excluded; ``can_send`` is room > 0.
+    room: int | None
     # used / limit x 100, floored to one decimal so that 100.0 means full; above 100 when the
     # tier was lowered below what the window already holds; 0.0 when unlimited.
     usage_percentage: float
@@ -65,17 +68,19 @@ def quota_snapshot(tier: Tier, *, unique_sent_24h: int, promised: int = 0) -> Qu
             daily_limit=None,
             unique_sent_24h=unique_sent_24h,
             remaining=None,
+            room=None,
             usage_percentage=0.0,
             can_send=True,
         )
-    remaining = max(0, limit - unique_sent_24h - promised)
+    room = max(0, limit - unique_sent_24h - promised)
     return QuotaSnapshot(
         tier=tier.name,
         daily_limit=limit,
         unique_sent_24h=unique_sent_24h,
-        remaining=remaining,
+        remaining=max(0, limit - unique_sent_24h),
+        room=room,
         usage_percentage=(unique_sent_24h * 1000 // limit) / 10,
-        can_send=remaining > 0,
+        can_send=room > 0,
     )
 
 

@@ -311,17 +311,13 @@ def test_when_promises_alone_fill_the_limit_room_frees_a_full_window_from_now_at
     used=st.integers(min_value=0, max_value=120),
     promised=st.integers(min_value=0, max_value=120),
 )
-def test_the_snapshot_shows_room_exactly_when_a_new_recipient_fits(
-    used: int, promised: int
-) -> None:
+def test_the_snapshot_can_send_exactly_when_a_new_recipient_fits(used: int, promised: int) -> None:
     entries = [NOW - HOUR] * used
 
     snapshot = quota_snapshot(TIER_50, unique_sent_24h=used, promised=promised)
     room = new_recipient_room(TIER_50, window_entries=entries, promised=promised, now=NOW)
 
-    assert (
-        snapshot.can_send
-        == room.fits
-        == (snapshot.remaining is not None and snapshot.remaining > 0)
-    )
+    assert snapshot.can_send == room.fits == (snapshot.room is not None and snapshot.room > 0)
     assert snapshot.unique_sent_24h == used
+    # What the documentation defines, promises or not.
+    assert snapshot.remaining == max(0, 50 - used)

@@ -49,7 +49,7 @@ async def services(meta: FakeMeta) -> Services:
 
 @pytest.fixture
 async def principal(services: Services) -> Principal:
-    await services.stores.organisations.create_organisation("Acme")
+    await services.organisations.create("Acme")
     issued = await services.api_keys.issue("Acme")
     await services.accounts.connect("Acme", waba_id=WABA, access_token="token")
     return await services.authenticator.authenticate(issued.plaintext, "send")
