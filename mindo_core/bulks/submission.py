@@ -43,7 +43,8 @@ from types import MappingProxyType
 from typing import Any, Final, Protocol, cast
 
 from mindo_core.domain.errors import InvalidPhoneNumber, InvalidRequest, TemplateParameterError
-from mindo_core.phones.e164 import shortcut_e164s, to_e164
+from mindo_core.phones.batch import shortcut_e164s
+from mindo_core.phones.e164 import to_e164
 from mindo_core.templating.compiled import CompiledTemplate
 from mindo_core.templating.model import TemplateSpec
 from mindo_core.templating.resolution import ResolvedTemplate

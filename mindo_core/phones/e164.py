@@ -32,22 +32,18 @@ Country quirks, because WhatsApp's ``wa_id`` is not always what the national pla
 
 Every refusal is an ``InvalidPhoneNumber`` whose message says why.
 
-Speed: a bulk send normalises up to 100,000 numbers. ``phonenumbers.parse`` costs tens of
-microseconds, so a number typed as plain digits takes a shortcut that gives exactly what
-``phonenumbers.parse("+" + digits)`` gives whenever that parse would keep the digits after the
-country code unchanged (no national prefix to strip, no leading zero); every other number is
-parsed by ``phonenumbers`` itself.
+Speed: a number typed as plain digits takes a shortcut (``_shortcut``) that gives exactly what
+``phonenumbers.parse`` would, without its tens of microseconds; ``batch`` asks the shortcut's
+questions of a bulk's numbers all at once.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate, repeat
-from operator import itemgetter
 from types import MappingProxyType
 
 import phonenumbers
@@ -61,23 +57,23 @@ from phonenumbers import (
 
 from mindo_core.domain.errors import InvalidPhoneNumber
 
-__all__ = ["NormalizedPhone", "dedup_key", "normalize_phone", "shortcut_e164s", "to_e164"]
+__all__ = ["NormalizedPhone", "dedup_key", "normalize_phone", "to_e164"]
 
 E164_PATTERN = re.compile(r"^\+[1-9]\d{6,14}$")
 # What most clients send: the number as digits, perhaps with its "+". Checked in one regex.
 _PLAIN_NUMBER = re.compile(r"\+?([0-9]{7,15})")
 # The same digits once a leading "+" is removed, in a text with nothing around it.
-_PLAIN_DIGITS = re.compile(r"[0-9]{7,15}")
+PLAIN_DIGITS = re.compile(r"[0-9]{7,15}")
 # E.164 allows 15 digits; a raw string far longer than any formatted number is garbage.
 _MAX_RAW_LENGTH = 64
-_MAX_DIGITS = 15
-_MIN_DIGITS = 7
+MAX_DIGITS = 15
+MIN_DIGITS = 7
 _SEPARATORS = frozenset(" -.()")
 _ARGENTINA = 54
 _MEXICO = 52
 # phonenumbers' bounds on a national significant number.
-_MIN_NATIONAL_DIGITS = 2
-_MAX_NATIONAL_DIGITS = 17
+MIN_NATIONAL_DIGITS = 2
+MAX_NATIONAL_DIGITS = 17
 
 
 def _codes_by_start() -> Mapping[str, int]:
@@ -95,7 +91,7 @@ def _codes_by_start() -> Mapping[str, int]:
     return MappingProxyType(codes)
 
 
-_CODE_OF_START = _codes_by_start()
+CODE_OF_START = _codes_by_start()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -138,47 +134,6 @@ def to_e164(raw: str, *, default_region: str | None = None, field: str = "recipi
     return e164
 
 
-def shortcut_e164s(raws: Sequence[str]) -> list[str | None]:
-    """``to_e164(raw)`` for each number of ``raws`` that ``to_e164``'s shortcut takes, else None.
-
-    The shortcut takes plain digits, perhaps after a "+" (``"+5491112345678"``,
-    ``"5491112345678"``), that are a possible number as typed and that parsing would keep
-    unchanged. A None says nothing about the number: ``to_e164`` has to normalise or refuse
-    it. (A number with whitespace around it is left to ``to_e164`` too.)
-
-    For a bulk's 100,000 numbers, where ``to_e164`` costs ~1.6 µs each: every step here is a
-    loop in C over the whole list, and a regex pass over the numbers joined line by line (one
-    per country code) finds every one the shortcut would not take (``_not_taken_pattern``).
-    """
-    if not raws:
-        return []
-    try:
-        digits = list(map(str.removeprefix, raws, repeat("+")))
-    except TypeError:  # not text: to_e164 says what it says about it
-        return [None] * len(raws)
-    joined = "".join(digits)
-    lengths = list(map(len, digits))
-    if not (
-        joined.isascii()
-        and joined.encode("ascii").isdigit()  # str.isdigit is slower: it knows all of Unicode
-        and min(lengths, default=_MIN_DIGITS) >= _MIN_DIGITS
-        and max(lengths, default=_MAX_DIGITS) <= _MAX_DIGITS
-    ):
-        # Some are not plain (formatted, or not numbers at all): only the plain ones are read.
-        plain = [position for position, d in enumerate(digits) if _PLAIN_DIGITS.fullmatch(d)]
-        found = shortcut_e164s([raws[position] for position in plain])
-        e164s: list[str | None] = [None] * len(raws)
-        for position, e164 in zip(plain, found, strict=True):
-            e164s[position] = e164
-        return e164s
-    # Every one is plain. When every one has its "+", each is its own E.164 form.
-    with_plus = len(joined) + len(raws) == sum(map(len, raws))
-    e164s = list(raws) if with_plus else ["+" + d for d in digits]
-    for position in _not_taken(digits):
-        e164s[position] = None
-    return e164s
-
-
 def dedup_key(phone: NormalizedPhone) -> str:
     """The key two recipients share exactly when WhatsApp would deliver to the same account."""
     return phone.wa_id
@@ -198,9 +153,9 @@ def _check_characters(raw: str, text: str, field: str) -> str:
         if problem:
             raise _invalid(raw, field, problem)
     digits = "".join(c for c in text if c.isdigit())
-    if len(digits) < _MIN_DIGITS:
+    if len(digits) < MIN_DIGITS:
         raise _invalid(raw, field, f"it is too short ({len(digits)} digits, at least 7)")
-    if len(digits) > _MAX_DIGITS:
+    if len(digits) > MAX_DIGITS:
         raise _invalid(raw, field, f"it is too long ({len(digits)} digits, E.164 allows 15)")
     return digits
 
@@ -223,7 +178,7 @@ def _character_problem(char: str, position: int) -> str | None:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class _Country:
+class Country:
     """What parsing and the length check need of one country code's metadata."""
 
     code: int
@@ -237,7 +192,7 @@ class _Country:
 
     def keeps(self, national: str) -> bool:
         """Whether ``phonenumbers.parse`` keeps ``national`` (what follows the code) unchanged."""
-        if len(national) < _MIN_NATIONAL_DIGITS or national[0] == "0":
+        if len(national) < MIN_NATIONAL_DIGITS or national[0] == "0":
             return False  # too short, or an Italian-style leading zero: phonenumbers decides
         if self.national_prefix is None:
             return True
@@ -249,7 +204,7 @@ class _Country:
 
 
 @cache  # a pure function of phonenumbers' static metadata, which it too loads lazily
-def _country(code: int) -> _Country | None:
+def country_of_code(code: int) -> Country | None:
     region = phonenumbers.region_code_for_country_code(code)
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
     if metadata is None:
@@ -260,9 +215,9 @@ def _country(code: int) -> _Country | None:
         phonenumbers.is_possible_number_with_reason(
             PhoneNumber(country_code=code, national_number=int("1" * max(length, 1)))
         )
-        for length in range(_MAX_NATIONAL_DIGITS + 1)
+        for length in range(MAX_NATIONAL_DIGITS + 1)
     )
-    return _Country(
+    return Country(
         code=code,
         prefix=str(code),
         national_prefix=re.compile(prefix) if prefix else None,
@@ -278,7 +233,7 @@ def _country(code: int) -> _Country | None:
 class _Number:
     """A parsed number: its country and its national significant number, leading zeros kept."""
 
-    country: _Country
+    country: Country
     national: str
     # Read back from its E.164 form it is itself (the shortcut's numbers are, by construction).
     stable: bool = False
@@ -327,7 +282,7 @@ def _international_or_national(
 def _shortcut(digits: str) -> str | None:
     """``+digits`` when the number is possible as typed and parsing would not change it."""
     code = _country_code(digits)
-    country = None if code is None else _country(code)
+    country = None if code is None else country_of_code(code)
     if country is None:
         return None
     national = digits[len(country.prefix) :]
@@ -339,7 +294,7 @@ def _shortcut(digits: str) -> str | None:
 def _international(digits: str) -> _Number | None:
     """What ``phonenumbers.parse("+" + digits)`` gives, or None where it raises."""
     code = _country_code(digits)
-    country = None if code is None else _country(code)
+    country = None if code is None else country_of_code(code)
     if country is not None:
         national = digits[len(country.prefix) :]
         if country.keeps(national):
@@ -350,7 +305,7 @@ def _international(digits: str) -> _Number | None:
 
 def _country_code(digits: str) -> int | None:
     """The country code ``digits`` start with, as phonenumbers finds it."""
-    return _CODE_OF_START.get(digits[:3])
+    return CODE_OF_START.get(digits[:3])
 
 
 def _parse_or_none(text: str, region: str | None) -> PhoneNumber | None:
@@ -361,7 +316,7 @@ def _parse_or_none(text: str, region: str | None) -> PhoneNumber | None:
 
 
 def _from_phonenumbers(number: PhoneNumber) -> _Number | None:
-    country = _country(number.country_code or 0)
+    country = country_of_code(number.country_code or 0)
     if country is None:
         return None
     return _Number(country=country, national=phonenumbers.national_significant_number(number))
@@ -441,127 +396,3 @@ def _invalid(raw: str, field: str, reason: str) -> InvalidPhoneNumber:
     shown = raw if len(raw) <= 40 else raw[:40] + "…"
     problem = f"invalid phone number {shown!r}: {reason}"
     return InvalidPhoneNumber(problem, field_errors={field: [problem]})
-
-
-# -- many plain numbers at once -------------------------------------------------------------------
-#
-# ``_shortcut`` takes ``digits`` exactly when: its first 3 digits start a country code whose
-# metadata exists; the national number (what follows the code) has a length the country calls
-# possible; and ``_Country.keeps`` it: it has 2 digits or more, does not start with 0, and the
-# country's national prefix pattern (if any) does not match a non-empty start of it (nor an empty
-# one that sets a group, for a country whose prefix rule rewrites). In a text of such digit
-# strings, one per line, ``_not_taken_pattern(code)`` matches (after the "\n" that starts its
-# line) every line of country ``code`` that the shortcut does NOT take, and every line of another
-# code; a line it does not match, the shortcut takes.
-#
-# Embedding a national prefix pattern P is exact when P reads nothing but the characters it
-# consumes: no anchors, lookarounds, back-references or inline flags (``_embeddable``, checked
-# on P's text; the few countries whose P fails it have every line matched, so that ``to_e164``
-# decides each one). Then at a line's start the regex engine tries P's paths in the same order
-# as ``P.match(national)`` does, and each path that succeeds on the national alone succeeds in
-# the joined text too. So P's first match on the national, if not empty, is found (the
-# lookbehind only refuses a match that consumed nothing: its last characters would be the
-# line's own "\n" and code). A path may also run past the end of the line, into the next one:
-# such a match is non-empty and means "not taken" for every line it touches; at worst it sends
-# a number the shortcut takes to ``to_e164``, which gives the same answer. An empty match of P
-# reads nothing, so whether one exists and which groups it sets is the same for every input:
-# ``P.match("")`` tells, once per country.
-
-
-def _not_taken(digits: Sequence[str]) -> list[int]:
-    """The positions in ``digits`` (each 7 to 15 ASCII digits) the shortcut does not take.
-
-    The regex is built for one country code, the first number's (a bulk's numbers are mostly of
-    one country); it matches the lines of any other code, which are read again with their own.
-    """
-    code = _CODE_OF_START.get(digits[0][:3])
-    matched = _matched_lines(digits, _not_taken_pattern(code))
-    others: dict[int | None, list[int]] = {}
-    for line in matched:
-        other = _CODE_OF_START.get(digits[line][:3])
-        if other != code:
-            others.setdefault(other, []).append(line)
-    if not others:
-        return matched
-    not_taken = set(matched)
-    for other, lines in others.items():
-        if other is not None:  # a number that starts with no country code is never taken
-            own = _matched_lines([digits[line] for line in lines], _not_taken_pattern(other))
-            not_taken.difference_update(lines)
-            not_taken.update(lines[position] for position in own)
-    return sorted(not_taken)
-
-
-def _matched_lines(digits: Sequence[str], pattern: re.Pattern[str]) -> list[int]:
-    """The positions of the lines of ``digits`` that ``pattern`` matches at their "\\n"."""
-    text = "\n" + "\n".join(digits) + "\n"
-    matches = [found.span() for found in pattern.finditer(text)]
-    if not matches:
-        return []
-    # Line i runs from its "\\n" at starts[i] to the next line's. A match marks every line it
-    # touches: one that ran into the next line hid that line's start from finditer.
-    starts = list(accumulate((len(d) + 1 for d in digits), initial=0))
-    line_at = dict(zip(starts, range(len(starts)), strict=True))
-    marked = []
-    for start, end in matches:
-        line = line_at[start]
-        marked.append(line)
-        while line + 1 < len(digits) and starts[line + 1] < end:
-            line += 1
-            marked.append(line)
-    return [line for line in marked if line < len(digits)]
-
-
-_FIRST_THREE = itemgetter(slice(0, 3))
-
-
-@cache  # a pure function of phonenumbers' static metadata: one regex per country code
-def _not_taken_pattern(code: int | None) -> re.Pattern[str]:
-    """Matches, at a line's "\\n", a line the shortcut does not take (see above), when the
-    line's country code is ``code``; and every line of another code."""
-    if code is None:
-        return re.compile("\n(?=[0-9])")
-    return re.compile(f"\n(?:{_country_not_taken(code)}|(?=[0-9])(?!{code}))")
-
-
-def _country_not_taken(code: int) -> str:
-    """The lines of country ``code`` that the shortcut does not take, as a regex."""
-    prefix = str(code)
-    country = _country(code)
-    if country is None:
-        return prefix
-    lengths = [
-        length
-        for length in range(_MIN_NATIONAL_DIGITS, _MAX_NATIONAL_DIGITS + 1)
-        if country.possibility[length] == ValidationResult.IS_POSSIBLE
-    ]
-    if not lengths:
-        return prefix
-    # Runs of lengths, as "[0-9]{10,11}": cheaper for the regex engine than one per length.
-    runs: list[list[int]] = []
-    for length in lengths:
-        if runs and runs[-1][1] == length - 1:
-            runs[-1][1] = length
-        else:
-            runs.append([length, length])
-    possible = "|".join(f"[0-9]{{{low},{high}}}" for low, high in runs)
-    not_taken = ["0", f"(?!(?:{possible})\n)"]
-    if country.national_prefix is not None:
-        if not _embeddable(country):
-            return prefix
-        not_taken.append(f"(?:{country.national_prefix.pattern})(?<!\n{prefix})")
-    return f"{prefix}(?:{'|'.join(not_taken)})"
-
-
-def _embeddable(country: _Country) -> bool:
-    """Whether ``country``'s national prefix pattern works the same inside a bigger regex."""
-    assert country.national_prefix is not None
-    pattern = country.national_prefix.pattern
-    if (
-        pattern.count("(?") != pattern.count("(?:")
-        or any(token in pattern for token in ("^", "$", "\\A", "\\Z", "\\b", "\\B"))
-        or re.search(r"\\[0-9]", pattern)
-    ):
-        return False
-    empty = country.national_prefix.match("")
-    return empty is None or not country.rewrites or empty.lastindex is None

@@ -25,7 +25,8 @@ from mindo_core.bulks.submission import (
     prepare_recipients_one_by_one,
 )
 from mindo_core.domain.errors import InvalidPhoneNumber
-from mindo_core.phones.e164 import shortcut_e164s, to_e164
+from mindo_core.phones.batch import shortcut_e164s
+from mindo_core.phones.e164 import to_e164
 from mindo_core.templating.model import TemplateSpec
 from mindo_core.templating.rules import FORBIDDEN_WHITESPACE
 from tests.edge_recipients import EdgeRecipient
