@@ -16,6 +16,7 @@ from mindo_cli.admin import register as register_admin_commands
 from mindo_cli.bulk_commands import register as register_bulk_commands
 from mindo_cli.errors import ErrorBoundary
 from mindo_cli.lifecycle import wait_for_stop_signal
+from mindo_cli.log_format import configure_logging
 from mindo_cli.operate import operator_settings
 from mindo_cli.secret_file import DATA_DIR, ensure_secret_key
 from mindo_cli.supervisor import ChildSpec, child_env, mindo_argv, run_children
@@ -42,10 +43,7 @@ def _settings() -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
 
 
 @app.command()
