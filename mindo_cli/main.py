@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from secrets import token_hex
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,11 +16,15 @@ from mindo_cli.admin import register as register_admin_commands
 from mindo_cli.bulk_commands import register as register_bulk_commands
 from mindo_cli.errors import ErrorBoundary
 from mindo_cli.lifecycle import wait_for_stop_signal
+from mindo_cli.log_format import configure_logging
 from mindo_cli.operate import operator_settings
 from mindo_cli.secret_file import DATA_DIR, ensure_secret_key
 from mindo_cli.supervisor import ChildSpec, child_env, mindo_argv, run_children
 from mindo_core.adapters.crypto import generate_secret
 from mindo_core.settings import Settings, split_address
+
+if TYPE_CHECKING:
+    from mindo_grpc.metrics import ServiceMetrics
 
 app = typer.Typer(
     help="Mindo: send WhatsApp Business template messages through Meta's Cloud API.",
@@ -39,10 +43,7 @@ def _settings() -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
 
 
 @app.command()
@@ -60,17 +61,41 @@ def serve(
 async def _serve(settings: Settings, demo: bool) -> None:
     from mindo_cli.demo import seed_demo
     from mindo_core.bootstrap import open_services
+    from mindo_grpc.metrics import start_metrics_server
     from mindo_grpc.server import start_grpc_server
 
-    async with open_services(settings) as services:
+    metrics = _service_metrics(settings)
+    async with open_services(settings, telemetry=metrics) as services:
         if demo:
             seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
             _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
         await services.bulk_engine.start()
         services.status_writer.start()
-        running = await start_grpc_server(services, settings.grpc_address)
+        interceptors = () if metrics is None else (metrics.interceptor(),)
+        running = await start_grpc_server(
+            services, settings.grpc_address, interceptors=interceptors
+        )
+        scraped = None
+        if metrics is not None and settings.metrics_address:
+            scraped = await start_metrics_server(
+                metrics,
+                settings.metrics_address,
+                pending_recipients=services.bulk_backlog.pending_recipients,
+            )
+            logging.getLogger(__name__).info("Metrics at %s/metrics", scraped.url)
         await wait_for_stop_signal()
         await running.stop()
+        if scraped is not None:
+            await scraped.stop()
+
+
+def _service_metrics(settings: Settings) -> ServiceMetrics | None:
+    """The service's metrics over a registry of their own, when MINDO_METRICS_ADDRESS asks."""
+    from prometheus_client import CollectorRegistry
+
+    from mindo_grpc.metrics import ServiceMetrics
+
+    return ServiceMetrics(CollectorRegistry()) if settings.metrics_address else None
 
 
 def _print_demo_banner(settings: Settings, key: str, numbers: tuple[str, ...]) -> None:

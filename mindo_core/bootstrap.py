@@ -14,6 +14,7 @@ from mindo_core.access.request_limits import KeyRateLimiter, RequestLimit
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.meta.observed import ObservedMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import InvalidRequest
@@ -22,8 +23,10 @@ from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.stores import Stores
+from mindo_core.ports.telemetry import SendTelemetry
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
+from mindo_core.services.bulk_backlog import BulkBacklog
 from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_info import BusinessInfoQuery
 from mindo_core.services.business_overview import BusinessOverviewQuery
@@ -72,6 +75,7 @@ class Services:
     # Applies parked statuses in the background once started (``mindo serve`` starts it).
     status_writer: StatusWriter
     contact_lookup: ContactLookup
+    bulk_backlog: BulkBacklog
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,6 +139,7 @@ def wire(
         ingest_webhook=_ingest_webhook(ports, statuses, engine, settings, meta_app_secret),
         status_writer=statuses,
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
+        bulk_backlog=BulkBacklog(bulks=stores.bulks),
     )
 
 
@@ -245,18 +250,23 @@ def _ingest_webhook(
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Migrates the database, connects the store and builds the Meta client."""
+async def open_services(
+    settings: Settings, *, telemetry: SendTelemetry | None = None
+) -> AsyncIterator[Services]:
+    """Migrates the database, connects the store and builds the Meta client; with
+    ``telemetry``, every send to Meta is reported to it."""
     cipher = _cipher(settings)
     await asyncio.to_thread(upgrade_database, settings.database_url)
     stores = await open_stores(settings.database_url)
-    meta = AiohttpMetaGateway(
+    meta: MetaGateway = AiohttpMetaGateway(
         base_url=settings.meta_base_url,
         api_version=settings.meta_api_version,
         total_timeout=settings.meta_timeout_seconds,
         send_timeout=settings.meta_send_timeout_seconds,
         list_timeout=settings.meta_list_timeout_seconds,
     )
+    if telemetry is not None:
+        meta = ObservedMetaGateway(inner=meta, telemetry=telemetry)
     try:
         limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)
         services = wire(

@@ -17,6 +17,8 @@
 | MINDO_KEY_RATE_LIMIT     | 100                             | requests/s per API key (0: off)    |
 | MINDO_KEY_RATE_BURST     | 200                             | requests a key may make at once    |
 | MINDO_META_APP_SECRET    | (none: webhook POSTs refused)   | checks Meta's webhook signatures   |
+| MINDO_METRICS_ADDRESS    | (none: no metrics server)       | HOST:PORT of the service's /metrics|
+| MINDO_LOG_FORMAT         | text                            | text, or json: one object a line   |
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class Settings:
     key_rate_burst: int = 200
     # The Meta app's secret: every webhook POST is signed with it (X-Hub-Signature-256).
     meta_app_secret: str = field(default="", repr=False)
+    # Where `mindo serve` answers Prometheus' scrapes; None: it does not.
+    metrics_address: str | None = None
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -74,6 +79,8 @@ class Settings:
             ),
             # As it is, untrimmed: the bridge reads the same variable, and must sign alike.
             meta_app_secret=env.get("MINDO_META_APP_SECRET", ""),
+            metrics_address=get("MINDO_METRICS_ADDRESS", "") or None,
+            log_format=_log_format(get("MINDO_LOG_FORMAT", defaults.log_format)),
             key_rate_burst=int(
                 _non_negative_float(
                     get("MINDO_KEY_RATE_BURST", str(defaults.key_rate_burst)),
@@ -81,6 +88,16 @@ class Settings:
                 )
             ),
         )
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(raw: str) -> str:
+    value = raw.lower()
+    if value not in LOG_FORMATS:
+        raise InvalidRequest.for_field("MINDO_LOG_FORMAT", f"must be text or json, got {raw!r}")
+    return value
 
 
 def _non_negative_float(raw: str, name: str) -> float:

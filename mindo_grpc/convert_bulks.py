@@ -110,6 +110,9 @@ def bulk_message(recipient: BulkRecipient) -> pb.BulkMessage:
         delivered_at=timestamp(recipient.delivered_at),
         read_at=timestamp(recipient.read_at),
         error_message=recipient.error_message or "",
+        position=recipient.position,
+        error_code=recipient.error_code,
+        failed_at=timestamp(recipient.failed_at),
     )
 
 

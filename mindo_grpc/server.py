@@ -7,6 +7,7 @@ server stops accepting calls and lets running ones finish within the grace perio
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -45,9 +46,14 @@ class RunningGrpcServer:
         await self.server.stop(grace_seconds)
 
 
-async def start_grpc_server(services: Services, address: str) -> RunningGrpcServer:
+async def start_grpc_server(
+    services: Services,
+    address: str,
+    *,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+) -> RunningGrpcServer:
     """Listens on ``address`` (HOST:PORT; port 0 picks a free one) and starts serving."""
-    server = grpc.aio.server(options=MESSAGE_SIZE_OPTIONS)
+    server = grpc.aio.server(options=MESSAGE_SIZE_OPTIONS, interceptors=interceptors)
     mindo_pb2_grpc.add_MindoServicer_to_server(MindoServicer(services), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

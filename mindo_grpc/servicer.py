@@ -76,6 +76,18 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
             count=page.count, results=[convert_bulks.bulk_message(r) for r in page.items]
         )
 
+    @server_stream("read")
+    async def ExportBulkMessages(
+        self, request: pb.ExportBulkMessagesRequest, principal: Principal
+    ) -> AsyncIterator[pb.BulkMessage]:
+        recipients = self.services.bulk_queries.export(
+            principal,
+            request.bulk_send_id,
+            status=convert_bulks.recipient_status_filter(request.status),
+        )
+        async for recipient in recipients:
+            yield convert_bulks.bulk_message(recipient)
+
     @unary("send")
     async def CancelBulk(self, request: pb.CancelBulkRequest, principal: Principal) -> pb.Bulk:
         view = await self.services.bulk_queries.cancel(principal, request.bulk_send_id)

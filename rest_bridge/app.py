@@ -14,8 +14,10 @@ import os
 from dataclasses import dataclass
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from rest_bridge.access_log import PathOnlyAccessLogger
+from rest_bridge.metrics import METRICS, BridgeMetrics
 from rest_bridge.middleware import json_errors
 from rest_bridge.openapi import build_document
 from rest_bridge.routes import ROUTES, Route
@@ -64,14 +66,20 @@ def build_app(
     rpc_timeout_seconds: float = DEFAULT_RPC_TIMEOUT_SECONDS,
     webhook_secrets: WebhookSecrets | None = None,
     limits: ConnectionLimits | None = None,
+    metrics: BridgeMetrics | None = None,
 ) -> web.Application:
     """The application for the service at ``grpc_target`` (``host:port``).
 
-    ``webhook_secrets`` defaults to ``MINDO_META_VERIFY_TOKEN`` and ``MINDO_META_APP_SECRET``.
+    ``webhook_secrets`` defaults to ``MINDO_META_VERIFY_TOKEN`` and ``MINDO_META_APP_SECRET``;
+    ``metrics`` to a registry of the application's own.
     """
     # As the application's handler args, the limits hold however it is served (runner, run_app).
     handler_args = (limits or ConnectionLimits()).handler_args()
-    app = web.Application(middlewares=[json_errors], handler_args=handler_args)
+    if metrics is None:
+        metrics = BridgeMetrics(CollectorRegistry())
+    # Metrics outermost: they see the status json_errors answers with.
+    app = web.Application(middlewares=[metrics.middleware, json_errors], handler_args=handler_args)
+    app[METRICS] = metrics
     app.cleanup_ctx.append(channel_context(grpc_target, rpc_timeout_seconds))
     app.cleanup_ctx.append(forwarder_context)
     if webhook_secrets is None:
@@ -108,6 +116,7 @@ async def start_bridge(
     rpc_timeout_seconds: float = DEFAULT_RPC_TIMEOUT_SECONDS,
     webhook_secrets: WebhookSecrets | None = None,
     limits: ConnectionLimits | None = None,
+    metrics: BridgeMetrics | None = None,
 ) -> RunningBridge:
     """Serves the bridge in the running event loop; ``port=0`` picks a free port."""
     app = build_app(
@@ -115,6 +124,7 @@ async def start_bridge(
         rpc_timeout_seconds=rpc_timeout_seconds,
         webhook_secrets=webhook_secrets,
         limits=limits,
+        metrics=metrics,
     )
     app[WEBHOOK_SECRETS].warn_when_missing()
     runner = web.AppRunner(app, access_log_class=PathOnlyAccessLogger)

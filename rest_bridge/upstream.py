@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -42,6 +42,28 @@ class Upstream:
             return await method(message, metadata=metadata, timeout=self.timeout_seconds)
         except grpc.aio.AioRpcError as error:
             raise api_error(from_rpc_error(error), request_fields=request_fields) from None
+
+    async def stream(
+        self,
+        method: grpc.aio.UnaryStreamMultiCallable[Request, Response],
+        message: Request,
+        *,
+        api_key: str,
+        request_fields: tuple[str, ...] = (),
+    ) -> AsyncGenerator[Response, None]:
+        """The items of a server-streaming ``method(message)``; a failure raises its HTTP answer.
+
+        No deadline for the whole stream (a large export takes as long as it takes); a caller
+        that goes away cancels it.
+        """
+        call = method(message, metadata=(("x-api-key", api_key),))
+        try:
+            async for item in call:
+                yield item
+        except grpc.aio.AioRpcError as error:
+            raise api_error(from_rpc_error(error), request_fields=request_fields) from None
+        finally:
+            call.cancel()
 
 
 UPSTREAM = web.AppKey("mindo_upstream", Upstream)

@@ -20,6 +20,7 @@ Pausing a bulk that is over, or resuming one that is not PAUSED, is ``FailedPrec
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -49,6 +50,8 @@ from mindo_core.throughput.pacing import SendTiming
 __all__ = ["MAX_PAGE_SIZE", "BulkQueries", "BulkView", "page_window", "parse_bulk_id"]
 
 MAX_PAGE_SIZE: Final = 100
+# Recipients read per query by an export (bounded memory, few queries).
+EXPORT_BATCH: Final = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +114,27 @@ class BulkQueries:
         return await self._bulks.list_bulk_recipients(
             principal.organisation.id, bulk.id, status=status, offset=offset, limit=limit
         )
+
+    async def export(
+        self, principal: Principal, bulk_id: str, *, status: RecipientStatus | None
+    ) -> AsyncIterator[BulkRecipient]:
+        """Every recipient of the bulk in position order, read ``EXPORT_BATCH`` at a time.
+
+        A bulk's recipients are fixed at submission and listed by position, so consecutive
+        windows neither skip nor repeat one while statuses change (a ``status`` filter may, as
+        recipients move in and out of it during the export).
+        """
+        bulk = await self._owned(principal, bulk_id)
+        offset = 0
+        while True:
+            batch = await self._bulks.list_bulk_recipients(
+                principal.organisation.id, bulk.id, status=status, offset=offset, limit=EXPORT_BATCH
+            )
+            for recipient in batch.items:
+                yield recipient
+            if len(batch.items) < EXPORT_BATCH:
+                return
+            offset += EXPORT_BATCH
 
     async def cancel(self, principal: Principal, bulk_id: str) -> BulkView:
         bulk = await self._owned(principal, bulk_id)

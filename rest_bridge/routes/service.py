@@ -1,4 +1,5 @@
-"""Routes about the bridge itself: liveness and the OpenAPI document. No authentication."""
+"""Routes about the bridge itself: liveness, the OpenAPI document and Prometheus' metrics. No
+authentication."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from rest_bridge import openapi
+from rest_bridge.metrics import METRICS
+from rest_bridge.metrics import PATH as METRICS_PATH
 from rest_bridge.problems import json_response
 from rest_bridge.routes.spec import Route
 
@@ -24,6 +27,29 @@ async def openapi_document(request: web.Request) -> web.Response:
 async def health(_request: web.Request) -> web.Response:
     # Liveness of the bridge only: the gRPC channel reconnects on its own.
     return json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return request.app[METRICS].exposition()
+
+
+METRICS_OPERATION = {
+    "operationId": "metrics",
+    "summary": "Prometheus metrics of the bridge.",
+    "description": (
+        "Prometheus' text format: mindo_bridge_request_seconds (latency, by method and route "
+        "pattern) and mindo_bridge_responses_total (by method, route pattern and status). No "
+        "personal data; expose it to your monitoring only (docs/operations.md)."
+    ),
+    "security": openapi.NO_AUTH,
+    "responses": {
+        "200": {
+            "description": "The metrics.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **openapi.common_error_responses(calls_service=False),
+    },
+}
 
 
 def _operation(operation_id: str, summary: str, example: object) -> dict[str, object]:
@@ -51,4 +77,5 @@ ROUTES = (
         handler=health,
         operation=_operation("health", "The bridge is up.", {"status": "ok"}),
     ),
+    Route(method="GET", path=METRICS_PATH, handler=metrics, operation=METRICS_OPERATION),
 )

@@ -16,6 +16,7 @@ from mindo_cli.demo import seed_demo
 from mindo_core.bootstrap import Services, open_services
 from mindo_core.settings import Settings
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
+from mindo_grpc.metrics import ServiceMetrics
 from mindo_grpc.server import RunningGrpcServer, start_grpc_server
 from mindo_sandbox.config import SandboxConfig
 from mindo_sandbox.server import RunningSandbox, start_sandbox
@@ -59,7 +60,11 @@ class RealStack:
 
 
 @asynccontextmanager
-async def real_stack(workdir: Path, **settings_overrides: Any) -> AsyncIterator[RealStack]:
+async def real_stack(
+    workdir: Path, *, metrics: ServiceMetrics | None = None, **settings_overrides: Any
+) -> AsyncIterator[RealStack]:
+    """``metrics``: the service reports its sends to them and times its RPCs, as under
+    ``MINDO_METRICS_ADDRESS``."""
     sandbox = await start_sandbox(SandboxConfig.demo())
     database = workdir / "mindo.db"
     settings = Settings(
@@ -70,9 +75,10 @@ async def real_stack(workdir: Path, **settings_overrides: Any) -> AsyncIterator[
         **{"meta_app_secret": APP_SECRET, **settings_overrides},
     )
     try:
-        async with open_services(settings) as services:
+        async with open_services(settings, telemetry=metrics) as services:
             seeded = await seed_demo(services, pinned_key=DEMO_KEY)
-            server = await start_grpc_server(services, "127.0.0.1:0")
+            interceptors = () if metrics is None else (metrics.interceptor(),)
+            server = await start_grpc_server(services, "127.0.0.1:0", interceptors=interceptors)
             secrets = WebhookSecrets(verify_token=VERIFY_TOKEN, app_secret=APP_SECRET)
             bridge = await start_bridge(server.target, "127.0.0.1", 0, webhook_secrets=secrets)
             channel = grpc.aio.insecure_channel(server.target)

@@ -10,6 +10,7 @@ import pytest
 from mindo_core.domain.clock import FixedClock
 from mindo_core.domain.errors import BulkNotFound, FailedPrecondition, InvalidRequest, NotFound
 from mindo_core.ports.bulks import BulkFilter
+from mindo_core.services.bulk_queries import EXPORT_BATCH
 from tests.bulk_fakes import BulkWorld, bulk_world, tenant
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -132,6 +133,27 @@ async def test_messages_are_listed_in_submission_order_and_filtered_by_status(
     assert page.count == 5
     assert [r.position for r in page.items] == [2, 3]
     assert failed.count == 0
+
+
+async def test_an_export_reads_every_recipient_in_order_across_its_batches(
+    world: BulkWorld,
+) -> None:
+    bulk = await world.submit(EXPORT_BATCH * 2 + 3)
+    queries = world.services.bulk_queries
+
+    exported = [r async for r in queries.export(world.principal, bulk.id, status=None)]
+    failed = [r async for r in queries.export(world.principal, bulk.id, status="failed")]
+
+    assert [r.position for r in exported] == list(range(EXPORT_BATCH * 2 + 3))
+    assert failed == []
+
+
+async def test_an_export_of_another_organisations_bulk_is_not_found(world: BulkWorld) -> None:
+    bulk = await world.submit(2)
+    stranger = await tenant(world.services, "Stranger", connect=False)
+
+    with pytest.raises(BulkNotFound):
+        await anext(world.services.bulk_queries.export(stranger, bulk.id, status=None))
 
 
 async def test_cancelling_a_queued_bulk_cancels_every_recipient(world: BulkWorld) -> None:

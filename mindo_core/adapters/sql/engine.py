@@ -1,5 +1,9 @@
 """Engines for both backends, set up the same way for the service and for migrations.
 
+No SQL parameter reaches a log line (they hold phones, template variables and key hashes):
+SQLAlchemy is told to hide them (``hide_parameters``, also in its errors' text), and aiosqlite,
+whose DEBUG lines print each call with its arguments, logs from INFO up.
+
 SQLite gets, on every new connection: WAL (readers do not block the writer), foreign keys
 enforced (off by default in SQLite) and a busy timeout (a writer waits for the lock instead of
 failing at once). The directory of the database file is created if needed.
@@ -9,6 +13,7 @@ Nothing here is a singleton and nothing connects before it is asked to.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -20,6 +25,7 @@ SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 
 def make_async_engine(raw_url: str) -> AsyncEngine:
+    _quiet_driver_debug()
     engine = create_async_engine(database_url(raw_url), **_engine_options(raw_url))
     _prepare(raw_url, engine.sync_engine, foreign_keys=True)
     return engine
@@ -36,8 +42,14 @@ def make_sync_engine(raw_url: str, *, foreign_keys: bool = True) -> Engine:
 def _engine_options(raw_url: str) -> dict[str, Any]:
     if backend_of(raw_url) == "postgresql":
         # A connection dropped by a server restart is noticed before it is handed out.
-        return {"pool_pre_ping": True}
-    return {}
+        return {"pool_pre_ping": True, "hide_parameters": True}
+    return {"hide_parameters": True}
+
+
+def _quiet_driver_debug() -> None:
+    driver = logging.getLogger("aiosqlite")
+    if driver.level < logging.INFO:  # NOTSET included: it would follow the root down
+        driver.setLevel(logging.INFO)
 
 
 def _prepare(raw_url: str, engine: Engine, *, foreign_keys: bool) -> None:

@@ -1,0 +1,177 @@
+"""The service's Prometheus metrics, kept at the edge: the core reports sends through its
+``SendTelemetry`` port, a gRPC interceptor times every RPC, and a small HTTP server answers
+Prometheus' scrapes at ``GET /metrics`` on ``MINDO_METRICS_ADDRESS`` (off by default).
+
+The registry is created by whoever runs the service (``mindo serve``) and passed in, never
+prometheus_client's global default; labels come from bounded sets (outcomes, Meta's codes,
+registered RPC names).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import grpc
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from mindo_core.ports.telemetry import SendOutcome
+
+PATH: Final = "/metrics"
+NO_CODE: Final = ""
+
+
+class ServiceMetrics:
+    """Every metric of the service, over one registry; a ``SendTelemetry`` for the core."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.sends = Counter(
+            "mindo_meta_sends",
+            "Calls to Meta's send endpoint (single sends and bulk recipients) by outcome "
+            "(accepted, refused, unavailable, unknown) and Meta's error code (empty if none).",
+            ("outcome", "meta_code"),
+            registry=registry,
+        )
+        self.send_seconds = Histogram(
+            "mindo_meta_send_seconds",
+            "Time of one call to Meta's send endpoint.",
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "mindo_bulk_recipients_pending",
+            "Recipients not sent yet of the bulks that run (QUEUED or PROCESSING), at scrape.",
+            registry=registry,
+        )
+        self.rpc_seconds = Histogram(
+            "mindo_grpc_request_seconds",
+            "Time to answer a gRPC call (a streaming one: until its stream ends), by method.",
+            ("method",),
+            registry=registry,
+        )
+        self.rpcs = Counter(
+            "mindo_grpc_requests",
+            "gRPC calls by method and status code.",
+            ("method", "code"),
+            registry=registry,
+        )
+
+    def meta_send_finished(
+        self, *, outcome: SendOutcome, meta_code: int | None, seconds: float
+    ) -> None:
+        code = NO_CODE if meta_code is None else str(meta_code)
+        self.sends.labels(outcome, code).inc()
+        self.send_seconds.observe(seconds)
+
+    def interceptor(self) -> grpc.aio.ServerInterceptor:
+        return _RpcTiming(self)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _RpcTiming(grpc.aio.ServerInterceptor):
+    """Times each RPC's handler and counts it by the status it ended with."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:  # no such method: gRPC answers UNIMPLEMENTED, nothing to label
+            return None
+        method = handler_call_details.method.rpartition("/")[2]
+        # gRPC's handlers are named tuples; a changed copy keeps every other field.
+        named: Any = handler
+        if handler.unary_unary is not None:
+            timed: grpc.RpcMethodHandler[Any, Any] = named._replace(
+                unary_unary=self._unary(method, handler.unary_unary)
+            )
+            return timed
+        if handler.unary_stream is not None:
+            streamed: grpc.RpcMethodHandler[Any, Any] = named._replace(
+                unary_stream=self._stream(method, handler.unary_stream)
+            )
+            return streamed
+        return handler  # Mindo has no client-streaming RPC
+
+    def _unary(self, method: str, behaviour: Any) -> Any:
+        async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started = time.perf_counter()
+            try:
+                return await behaviour(request, context)
+            finally:
+                self._observe(method, context, started)
+
+        return timed
+
+    def _stream(self, method: str, behaviour: Any) -> Any:
+        async def timed(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            try:
+                async for item in behaviour(request, context):
+                    yield item
+            finally:
+                self._observe(method, context, started)
+
+        return timed
+
+    def _observe(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any], started: float
+    ) -> None:
+        self._metrics.rpc_seconds.labels(method).observe(time.perf_counter() - started)
+        code = context.code()  # set by an abort; None when the handler returned normally
+        name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+        self._metrics.rpcs.labels(method, name).inc()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunningMetricsServer:
+    url: str
+    runner: web.AppRunner
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_metrics_server(
+    metrics: ServiceMetrics,
+    address: str,
+    *,
+    pending_recipients: Callable[[], Awaitable[int]],
+) -> RunningMetricsServer:
+    """Answers ``GET /metrics`` on ``address`` (HOST:PORT; port 0 picks a free one)."""
+
+    async def scrape(request: web.Request) -> web.Response:
+        del request
+        metrics.pending.set(await pending_recipients())
+        response = web.Response(body=metrics.exposition())
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    app = web.Application()
+    app.router.add_get(PATH, scrape)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        await web.TCPSite(runner, host, int(port)).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound = int(runner.addresses[0][1])
+    url_host = f"[{host}]" if ":" in host else host
+    return RunningMetricsServer(url=f"http://{url_host}:{bound}", runner=runner)
