@@ -20,6 +20,7 @@ from rest_bridge.fields import CharField, Schema
 from rest_bridge.inputs import validated_body
 from rest_bridge.problems import ApiError, json_response
 from rest_bridge.recipients import MAX_RECIPIENTS, Recipients, RecipientsField
+from rest_bridge.routes.send import IDEMPOTENCY_HEADER, idempotency_key_of
 from rest_bridge.routes.spec import Route
 from rest_bridge.template_fields import sender_and_template
 from rest_bridge.upstream import upstream
@@ -73,8 +74,12 @@ async def send_bulk(request: web.Request) -> web.Response:
         request, SCHEMA, api_key=key, scope=SCOPE, max_bytes=MAX_BODY_BYTES, rule=_has_recipients
     )
     service = upstream(request)
+    message = to_request(body)
+    idempotency_key = idempotency_key_of(request)
+    if idempotency_key is not None:
+        message.idempotency_key = idempotency_key
     reply = await service.call(
-        service.stub.SendBulk, to_request(body), api_key=key, request_fields=SCHEMA.names
+        service.stub.SendBulk, message, api_key=key, request_fields=SCHEMA.names
     )
     return json_response(accepted(reply), status=202)
 
@@ -152,6 +157,23 @@ _NOT_FOUND = {
     "Number not found": {"error": "Numero de WhatsApp con ID '813497231850626' no encontrado"},
 }
 
+_CONFLICT = {
+    "Key reused": {
+        "error": (
+            "This Idempotency-Key was used in the last 24 hours with a different request: "
+            "use a new key for a new request"
+        ),
+        "code": "idempotency_key_reused",
+    },
+    "Key in flight": {
+        "error": (
+            "The first request with this Idempotency-Key is still being processed; "
+            "retry shortly to read its answer"
+        ),
+        "code": "idempotency_key_in_flight",
+    },
+}
+
 _TOO_LARGE = openapi.response(
     "The body exceeds 64 MiB (this route's limit).",
     openapi.ref("CodedError"),
@@ -175,6 +197,22 @@ OPERATION = {
         "beyond the room are sent as the window frees up. Authentication is checked before "
         "the body."
     ),
+    "parameters": [
+        {
+            "name": IDEMPOTENCY_HEADER,
+            "in": "header",
+            "required": False,
+            "description": (
+                "Makes the submit safe to retry. The same key with the same body within 24 "
+                "hours answers the first 202 again (the same bulk_send_id) and makes one bulk, "
+                "even for requests racing each other; the same key with another body (or a key "
+                "used for a single send) is a 409 idempotency_key_reused. A refused submit (a "
+                "4xx) does not use the key up. Keys are per organisation and stored hashed."
+            ),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "example": "newsletter-2025-11-17",
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -202,6 +240,12 @@ OPERATION = {
         ),
         "404": openapi.response(
             "No such template or phone number.", openapi.ref("Error"), _NOT_FOUND
+        ),
+        "409": openapi.response(
+            "The Idempotency-Key belongs to another request, or its first request still runs "
+            "in another process (with Retry-After).",
+            openapi.ref("CodedError"),
+            _CONFLICT,
         ),
         "413": _TOO_LARGE,
         "415": {"$ref": "#/components/responses/UnsupportedMediaType"},

@@ -214,6 +214,7 @@ async def test_a_submission_wakes_the_engine_once() -> None:
         accounts=world.stores.accounts,
         templates=world.stores.templates,
         bulks=world.stores.bulks,
+        idempotency=world.stores.idempotency,
         clock=world.clock,
         waker=waker,
     )

@@ -275,6 +275,8 @@ class IdempotencyKeyRow(Table, table=True):
     sent_at: datetime | None = _timestamp(nullable=True)
     error_code: int | None = Field(default=None, nullable=True)
     error_message: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    # An accepted bulk's answer (``SettledKey.answer``): short JSON, no personal data.
+    answer: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
 
 
 class ParkedStatusRow(Table, table=True):

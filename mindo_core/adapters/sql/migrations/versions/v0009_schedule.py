@@ -1,0 +1,27 @@
+"""Idempotent bulk submits: an accepted bulk's answer kept with its idempotency key.
+
+Revision ID: 0009_schedule
+Revises: 0008
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009_schedule"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("idempotency_keys") as batch:
+        batch.add_column(sa.Column("answer", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("idempotency_keys") as batch:
+        batch.drop_column("answer")
