@@ -33,6 +33,7 @@ def submit_command(request: pb.SendBulkRequest) -> SubmitBulkCommand:
         # would cost more than checking them.
         recipients=request.recipients,
         idempotency=_idempotency(request),
+        send_at=request.send_at if request.HasField("send_at") else None,
     )
 
 
@@ -58,7 +59,7 @@ def submitted(result: SubmittedBulk) -> pb.SendBulkResponse:
     return pb.SendBulkResponse(
         bulk_send_id=bulk.id,
         task_id=bulk.task_id,
-        status="queued",
+        status="queued" if bulk.send_at is None else "scheduled",
         template_name=bulk.template_name,
         total_recipients=bulk.total_recipients,
         unique_recipients=bulk.counters.total,
@@ -79,6 +80,7 @@ def submitted(result: SubmittedBulk) -> pb.SendBulkResponse:
             quota_total=_or_unlimited(quota.quota_total),
             tier=quota.tier,
         ),
+        send_at=timestamp(bulk.send_at),
     )
 
 
@@ -113,6 +115,7 @@ def bulk(view: BulkView) -> pb.Bulk:
         completed_at=timestamp(b.completed_at),
         created_at=timestamp(b.created_at),
         stop_reason=b.stop_reason or "",
+        send_at=timestamp(b.send_at),
     )
 
 

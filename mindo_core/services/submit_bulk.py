@@ -13,6 +13,12 @@ Checks, in order (the first failure is the answer, and nothing is stored):
 4. the pacing ("max", "tier" or a cap from 0.01 messages/s to the number's throughput;
    ``InvalidRequest`` on ``pacing``, naming the range).
 
+Schedule. With ``send_at`` (``bulks.schedule``: now to 30 days ahead) the bulk is stored
+SCHEDULED and the engine starts it then (``BulkStore.start_scheduled``). Its quota is planned
+and its estimate counted from ``send_at``: the window as it will be then (entries expired by
+then are not counted; messages sent meanwhile cannot be foreseen), and ``estimated_time_minutes``
+is the time from ``send_at`` until the bulk is complete.
+
 Quota. The portfolio's rolling 24 h window (every message of the organisation, single and bulk)
 is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk that does not
 fit is still accepted (``can_send`` false): the recipients beyond the room get ``not_before``,
@@ -46,6 +52,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mindo_core.bulks.model import Bulk, BulkId
+from mindo_core.bulks.schedule import parse_send_at
 from mindo_core.bulks.submission import PreparedBulk, SubmittedRecipient, prepare_recipients
 from mindo_core.domain.accounts import (
     BusinessAccountId,
@@ -100,6 +107,8 @@ class SubmitBulkCommand:
     language: str = DEFAULT_LANGUAGE
     pacing: str | None = None
     idempotency: BulkIdempotency | None = None
+    # ISO 8601 with a UTC offset: when the bulk starts (None: at once).
+    send_at: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,13 +241,16 @@ class SubmitBulk:
         throughput = self._timing.throughput(number.throughput_level)
         pacing = check_cap(parse_pacing(command.pacing), throughput=throughput)
         now = self._clock.now()
-        window = await self._bulks.recipient_window(organisation_id, now - QUOTA_WINDOW)
+        send_at = None if command.send_at is None else parse_send_at(command.send_at, now=now)
+        # A scheduled bulk is planned as the quota and the estimate will be when it starts.
+        start = now if send_at is None else send_at
+        window = await self._bulks.recipient_window(organisation_id, start - QUOTA_WINDOW)
         plan = plan_quota(
             tier_or_default(number.messaging_limit_tier),
             already_messaged=window,
             window_entries=list(window.values()),
             candidates=prepared.wa_ids(),
-            now=now,
+            now=start,
         )
         sharers = await self._sharers(number)
         new_bulk = NewBulk(
@@ -250,10 +262,11 @@ class SubmitBulk:
             pacing=str(pacing),
             total_recipients=prepared.total_recipients,
             estimated_time_minutes=estimate_minutes(
-                number, pacing, plan, prepared, now, timing=self._timing, sharers=sharers
+                number, pacing, plan, prepared, start, timing=self._timing, sharers=sharers
             ),
             created_at=now,
             created_by=principal.api_key.id,
+            send_at=send_at,
         )
         # Streamed into the store: the rows are made as they are written.
         bulk = await self._bulks.create_bulk(new_bulk, _chunks(prepared, plan, window))

@@ -64,6 +64,16 @@ SCHEMA = Schema(
                 "shared with the Business app); outside that range: 400 naming the range."
             ),
         ),
+        "send_at": CharField(
+            max_length=64,
+            required=False,
+            description=(
+                "Not in Mindo's documentation. When to start: ISO 8601 with a UTC offset, such "
+                'as "2025-11-17T09:00:00-03:00" or "…Z", from now to 30 days ahead (else 400 on '
+                'send_at). The bulk is SCHEDULED until then (status "scheduled" in the 202); '
+                "its quota and estimate are planned from then. Omitted: it starts at once."
+            ),
+        ),
     }
 )
 
@@ -97,6 +107,8 @@ def to_request(body: dict[str, object]) -> mindo_pb2.SendBulkRequest:
     request.language = str(body["language"])
     if "pacing" in body:
         request.pacing = str(body["pacing"])
+    if "send_at" in body:
+        request.send_at = str(body["send_at"])
     return request
 
 

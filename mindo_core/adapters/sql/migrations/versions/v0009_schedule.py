@@ -1,4 +1,4 @@
-"""Idempotent bulk submits: an accepted bulk's answer kept with its idempotency key.
+"""Campaign control: an accepted bulk's answer kept with its idempotency key; a bulk's send_at.
 
 Revision ID: 0009_schedule
 Revises: 0008
@@ -20,8 +20,13 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("idempotency_keys") as batch:
         batch.add_column(sa.Column("answer", sa.Text(), nullable=True))
+    with op.batch_alter_table("bulks") as batch:
+        # UTCDateTime in the models: timestamptz on PostgreSQL, naive UTC text on SQLite.
+        batch.add_column(sa.Column("send_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("bulks") as batch:
+        batch.drop_column("send_at")
     with op.batch_alter_table("idempotency_keys") as batch:
         batch.drop_column("answer")
