@@ -157,6 +157,9 @@ _BAD_REQUEST = {
         "code": "too_many_recipients",
     },
     "Template not approved": {"error": "Template 'welcome_message' no tiene estado APPROVED"},
+    "Invalid send_at": {
+        "send_at": ["2025-11-16T21:00:00Z is in the past (now: 2025-11-16T21:30:00Z)"]
+    },
     "Invalid pacing": {
         "pacing": ["'fast' is not 'max', 'tier' or a number of messages per second"]
     },
