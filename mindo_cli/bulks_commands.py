@@ -39,7 +39,8 @@ def bulks_list(
     status: Annotated[
         str | None,
         typer.Option(
-            "--status", help="QUEUED, PROCESSING, COMPLETED, PARTIAL, FAILED or CANCELLED."
+            "--status",
+            help="SCHEDULED, QUEUED, PROCESSING, PAUSED, COMPLETED, PARTIAL, FAILED or CANCELLED.",
         ),
     ] = None,
     page: Annotated[int, typer.Option("--page", min=1, help="Which page, from 1.")] = 1,

@@ -222,6 +222,7 @@ def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) ->
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
+        idempotency=ports.stores.idempotency,
         clock=ports.clock,
         waker=engine,
         timing=_timing(settings),

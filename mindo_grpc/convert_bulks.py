@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 from mindo_core.bulks.model import (
@@ -17,7 +18,7 @@ from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE
 from mindo_core.services.bulk_queries import BulkView
-from mindo_core.services.submit_bulk import SubmitBulkCommand, SubmittedBulk
+from mindo_core.services.submit_bulk import BulkIdempotency, SubmitBulkCommand, SubmittedBulk
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.convert import UNLIMITED, timestamp
 
@@ -31,7 +32,24 @@ def submit_command(request: pb.SendBulkRequest) -> SubmitBulkCommand:
         # As they are: a BulkRecipient is a SubmittedRecipient, and copying 100,000 of them
         # would cost more than checking them.
         recipients=request.recipients,
+        idempotency=_idempotency(request),
+        send_at=request.send_at if request.HasField("send_at") else None,
     )
+
+
+def _idempotency(request: pb.SendBulkRequest) -> BulkIdempotency | None:
+    if not request.HasField("idempotency_key"):
+        return None
+    return BulkIdempotency(
+        key=request.idempotency_key, request_fingerprint=request_fingerprint(request)
+    )
+
+
+def request_fingerprint(request: pb.SendBulkRequest) -> str:
+    """SHA-256 of the request's deterministic wire bytes (maps sorted): the same request, the
+    same digest, at C speed. The key is in the bytes too, which changes nothing: fingerprints
+    are only compared between requests with the same key."""
+    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
 
 def submitted(result: SubmittedBulk) -> pb.SendBulkResponse:
@@ -41,7 +59,7 @@ def submitted(result: SubmittedBulk) -> pb.SendBulkResponse:
     return pb.SendBulkResponse(
         bulk_send_id=bulk.id,
         task_id=bulk.task_id,
-        status="queued",
+        status="queued" if bulk.send_at is None else "scheduled",
         template_name=bulk.template_name,
         total_recipients=bulk.total_recipients,
         unique_recipients=bulk.counters.total,
@@ -62,6 +80,7 @@ def submitted(result: SubmittedBulk) -> pb.SendBulkResponse:
             quota_total=_or_unlimited(quota.quota_total),
             tier=quota.tier,
         ),
+        send_at=timestamp(bulk.send_at),
     )
 
 
@@ -96,6 +115,7 @@ def bulk(view: BulkView) -> pb.Bulk:
         completed_at=timestamp(b.completed_at),
         created_at=timestamp(b.created_at),
         stop_reason=b.stop_reason or "",
+        send_at=timestamp(b.send_at),
     )
 
 

@@ -25,7 +25,7 @@ CREATED_BY_KEYS = ("id", "email", "first_name", "last_name")
 
 
 def accepted(reply: mindo_pb2.SendBulkResponse) -> dict[str, object]:
-    return {
+    body: dict[str, object] = {
         "bulk_send_id": reply.bulk_send_id,
         "task_id": reply.task_id,
         "status": (reply.status or QUEUED).lower(),
@@ -37,6 +37,9 @@ def accepted(reply: mindo_pb2.SendBulkResponse) -> dict[str, object]:
         "whatsapp_phone_number": _whatsapp_number(reply.whatsapp_phone_number),
         "quota_info": _quota(reply.quota_info),
     }
+    if reply.HasField("send_at"):
+        body["send_at"] = iso_utc(reply.send_at)
+    return body
 
 
 def _whatsapp_number(number: mindo_pb2.WhatsAppPhoneNumber) -> dict[str, object]:
@@ -119,8 +122,11 @@ def _counters(bulk: mindo_pb2.Bulk) -> dict[str, object]:
 
 
 def _with_stop_reason(body: dict[str, object], bulk: mindo_pb2.Bulk) -> dict[str, object]:
+    """With ``stop_reason`` and ``send_at`` (ours), each only when the bulk has one."""
     if bulk.stop_reason:
         body["stop_reason"] = bulk.stop_reason
+    if bulk.HasField("send_at"):
+        body["send_at"] = iso_utc(bulk.send_at)
     return body
 
 

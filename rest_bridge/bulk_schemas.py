@@ -18,7 +18,16 @@ _TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 _TEXT_OR_NULL = {"type": ["string", "null"]}
 _BULK_STATUS = {
     "type": "string",
-    "enum": ["QUEUED", "PROCESSING", "PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"],
+    "enum": [
+        "SCHEDULED",
+        "QUEUED",
+        "PROCESSING",
+        "PAUSED",
+        "COMPLETED",
+        "PARTIAL",
+        "FAILED",
+        "CANCELLED",
+    ],
 }
 
 
@@ -68,20 +77,32 @@ _QUOTA = _object(
     }
 )
 
-BULK_ACCEPTED = _object(
-    {
-        "bulk_send_id": {**_STRING, "format": "uuid"},
-        "task_id": _STRING,
-        "status": {"type": "string", "const": "queued"},
-        "template_name": _STRING,
-        "total_recipients": {**_INTEGER, "description": "The list as submitted."},
-        "unique_recipients": {**_INTEGER, "description": "After deduplication."},
-        "estimated_time_minutes": _NUMBER,
-        "created_at": _TIME,
-        "whatsapp_phone_number": _WHATSAPP_NUMBER,
-        "quota_info": _QUOTA,
-    }
-)
+_SEND_AT = {
+    **_TIME,
+    "description": (
+        "Not in Mindo's documentation: when a scheduled bulk starts (UTC, with Z); only for a "
+        "bulk submitted with send_at."
+    ),
+}
+
+_ACCEPTED = {
+    "bulk_send_id": {**_STRING, "format": "uuid"},
+    "task_id": _STRING,
+    "status": {
+        "type": "string",
+        "enum": ["queued", "scheduled"],
+        "description": "queued, or scheduled for a bulk submitted with send_at.",
+    },
+    "template_name": _STRING,
+    "total_recipients": {**_INTEGER, "description": "The list as submitted."},
+    "unique_recipients": {**_INTEGER, "description": "After deduplication."},
+    "estimated_time_minutes": _NUMBER,
+    "created_at": _TIME,
+    "whatsapp_phone_number": _WHATSAPP_NUMBER,
+    "quota_info": _QUOTA,
+}
+BULK_ACCEPTED = _object(_ACCEPTED)
+BULK_ACCEPTED["properties"] = {**_ACCEPTED, "send_at": _SEND_AT}  # optional: not required
 
 _TEMPLATE = _object(
     {"id": _INTEGER, "template_name": _STRING, "language": _STRING, "status": _STRING}
@@ -155,7 +176,7 @@ _PARTS = {"template": _TEMPLATE, "phone_number": _PHONE_NUMBER}
 
 def _bulk(properties: Mapping[str, object]) -> dict[str, object]:
     schema = _object(properties)
-    schema["properties"] = {**dict(properties), "stop_reason": _STOP_REASON}
+    schema["properties"] = {**dict(properties), "stop_reason": _STOP_REASON, "send_at": _SEND_AT}
     return schema
 
 

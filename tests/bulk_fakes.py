@@ -179,12 +179,14 @@ class BulkWorld:
         first: int = 0,
         pacing: str | None = None,
         number: str = NUMBER,
+        send_at: str | None = None,
     ) -> Bulk:
         command = SubmitBulkCommand(
             phone_number_id=number,
             template_name="order_update",
             recipients=[order(i) for i in range(first, first + count)],
             pacing=pacing,
+            send_at=send_at,
         )
         return (await self.services.submit_bulk(self.principal, command)).bulk
 

@@ -8,6 +8,8 @@ answer to a submission says ``"queued"``, lowercase, see ``ACCEPTED_STATUS``)::
      │ └────────────┴──▶ CANCELLED
      └──▶ FAILED                          (stopped before its first send)
 
+    SCHEDULED ──at send_at──▶ QUEUED;  SCHEDULED ──▶ CANCELLED (or how a stop ends it)
+
     QUEUED | PROCESSING ──pause──▶ PAUSED ──resume──▶ QUEUED (never started) | PROCESSING
                                      └──▶ CANCELLED, or how a stop ends it  (cancelled, stopped)
 
@@ -98,7 +100,7 @@ __all__ = [
 BulkId = NewType("BulkId", str)
 
 BulkStatus = Literal[
-    "QUEUED", "PROCESSING", "PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"
+    "SCHEDULED", "QUEUED", "PROCESSING", "PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"
 ]
 BULK_STATUSES: tuple[BulkStatus, ...] = get_args(BulkStatus)
 # The 202 answer to a submission spells its one status in lowercase (documented example).
@@ -385,6 +387,8 @@ _COUNTED_AS: Mapping[RecipientState, tuple[str, ...]] = {
 # -- bulk status -----------------------------------------------------------------------------
 
 _BULK_MOVES: Mapping[BulkStatus, frozenset[BulkStatus]] = {
+    # FAILED: stopped (a template paused) before its time; never paused (it sends nothing yet).
+    "SCHEDULED": frozenset({"QUEUED", "FAILED", "CANCELLED"}),
     "QUEUED": frozenset({"PROCESSING", "PAUSED", "FAILED", "CANCELLED"}),
     "PROCESSING": frozenset({"PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
     "PAUSED": frozenset({"QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
@@ -478,6 +482,8 @@ class Bulk:
     stop_reason: str | None = None
     # "max", "tier" or a messages-per-second cap (pacing.parse_pacing reads it).
     pacing: str = "max"
+    # When a SCHEDULED bulk starts (None: at once).
+    send_at: datetime | None = None
 
     @property
     def duplicates_removed(self) -> int:

@@ -5,7 +5,9 @@ left in flight is settled by the crash policy (``unconfirmed`` by default, never
 ``Supervisor`` then reads ``bulks_to_run`` (QUEUED and PROCESSING bulks) on start, whenever it
 is woken (a bulk was submitted) and every ``poll_interval``, hands each phone number its
 bulks, starts a ``NumberRunner`` for a number with work and closes the runner of a number
-left idle.
+left idle. Before each read it starts the SCHEDULED bulks whose time has come
+(``start_scheduled``), and it rests no longer than until the next one's ``send_at``, so that a
+scheduled bulk starts on time whatever the poll interval.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 from mindo_core.bulks.model import Bulk, BulkId
 from mindo_core.domain.accounts import PhoneNumberRowId
@@ -39,6 +42,8 @@ class Supervisor:
         self._parts = parts
         self._runners: dict[PhoneNumberRowId, NumberRunner] = {}
         self._wake = asyncio.Event()
+        # The earliest send_at of a SCHEDULED bulk still waiting (None: none waits).
+        self._next_scheduled: datetime | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -73,6 +78,9 @@ class Supervisor:
     async def _supervise(self) -> None:
         while not self._stopping:
             try:
+                self._next_scheduled = await self._parts.bulks.start_scheduled(
+                    self._parts.clock.now()
+                )
                 self._assign(await self._parts.bulks.bulks_to_run())
                 await self._retire_idle_runners()
             except Exception:
@@ -82,11 +90,18 @@ class Supervisor:
 
     async def _rest(self) -> None:
         try:
-            async with asyncio.timeout(self._parts.settings.poll_interval):
+            async with asyncio.timeout(self._rest_seconds()):
                 await self._wake.wait()
         except TimeoutError:
             pass
         self._wake.clear()
+
+    def _rest_seconds(self) -> float:
+        rest = self._parts.settings.poll_interval
+        if self._next_scheduled is None:
+            return rest
+        until = (self._next_scheduled - self._parts.clock.now()).total_seconds()
+        return max(0.0, min(rest, until))
 
     def _assign(self, bulks: Sequence[Bulk]) -> None:
         by_number: dict[PhoneNumberRowId, list[Bulk]] = {}

@@ -41,6 +41,8 @@ class NewBulk:
     estimated_time_minutes: float
     created_at: datetime
     created_by: ApiKeyId | None = None
+    # Set: the bulk is SCHEDULED until then (``start_scheduled``); None: QUEUED at once.
+    send_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -207,6 +209,12 @@ class BulkStore(Protocol):
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
         """QUEUED and PROCESSING bulks of every organisation, oldest first; only those on
         ``number`` when given."""
+        ...
+
+    async def start_scheduled(self, now: datetime) -> datetime | None:
+        """SCHEDULED bulks whose ``send_at`` is at or before ``now`` become QUEUED (every
+        organisation's; atomic, so several engines may ask). Returns the earliest ``send_at``
+        of those still SCHEDULED: when to ask again (None: none waits)."""
         ...
 
     async def claim_recipients(

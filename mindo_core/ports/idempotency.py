@@ -1,8 +1,9 @@
 """Idempotency keys: what the first request with a key did, so that a repeat answers the same.
 
-A key is the organisation's (two organisations may use the same one). The store holds only
-hashes of the key and of the request (its fingerprint) and what the answer needs (Meta's
-wamid, the send time, Meta's refusal), never the request itself: no phone number, no
+A key is the organisation's (two organisations may use the same one), whether it was given to a
+single send or to a bulk. The store holds only hashes of the key and of the request (its
+fingerprint) and what the answer needs (Meta's wamid, the send time, Meta's refusal; for a bulk,
+``answer``: its id and the 202's quota figures), never the request itself: no phone number, no
 variables."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from mindo_core.domain.accounts import OrganisationId
 
 # pending: the first request is still running (or its process died: see ``stale``).
 # sent: Meta accepted it. refused: Meta refused it for good. unknown: Meta's answer never came.
-KeyOutcome = Literal["pending", "sent", "refused", "unknown"]
+# accepted: a bulk was accepted (``answer`` says which, and what the 202 said).
+KeyOutcome = Literal["pending", "sent", "refused", "unknown", "accepted"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,14 +31,16 @@ class NewIdempotencyKey:
 @dataclass(frozen=True, kw_only=True)
 class SettledKey:
     """What became of the first request: ``sent`` (``wamid``, ``sent_at``), ``refused``
-    (Meta's ``error_code`` and ``error_message``) or ``unknown``."""
+    (Meta's ``error_code`` and ``error_message``), ``unknown``, or ``accepted`` (``answer``:
+    the use case's own short JSON text, with no personal data)."""
 
-    outcome: Literal["sent", "refused", "unknown"]
+    outcome: Literal["sent", "refused", "unknown", "accepted"]
     settled_at: datetime
     wamid: str | None = None
     sent_at: datetime | None = None
     error_code: int | None = None
     error_message: str | None = None
+    answer: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +55,7 @@ class IdempotencyRecord:
     sent_at: datetime | None = None
     error_code: int | None = None
     error_message: str | None = None
+    answer: str | None = None
 
 
 class IdempotencyStore(Protocol):

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final, Protocol
 
-from mindo_core.bulks.model import Bulk, BulkId, IllegalTransition
+from mindo_core.bulks.model import Bulk, BulkId, BulkStatus, IllegalTransition
 from mindo_core.delivery.webhook_payloads import (
     AccountEvent,
     CapabilityChange,
@@ -136,8 +136,11 @@ class AccountEvents:
         self, template: StoredTemplate, account: BusinessAccount, reason: str
     ) -> None:
         running = [b for b in await self._bulks.bulks_to_run() if b.template_id == template.id]
-        paused = await self._paused_bulks_of(template, account)
-        for bulk in [*running, *paused]:
+        waiting = [
+            *await self._bulks_of(template, account, "PAUSED"),
+            *await self._bulks_of(template, account, "SCHEDULED"),
+        ]
+        for bulk in [*running, *waiting]:
             # Stopped first, so that what the engine claimed but did not send is released as
             # skipped when it drops the bulk, never as pending again.
             try:
@@ -151,12 +154,13 @@ class AccountEvents:
             logger.warning("Bulk send %s stopped: %s", bulk.id, reason)
             self._bus.publish(stopped.id, stopped)
 
-    async def _paused_bulks_of(
-        self, template: StoredTemplate, account: BusinessAccount
+    async def _bulks_of(
+        self, template: StoredTemplate, account: BusinessAccount, status: BulkStatus
     ) -> list[Bulk]:
-        """The PAUSED bulks of ``template``: stopped too, so that resuming one finds it over."""
+        """The PAUSED or SCHEDULED bulks of ``template``: stopped too, so that resuming one, or
+        its time coming, finds it over."""
         found: list[Bulk] = []
-        filters = BulkFilter(status="PAUSED", template_id=template.id)
+        filters = BulkFilter(status=status, template_id=template.id)
         while True:
             page = await self._bulks.list_bulks(
                 account.organisation_id, filters, offset=len(found), limit=_PAGE

@@ -60,6 +60,7 @@ __all__ = [
     "SendProgress",
     "Sending",
     "Sent",
+    "SingleFlight",
 ]
 
 KEY_LIFETIME = timedelta(hours=24)
@@ -77,6 +78,18 @@ class KeyedRequest:
     organisation_id: OrganisationId
     key_hash: str
     fingerprint: str
+
+    @classmethod
+    def fingerprinted(
+        cls, organisation_id: OrganisationId, key: str, fingerprint: str
+    ) -> KeyedRequest:
+        """``fingerprint``: a digest of the request the caller made itself (a bulk's, over
+        its canonical wire bytes: hashing 100,000 recipients field by field costs more)."""
+        return cls(
+            organisation_id=organisation_id,
+            key_hash=_sha256(_checked(key)),
+            fingerprint=fingerprint,
+        )
 
     @classmethod
     def of(cls, organisation_id: OrganisationId, key: str, request_fields: object) -> KeyedRequest:
@@ -127,15 +140,14 @@ class _Flight:
     answer: asyncio.Future[Any]
 
 
-class IdempotentSends:
-    def __init__(self, *, keys: IdempotencyStore, clock: Clock) -> None:
-        self._keys = keys
-        self._clock = clock
-        self._flights: dict[tuple[OrganisationId, str], _Flight] = {}
-        self._next_purge: datetime | None = None
+class SingleFlight:
+    """In one process, the first request with a key runs and identical ones arriving meanwhile
+    wait for its answer; one with the same key and another fingerprint is refused."""
 
-    async def run(self, request: KeyedRequest, sending: Sending[Answer]) -> Answer:
-        """The send's answer the first time; later, its replay from what the key recorded."""
+    def __init__(self) -> None:
+        self._flights: dict[tuple[OrganisationId, str], _Flight] = {}
+
+    async def run(self, request: KeyedRequest, first: Callable[[], Awaitable[Answer]]) -> Answer:
         while (flight := self._flights.get(request.slot)) is not None:
             if flight.fingerprint != request.fingerprint:
                 raise IdempotencyKeyReused()
@@ -149,7 +161,7 @@ class IdempotentSends:
         answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._flights[request.slot] = _Flight(request.fingerprint, answer)
         try:
-            result = await self._first_or_replay(request, sending)
+            result = await first()
         except asyncio.CancelledError:
             answer.cancel()
             raise
@@ -162,6 +174,18 @@ class IdempotentSends:
             return result
         finally:
             del self._flights[request.slot]
+
+
+class IdempotentSends:
+    def __init__(self, *, keys: IdempotencyStore, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._flight = SingleFlight()
+        self._next_purge: datetime | None = None
+
+    async def run(self, request: KeyedRequest, sending: Sending[Answer]) -> Answer:
+        """The send's answer the first time; later, its replay from what the key recorded."""
+        return await self._flight.run(request, lambda: self._first_or_replay(request, sending))
 
     async def _first_or_replay(self, request: KeyedRequest, sending: Sending[Answer]) -> Answer:
         now = self._clock.now()

@@ -13,11 +13,23 @@ Checks, in order (the first failure is the answer, and nothing is stored):
 4. the pacing ("max", "tier" or a cap from 0.01 messages/s to the number's throughput;
    ``InvalidRequest`` on ``pacing``, naming the range).
 
+Schedule. With ``send_at`` (``bulks.schedule``: now to 30 days ahead) the bulk is stored
+SCHEDULED and the engine starts it then (``BulkStore.start_scheduled``). Its quota is planned
+and its estimate counted from ``send_at``: the window as it will be then (entries expired by
+then are not counted; messages sent meanwhile cannot be foreseen), and ``estimated_time_minutes``
+is the time from ``send_at`` until the bulk is complete.
+
 Quota. The portfolio's rolling 24 h window (every message of the organisation, single and bulk)
 is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk that does not
 fit is still accepted (``can_send`` false): the recipients beyond the room get ``not_before``,
 the time the window frees a slot for them, and the engine sends them then. The estimate
 (``pacing.estimate_seconds``) includes those waits.
+
+Idempotency. With an idempotency key, the same request again within 24 hours answers the first
+202 and makes no second bulk (``idempotent_submits``). The request's fingerprint is the edge's
+digest of its canonical form: the gRPC edge hashes the request's deterministic wire bytes, about
+50 ms for 100,000 recipients with three variables each, where reading them field by field in
+Python takes seconds.
 
 Estimate. ``estimated_time_minutes`` is the time from acceptance until the bulk is complete:
 its sends spaced at the rate the engine achieves (``pacing.SendTiming``: the number's
@@ -32,24 +44,34 @@ which one bounds the last send is not modelled further.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Container, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from mindo_core.bulks.model import Bulk, BulkId
+from mindo_core.bulks.schedule import parse_send_at
 from mindo_core.bulks.submission import PreparedBulk, SubmittedRecipient, prepare_recipients
-from mindo_core.domain.accounts import PhoneNumber
+from mindo_core.domain.accounts import (
+    BusinessAccountId,
+    OrganisationId,
+    PhoneNumber,
+    PhoneNumberRowId,
+)
 from mindo_core.domain.clock import Clock
-from mindo_core.domain.errors import PhoneNumberNotFound
+from mindo_core.domain.errors import BulkNotFound, PhoneNumberNotFound
 from mindo_core.domain.tiers import QUOTA_WINDOW, tier_or_default
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore, NewBulk, NewRecipientChunk
+from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.quota.window import QuotaPlan, plan_quota
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
+from mindo_core.services.idempotent_sends import KeyedRequest
+from mindo_core.services.idempotent_submits import IdempotentSubmits, Submitting
 from mindo_core.templating.model import parse_template
 from mindo_core.throughput.pacing import (
     Pacing,
@@ -64,7 +86,9 @@ from mindo_core.throughput.pacing import (
 )
 
 __all__ = [
+    "BulkIdempotency",
     "BulkWaker",
+    "QuotaInfo",
     "SubmitBulk",
     "SubmitBulkCommand",
     "SubmittedBulk",
@@ -82,18 +106,49 @@ class SubmitBulkCommand:
     recipients: Sequence[SubmittedRecipient]
     language: str = DEFAULT_LANGUAGE
     pacing: str | None = None
+    idempotency: BulkIdempotency | None = None
+    # ISO 8601 with a UTC offset: when the bulk starts (None: at once).
+    send_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkIdempotency:
+    """The client's idempotency key, and the edge's digest of the whole request in a canonical
+    form (equal for equal requests: see the module)."""
+
+    key: str
+    request_fingerprint: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotaInfo:
+    """The 202's ``quota_info``; None for "unlimited", which edges show as -1."""
+
+    tier: str
+    quota_needed: int
+    quota_available: int | None
+    quota_total: int | None
+    can_send: bool
+
+    @classmethod
+    def of(cls, plan: QuotaPlan) -> QuotaInfo:
+        return cls(
+            tier=plan.tier,
+            quota_needed=plan.quota_needed,
+            quota_available=plan.quota_available,
+            quota_total=plan.quota_total,
+            can_send=plan.can_send,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class SubmittedBulk:
-    """The 202's content: the stored bulk (QUEUED), its number, and the quota plan
-    (``quota_info``: ``quota.tier``, ``quota_needed``, ``quota_available``, ``quota_total``,
-    ``can_send``; None for "unlimited", which edges show as -1)."""
+    """The 202's content: the stored bulk (QUEUED), its number as it was, and the quota plan."""
 
     bulk: Bulk
     phone_number: PhoneNumber
     unique_recipients: int
-    quota: QuotaPlan
+    quota: QuotaInfo
 
 
 class BulkWaker(Protocol):
@@ -123,6 +178,7 @@ class SubmitBulk:
         accounts: AccountStore,
         templates: TemplateStore,
         bulks: BulkStore,
+        idempotency: IdempotencyStore,
         clock: Clock,
         waker: BulkWaker | None = None,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
@@ -131,12 +187,48 @@ class SubmitBulk:
         self._accounts = accounts
         self._templates = templates
         self._bulks = bulks
+        self._keyed = IdempotentSubmits(keys=idempotency, clock=clock)
         self._clock = clock
         self._waker = waker or _Asleep()
         self._new_id = new_id
         self._timing = timing or SendTiming()
 
     async def __call__(self, principal: Principal, command: SubmitBulkCommand) -> SubmittedBulk:
+        if command.idempotency is None:
+            return await self._submit(principal, command)
+        organisation_id = principal.organisation.id
+        keyed = KeyedRequest.fingerprinted(
+            organisation_id, command.idempotency.key, command.idempotency.request_fingerprint
+        )
+        return await self._keyed.run(
+            keyed,
+            Submitting(
+                submit=lambda: self._submit(principal, command),
+                kept=_kept,
+                replay=lambda answer: self._replay(organisation_id, answer),
+            ),
+        )
+
+    async def _replay(self, organisation_id: OrganisationId, answer: str) -> SubmittedBulk:
+        kept = json.loads(answer)
+        bulk = await self._bulks.get_bulk(BulkId(kept["bulk_id"]), organisation_id)
+        if bulk is None:
+            raise BulkNotFound(kept["bulk_id"])
+        number = kept["phone_number"]
+        return SubmittedBulk(
+            bulk=bulk,
+            phone_number=PhoneNumber(
+                **{
+                    **number,
+                    "id": PhoneNumberRowId(number["id"]),
+                    "business_account_id": BusinessAccountId(number["business_account_id"]),
+                }
+            ),
+            unique_recipients=kept["unique_recipients"],
+            quota=QuotaInfo(**kept["quota"]),
+        )
+
+    async def _submit(self, principal: Principal, command: SubmitBulkCommand) -> SubmittedBulk:
         organisation_id = principal.organisation.id
         found = await self._accounts.find_sender(organisation_id, command.phone_number_id)
         if found is None:
@@ -149,13 +241,16 @@ class SubmitBulk:
         throughput = self._timing.throughput(number.throughput_level)
         pacing = check_cap(parse_pacing(command.pacing), throughput=throughput)
         now = self._clock.now()
-        window = await self._bulks.recipient_window(organisation_id, now - QUOTA_WINDOW)
+        send_at = None if command.send_at is None else parse_send_at(command.send_at, now=now)
+        # A scheduled bulk is planned as the quota and the estimate will be when it starts.
+        start = now if send_at is None else send_at
+        window = await self._bulks.recipient_window(organisation_id, start - QUOTA_WINDOW)
         plan = plan_quota(
             tier_or_default(number.messaging_limit_tier),
             already_messaged=window,
             window_entries=list(window.values()),
             candidates=prepared.wa_ids(),
-            now=now,
+            now=start,
         )
         sharers = await self._sharers(number)
         new_bulk = NewBulk(
@@ -167,10 +262,11 @@ class SubmitBulk:
             pacing=str(pacing),
             total_recipients=prepared.total_recipients,
             estimated_time_minutes=estimate_minutes(
-                number, pacing, plan, prepared, now, timing=self._timing, sharers=sharers
+                number, pacing, plan, prepared, start, timing=self._timing, sharers=sharers
             ),
             created_at=now,
             created_by=principal.api_key.id,
+            send_at=send_at,
         )
         # Streamed into the store: the rows are made as they are written.
         bulk = await self._bulks.create_bulk(new_bulk, _chunks(prepared, plan, window))
@@ -179,7 +275,7 @@ class SubmitBulk:
             bulk=bulk,
             phone_number=number,
             unique_recipients=prepared.unique_recipients,
-            quota=plan,
+            quota=QuotaInfo.of(plan),
         )
 
     async def _sharers(self, number: PhoneNumber) -> list[Sharer]:
@@ -192,6 +288,18 @@ class SubmitBulk:
             )
             for bulk in running
         ]
+
+
+def _kept(submitted: SubmittedBulk) -> str:
+    """What the key keeps to answer the 202 again: ids and figures of the business's own."""
+    return json.dumps(
+        {
+            "bulk_id": submitted.bulk.id,
+            "unique_recipients": submitted.unique_recipients,
+            "quota": asdict(submitted.quota),
+            "phone_number": asdict(submitted.phone_number),
+        }
+    )
 
 
 def estimate_minutes(

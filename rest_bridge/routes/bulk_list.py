@@ -25,6 +25,7 @@ from rest_bridge.upstream import upstream
 PATH = "/api/v1/meta-templates/bulk-sends/"
 SCOPE = "read"
 BULK_STATUSES = (
+    "SCHEDULED",
     "QUEUED",
     "PROCESSING",
     "PAUSED",

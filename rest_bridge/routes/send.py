@@ -56,9 +56,9 @@ async def send_message(request: web.Request) -> web.Response:
     body = await validated_body(request, SCHEMA, api_key=key, scope=SCOPE)
     service = upstream(request)
     message = to_request(body)
-    idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    idempotency_key = idempotency_key_of(request)
     if idempotency_key is not None:
-        message.idempotency_key = _checked_key(idempotency_key)
+        message.idempotency_key = idempotency_key
     reply = await service.call(
         service.stub.SendMessage, message, api_key=key, request_fields=SCHEMA.names
     )
@@ -77,9 +77,13 @@ def to_request(body: dict[str, object]) -> mindo_pb2.SendMessageRequest:
     )
 
 
-def _checked_key(value: str) -> str:
-    """The header as the service takes it. Checked here too: a header's bytes that are not
-    UTF-8 reach aiohttp's text as surrogates, which protobuf cannot carry."""
+def idempotency_key_of(request: web.Request) -> str | None:
+    """The Idempotency-Key header as the service takes it, if given. Checked here too: a
+    header's bytes that are not UTF-8 reach aiohttp's text as surrogates, which protobuf cannot
+    carry."""
+    value = request.headers.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
     if (
         not value
         or len(value) > MAX_IDEMPOTENCY_KEY

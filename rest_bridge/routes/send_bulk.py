@@ -20,6 +20,7 @@ from rest_bridge.fields import CharField, Schema
 from rest_bridge.inputs import validated_body
 from rest_bridge.problems import ApiError, json_response
 from rest_bridge.recipients import MAX_RECIPIENTS, Recipients, RecipientsField
+from rest_bridge.routes.send import IDEMPOTENCY_HEADER, idempotency_key_of
 from rest_bridge.routes.spec import Route
 from rest_bridge.template_fields import sender_and_template
 from rest_bridge.upstream import upstream
@@ -63,6 +64,16 @@ SCHEMA = Schema(
                 "shared with the Business app); outside that range: 400 naming the range."
             ),
         ),
+        "send_at": CharField(
+            max_length=64,
+            required=False,
+            description=(
+                "Not in Mindo's documentation. When to start: ISO 8601 with a UTC offset, such "
+                'as "2025-11-17T09:00:00-03:00" or "…Z", from now to 30 days ahead (else 400 on '
+                'send_at). The bulk is SCHEDULED until then (status "scheduled" in the 202); '
+                "its quota and estimate are planned from then. Omitted: it starts at once."
+            ),
+        ),
     }
 )
 
@@ -73,8 +84,12 @@ async def send_bulk(request: web.Request) -> web.Response:
         request, SCHEMA, api_key=key, scope=SCOPE, max_bytes=MAX_BODY_BYTES, rule=_has_recipients
     )
     service = upstream(request)
+    message = to_request(body)
+    idempotency_key = idempotency_key_of(request)
+    if idempotency_key is not None:
+        message.idempotency_key = idempotency_key
     reply = await service.call(
-        service.stub.SendBulk, to_request(body), api_key=key, request_fields=SCHEMA.names
+        service.stub.SendBulk, message, api_key=key, request_fields=SCHEMA.names
     )
     return json_response(accepted(reply), status=202)
 
@@ -92,6 +107,8 @@ def to_request(body: dict[str, object]) -> mindo_pb2.SendBulkRequest:
     request.language = str(body["language"])
     if "pacing" in body:
         request.pacing = str(body["pacing"])
+    if "send_at" in body:
+        request.send_at = str(body["send_at"])
     return request
 
 
@@ -140,6 +157,9 @@ _BAD_REQUEST = {
         "code": "too_many_recipients",
     },
     "Template not approved": {"error": "Template 'welcome_message' no tiene estado APPROVED"},
+    "Invalid send_at": {
+        "send_at": ["2025-11-16T21:00:00Z is in the past (now: 2025-11-16T21:30:00Z)"]
+    },
     "Invalid pacing": {
         "pacing": ["'fast' is not 'max', 'tier' or a number of messages per second"]
     },
@@ -150,6 +170,23 @@ _NOT_FOUND = {
         "error": "Template 'welcome_message' (language: es) no encontrado en este business account"
     },
     "Number not found": {"error": "Numero de WhatsApp con ID '813497231850626' no encontrado"},
+}
+
+_CONFLICT = {
+    "Key reused": {
+        "error": (
+            "This Idempotency-Key was used in the last 24 hours with a different request: "
+            "use a new key for a new request"
+        ),
+        "code": "idempotency_key_reused",
+    },
+    "Key in flight": {
+        "error": (
+            "The first request with this Idempotency-Key is still being processed; "
+            "retry shortly to read its answer"
+        ),
+        "code": "idempotency_key_in_flight",
+    },
 }
 
 _TOO_LARGE = openapi.response(
@@ -175,6 +212,22 @@ OPERATION = {
         "beyond the room are sent as the window frees up. Authentication is checked before "
         "the body."
     ),
+    "parameters": [
+        {
+            "name": IDEMPOTENCY_HEADER,
+            "in": "header",
+            "required": False,
+            "description": (
+                "Makes the submit safe to retry. The same key with the same body within 24 "
+                "hours answers the first 202 again (the same bulk_send_id) and makes one bulk, "
+                "even for requests racing each other; the same key with another body (or a key "
+                "used for a single send) is a 409 idempotency_key_reused. A refused submit (a "
+                "4xx) does not use the key up. Keys are per organisation and stored hashed."
+            ),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "example": "newsletter-2025-11-17",
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -202,6 +255,12 @@ OPERATION = {
         ),
         "404": openapi.response(
             "No such template or phone number.", openapi.ref("Error"), _NOT_FOUND
+        ),
+        "409": openapi.response(
+            "The Idempotency-Key belongs to another request, or its first request still runs "
+            "in another process (with Retry-After).",
+            openapi.ref("CodedError"),
+            _CONFLICT,
         ),
         "413": _TOO_LARGE,
         "415": {"$ref": "#/components/responses/UnsupportedMediaType"},

@@ -83,6 +83,7 @@ async def create(
     created_at: datetime = T0,
     bulk_id: str | None = None,
     template_id: TemplateId | None = None,
+    send_at: datetime | None = None,
     chunk_size: int = 700,  # not the SQL stores' 1,000: what callers hand over is their own
 ) -> Bulk:
     listed = recipients(people) if isinstance(people, int) else people
@@ -94,6 +95,7 @@ async def create(
         created_at=created_at,
         **({} if bulk_id is None else {"id": BulkId(bulk_id)}),
         **({} if template_id is None else {"template_id": template_id}),
+        send_at=send_at,
     )
     return await stores.bulks.create_bulk(new, in_chunks(listed, chunk_size))
 
@@ -348,6 +350,47 @@ async def test_bulks_to_run_are_the_queued_and_processing_ones_oldest_first(
     ]
     assert [b.id for b in await stores.bulks.bulks_to_run(acme.number.id)] == [newest.id]
     assert [b.id for b in await stores.bulks.bulks_to_run(other.number.id)] == [oldest.id]
+
+
+async def test_a_bulk_with_send_at_is_scheduled_and_not_run_until_started(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    soon = await create(stores, acme, 2, send_at=T0 + timedelta(minutes=1))
+    later = await create(stores, acme, 1, send_at=T0 + timedelta(hours=1))
+
+    assert (soon.status, soon.send_at, soon.counters.pending) == (
+        "SCHEDULED",
+        T0 + timedelta(minutes=1),
+        2,
+    )
+    assert await stores.bulks.bulks_to_run() == []
+    assert await stores.bulks.start_scheduled(T0) == T0 + timedelta(minutes=1)
+    assert await stores.bulks.bulks_to_run() == []
+
+    next_one = await stores.bulks.start_scheduled(T0 + timedelta(minutes=1))
+
+    assert next_one == T0 + timedelta(hours=1)
+    assert [(b.id, b.status) for b in await stores.bulks.bulks_to_run()] == [(soon.id, "QUEUED")]
+    assert (await fetch(stores, later)).status == "SCHEDULED"
+    assert await stores.bulks.start_scheduled(T0 + timedelta(days=1)) is None
+
+
+async def test_a_scheduled_bulk_is_cancelled_whole_and_listed_by_status(stores: Stores) -> None:
+    acme = await tenant(stores)
+    kept = await create(stores, acme, 2, send_at=T0 + timedelta(hours=1))
+    dropped = await create(stores, acme, 3, send_at=T0 + timedelta(hours=1))
+    await create(stores, acme, 1)
+
+    cancelled = await stores.bulks.stop_bulk(dropped.id, now=LATER, reason=None, cancelled=True)
+    listed = await stores.bulks.list_bulks(
+        acme.organisation.id, BulkFilter(status="SCHEDULED"), offset=0, limit=10
+    )
+
+    assert (cancelled.status, cancelled.counters.cancelled) == ("CANCELLED", 3)
+    assert [b.id for b in listed.items] == [kept.id]
+    assert await stores.bulks.start_scheduled(T0 + timedelta(days=1)) is None
+    assert (await fetch(stores, dropped)).status == "CANCELLED"
 
 
 # --------------------------------------------------------------------------------------------

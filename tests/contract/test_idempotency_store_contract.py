@@ -62,6 +62,18 @@ async def test_a_settled_key_answers_with_its_outcome_and_settles_only_once(
     assert found.settled_at == T0 + timedelta(seconds=1)
 
 
+async def test_an_accepted_bulk_keeps_its_answer(stores: Stores) -> None:
+    acme = await tenant(stores)
+    await claim(stores, new_key(acme))
+    accepted = SettledKey(outcome="accepted", settled_at=T0, answer='{"bulk_id": "b-1"}')
+
+    await stores.idempotency.settle_key(acme.organisation.id, KEY, accepted)
+    found = await claim(stores, new_key(acme))
+
+    assert found is not None
+    assert (found.outcome, found.answer) == ("accepted", '{"bulk_id": "b-1"}')
+
+
 async def test_a_refusal_keeps_metas_code_and_message(stores: Stores) -> None:
     acme = await tenant(stores)
     await claim(stores, new_key(acme))

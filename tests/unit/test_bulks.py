@@ -435,7 +435,12 @@ def test_illegal_bulk_moves_are_refused(current: BulkStatus, target: BulkStatus)
 
 
 def test_only_unfinished_bulks_can_be_cancelled() -> None:
-    assert [s for s in BULK_STATUSES if can_cancel(s)] == ["QUEUED", "PROCESSING", "PAUSED"]
+    assert [s for s in BULK_STATUSES if can_cancel(s)] == [
+        "SCHEDULED",
+        "QUEUED",
+        "PROCESSING",
+        "PAUSED",
+    ]
 
 
 def test_only_running_bulks_can_be_paused_and_resume_where_they_were() -> None:
@@ -449,6 +454,7 @@ def test_only_running_bulks_can_be_paused_and_resume_where_they_were() -> None:
 
 def test_statuses_are_uppercase_except_the_202_answer() -> None:
     assert BULK_STATUSES == (
+        "SCHEDULED",
         "QUEUED",
         "PROCESSING",
         "PAUSED",

@@ -214,6 +214,7 @@ async def test_a_submission_wakes_the_engine_once() -> None:
         accounts=world.stores.accounts,
         templates=world.stores.templates,
         bulks=world.stores.bulks,
+        idempotency=world.stores.idempotency,
         clock=world.clock,
         waker=waker,
     )
@@ -246,3 +247,32 @@ async def _messaged(world: BulkWorld, phones: list[str], *, hours_ago: float) ->
                 sent_at=sent_at,
             )
         )
+
+
+async def test_a_scheduled_bulk_plans_its_quota_from_send_at() -> None:
+    world = await world_at(tier="TIER_50")
+    # Sent 23 h ago: the window is full now, and empty again an hour from now.
+    await _messaged(world, [phone(1000 + i) for i in range(50)], hours_ago=23)
+
+    now = await world.services.submit_bulk(world.principal, command([order(0), order(1)]))
+    later = await world.services.submit_bulk(
+        world.principal,
+        command([order(2), order(3)], send_at=(NOW + timedelta(hours=2)).isoformat()),
+    )
+
+    assert (now.bulk.status, now.quota.can_send, now.quota.quota_available) == ("QUEUED", False, 0)
+    assert (later.bulk.status, later.bulk.send_at) == ("SCHEDULED", NOW + timedelta(hours=2))
+    assert (later.quota.can_send, later.quota.quota_available) == (True, 50)
+    assert [r.not_before for r in await world.recipients(later.bulk)] == [None, None]
+    # Counted from send_at: the sends alone, no quota wait.
+    assert later.bulk.estimated_time_minutes < 1
+
+
+async def test_a_send_at_in_another_offset_is_the_same_instant() -> None:
+    world = await world_at()
+
+    submitted = await world.services.submit_bulk(
+        world.principal, command([order(0)], send_at="2026-11-24T10:30:00-03:00")
+    )
+
+    assert submitted.bulk.send_at == NOW + timedelta(minutes=90)

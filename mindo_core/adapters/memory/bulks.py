@@ -28,7 +28,13 @@ from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from mindo_core.adapters.memory.tables import BulkEntry, RecipientRow, Tables, aware
+from mindo_core.adapters.memory.tables import (
+    BulkEntry,
+    RecipientRow,
+    Tables,
+    aware,
+    aware_or_none,
+)
 from mindo_core.bulks.model import (
     Bulk,
     BulkCounters,
@@ -66,7 +72,7 @@ __all__ = ["InMemoryBulks", "bulk_message_by_wamid"]
 
 _RUNNING: frozenset[BulkStatus] = frozenset({"QUEUED", "PROCESSING"})
 # Not over: running, or paused (its recipients wait, pending).
-_LIVE: frozenset[BulkStatus] = _RUNNING | {"PAUSED"}
+_LIVE: frozenset[BulkStatus] = _RUNNING | {"PAUSED", "SCHEDULED"}
 _MAYBE_SENT: frozenset[RecipientState] = frozenset({"in_flight", "unconfirmed"})
 
 
@@ -111,13 +117,14 @@ class InMemoryBulks:
             template_id=bulk.template_id,
             template_name=template.name,
             language=template.language,
-            status="QUEUED",
+            status="QUEUED" if bulk.send_at is None else "SCHEDULED",
             counters=BulkCounters(total=len(read), pending=len(read)),
             total_recipients=bulk.total_recipients,
             estimated_time_minutes=bulk.estimated_time_minutes,
             created_at=aware(bulk.created_at),
             created_by=bulk.created_by,
             pacing=bulk.pacing,
+            send_at=aware_or_none(bulk.send_at),
         )
         entry = BulkEntry(bulk=created, rows=[])
         # Ids are taken only now that every recipient was read: a refused list takes none.
@@ -174,6 +181,19 @@ class InMemoryBulks:
             and (number is None or e.bulk.phone_number_row_id == number)
         ]
         return sorted(running, key=lambda b: b.created_at)
+
+    async def start_scheduled(self, now: datetime) -> datetime | None:
+        now = aware(now)
+        later: list[datetime] = []
+        for entry in self._tables.bulks.values():
+            bulk = entry.bulk
+            if bulk.status != "SCHEDULED" or bulk.send_at is None:
+                continue
+            if bulk.send_at <= now:
+                entry.bulk = replace(bulk, status="QUEUED")
+            else:
+                later.append(bulk.send_at)
+        return min(later, default=None)
 
     # -- the engine ----------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class InMemoryIdempotency:
             sent_at=aware_or_none(settled.sent_at),
             error_code=settled.error_code,
             error_message=settled.error_message,
+            answer=settled.answer,
         )
 
     async def release_key(self, organisation_id: OrganisationId, key_hash: str) -> None:

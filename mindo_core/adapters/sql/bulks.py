@@ -72,7 +72,7 @@ __all__ = ["SqlBulks", "lock_bulks", "settle_counters"]
 
 _RUNNING: tuple[BulkStatus, ...] = ("QUEUED", "PROCESSING")
 # Not over: running, or paused (its recipients wait, pending).
-_LIVE: tuple[BulkStatus, ...] = (*_RUNNING, "PAUSED")
+_LIVE: tuple[BulkStatus, ...] = (*_RUNNING, "PAUSED", "SCHEDULED")
 
 
 class SqlBulks:
@@ -171,6 +171,18 @@ class SqlBulks:
         async with self._database.transaction() as session:
             rows = (await session.exec(query)).all()
         return [_to_bulk(*row) for row in rows]
+
+    async def start_scheduled(self, now: datetime) -> datetime | None:
+        now = mapping.timestamp(now)
+        scheduled = col(BulkRow.status) == "SCHEDULED"
+        due = (
+            sa.update(BulkRow).where(scheduled, col(BulkRow.send_at) <= now).values(status="QUEUED")
+        )
+        earliest = select(func.min(BulkRow.send_at)).where(scheduled)
+        async with self._database.writing() as session:
+            await (await session.connection()).execute(due)
+            found = (await session.exec(earliest)).one()
+        return None if found is None else mapping.timestamp(found)
 
     async def next_due_at(self, bulk_id: BulkId) -> datetime | None:
         # A pending recipient is due at the later of its not_before and retry_at; with

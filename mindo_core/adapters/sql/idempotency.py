@@ -71,6 +71,7 @@ class SqlIdempotency:
                 sent_at=None if settled.sent_at is None else require_aware(settled.sent_at),
                 error_code=settled.error_code,
                 error_message=settled.error_message,
+                answer=settled.answer,
             )
         )
         async with self._database.transaction() as session:
@@ -124,4 +125,5 @@ def _record(row: IdempotencyKeyRow) -> IdempotencyRecord:
         sent_at=row.sent_at,
         error_code=row.error_code,
         error_message=row.error_message,
+        answer=row.answer,
     )

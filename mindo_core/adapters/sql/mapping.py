@@ -162,6 +162,7 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         completed_at=_utc_or_none(row.completed_at),
         stop_reason=row.stop_reason,
         pacing=row.pacing,
+        send_at=_utc_or_none(row.send_at),
     )
 
 
@@ -261,7 +262,8 @@ def new_bulk_row(new: NewBulk, *, recipients: int) -> BulkRow:
         phone_number_row_id=new.phone_number_row_id,
         template_id=new.template_id,
         pacing=new.pacing,
-        status="QUEUED",
+        status="QUEUED" if new.send_at is None else "SCHEDULED",
+        send_at=None if new.send_at is None else _utc(new.send_at),
         total_recipients=new.total_recipients,
         estimated_time_minutes=new.estimated_time_minutes,
         sent_count=0,

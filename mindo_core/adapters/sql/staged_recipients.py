@@ -20,9 +20,9 @@ its own transaction:
 * stopping or cancelling a bulk materialises what is left straight into its closed state;
 * listing a bulk's recipients materialises all of it first.
 
-Invariant: only a bulk that is not over (QUEUED, PROCESSING or PAUSED) has staged recipients.
-They count as pending in the bulk's counters from the start, so progress and totals never
-depend on how much is materialised. A crash between the two steps loses nothing: staging and
+Invariant: only a bulk that is not over (SCHEDULED, QUEUED, PROCESSING or PAUSED) has staged
+recipients. They count as pending in the bulk's counters from the start, so progress and totals
+never depend on how much is materialised. A crash between the two steps loses nothing: staging and
 materialising are each one transaction, and a chunk is deleted in the transaction that makes
 its rows.
 
@@ -67,7 +67,8 @@ _STAGE = sa.text(
 # Only a running bulk's recipients are made rows: the invariant says no other has any staged, and
 # were it ever broken, pending rows must not appear in a bulk that is over.
 _RUNNING_BULK = (
-    "SELECT 1 FROM bulks WHERE id = :bulk_id AND status IN ('QUEUED', 'PROCESSING', 'PAUSED')"
+    "SELECT 1 FROM bulks WHERE id = :bulk_id "
+    "AND status IN ('SCHEDULED', 'QUEUED', 'PROCESSING', 'PAUSED')"
 )
 # PostgreSQL locks. The rows made reference the bulk, which takes a KEY SHARE lock on its row;
 # taken first and explicitly, it keeps the order every writer follows (bulks, then what hangs off

@@ -159,6 +159,8 @@ class BulkRow(Table, table=True):
     completed_at: datetime | None = _timestamp(nullable=True)
     stop_reason: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
     created_by: int | None = Field(default=None, foreign_key="api_keys.id", nullable=True)
+    # A SCHEDULED bulk's start (the engine reads the SCHEDULED ones by status, then this).
+    send_at: datetime | None = _timestamp(nullable=True)
 
 
 class MessageRow(Table, table=True):
@@ -275,6 +277,8 @@ class IdempotencyKeyRow(Table, table=True):
     sent_at: datetime | None = _timestamp(nullable=True)
     error_code: int | None = Field(default=None, nullable=True)
     error_message: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    # An accepted bulk's answer (``SettledKey.answer``): short JSON, no personal data.
+    answer: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
 
 
 class ParkedStatusRow(Table, table=True):

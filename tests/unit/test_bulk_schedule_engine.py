@@ -1,0 +1,96 @@
+"""A scheduled bulk under the engine, in virtual time: nothing is sent before send_at, it
+starts at send_at (not at the supervisor's next poll), pausing it is refused, and a template
+Meta pauses before its time stops it with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mindo_core.delivery.webhook_payloads import TemplateStatusChange
+from mindo_core.domain.errors import FailedPrecondition
+from mindo_core.engine.bulk_engine import EngineSettings
+from mindo_core.services.account_events import AccountEvents
+from tests.bulk_fakes import WABA, BulkWorld, run_world_virtually
+
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def virtual(test: object) -> None:
+    # A long poll: starting on time must not depend on it.
+    settings = EngineSettings(seed=3, poll_interval=30.0)
+    run_world_virtually(test, start=START, settings=settings)  # type: ignore[arg-type]
+
+
+def in_minutes(world: BulkWorld, minutes: float) -> str:
+    return (world.clock.now() + timedelta(minutes=minutes)).isoformat()
+
+
+def test_nothing_is_sent_before_send_at_and_the_bulk_starts_at_send_at() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        await world.engine.start()
+        # Between two polls: 20 and 21 × 30 s.
+        send_at = world.clock.now() + timedelta(seconds=607)
+        bulk = await world.submit(40, send_at=send_at.isoformat())
+
+        await asyncio.sleep(606)  # virtual: a second before its time
+        waiting = await world.bulk(bulk)
+        assert (waiting.status, waiting.counters.pending) == ("SCHEDULED", 40)
+        assert world.meta.calls == []
+
+        done = await world.finished(bulk, limit=60)
+        assert done.status == "COMPLETED"
+        assert done.started_at is not None
+        assert send_at <= done.started_at < send_at + timedelta(seconds=1)
+        assert set(Counter(world.meta.calls).values()) == {1}
+
+    virtual(scenario)
+
+
+def test_a_scheduled_bulk_cannot_be_paused() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        bulk = await world.submit(3, send_at=in_minutes(world, 5))
+
+        with pytest.raises(FailedPrecondition, match="can be paused"):
+            await world.services.bulk_queries.pause(world.principal, bulk.id)
+
+    virtual(scenario)
+
+
+def test_a_template_paused_by_meta_before_send_at_stops_the_scheduled_bulk() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        await world.engine.start()
+        bulk = await world.submit(5, send_at=in_minutes(world, 5))
+        events = AccountEvents(
+            accounts=world.stores.accounts,
+            templates=world.stores.templates,
+            bulks=world.stores.bulks,
+            clock=world.clock,
+            progress=world.progress,
+            engine=world.engine,
+            marks=world.stores.event_marks,
+        )
+
+        await events.apply(
+            TemplateStatusChange(
+                waba_id=WABA,
+                meta_template_id="11",
+                name="order_update",
+                language="es",
+                event="PAUSED",
+                reason=None,
+            )
+        )
+        await asyncio.sleep(600)
+
+        stopped = await world.bulk(bulk)
+        assert stopped.status == "FAILED"
+        assert stopped.stop_reason is not None
+        assert "order_update" in stopped.stop_reason
+        assert (stopped.counters.pending, stopped.counters.cancelled) == (0, 5)
+        assert world.meta.calls == []
+
+    virtual(scenario)
