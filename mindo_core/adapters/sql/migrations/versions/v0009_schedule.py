@@ -1,6 +1,6 @@
 """Campaign control: an accepted bulk's answer kept with its idempotency key; a bulk's send_at.
 
-Revision ID: 0009_schedule
+Revision ID: 0009
 Revises: 0008
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_schedule"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
