@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+from contextlib import AsyncExitStack
 from secrets import token_hex
 from typing import Annotated
 
@@ -50,27 +51,53 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Seed the demo tenant against the sandbox before serving.")
     ] = False,
+    engine: Annotated[
+        bool,
+        typer.Option(
+            "--engine/--no-engine",
+            help="Run the bulk engine in this process too; --no-engine: the API alone "
+            "(bulks are sent by a `mindo worker`).",
+        ),
+    ] = True,
 ) -> None:
     """Run the gRPC service (MINDO_GRPC_ADDRESS) and the bulk engine over MINDO_DATABASE_URL."""
     settings = operator_settings()
     _logging(settings)
-    asyncio.run(_serve(settings, demo))
+    asyncio.run(_serve(settings, demo=demo, engine=engine))
 
 
-async def _serve(settings: Settings, demo: bool) -> None:
+async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
     from mindo_cli.demo import seed_demo
-    from mindo_core.bootstrap import open_services
+    from mindo_core.bootstrap import open_services, running_engine
     from mindo_grpc.server import start_grpc_server
 
-    async with open_services(settings) as services:
+    async with open_services(settings) as services, AsyncExitStack() as running_parts:
         if demo:
             seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
             _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
-        await services.bulk_engine.start()
+        if engine:
+            await running_parts.enter_async_context(running_engine(settings, services))
+        # Webhook statuses arrive through this process' API, so it applies those it parked.
         services.status_writer.start()
         running = await start_grpc_server(services, settings.grpc_address)
         await wait_for_stop_signal()
         await running.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run the bulk engine alone over MINDO_DATABASE_URL: no port; the API runs elsewhere
+    (`mindo serve --no-engine`). SIGTERM or Ctrl-C stops it cleanly."""
+    settings = operator_settings()
+    _logging(settings)
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    from mindo_core.bootstrap import open_services, running_engine
+
+    async with open_services(settings) as services, running_engine(settings, services):
+        await wait_for_stop_signal()
 
 
 def _print_demo_banner(settings: Settings, key: str, numbers: tuple[str, ...]) -> None:

@@ -6,15 +6,21 @@ Nothing connects at import time; ``open_services`` connects, and closes what it 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from mindo_core.access.request_limits import KeyRateLimiter, RequestLimit
 from mindo_core.adapters.crypto import FernetTokenCipher
+from mindo_core.adapters.engine_lock import exclusive_engine
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
+from mindo_core.adapters.sql.progress_bus import PostgresProgressBus
+from mindo_core.adapters.sql.urls import backend_of, sqlite_file
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
@@ -246,7 +252,9 @@ def _ingest_webhook(
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Migrates the database, connects the store and builds the Meta client."""
+    """Migrates the database, connects the store and the progress bus and builds the Meta
+    client. The engine is built, claiming as a name of its own (``new_worker_id``), but not
+    started: ``running_engine`` starts it."""
     cipher = _cipher(settings)
     await asyncio.to_thread(upgrade_database, settings.database_url)
     stores = await open_stores(settings.database_url)
@@ -258,23 +266,61 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         list_timeout=settings.meta_list_timeout_seconds,
     )
     try:
-        limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)
-        services = wire(
-            stores,
-            meta,
-            cipher,
-            SystemClock(),
-            request_limit=limit,
-            meta_app_secret=settings.meta_app_secret,
-        )
-        try:
-            yield services
-        finally:
-            await services.status_writer.stop()
-            await services.bulk_engine.stop()
+        async with _progress_bus(settings, stores) as bus:
+            limit = RequestLimit(
+                rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst
+            )
+            services = wire(
+                stores,
+                meta,
+                cipher,
+                SystemClock(),
+                request_limit=limit,
+                engine_settings=EngineSettings(worker_id=new_worker_id()),
+                progress=bus,
+                meta_app_secret=settings.meta_app_secret,
+            )
+            try:
+                yield services
+            finally:
+                await services.status_writer.stop()
+                await services.bulk_engine.stop()
     finally:
         await meta.close()
         await stores.close()
+
+
+@asynccontextmanager
+async def running_engine(settings: Settings, services: Services) -> AsyncIterator[None]:
+    """The bulk engine of ``services``, running until the block ends. On SQLite one engine per
+    database file: ``EngineAlreadyRunning`` if another process runs one."""
+    with exclusive_engine(sqlite_file(settings.database_url)):
+        await services.bulk_engine.start()
+        try:
+            yield
+        finally:
+            await services.bulk_engine.stop()
+
+
+def new_worker_id() -> str:
+    """A name no other engine has, now or after a restart: ``host:pid:random``. Claims are
+    recorded under it, so a row's claimant says which process took it."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@asynccontextmanager
+async def _progress_bus(settings: Settings, stores: Stores) -> AsyncIterator[ProgressBus]:
+    """PostgreSQL: LISTEN/NOTIFY, so every process sees every change. SQLite: one process
+    sends (one engine per file), so the in-process bus carries what it changes."""
+    if backend_of(settings.database_url) != "postgresql":
+        yield InProcessProgressBus()
+        return
+    bus = PostgresProgressBus(settings.database_url, stores.bulks.get_bulk)
+    await bus.start()
+    try:
+        yield bus
+    finally:
+        await bus.close()
 
 
 def _cipher(settings: Settings) -> TokenCipher:
