@@ -60,7 +60,8 @@ def serve(
         ),
     ] = True,
 ) -> None:
-    """Run the gRPC service (MINDO_GRPC_ADDRESS) and the bulk engine over MINDO_DATABASE_URL."""
+    """Run the gRPC service (MINDO_GRPC_ADDRESS) and, unless --no-engine, the bulk engine over
+    MINDO_DATABASE_URL."""
     settings = operator_settings()
     _logging(settings)
     asyncio.run(_serve(settings, demo=demo, engine=engine))

@@ -22,8 +22,7 @@ class EngineAlreadyRunning(Exception):
     def __init__(self, database: Path) -> None:
         self.message = (
             f"another Mindo engine already runs on the SQLite database {database} "
-            "(one engine per SQLite file; run `mindo serve --no-engine` for more API processes, "
-            "or use PostgreSQL)"
+            "(one engine per SQLite file; more API processes: `mindo serve --no-engine`)"
         )
         super().__init__(self.message)
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -46,7 +47,7 @@ def _wait_for(log: Path, line: str, processes: list[subprocess.Popen[bytes]]) ->
 
 
 @pytest.fixture
-def postgres_url() -> object:
+def postgres_url() -> Iterator[str]:
     server = os.environ.get("MINDO_TEST_POSTGRES_URL", "").strip()
     if not server:
         pytest.skip("MINDO_TEST_POSTGRES_URL is not set")
