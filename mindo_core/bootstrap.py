@@ -19,11 +19,14 @@ from mindo_core.adapters.engine_lock import exclusive_engine
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
+from mindo_core.adapters.sql.engine_steering import PostgresSteeringRelay
+from mindo_core.adapters.sql.notifications import PostgresNotifications
 from mindo_core.adapters.sql.progress_bus import PostgresProgressBus
 from mindo_core.adapters.sql.urls import backend_of, sqlite_file
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
+from mindo_core.ports.engine_steering import EngineSteering, SteeringRelay
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
@@ -100,15 +103,18 @@ def wire(
     request_limit: RequestLimit | None = None,
     engine_settings: EngineSettings | None = None,
     progress: ProgressBus | None = None,
+    relay: SteeringRelay | None = None,
     meta_app_secret: str = "",
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests. Each
-    use case gets exactly the ports it reads and writes."""
+    use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
+    every process (the API and the engine apart), not only in this one."""
     bus = progress or InProcessProgressBus()
     ports = _Ports(stores=stores, meta=meta, cipher=cipher, clock=clock, progress=bus)
     settings = engine_settings or EngineSettings()
     engine = _bulk_engine(ports, settings)
-    queries = _bulk_queries(ports, engine)
+    steering = relay.relaying(engine) if relay is not None else engine
+    queries = _bulk_queries(ports, steering)
     statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
     # One per process: single sends' reservations are what business-accounts sees too.
     quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
@@ -127,7 +133,7 @@ def wire(
         operator_queries=OperatorQueries(
             organisations=stores.organisations, accounts=stores.accounts
         ),
-        submit_bulk=_submit_bulk(ports, engine, settings),
+        submit_bulk=_submit_bulk(ports, steering, settings),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus, clock),
         bulk_engine=engine,
@@ -138,7 +144,7 @@ def wire(
         message_status=MessageStatusQuery(
             messages=stores.messages, templates=stores.templates, contacts=stores.contacts
         ),
-        ingest_webhook=_ingest_webhook(ports, statuses, engine, settings, meta_app_secret),
+        ingest_webhook=_ingest_webhook(ports, statuses, steering, settings, meta_app_secret),
         status_writer=statuses,
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
     )
@@ -158,7 +164,7 @@ def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
     )
 
 
-def _bulk_queries(ports: _Ports, engine: BulkEngine) -> BulkQueries:
+def _bulk_queries(ports: _Ports, engine: EngineSteering) -> BulkQueries:
     return BulkQueries(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -218,7 +224,7 @@ def _timing(settings: EngineSettings) -> SendTiming:
     )
 
 
-def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) -> SubmitBulk:
+def _submit_bulk(ports: _Ports, engine: EngineSteering, settings: EngineSettings) -> SubmitBulk:
     return SubmitBulk(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -232,7 +238,7 @@ def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) ->
 def _ingest_webhook(
     ports: _Ports,
     statuses: StatusWriter,
-    engine: BulkEngine,
+    engine: EngineSteering,
     settings: EngineSettings,
     app_secret: str,
 ) -> IngestWebhook:
@@ -266,7 +272,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         list_timeout=settings.meta_list_timeout_seconds,
     )
     try:
-        async with _progress_bus(settings, stores) as bus:
+        async with _across_processes(settings, stores) as across:
             limit = RequestLimit(
                 rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst
             )
@@ -277,9 +283,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 SystemClock(),
                 request_limit=limit,
                 engine_settings=EngineSettings(worker_id=new_worker_id()),
-                progress=bus,
+                progress=across.progress,
+                relay=across.relay,
                 meta_app_secret=settings.meta_app_secret,
             )
+            await across.start()
             try:
                 yield services
             finally:
@@ -308,18 +316,39 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class _CrossProcess:
+    """What carries progress and the engine's steering between processes, started once the
+    use cases are wired (the relay's channel is registered as it is handed the engine)."""
+
+    progress: ProgressBus
+    relay: SteeringRelay | None = None
+    notifications: PostgresNotifications | None = None
+
+    async def start(self) -> None:
+        if self.notifications is not None:
+            await self.notifications.start()
+
+
 @asynccontextmanager
-async def _progress_bus(settings: Settings, stores: Stores) -> AsyncIterator[ProgressBus]:
-    """PostgreSQL: LISTEN/NOTIFY, so every process sees every change. SQLite: one process
-    sends (one engine per file), so the in-process bus carries what it changes."""
+async def _across_processes(settings: Settings, stores: Stores) -> AsyncIterator[_CrossProcess]:
+    """PostgreSQL: progress and the engine's steering cross processes (LISTEN/NOTIFY), so API
+    processes and workers can run apart. SQLite: one engine per file; the in-process bus carries
+    what it changes, and an engine in another process finds new work at its next poll."""
     if backend_of(settings.database_url) != "postgresql":
-        yield InProcessProgressBus()
+        yield _CrossProcess(progress=InProcessProgressBus())
         return
-    bus = PostgresProgressBus(settings.database_url, stores.bulks.get_bulk)
-    await bus.start()
+    notifications = PostgresNotifications(settings.database_url)
+    bus = PostgresProgressBus(notifications, stores.bulks.get_bulk)
+    bus.start()
     try:
-        yield bus
+        yield _CrossProcess(
+            progress=bus,
+            relay=PostgresSteeringRelay(notifications),
+            notifications=notifications,
+        )
     finally:
+        await notifications.close()
         await bus.close()
 
 

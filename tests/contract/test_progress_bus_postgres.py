@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from mindo_core.adapters.sql import open_stores
+from mindo_core.adapters.sql.notifications import PostgresNotifications
 from mindo_core.adapters.sql.progress_bus import PostgresProgressBus
 from mindo_core.adapters.sql.tables import metadata
 from mindo_core.bulks.model import Bulk, BulkId
@@ -51,10 +52,21 @@ async def bulk(stores: Stores) -> Bulk:
     return await stores.bulks.create_bulk(new_bulk(await tenant(stores)), [])
 
 
-async def _bus(url: str, read: CountingReader) -> PostgresProgressBus:
-    bus = PostgresProgressBus(url, read)
-    await bus.start()
-    return bus
+class Process:
+    """What one process has: its notifications' two connections, and its bus over them."""
+
+    def __init__(self, url: str, read: CountingReader) -> None:
+        self.notifications = PostgresNotifications(url)
+        self.bus = PostgresProgressBus(self.notifications, read)
+
+    async def start(self) -> PostgresProgressBus:
+        self.bus.start()
+        await self.notifications.start()
+        return self.bus
+
+    async def close(self) -> None:
+        await self.notifications.close()
+        await self.bus.close()
 
 
 @pytest.fixture
@@ -63,11 +75,11 @@ async def two_buses(
 ) -> AsyncIterator[tuple[PostgresProgressBus, PostgresProgressBus, CountingReader]]:
     """A publisher's bus and a watcher's bus, and what the watcher's bus reads."""
     watcher_reads = CountingReader(stores)
-    publisher = await _bus(postgres_database, CountingReader(stores))
-    watcher = await _bus(postgres_database, watcher_reads)
-    yield publisher, watcher, watcher_reads
-    await publisher.close()
-    await watcher.close()
+    publishing = Process(postgres_database, CountingReader(stores))
+    watching = Process(postgres_database, watcher_reads)
+    yield await publishing.start(), await watching.start(), watcher_reads
+    await publishing.close()
+    await watching.close()
 
 
 async def test_a_change_published_by_one_process_reaches_a_watcher_of_another_from_the_store(
@@ -145,7 +157,8 @@ async def test_a_publisher_s_own_watchers_get_its_snapshot_at_once_without_a_rea
     postgres_database: str, stores: Stores, bulk: Bulk
 ) -> None:
     reads = CountingReader(stores)
-    bus = await _bus(postgres_database, reads)
+    process = Process(postgres_database, reads)
+    bus = await process.start()
     try:
         watching = bus.subscribe(bulk.id)
         bus.publish(bulk.id, bulk)
@@ -154,7 +167,7 @@ async def test_a_publisher_s_own_watchers_get_its_snapshot_at_once_without_a_rea
         assert watching.poll() is None
         assert reads.reads == 0
     finally:
-        await bus.close()
+        await process.close()
 
 
 async def test_a_watcher_whose_connection_was_cut_reconnects_and_hears_again(
