@@ -58,7 +58,8 @@ from mindo_core.throughput.pacing import SendTiming
 @dataclass(frozen=True, kw_only=True)
 class Services:
     """The use cases the edges call (the CLI, the gRPC servicer, the tests), and the two
-    background workers ``mindo serve`` starts: no store, gateway or clock."""
+    background workers ``mindo serve`` starts (``mindo worker``: the engine alone): no store,
+    gateway or clock."""
 
     authenticator: Authenticator
     send_message: SendMessage
@@ -71,8 +72,8 @@ class Services:
     submit_bulk: SubmitBulk
     bulk_queries: BulkQueries
     watch_bulk: WatchBulk
-    # Not started by wiring: ``mindo serve`` starts it (``await bulk_engine.start()``), and
-    # ``open_services`` stops it on the way out.
+    # Not started by wiring: ``mindo serve`` and ``mindo worker`` start it (``running_engine``),
+    # and ``open_services`` stops it on the way out.
     bulk_engine: BulkEngine
     business_overview: BusinessOverviewQuery
     business_info: BusinessInfoQuery
