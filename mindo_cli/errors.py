@@ -21,6 +21,7 @@ from typer.exceptions import TyperException
 
 from mindo_cli.secret_file import key_file_hint
 from mindo_core.adapters.crypto import SecretKeyError, TokenDecryptionError
+from mindo_core.adapters.engine_lock import EngineAlreadyRunning
 from mindo_core.domain.errors import MindoError
 
 EXIT_FAILED = 1
@@ -51,6 +52,7 @@ def _message(error: Exception) -> str:
 _EXPLAINED: tuple[tuple[type[Exception], Callable[[Exception], str]], ...] = (
     (CliError, _message),
     (MindoError, _message),
+    (EngineAlreadyRunning, _message),
     (TokenDecryptionError, _undecryptable),
     (SecretKeyError, _unusable_key),
 )

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+from contextlib import AsyncExitStack
 from secrets import token_hex
 from typing import TYPE_CHECKING, Annotated
 
@@ -51,25 +52,39 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Seed the demo tenant against the sandbox before serving.")
     ] = False,
+    engine: Annotated[
+        bool,
+        typer.Option(
+            "--engine/--no-engine",
+            help="Run the bulk engine in this process too; --no-engine: the API alone "
+            "(bulks are sent by a `mindo worker`).",
+        ),
+    ] = True,
 ) -> None:
-    """Run the gRPC service (MINDO_GRPC_ADDRESS) and the bulk engine over MINDO_DATABASE_URL."""
+    """Run the gRPC service (MINDO_GRPC_ADDRESS) and, unless --no-engine, the bulk engine over
+    MINDO_DATABASE_URL."""
     settings = operator_settings()
     _logging(settings)
-    asyncio.run(_serve(settings, demo))
+    asyncio.run(_serve(settings, demo=demo, engine=engine))
 
 
-async def _serve(settings: Settings, demo: bool) -> None:
+async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
     from mindo_cli.demo import seed_demo
-    from mindo_core.bootstrap import open_services
+    from mindo_core.bootstrap import open_services, running_engine
     from mindo_grpc.metrics import start_metrics_server
     from mindo_grpc.server import start_grpc_server
 
     metrics = _service_metrics(settings)
-    async with open_services(settings, telemetry=metrics) as services:
+    async with (
+        open_services(settings, telemetry=metrics) as services,
+        AsyncExitStack() as running_parts,
+    ):
         if demo:
             seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
             _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
-        await services.bulk_engine.start()
+        if engine:
+            await running_parts.enter_async_context(running_engine(settings, services))
+        # Webhook statuses arrive through this process' API, so it applies those it parked.
         services.status_writer.start()
         interceptors = () if metrics is None else (metrics.interceptor(),)
         running = await start_grpc_server(
@@ -96,6 +111,22 @@ def _service_metrics(settings: Settings) -> ServiceMetrics | None:
     from mindo_grpc.metrics import ServiceMetrics
 
     return ServiceMetrics(CollectorRegistry()) if settings.metrics_address else None
+
+
+@app.command()
+def worker() -> None:
+    """Run the bulk engine alone over MINDO_DATABASE_URL: no port; the API runs elsewhere
+    (`mindo serve --no-engine`). SIGTERM or Ctrl-C stops it cleanly."""
+    settings = operator_settings()
+    _logging(settings)
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    from mindo_core.bootstrap import open_services, running_engine
+
+    async with open_services(settings) as services, running_engine(settings, services):
+        await wait_for_stop_signal()
 
 
 def _print_demo_banner(settings: Settings, key: str, numbers: tuple[str, ...]) -> None:

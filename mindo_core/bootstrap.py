@@ -6,19 +6,28 @@ Nothing connects at import time; ``open_services`` connects, and closes what it 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from mindo_core.access.request_limits import KeyRateLimiter, RequestLimit
 from mindo_core.adapters.crypto import FernetTokenCipher
+from mindo_core.adapters.engine_lock import exclusive_engine
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.meta.observed import ObservedMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
+from mindo_core.adapters.sql.engine_steering import PostgresSteeringRelay
+from mindo_core.adapters.sql.notifications import PostgresNotifications
+from mindo_core.adapters.sql.progress_bus import PostgresProgressBus
+from mindo_core.adapters.sql.urls import backend_of, sqlite_file
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
+from mindo_core.ports.engine_steering import EngineSteering, SteeringRelay
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
@@ -52,7 +61,8 @@ from mindo_core.throughput.pacing import SendTiming
 @dataclass(frozen=True, kw_only=True)
 class Services:
     """The use cases the edges call (the CLI, the gRPC servicer, the tests), and the two
-    background workers ``mindo serve`` starts: no store, gateway or clock."""
+    background workers ``mindo serve`` starts (``mindo worker``: the engine alone): no store,
+    gateway or clock."""
 
     authenticator: Authenticator
     send_message: SendMessage
@@ -65,8 +75,8 @@ class Services:
     submit_bulk: SubmitBulk
     bulk_queries: BulkQueries
     watch_bulk: WatchBulk
-    # Not started by wiring: ``mindo serve`` starts it (``await bulk_engine.start()``), and
-    # ``open_services`` stops it on the way out.
+    # Not started by wiring: ``mindo serve`` and ``mindo worker`` start it (``running_engine``),
+    # and ``open_services`` stops it on the way out.
     bulk_engine: BulkEngine
     business_overview: BusinessOverviewQuery
     business_info: BusinessInfoQuery
@@ -98,15 +108,18 @@ def wire(
     request_limit: RequestLimit | None = None,
     engine_settings: EngineSettings | None = None,
     progress: ProgressBus | None = None,
+    relay: SteeringRelay | None = None,
     meta_app_secret: str = "",
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests. Each
-    use case gets exactly the ports it reads and writes."""
+    use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
+    every process (the API and the engine apart), not only in this one."""
     bus = progress or InProcessProgressBus()
     ports = _Ports(stores=stores, meta=meta, cipher=cipher, clock=clock, progress=bus)
     settings = engine_settings or EngineSettings()
     engine = _bulk_engine(ports, settings)
-    queries = _bulk_queries(ports, engine)
+    steering = relay.relaying(engine) if relay is not None else engine
+    queries = _bulk_queries(ports, steering)
     statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
     # One per process: single sends' reservations are what business-accounts sees too.
     quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
@@ -125,7 +138,7 @@ def wire(
         operator_queries=OperatorQueries(
             organisations=stores.organisations, accounts=stores.accounts
         ),
-        submit_bulk=_submit_bulk(ports, engine, settings),
+        submit_bulk=_submit_bulk(ports, steering, settings),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus, clock),
         bulk_engine=engine,
@@ -136,7 +149,7 @@ def wire(
         message_status=MessageStatusQuery(
             messages=stores.messages, templates=stores.templates, contacts=stores.contacts
         ),
-        ingest_webhook=_ingest_webhook(ports, statuses, engine, settings, meta_app_secret),
+        ingest_webhook=_ingest_webhook(ports, statuses, steering, settings, meta_app_secret),
         status_writer=statuses,
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
         bulk_backlog=BulkBacklog(bulks=stores.bulks),
@@ -157,7 +170,7 @@ def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
     )
 
 
-def _bulk_queries(ports: _Ports, engine: BulkEngine) -> BulkQueries:
+def _bulk_queries(ports: _Ports, engine: EngineSteering) -> BulkQueries:
     return BulkQueries(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -217,7 +230,7 @@ def _timing(settings: EngineSettings) -> SendTiming:
     )
 
 
-def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) -> SubmitBulk:
+def _submit_bulk(ports: _Ports, engine: EngineSteering, settings: EngineSettings) -> SubmitBulk:
     return SubmitBulk(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -232,7 +245,7 @@ def _submit_bulk(ports: _Ports, engine: BulkEngine, settings: EngineSettings) ->
 def _ingest_webhook(
     ports: _Ports,
     statuses: StatusWriter,
-    engine: BulkEngine,
+    engine: EngineSteering,
     settings: EngineSettings,
     app_secret: str,
 ) -> IngestWebhook:
@@ -254,8 +267,10 @@ def _ingest_webhook(
 async def open_services(
     settings: Settings, *, telemetry: SendTelemetry | None = None
 ) -> AsyncIterator[Services]:
-    """Migrates the database, connects the store and builds the Meta client; with
-    ``telemetry``, every send to Meta is reported to it."""
+    """Migrates the database, connects the store and the progress bus and builds the Meta
+    client; with ``telemetry``, every send to Meta is reported to it. The engine is built,
+    claiming as a name of its own (``new_worker_id``), but not started: ``running_engine``
+    starts it."""
     cipher = _cipher(settings)
     await asyncio.to_thread(upgrade_database, settings.database_url)
     stores = await open_stores(settings.database_url)
@@ -269,23 +284,84 @@ async def open_services(
     if telemetry is not None:
         meta = ObservedMetaGateway(inner=meta, telemetry=telemetry)
     try:
-        limit = RequestLimit(rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst)
-        services = wire(
-            stores,
-            meta,
-            cipher,
-            SystemClock(),
-            request_limit=limit,
-            meta_app_secret=settings.meta_app_secret,
-        )
-        try:
-            yield services
-        finally:
-            await services.status_writer.stop()
-            await services.bulk_engine.stop()
+        async with _across_processes(settings, stores) as across:
+            limit = RequestLimit(
+                rate_per_second=settings.key_rate_limit, burst=settings.key_rate_burst
+            )
+            services = wire(
+                stores,
+                meta,
+                cipher,
+                SystemClock(),
+                request_limit=limit,
+                engine_settings=EngineSettings(worker_id=new_worker_id()),
+                progress=across.progress,
+                relay=across.relay,
+                meta_app_secret=settings.meta_app_secret,
+            )
+            await across.start()
+            try:
+                yield services
+            finally:
+                await services.status_writer.stop()
+                await services.bulk_engine.stop()
     finally:
         await meta.close()
         await stores.close()
+
+
+@asynccontextmanager
+async def running_engine(settings: Settings, services: Services) -> AsyncIterator[None]:
+    """The bulk engine of ``services``, running until the block ends. On SQLite one engine per
+    database file: ``EngineAlreadyRunning`` if another process runs one."""
+    with exclusive_engine(sqlite_file(settings.database_url)):
+        await services.bulk_engine.start()
+        try:
+            yield
+        finally:
+            await services.bulk_engine.stop()
+
+
+def new_worker_id() -> str:
+    """A name no other engine has, now or after a restart: ``host:pid:random``. Claims are
+    recorded under it, so a row's claimant says which process took it."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _CrossProcess:
+    """What carries progress and the engine's steering between processes, started once the
+    use cases are wired (the relay's channel is registered as it is handed the engine)."""
+
+    progress: ProgressBus
+    relay: SteeringRelay | None = None
+    notifications: PostgresNotifications | None = None
+
+    async def start(self) -> None:
+        if self.notifications is not None:
+            await self.notifications.start()
+
+
+@asynccontextmanager
+async def _across_processes(settings: Settings, stores: Stores) -> AsyncIterator[_CrossProcess]:
+    """PostgreSQL: progress and the engine's steering cross processes (LISTEN/NOTIFY), so API
+    processes and workers can run apart. SQLite: one engine per file; the in-process bus carries
+    what it changes, and an engine in another process finds new work at its next poll."""
+    if backend_of(settings.database_url) != "postgresql":
+        yield _CrossProcess(progress=InProcessProgressBus())
+        return
+    notifications = PostgresNotifications(settings.database_url)
+    bus = PostgresProgressBus(notifications, stores.bulks.get_bulk)
+    bus.start()
+    try:
+        yield _CrossProcess(
+            progress=bus,
+            relay=PostgresSteeringRelay(notifications),
+            notifications=notifications,
+        )
+    finally:
+        await notifications.close()
+        await bus.close()
 
 
 def _cipher(settings: Settings) -> TokenCipher:

@@ -40,8 +40,10 @@ released instead, and sends in flight get ``stop_grace_seconds`` to finish.
 
 Workers
 =======
-The engine claims as one worker, ``EngineSettings.worker_id`` ("mindo"); the store's claims are
-per recipient and carry that name.
+The engine claims as ``EngineSettings.worker_id``: each process its own name
+(``bootstrap.new_worker_id``); the store's claims are per recipient and carry it. On SQLite one
+engine runs per database file (``bootstrap.running_engine``). On PostgreSQL nothing yet divides
+the numbers between engines, so run one per database (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ class BulkEngine:
             self._parts.outcomes.run(), name="mindo-outcomes"
         )
         self._supervisor.start()
+        logger.info("Bulk engine started as worker %s", self._parts.settings.worker_id)
 
     async def stop(self) -> None:
         """Stop sending: release what is claimed but unsent, let sends in flight finish (within

@@ -2,8 +2,9 @@
 
 The engine publishes a bulk's snapshot after every change it makes (claims that start it, each
 batch of outcomes, finish, stop), and so do cancellations (and, later, webhooks). WatchBulk
-subscribes. The port is small on purpose so that several worker processes could share one bus
-over PostgreSQL's LISTEN/NOTIFY; ``InProcessProgressBus`` serves one process.
+subscribes. The port is small on purpose so that processes can share one bus: on PostgreSQL,
+``adapters.sql.progress_bus`` carries publications across processes with LISTEN/NOTIFY; on
+SQLite, ``InProcessProgressBus`` serves the one process that sends.
 
 Delivery is "latest wins", never a queue: each subscription holds only the newest snapshot it
 has not taken yet, in one slot with an event. Publishing is O(subscribers of that bulk), never

@@ -58,6 +58,10 @@ class InProcessProgressBus:
     def subscriber_count(self, bulk_id: BulkId) -> int:
         return len(self._slots.get(bulk_id, ()))
 
+    def watched(self) -> tuple[BulkId, ...]:
+        """The bulks with at least one subscriber."""
+        return tuple(self._slots)
+
     def _remove(self, bulk_id: BulkId, slot: _Slot) -> None:
         slots = self._slots.get(bulk_id)
         if slots is None:

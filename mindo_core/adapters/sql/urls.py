@@ -30,6 +30,13 @@ def sync_database_url(raw: str) -> str:
     return _with_driver(raw, _SYNC_DRIVERS)
 
 
+def libpq_url(raw: str) -> str:
+    """The URL of a PostgreSQL database as libpq (and so psycopg, without SQLAlchemy) reads it."""
+    if backend_of(raw) != "postgresql":
+        raise ValueError("not a PostgreSQL URL")
+    return _parse(raw).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def backend_of(raw: str) -> str:
     """``"sqlite"`` or ``"postgresql"``."""
     parsed = _parse(raw)
