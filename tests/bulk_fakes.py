@@ -15,11 +15,13 @@ from mindo_core.adapters.memory.stores import memory_stores
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.model import Bulk, BulkRecipient
 from mindo_core.bulks.submission import RecipientInput
+from mindo_core.delivery.webhook_payloads import TemplateStatusChange
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import MetaError, MetaErrorDetail, MetaUnavailable
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
 from mindo_core.ports.meta import MetaSendResult, PhoneNumberInfo, TemplateInfo
 from mindo_core.ports.stores import Stores
+from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.submit_bulk import SubmitBulkCommand
 from mindo_core.throughput.rate_gate import SlowDownPolicy
@@ -201,6 +203,30 @@ class BulkWorld:
 
         await eventually(over, limit=limit, every=every)
         return await self.bulk(bulk)
+
+    def account_events(self) -> AccountEvents:
+        """Meta's account webhooks as the service applies them, over this world's stores."""
+        return AccountEvents(
+            accounts=self.stores.accounts,
+            templates=self.stores.templates,
+            bulks=self.stores.bulks,
+            clock=self.clock,
+            progress=self.progress,
+            engine=self.engine,
+            marks=self.stores.event_marks,
+        )
+
+    async def meta_pauses_order_update(self) -> None:
+        """Meta's webhook: the ``order_update`` template is PAUSED."""
+        change = TemplateStatusChange(
+            waba_id=WABA,
+            meta_template_id="11",
+            name="order_update",
+            language="es",
+            event="PAUSED",
+            reason=None,
+        )
+        await self.account_events().apply(change)
 
     async def recipients(self, bulk: Bulk) -> list[BulkRecipient]:
         page = await self.stores.bulks.list_bulk_recipients(

@@ -13,7 +13,6 @@ import pytest
 from mindo_core.delivery.webhook_payloads import NumberQualityChange
 from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.engine.bulk_engine import EngineSettings
-from mindo_core.services.account_events import AccountEvents
 from tests.bulk_fakes import (
     NUMBER,
     WABA,
@@ -113,15 +112,7 @@ def test_refreshing_a_number_without_sends_changes_nothing() -> None:
 
 async def raise_tier(world: BulkWorld, tier: str) -> None:
     """Meta's phone_number_quality_update, applied as the webhook ingest applies it."""
-    events = AccountEvents(
-        accounts=world.stores.accounts,
-        templates=world.stores.templates,
-        bulks=world.stores.bulks,
-        clock=world.clock,
-        progress=world.progress,
-        engine=world.engine,
-        marks=world.stores.event_marks,
-    )
+    events = world.account_events()
     number = await the_number(world)
     await events.apply(
         NumberQualityChange(

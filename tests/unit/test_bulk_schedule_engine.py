@@ -10,11 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.delivery.webhook_payloads import TemplateStatusChange
 from mindo_core.domain.errors import FailedPrecondition
 from mindo_core.engine.bulk_engine import EngineSettings
-from mindo_core.services.account_events import AccountEvents
-from tests.bulk_fakes import WABA, BulkWorld, run_world_virtually
+from tests.bulk_fakes import BulkWorld, run_world_virtually
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -64,26 +62,8 @@ def test_a_template_paused_by_meta_before_send_at_stops_the_scheduled_bulk() -> 
     async def scenario(world: BulkWorld) -> None:
         await world.engine.start()
         bulk = await world.submit(5, send_at=in_minutes(world, 5))
-        events = AccountEvents(
-            accounts=world.stores.accounts,
-            templates=world.stores.templates,
-            bulks=world.stores.bulks,
-            clock=world.clock,
-            progress=world.progress,
-            engine=world.engine,
-            marks=world.stores.event_marks,
-        )
 
-        await events.apply(
-            TemplateStatusChange(
-                waba_id=WABA,
-                meta_template_id="11",
-                name="order_update",
-                language="es",
-                event="PAUSED",
-                reason=None,
-            )
-        )
+        await world.meta_pauses_order_update()
         await asyncio.sleep(600)
 
         stopped = await world.bulk(bulk)
