@@ -52,6 +52,7 @@ from mindo_core.services.revoke_key import KeyRevoker
 from mindo_core.services.send_message import SendMessage
 from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
+from mindo_core.services.suppression_list import SuppressionList
 from mindo_core.services.template_catalogue import TemplateCatalogue
 from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.settings import Settings
@@ -85,6 +86,7 @@ class Services:
     # Applies parked statuses in the background once started (``mindo serve`` starts it).
     status_writer: StatusWriter
     contact_lookup: ContactLookup
+    suppression_list: SuppressionList
     bulk_backlog: BulkBacklog
 
 
@@ -152,6 +154,7 @@ def wire(
         ingest_webhook=_ingest_webhook(ports, statuses, steering, settings, meta_app_secret),
         status_writer=statuses,
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
+        suppression_list=SuppressionList(contacts=stores.contacts, clock=clock),
         bulk_backlog=BulkBacklog(bulks=stores.bulks),
     )
 

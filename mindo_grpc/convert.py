@@ -237,3 +237,12 @@ def _contact(contact: Contact) -> pb.Contact:
         source=contact.source,
         created_at=timestamp(contact.created_at),
     )
+
+
+def suppressed_phone(contact: Contact) -> pb.SuppressedPhone:
+    return pb.SuppressedPhone(
+        phone=contact.phone,
+        since=timestamp(contact.opted_out_at),
+        contact_name=contact.display_name,
+        contact_id=contact.id,
+    )

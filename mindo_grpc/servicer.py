@@ -148,6 +148,33 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         result = await self.services.contact_lookup(principal, request.phone)
         return convert.contact_lookup(result)
 
+    @unary("read")
+    async def ListSuppressedPhones(
+        self, request: pb.ListSuppressedPhonesRequest, principal: Principal
+    ) -> pb.ListSuppressedPhonesResponse:
+        page = await self.services.suppression_list.list(
+            principal.organisation.id, page=request.page or 1, page_size=request.page_size or 20
+        )
+        return pb.ListSuppressedPhonesResponse(
+            count=page.count, results=[convert.suppressed_phone(c) for c in page.items]
+        )
+
+    @unary("send")
+    async def SuppressPhone(
+        self, request: pb.SuppressPhoneRequest, principal: Principal
+    ) -> pb.SuppressedPhone:
+        contact = await self.services.suppression_list.add(principal.organisation.id, request.phone)
+        return convert.suppressed_phone(contact)
+
+    @unary("send")
+    async def UnsuppressPhone(
+        self, request: pb.UnsuppressPhoneRequest, principal: Principal
+    ) -> pb.UnsuppressPhoneResponse:
+        phone = await self.services.suppression_list.remove(
+            principal.organisation.id, request.phone
+        )
+        return pb.UnsuppressPhoneResponse(phone=phone)
+
     @unary(None)
     async def CheckApiKey(
         self, request: pb.CheckApiKeyRequest, principal: Principal

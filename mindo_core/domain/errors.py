@@ -151,6 +151,15 @@ class OrganisationNotFound(NotFound):
         super().__init__(f"Organisation '{name}' not found")
 
 
+class NotSuppressed(NotFound):
+    """Removing from the suppression list a phone that is not on it."""
+
+    code = "not_suppressed"
+
+    def __init__(self) -> None:
+        super().__init__("This phone is not on the organisation's suppression list")
+
+
 class Conflict(MindoError):
     code = "conflict"
 

@@ -11,6 +11,7 @@ from mindo_core.contacts.model import Contact, InboundRecord
 from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId
+from mindo_core.ports.bulks import Page
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +65,28 @@ class ContactStore(Protocol):
         self, organisation_id: OrganisationId, phones: Sequence[str]
     ) -> frozenset[str]:
         """Those of the E.164 ``phones`` on the organisation's suppression list."""
+        ...
+
+    async def suppress(
+        self, organisation_id: OrganisationId, phone: str, *, at: datetime
+    ) -> Contact:
+        """Puts the E.164 ``phone`` on the organisation's suppression list at ``at`` (creating
+        the contact, ``outbound``, if it is none), as a stop word would; already on it, it stays
+        there since when it was first put. Returns the contact as it now is."""
+        ...
+
+    async def unsuppress(
+        self, organisation_id: OrganisationId, phone: str, *, at: datetime
+    ) -> bool:
+        """Takes the phone off the organisation's suppression list, as a start word would;
+        False (nothing changed) when it was not on it."""
+        ...
+
+    async def suppressed(
+        self, organisation_id: OrganisationId, *, offset: int, limit: int
+    ) -> Page[Contact]:
+        """The organisation's contacts on its suppression list, latest put on first (then by
+        phone); ``count`` is all of them."""
         ...
 
     async def find_contact(self, organisation_id: OrganisationId, phone: str) -> Contact | None:

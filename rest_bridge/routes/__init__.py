@@ -13,6 +13,7 @@ from rest_bridge.routes import (
     send,
     send_bulk,
     service,
+    suppression_list,
     webhooks,
 )
 from rest_bridge.routes.spec import Route
@@ -27,6 +28,7 @@ ROUTES: tuple[Route, ...] = (
     *business_accounts.ROUTES,
     *business_info.ROUTES,
     *contact_lookup.ROUTES,
+    *suppression_list.ROUTES,
     *webhooks.ROUTES,
     *service.ROUTES,
 )

@@ -254,3 +254,77 @@ async def test_meta_opt_events_create_the_contact_and_follow_the_latest(stores: 
     assert stopped.opted_out_at == T0 + timedelta(seconds=10)
     assert resumed is not None
     assert not resumed.opted_out
+
+
+# The suppression list as the organisation manages it.
+
+BEA = "+34611222333"
+CARLOS = "+5491155550000"
+
+
+async def test_suppressing_a_stranger_makes_them_an_outbound_contact_on_the_list(
+    stores: Stores,
+) -> None:
+    owner = await tenant(stores)
+    org = owner.organisation.id
+
+    contact = await stores.contacts.suppress(org, BEA, at=T0)
+
+    assert (contact.phone, contact.source, contact.opted_out_at) == (BEA, "outbound", T0)
+    assert await stores.contacts.opted_out_among(org, [BEA]) == frozenset({BEA})
+
+
+async def test_suppressing_again_keeps_the_first_time(stores: Stores) -> None:
+    owner = await tenant(stores)
+    org = owner.organisation.id
+    await opt(stores, "wamid.STOP", 10, "opt_out")
+
+    contact = await stores.contacts.suppress(org, ANA, at=T0 + timedelta(minutes=5))
+
+    assert contact.source == "organic"
+    assert contact.opted_out_at == T0 + timedelta(seconds=10)
+
+
+async def test_unsuppressing_takes_them_off_and_answers_whether_they_were_on(
+    stores: Stores,
+) -> None:
+    owner = await tenant(stores)
+    org = owner.organisation.id
+    await stores.contacts.suppress(org, BEA, at=T0)
+
+    removed = await stores.contacts.unsuppress(org, BEA, at=T0 + timedelta(minutes=1))
+    again = await stores.contacts.unsuppress(org, BEA, at=T0 + timedelta(minutes=2))
+    stranger = await stores.contacts.unsuppress(org, CARLOS, at=T0 + timedelta(minutes=2))
+
+    assert (removed, again, stranger) == (True, False, False)
+    assert await stores.contacts.opted_out_among(org, [BEA]) == frozenset()
+    assert await stores.contacts.find_contact(org, CARLOS) is None
+
+
+async def test_a_late_stop_does_not_undo_a_manual_removal(stores: Stores) -> None:
+    owner = await tenant(stores)
+    org = owner.organisation.id
+    await stores.contacts.suppress(org, ANA, at=T0)
+    await stores.contacts.unsuppress(org, ANA, at=T0 + timedelta(minutes=1))
+
+    await opt(stores, "wamid.STOP", 10, "opt_out")  # written before the removal
+
+    assert await stores.contacts.opted_out_among(org, [ANA]) == frozenset()
+
+
+async def test_the_list_is_the_organisations_latest_first_and_paginated(stores: Stores) -> None:
+    acme = await tenant(stores)
+    globex = await tenant(stores, "globex", "2")
+    org = acme.organisation.id
+    await stores.contacts.suppress(org, ANA, at=T0)
+    await stores.contacts.suppress(org, BEA, at=T0 + timedelta(minutes=2))
+    await stores.contacts.suppress(org, CARLOS, at=T0 + timedelta(minutes=1))
+    await stores.contacts.add_outbound_contact(org, "+34699000000", at=T0)
+    await stores.contacts.suppress(globex.organisation.id, "+34688000000", at=T0)
+
+    first = await stores.contacts.suppressed(org, offset=0, limit=2)
+    second = await stores.contacts.suppressed(org, offset=2, limit=2)
+
+    assert (first.count, second.count) == (3, 3)
+    assert [c.phone for c in first.items] == [BEA, CARLOS]
+    assert [c.phone for c in second.items] == [ANA]

@@ -12,6 +12,7 @@ from mindo_core.contacts.model import Contact, ContactId, ContactSource, Inbound
 from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId, PhoneNumber
+from mindo_core.ports.bulks import Page
 from mindo_core.ports.contacts import InboundReport, OptEvent
 
 __all__ = ["InMemoryContacts", "InMemoryEventMarks"]
@@ -137,6 +138,38 @@ class InMemoryContacts:
         found = (self._tables.contact_by_phone.get((organisation_id, p)) for p in phones)
         contacts = (self._tables.contacts[c] for c in found if c is not None)
         return frozenset(c.phone for c in contacts if c.opted_out)
+
+    async def suppress(
+        self, organisation_id: OrganisationId, phone: str, *, at: datetime
+    ) -> Contact:
+        at = aware(at)
+        contact = self._contact(organisation_id, phone, "outbound", at)
+        contact = replace(contact, opted_out_at=contact.opted_out_at or at, opt_changed_at=at)
+        self._tables.contacts[contact.id] = contact
+        return contact
+
+    async def unsuppress(
+        self, organisation_id: OrganisationId, phone: str, *, at: datetime
+    ) -> bool:
+        contact = await self.find_contact(organisation_id, phone)
+        if contact is None or not contact.opted_out:
+            return False
+        self._tables.contacts[contact.id] = replace(
+            contact, opted_out_at=None, opt_changed_at=aware(at)
+        )
+        return True
+
+    async def suppressed(
+        self, organisation_id: OrganisationId, *, offset: int, limit: int
+    ) -> Page[Contact]:
+        on_list = [
+            c
+            for c in self._tables.contacts.values()
+            if c.organisation_id == organisation_id and c.opted_out_at is not None
+        ]
+        on_list.sort(key=lambda c: c.phone)
+        on_list.sort(key=lambda c: c.opted_out_at or c.created_at, reverse=True)
+        return Page(count=len(on_list), items=on_list[offset : offset + limit])
 
     async def find_contact(self, organisation_id: OrganisationId, phone: str) -> Contact | None:
         contact_id = self._tables.contact_by_phone.get((organisation_id, phone))

@@ -29,6 +29,7 @@ from mindo_core.contacts.model import Contact, ContactId, ContactSource, Inbound
 from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
+from mindo_core.ports.bulks import Page
 from mindo_core.ports.contacts import InboundReport, OptEvent
 
 __all__ = ["SqlContacts", "SqlEventMarks"]
@@ -169,6 +170,56 @@ class SqlContacts:
         async with self._database.transaction() as session:
             return frozenset((await session.exec(query)).all())
 
+    async def suppress(
+        self, organisation_id: OrganisationId, phone: str, *, at: datetime
+    ) -> Contact:
+        require_aware(at)
+        since = col(ContactRow.opted_out_at)
+        async with self._database.transaction() as session:
+            await self._contact_id(session, organisation_id, phone, "outbound", at)
+            # The organisation's word is the latest: no guard on the last change's time.
+            put = sa.func.coalesce(since, sa.literal(at, UTCDateTime()))
+            await (await session.connection()).execute(
+                _of(organisation_id, phone).values(opted_out_at=put, opt_changed_at=at)
+            )
+            row = await _contact_row(session, organisation_id, phone)
+        assert row is not None
+        return _contact(row)
+
+    async def unsuppress(
+        self, organisation_id: OrganisationId, phone: str, *, at: datetime
+    ) -> bool:
+        require_aware(at)
+        statement = (
+            _of(organisation_id, phone)
+            .where(col(ContactRow.opted_out_at).is_not(None))
+            .values(opted_out_at=None, opt_changed_at=at)
+            .returning(col(ContactRow.id))
+        )
+        async with self._database.transaction() as session:
+            result = await (await session.connection()).execute(statement)
+            return result.first() is not None
+
+    async def suppressed(
+        self, organisation_id: OrganisationId, *, offset: int, limit: int
+    ) -> Page[Contact]:
+        on_list = (
+            ContactRow.organisation_id == organisation_id,
+            col(ContactRow.opted_out_at).is_not(None),
+        )
+        count = select(sa.func.count()).select_from(ContactRow).where(*on_list)
+        query = (
+            select(ContactRow)
+            .where(*on_list)
+            .order_by(col(ContactRow.opted_out_at).desc(), col(ContactRow.phone))
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._database.transaction() as session:
+            total = (await session.exec(count)).one()
+            rows = (await session.exec(query)).all()
+        return Page(count=total, items=[_contact(row) for row in rows])
+
     async def find_contact(self, organisation_id: OrganisationId, phone: str) -> Contact | None:
         async with self._database.transaction() as session:
             row = await _contact_row(session, organisation_id, phone)
@@ -214,6 +265,12 @@ async def _opt(
         .values(opted_out_at=opted_out_at, opt_changed_at=when)
     )
     await (await session.connection()).execute(statement)
+
+
+def _of(organisation_id: int, phone: str) -> sa.Update:
+    return sa.update(ContactRow).where(
+        col(ContactRow.organisation_id) == organisation_id, col(ContactRow.phone) == phone
+    )
 
 
 async def _owners(session: AsyncSession, phone_number_ids: set[str]) -> _Owners:
