@@ -1,4 +1,5 @@
-"""Operator commands: `mindo orgs | keys | accounts | templates`, one module per group."""
+"""Operator commands: `mindo orgs | keys | accounts | templates | suppression`, one module
+per group."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import typer
 from mindo_cli.accounts_commands import accounts_app
 from mindo_cli.keys_commands import keys_app
 from mindo_cli.orgs_commands import orgs_app
+from mindo_cli.suppression_commands import suppression_app
 from mindo_cli.templates_commands import templates_app
 
 
@@ -16,3 +18,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(accounts_app, name="accounts")
     app.add_typer(templates_app, name="templates")
+    app.add_typer(suppression_app, name="suppression")

@@ -6,8 +6,9 @@ learnt of it:
 * ``organic``: the person wrote to one of the organisation's numbers before Mindo had them;
 * ``outbound``: the organisation sent them a message (one at a time: Send message) first.
 
-A contact who writes a stop word is on the organisation's suppression list (``opted_out_at``)
-until they write a start word (``opt_out``): marketing templates are not sent to them.
+A contact who writes a stop word, or whom the organisation adds (``services.suppression_list``),
+is on the organisation's suppression list (``opted_out_at``) until they write a start word
+(``opt_out``) or are removed: marketing templates are not sent to them.
 
 Its name (``display_name``) is the one set for it, else the WhatsApp profile name of its latest
 message. The window: WhatsApp lets a business answer freely for 24 hours after the user's last
@@ -42,7 +43,7 @@ class Contact:
     contact_list_id: int | None = None
     contact_list_name: str | None = None
     last_inbound_at: datetime | None = None  # when they last wrote (Meta's time)
-    # On the organisation's suppression list since (None: not on it): they wrote a stop word.
+    # On the organisation's suppression list since (None: not on it): a stop word, or added.
     opted_out_at: datetime | None = None
     # Meta's time of the message that last opted them out or in: an older one changes nothing.
     opt_changed_at: datetime | None = None

@@ -168,7 +168,8 @@ SCHEMA = _object(
             "type": "boolean",
             "description": (
                 "Mindo's addition: on the organisation's suppression list (they wrote STOP, "
-                "BAJA, CANCELAR, PARAR, SAIR or UNSUBSCRIBE, and not START or ALTA since). "
+                "BAJA, CANCELAR, PARAR, SAIR or UNSUBSCRIBE, and not START or ALTA since; or the "
+                "organisation added them: Suppression list). "
                 "Marketing templates are not sent to them."
             ),
         },
