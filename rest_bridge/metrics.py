@@ -17,8 +17,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 
+from rest_bridge.route_pattern import route_pattern
+
 PATH: Final = "/metrics"
-UNMATCHED: Final = "unmatched"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -47,7 +48,7 @@ class BridgeMetrics:
             status = response.status
             return response
         finally:
-            route = _route(request)
+            route = route_pattern(request)
             self.latency.labels(request.method, route).observe(time.perf_counter() - started)
             self.responses.labels(request.method, route, str(status)).inc()
 
@@ -55,15 +56,6 @@ class BridgeMetrics:
         response = web.Response(body=generate_latest(self.registry))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
-
-
-def _route(request: web.Request) -> str:
-    info = request.match_info
-    if isinstance(info, web.UrlMappingMatchInfo) and info.http_exception is None:
-        resource = info.route.resource
-        if resource is not None:
-            return resource.canonical
-    return UNMATCHED
 
 
 METRICS = web.AppKey("mindo_bridge_metrics", BridgeMetrics)

@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from rest_bridge.problems import ApiError, coded, internal_error
+from rest_bridge.route_pattern import route_pattern
 from rest_bridge.routes.spec import Handler
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return _http_exception(request, exc).response()
     except Exception:
         # The client learns nothing of the failure; the log keeps the whole traceback.
-        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        logger.exception("Unhandled error on %s %s", request.method, route_pattern(request))
         return internal_error().response()
 
 

@@ -11,6 +11,10 @@ bulk that is over, or resuming one that is not PAUSED, is that same 400.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import grpc
 from aiohttp import web
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
@@ -20,6 +24,17 @@ from rest_bridge.bulk_bodies import detail
 from rest_bridge.problems import json_response
 from rest_bridge.routes.spec import Route
 from rest_bridge.upstream import upstream
+
+if TYPE_CHECKING:
+    from mindo_grpc._pb.mindo.v1.mindo_pb2_grpc import MindoAsyncStub
+
+_BulkRequest = TypeVar(
+    "_BulkRequest",
+    mindo_pb2.GetBulkRequest,
+    mindo_pb2.CancelBulkRequest,
+    mindo_pb2.PauseBulkRequest,
+    mindo_pb2.ResumeBulkRequest,
+)
 
 PARAMETER = "bulk_send_id"
 PATH = f"/api/v1/meta-templates/bulk-sends/{{{PARAMETER}}}/"
@@ -40,37 +55,27 @@ def bulk_id(request: web.Request) -> str:
     return request.match_info[PARAMETER]
 
 
-async def get_bulk(request: web.Request) -> web.Response:
-    key = api_key(request)
-    service = upstream(request)
-    message = mindo_pb2.GetBulkRequest(bulk_send_id=bulk_id(request))
-    reply = await service.call(service.stub.GetBulk, message, api_key=key)
-    return json_response(detail(reply))
+def _bulk_call(
+    rpc: Callable[[MindoAsyncStub], grpc.aio.UnaryUnaryMultiCallable[_BulkRequest, mindo_pb2.Bulk]],
+    request_type: type[_BulkRequest],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A route that calls ``rpc`` on the bulk of the path and answers its detail body. No body
+    is read: whatever is sent is ignored."""
+
+    async def handle(request: web.Request) -> web.Response:
+        key = api_key(request)
+        service = upstream(request)
+        message = request_type(bulk_send_id=bulk_id(request))
+        reply = await service.call(rpc(service.stub), message, api_key=key)
+        return json_response(detail(reply))
+
+    return handle
 
 
-async def cancel_bulk(request: web.Request) -> web.Response:
-    # No body to read: whatever is sent is ignored.
-    key = api_key(request)
-    service = upstream(request)
-    message = mindo_pb2.CancelBulkRequest(bulk_send_id=bulk_id(request))
-    reply = await service.call(service.stub.CancelBulk, message, api_key=key)
-    return json_response(detail(reply))
-
-
-async def pause_bulk(request: web.Request) -> web.Response:
-    key = api_key(request)
-    service = upstream(request)
-    message = mindo_pb2.PauseBulkRequest(bulk_send_id=bulk_id(request))
-    reply = await service.call(service.stub.PauseBulk, message, api_key=key)
-    return json_response(detail(reply))
-
-
-async def resume_bulk(request: web.Request) -> web.Response:
-    key = api_key(request)
-    service = upstream(request)
-    message = mindo_pb2.ResumeBulkRequest(bulk_send_id=bulk_id(request))
-    reply = await service.call(service.stub.ResumeBulk, message, api_key=key)
-    return json_response(detail(reply))
+get_bulk = _bulk_call(lambda stub: stub.GetBulk, mindo_pb2.GetBulkRequest)
+cancel_bulk = _bulk_call(lambda stub: stub.CancelBulk, mindo_pb2.CancelBulkRequest)
+pause_bulk = _bulk_call(lambda stub: stub.PauseBulk, mindo_pb2.PauseBulkRequest)
+resume_bulk = _bulk_call(lambda stub: stub.ResumeBulk, mindo_pb2.ResumeBulkRequest)
 
 
 NOT_FOUND = openapi.response(

@@ -5,6 +5,7 @@ them receive again."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,19 @@ async def test_the_list_over_grpc(stack: RealStack) -> None:
     assert from_rpc_error(again.value).status == grpc.StatusCode.NOT_FOUND
     assert sent.message_id
     assert sent_to(stack) == ["5492235961983"]
+
+
+async def test_a_phone_in_the_path_reaches_no_log_line(
+    stack: RealStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await rest(stack, "POST", LIST, {"phone": JUAN})
+    await rest(stack, "DELETE", f"{LIST}{quote(JUAN)}/")
+    await rest(stack, "DELETE", f"{LIST}{quote(BEA)}/")  # not on the list: a 404
+
+    records = [r for r in caplog.records if not r.name.startswith("aiosqlite")]
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in records)
+    assert any(r.name == "aiohttp.access" for r in records), "no access log: proves nothing"
+    assert "/api/v1/suppression-list/{phone}/" in logged
+    for personal in (JUAN, quote(JUAN), JUAN.removeprefix("+"), BEA.removeprefix("+")):
+        assert personal not in logged
