@@ -119,6 +119,7 @@ def wire(
     bus = progress or InProcessProgressBus()
     ports = _Ports(stores=stores, meta=meta, cipher=cipher, clock=clock, progress=bus)
     settings = engine_settings or EngineSettings()
+    timing = _timing(settings)
     engine = _bulk_engine(ports, settings)
     steering = relay.relaying(engine) if relay is not None else engine
     queries = _bulk_queries(ports, steering)
@@ -140,7 +141,7 @@ def wire(
         operator_queries=OperatorQueries(
             organisations=stores.organisations, accounts=stores.accounts
         ),
-        submit_bulk=_submit_bulk(ports, steering, settings),
+        submit_bulk=_submit_bulk(ports, steering, timing),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus, clock),
         bulk_engine=engine,
@@ -151,7 +152,7 @@ def wire(
         message_status=MessageStatusQuery(
             messages=stores.messages, templates=stores.templates, contacts=stores.contacts
         ),
-        ingest_webhook=_ingest_webhook(ports, statuses, steering, settings, meta_app_secret),
+        ingest_webhook=_ingest_webhook(ports, statuses, steering, timing, meta_app_secret),
         status_writer=statuses,
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
         suppression_list=SuppressionList(contacts=stores.contacts, clock=clock),
@@ -233,7 +234,7 @@ def _timing(settings: EngineSettings) -> SendTiming:
     )
 
 
-def _submit_bulk(ports: _Ports, engine: EngineSteering, settings: EngineSettings) -> SubmitBulk:
+def _submit_bulk(ports: _Ports, engine: EngineSteering, timing: SendTiming) -> SubmitBulk:
     return SubmitBulk(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -241,7 +242,7 @@ def _submit_bulk(ports: _Ports, engine: EngineSteering, settings: EngineSettings
         idempotency=ports.stores.idempotency,
         clock=ports.clock,
         waker=engine,
-        timing=_timing(settings),
+        timing=timing,
     )
 
 
@@ -249,7 +250,7 @@ def _ingest_webhook(
     ports: _Ports,
     statuses: StatusWriter,
     engine: EngineSteering,
-    settings: EngineSettings,
+    timing: SendTiming,
     app_secret: str,
 ) -> IngestWebhook:
     events = AccountEvents(
@@ -260,7 +261,7 @@ def _ingest_webhook(
         progress=ports.progress,
         engine=engine,
         marks=ports.stores.event_marks,
-        timing=_timing(settings),
+        timing=timing,
     )
     inbound = InboundMessages(contacts=ports.stores.contacts, clock=ports.clock)
     return IngestWebhook(statuses, events, app_secret=app_secret, inbound=inbound)

@@ -35,3 +35,8 @@ class StoredTemplate:
     @property
     def is_approved(self) -> bool:
         return self.status.upper() == "APPROVED"
+
+    @property
+    def is_marketing(self) -> bool:
+        """Marketing templates are never sent to a contact who opted out."""
+        return self.category.upper() == "MARKETING"

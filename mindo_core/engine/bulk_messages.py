@@ -61,7 +61,7 @@ class BulkMessages:
 
     @property
     def is_marketing(self) -> bool:
-        return self._template.category.upper() == "MARKETING"
+        return self._template.is_marketing
 
     def payload(self, recipient: ClaimedRecipient) -> dict[str, Any]:
         """Raises ``TemplateParameterError`` if the values no longer fit the template."""

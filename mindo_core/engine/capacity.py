@@ -15,10 +15,6 @@ class SendCapacity:
         self._used = 0
         self._freed = asyncio.Event()
 
-    @property
-    def in_use(self) -> int:
-        return self._used
-
     def try_take(self) -> bool:
         if self._used >= self._limit:
             return False

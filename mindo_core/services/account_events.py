@@ -135,12 +135,10 @@ class AccountEvents:
     async def _stop_bulks_of(
         self, template: StoredTemplate, account: BusinessAccount, reason: str
     ) -> None:
-        running = [b for b in await self._bulks.bulks_to_run() if b.template_id == template.id]
-        waiting = [
-            *await self._bulks_of(template, account, "PAUSED"),
-            *await self._bulks_of(template, account, "SCHEDULED"),
-        ]
-        for bulk in [*running, *waiting]:
+        # The template's own organisation's bulks only: not every running bulk of every one.
+        statuses: tuple[BulkStatus, ...] = ("QUEUED", "PROCESSING", "PAUSED", "SCHEDULED")
+        bulks = [b for status in statuses for b in await self._bulks_of(template, account, status)]
+        for bulk in bulks:
             # Stopped first, so that what the engine claimed but did not send is released as
             # skipped when it drops the bulk, never as pending again.
             try:
@@ -157,8 +155,8 @@ class AccountEvents:
     async def _bulks_of(
         self, template: StoredTemplate, account: BusinessAccount, status: BulkStatus
     ) -> list[Bulk]:
-        """The PAUSED or SCHEDULED bulks of ``template``: stopped too, so that resuming one, or
-        its time coming, finds it over."""
+        """The bulks of ``template`` in ``status`` (PAUSED and SCHEDULED ones are stopped too, so
+        that resuming one, or its time coming, finds it over)."""
         found: list[Bulk] = []
         filters = BulkFilter(status=status, template_id=template.id)
         while True:

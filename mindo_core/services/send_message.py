@@ -63,12 +63,10 @@ from mindo_core.services.idempotent_sends import (
 )
 from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.services.short_lived import ShortLived
-from mindo_core.templating.compiled import resolve
-from mindo_core.templating.model import TemplateSpec, parse_template
+from mindo_core.templating.compiled import CompiledTemplate
+from mindo_core.templating.model import parse_template
 from mindo_core.templating.payload import build_send_payload
 from mindo_core.templating.resolution import ResolvedTemplate
-
-MARKETING = "MARKETING"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,8 +161,8 @@ class SendMessage:
         recipient = _recipient(command.recipient_phone)
         sender = await self._sender(principal, command)
         phone_number, template = sender.phone_number, sender.template
-        resolved = resolve(sender.spec, command.variables, command.button_variables)
-        if template.category.upper() == MARKETING:
+        resolved = sender.template_compiled.resolve(command.variables, command.button_variables)
+        if template.is_marketing:
             await self._refuse_if_opted_out(principal, recipient.e164)
         payload = build_send_payload(
             resolved, to=recipient.wa_id, name=template.name, language=template.language
@@ -224,7 +222,7 @@ class SendMessage:
             phone_number=phone_number,
             access_token=self._cipher.decrypt(encrypted_token),
             template=template,
-            spec=parse_template(template),
+            template_compiled=CompiledTemplate(parse_template(template)),
         )
         self._senders.put(key, sender)
         return sender
@@ -269,7 +267,8 @@ class _Sender:
     phone_number: PhoneNumber
     access_token: str = field(repr=False)
     template: StoredTemplate
-    spec: TemplateSpec
+    # Worked out once per cached sender, not once per send.
+    template_compiled: CompiledTemplate
 
 
 @dataclass(frozen=True)
