@@ -47,6 +47,8 @@ async def test_the_bridge_logs_json_lines_when_asked() -> None:
                         break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the bridge never answered /healthz")
     finally:
         child.send_signal(signal.SIGTERM)
         _, errors = await asyncio.wait_for(child.communicate(), 20)
