@@ -120,18 +120,29 @@ class SqlContacts:
         source: ContactSource,
         at: datetime,
     ) -> int:
-        insert = (
-            insert_for(self._database.dialect, ContactRow)
-            .values(organisation_id=organisation_id, phone=phone, source=source, created_at=at)
-            .on_conflict_do_nothing(index_elements=["organisation_id", "phone"])
-        )
-        await (await session.connection()).execute(insert)
+        await self._ensure_contact(session, organisation_id, phone, source, at)
         query = select(ContactRow.id).where(
             ContactRow.organisation_id == organisation_id, ContactRow.phone == phone
         )
         contact_id = (await session.exec(query)).one()
         assert contact_id is not None  # a row read back always has its key
         return contact_id
+
+    async def _ensure_contact(
+        self,
+        session: AsyncSession,
+        organisation_id: int,
+        phone: str,
+        source: ContactSource,
+        at: datetime,
+    ) -> None:
+        """The contact, created with ``source`` unless it exists (whose source never changes)."""
+        insert = (
+            insert_for(self._database.dialect, ContactRow)
+            .values(organisation_id=organisation_id, phone=phone, source=source, created_at=at)
+            .on_conflict_do_nothing(index_elements=["organisation_id", "phone"])
+        )
+        await (await session.connection()).execute(insert)
 
     async def apply_opt_events(self, events: Sequence[OptEvent]) -> int:
         managed = 0
@@ -142,7 +153,9 @@ class SqlContacts:
                 if owner is None:
                     continue
                 organisation_id = owner[0]
-                await self._contact_id(session, organisation_id, event.phone, "outbound", event.at)
+                await self._ensure_contact(
+                    session, organisation_id, event.phone, "outbound", event.at
+                )
                 await _opt(session, organisation_id, event.phone, event.at, event.change)
                 managed += 1
         return managed
@@ -152,7 +165,7 @@ class SqlContacts:
     ) -> Contact:
         require_aware(at)
         async with self._database.transaction() as session:
-            await self._contact_id(session, organisation_id, phone, "outbound", at)
+            await self._ensure_contact(session, organisation_id, phone, "outbound", at)
             row = await _contact_row(session, organisation_id, phone)
         assert row is not None
         return _contact(row)
@@ -176,7 +189,7 @@ class SqlContacts:
         require_aware(at)
         since = col(ContactRow.opted_out_at)
         async with self._database.transaction() as session:
-            await self._contact_id(session, organisation_id, phone, "outbound", at)
+            await self._ensure_contact(session, organisation_id, phone, "outbound", at)
             # The organisation's word is the latest: no guard on the last change's time.
             put = sa.func.coalesce(since, sa.literal(at, UTCDateTime()))
             await (await session.connection()).execute(

@@ -51,8 +51,10 @@ class SqlIdempotency:
                 raise
         # Another process claimed it between our read and our insert: its row is the answer.
         async with self._database.transaction() as session:
-            winner = (await session.exec(_the_key(key.organisation_id, key.key_hash))).one()
-            return _record(winner)
+            winner = (await session.exec(_the_key(key.organisation_id, key.key_hash))).first()
+        if winner is None:  # released by the winner meanwhile (refused before Meta): free again
+            return await self.claim_key(key, expired_at_or_before=expired_at_or_before)
+        return _record(winner)
 
     async def settle_key(
         self, organisation_id: OrganisationId, key_hash: str, settled: SettledKey
