@@ -53,10 +53,7 @@ def row(item: mindo_pb2.BulkMessage) -> tuple[str, ...]:
         item.meta_message_id,
         str(item.error_code) if item.HasField("error_code") else "",
         item.error_message,
-        *(
-            iso_utc_or_null(item, f) or ""
-            for f in ("sent_at", "delivered_at", "read_at", "failed_at")
-        ),
+        *(iso_utc_or_null(item, f) or "" for f in _TIMES),
     )
 
 

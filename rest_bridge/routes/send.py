@@ -189,7 +189,7 @@ _TOO_MANY = {
     },
 }
 
-_CONFLICT = {
+IDEMPOTENCY_CONFLICTS = {
     "Key reused": {
         "error": (
             "This Idempotency-Key was used in the last 24 hours with a different request: "
@@ -277,7 +277,7 @@ OPERATION = {
             "wrote STOP, BAJA, …), refused before Meta; or the Idempotency-Key belongs to "
             "another request, or its first request still runs (with Retry-After).",
             openapi.ref("CodedError"),
-            {"Opted out": _OPTED_OUT, **_CONFLICT},
+            {"Opted out": _OPTED_OUT, **IDEMPOTENCY_CONFLICTS},
         ),
         "502": {"$ref": "#/components/responses/MetaError"},
         **openapi.common_error_responses(calls_service=True),

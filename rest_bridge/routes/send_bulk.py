@@ -20,7 +20,11 @@ from rest_bridge.fields import CharField, Schema
 from rest_bridge.inputs import validated_body
 from rest_bridge.problems import ApiError, json_response
 from rest_bridge.recipients import MAX_RECIPIENTS, Recipients, RecipientsField
-from rest_bridge.routes.send import IDEMPOTENCY_HEADER, idempotency_key_of
+from rest_bridge.routes.send import (
+    IDEMPOTENCY_CONFLICTS,
+    IDEMPOTENCY_HEADER,
+    idempotency_key_of,
+)
 from rest_bridge.routes.spec import Route
 from rest_bridge.template_fields import sender_and_template
 from rest_bridge.upstream import upstream
@@ -172,23 +176,6 @@ _NOT_FOUND = {
     "Number not found": {"error": "Numero de WhatsApp con ID '813497231850626' no encontrado"},
 }
 
-_CONFLICT = {
-    "Key reused": {
-        "error": (
-            "This Idempotency-Key was used in the last 24 hours with a different request: "
-            "use a new key for a new request"
-        ),
-        "code": "idempotency_key_reused",
-    },
-    "Key in flight": {
-        "error": (
-            "The first request with this Idempotency-Key is still being processed; "
-            "retry shortly to read its answer"
-        ),
-        "code": "idempotency_key_in_flight",
-    },
-}
-
 _TOO_LARGE = openapi.response(
     "The body exceeds 64 MiB (this route's limit).",
     openapi.ref("CodedError"),
@@ -260,7 +247,7 @@ OPERATION = {
             "The Idempotency-Key belongs to another request, or its first request still runs "
             "in another process (with Retry-After).",
             openapi.ref("CodedError"),
-            _CONFLICT,
+            IDEMPOTENCY_CONFLICTS,
         ),
         "413": _TOO_LARGE,
         "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
