@@ -20,6 +20,18 @@ DEMO_KEY = "mindo_E2eDemoKey0123456789abcd"
 APP_SECRET = "e2e-meta-app-secret-0123456789abcdef"
 
 
+def spawn_mindo(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``mindo ARGV`` as a real process in ``log``'s folder, its output appended to ``log``."""
+    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "mindo_cli", *argv],
+            env=env,
+            cwd=log.parent,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

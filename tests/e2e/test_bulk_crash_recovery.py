@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
@@ -20,24 +19,13 @@ import pytest
 from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port
+from tests.e2e.stack import free_port, spawn_mindo
 
 pytestmark = pytest.mark.slow
 
 KEY = "mindo_CrashTestKey0123456789ab"
 RECIPIENTS = 400
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
-
-
-def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "mindo_cli", *argv],
-            env=env,
-            cwd=log.parent,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def _wait_port(address: str, timeout: float = 60) -> None:
@@ -80,13 +68,13 @@ def test_a_bulk_survives_sigkill_without_loss_or_duplicates(tmp_path: Path) -> N
     log = tmp_path / "crash.log"
     host, port = sandbox.rsplit(":", 1)
     # 100 messages/s with 50 ms of latency: a 400-recipient bulk takes about 4 s.
-    sandbox_process = _spawn(
+    sandbox_process = spawn_mindo(
         ["sandbox", "--host", host, "--port", port, "--mps", "100", "--latency-ms", "50"], env, log
     )
     services: list[subprocess.Popen[bytes]] = []
     try:
         _wait_port(sandbox)
-        services.append(_spawn(["serve", "--demo"], env, log))
+        services.append(spawn_mindo(["serve", "--demo"], env, log))
         _wait_port(grpc_address)
         asyncio.run(_crash_and_recover(env, log, services, sandbox, grpc_address))
     finally:
@@ -128,7 +116,7 @@ async def _crash_and_recover(
     sent_before_restart = len(_sandbox_sends(sandbox))
     assert 0 < sent_before_restart < RECIPIENTS
 
-    services.append(_spawn(["serve", "--demo"], env, log))
+    services.append(spawn_mindo(["serve", "--demo"], env, log))
     _wait_port(grpc_address)
     async with grpc.aio.insecure_channel(grpc_address) as channel:
         stub = mindo_pb2_grpc.MindoStub(channel)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import free_port
+from tests.e2e.stack import free_port, spawn_mindo
 
 pytestmark = pytest.mark.slow
 
@@ -28,17 +28,6 @@ def _environment(database: Path, grpc_address: str = "") -> dict[str, str]:
         "MINDO_GRPC_ADDRESS": grpc_address or f"127.0.0.1:{free_port()}",
         "MINDO_LOG_LEVEL": "INFO",
     }
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "mindo_cli", *argv],
-            env=env,
-            cwd=log.parent,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def _wait_for_line(process: subprocess.Popen[bytes], log: Path, line: str) -> str:
@@ -71,7 +60,7 @@ def test_a_second_engine_on_one_sqlite_file_refuses_to_start_in_one_line(
     tmp_path: Path,
 ) -> None:
     env = _environment(tmp_path / "mindo.db")
-    first = _start(["worker"], env, tmp_path / "first.log")
+    first = spawn_mindo(["worker"], env, tmp_path / "first.log")
     try:
         _wait_for_line(first, tmp_path / "first.log", STARTED)
 
@@ -95,12 +84,12 @@ def test_a_second_engine_on_one_sqlite_file_refuses_to_start_in_one_line(
 
 def test_an_engine_killed_with_sigkill_leaves_no_lock_behind(tmp_path: Path) -> None:
     env = _environment(tmp_path / "mindo.db")
-    first = _start(["worker"], env, tmp_path / "first.log")
+    first = spawn_mindo(["worker"], env, tmp_path / "first.log")
     _wait_for_line(first, tmp_path / "first.log", STARTED)
     first.send_signal(signal.SIGKILL)
     first.wait()
 
-    next_one = _start(["worker"], env, tmp_path / "next.log")
+    next_one = spawn_mindo(["worker"], env, tmp_path / "next.log")
     try:
         _wait_for_line(next_one, tmp_path / "next.log", STARTED)
         assert _stop(next_one) == 0
@@ -115,13 +104,13 @@ def test_the_worker_listens_on_no_port_and_serve_no_engine_runs_beside_it(
 ) -> None:
     grpc_address = f"127.0.0.1:{free_port()}"
     env = _environment(tmp_path / "mindo.db", grpc_address)
-    worker = _start(["worker"], env, tmp_path / "worker.log")
+    worker = spawn_mindo(["worker"], env, tmp_path / "worker.log")
     api = None
     try:
         _wait_for_line(worker, tmp_path / "worker.log", STARTED)
         assert not _listening(grpc_address)
 
-        api = _start(["serve", "--no-engine"], env, tmp_path / "api.log")
+        api = spawn_mindo(["serve", "--no-engine"], env, tmp_path / "api.log")
         deadline = time.monotonic() + 60
         while not _listening(grpc_address):
             assert api.poll() is None, (tmp_path / "api.log").read_text()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,24 +17,13 @@ import pytest
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
 from tests.contract.conftest import fresh_postgres_database
-from tests.e2e.stack import free_port
+from tests.e2e.stack import free_port, spawn_mindo
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 KEY = "mindo_ProcessesTestKey01234567"
 RECIPIENTS = 300
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
-
-
-def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "mindo_cli", *argv],
-            env=env,
-            cwd=log.parent,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def _wait_for(log: Path, line: str, processes: list[subprocess.Popen[bytes]]) -> None:
@@ -73,12 +61,12 @@ def test_watch_bulk_on_an_api_process_sees_a_worker_process_send(
     # 100 messages/s: 300 recipients take about 3 s, so a 5 s re-read alone would show none
     # of the progress in between.
     processes = [
-        _spawn(["sandbox", "--host", host, "--port", port, "--mps", "100"], env, log),
+        spawn_mindo(["sandbox", "--host", host, "--port", port, "--mps", "100"], env, log),
     ]
     try:
-        processes.append(_spawn(["serve", "--no-engine", "--demo"], env, log))
+        processes.append(spawn_mindo(["serve", "--no-engine", "--demo"], env, log))
         _wait_for(log, "Mindo is ready", processes)
-        processes.append(_spawn(["worker"], env, log))
+        processes.append(spawn_mindo(["worker"], env, log))
         _wait_for(log, "Bulk engine started as worker", processes)
         snapshots = asyncio.run(_send_and_watch(grpc_address))
     finally:
