@@ -40,6 +40,7 @@ from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_info import BusinessInfoQuery
 from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.connect_account import AccountConnector
+from mindo_core.services.contact_import import ContactImport
 from mindo_core.services.contact_lookup import ContactLookup
 from mindo_core.services.inbound_messages import InboundMessages
 from mindo_core.services.ingest_webhook import IngestWebhook
@@ -87,6 +88,7 @@ class Services:
     status_writer: StatusWriter
     contact_lookup: ContactLookup
     suppression_list: SuppressionList
+    contact_import: ContactImport
     bulk_backlog: BulkBacklog
 
 
@@ -156,6 +158,7 @@ def wire(
         status_writer=statuses,
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
         suppression_list=SuppressionList(contacts=stores.contacts, clock=clock),
+        contact_import=ContactImport(directory=stores.contact_directory, clock=clock),
         bulk_backlog=BulkBacklog(bulks=stores.bulks),
     )
 

@@ -4,7 +4,8 @@ A contact is one phone number (E.164) of one organisation. Its ``source`` says h
 learnt of it:
 
 * ``organic``: the person wrote to one of the organisation's numbers before Mindo had them;
-* ``outbound``: the organisation sent them a message (one at a time: Send message) first.
+* ``outbound``: the organisation sent them a message (one at a time: Send message) first;
+* ``imported``: the organisation imported them (Import contacts, ``mindo contacts import``).
 
 A contact who writes a stop word, or whom the organisation adds (``services.suppression_list``),
 is on the organisation's suppression list (``opted_out_at``) until they write a start word
@@ -24,8 +25,9 @@ from typing import Final, Literal, NewType
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 
 ContactId = NewType("ContactId", int)
-ContactSource = Literal["organic", "outbound"]
-CONTACT_SOURCES: Final[tuple[ContactSource, ...]] = ("organic", "outbound")
+ContactListId = NewType("ContactListId", int)
+ContactSource = Literal["organic", "outbound", "imported"]
+CONTACT_SOURCES: Final[tuple[ContactSource, ...]] = ("organic", "outbound", "imported")
 
 SESSION_WINDOW: Final = timedelta(hours=24)
 
@@ -55,6 +57,17 @@ class Contact:
     @property
     def display_name(self) -> str | None:
         return self.full_name or self.profile_name
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactList:
+    """A named list of an organisation's contacts; a contact is on one list at most."""
+
+    id: ContactListId
+    organisation_id: OrganisationId
+    name: str
+    created_at: datetime
+    size: int  # contacts on it now
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from mindo_core.contacts.model import Contact, InboundRecord
+from mindo_core.contacts.imports import ContactEntry, ImportReport
+from mindo_core.contacts.model import Contact, ContactList, InboundRecord
 from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId
@@ -97,6 +98,30 @@ class ContactStore(Protocol):
         self, organisation_id: OrganisationId, phone: str, *, limit: int = 50
     ) -> Sequence[InboundRecord]:
         """What the contact wrote to the organisation, newest first (by Meta's time)."""
+        ...
+
+
+class ContactDirectory(Protocol):
+    """The contacts an organisation imports, and its contact lists."""
+
+    async def import_contacts(
+        self,
+        organisation_id: OrganisationId,
+        entries: Sequence[ContactEntry],
+        *,
+        list_name: str | None,
+        merged: int,
+        at: datetime,
+    ) -> ImportReport:
+        """One transaction. Each entry (one per E.164 phone) becomes a contact (``imported``)
+        or sets the fields it has on the existing one (source, dates and suppression stay).
+        With ``list_name`` the list is created if the organisation has none of that name and
+        every entry's contact is put on it (a contact is on one list at most). ``merged`` is
+        reported as given."""
+        ...
+
+    async def contact_lists(self, organisation_id: OrganisationId) -> Sequence[ContactList]:
+        """The organisation's lists by name, each with how many contacts are on it."""
         ...
 
 

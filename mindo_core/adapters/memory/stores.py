@@ -5,6 +5,7 @@ from __future__ import annotations
 from mindo_core.adapters.memory.accounts import InMemoryAccounts
 from mindo_core.adapters.memory.api_keys import InMemoryApiKeys
 from mindo_core.adapters.memory.bulks import InMemoryBulks
+from mindo_core.adapters.memory.contact_directory import InMemoryContactDirectory
 from mindo_core.adapters.memory.contacts import InMemoryContacts, InMemoryEventMarks
 from mindo_core.adapters.memory.delivery import InMemoryDelivery
 from mindo_core.adapters.memory.idempotency import InMemoryIdempotency
@@ -27,6 +28,7 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         bulks=InMemoryBulks(shared),
         delivery=InMemoryDelivery(shared),
         contacts=InMemoryContacts(shared),
+        contact_directory=InMemoryContactDirectory(shared),
         event_marks=InMemoryEventMarks(shared),
         idempotency=InMemoryIdempotency(shared),
         close=_nothing_to_close,

@@ -18,7 +18,13 @@ from itertools import count
 
 from mindo_core.access.api_keys import ApiKey, ApiKeyId
 from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient
-from mindo_core.contacts.model import Contact, ContactId, InboundRecord
+from mindo_core.contacts.model import (
+    Contact,
+    ContactId,
+    ContactList,
+    ContactListId,
+    InboundRecord,
+)
 from mindo_core.delivery.webhook_payloads import StatusUpdate
 from mindo_core.domain.accounts import (
     BusinessAccount,
@@ -104,6 +110,8 @@ class Tables:
     contacts: dict[ContactId, Contact] = field(default_factory=dict)
     contact_by_phone: dict[tuple[OrganisationId, str], ContactId] = field(default_factory=dict)
     inbound: dict[str, InboundRecord] = field(default_factory=dict)  # by wamid
+    # Contact lists as created (their ``size`` is counted when read).
+    contact_lists: dict[ContactListId, ContactList] = field(default_factory=dict)
     # The time of the last account event applied, by object (``AccountEventMarks``).
     event_marks: dict[str, datetime] = field(default_factory=dict)
     _ids: count[int] = field(default_factory=lambda: count(1), init=False, repr=False)

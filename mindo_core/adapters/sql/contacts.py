@@ -25,7 +25,13 @@ from mindo_core.adapters.sql.tables import (
 )
 from mindo_core.adapters.sql.types import UTCDateTime, require_aware
 from mindo_core.adapters.sql.upsert import insert_for
-from mindo_core.contacts.model import Contact, ContactId, ContactSource, InboundRecord
+from mindo_core.contacts.model import (
+    CONTACT_SOURCES,
+    Contact,
+    ContactId,
+    ContactSource,
+    InboundRecord,
+)
 from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
@@ -34,6 +40,7 @@ from mindo_core.ports.contacts import InboundReport, OptEvent
 
 __all__ = ["SqlContacts", "SqlEventMarks"]
 
+_SOURCES: dict[str, ContactSource] = {source: source for source in CONTACT_SOURCES}
 _Owners = dict[str, tuple[int, int]]  # phone_number_id -> (organisation id, number row id)
 
 
@@ -314,7 +321,7 @@ async def _contact_row(
 
 def _contact(row: ContactRow) -> Contact:
     assert row.id is not None
-    source: ContactSource = "outbound" if row.source == "outbound" else "organic"
+    source = _SOURCES.get(row.source, "organic")
     return Contact(
         id=ContactId(row.id),
         organisation_id=OrganisationId(row.organisation_id),

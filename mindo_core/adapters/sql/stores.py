@@ -6,6 +6,7 @@ from __future__ import annotations
 from mindo_core.adapters.sql.accounts import SqlAccounts
 from mindo_core.adapters.sql.api_keys import SqlApiKeys
 from mindo_core.adapters.sql.bulks import SqlBulks
+from mindo_core.adapters.sql.contact_directory import SqlContactDirectory
 from mindo_core.adapters.sql.contacts import SqlContacts, SqlEventMarks
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.delivery import SqlDelivery
@@ -32,6 +33,7 @@ def stores_over(database: Database) -> Stores:
         bulks=SqlBulks(database),
         delivery=SqlDelivery(database),
         contacts=SqlContacts(database),
+        contact_directory=SqlContactDirectory(database),
         event_marks=SqlEventMarks(database),
         idempotency=SqlIdempotency(database),
         close=database.close,

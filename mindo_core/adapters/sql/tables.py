@@ -328,6 +328,19 @@ class ContactRow(Table, table=True):
     opt_changed_at: datetime | None = _timestamp(nullable=True)
 
 
+class ContactListRow(Table, table=True):
+    """A named list of an organisation's contacts (``contact_lists``); contacts point at it and
+    carry its name (lists are never renamed)."""
+
+    __tablename__ = "contact_lists"
+    __table_args__ = (sa.UniqueConstraint("organisation_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = _fk("organisations.id", index=False)
+    name: str = Field(sa_type=sa.String(200), nullable=False)
+    created_at: datetime = _timestamp(nullable=False)
+
+
 class InboundMessageRow(Table, table=True):
     """A message a contact sent to one of the organisation's numbers; one per wamid."""
 

@@ -1,0 +1,41 @@
+"""Contact lists: the named lists an organisation imports its contacts into.
+
+Revision ID: 0015
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "contact_lists",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        # UTCDateTime in the models: timestamptz on PostgreSQL, naive UTC text on SQLite.
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_contact_lists_organisation_id_organisations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_lists")),
+        sa.UniqueConstraint(
+            "organisation_id", "name", name=op.f("uq_contact_lists_organisation_id_name")
+        ),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("contact_lists")
