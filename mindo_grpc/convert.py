@@ -6,7 +6,8 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from mindo_core.contacts.model import Contact
+from mindo_core.contacts.imports import ContactInput, ImportReport
+from mindo_core.contacts.model import Contact, ContactList
 from mindo_core.domain.accounts import Organisation
 from mindo_core.domain.errors import MindoError
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE
@@ -245,4 +246,24 @@ def suppressed_phone(contact: Contact) -> pb.SuppressedPhone:
         since=timestamp(contact.opted_out_at),
         contact_name=contact.display_name,
         contact_id=contact.id,
+    )
+
+
+def contact_input(row: pb.ContactInput) -> ContactInput:
+    return ContactInput(phone=row.phone, full_name=row.full_name or None, email=row.email or None)
+
+
+def contact_list(listed: ContactList) -> pb.ContactList:
+    return pb.ContactList(
+        id=listed.id, name=listed.name, created_at=timestamp(listed.created_at), size=listed.size
+    )
+
+
+def import_report(report: ImportReport) -> pb.ImportContactsResponse:
+    listed = report.contact_list
+    return pb.ImportContactsResponse(
+        created=report.created,
+        updated=report.updated,
+        merged=report.merged,
+        contact_list=None if listed is None else contact_list(listed),
     )

@@ -175,6 +175,23 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         )
         return pb.UnsuppressPhoneResponse(phone=phone)
 
+    @unary("send")
+    async def ImportContacts(
+        self, request: pb.ImportContactsRequest, principal: Principal
+    ) -> pb.ImportContactsResponse:
+        rows = [convert.contact_input(row) for row in request.contacts]
+        report = await self.services.contact_import.import_contacts(
+            principal.organisation.id, rows, list_name=request.contact_list_name or None
+        )
+        return convert.import_report(report)
+
+    @unary("read")
+    async def ListContactLists(
+        self, request: pb.ListContactListsRequest, principal: Principal
+    ) -> pb.ListContactListsResponse:
+        lists = await self.services.contact_import.lists(principal.organisation.id)
+        return pb.ListContactListsResponse(results=[convert.contact_list(c) for c in lists])
+
     @unary(None)
     async def CheckApiKey(
         self, request: pb.CheckApiKeyRequest, principal: Principal

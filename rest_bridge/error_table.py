@@ -10,6 +10,9 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     template_parameters                    400  {"error", "code", "meta_code", "fields"}
     invalid_recipients                     400  {"error", "code", "invalid_count", "recipients":
                                                 [{"index", "phone", "reason"}, ...first 100]}
+    invalid_contacts                       400  {"error", "code", "fields": {"contacts.<i>.<field>":
+                                                [why]}, ...first 20}, REST's field names
+    empty_contacts, too_many_contacts      400  {"error", "code"}
     empty_recipients                       400  {"error"}                  (documented)
     too_many_recipients                    400  {"error", "code"}
     template_not_approved                  400  {"error"}                  (documented)
@@ -127,6 +130,21 @@ def _recipient_problems(text: str) -> list[dict[str, object]]:
     return [{key: item.get(key) for key in keys} for item in listed if isinstance(item, dict)]
 
 
+# The core names a contact's fields as gRPC does; REST's body spells them in camelCase.
+_REST_CONTACT_FIELDS: Mapping[str, str] = {"full_name": "fullName"}
+
+
+def _invalid_contacts(details: ErrorDetails, _fields: tuple[str, ...]) -> object:
+    fields = {}
+    for path, problems in details.field_errors.items():
+        head, dot, name = path.rpartition(".")
+        fields[f"{head}{dot}{_REST_CONTACT_FIELDS.get(name, name)}"] = list(problems)
+    message = details.message
+    for core, rest in _REST_CONTACT_FIELDS.items():
+        message = message.replace(f"].{core}:", f"].{rest}:")
+    return {"error": message, "code": details.code, "fields": fields}
+
+
 def _count(text: str, fallback: int) -> int:
     try:
         return int(text)
@@ -174,6 +192,9 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "invalid_phone_number": (400, _input_error),
     "template_parameters": (400, _template_parameters),
     "invalid_recipients": (400, _invalid_recipients),
+    "invalid_contacts": (400, _invalid_contacts),
+    "empty_contacts": (400, _with_code),
+    "too_many_contacts": (400, _with_code),
     "empty_recipients": (400, _documented),
     "too_many_recipients": (400, _with_code),
     "template_not_approved": (400, _documented),

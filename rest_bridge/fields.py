@@ -159,6 +159,54 @@ class DictField:
         return _annotated(schema, self.description, None, self.example)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ObjectListField:
+    """DRF's ``ListField(child=<serializer>)``: a JSON array of objects, each passing ``child``.
+
+    Errors are DRF's, keyed by the index of each item at fault (``{"3": {"phone": [...]}}``),
+    but only the first ``MAX_ITEM_ERRORS`` items are named, so that an error body stays small
+    whatever the list's length.
+    """
+
+    child: Schema
+    max_items: int
+    required: bool = True
+    default: str | None = None
+    description: str = ""
+
+    MAX_ITEM_ERRORS = 20
+
+    def validate(self, value: object) -> list[dict[str, object]]:
+        if value is None:
+            raise Invalid([NULL])
+        if not isinstance(value, list):
+            raise Invalid([f'Expected a list of items but got type "{_type_name(value)}".'])
+        if not value:
+            raise Invalid(["This list may not be empty."])
+        if len(value) > self.max_items:
+            raise Invalid([f"Ensure this field has no more than {self.max_items} elements."])
+        items: list[dict[str, object]] = []
+        errors: dict[str, Detail] = {}
+        for index, item in enumerate(value):
+            try:
+                items.append(self.child.validate(item))
+            except Invalid as problem:
+                if len(errors) < self.MAX_ITEM_ERRORS:
+                    errors[str(index)] = problem.detail
+        if errors:
+            raise Invalid(errors)
+        return items
+
+    def json_schema(self) -> dict[str, object]:
+        schema: dict[str, object] = {
+            "type": "array",
+            "items": self.child.json_schema(),
+            "minItems": 1,
+            "maxItems": self.max_items,
+        }
+        return _annotated(schema, self.description, None, None)
+
+
 def _annotated(
     schema: dict[str, object], description: str, default: object, example: object
 ) -> dict[str, object]:

@@ -9,6 +9,7 @@ from rest_bridge.routes import (
     business_accounts,
     business_info,
     contact_lookup,
+    contacts,
     messages,
     send,
     send_bulk,
@@ -29,6 +30,7 @@ ROUTES: tuple[Route, ...] = (
     *business_info.ROUTES,
     *contact_lookup.ROUTES,
     *suppression_list.ROUTES,
+    *contacts.ROUTES,
     *webhooks.ROUTES,
     *service.ROUTES,
 )

@@ -81,7 +81,8 @@ async def test_a_named_list_is_created_once_and_holds_what_was_imported_into_it(
         org, [ContactEntry(phone=CARLOS)], list_name="VIP", merged=0, at=T0 + timedelta(hours=1)
     )
 
-    assert first.contact_list is not None and again.contact_list is not None
+    assert first.contact_list is not None
+    assert again.contact_list is not None
     assert again.contact_list.id == first.contact_list.id
     assert (again.contact_list.name, again.contact_list.size) == ("VIP", 3)
     assert again.contact_list.created_at == T0
@@ -106,7 +107,8 @@ async def test_a_contact_imported_into_another_list_moves_to_it(stores: Stores) 
 
     assert [(listed.name, listed.size) for listed in lists] == [("Newsletter", 1), ("VIP", 1)]
     ana = await stores.contacts.find_contact(org, ANA)
-    assert ana is not None and ana.contact_list_name == "Newsletter"
+    assert ana is not None
+    assert ana.contact_list_name == "Newsletter"
 
 
 async def test_lists_are_the_organisations_own(stores: Stores) -> None:
@@ -122,7 +124,8 @@ async def test_lists_are_the_organisations_own(stores: Stores) -> None:
     )
 
     assert theirs.created == 1
-    assert theirs.contact_list is not None and theirs.contact_list.size == 1
+    assert theirs.contact_list is not None
+    assert theirs.contact_list.size == 1
     assert [listed.size for listed in await directory.contact_lists(acme)] == [1]
     assert await directory.contact_lists(globex) == [theirs.contact_list]
 
@@ -141,7 +144,8 @@ async def test_two_imports_racing_on_one_list_and_phone_both_land(stores: Stores
     )
 
     lists = [report.contact_list for report in reports]
-    assert lists[0] is not None and lists[1] is not None
+    assert lists[0] is not None
+    assert lists[1] is not None
     assert lists[0].id == lists[1].id
     ana = await stores.contacts.find_contact(org, ANA)
     assert ana is not None
@@ -157,4 +161,5 @@ async def test_an_import_of_thousands_lands_whole(stores: Stores) -> None:
     )
 
     assert (report.created, report.updated) == (2_345, 0)
-    assert report.contact_list is not None and report.contact_list.size == 2_345
+    assert report.contact_list is not None
+    assert report.contact_list.size == 2_345

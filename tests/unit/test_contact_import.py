@@ -18,9 +18,9 @@ from mindo_core.contacts.imports import (
     prepare_import,
 )
 from mindo_core.domain.accounts import OrganisationId
+from mindo_core.domain.clock import FixedClock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.services.contact_import import ContactImport
-from mindo_core.domain.clock import FixedClock
 
 ANA = "+5492235961983"
 
