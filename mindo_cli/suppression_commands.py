@@ -1,5 +1,6 @@
 """`mindo suppression`: the organisation's suppression list (marketing templates are not sent to
-those on it): list it, add a phone, remove one."""
+those on it): list it, add a phone, remove one; and its opt-out policy (the words, the
+categories blocked)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from mindo_cli.operate import (
     required_name,
 )
 from mindo_core.contacts.model import Contact
+from mindo_core.contacts.opt_out import OptOutPolicy
 
 if TYPE_CHECKING:
     from mindo_core.bootstrap import Services
@@ -100,3 +102,59 @@ def suppression_remove(org: OrgOption, phone: PhoneArgument) -> None:
 
     removed = operate(operator_settings(), work)
     out().print(f"{removed} is off the suppression list of {escape(org)}.")
+
+
+def _listed(value: str | None) -> list[str] | None:
+    return None if value is None else [word.strip() for word in value.split(",")]
+
+
+@command(suppression_app, "policy")
+def suppression_policy(
+    org: OrgOption,
+    stop_words: Annotated[
+        str | None,
+        typer.Option(
+            help='The words that put a contact on the list, comma-separated: "STOP,BAJA".'
+        ),
+    ] = None,
+    start_words: Annotated[
+        str | None,
+        typer.Option(help='The words that take them off it, comma-separated: "START,ALTA".'),
+    ] = None,
+    categories: Annotated[
+        str | None,
+        typer.Option(
+            help="The template categories the list blocks, comma-separated: marketing (always) "
+            'and, if given, utility and authentication; "" for marketing alone.'
+        ),
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Back to the defaults.")] = False,
+) -> None:
+    """Show an organisation's opt-out policy, or change it: its stop and start words, and the
+    template categories its suppression list blocks.
+
+    A message that is, as a whole, one of the words (case, accents and punctuation aside)
+    opts its sender out or back in. Only the options given change."""
+    org = required_name(org, "--org")
+    changes = {
+        "stop_words": _listed(stop_words),
+        "start_words": _listed(start_words),
+        "categories": _listed(categories),
+    }
+
+    async def work(services: Services) -> OptOutPolicy:
+        organisation = await services.operator_queries.organisation_named(org)
+        settings = services.opt_out_settings
+        if reset:
+            return await settings.reset(organisation.id)
+        if all(value is None for value in changes.values()):
+            return await settings.policy(organisation.id)
+        return await settings.update(organisation.id, **changes)
+
+    policy = operate(operator_settings(), work)
+    shown = out()
+    shown.print(f"Opt-out policy of {escape(org)}:")
+    shown.print(f"  stop words: {escape(', '.join(sorted(policy.keywords.stop)))}")
+    shown.print(f"  start words: {escape(', '.join(sorted(policy.keywords.start)))}")
+    blocked = ", ".join(sorted(c.lower() for c in policy.suppressed_categories))
+    shown.print(f"  templates blocked for those on the list: {blocked}")

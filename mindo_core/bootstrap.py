@@ -47,6 +47,7 @@ from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
 from mindo_core.services.message_status import MessageStatusQuery
 from mindo_core.services.operator_queries import OperatorQueries
+from mindo_core.services.opt_out_settings import OptOutSettings
 from mindo_core.services.organisation_admin import OrganisationAdmin
 from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.services.revoke_key import KeyRevoker
@@ -89,6 +90,7 @@ class Services:
     contact_lookup: ContactLookup
     suppression_list: SuppressionList
     contact_import: ContactImport
+    opt_out_settings: OptOutSettings
     bulk_backlog: BulkBacklog
 
 
@@ -159,6 +161,7 @@ def wire(
         contact_lookup=ContactLookup(contacts=stores.contacts, clock=clock),
         suppression_list=SuppressionList(contacts=stores.contacts, clock=clock),
         contact_import=ContactImport(directory=stores.contact_directory, clock=clock),
+        opt_out_settings=OptOutSettings(policies=stores.opt_out_policies, clock=clock),
         bulk_backlog=BulkBacklog(bulks=stores.bulks),
     )
 
@@ -169,6 +172,7 @@ def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
         contacts=ports.stores.contacts,
+        opt_out_policies=ports.stores.opt_out_policies,
         meta=ports.meta,
         cipher=ports.cipher,
         clock=ports.clock,
@@ -203,6 +207,7 @@ def _send_message(ports: _Ports, quota: OrganisationQuota) -> SendMessage:
         templates=ports.stores.templates,
         messages=ports.stores.messages,
         contacts=ports.stores.contacts,
+        opt_out_policies=ports.stores.opt_out_policies,
         meta=ports.meta,
         cipher=ports.cipher,
         clock=ports.clock,
@@ -266,7 +271,9 @@ def _ingest_webhook(
         marks=ports.stores.event_marks,
         timing=timing,
     )
-    inbound = InboundMessages(contacts=ports.stores.contacts, clock=ports.clock)
+    inbound = InboundMessages(
+        contacts=ports.stores.contacts, policies=ports.stores.opt_out_policies, clock=ports.clock
+    )
     return IngestWebhook(statuses, events, app_secret=app_secret, inbound=inbound)
 
 

@@ -62,7 +62,7 @@ from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settings import EngineSettings
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
-from mindo_core.ports.contacts import ContactStore
+from mindo_core.ports.contacts import ContactStore, OptOutPolicies
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
@@ -82,6 +82,7 @@ class BulkEngine:
         templates: TemplateStore,
         bulks: BulkStore,
         contacts: ContactStore,
+        opt_out_policies: OptOutPolicies,
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
@@ -94,6 +95,7 @@ class BulkEngine:
             templates=templates,
             bulks=bulks,
             contacts=contacts,
+            opt_out_policies=opt_out_policies,
             meta=meta,
             cipher=cipher,
             clock=clock,

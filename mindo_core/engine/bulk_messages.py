@@ -63,6 +63,10 @@ class BulkMessages:
     def is_marketing(self) -> bool:
         return self._template.is_marketing
 
+    @property
+    def category(self) -> str:
+        return self._template.category
+
     def payload(self, recipient: ClaimedRecipient) -> dict[str, Any]:
         """Raises ``TemplateParameterError`` if the values no longer fit the template."""
         variables: dict[str, str] = {}

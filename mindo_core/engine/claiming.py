@@ -8,9 +8,10 @@ never waits for the database. Claims are short on purpose: what is claimed and n
 when the process is killed is settled ``unconfirmed`` at the next start and never sent. Every
 claim is made as ``EngineSettings.worker_id``.
 
-A marketing template is never sent to a recipient on the organisation's suppression list (they
-wrote STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded
-failed with the reason ``OPTED_OUT`` without reaching Meta.
+A marketing template (and a utility or authentication one when the organisation's opt-out
+policy says so) is never sent to a recipient on the organisation's suppression list (they wrote
+STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded failed
+with the reason ``OPTED_OUT`` without reaching Meta.
 
 A lane with nothing ready to send (``replenish``) claims, waits for what is on its way, or,
 with nothing pending, in flight or set aside, writes the outcomes, asks the store once more
@@ -118,11 +119,13 @@ class Claiming:
     ) -> Sequence[ClaimedRecipient] | None:
         """The claimed recipients the lane may send to; the others are recorded failed. None
         when the list cannot be read: none is sent, they all go back to pending."""
-        if not claimed or not lane.messages.is_marketing:
+        if not claimed:
             return claimed
         phones = [recipient.e164 for recipient in claimed]
         now = self._parts.clock.now()
         try:
+            if not await self._suppresses(lane):
+                return claimed
             opted_out = await self._parts.contacts.opted_out_among(
                 lane.bulk.organisation_id, phones
             )
@@ -135,6 +138,15 @@ class Claiming:
             if recipient.e164 in opted_out:
                 self._settling.record(lane, recipient, "refuse", at=now, message=OPTED_OUT)
         return [recipient for recipient in claimed if recipient.e164 not in opted_out]
+
+    async def _suppresses(self, lane: Lane) -> bool:
+        """Marketing templates always; the others as the organisation's policy says (read with
+        each batch, so that a change applies to the batches claimed after it)."""
+        if lane.messages.is_marketing:
+            return True
+        organisation_id = lane.bulk.organisation_id
+        policy = await self._parts.opt_out_policies.opt_out_policy(organisation_id)
+        return policy.suppresses(lane.messages.category)
 
     def _monotonic_of(self, when: datetime) -> float:
         clock = self._parts.clock

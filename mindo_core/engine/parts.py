@@ -11,7 +11,7 @@ from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.settings import EngineSettings
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
-from mindo_core.ports.contacts import ContactStore
+from mindo_core.ports.contacts import ContactStore, OptOutPolicies
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
@@ -27,6 +27,7 @@ class EngineParts:
     templates: TemplateStore
     bulks: BulkStore
     contacts: ContactStore
+    opt_out_policies: OptOutPolicies
     meta: MetaGateway
     cipher: TokenCipher
     clock: Clock

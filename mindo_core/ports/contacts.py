@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from mindo_core.contacts.imports import ContactEntry, ImportReport
 from mindo_core.contacts.model import Contact, ContactList, InboundRecord
-from mindo_core.contacts.opt_out import OptChange
+from mindo_core.contacts.opt_out import OptChange, OptOutKeywords, OptOutPolicy
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.ports.bulks import Page
@@ -122,6 +122,25 @@ class ContactDirectory(Protocol):
 
     async def contact_lists(self, organisation_id: OrganisationId) -> Sequence[ContactList]:
         """The organisation's lists by name, each with how many contacts are on it."""
+        ...
+
+
+class OptOutPolicies(Protocol):
+    """Each organisation's opt-out rules; one that set none has ``OptOutPolicy()``."""
+
+    async def opt_out_policy(self, organisation_id: OrganisationId) -> OptOutPolicy: ...
+
+    async def set_opt_out_policy(
+        self, organisation_id: OrganisationId, policy: OptOutPolicy | None, *, at: datetime
+    ) -> None:
+        """``None`` puts the organisation back on the defaults."""
+        ...
+
+    async def keywords_by_number(
+        self, phone_number_ids: Collection[str]
+    ) -> Mapping[str, OptOutKeywords]:
+        """The keywords of the organisations owning these numbers (Meta's phone_number_id),
+        for those whose organisation set its own; the others are absent (the defaults)."""
         ...
 
 

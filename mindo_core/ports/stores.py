@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.api_keys import ApiKeyStore
 from mindo_core.ports.bulks import BulkStore
-from mindo_core.ports.contacts import AccountEventMarks, ContactDirectory, ContactStore
+from mindo_core.ports.contacts import (
+    AccountEventMarks,
+    ContactDirectory,
+    ContactStore,
+    OptOutPolicies,
+)
 from mindo_core.ports.delivery import DeliveryStore
 from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
@@ -30,6 +35,7 @@ class Stores:
     delivery: DeliveryStore
     contacts: ContactStore
     contact_directory: ContactDirectory
+    opt_out_policies: OptOutPolicies
     event_marks: AccountEventMarks
     idempotency: IdempotencyStore
     close: Callable[[], Awaitable[None]]

@@ -1,8 +1,9 @@
 """Send one template message: validate everything first, then call Meta once, then record.
 
 Contacts. A recipient Meta accepted becomes one of the organisation's contacts (source
-``outbound``) unless they already are one. A marketing template is refused, before Meta, to a
-recipient on the organisation's suppression list (``RecipientOptedOut``).
+``outbound``) unless they already are one. A marketing template (and a utility or
+authentication one, when the organisation's opt-out policy says so) is refused, before Meta, to
+a recipient on the organisation's suppression list (``RecipientOptedOut``).
 
 Quota. A recipient not messaged in the organisation's rolling 24 hours takes a slot of its
 limit; when none is left after what running bulks were promised, the send is refused before
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mindo_core.contacts.opt_out import OptOutPolicy
 from mindo_core.domain.accounts import OrganisationId, PhoneNumber, PhoneNumberRowId
 from mindo_core.domain.clock import Clock, Deadline
 from mindo_core.domain.errors import (
@@ -45,7 +47,7 @@ from mindo_core.domain.messages import DeliveryState, MessageRecord, NewMessage
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.phones.e164 import NormalizedPhone, normalize_phone
 from mindo_core.ports.accounts import AccountStore
-from mindo_core.ports.contacts import ContactStore
+from mindo_core.ports.contacts import ContactStore, OptOutPolicies
 from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.meta import MetaGateway
@@ -96,6 +98,7 @@ class SendMessage:
         templates: TemplateStore,
         messages: MessageStore,
         contacts: ContactStore,
+        opt_out_policies: OptOutPolicies,
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
@@ -108,6 +111,8 @@ class SendMessage:
         self._templates = templates
         self._messages = messages
         self._contacts = contacts
+        self._opt_out_policies = opt_out_policies
+        self._policies: ShortLived[OrganisationId, OptOutPolicy] = ShortLived(clock)
         self._records = GroupCommit(messages)
         self._meta = meta
         self._cipher = cipher
@@ -162,7 +167,7 @@ class SendMessage:
         sender = await self._sender(principal, command)
         phone_number, template = sender.phone_number, sender.template
         resolved = sender.template_compiled.resolve(command.variables, command.button_variables)
-        if template.is_marketing:
+        if await self._suppresses(principal.organisation.id, template):
             await self._refuse_if_opted_out(principal, recipient.e164)
         payload = build_send_payload(
             resolved, to=recipient.wa_id, name=template.name, language=template.language
@@ -226,6 +231,17 @@ class SendMessage:
         )
         self._senders.put(key, sender)
         return sender
+
+    async def _suppresses(self, organisation_id: OrganisationId, template: StoredTemplate) -> bool:
+        """Whether the suppression list blocks this template: marketing ones always, the others
+        as the organisation's policy says (kept a second, as the sender is)."""
+        if template.is_marketing:
+            return True
+        policy = self._policies.get(organisation_id)
+        if policy is None:
+            policy = await self._opt_out_policies.opt_out_policy(organisation_id)
+            self._policies.put(organisation_id, policy)
+        return policy.suppresses(template.category)
 
     async def _refuse_if_opted_out(self, principal: Principal, e164: str) -> None:
         contact = await self._contacts.find_contact(principal.organisation.id, e164)

@@ -40,3 +40,45 @@ def test_a_phone_that_cannot_be_a_number_fails_and_changes_nothing(mindo: Mindo)
 
 def test_an_unknown_organisation_is_an_error(mindo: Mindo) -> None:
     assert "Nobody" in mindo.fails("suppression", "list", "--org", "Nobody")
+
+
+def test_the_opt_out_policy_is_shown_changed_and_reset(mindo: Mindo) -> None:
+    mindo.ok("orgs", "create", "Acme")
+
+    default = mindo.ok("suppression", "policy", "--org", "Acme")
+    changed = mindo.ok(
+        "suppression",
+        "policy",
+        "--org",
+        "Acme",
+        "--stop-words",
+        "stop, No más, baja",
+        "--categories",
+        "utility",
+    )
+    kept = mindo.ok("suppression", "policy", "--org", "Acme", "--start-words", "volver")
+    reset = mindo.ok("suppression", "policy", "--org", "Acme", "--reset")
+
+    assert "stop words: BAJA, CANCELAR, PARAR, SAIR, STOP, UNSUBSCRIBE" in default
+    assert "templates blocked for those on the list: marketing" in default
+    assert "stop words: BAJA, NO MAS, STOP" in changed
+    assert "templates blocked for those on the list: marketing, utility" in changed
+    assert "stop words: BAJA, NO MAS, STOP" in kept
+    assert "start words: VOLVER" in kept
+    assert "templates blocked for those on the list: marketing, utility" in kept
+    assert reset == default
+
+
+def test_a_bad_policy_is_refused_and_changes_nothing(mindo: Mindo) -> None:
+    mindo.ok("orgs", "create", "Acme")
+
+    both = mindo.fails("suppression", "policy", "--org", "Acme", "--start-words", "STOP")
+    unknown = mindo.fails("suppression", "policy", "--org", "Acme", "--categories", "promos")
+    empty = mindo.fails("suppression", "policy", "--org", "Acme", "--stop-words", "")
+
+    assert "STOP: a word cannot both stop and start messages." in both
+    assert "PROMOS: not one of MARKETING, UTILITY, AUTHENTICATION." in unknown
+    assert "At least one stop word is required." in empty
+    assert "stop words: BAJA, CANCELAR, PARAR, SAIR, STOP, UNSUBSCRIBE" in mindo.ok(
+        "suppression", "policy", "--org", "Acme"
+    )

@@ -10,6 +10,7 @@ from mindo_core.adapters.memory.contacts import InMemoryContacts, InMemoryEventM
 from mindo_core.adapters.memory.delivery import InMemoryDelivery
 from mindo_core.adapters.memory.idempotency import InMemoryIdempotency
 from mindo_core.adapters.memory.messages import InMemoryMessages
+from mindo_core.adapters.memory.opt_out_policies import InMemoryOptOutPolicies
 from mindo_core.adapters.memory.organisations import InMemoryOrganisations
 from mindo_core.adapters.memory.tables import Tables
 from mindo_core.adapters.memory.templates import InMemoryTemplates
@@ -29,6 +30,7 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         delivery=InMemoryDelivery(shared),
         contacts=InMemoryContacts(shared),
         contact_directory=InMemoryContactDirectory(shared),
+        opt_out_policies=InMemoryOptOutPolicies(shared),
         event_marks=InMemoryEventMarks(shared),
         idempotency=InMemoryIdempotency(shared),
         close=_nothing_to_close,

@@ -25,6 +25,7 @@ from mindo_core.contacts.model import (
     ContactListId,
     InboundRecord,
 )
+from mindo_core.contacts.opt_out import OptOutPolicy
 from mindo_core.delivery.webhook_payloads import StatusUpdate
 from mindo_core.domain.accounts import (
     BusinessAccount,
@@ -112,6 +113,7 @@ class Tables:
     inbound: dict[str, InboundRecord] = field(default_factory=dict)  # by wamid
     # Contact lists as created (their ``size`` is counted when read).
     contact_lists: dict[ContactListId, ContactList] = field(default_factory=dict)
+    opt_out_policies: dict[OrganisationId, OptOutPolicy] = field(default_factory=dict)
     # The time of the last account event applied, by object (``AccountEventMarks``).
     event_marks: dict[str, datetime] = field(default_factory=dict)
     _ids: count[int] = field(default_factory=lambda: count(1), init=False, repr=False)

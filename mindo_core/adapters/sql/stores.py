@@ -13,6 +13,7 @@ from mindo_core.adapters.sql.delivery import SqlDelivery
 from mindo_core.adapters.sql.engine import make_async_engine
 from mindo_core.adapters.sql.idempotency import SqlIdempotency
 from mindo_core.adapters.sql.messages import SqlMessages
+from mindo_core.adapters.sql.opt_out_policies import SqlOptOutPolicies
 from mindo_core.adapters.sql.organisations import SqlOrganisations
 from mindo_core.adapters.sql.templates import SqlTemplates
 from mindo_core.ports.stores import Stores
@@ -34,6 +35,7 @@ def stores_over(database: Database) -> Stores:
         delivery=SqlDelivery(database),
         contacts=SqlContacts(database),
         contact_directory=SqlContactDirectory(database),
+        opt_out_policies=SqlOptOutPolicies(database),
         event_marks=SqlEventMarks(database),
         idempotency=SqlIdempotency(database),
         close=database.close,

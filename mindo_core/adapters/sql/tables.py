@@ -341,6 +341,19 @@ class ContactListRow(Table, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
+class OptOutPolicyRow(Table, table=True):
+    """An organisation's own opt-out rules (``opt_out_policies``); none: the defaults. Words
+    are stored as ``contacts.opt_out.keyword`` compares them."""
+
+    __tablename__ = "opt_out_policies"
+
+    organisation_id: int = Field(foreign_key="organisations.id", primary_key=True)
+    stop_words: list[str] = _json()
+    start_words: list[str] = _json()
+    suppressed_categories: list[str] = _json()
+    updated_at: datetime = _timestamp(nullable=False)
+
+
 class InboundMessageRow(Table, table=True):
     """A message a contact sent to one of the organisation's numbers; one per wamid."""
 

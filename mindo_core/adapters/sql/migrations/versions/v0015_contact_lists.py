@@ -1,4 +1,5 @@
-"""Contact lists: the named lists an organisation imports its contacts into.
+"""Contact lists (the named lists an organisation imports its contacts into) and each
+organisation's own opt-out rules.
 
 Revision ID: 0015
 Revises: 0009
@@ -35,7 +36,22 @@ def upgrade() -> None:
             "organisation_id", "name", name=op.f("uq_contact_lists_organisation_id_name")
         ),
     )
+    op.create_table(
+        "opt_out_policies",
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("stop_words", sa.JSON(), nullable=False),
+        sa.Column("start_words", sa.JSON(), nullable=False),
+        sa.Column("suppressed_categories", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_opt_out_policies_organisation_id_organisations"),
+        ),
+        sa.PrimaryKeyConstraint("organisation_id", name=op.f("pk_opt_out_policies")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("opt_out_policies")
     op.drop_table("contact_lists")
