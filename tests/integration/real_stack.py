@@ -20,6 +20,7 @@ from mindo_grpc.metrics import ServiceMetrics
 from mindo_grpc.server import RunningGrpcServer, start_grpc_server
 from mindo_sandbox.config import SandboxConfig
 from mindo_sandbox.server import RunningSandbox, start_sandbox
+from mindo_sandbox.webhook_config import WebhookConfig
 from rest_bridge.app import RunningBridge, start_bridge
 from rest_bridge.webhook_secrets import WebhookSecrets
 
@@ -50,6 +51,13 @@ class RealStack:
     def message_rows(self) -> list[tuple[str | None, str, str]]:
         with sqlite3.connect(self.database) as db:
             return db.execute("SELECT wamid, status, recipient_phone FROM messages").fetchall()
+
+    def webhooks_to_bridge(self, **changes: Any) -> None:
+        """The sandbox posts Meta's webhooks, signed, to the bridge (after 10 ms by default)."""
+        settings: dict[str, Any] = {"flush_interval_ms": 10.0, **changes}
+        callback = f"{self.bridge.url}/webhooks/meta"
+        config = WebhookConfig(callback_url=callback, app_secret=APP_SECRET, **settings)
+        self.sandbox.state.set_webhooks(config)
 
     def sent_payloads(self) -> list[dict[str, object]]:
         return [

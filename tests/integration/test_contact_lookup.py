@@ -19,9 +19,8 @@ import pytest
 from mindo_core.adapters.sql import open_stores
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.status_details import from_rpc_error
-from mindo_sandbox.webhook_config import WebhookConfig
 from tests.bulk_fakes import eventually
-from tests.integration.real_stack import APP_SECRET, RealStack, real_stack
+from tests.integration.real_stack import RealStack, real_stack
 
 NUMBER = "813497231850626"
 JUAN = "5492235961983"
@@ -37,13 +36,7 @@ DOCUMENTED_FORMS = [
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[RealStack]:
     async with real_stack(tmp_path) as running:
-        running.sandbox.state.set_webhooks(
-            WebhookConfig(
-                callback_url=f"{running.bridge.url}/webhooks/meta",
-                app_secret=APP_SECRET,
-                flush_interval_ms=10.0,
-            )
-        )
+        running.webhooks_to_bridge()
         yield running
 
 

@@ -15,9 +15,8 @@ import aiohttp
 import pytest
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
-from mindo_sandbox.webhook_config import WebhookConfig
 from tests.bulk_fakes import eventually
-from tests.integration.real_stack import APP_SECRET, RealStack, real_stack
+from tests.integration.real_stack import RealStack, real_stack
 
 NUMBER = "813497231850626"
 JUAN = "+5492235961983"
@@ -33,13 +32,7 @@ ORDER_UPDATE = {
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[RealStack]:
     async with real_stack(tmp_path) as running:
-        running.sandbox.state.set_webhooks(
-            WebhookConfig(
-                callback_url=f"{running.bridge.url}/webhooks/meta",
-                app_secret=APP_SECRET,
-                flush_interval_ms=10.0,
-            )
-        )
+        running.webhooks_to_bridge()
         yield running
 
 
