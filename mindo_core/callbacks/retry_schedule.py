@@ -37,7 +37,7 @@ def backoff_seconds(attempt: int, policy: RetryPolicy, *, draw: float) -> float:
     """The wait after the ``attempt``-th failure (1-based): a uniform draw (``draw`` in [0, 1))
     under min(max, base·2^(attempt-1)), never below a tenth of the ceiling, so retries spread
     out (full jitter) without firing back at once."""
-    ceiling = min(policy.max_seconds, policy.base_seconds * 2 ** min(attempt - 1, 40))
+    ceiling = min(policy.max_seconds, policy.base_seconds * 2.0 ** min(attempt - 1, 40))
     return max(ceiling / 10, ceiling * draw)
 
 

@@ -120,8 +120,6 @@ class CallbackResponse:
 
 
 class CallbackSender(Protocol):
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str]
-    ) -> CallbackResponse: ...
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> CallbackResponse: ...
 
     async def close(self) -> None: ...

@@ -258,7 +258,8 @@ class SqlCallbackOutbox:
             .group_by(_DELIVERIES.c.state)
         )
         async with self._database.transaction() as session:
-            counts = dict((await (await session.connection()).execute(query)).tuples().all())
+            found = (await (await session.connection()).execute(query)).tuples().all()
+        counts: dict[str, int] = dict(found)
         return CallbackBacklog(
             pending=int(counts.get("pending", 0)), failed=int(counts.get("failed", 0))
         )
@@ -391,7 +392,7 @@ async def _update_streaks(
         )
         limit = at - timedelta(seconds=disable_after_seconds)
         reason = DISABLED_REASON.format(hours=disable_after_seconds / 3600)
-        result = await connection.execute(
+        outcome = await connection.execute(
             sa.update(_ENDPOINTS)
             .where(
                 _ENDPOINTS.c.id == endpoint_id,
@@ -400,7 +401,7 @@ async def _update_streaks(
             )
             .values(disabled_at=at, disabled_reason=reason)
         )
-        if result.rowcount:
+        if outcome.rowcount:
             disabled.append(endpoint_id)
     return disabled
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from mindo_core.adapters.sql.accounts import SqlAccounts
 from mindo_core.adapters.sql.api_keys import SqlApiKeys
 from mindo_core.adapters.sql.bulks import SqlBulks
+from mindo_core.adapters.sql.callbacks import SqlCallbackOutbox, SqlWebhookEndpoints
 from mindo_core.adapters.sql.contacts import SqlContacts, SqlEventMarks
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.delivery import SqlDelivery
@@ -34,5 +35,7 @@ def stores_over(database: Database) -> Stores:
         contacts=SqlContacts(database),
         event_marks=SqlEventMarks(database),
         idempotency=SqlIdempotency(database),
+        webhook_endpoints=SqlWebhookEndpoints(database),
+        callback_outbox=SqlCallbackOutbox(database),
         close=database.close,
     )
