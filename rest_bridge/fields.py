@@ -159,6 +159,44 @@ class DictField:
         return _annotated(schema, self.description, None, self.example)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ListField:
+    """DRF's ``ListField(child=…)``: a JSON array whose items each pass ``child``."""
+
+    child: CharField
+    max_items: int
+    required: bool = False
+    default: str | None = None
+    description: str = ""
+    example: list[str] | None = None
+
+    def validate(self, value: object) -> list[str]:
+        if value is None:
+            raise Invalid([NULL])
+        if not isinstance(value, list):
+            raise Invalid([f'Expected a list of items but got type "{_type_name(value)}".'])
+        if len(value) > self.max_items:
+            raise Invalid([f"Ensure this field has no more than {self.max_items} elements."])
+        result: list[str] = []
+        errors: dict[str, Detail] = {}
+        for index, item in enumerate(value):
+            try:
+                result.append(self.child.validate(item))
+            except Invalid as problem:
+                errors[str(index)] = problem.detail
+        if errors:
+            raise Invalid(errors)
+        return result
+
+    def json_schema(self) -> dict[str, object]:
+        schema: dict[str, object] = {
+            "type": "array",
+            "items": self.child.json_schema(),
+            "maxItems": self.max_items,
+        }
+        return _annotated(schema, self.description, None, self.example)
+
+
 def _annotated(
     schema: dict[str, object], description: str, default: object, example: object
 ) -> dict[str, object]:

@@ -14,6 +14,7 @@ from rest_bridge.routes import (
     send_bulk,
     service,
     suppression_list,
+    webhook_endpoints,
     webhooks,
 )
 from rest_bridge.routes.spec import Route
@@ -29,6 +30,7 @@ ROUTES: tuple[Route, ...] = (
     *business_info.ROUTES,
     *contact_lookup.ROUTES,
     *suppression_list.ROUTES,
+    *webhook_endpoints.ROUTES,
     *webhooks.ROUTES,
     *service.ROUTES,
 )
