@@ -1,11 +1,12 @@
-"""Operator commands: `mindo orgs | keys | accounts | templates | suppression`, one module
-per group."""
+"""Operator commands: `mindo orgs | keys | accounts | templates | suppression | callbacks`, one
+module per group."""
 
 from __future__ import annotations
 
 import typer
 
 from mindo_cli.accounts_commands import accounts_app
+from mindo_cli.callbacks_commands import callbacks_app
 from mindo_cli.keys_commands import keys_app
 from mindo_cli.orgs_commands import orgs_app
 from mindo_cli.suppression_commands import suppression_app
@@ -19,3 +20,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(accounts_app, name="accounts")
     app.add_typer(templates_app, name="templates")
     app.add_typer(suppression_app, name="suppression")
+    app.add_typer(callbacks_app, name="callbacks")
