@@ -203,7 +203,7 @@ class InMemoryCallbackOutbox:
         limit: int,
     ) -> Sequence[Attempt]:
         if _owned(self._tables, organisation_id, endpoint_id) is None:
-            return ()
+            return []
         mine = [a for e, a in self._tables.callback_attempts if e == endpoint_id]
         return sorted(mine, key=lambda a: a.id, reverse=True)[:limit]
 

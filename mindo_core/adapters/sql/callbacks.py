@@ -258,8 +258,8 @@ class SqlCallbackOutbox:
             .group_by(_DELIVERIES.c.state)
         )
         async with self._database.transaction() as session:
-            found = (await (await session.connection()).execute(query)).tuples().all()
-        counts: dict[str, int] = dict(found)
+            found = (await (await session.connection()).execute(query)).all()
+        counts: dict[str, int] = {state: int(count) for state, count in found}
         return CallbackBacklog(
             pending=int(counts.get("pending", 0)), failed=int(counts.get("failed", 0))
         )
