@@ -1,5 +1,7 @@
 """The events' ``data``, in the shape of the REST resources they concern: a message as the bulk
-messages listing and Get message show it, a bulk as Get bulk does (its counters and times)."""
+messages listing and Get message show it, a bulk as Get bulk does (its counters and times), an
+inbound message as the contact's messages are stored, an opt-out as the suppression list
+shows it."""
 
 from __future__ import annotations
 
@@ -83,4 +85,44 @@ def bulk_event(bulk: Bulk, *, at: datetime) -> NewEvent:
             "started_at": iso_utc_or_none(bulk.started_at),
             "completed_at": iso_utc_or_none(bulk.completed_at),
         },
+    )
+
+
+def inbound_event(
+    organisation_id: OrganisationId,
+    *,
+    wamid: str,
+    phone: str,
+    kind: str,
+    text: str | None,
+    payload: str | None,
+    context_wamid: str | None,
+    profile_name: str | None,
+    at: datetime,
+) -> NewEvent:
+    """A message a contact wrote to one of the organisation's numbers."""
+    return NewEvent(
+        organisation_id=organisation_id,
+        type="message.received",
+        occurred_at=at,
+        data={
+            "wamid": wamid,
+            "phone": phone,
+            "type": kind,
+            "text": text,
+            "payload": payload,
+            "context_wamid": context_wamid,
+            "profile_name": profile_name,
+            "sent_at": iso_utc(at),
+        },
+    )
+
+
+def opt_out_event(organisation_id: OrganisationId, phone: str, at: datetime) -> NewEvent:
+    """A contact put on the suppression list by their own word (a stop word, Meta's opt-out)."""
+    return NewEvent(
+        organisation_id=organisation_id,
+        type="contact.opted_out",
+        occurred_at=at,
+        data={"phone": phone, "opted_out_at": iso_utc(at)},
     )

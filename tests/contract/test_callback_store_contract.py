@@ -23,6 +23,7 @@ from mindo_core.domain.accounts import OrganisationId
 from mindo_core.ports.stores import Stores
 from tests.contract.tenants import T0, sent_message, tenant
 from tests.contract.test_bulk_store_contract import accept, create
+from tests.contract.test_contact_store_contract import ANA, inbound
 from tests.contract.test_delivery_store_contract import apply, status
 
 LEASE = 30.0
@@ -322,3 +323,24 @@ async def test_webhook_statuses_and_engine_outcomes_write_their_events(
     statuses = [b["data"]["status"] for b in bodies if b["type"] == "bulk.status_changed"]
     assert statuses[0] == "PROCESSING"
     assert statuses[-1] == "COMPLETED"
+
+
+async def test_inbound_messages_and_opt_outs_write_their_events(
+    stores: Stores, store_url: str | None
+) -> None:
+    if store_url is None:
+        pytest.skip("the memory stores write no events with their changes")
+    owner = await tenant(stores)
+    await endpoint(stores, owner.organisation.id)
+    messages = [inbound("wamid.I1", text="Hola"), inbound("wamid.S", 5, text="STOP")]
+
+    await stores.contacts.record_inbound(
+        messages, received_at=T0 + timedelta(hours=1), opt_changes={"wamid.S": "opt_out"}
+    )
+    await stores.contacts.record_inbound(messages, received_at=T0 + timedelta(hours=1))
+
+    bodies = [json.loads(d.body) for d in await claim(stores, seconds=DAY)]
+    received = sorted(b["data"]["wamid"] for b in bodies if b["type"] == "message.received")
+    assert received == ["wamid.I1", "wamid.S"]
+    (opted_out,) = [b for b in bodies if b["type"] == "contact.opted_out"]
+    assert opted_out["data"] == {"phone": ANA, "opted_out_at": "2025-03-01T12:00:05Z"}
