@@ -36,7 +36,7 @@ from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.stores import Stores
-from mindo_core.ports.telemetry import SendTelemetry
+from mindo_core.ports.telemetry import CallbackTelemetry, SendTelemetry
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_backlog import BulkBacklog
@@ -182,6 +182,7 @@ def wire(
             cipher=cipher,
             clock=clock,
             settings=DeliverySettings(retry=calling_back.retry, worker_id=settings.worker_id),
+            telemetry=calling_back.telemetry,
         ),
     )
 
@@ -194,9 +195,12 @@ class CallbackWiring:
     sender: CallbackSender
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     allow_private: bool = False
+    telemetry: CallbackTelemetry | None = None
 
 
-def callback_wiring(settings: Settings) -> CallbackWiring:
+def callback_wiring(
+    settings: Settings, telemetry: CallbackTelemetry | None = None
+) -> CallbackWiring:
     retry_for = timedelta(seconds=settings.callbacks_retry_for_seconds)
     return CallbackWiring(
         sender=AiohttpCallbackSender(timeout_seconds=settings.callbacks_timeout_seconds),
@@ -207,6 +211,7 @@ def callback_wiring(settings: Settings) -> CallbackWiring:
             disable_after=retry_for,
         ),
         allow_private=settings.callbacks_allow_private,
+        telemetry=telemetry,
     )
 
 
@@ -319,7 +324,10 @@ def _ingest_webhook(
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, telemetry: SendTelemetry | None = None
+    settings: Settings,
+    *,
+    telemetry: SendTelemetry | None = None,
+    callback_telemetry: CallbackTelemetry | None = None,
 ) -> AsyncIterator[Services]:
     """Migrates the database, connects the store and the progress bus and builds the Meta
     client; with ``telemetry``, every send to Meta is reported to it. The engine is built,
@@ -337,7 +345,7 @@ async def open_services(
     )
     if telemetry is not None:
         meta = ObservedMetaGateway(inner=meta, telemetry=telemetry)
-    calling_back = callback_wiring(settings)
+    calling_back = callback_wiring(settings, callback_telemetry)
     try:
         async with _across_processes(settings, stores) as across:
             limit = RequestLimit(

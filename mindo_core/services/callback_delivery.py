@@ -18,8 +18,14 @@ from mindo_core.callbacks.model import AttemptResult, PendingDelivery
 from mindo_core.callbacks.retry_schedule import RetryPolicy, is_success, next_attempt_at
 from mindo_core.callbacks.signing import SIGNATURE_HEADER, signature_header
 from mindo_core.domain.clock import Clock
-from mindo_core.ports.callbacks import CallbackOutbox, CallbackResponse, CallbackSender
+from mindo_core.ports.callbacks import (
+    CallbackBacklog,
+    CallbackOutbox,
+    CallbackResponse,
+    CallbackSender,
+)
 from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.telemetry import CallbackOutcome, CallbackTelemetry
 
 __all__ = ["CallbackDelivery", "DeliverySettings"]
 
@@ -46,8 +52,10 @@ class CallbackDelivery:
         cipher: TokenCipher,
         clock: Clock,
         settings: DeliverySettings,
+        telemetry: CallbackTelemetry | None = None,
     ) -> None:
         self._outbox = outbox
+        self._telemetry = telemetry
         self._sender = sender
         self._cipher = cipher
         self._clock = clock
@@ -67,6 +75,10 @@ class CallbackDelivery:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def backlog(self) -> CallbackBacklog:
+        """Deliveries waiting (due or retrying) and given up, across the organisations."""
+        return await self._outbox.backlog()
 
     async def deliver_due(self) -> int:
         """One round: claim what is due, post it, record the attempts; how many were tried."""
@@ -106,8 +118,11 @@ class CallbackDelivery:
         started = time.monotonic()
         async with self._limit:
             response = await self._sender.post(delivery.url, delivery.body, headers)
-        duration_ms = int((time.monotonic() - started) * 1000)
-        return self._result(delivery, response, duration_ms)
+        seconds = time.monotonic() - started
+        result = self._result(delivery, response, int(seconds * 1000))
+        if self._telemetry is not None:
+            self._telemetry.callback_attempted(outcome=_outcome(result), seconds=seconds)
+        return result
 
     def _result(
         self, delivery: PendingDelivery, response: CallbackResponse, duration_ms: int
@@ -137,3 +152,9 @@ class CallbackDelivery:
             retry_at=retry_at,
             duration_ms=duration_ms,
         )
+
+
+def _outcome(result: AttemptResult) -> CallbackOutcome:
+    if result.delivered:
+        return "delivered"
+    return "retry" if result.retry_at is not None else "given_up"
