@@ -291,7 +291,7 @@ async def test_a_time_range_is_replayed_with_the_same_event_ids(stores: Stores) 
 # -- events written with the changes (SQL) -----------------------------------------------------
 
 
-async def test_webhook_statuses_and_engine_outcomes_write_their_events(
+async def test_single_sends_webhook_statuses_and_engine_outcomes_write_their_events(
     stores: Stores, store_url: str | None
 ) -> None:
     if store_url is None:
@@ -314,6 +314,7 @@ async def test_webhook_statuses_and_engine_outcomes_write_their_events(
     assert messages == [
         ("message.delivered", "wamid.A"),
         ("message.read", "wamid.R0"),
+        ("message.sent", "wamid.A"),
         ("message.sent", "wamid.R0"),
         ("message.sent", "wamid.R1"),
     ]
