@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -179,3 +181,18 @@ def test_events_default_to_all_and_unknown_names_are_refused() -> None:
     with pytest.raises(InvalidRequest) as refused:
         checked_events(["message.read", "message.exploded"])
     assert "message.exploded" in refused.value.field_errors["events"][0]
+
+
+def test_the_receiver_snippet_in_the_api_guide_verifies_mindos_signature() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    section = guide[guide.index("**Signature.**") :]
+    snippet = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    namespace: dict[str, object] = {}
+    exec(snippet, namespace)  # the documented code, as a receiver would paste it
+    documented = namespace["verify"]
+    assert callable(documented)
+    now = int(time.time())
+
+    assert documented(signature_header(["whsec_new", "whsec_old"], now, BODY), BODY, "whsec_old")
+    assert not documented(signature_header(["whsec_a"], now, BODY), BODY + b"x", "whsec_a")
+    assert not documented(signature_header(["whsec_a"], now - 301, BODY), BODY, "whsec_a")
