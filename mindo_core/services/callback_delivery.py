@@ -40,6 +40,9 @@ class DeliverySettings:
     # Longer than a POST's timeout: a lease outliving its worker is what hands work over.
     lease_seconds: float = 60.0
     poll_seconds: float = 0.05
+    # Rounds in flight at once: one round's POSTs overlap the next one's claim and the last
+    # one's record (leases keep them apart).
+    lanes: int = 2
     worker_id: str = "callbacks"
 
 
@@ -99,6 +102,9 @@ class CallbackDelivery:
         return len(claimed)
 
     async def _run(self) -> None:
+        await asyncio.gather(*(self._lane() for _ in range(max(1, self._settings.lanes))))
+
+    async def _lane(self) -> None:
         while True:
             try:
                 if await self.deliver_due():
