@@ -43,6 +43,9 @@ class DeliverySettings:
     # Rounds in flight at once: one round's POSTs overlap the next one's claim and the last
     # one's record (leases keep them apart).
     lanes: int = 2
+    # ``stop`` lets the rounds in flight end (their POSTs are bounded by the sender's timeout),
+    # so a claim or a record is never cut mid-transaction; past this, it cancels them.
+    stop_grace_seconds: float = 15.0
     worker_id: str = "callbacks"
 
 
@@ -64,17 +67,24 @@ class CallbackDelivery:
         self._clock = clock
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._limit = asyncio.Semaphore(settings.concurrency)
         self.delivered = 0
         self.failed_attempts = 0
 
     def start(self) -> None:
         if self._task is None or self._task.done():
+            self._stopping = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="mindo-callback-delivery")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self._settings.stop_grace_seconds)
+        except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -105,13 +115,14 @@ class CallbackDelivery:
         await asyncio.gather(*(self._lane() for _ in range(max(1, self._settings.lanes))))
 
     async def _lane(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 if await self.deliver_due():
                     continue
             except Exception:
                 logger.exception("Delivering status callbacks failed; trying again shortly")
-            await asyncio.sleep(self._settings.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._settings.poll_seconds)
 
     async def _attempt(self, delivery: PendingDelivery) -> AttemptResult:
         secrets = [self._cipher.decrypt(c) for c in delivery.secret_ciphertexts]
