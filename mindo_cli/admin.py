@@ -1,11 +1,12 @@
-"""Operator commands: `mindo orgs | keys | accounts | templates | suppression | contacts`, one
-module per group."""
+"""Operator commands: `mindo orgs | keys | accounts | templates | suppression | contacts |
+callbacks`, one module per group."""
 
 from __future__ import annotations
 
 import typer
 
 from mindo_cli.accounts_commands import accounts_app
+from mindo_cli.callbacks_commands import callbacks_app
 from mindo_cli.contacts_commands import contacts_app
 from mindo_cli.keys_commands import keys_app
 from mindo_cli.orgs_commands import orgs_app
@@ -21,3 +22,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(templates_app, name="templates")
     app.add_typer(suppression_app, name="suppression")
     app.add_typer(contacts_app, name="contacts")
+    app.add_typer(callbacks_app, name="callbacks")

@@ -76,7 +76,7 @@ async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
 
     metrics = _service_metrics(settings)
     async with (
-        open_services(settings, telemetry=metrics) as services,
+        open_services(settings, telemetry=metrics, callback_telemetry=metrics) as services,
         AsyncExitStack() as running_parts,
     ):
         if demo:
@@ -96,6 +96,7 @@ async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
                 metrics,
                 settings.metrics_address,
                 pending_recipients=services.bulk_backlog.pending_recipients,
+                callback_backlog=services.callback_delivery.backlog,
             )
             logging.getLogger(__name__).info("Metrics at %s/metrics", scraped.url)
         await wait_for_stop_signal()

@@ -11,9 +11,11 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from mindo_core.access.request_limits import KeyRateLimiter, RequestLimit
+from mindo_core.adapters.callbacks_http import AiohttpCallbackSender
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.engine_lock import exclusive_engine
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
@@ -24,21 +26,24 @@ from mindo_core.adapters.sql.engine_steering import PostgresSteeringRelay
 from mindo_core.adapters.sql.notifications import PostgresNotifications
 from mindo_core.adapters.sql.progress_bus import PostgresProgressBus
 from mindo_core.adapters.sql.urls import backend_of, sqlite_file
+from mindo_core.callbacks.retry_schedule import RetryPolicy
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
+from mindo_core.ports.callbacks import CallbackSender
 from mindo_core.ports.engine_steering import EngineSteering, SteeringRelay
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.stores import Stores
-from mindo_core.ports.telemetry import SendTelemetry
+from mindo_core.ports.telemetry import CallbackTelemetry, SendTelemetry
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_backlog import BulkBacklog
 from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_info import BusinessInfoQuery
 from mindo_core.services.business_overview import BusinessOverviewQuery
+from mindo_core.services.callback_delivery import CallbackDelivery, DeliverySettings
 from mindo_core.services.connect_account import AccountConnector
 from mindo_core.services.contact_import import ContactImport
 from mindo_core.services.contact_lookup import ContactLookup
@@ -57,6 +62,7 @@ from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.suppression_list import SuppressionList
 from mindo_core.services.template_catalogue import TemplateCatalogue
 from mindo_core.services.watch_bulk import WatchBulk
+from mindo_core.services.webhook_endpoints import WebhookEndpoints
 from mindo_core.settings import Settings
 from mindo_core.throughput.pacing import SendTiming
 
@@ -92,6 +98,10 @@ class Services:
     contact_import: ContactImport
     opt_out_settings: OptOutSettings
     bulk_backlog: BulkBacklog
+    webhook_endpoints: WebhookEndpoints
+    # Posts the outbox's status callbacks once started (``running_engine`` starts it, with the
+    # engine: whichever process sends also calls back).
+    callback_delivery: CallbackDelivery
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +126,7 @@ def wire(
     progress: ProgressBus | None = None,
     relay: SteeringRelay | None = None,
     meta_app_secret: str = "",
+    callbacks: CallbackWiring | None = None,
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests. Each
     use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
@@ -130,6 +141,7 @@ def wire(
     statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
     # One per process: single sends' reservations are what business-accounts sees too.
     quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
+    calling_back = callbacks or CallbackWiring(sender=AiohttpCallbackSender())
     return Services(
         authenticator=_authenticator(ports, request_limit),
         send_message=_send_message(ports, quota),
@@ -163,6 +175,49 @@ def wire(
         contact_import=ContactImport(directory=stores.contact_directory, clock=clock),
         opt_out_settings=OptOutSettings(policies=stores.opt_out_policies, clock=clock),
         bulk_backlog=BulkBacklog(bulks=stores.bulks),
+        webhook_endpoints=WebhookEndpoints(
+            endpoints=stores.webhook_endpoints,
+            outbox=stores.callback_outbox,
+            cipher=cipher,
+            clock=clock,
+            allow_private=calling_back.allow_private,
+        ),
+        callback_delivery=CallbackDelivery(
+            outbox=stores.callback_outbox,
+            sender=calling_back.sender,
+            cipher=cipher,
+            clock=clock,
+            settings=DeliverySettings(retry=calling_back.retry, worker_id=settings.worker_id),
+            telemetry=calling_back.telemetry,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackWiring:
+    """How status callbacks are posted: the HTTP client, the retry policy, and whether
+    private addresses may receive them."""
+
+    sender: CallbackSender
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    allow_private: bool = False
+    telemetry: CallbackTelemetry | None = None
+
+
+def callback_wiring(
+    settings: Settings, telemetry: CallbackTelemetry | None = None
+) -> CallbackWiring:
+    retry_for = timedelta(seconds=settings.callbacks_retry_for_seconds)
+    return CallbackWiring(
+        sender=AiohttpCallbackSender(timeout_seconds=settings.callbacks_timeout_seconds),
+        retry=RetryPolicy(
+            base_seconds=settings.callbacks_retry_base_seconds,
+            max_seconds=settings.callbacks_retry_max_seconds,
+            give_up_after=retry_for,
+            disable_after=retry_for,
+        ),
+        allow_private=settings.callbacks_allow_private,
+        telemetry=telemetry,
     )
 
 
@@ -279,7 +334,10 @@ def _ingest_webhook(
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, telemetry: SendTelemetry | None = None
+    settings: Settings,
+    *,
+    telemetry: SendTelemetry | None = None,
+    callback_telemetry: CallbackTelemetry | None = None,
 ) -> AsyncIterator[Services]:
     """Migrates the database, connects the store and the progress bus and builds the Meta
     client; with ``telemetry``, every send to Meta is reported to it. The engine is built,
@@ -297,6 +355,7 @@ async def open_services(
     )
     if telemetry is not None:
         meta = ObservedMetaGateway(inner=meta, telemetry=telemetry)
+    calling_back = callback_wiring(settings, callback_telemetry)
     try:
         async with _across_processes(settings, stores) as across:
             limit = RequestLimit(
@@ -312,14 +371,17 @@ async def open_services(
                 progress=across.progress,
                 relay=across.relay,
                 meta_app_secret=settings.meta_app_secret,
+                callbacks=calling_back,
             )
             await across.start()
             try:
                 yield services
             finally:
                 await services.status_writer.stop()
+                await services.callback_delivery.stop()
                 await services.bulk_engine.stop()
     finally:
+        await calling_back.sender.close()
         await meta.close()
         await stores.close()
 
@@ -330,9 +392,11 @@ async def running_engine(settings: Settings, services: Services) -> AsyncIterato
     database file: ``EngineAlreadyRunning`` if another process runs one."""
     with exclusive_engine(sqlite_file(settings.database_url)):
         await services.bulk_engine.start()
+        services.callback_delivery.start()
         try:
             yield
         finally:
+            await services.callback_delivery.stop()
             await services.bulk_engine.stop()
 
 

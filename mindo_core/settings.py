@@ -19,6 +19,11 @@
 | MINDO_META_APP_SECRET    | (none: webhook POSTs refused)   | checks Meta's webhook signatures   |
 | MINDO_METRICS_ADDRESS    | (none: no metrics server)       | HOST:PORT of the service's /metrics|
 | MINDO_LOG_FORMAT         | text                            | text, or json: one object a line   |
+| MINDO_CALLBACKS_ALLOW_PRIVATE | 0                          | 1: callbacks to private addresses  |
+| MINDO_CALLBACKS_RETRY_BASE_S | 5                           | first callback retry's backoff     |
+| MINDO_CALLBACKS_RETRY_MAX_S | 3600                         | longest wait between retries       |
+| MINDO_CALLBACKS_RETRY_FOR_S | 86400                        | retry for; endpoint disabled after |
+| MINDO_CALLBACKS_TIMEOUT_S | 10                             | one callback POST's timeout        |
 """
 
 from __future__ import annotations
@@ -51,6 +56,12 @@ class Settings:
     # Where `mindo serve` answers Prometheus' scrapes; None: it does not.
     metrics_address: str | None = None
     log_format: str = "text"
+    # Status callbacks (``callbacks``): private receivers for development and tests only.
+    callbacks_allow_private: bool = False
+    callbacks_retry_base_seconds: float = 5.0
+    callbacks_retry_max_seconds: float = 3600.0
+    callbacks_retry_for_seconds: float = 86400.0
+    callbacks_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -87,7 +98,27 @@ class Settings:
                     "MINDO_KEY_RATE_BURST",
                 )
             ),
+            callbacks_allow_private=get("MINDO_CALLBACKS_ALLOW_PRIVATE", "0") in _TRUE,
+            callbacks_retry_base_seconds=_positive_float(
+                get("MINDO_CALLBACKS_RETRY_BASE_S", str(defaults.callbacks_retry_base_seconds)),
+                "MINDO_CALLBACKS_RETRY_BASE_S",
+            ),
+            callbacks_retry_max_seconds=_positive_float(
+                get("MINDO_CALLBACKS_RETRY_MAX_S", str(defaults.callbacks_retry_max_seconds)),
+                "MINDO_CALLBACKS_RETRY_MAX_S",
+            ),
+            callbacks_retry_for_seconds=_positive_float(
+                get("MINDO_CALLBACKS_RETRY_FOR_S", str(defaults.callbacks_retry_for_seconds)),
+                "MINDO_CALLBACKS_RETRY_FOR_S",
+            ),
+            callbacks_timeout_seconds=_positive_float(
+                get("MINDO_CALLBACKS_TIMEOUT_S", str(defaults.callbacks_timeout_seconds)),
+                "MINDO_CALLBACKS_TIMEOUT_S",
+            ),
         )
+
+
+_TRUE = ("1", "true", "yes", "on")
 
 
 LOG_FORMATS = ("text", "json")

@@ -19,7 +19,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-from mindo_core.ports.telemetry import SendOutcome
+from mindo_core.ports.callbacks import CallbackBacklog
+from mindo_core.ports.telemetry import CallbackOutcome, SendOutcome
 
 PATH: Final = "/metrics"
 NO_CODE: Final = ""
@@ -47,6 +48,25 @@ class ServiceMetrics:
             "Recipients not sent yet of the bulks that run (QUEUED or PROCESSING), at scrape.",
             registry=registry,
         )
+        self.callbacks = Counter(
+            "mindo_callback_attempts",
+            "POSTs of status callbacks to organisations' endpoints by outcome (delivered; "
+            "retry: failed, tried again later; given_up).",
+            ("outcome",),
+            registry=registry,
+        )
+        self.callback_seconds = Histogram(
+            "mindo_callback_attempt_seconds",
+            "Time of one status-callback POST.",
+            registry=registry,
+        )
+        self.callback_backlog = Gauge(
+            "mindo_callback_backlog",
+            "Status-callback deliveries by state at scrape: pending (due or waiting to retry) "
+            "and failed (given up).",
+            ("state",),
+            registry=registry,
+        )
         self.rpc_seconds = Histogram(
             "mindo_grpc_request_seconds",
             "Time to answer a gRPC call (a streaming one: until its stream ends), by method.",
@@ -66,6 +86,10 @@ class ServiceMetrics:
         code = NO_CODE if meta_code is None else str(meta_code)
         self.sends.labels(outcome, code).inc()
         self.send_seconds.observe(seconds)
+
+    def callback_attempted(self, *, outcome: CallbackOutcome, seconds: float) -> None:
+        self.callbacks.labels(outcome).inc()
+        self.callback_seconds.observe(seconds)
 
     def interceptor(self) -> grpc.aio.ServerInterceptor:
         return _RpcTiming(self)
@@ -151,12 +175,17 @@ async def start_metrics_server(
     address: str,
     *,
     pending_recipients: Callable[[], Awaitable[int]],
+    callback_backlog: Callable[[], Awaitable[CallbackBacklog]] | None = None,
 ) -> RunningMetricsServer:
     """Answers ``GET /metrics`` on ``address`` (HOST:PORT; port 0 picks a free one)."""
 
     async def scrape(request: web.Request) -> web.Response:
         del request
         metrics.pending.set(await pending_recipients())
+        if callback_backlog is not None:
+            backlog = await callback_backlog()
+            metrics.callback_backlog.labels("pending").set(backlog.pending)
+            metrics.callback_backlog.labels("failed").set(backlog.failed)
         response = web.Response(body=metrics.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response

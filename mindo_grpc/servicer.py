@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 from mindo_core.bootstrap import Services
+from mindo_core.callbacks.model import WebhookEndpointId
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.ingest_webhook import WebhookPost
-from mindo_grpc import convert, convert_bulks
+from mindo_grpc import convert, convert_bulks, convert_callbacks
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
 from mindo_grpc.handlers import keyless_unary, server_stream, unary, unary_with_deadline
@@ -191,6 +193,67 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
     ) -> pb.ListContactListsResponse:
         lists = await self.services.contact_import.lists(principal.organisation.id)
         return pb.ListContactListsResponse(results=[convert.contact_list(c) for c in lists])
+
+    @unary("send")
+    async def CreateWebhookEndpoint(
+        self, request: pb.CreateWebhookEndpointRequest, principal: Principal
+    ) -> pb.WebhookEndpoint:
+        created = await self.services.webhook_endpoints.add(
+            principal.organisation.id, request.url, list(request.events)
+        )
+        return convert_callbacks.endpoint(created.endpoint, secret=created.secret)
+
+    @unary("read")
+    async def ListWebhookEndpoints(
+        self, request: pb.ListWebhookEndpointsRequest, principal: Principal
+    ) -> pb.ListWebhookEndpointsResponse:
+        endpoints = await self.services.webhook_endpoints.list(principal.organisation.id)
+        return pb.ListWebhookEndpointsResponse(
+            results=[convert_callbacks.endpoint(e) for e in endpoints]
+        )
+
+    @unary("send")
+    async def DeleteWebhookEndpoint(
+        self, request: pb.WebhookEndpointRef, principal: Principal
+    ) -> pb.DeleteWebhookEndpointResponse:
+        await self.services.webhook_endpoints.remove(
+            principal.organisation.id, WebhookEndpointId(request.id)
+        )
+        return pb.DeleteWebhookEndpointResponse()
+
+    @unary("send")
+    async def RotateWebhookEndpointSecret(
+        self, request: pb.WebhookEndpointRef, principal: Principal
+    ) -> pb.WebhookEndpoint:
+        rotated = await self.services.webhook_endpoints.rotate_secret(
+            principal.organisation.id, WebhookEndpointId(request.id)
+        )
+        return convert_callbacks.endpoint(rotated.endpoint, secret=rotated.secret)
+
+    @unary("read")
+    async def ListWebhookAttempts(
+        self, request: pb.ListWebhookAttemptsRequest, principal: Principal
+    ) -> pb.ListWebhookAttemptsResponse:
+        attempts = await self.services.webhook_endpoints.attempts(
+            principal.organisation.id,
+            WebhookEndpointId(request.endpoint_id),
+            limit=request.limit or 100,
+        )
+        return pb.ListWebhookAttemptsResponse(
+            results=[convert_callbacks.attempt(a) for a in attempts]
+        )
+
+    @unary("send")
+    async def ReplayWebhookEvents(
+        self, request: pb.ReplayWebhookEventsRequest, principal: Principal
+    ) -> pb.ReplayWebhookEventsResponse:
+        replayed = await self.services.webhook_endpoints.replay(
+            principal.organisation.id,
+            WebhookEndpointId(request.endpoint_id),
+            since=getattr(request, "from").ToDatetime(tzinfo=UTC),
+            until=request.to.ToDatetime(tzinfo=UTC),
+        )
+        return pb.ReplayWebhookEventsResponse(replayed=replayed)
 
     @unary(None)
     async def CheckApiKey(

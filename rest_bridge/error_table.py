@@ -209,6 +209,7 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "bulk_not_found": (404, _with_code),
     "organisation_not_found": (404, _with_code),
     "not_suppressed": (404, _with_code),
+    "webhook_endpoint_not_found": (404, _with_code),
     "conflict": (409, _with_code),
     "recipient_opted_out": (409, _with_code),
     "idempotency_key_reused": (409, _with_code),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 # A DRF error detail: the messages of one field, per-key details of a nested value, or one
 # detail per item of a list (``{}`` for a valid item).
@@ -160,32 +160,35 @@ class DictField:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ObjectListField:
-    """DRF's ``ListField(child=<serializer>)``: a JSON array of objects, each passing ``child``.
+class ListField:
+    """DRF's ``ListField(child=…)``: a JSON array whose items each pass ``child`` (a field, or
+    a ``Schema`` for an array of objects).
 
     Errors are DRF's, keyed by the index of each item at fault (``{"3": {"phone": [...]}}``),
     but only the first ``MAX_ITEM_ERRORS`` items are named, so that an error body stays small
     whatever the list's length.
     """
 
-    child: Schema
+    child: CharField | Schema
     max_items: int
-    required: bool = True
+    required: bool = False
+    allow_empty: bool = True
     default: str | None = None
     description: str = ""
+    example: list[str] | None = None
 
-    MAX_ITEM_ERRORS = 20
+    MAX_ITEM_ERRORS: ClassVar[int] = 20
 
-    def validate(self, value: object) -> list[dict[str, object]]:
+    def validate(self, value: object) -> list[Any]:
         if value is None:
             raise Invalid([NULL])
         if not isinstance(value, list):
             raise Invalid([f'Expected a list of items but got type "{_type_name(value)}".'])
-        if not value:
+        if not value and not self.allow_empty:
             raise Invalid(["This list may not be empty."])
         if len(value) > self.max_items:
             raise Invalid([f"Ensure this field has no more than {self.max_items} elements."])
-        items: list[dict[str, object]] = []
+        items: list[Any] = []
         errors: dict[str, Detail] = {}
         for index, item in enumerate(value):
             try:
@@ -201,10 +204,11 @@ class ObjectListField:
         schema: dict[str, object] = {
             "type": "array",
             "items": self.child.json_schema(),
-            "minItems": 1,
             "maxItems": self.max_items,
         }
-        return _annotated(schema, self.description, None, None)
+        if not self.allow_empty:
+            schema["minItems"] = 1
+        return _annotated(schema, self.description, None, self.example)
 
 
 def _annotated(

@@ -160,6 +160,15 @@ class NotSuppressed(NotFound):
         super().__init__("This phone is not on the organisation's suppression list")
 
 
+class WebhookEndpointNotFound(NotFound):
+    """No webhook endpoint with this id in the caller's organisation."""
+
+    code = "webhook_endpoint_not_found"
+
+    def __init__(self, endpoint_id: int) -> None:
+        super().__init__(f"Webhook endpoint {endpoint_id} not found")
+
+
 class Conflict(MindoError):
     code = "conflict"
 

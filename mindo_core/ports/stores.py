@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.api_keys import ApiKeyStore
 from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.callbacks import CallbackOutbox, WebhookEndpointStore
 from mindo_core.ports.contacts import (
     AccountEventMarks,
     ContactDirectory,
@@ -38,4 +39,6 @@ class Stores:
     opt_out_policies: OptOutPolicies
     event_marks: AccountEventMarks
     idempotency: IdempotencyStore
+    webhook_endpoints: WebhookEndpointStore
+    callback_outbox: CallbackOutbox
     close: Callable[[], Awaitable[None]]

@@ -16,3 +16,14 @@ class SendTelemetry(Protocol):
     ) -> None:
         """One call to Meta's send endpoint (a single send, or one recipient of a bulk) ended."""
         ...
+
+
+# delivered: a 2xx; retry: failed, tried again later; given_up: failed for good (other 4xx,
+# or the retry window is over).
+CallbackOutcome = Literal["delivered", "retry", "given_up"]
+
+
+class CallbackTelemetry(Protocol):
+    def callback_attempted(self, *, outcome: CallbackOutcome, seconds: float) -> None:
+        """One POST of a status callback to an organisation's endpoint ended."""
+        ...

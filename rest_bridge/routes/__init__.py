@@ -15,6 +15,7 @@ from rest_bridge.routes import (
     send_bulk,
     service,
     suppression_list,
+    webhook_endpoints,
     webhooks,
 )
 from rest_bridge.routes.spec import Route
@@ -31,6 +32,7 @@ ROUTES: tuple[Route, ...] = (
     *contact_lookup.ROUTES,
     *suppression_list.ROUTES,
     *contacts.ROUTES,
+    *webhook_endpoints.ROUTES,
     *webhooks.ROUTES,
     *service.ROUTES,
 )

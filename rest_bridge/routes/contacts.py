@@ -17,7 +17,7 @@ from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from rest_bridge import openapi
 from rest_bridge.api_key import api_key
 from rest_bridge.convert import iso_utc_or_null
-from rest_bridge.fields import CharField, ObjectListField, Schema
+from rest_bridge.fields import CharField, ListField, Schema
 from rest_bridge.inputs import validated_body
 from rest_bridge.problems import json_response
 from rest_bridge.routes.spec import Route
@@ -58,7 +58,12 @@ CONTACT_SCHEMA = Schema(
 
 IMPORT_SCHEMA = Schema(
     fields={
-        CONTACTS: ObjectListField(child=CONTACT_SCHEMA, max_items=MAX_CONTACTS_PER_REQUEST),
+        CONTACTS: ListField(
+            child=CONTACT_SCHEMA,
+            max_items=MAX_CONTACTS_PER_REQUEST,
+            required=True,
+            allow_empty=False,
+        ),
         LIST_NAME: CharField(
             max_length=200,
             required=False,
@@ -96,7 +101,7 @@ async def list_contact_lists(request: web.Request) -> web.Response:
 
 def _rows(body: dict[str, object]) -> list[dict[str, object]]:
     rows = body[CONTACTS]
-    assert isinstance(rows, list)  # ObjectListField made it one
+    assert isinstance(rows, list)  # ListField made it one
     return rows
 
 

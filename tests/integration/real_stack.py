@@ -83,7 +83,9 @@ async def real_stack(
         **{"meta_app_secret": APP_SECRET, **settings_overrides},
     )
     try:
-        async with open_services(settings, telemetry=metrics) as services:
+        async with open_services(
+            settings, telemetry=metrics, callback_telemetry=metrics
+        ) as services:
             seeded = await seed_demo(services, pinned_key=DEMO_KEY)
             interceptors = () if metrics is None else (metrics.interceptor(),)
             server = await start_grpc_server(services, "127.0.0.1:0", interceptors=interceptors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mindo_core.adapters.memory.accounts import InMemoryAccounts
 from mindo_core.adapters.memory.api_keys import InMemoryApiKeys
 from mindo_core.adapters.memory.bulks import InMemoryBulks
+from mindo_core.adapters.memory.callbacks import InMemoryCallbackOutbox, InMemoryWebhookEndpoints
 from mindo_core.adapters.memory.contact_directory import InMemoryContactDirectory
 from mindo_core.adapters.memory.contacts import InMemoryContacts, InMemoryEventMarks
 from mindo_core.adapters.memory.delivery import InMemoryDelivery
@@ -33,6 +34,8 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         opt_out_policies=InMemoryOptOutPolicies(shared),
         event_marks=InMemoryEventMarks(shared),
         idempotency=InMemoryIdempotency(shared),
+        webhook_endpoints=InMemoryWebhookEndpoints(shared),
+        callback_outbox=InMemoryCallbackOutbox(shared),
         close=_nothing_to_close,
     )
 

@@ -18,6 +18,7 @@ from itertools import count
 
 from mindo_core.access.api_keys import ApiKey, ApiKeyId
 from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient
+from mindo_core.callbacks.model import Attempt, WebhookEndpoint
 from mindo_core.contacts.model import (
     Contact,
     ContactId,
@@ -87,6 +88,29 @@ class BulkEntry:
 
 
 @dataclass(kw_only=True)
+class EndpointEntry:
+    endpoint: WebhookEndpoint
+    secret: bytes
+    previous_secret: bytes | None = None
+
+
+@dataclass(kw_only=True)
+class DeliveryEntry:
+    id: int
+    endpoint_id: int
+    organisation_id: int
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    body: bytes
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    leased_until: datetime | None = None
+
+
+@dataclass(kw_only=True)
 class Tables:
     organisations: dict[OrganisationId, Organisation] = field(default_factory=dict)
     api_keys: dict[ApiKeyId, ApiKey] = field(default_factory=dict)
@@ -116,6 +140,10 @@ class Tables:
     opt_out_policies: dict[OrganisationId, OptOutPolicy] = field(default_factory=dict)
     # The time of the last account event applied, by object (``AccountEventMarks``).
     event_marks: dict[str, datetime] = field(default_factory=dict)
+    # Status callbacks (``InMemoryWebhookEndpoints``, ``InMemoryCallbackOutbox``).
+    webhook_endpoints: dict[int, EndpointEntry] = field(default_factory=dict)
+    callback_deliveries: dict[int, DeliveryEntry] = field(default_factory=dict)
+    callback_attempts: list[tuple[int, Attempt]] = field(default_factory=list)  # endpoint, attempt
     _ids: count[int] = field(default_factory=lambda: count(1), init=False, repr=False)
 
     def next_id(self) -> int:

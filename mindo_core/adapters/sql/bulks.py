@@ -35,9 +35,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from mindo_core.adapters.sql import claims, mapping
+from mindo_core.adapters.sql.callback_events import (
+    wants_bulk_events,
+    write_bulk_events,
+    write_message_events,
+)
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.database import FRESH, Database
 from mindo_core.adapters.sql.integrity import is_unique_violation
+from mindo_core.adapters.sql.outbox import CallbackSubscriptions
 from mindo_core.adapters.sql.staged_recipients import has_staged, materialise, stage_recipients
 from mindo_core.adapters.sql.tables import MAYBE_SENT_CONDITION, BulkRow, MessageRow, TemplateRow
 from mindo_core.adapters.sql.types import UTCDateTime
@@ -246,8 +252,21 @@ class SqlBulks:
                 if not made:
                     break
             if claimed:
-                await claims.mark_started(connection, bulk_id, now)
+                await self._mark_started(session, bulk_id, now)
         return claimed
+
+    async def _mark_started(self, session: AsyncSession, bulk_id: BulkId, now: datetime) -> None:
+        """QUEUED → PROCESSING; a callback event when someone wants bulk events."""
+        connection = await session.connection()
+        subscriptions = self._database.callback_subscriptions
+        if not await wants_bulk_events(connection, subscriptions):
+            await claims.mark_started(connection, bulk_id, now)
+            return
+        before = await _existing_bulk(session, bulk_id)
+        await claims.mark_started(connection, bulk_id, now)
+        if before.status == "QUEUED":
+            started = await _existing_bulk(session, bulk_id)
+            await write_bulk_events(connection, subscriptions, [started], at=now)
 
     async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> Sequence[Bulk]:
         if not outcomes:
@@ -258,14 +277,20 @@ class SqlBulks:
             connection = await session.connection()
             changed: dict[BulkId, None] = {}
             statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
+            reported: list[int] = []
             for (bulk_id, after, kind), rows in _outcome_groups(outcomes, statuses).items():
                 moved = await _record_group(connection, _OUTCOME_UPDATES[kind], rows)
                 if moved:
                     moves.move(bulk_id, "in_flight", after, moved)
                     changed.setdefault(bulk_id)
+                if moved and kind != "release":
+                    reported += [int(row["id"]) for row in rows]
                 if moved and after == "skipped":
                     await _stamp_stop_reason(connection, bulk_id, bulks[bulk_id].stop_reason)
-            return await settle_counters(session, moves, changed)
+            latest = max(mapping.timestamp(outcome.at) for outcome in outcomes)
+            subscriptions = self._database.callback_subscriptions
+            await write_message_events(connection, subscriptions, reported, at=latest)
+            return await settle_counters(session, moves, changed, subscriptions=subscriptions)
 
     async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
         now = mapping.timestamp(now)
@@ -277,6 +302,9 @@ class SqlBulks:
                 row.status = advance_bulk(mapping.bulk_status(row.status), target)
                 row.completed_at = now
                 await session.flush()
+                finished = await _existing_bulk(session, bulk_id)
+                await self._report(session, finished, now)
+                return finished
             return await _existing_bulk(session, bulk_id)
 
     async def stop_bulk(
@@ -304,14 +332,20 @@ class SqlBulks:
             row.completed_at = now
             row.stop_reason = reason
             await session.flush()
-            return await _existing_bulk(session, bulk_id)
+            stopped = await _existing_bulk(session, bulk_id)
+            await self._report(session, stopped, now)
+            return stopped
 
     async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
         async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
+            before = row.status
             row.status = advance_bulk(mapping.bulk_status(row.status), "PAUSED")
             await session.flush()
-            return await _existing_bulk(session, bulk_id)
+            paused = await _existing_bulk(session, bulk_id)
+            if paused.status != before:
+                await self._report(session, paused, None)
+            return paused
 
     async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
         async with self._database.writing() as session:
@@ -320,7 +354,14 @@ class SqlBulks:
                 raise IllegalTransition(f"bulk send '{bulk_id}' is {row.status}, not PAUSED")
             row.status = "PROCESSING" if row.started_at is not None else "QUEUED"
             await session.flush()
-            return await _existing_bulk(session, bulk_id)
+            resumed = await _existing_bulk(session, bulk_id)
+            await self._report(session, resumed, None)
+            return resumed
+
+    async def _report(self, session: AsyncSession, bulk: Bulk, at: datetime | None) -> None:
+        """The bulk's new status, as a callback event in the same transaction."""
+        connection = await session.connection()
+        await write_bulk_events(connection, self._database.callback_subscriptions, [bulk], at=at)
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
         mapping.timestamp(now)  # refuses a naive time, as every other method does
@@ -343,7 +384,9 @@ class SqlBulks:
                 moves.move(bulk_id, "in_flight", after, count)
                 settled += count
                 changed.setdefault(bulk_id)
-            await settle_counters(session, moves, changed)
+            await settle_counters(
+                session, moves, changed, subscriptions=self._database.callback_subscriptions
+            )
         return settled
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
@@ -545,10 +588,15 @@ async def _locked_bulk(session: AsyncSession, bulk_id: BulkId) -> BulkRow:
 
 
 async def settle_counters(
-    session: AsyncSession, moves: CounterMoves, changed: Mapping[BulkId, None]
+    session: AsyncSession,
+    moves: CounterMoves,
+    changed: Mapping[BulkId, None],
+    *,
+    subscriptions: CallbackSubscriptions,
 ) -> Sequence[Bulk]:
     """Applies the counter moves, then refreshes the status of the finished bulks among
-    ``changed`` (webhook-like late outcomes); returns those bulks as they now are."""
+    ``changed`` (webhook-like late outcomes); returns those bulks as they now are. A status
+    that changed is a callback event (``subscriptions``)."""
     await moves.apply(await session.connection())
     if not changed:
         return []
@@ -559,13 +607,19 @@ async def settle_counters(
         BulkId(row.id): (row, name, language)
         for row, name, language in (await session.exec(query, execution_options=FRESH)).all()
     }
-    for row, _, _ in found.values():
+    refreshed_ids: list[BulkId] = []
+    for bulk_id, (row, _, _) in found.items():
         refreshed = refresh_final_status(
             mapping.bulk_status(row.status), mapping.counters(row), stopped_reason=row.stop_reason
         )
         if refreshed != row.status:
             row.status = refreshed
+            refreshed_ids.append(bulk_id)
     await session.flush()
+    if refreshed_ids:
+        connection = await session.connection()
+        events = [_to_bulk(*found[bulk_id]) for bulk_id in refreshed_ids]
+        await write_bulk_events(connection, subscriptions, events)
     return [_to_bulk(*found[bulk_id]) for bulk_id in changed if bulk_id in found]
 
 

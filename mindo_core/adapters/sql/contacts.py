@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mindo_core.adapters.sql.database import Database
+from mindo_core.adapters.sql.outbox import write_events
 from mindo_core.adapters.sql.tables import (
     AccountEventMarkRow,
     BusinessAccountRow,
@@ -25,6 +26,8 @@ from mindo_core.adapters.sql.tables import (
 )
 from mindo_core.adapters.sql.types import UTCDateTime, require_aware
 from mindo_core.adapters.sql.upsert import insert_for
+from mindo_core.callbacks.model import NewEvent
+from mindo_core.callbacks.payloads import inbound_event, opt_out_event
 from mindo_core.contacts.model import (
     CONTACT_SOURCES,
     Contact,
@@ -58,6 +61,7 @@ class SqlContacts:
         require_aware(received_at)
         changes = opt_changes or {}
         recorded = duplicates = unmanaged = 0
+        events: list[NewEvent] = []
         async with self._database.transaction() as session:
             owners = await _owners(session, {m.phone_number_id for m in messages})
             for message in messages:
@@ -66,10 +70,16 @@ class SqlContacts:
                     unmanaged += 1
                 elif await self._record(session, message, *owner, received_at=received_at):
                     change = changes.get(message.wamid)
-                    await _opt(session, owner[0], message.sender_phone, message.at, change)
+                    organisation_id = OrganisationId(owner[0])
+                    events.append(_inbound_event(organisation_id, message))
+                    if await _opt(session, owner[0], message.sender_phone, message.at, change):
+                        events.append(
+                            opt_out_event(organisation_id, message.sender_phone, message.at)
+                        )
                     recorded += 1
                 else:
                     duplicates += 1
+            await self._report(session, events)
         return InboundReport(recorded=recorded, duplicates=duplicates, unmanaged=unmanaged)
 
     async def _record(
@@ -153,6 +163,7 @@ class SqlContacts:
 
     async def apply_opt_events(self, events: Sequence[OptEvent]) -> int:
         managed = 0
+        reported: list[NewEvent] = []
         async with self._database.transaction() as session:
             owners = await _owners(session, {e.phone_number_id for e in events})
             for event in events:
@@ -163,9 +174,18 @@ class SqlContacts:
                 await self._ensure_contact(
                     session, organisation_id, event.phone, "outbound", event.at
                 )
-                await _opt(session, organisation_id, event.phone, event.at, event.change)
+                if await _opt(session, organisation_id, event.phone, event.at, event.change):
+                    reported.append(
+                        opt_out_event(OrganisationId(organisation_id), event.phone, event.at)
+                    )
                 managed += 1
+            await self._report(session, reported)
         return managed
+
+    async def _report(self, session: AsyncSession, events: Sequence[NewEvent]) -> None:
+        """The callback events of this transaction's changes, written with them."""
+        connection = await session.connection()
+        await write_events(connection, self._database.callback_subscriptions, events)
 
     async def add_outbound_contact(
         self, organisation_id: OrganisationId, phone: str, *, at: datetime
@@ -266,10 +286,11 @@ async def _opt(
     phone: str,
     when: datetime,
     change: OptChange | None,
-) -> None:
-    """The contact opted out or in at ``when``, unless a later change already did."""
+) -> bool:
+    """The contact opted out or in at ``when``, unless a later change already did; whether
+    this opted them out."""
     if change is None:
-        return
+        return False
     changed = col(ContactRow.opt_changed_at)
     since = col(ContactRow.opted_out_at)
     # On the list already: it stays there since the first stop word.
@@ -284,7 +305,22 @@ async def _opt(
         )
         .values(opted_out_at=opted_out_at, opt_changed_at=when)
     )
-    await (await session.connection()).execute(statement)
+    result = await (await session.connection()).execute(statement)
+    return change == "opt_out" and bool(result.rowcount)
+
+
+def _inbound_event(organisation_id: OrganisationId, message: InboundMessage) -> NewEvent:
+    return inbound_event(
+        organisation_id,
+        wamid=message.wamid,
+        phone=message.sender_phone,
+        kind=message.type,
+        text=message.text,
+        payload=message.payload,
+        context_wamid=message.context_wamid,
+        profile_name=message.profile_name,
+        at=message.at,
+    )
 
 
 def _of(organisation_id: int, phone: str) -> sa.Update:

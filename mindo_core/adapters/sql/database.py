@@ -21,6 +21,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mindo_core.adapters.sql.outbox import CallbackSubscriptions
+
 # Upserts and re-reads return the row as it is after the statement, not a stale copy from the
 # identity map.
 FRESH = {"populate_existing": True}
@@ -30,6 +32,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        # Which organisations want which callback events (``outbox``), shared by the writers.
+        self.callback_subscriptions = CallbackSubscriptions()
 
     @property
     def engine(self) -> AsyncEngine:

@@ -28,6 +28,7 @@ from mindo_core.adapters.sql import mapping
 
 # Shared with the engine's writes: the same lock order and counter settling.
 from mindo_core.adapters.sql.bulks import lock_bulks, settle_counters
+from mindo_core.adapters.sql.callback_events import write_message_events
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.tables import MessageRow, ParkedStatusRow, PhoneNumberRow, metadata
@@ -75,7 +76,7 @@ class SqlDelivery:
         if not updates:
             return DeliveryReport()
         async with self._database.writing() as session:
-            report, unmatched = await _apply(session, updates)
+            report, unmatched = await _apply(session, updates, self._database, received_at)
             connection = await session.connection()
             ours = await _of_known_numbers(connection, unmatched)
             await _park(connection, ours, received_at)
@@ -104,7 +105,8 @@ class SqlDelivery:
             rows = (await connection.execute(found)).mappings().all()
             if not rows:
                 return DeliveryReport(unchanged=int(expired.rowcount))
-            report, _ = await _apply(session, [_parked_update(row) for row in rows])
+            updates = [_parked_update(row) for row in rows]
+            report, _ = await _apply(session, updates, self._database, now)
             ids = [row["id"] for row in rows]
             for chunk in _chunks(ids):
                 await connection.execute(sa.delete(_PARKED).where(_PARKED.c.id.in_(chunk)))
@@ -121,9 +123,10 @@ class SqlDelivery:
 
 
 async def _apply(
-    session: AsyncSession, updates: Sequence[StatusUpdate]
+    session: AsyncSession, updates: Sequence[StatusUpdate], database: Database, at: datetime
 ) -> tuple[DeliveryReport, list[StatusUpdate]]:
-    """Applies what finds its message; returns the report and the statuses that found none."""
+    """Applies what finds its message; returns the report and the statuses that found none.
+    A message whose status moved is a callback event, written in the same transaction."""
     connection = await session.connection()
     owners = await _owners_by_wamid(connection, {u.wamid for u in updates})
     owners.update(await _owners_by_callback(connection, updates, owners))
@@ -133,6 +136,7 @@ async def _apply(
     moves = CounterMoves()
     changed_bulks: dict[BulkId, None] = {}
     writes: list[dict[str, Any]] = []
+    moved_status: list[int] = []
     applied = unchanged = 0
     for message_id, batch in _by_message(updates, owners).items():
         row = rows.get(message_id)
@@ -151,13 +155,18 @@ async def _apply(
         if after is before:
             continue
         writes.append(_write(message_id, after))
+        if after.state != before.state:
+            moved_status.append(message_id)
         bulk_id = row["bulk_id"]
         if bulk_id is not None and bulk_id in bulks:
             moves.move(BulkId(bulk_id), before.state, after.state)
             changed_bulks.setdefault(BulkId(bulk_id))
     if writes:
         await connection.execute(_UPDATE, writes)
-    changed = await settle_counters(session, moves, changed_bulks)
+        await write_message_events(connection, database.callback_subscriptions, moved_status, at=at)
+    changed = await settle_counters(
+        session, moves, changed_bulks, subscriptions=database.callback_subscriptions
+    )
     report = DeliveryReport(applied=applied, unchanged=unchanged, bulks=tuple(changed))
     return report, unmatched
 

@@ -1,4 +1,5 @@
-"""``SqlMessages``: the ``MessageStore`` port over SQL (messages sent one at a time)."""
+"""``SqlMessages``: the ``MessageStore`` port over SQL (messages sent one at a time). A message
+recorded is a callback event (``message.sent`` or ``message.failed``), written with it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mindo_core.adapters.sql import mapping
+from mindo_core.adapters.sql.callback_events import write_message_events
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.integrity import conflict_or_reraise
 from mindo_core.adapters.sql.tables import MessageRow
@@ -28,6 +31,7 @@ class SqlMessages:
             async with self._database.transaction() as session:
                 session.add(row)
                 await session.flush()
+                await self._report(session, [row])
         except IntegrityError as error:
             raise conflict_or_reraise(error, f"Message '{message.wamid}' exists") from None
         return mapping.message(row)
@@ -38,9 +42,18 @@ class SqlMessages:
             async with self._database.transaction() as session:
                 session.add_all(rows)
                 await session.flush()
+                await self._report(session, rows)
         except IntegrityError as error:
             raise conflict_or_reraise(error, "A message of the batch exists") from None
         return [mapping.message(row) for row in rows]
+
+    async def _report(self, session: AsyncSession, rows: Sequence[MessageRow]) -> None:
+        ids = [row.id for row in rows if row.id is not None]
+        at = max((mapping.timestamp(row.created_at) for row in rows), default=None)
+        if ids and at is not None:
+            connection = await session.connection()
+            subscriptions = self._database.callback_subscriptions
+            await write_message_events(connection, subscriptions, ids, at=at)
 
     async def find_message_by_wamid(
         self, organisation_id: OrganisationId, wamid: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 from mindo_core.adapters.sql.accounts import SqlAccounts
 from mindo_core.adapters.sql.api_keys import SqlApiKeys
 from mindo_core.adapters.sql.bulks import SqlBulks
+from mindo_core.adapters.sql.callbacks import SqlCallbackOutbox, SqlWebhookEndpoints
 from mindo_core.adapters.sql.contact_directory import SqlContactDirectory
 from mindo_core.adapters.sql.contacts import SqlContacts, SqlEventMarks
 from mindo_core.adapters.sql.database import Database
@@ -38,5 +39,7 @@ def stores_over(database: Database) -> Stores:
         opt_out_policies=SqlOptOutPolicies(database),
         event_marks=SqlEventMarks(database),
         idempotency=SqlIdempotency(database),
+        webhook_endpoints=SqlWebhookEndpoints(database),
+        callback_outbox=SqlCallbackOutbox(database),
         close=database.close,
     )

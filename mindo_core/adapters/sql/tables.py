@@ -386,3 +386,79 @@ class AccountEventMarkRow(Table, table=True):
 
     object_key: str = Field(sa_type=sa.String(300), primary_key=True)
     applied_at: datetime = _timestamp(nullable=False)
+
+
+class WebhookEndpointRow(Table, table=True):
+    """An organisation's status-callback endpoint (``callbacks``)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = _fk("organisations.id")
+    url: str = Field(sa_type=sa.Text(), nullable=False)
+    # Space-separated event types, sorted.
+    events: str = Field(sa_type=sa.String(400), nullable=False)
+    # Fernet ciphertexts (``adapters.crypto``); the plain secret is never stored.
+    secret: bytes = Field(sa_type=sa.LargeBinary(), nullable=False)
+    previous_secret: bytes | None = Field(default=None, sa_type=sa.LargeBinary(), nullable=True)
+    previous_secret_expires_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp(nullable=False)
+    failing_since: datetime | None = _timestamp(nullable=True)
+    disabled_at: datetime | None = _timestamp(nullable=True)
+    disabled_reason: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+
+
+class CallbackDeliveryRow(Table, table=True):
+    """One event for one endpoint: the outbox. Written in the transaction of the change it
+    reports; claimed by one worker at a time (a lease)."""
+
+    __tablename__ = "callback_deliveries"
+    __table_args__ = (
+        # Claims: the pending ones that are due, oldest first.
+        sa.Index(None, "state", "next_attempt_at"),
+        # Replays: an endpoint's events over a time range.
+        sa.Index(None, "endpoint_id", "occurred_at"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    )
+    endpoint_id: int = _fk("webhook_endpoints.id", index=False)
+    organisation_id: int = Field(nullable=False)
+    event_id: str = Field(sa_type=sa.String(36), nullable=False)
+    event_type: str = Field(sa_type=sa.String(32), nullable=False)
+    occurred_at: datetime = _timestamp(nullable=False)
+    body: str = Field(sa_type=sa.Text(), nullable=False)
+    # pending, delivered or failed (given up).
+    state: str = Field(sa_type=sa.String(16), nullable=False)
+    attempts: int = Field(nullable=False)
+    next_attempt_at: datetime = _timestamp(nullable=False)
+    leased_by: str | None = Field(default=None, sa_type=sa.String(128), nullable=True)
+    leased_until: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class CallbackAttemptRow(Table, table=True):
+    """One POST of a delivery, as the organisation lists it."""
+
+    __tablename__ = "callback_attempts"
+    __table_args__ = (sa.Index(None, "endpoint_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    )
+    endpoint_id: int = _fk("webhook_endpoints.id", index=False)
+    delivery_id: int = Field(
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.ForeignKey("callback_deliveries.id"),
+            nullable=False,
+        )
+    )
+    at: datetime = _timestamp(nullable=False)
+    status_code: int | None = Field(default=None, nullable=True)
+    error: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    delivered: bool = Field(nullable=False)
+    duration_ms: int = Field(nullable=False)
