@@ -6,8 +6,11 @@ a float per event for the timeline and a counter per code, never the recipients 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from bisect import bisect_right
+from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass, field
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from rest_bridge.dashboard.meta_advice import MetaAdvice, advice_for
@@ -31,11 +34,20 @@ class Timeline:
 async def timeline(items: AsyncIterable[mindo_pb2.BulkMessage]) -> Timeline:
     moments: dict[str, list[float]] = {name: [] for name in SERIES}
     async for item in items:
-        for name in SERIES:
-            if item.HasField(f"{name}_at"):
-                stamp = getattr(item, f"{name}_at")
-                moments[name].append(stamp.seconds + stamp.nanos / 1e9)
+        for name, stamp in _stamps(item):
+            moments[name].append(stamp.seconds + stamp.nanos / 1e9)
     return binned(moments)
+
+
+def _stamps(item: mindo_pb2.BulkMessage) -> Iterator[tuple[str, Timestamp]]:
+    if item.HasField("sent_at"):
+        yield "sent", item.sent_at
+    if item.HasField("delivered_at"):
+        yield "delivered", item.delivered_at
+    if item.HasField("read_at"):
+        yield "read", item.read_at
+    if item.HasField("failed_at"):
+        yield "failed", item.failed_at
 
 
 def binned(moments: dict[str, list[float]], points: int = MAX_POINTS) -> Timeline:
@@ -53,8 +65,6 @@ def binned(moments: dict[str, list[float]], points: int = MAX_POINTS) -> Timelin
 
 
 def _count_up_to(ordered: list[float], moment: float) -> int:
-    from bisect import bisect_right
-
     return bisect_right(ordered, moment + 1e-9)
 
 

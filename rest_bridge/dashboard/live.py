@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Final
 
 from aiohttp import web
@@ -138,4 +137,3 @@ async def _closing_event(response: web.StreamResponse, error: BaseException | No
     event = "signed-out" if status == 401 else "failed"
     with contextlib.suppress(ConnectionResetError):
         await _send(response, event, {"status": status})
-

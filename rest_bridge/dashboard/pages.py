@@ -15,7 +15,6 @@ from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from rest_bridge.bulk_bodies import detail, message, summary
 from rest_bridge.convert import iso_utc_or_null
 from rest_bridge.dashboard.guard import (
-    COOKIE,
     CSRF_FIELD,
     PREFIX,
     SESSIONS,
@@ -29,7 +28,7 @@ from rest_bridge.dashboard.guard import (
     sign_in_token,
 )
 from rest_bridge.dashboard.rendering import render
-from rest_bridge.dashboard.sessions import Session
+from rest_bridge.dashboard.sessions import COOKIE, Session
 from rest_bridge.problems import ApiError
 from rest_bridge.routes.business_accounts import to_body
 from rest_bridge.upstream import upstream

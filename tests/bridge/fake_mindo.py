@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -253,6 +254,16 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         await self._answer("ListBulkMessages", request, context)
         await self._held(request.bulk_send_id, context)
         return self.message_page
+
+    async def ExportBulkMessages(
+        self, request: mindo_pb2.ExportBulkMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[mindo_pb2.BulkMessage]:
+        """``message_page``'s results in ``request.status`` (all for "")."""
+        await self._answer("ExportBulkMessages", request, context)
+        await self._held(request.bulk_send_id, context)
+        for item in self.message_page.results:
+            if request.status in ("", item.status):
+                yield item
 
     async def GetMessage(
         self, request: mindo_pb2.GetMessageRequest, context: grpc.aio.ServicerContext
