@@ -23,6 +23,8 @@ def build_dashboard(policy: SessionPolicy | None = None) -> web.Application:
     app = web.Application(middlewares=[guard])
     app[SESSIONS] = SessionStore(policy)
     app[TEMPLATES] = environment()
+    app[live.STREAMS] = live.OpenStreams()
+    app.on_shutdown.append(app[live.STREAMS].end_all)
     app.router.add_get("/", pages.home)
     app.router.add_get("/sign-in", pages.sign_in_page)
     app.router.add_post("/sign-in", pages.sign_in)

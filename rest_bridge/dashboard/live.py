@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Iterator
 from typing import Final
 
 from aiohttp import web
@@ -21,8 +22,32 @@ from rest_bridge.bulk_bodies import detail, summary
 from rest_bridge.dashboard.guard import session_of
 from rest_bridge.dashboard.pages import BULK_STATUSES, BULKS_PER_PAGE
 from rest_bridge.problems import ApiError
-from rest_bridge.upstream import upstream
+from rest_bridge.upstream import Upstream, upstream
 
+
+class OpenStreams:
+    """The streams being served, so that a stopping bridge ends them at once rather than
+    waiting out its shutdown timeout for tabs that never close."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            yield
+        finally:
+            self._tasks.discard(task)
+
+    async def end_all(self, _app: web.Application) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
+STREAMS = web.AppKey("dashboard_streams", OpenStreams)
 LIST_POLL_SECONDS: Final = 1.0
 KEEPALIVE_SECONDS: Final = 15.0
 
@@ -44,8 +69,9 @@ async def bulk_events(request: web.Request) -> web.StreamResponse:
 
     pumping = asyncio.create_task(pump())
     try:
-        await _relay(response, queue, pumping)
-    except ConnectionResetError:
+        with request.app[STREAMS].serving():
+            await _relay(response, queue, pumping)
+    except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
         pumping.cancel()
@@ -89,30 +115,40 @@ async def bulks_events(request: web.Request) -> web.StreamResponse:
         page_size=BULKS_PER_PAGE,
     )
     response = await _open(request)
-    shown: dict[str, dict[str, object]] = {}
-    quiet = 0.0
     try:
-        while True:
-            try:
-                reply = await service.call(service.stub.ListBulks, ask, api_key=session.api_key)
-            except ApiError as problem:
-                await _closing_event(response, problem)
-                break
-            changed = 0
-            for bulk in reply.results:
-                row = summary(bulk)
-                if shown.get(bulk.id) != row:
-                    shown[bulk.id] = row
-                    await _send(response, "bulk", row)
-                    changed += 1
-            quiet = 0.0 if changed else quiet + LIST_POLL_SECONDS
-            if quiet >= KEEPALIVE_SECONDS:
-                await response.write(b": keep-alive\n\n")
-                quiet = 0.0
-            await asyncio.sleep(LIST_POLL_SECONDS)
-    except ConnectionResetError:
+        with request.app[STREAMS].serving():
+            await _poll(response, service, ask, session.api_key)
+    except (ConnectionResetError, asyncio.CancelledError):
         pass
     return response
+
+
+async def _poll(
+    response: web.StreamResponse,
+    service: Upstream,
+    ask: mindo_pb2.ListBulksRequest,
+    key: str,
+) -> None:
+    shown: dict[str, dict[str, object]] = {}
+    quiet = 0.0
+    while True:
+        try:
+            reply = await service.call(service.stub.ListBulks, ask, api_key=key)
+        except ApiError as problem:
+            await _closing_event(response, problem)
+            return
+        changed = 0
+        for bulk in reply.results:
+            row = summary(bulk)
+            if shown.get(bulk.id) != row:
+                shown[bulk.id] = row
+                await _send(response, "bulk", row)
+                changed += 1
+        quiet = 0.0 if changed else quiet + LIST_POLL_SECONDS
+        if quiet >= KEEPALIVE_SECONDS:
+            await response.write(b": keep-alive\n\n")
+            quiet = 0.0
+        await asyncio.sleep(LIST_POLL_SECONDS)
 
 
 async def _open(request: web.Request) -> web.StreamResponse:
