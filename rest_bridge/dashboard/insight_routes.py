@@ -1,8 +1,6 @@
-"""What a bulk page loads after it renders: the chart's points, the failures by Meta code, and
-the CSV export under the session's key.
-
-The first two read the recipients as the service streams them (``insights``), so their cost
-grows with the bulk; the page itself does not wait for them.
+"""What a bulk page loads after it renders: the chart's points (summed by the service:
+GetBulkTimeline), the failures by Meta code (the failed recipients as the service streams them)
+and the CSV export under the session's key. The page itself does not wait for them.
 """
 
 from __future__ import annotations
@@ -22,13 +20,9 @@ from rest_bridge.upstream import upstream
 async def timeline(request: web.Request) -> web.StreamResponse:
     session = session_of(request)
     service = upstream(request)
-    ask = mindo_pb2.ExportBulkMessagesRequest(bulk_send_id=request.match_info["bulk_id"])
-    items = service.stream(service.stub.ExportBulkMessages, ask, api_key=session.api_key)
-    try:
-        found = await insights.timeline(items)
-    finally:
-        await items.aclose()
-    return json_response(found.as_json())
+    ask = mindo_pb2.GetBulkTimelineRequest(bulk_send_id=request.match_info["bulk_id"])
+    found = await service.call(service.stub.GetBulkTimeline, ask, api_key=session.api_key)
+    return json_response(insights.chart(found))
 
 
 async def failures(request: web.Request) -> web.StreamResponse:

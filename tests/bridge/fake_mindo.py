@@ -171,6 +171,9 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
     it does not hold is ``bulk_not_found``), ``bulk_page`` (ListBulks) and ``message_page``
     (ListBulkMessages), unless ``errors`` holds an error for the method's name.
 
+    ExportBulkMessages streams ``message_page``'s results (those in the asked status);
+    GetBulkTimeline answers ``timeline``.
+
     GetMessage answers from ``messages`` (a wamid it does not hold is ``message_not_found``)
     and, like the service, checks the key and the read scope itself. IngestWebhook(s) answer
     ``ingest_reply`` per post; they record what they are given, so a request the bridge
@@ -191,6 +194,7 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         self.errors: dict[str, ErrorDetails] = {}
         self.messages: dict[str, mindo_pb2.Message] = {WAMID: message_status()}
         self.ingest_reply = mindo_pb2.IngestWebhookResponse(statuses=1)
+        self.timeline = mindo_pb2.BulkTimeline()
 
     def methods(self) -> list[str]:
         return [item.method for item in self.received]
@@ -264,6 +268,13 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         for item in self.message_page.results:
             if request.status in ("", item.status):
                 yield item
+
+    async def GetBulkTimeline(
+        self, request: mindo_pb2.GetBulkTimelineRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.BulkTimeline:
+        await self._answer("GetBulkTimeline", request, context)
+        await self._held(request.bulk_send_id, context)
+        return self.timeline
 
     async def GetMessage(
         self, request: mindo_pb2.GetMessageRequest, context: grpc.aio.ServicerContext

@@ -257,3 +257,20 @@ async def test_a_recipient_page_asks_the_service_for_one_page_only(
     ask = fake.only("ListBulkMessages").request
     assert (ask.status, ask.page, ask.page_size) == ("failed", 3, 50)  # type: ignore[attr-defined]
     assert "ExportBulkMessages" not in fake.methods()
+
+
+async def test_the_chart_points_come_from_the_service_timeline(
+    browser: aiohttp.ClientSession, fake: FakeMindo
+) -> None:
+    fake.timeline = mindo_pb2.BulkTimeline(
+        points=[mindo_pb2.BulkTimelinePoint(sent=2, delivered=1, read=0, failed=1)]
+    )
+    fake.timeline.points[0].at.FromSeconds(1_700_000_000)
+    await sign_in(browser)
+    async with browser.get(f"{BULK_PAGE}timeline.json") as answer:
+        body = await answer.json()
+    assert body == {
+        "times": [1_700_000_000.0],
+        "series": {"sent": [2], "delivered": [1], "read": [0], "failed": [1]},
+    }
+    assert fake.only("GetBulkTimeline").metadata["x-api-key"] == GOOD_KEY

@@ -1,4 +1,4 @@
-"""The bulk page's chart points and failure groups, from recipients as the service streams them."""
+"""The bulk page's chart points and failure groups."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ from collections.abc import AsyncIterator
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
-from rest_bridge.dashboard.insights import binned, failures_by_code, timeline
+from rest_bridge.dashboard.insights import chart, failures_by_code
 from rest_bridge.dashboard.meta_advice import NO_CODE, UNKNOWN, advice_for
-
-
-def at(seconds: int) -> Timestamp:
-    return Timestamp(seconds=seconds)
 
 
 async def streamed(*items: mindo_pb2.BulkMessage) -> AsyncIterator[mindo_pb2.BulkMessage]:
@@ -20,33 +16,19 @@ async def streamed(*items: mindo_pb2.BulkMessage) -> AsyncIterator[mindo_pb2.Bul
         yield item
 
 
-async def test_the_timeline_counts_each_series_cumulatively() -> None:
-    found = await timeline(
-        streamed(
-            mindo_pb2.BulkMessage(sent_at=at(100), delivered_at=at(110), read_at=at(200)),
-            mindo_pb2.BulkMessage(sent_at=at(150)),
-            mindo_pb2.BulkMessage(failed_at=at(160)),
-            mindo_pb2.BulkMessage(status="pending"),
-        )
+def test_the_chart_is_the_service_timeline_as_unix_seconds_and_series() -> None:
+    timeline = mindo_pb2.BulkTimeline(
+        points=[
+            mindo_pb2.BulkTimelinePoint(at=Timestamp(seconds=100), sent=1),
+            mindo_pb2.BulkTimelinePoint(
+                at=Timestamp(seconds=160, nanos=500_000_000), sent=3, delivered=2, read=1, failed=1
+            ),
+        ]
     )
-    assert found.times[0] == 100
-    assert found.times[-1] == 200
-    assert len(found.times) == 60
-    assert found.counts["sent"][0] == 1
-    assert found.counts["sent"][-1] == 2
-    assert found.counts["delivered"][-1] == 1
-    assert found.counts["read"][-2] == 0
-    assert found.counts["read"][-1] == 1
-    assert found.counts["failed"][-1] == 1
-    for series in found.counts.values():
-        assert list(series) == sorted(series)
-
-
-def test_an_empty_bulk_has_no_points_and_one_moment_has_one() -> None:
-    assert binned({"sent": [], "delivered": [], "read": [], "failed": []}).times == ()
-    single = binned({"sent": [5.0, 5.0], "delivered": [], "read": [], "failed": []})
-    assert single.times == (5.0,)
-    assert single.counts["sent"] == (2,)
+    assert chart(timeline) == {
+        "times": [100.0, 160.5],
+        "series": {"sent": [1, 3], "delivered": [0, 2], "read": [0, 1], "failed": [0, 1]},
+    }
 
 
 async def test_failures_are_grouped_by_code_largest_first_with_advice() -> None:
