@@ -4,8 +4,9 @@ the recipients themselves)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from rest_bridge.dashboard.meta_advice import MetaAdvice, advice_for
@@ -23,25 +24,25 @@ def chart(timeline: mindo_pb2.BulkTimeline) -> dict[str, object]:
     }
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class FailureGroup:
     code: int | None
-    count: int = 0
+    count: int
     # Meta's text of the first failure with this code, as an example.
-    example: str = ""
-    advice: MetaAdvice = field(init=False)
+    example: str
 
-    def __post_init__(self) -> None:
-        self.advice = advice_for(self.code)
+    @property
+    def advice(self) -> MetaAdvice:
+        return advice_for(self.code)
 
 
 async def failures_by_code(items: AsyncIterable[mindo_pb2.BulkMessage]) -> list[FailureGroup]:
     """The failed recipients grouped by Meta code, the largest group first."""
-    groups: dict[int | None, FailureGroup] = {}
+    counts: Counter[int | None] = Counter()
+    examples: dict[int | None, str] = {}
     async for item in items:
         code = item.error_code if item.HasField("error_code") else None
-        group = groups.get(code)
-        if group is None:
-            group = groups[code] = FailureGroup(code=code, example=item.error_message)
-        group.count += 1
-    return sorted(groups.values(), key=lambda g: (-g.count, g.code or 0))
+        counts[code] += 1
+        examples.setdefault(code, item.error_message)
+    groups = [FailureGroup(code=c, count=n, example=examples[c]) for c, n in counts.items()]
+    return sorted(groups, key=lambda g: (-g.count, g.code or 0))

@@ -7,6 +7,7 @@ the chart and the failures come after the page, from ``insights_routes``.
 
 from __future__ import annotations
 
+import hmac
 from typing import Final
 
 from aiohttp import web
@@ -64,7 +65,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     token, key = form.get(CSRF_FIELD), form.get("api_key")
     expected = request.cookies.get(SIGN_IN_COOKIE)
-    if not expected or not isinstance(token, str) or token != expected:
+    if not expected or not isinstance(token, str) or not hmac.compare_digest(token, expected):
         return _sign_in_form(request, error="The form expired. Try again.", status=403)
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
         return _sign_in_form(request, error="Enter an API key.", status=400)
