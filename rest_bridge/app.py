@@ -89,8 +89,13 @@ def build_app(
     app[DOCUMENT] = build_document(ROUTES)
     for route in ROUTES:
         _add(app, route)
+    app.router.add_get("/dashboard", _to_dashboard)  # before the sub-application claims it
     app.add_subapp("/dashboard/", build_dashboard())
     return app
+
+
+async def _to_dashboard(_request: web.Request) -> web.Response:
+    return web.Response(status=308, headers={"Location": "/dashboard/"})
 
 
 def _add(app: web.Application, route: Route) -> None:

@@ -274,3 +274,11 @@ async def test_the_chart_points_come_from_the_service_timeline(
         "series": {"sent": [2], "delivered": [1], "read": [0], "failed": [1]},
     }
     assert fake.only("GetBulkTimeline").metadata["x-api-key"] == GOOD_KEY
+
+
+async def test_the_dashboard_without_its_slash_redirects_to_it(
+    browser: aiohttp.ClientSession,
+) -> None:
+    async with browser.get("/dashboard", allow_redirects=False) as answer:
+        assert answer.status == 308
+        assert answer.headers["Location"] == "/dashboard/"
