@@ -22,6 +22,7 @@ BENCHMARKS = (
     "bulk_memory",
     "single_sends",
     "callback_delivery",
+    "dashboard",
 )
 
 

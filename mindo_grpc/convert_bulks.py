@@ -13,6 +13,7 @@ from mindo_core.bulks.model import (
     parse_bulk_status,
     recipient_status,
 )
+from mindo_core.bulks.timeline import TimelinePoint
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import BulkFilter
@@ -167,4 +168,15 @@ def recipient_status_filter(text: str) -> RecipientStatus | None:
             return known
     raise InvalidRequest.for_field(
         "status", f"{text[:64]!r} is not one of {', '.join(RECIPIENT_STATUSES)}"
+    )
+
+
+def timeline(points: tuple[TimelinePoint, ...]) -> pb.BulkTimeline:
+    return pb.BulkTimeline(
+        points=[
+            pb.BulkTimelinePoint(
+                at=timestamp(p.at), sent=p.sent, delivered=p.delivered, read=p.read, failed=p.failed
+            )
+            for p in points
+        ]
     )

@@ -50,6 +50,13 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         return convert_bulks.bulk(view)
 
     @unary("read")
+    async def GetBulkTimeline(
+        self, request: pb.GetBulkTimelineRequest, principal: Principal
+    ) -> pb.BulkTimeline:
+        points = await self.services.bulk_queries.timeline(principal, request.bulk_send_id)
+        return convert_bulks.timeline(points)
+
+    @unary("read")
     async def ListBulks(
         self, request: pb.ListBulksRequest, principal: Principal
     ) -> pb.ListBulksResponse:

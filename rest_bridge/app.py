@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from rest_bridge.access_log import PathOnlyAccessLogger
+from rest_bridge.dashboard import build_dashboard
 from rest_bridge.metrics import METRICS, BridgeMetrics
 from rest_bridge.middleware import json_errors
 from rest_bridge.openapi import build_document
@@ -88,7 +89,13 @@ def build_app(
     app[DOCUMENT] = build_document(ROUTES)
     for route in ROUTES:
         _add(app, route)
+    app.router.add_get("/dashboard", _to_dashboard)  # before the sub-application claims it
+    app.add_subapp("/dashboard/", build_dashboard())
     return app
+
+
+async def _to_dashboard(_request: web.Request) -> web.Response:
+    return web.Response(status=308, headers={"Location": "/dashboard/"})
 
 
 def _add(app: web.Application, route: Route) -> None:

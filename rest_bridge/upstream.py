@@ -70,7 +70,8 @@ UPSTREAM = web.AppKey("mindo_upstream", Upstream)
 
 
 def upstream(request: web.Request) -> Upstream:
-    return request.app[UPSTREAM]
+    # config_dict: a sub-application (the dashboard) reads its parent's channel.
+    return request.config_dict[UPSTREAM]
 
 
 def channel_context(

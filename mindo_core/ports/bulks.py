@@ -21,6 +21,7 @@ from mindo_core.bulks.model import (
     CrashPolicy,
     RecipientStatus,
 )
+from mindo_core.bulks.timeline import RecipientTimes
 from mindo_core.domain.accounts import (
     OrganisationId,
     PhoneNumberRowId,
@@ -204,6 +205,13 @@ class BulkStore(Protocol):
         limit: int,
     ) -> Page[BulkRecipient]:
         """In position order; ``status`` filters on the documented ``recipient_status``."""
+        ...
+
+    async def recipient_times(
+        self, organisation_id: OrganisationId, bulk_id: BulkId
+    ) -> RecipientTimes:
+        """When each recipient of the organisation's bulk was sent, delivered, read or failed
+        (the moments only, for ``bulks.timeline``); empty for an unknown bulk."""
         ...
 
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:

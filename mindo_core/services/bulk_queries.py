@@ -33,6 +33,7 @@ from mindo_core.bulks.model import (
     can_cancel,
     can_pause,
 )
+from mindo_core.bulks.timeline import TimelinePoint, timeline_of
 from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import BulkNotFound, FailedPrecondition, InvalidRequest
@@ -135,6 +136,12 @@ class BulkQueries:
             if len(batch.items) < EXPORT_BATCH:
                 return
             offset += EXPORT_BATCH
+
+    async def timeline(self, principal: Principal, bulk_id: str) -> tuple[TimelinePoint, ...]:
+        """The bulk's sent, delivered, read and failed counts over time (``bulks.timeline``)."""
+        bulk = await self._owned(principal, bulk_id)
+        times = await self._bulks.recipient_times(principal.organisation.id, bulk.id)
+        return timeline_of(times)
 
     async def cancel(self, principal: Principal, bulk_id: str) -> BulkView:
         bulk = await self._owned(principal, bulk_id)

@@ -66,7 +66,9 @@ async def list_messages(request: web.Request) -> web.StreamResponse:
     key = api_key(request)
     filters, page = await validated_query(request, _parse, api_key=key, scope=SCOPE)
     if filters.get("format") == "csv":
-        return await _export_csv(request, key, status=str(filters.get("status", "")))
+        return await export_csv(
+            request, key, bulk_send_id=bulk_id(request), status=str(filters.get("status", ""))
+        )
     service = upstream(request)
     ask = mindo_pb2.ListBulkMessagesRequest(
         bulk_send_id=bulk_id(request),
@@ -81,15 +83,18 @@ async def list_messages(request: web.Request) -> web.StreamResponse:
     return json_response(page_body(request, page, reply.count, results))
 
 
-async def _export_csv(request: web.Request, key: str, *, status: str) -> web.StreamResponse:
+async def export_csv(
+    request: web.Request, key: str, *, bulk_send_id: str, status: str
+) -> web.StreamResponse:
+    """The bulk's recipients (``status``: only those; "": all) streamed as CSV as ``key``."""
     service = upstream(request)
-    ask = mindo_pb2.ExportBulkMessagesRequest(bulk_send_id=bulk_id(request), status=status)
+    ask = mindo_pb2.ExportBulkMessagesRequest(bulk_send_id=bulk_send_id, status=status)
     items = service.stream(
         service.stub.ExportBulkMessages, ask, api_key=key, request_fields=QUERY_FIELDS
     )
     try:
         first = await anext(items, None)  # a refusal answers in JSON, before any CSV is sent
-        response = web.StreamResponse(headers=_csv_headers(bulk_id(request)))
+        response = web.StreamResponse(headers=_csv_headers(bulk_send_id))
         response.enable_chunked_encoding()
         await response.prepare(request)
         head = [bulk_csv.COLUMNS] + ([] if first is None else [bulk_csv.row(first)])

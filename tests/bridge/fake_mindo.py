@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -170,6 +171,9 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
     it does not hold is ``bulk_not_found``), ``bulk_page`` (ListBulks) and ``message_page``
     (ListBulkMessages), unless ``errors`` holds an error for the method's name.
 
+    ExportBulkMessages streams ``message_page``'s results (those in the asked status);
+    GetBulkTimeline answers ``timeline``.
+
     GetMessage answers from ``messages`` (a wamid it does not hold is ``message_not_found``)
     and, like the service, checks the key and the read scope itself. IngestWebhook(s) answer
     ``ingest_reply`` per post; they record what they are given, so a request the bridge
@@ -190,6 +194,7 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         self.errors: dict[str, ErrorDetails] = {}
         self.messages: dict[str, mindo_pb2.Message] = {WAMID: message_status()}
         self.ingest_reply = mindo_pb2.IngestWebhookResponse(statuses=1)
+        self.timeline = mindo_pb2.BulkTimeline()
 
     def methods(self) -> list[str]:
         return [item.method for item in self.received]
@@ -253,6 +258,23 @@ class FakeMindo(mindo_pb2_grpc.MindoServicer):
         await self._answer("ListBulkMessages", request, context)
         await self._held(request.bulk_send_id, context)
         return self.message_page
+
+    async def ExportBulkMessages(
+        self, request: mindo_pb2.ExportBulkMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[mindo_pb2.BulkMessage]:
+        """``message_page``'s results in ``request.status`` (all for "")."""
+        await self._answer("ExportBulkMessages", request, context)
+        await self._held(request.bulk_send_id, context)
+        for item in self.message_page.results:
+            if request.status in ("", item.status):
+                yield item
+
+    async def GetBulkTimeline(
+        self, request: mindo_pb2.GetBulkTimelineRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.BulkTimeline:
+        await self._answer("GetBulkTimeline", request, context)
+        await self._held(request.bulk_send_id, context)
+        return self.timeline
 
     async def GetMessage(
         self, request: mindo_pb2.GetMessageRequest, context: grpc.aio.ServicerContext

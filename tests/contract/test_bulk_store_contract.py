@@ -1187,3 +1187,32 @@ async def test_a_crash_while_paused_leaves_the_recipients_pending_with_resend(
     assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
 
     assert await states(stores, bulk) == ["pending", "pending"]
+
+
+# --------------------------------------------------------------------------------------------
+# Recipient times (the chart)
+
+
+async def test_recipient_times_are_each_recipients_moments_for_its_organisation_only(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    other = await tenant(stores, "other", "2")
+    bulk = await create(stores, acme, 4)
+    first, second, third = await claim(stores, bulk, limit=3)
+    await stores.bulks.record_outcomes(
+        [
+            accept(first, "wamid.T0", at=LATER),
+            refuse(second, at=LATER + timedelta(seconds=1)),
+            accept(third, "wamid.T2", at=LATER + timedelta(seconds=10)),
+        ]
+    )
+
+    times = await stores.bulks.recipient_times(acme.organisation.id, bulk.id)
+
+    assert sorted(times.sent) == [LATER, LATER + timedelta(seconds=10)]
+    assert times.failed == (LATER + timedelta(seconds=1),)
+    assert (times.delivered, times.read) == ((), ())
+    assert all(moment.tzinfo is not None for moment in times.sent)
+    nothing = await stores.bulks.recipient_times(other.organisation.id, bulk.id)
+    assert (nothing.sent, nothing.failed) == ((), ())

@@ -54,6 +54,7 @@ from mindo_core.bulks.model import (
     refresh_final_status,
     resumed_status,
 )
+from mindo_core.bulks.timeline import RecipientTimes
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict, TemplateNotFound
 from mindo_core.domain.messages import MessageId, MessageRecord
@@ -172,6 +173,20 @@ class InMemoryBulks:
         if status is not None:
             recipients = [r for r in recipients if recipient_status(r.state) == status]
         return Page(count=len(recipients), items=recipients[offset : offset + limit])
+
+    async def recipient_times(
+        self, organisation_id: OrganisationId, bulk_id: BulkId
+    ) -> RecipientTimes:
+        entry = self._tables.bulks.get(bulk_id)
+        if entry is None or entry.bulk.organisation_id != organisation_id:
+            return RecipientTimes()
+        recipients = [row.recipient for row in entry.rows]
+        return RecipientTimes(
+            sent=tuple(r.sent_at for r in recipients if r.sent_at is not None),
+            delivered=tuple(r.delivered_at for r in recipients if r.delivered_at is not None),
+            read=tuple(r.read_at for r in recipients if r.read_at is not None),
+            failed=tuple(r.failed_at for r in recipients if r.failed_at is not None),
+        )
 
     async def bulks_to_run(self, number: PhoneNumberRowId | None = None) -> Sequence[Bulk]:
         running = [
