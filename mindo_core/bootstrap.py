@@ -51,6 +51,7 @@ from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.services.revoke_key import KeyRevoker
 from mindo_core.services.send_message import SendMessage
 from mindo_core.services.status_writer import StatusWriter
+from mindo_core.services.resend_failed import ResendFailed
 from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.suppression_list import SuppressionList
 from mindo_core.services.template_catalogue import TemplateCatalogue
@@ -74,6 +75,7 @@ class Services:
     templates: TemplateCatalogue
     operator_queries: OperatorQueries
     submit_bulk: SubmitBulk
+    resend_failed: ResendFailed
     bulk_queries: BulkQueries
     watch_bulk: WatchBulk
     # Not started by wiring: ``mindo serve`` and ``mindo worker`` start it (``running_engine``),
@@ -126,6 +128,7 @@ def wire(
     statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
     # One per process: single sends' reservations are what business-accounts sees too.
     quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
+    submit_bulk = _submit_bulk(ports, steering, timing)
     return Services(
         authenticator=_authenticator(ports, request_limit),
         send_message=_send_message(ports, quota),
@@ -141,7 +144,8 @@ def wire(
         operator_queries=OperatorQueries(
             organisations=stores.organisations, accounts=stores.accounts
         ),
-        submit_bulk=_submit_bulk(ports, steering, timing),
+        submit_bulk=submit_bulk,
+        resend_failed=_resend_failed(ports, submit_bulk),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus, clock),
         bulk_engine=engine,
@@ -243,6 +247,18 @@ def _submit_bulk(ports: _Ports, engine: EngineSteering, timing: SendTiming) -> S
         clock=ports.clock,
         waker=engine,
         timing=timing,
+    )
+
+
+def _resend_failed(ports: _Ports, submit: SubmitBulk) -> ResendFailed:
+    return ResendFailed(
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        bulks=ports.stores.bulks,
+        contacts=ports.stores.contacts,
+        idempotency=ports.stores.idempotency,
+        clock=ports.clock,
+        submit=submit,
     )
 
 

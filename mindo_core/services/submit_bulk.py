@@ -46,10 +46,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from mindo_core.bulks.model import Bulk, BulkId
 from mindo_core.bulks.schedule import parse_send_at
@@ -92,6 +92,7 @@ __all__ = [
     "SubmitBulk",
     "SubmitBulkCommand",
     "SubmittedBulk",
+    "kept_answer",
 ]
 
 # Recipients handed to the store at a time: its memory per streamed bulk, not a unit it keeps.
@@ -109,6 +110,8 @@ class SubmitBulkCommand:
     idempotency: BulkIdempotency | None = None
     # ISO 8601 with a UTC offset: when the bulk starts (None: at once).
     send_at: str | None = None
+    # Set by ``resend_failed``: the bulk whose failed recipients this one sends again.
+    parent_bulk_id: BulkId | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,13 +207,13 @@ class SubmitBulk:
             keyed,
             Submitting(
                 submit=lambda: self._submit(principal, command),
-                kept=_kept,
-                replay=lambda answer: self._replay(organisation_id, answer),
+                kept=lambda submitted: json.dumps(kept_answer(submitted)),
+                replay=lambda answer: self.replay(organisation_id, json.loads(answer)),
             ),
         )
 
-    async def _replay(self, organisation_id: OrganisationId, answer: str) -> SubmittedBulk:
-        kept = json.loads(answer)
+    async def replay(self, organisation_id: OrganisationId, kept: Mapping[str, Any]) -> SubmittedBulk:
+        """The first 202 again, from what its idempotency key kept (``kept_answer``)."""
         bulk = await self._bulks.get_bulk(BulkId(kept["bulk_id"]), organisation_id)
         if bulk is None:
             raise BulkNotFound(kept["bulk_id"])
@@ -267,6 +270,7 @@ class SubmitBulk:
             created_at=now,
             created_by=principal.api_key.id,
             send_at=send_at,
+            parent_bulk_id=command.parent_bulk_id,
         )
         # Streamed into the store: the rows are made as they are written.
         bulk = await self._bulks.create_bulk(new_bulk, _chunks(prepared, plan, window))
@@ -290,16 +294,14 @@ class SubmitBulk:
         ]
 
 
-def _kept(submitted: SubmittedBulk) -> str:
+def kept_answer(submitted: SubmittedBulk) -> dict[str, Any]:
     """What the key keeps to answer the 202 again: ids and figures of the business's own."""
-    return json.dumps(
-        {
-            "bulk_id": submitted.bulk.id,
-            "unique_recipients": submitted.unique_recipients,
-            "quota": asdict(submitted.quota),
-            "phone_number": asdict(submitted.phone_number),
-        }
-    )
+    return {
+        "bulk_id": submitted.bulk.id,
+        "unique_recipients": submitted.unique_recipients,
+        "quota": asdict(submitted.quota),
+        "phone_number": asdict(submitted.phone_number),
+    }
 
 
 def estimate_minutes(

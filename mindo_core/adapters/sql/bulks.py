@@ -54,6 +54,7 @@ from mindo_core.bulks.model import (
     advance_bulk,
     final_status,
     refresh_final_status,
+    resumed_status,
     states_shown_as,
 )
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
@@ -306,9 +307,11 @@ class SqlBulks:
             await session.flush()
             return await _existing_bulk(session, bulk_id)
 
-    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+    async def pause_bulk(self, bulk_id: BulkId, *, reason: str | None = None) -> Bulk:
         async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
+            if row.status != "PAUSED":
+                row.pause_reason = reason
             row.status = advance_bulk(mapping.bulk_status(row.status), "PAUSED")
             await session.flush()
             return await _existing_bulk(session, bulk_id)
@@ -318,7 +321,8 @@ class SqlBulks:
             row = await _locked_bulk(session, bulk_id)
             if row.status != "PAUSED":
                 raise IllegalTransition(f"bulk send '{bulk_id}' is {row.status}, not PAUSED")
-            row.status = "PROCESSING" if row.started_at is not None else "QUEUED"
+            row.status = resumed_status(started_at=row.started_at, send_at=row.send_at)
+            row.pause_reason = None
             await session.flush()
             return await _existing_bulk(session, bulk_id)
 
