@@ -48,10 +48,10 @@ from mindo_core.services.message_status import MessageStatusQuery
 from mindo_core.services.operator_queries import OperatorQueries
 from mindo_core.services.organisation_admin import OrganisationAdmin
 from mindo_core.services.organisation_quota import OrganisationQuota
+from mindo_core.services.resend_failed import ResendFailed
 from mindo_core.services.revoke_key import KeyRevoker
 from mindo_core.services.send_message import SendMessage
 from mindo_core.services.status_writer import StatusWriter
-from mindo_core.services.resend_failed import ResendFailed
 from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.suppression_list import SuppressionList
 from mindo_core.services.template_catalogue import TemplateCatalogue

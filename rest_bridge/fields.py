@@ -159,6 +159,61 @@ class DictField:
         return _annotated(schema, self.description, None, self.example)
 
 
+@dataclass(frozen=True, kw_only=True)
+class IntegerListField:
+    """DRF's ``ListField(child=IntegerField(min_value=0, max_value=…))``: a JSON array of whole
+    numbers (integral JSON numbers, or digit strings as DRF takes them), at most ``max_items``."""
+
+    max_items: int
+    max_value: int = 2**31 - 1
+    required: bool = False
+    default: str | None = None
+    description: str = ""
+
+    def validate(self, value: object) -> list[int]:
+        if value is None:
+            raise Invalid([NULL])
+        if not isinstance(value, list):
+            raise Invalid([f'Expected a list of items but got type "{_type_name(value)}".'])
+        if len(value) > self.max_items:
+            raise Invalid([f"Ensure this field has no more than {self.max_items} elements."])
+        numbers: list[int] = []
+        details: list[Detail] = []
+        for item in value:
+            number = self._integer(item)
+            details.append([] if number is not None else [self._problem(item)])
+            numbers.append(number or 0)
+        if any(details):
+            raise Invalid({str(k): d for k, d in enumerate(details) if d})
+        return numbers
+
+    def _integer(self, item: object) -> int | None:
+        if isinstance(item, bool):
+            return None
+        if isinstance(item, float) and item.is_integer():
+            item = int(item)
+        if isinstance(item, str) and item.strip().isdigit() and item.strip().isascii():
+            item = int(item.strip())
+        if isinstance(item, int) and 0 <= item <= self.max_value:
+            return item
+        return None
+
+    def _problem(self, item: object) -> str:
+        if isinstance(item, int) and not isinstance(item, bool):
+            if item < 0:
+                return "Ensure this value is greater than or equal to 0."
+            return f"Ensure this value is less than or equal to {self.max_value}."
+        return "A valid integer is required."
+
+    def json_schema(self) -> dict[str, object]:
+        schema: dict[str, object] = {
+            "type": "array",
+            "maxItems": self.max_items,
+            "items": {"type": "integer", "minimum": 0, "maximum": self.max_value},
+        }
+        return _annotated(schema, self.description, self.default, None)
+
+
 def _annotated(
     schema: dict[str, object], description: str, default: object, example: object
 ) -> dict[str, object]:

@@ -212,7 +212,9 @@ class SubmitBulk:
             ),
         )
 
-    async def replay(self, organisation_id: OrganisationId, kept: Mapping[str, Any]) -> SubmittedBulk:
+    async def replay(
+        self, organisation_id: OrganisationId, kept: Mapping[str, Any]
+    ) -> SubmittedBulk:
         """The first 202 again, from what its idempotency key kept (``kept_answer``)."""
         bulk = await self._bulks.get_bulk(BulkId(kept["bulk_id"]), organisation_id)
         if bulk is None:
