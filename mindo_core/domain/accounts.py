@@ -28,6 +28,12 @@ QualityPolicy = Literal["pause", "continue"]
 QUALITY_POLICIES: tuple[QualityPolicy, ...] = ("pause", "continue")
 
 
+def parse_quality_policy(text: str) -> QualityPolicy | None:
+    """The policy ``text`` names (any case), or None when it names none."""
+    wanted = text.strip().lower()
+    return next((known for known in QUALITY_POLICIES if known == wanted), None)
+
+
 @dataclass(frozen=True, kw_only=True)
 class OrganisationProfile:
     """What GET /api/v1/business-info/ shows of the business; set with `mindo orgs update`."""
