@@ -277,6 +277,7 @@ def _ingest_webhook(
         progress=ports.progress,
         engine=engine,
         marks=ports.stores.event_marks,
+        organisations=ports.stores.organisations,
         timing=timing,
     )
     inbound = InboundMessages(contacts=ports.stores.contacts, clock=ports.clock)
