@@ -80,7 +80,8 @@ def test_a_scheduled_bulk_resumed_before_its_time_waits_for_it() -> None:
 
         assert resumed.bulk.status == "SCHEDULED"
         assert (waiting.status, calls_before) == ("SCHEDULED", [])
-        assert done.started_at is not None and done.started_at >= send_at
+        assert done.started_at is not None
+        assert done.started_at >= send_at
 
     virtual(scenario)
 
