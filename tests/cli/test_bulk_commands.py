@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -81,7 +82,7 @@ class FakeBulks(mindo_pb2_grpc.MindoServicer):
         self, request: mindo_pb2.SendBulkRequest, context: grpc.aio.ServicerContext
     ) -> mindo_pb2.SendBulkResponse:
         await self._answer("SendBulk", request, context)
-        return mindo_pb2.SendBulkResponse(
+        accepted = mindo_pb2.SendBulkResponse(
             bulk_send_id=BULK_ID,
             status="queued",
             total_recipients=len(request.recipients),
@@ -89,6 +90,10 @@ class FakeBulks(mindo_pb2_grpc.MindoServicer):
             estimated_time_minutes=self.estimate_minutes,
             quota_info=mindo_pb2.QuotaInfo(can_send=True, tier="TIER_1000"),
         )
+        if request.HasField("send_at"):  # as the service answers: UTC
+            accepted.status = "scheduled"
+            accepted.send_at.FromDatetime(datetime.fromisoformat(request.send_at))
+        return accepted
 
     async def WatchBulk(
         self, request: mindo_pb2.WatchBulkRequest, context: grpc.aio.ServicerContext
@@ -495,6 +500,10 @@ def test_send_at_and_the_idempotency_key_are_passed_on_and_a_scheduled_bulk_is_n
     request = service.fake.only("SendBulk")
     assert isinstance(request, mindo_pb2.SendBulkRequest)
     assert (request.send_at, request.idempotency_key) == ("2026-12-24T09:00:00-03:00", "xmas-1")
+    output = said(result.output)
+    assert f"Bulk send {BULK_ID} scheduled for 2026-12-24 12:00:00 UTC" in output
+    assert f"Follow it once it starts: mindo watch {BULK_ID}" in output
+    assert [name for name, _, _ in service.fake.received] == ["SendBulk"]
 
 
 def test_without_them_neither_field_is_set(mindo: Mindo, service: Service, tmp_path: Path) -> None:
