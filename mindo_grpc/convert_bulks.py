@@ -14,6 +14,7 @@ from mindo_core.bulks.model import (
     parse_bulk_status,
     recipient_status,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import BulkFilter
@@ -36,6 +37,11 @@ def submit_command(request: pb.SendBulkRequest) -> SubmitBulkCommand:
         recipients=request.recipients,
         idempotency=_idempotency(request),
         send_at=request.send_at if request.HasField("send_at") else None,
+        send_window=(
+            (request.send_window.start, request.send_window.end)
+            if request.HasField("send_window")
+            else None
+        ),
     )
 
 
@@ -158,6 +164,17 @@ def bulk(view: BulkView) -> pb.Bulk:
         send_at=timestamp(b.send_at),
         pause_reason=b.pause_reason or "",
         parent_bulk_send_id=b.parent_bulk_id or "",
+        send_window=_send_window(b.send_window),
+    )
+
+
+def _send_window(window: SendWindow | None) -> pb.SendWindow | None:
+    if window is None:
+        return None
+    return pb.SendWindow(
+        start=f"{window.start:%H:%M}",
+        end=f"{window.end:%H:%M}",
+        fallback_time_zone=window.fallback_zone,
     )
 
 

@@ -221,6 +221,15 @@ _PAUSE_REASON = {
 }
 
 
+_SEND_WINDOW = {
+    **_object({"start": _STRING, "end": _STRING, "fallback_time_zone": _STRING}),
+    "description": (
+        "Not in Mindo's documentation: the hours (HH:MM, recipients' local time) the bulk was "
+        "submitted with, and the zone used for numbers whose zone is unknown; only then."
+    ),
+}
+
+
 def _bulk(properties: Mapping[str, object]) -> dict[str, object]:
     schema = _object(properties)
     schema["properties"] = {
@@ -229,6 +238,7 @@ def _bulk(properties: Mapping[str, object]) -> dict[str, object]:
         "send_at": _SEND_AT,
         "pause_reason": _PAUSE_REASON,
         "parent_bulk_send_id": _PARENT,
+        "send_window": _SEND_WINDOW,
     }
     return schema
 

@@ -64,6 +64,7 @@ from datetime import datetime
 from typing import Final, Literal, NewType, get_args
 
 from mindo_core.access.api_keys import ApiKeyId
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import FailedPrecondition, InvalidRequest
 from mindo_core.domain.messages import DeliveryState, MessageId
@@ -496,6 +497,8 @@ class Bulk:
     pause_reason: str | None = None
     # The bulk this one resends the failed recipients of (``resend``).
     parent_bulk_id: BulkId | None = None
+    # The hours each recipient may be sent to, in its own local time (None: any time).
+    send_window: SendWindow | None = None
 
     @property
     def duplicates_removed(self) -> int:

@@ -10,7 +10,9 @@ claim is made as ``EngineSettings.worker_id``.
 
 A marketing template is never sent to a recipient on the organisation's suppression list (they
 wrote STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded
-failed with the reason ``OPTED_OUT`` without reaching Meta.
+failed with the reason ``OPTED_OUT`` without reaching Meta. A bulk with a send window sends a
+recipient only while it is open in the recipient's local time: one claimed outside it (the
+window closed while the bulk was behind) goes back to pending until it opens.
 
 A lane with nothing ready to send (``replenish``) claims, waits for what is on its way, or,
 with nothing pending, in flight or set aside, writes the outcomes, asks the store once more
@@ -24,10 +26,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
+from mindo_core.bulks.send_window import openings
 from mindo_core.engine.decisions import EARLY_START_S, claim_size, step_when_dry
 from mindo_core.engine.lanes import Lane, NumberLanes
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settling import Settling
+from mindo_core.phones.timezones import ZoneLookup
 from mindo_core.ports.bulks import ClaimedRecipient
 
 __all__ = ["OPTED_OUT", "Claiming"]
@@ -42,6 +46,7 @@ class Claiming:
         self._parts = parts
         self._number = number
         self._settling = settling
+        self._zones = ZoneLookup()
 
     def size(self, lane: Lane) -> int:
         scheduler = self._number.scheduler
@@ -103,6 +108,7 @@ class Claiming:
         if sendable is None:  # released: claimed and checked again after a pause
             self._number.hold(lane, parts.clock.monotonic() + parts.settings.poll_interval)
             return
+        sendable = self._inside_send_window(lane, sendable)
         lane.queue.extend(sendable)
         lane.drained = not claimed
         if lane.state != "active":  # dropped or stopped meanwhile: these go back at once
@@ -135,6 +141,21 @@ class Claiming:
             if recipient.e164 in opted_out:
                 self._settling.record(lane, recipient, "refuse", at=now, message=OPTED_OUT)
         return [recipient for recipient in claimed if recipient.e164 not in opted_out]
+
+    def _inside_send_window(
+        self, lane: Lane, claimed: Sequence[ClaimedRecipient]
+    ) -> Sequence[ClaimedRecipient]:
+        """The claimed recipients whose send window is open now; the others go back to pending
+        until it opens (``bulks.send_window``)."""
+        window = lane.bulk.send_window
+        if window is None or not claimed:
+            return claimed
+        now = self._parts.clock.now()
+        waits = openings(window, [r.e164 for r in claimed], now, self._zones)
+        for recipient, opening in zip(claimed, waits, strict=True):
+            if opening is not None:
+                self._settling.record(lane, recipient, "release", at=now, retry_at=opening)
+        return [r for r, opening in zip(claimed, waits, strict=True) if opening is None]
 
     def _monotonic_of(self, when: datetime) -> float:
         clock = self._parts.clock

@@ -21,6 +21,7 @@ from mindo_core.bulks.model import (
     CrashPolicy,
     RecipientStatus,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.accounts import (
     OrganisationId,
     PhoneNumberRowId,
@@ -45,6 +46,8 @@ class NewBulk:
     send_at: datetime | None = None
     # The bulk whose failed recipients this one sends again (``ResendFailed``).
     parent_bulk_id: BulkId | None = None
+    # Each recipient only inside these hours of its local time (None: any time).
+    send_window: SendWindow | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -4,11 +4,11 @@ Which recipients are taken and why the others are left is ``bulks.resend`` (one 
 codes, or the client's own ``error_codes``). Recipients of a marketing template who are on the
 organisation's suppression list now are left too (``suppressed``), whatever became of them.
 
-The new bulk is submitted as any other (``SubmitBulk``): the same number, template, language and
-pacing as the first (pacing may be given anew), each recipient with the variables it was sent
-with; the template must still be approved, the quota is planned and the estimate counted as for
-any bulk, and ``parent_bulk_id`` links it to the first. A bulk that can still send (SCHEDULED,
-QUEUED, PROCESSING, PAUSED) is ``BulkStillSending``; one with nothing to take is
+The new bulk is submitted as any other (``SubmitBulk``): the same number, template, language,
+send window and pacing as the first (pacing may be given anew), each recipient with the
+variables it was sent with; the template must still be approved, the quota is planned and the
+estimate counted as for any bulk, and ``parent_bulk_id`` links it to the first. A bulk that
+can still send (SCHEDULED, QUEUED, PROCESSING, PAUSED) is ``BulkStillSending``; one with nothing to take is
 ``NothingToResend``, naming the counts by reason. Nothing is stored in either case.
 
 Idempotency as for SendBulk (``idempotent_submits``, the same namespace of keys): the same key and
@@ -28,6 +28,7 @@ from mindo_core.bulks.resend import (
     can_resend_from,
     select_for_resend,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.bulks.submission import RecipientInput
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import BulkNotFound, BulkStillSending, NothingToResend
@@ -129,6 +130,7 @@ class ResendFailed:
                 recipients=[_input(r, button_keys) for r in selection.taken],
                 pacing=command.pacing or parent.pacing,
                 parent_bulk_id=parent.id,
+                send_window=_hours(parent.send_window),
             ),
         )
         return ResentBulk(
@@ -193,6 +195,11 @@ def _input(recipient: BulkRecipient, button_keys: Container[str]) -> RecipientIn
         variables={k: v for k, v in used.items() if k not in button_keys},
         button_variables={k: v for k, v in used.items() if k in button_keys},
     )
+
+
+def _hours(window: SendWindow | None) -> tuple[str, str] | None:
+    """The first bulk's send window, kept by the resend."""
+    return None if window is None else (f"{window.start:%H:%M}", f"{window.end:%H:%M}")
 
 
 def _fingerprint(command: ResendFailedCommand) -> object:

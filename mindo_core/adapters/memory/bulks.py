@@ -126,6 +126,7 @@ class InMemoryBulks:
             pacing=bulk.pacing,
             send_at=aware_or_none(bulk.send_at),
             parent_bulk_id=bulk.parent_bulk_id,
+            send_window=bulk.send_window,
         )
         entry = BulkEntry(bulk=created, rows=[])
         # Ids are taken only now that every recipient was read: a refused list takes none.

@@ -26,6 +26,7 @@ from mindo_core.bulks.model import (
     RecipientState,
     message_status,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.accounts import (
     BusinessAccount,
     BusinessAccountId,
@@ -167,6 +168,7 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         send_at=_utc_or_none(row.send_at),
         pause_reason=row.pause_reason,
         parent_bulk_id=None if row.parent_bulk_id is None else BulkId(row.parent_bulk_id),
+        send_window=None if row.send_window is None else SendWindow.from_text(row.send_window),
     )
 
 
@@ -283,6 +285,7 @@ def new_bulk_row(new: NewBulk, *, recipients: int) -> BulkRow:
         created_at=_utc(new.created_at),
         created_by=new.created_by,
         parent_bulk_id=new.parent_bulk_id,
+        send_window=None if new.send_window is None else new.send_window.text(),
     )
 
 

@@ -171,6 +171,8 @@ class BulkRow(Table, table=True):
     # The bulk whose failed recipients this one resends (no foreign key: a parent may be
     # purged while its resend stays).
     parent_bulk_id: str | None = Field(default=None, sa_type=sa.String(36), nullable=True)
+    # bulks.send_window.SendWindow.text(): "09:00-20:00 <fallback zone>"; None: any time.
+    send_window: str | None = Field(default=None, sa_type=sa.String(80), nullable=True)
 
 
 class MessageRow(Table, table=True):
