@@ -9,7 +9,8 @@ send window and pacing as the first (pacing may be given anew), each recipient w
 variables it was sent with; the template must still be approved, the quota is planned and the
 estimate counted as for any bulk, and ``parent_bulk_id`` links it to the first. A bulk that
 can still send (SCHEDULED, QUEUED, PROCESSING, PAUSED) is ``BulkStillSending``; one with
-nothing to take is ``NothingToResend``, naming the counts by reason. Nothing is stored in either case.
+nothing to take is ``NothingToResend``, naming the counts by reason. Nothing is stored in
+either case.
 
 Idempotency as for SendBulk (``idempotent_submits``, the same namespace of keys): the same key and
 request within 24 hours answer the first resend again, counts included, and make one bulk.
