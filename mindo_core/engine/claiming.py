@@ -11,8 +11,9 @@ claim is made as ``EngineSettings.worker_id``.
 A marketing template is never sent to a recipient on the organisation's suppression list (they
 wrote STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded
 failed with the reason ``OPTED_OUT`` without reaching Meta. A bulk with a send window sends a
-recipient only while it is open in the recipient's local time: one claimed outside it (the
-window closed while the bulk was behind) goes back to pending until it opens.
+recipient only while it is open in the recipient's local time: one claimed whose window
+would be closed at its turn, counted from the lane's queue at the current rate) goes back
+to pending until it opens.
 
 A lane with nothing ready to send (``replenish``) claims, waits for what is on its way, or,
 with nothing pending, in flight or set aside, writes the outcomes, asks the store once more
@@ -26,8 +27,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from mindo_core.bulks.send_window import openings
-from mindo_core.engine.decisions import EARLY_START_S, claim_size, step_when_dry
+from mindo_core.bulks.send_window import next_opening
+from mindo_core.engine.decisions import (
+    EARLY_START_S,
+    claim_size,
+    expected_turns,
+    step_when_dry,
+)
 from mindo_core.engine.lanes import Lane, NumberLanes
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settling import Settling
@@ -145,17 +151,26 @@ class Claiming:
     def _inside_send_window(
         self, lane: Lane, claimed: Sequence[ClaimedRecipient]
     ) -> Sequence[ClaimedRecipient]:
-        """The claimed recipients whose send window is open now; the others go back to pending
-        until it opens (``bulks.send_window``)."""
+        """The claimed recipients whose send window will be open when their turn comes; the
+        others go back to pending until it opens (``bulks.send_window``)."""
         window = lane.bulk.send_window
         if window is None or not claimed:
             return claimed
+        scheduler = self._number.scheduler
+        assert scheduler is not None
         now = self._parts.clock.now()
-        waits = openings(window, [r.e164 for r in claimed], now, self._zones)
-        for recipient, opening in zip(claimed, waits, strict=True):
-            if opening is not None:
+        rate = scheduler.current_rate(self._parts.clock.monotonic())
+        turns = expected_turns(
+            now, ahead=len(lane.queue), count=len(claimed), rate=rate, cap=lane.cap
+        )
+        kept: list[ClaimedRecipient] = []
+        for recipient, turn in zip(claimed, turns, strict=True):
+            opening = next_opening(window, self._zones.zones_of(recipient.e164), turn)
+            if opening is None:
+                kept.append(recipient)
+            else:
                 self._settling.record(lane, recipient, "release", at=now, retry_at=opening)
-        return [r for r, opening in zip(claimed, waits, strict=True) if opening is None]
+        return kept
 
     def _monotonic_of(self, when: datetime) -> float:
         clock = self._parts.clock
