@@ -135,6 +135,17 @@ def send_bulk(
             ),
         ),
     ] = None,
+    send_window: Annotated[
+        str | None,
+        typer.Option(
+            "--send-window",
+            metavar="HH:MM-HH:MM",
+            help=(
+                "Send each recipient only inside these hours of its own local time "
+                "(09:00-20:00); the rest wait for their window."
+            ),
+        ),
+    ] = None,
     api_key: ApiKeyOption = None,
     address: AddressOption = DEFAULT_ADDRESS,
 ) -> None:
@@ -158,6 +169,11 @@ def send_bulk(
         request.send_at = send_at
     if idempotency_key is not None:
         request.idempotency_key = idempotency_key
+    if send_window is not None:
+        start, separator, end = send_window.partition("-")
+        if not separator:
+            fail(f"--send-window must be HH:MM-HH:MM, not {send_window[:32]!r}.", exit_code=2)
+        request.send_window.start, request.send_window.end = start.strip(), end.strip()
     attached = _Attached()
     final = _run(_send_and_watch(address, key, request, recipients, attached), attached)
     raise typer.Exit(0 if final is None else _exit_code(final))

@@ -506,12 +506,29 @@ def test_send_at_and_the_idempotency_key_are_passed_on_and_a_scheduled_bulk_is_n
     assert [name for name, _, _ in service.fake.received] == ["SendBulk"]
 
 
+def test_the_send_window_is_passed_on_and_a_malformed_one_refused_before_any_call(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    path = str(csv_file(tmp_path, RECIPIENTS_CSV))
+
+    sent = mindo.run(*SEND, "--csv", path, "--send-window", "09:00-20:00")
+    refused = mindo.run(*SEND, "--csv", path, "--send-window", "9 to 5")
+
+    assert sent.exit_code == 0, sent.output
+    request = service.fake.only("SendBulk")
+    assert isinstance(request, mindo_pb2.SendBulkRequest)
+    assert (request.send_window.start, request.send_window.end) == ("09:00", "20:00")
+    assert refused.exit_code == 2
+    assert "--send-window must be HH:MM-HH:MM" in said(refused.output)
+
+
 def test_without_them_neither_field_is_set(mindo: Mindo, service: Service, tmp_path: Path) -> None:
     mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)))
 
     request = service.fake.only("SendBulk")
     assert not request.HasField("send_at")
     assert not request.HasField("idempotency_key")
+    assert not request.HasField("send_window")
 
 
 def test_the_failed_are_resent_with_the_codes_and_the_counts_are_shown(

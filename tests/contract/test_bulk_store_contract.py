@@ -25,6 +25,7 @@ from mindo_core.bulks.model import (
     IllegalTransition,
     RecipientStatus,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.errors import BulkNotFound, Conflict
 from mindo_core.domain.templates import TemplateId
@@ -1195,6 +1196,19 @@ async def test_a_scheduled_bulk_pauses_and_resumes_scheduled_not_started_at_its_
     assert still.status == "PAUSED"
     assert resumed.status == "SCHEDULED"
     assert (await fetch(stores, bulk)).status == "QUEUED"
+
+
+async def test_a_bulk_keeps_its_send_window(stores: Stores) -> None:
+    acme = await tenant(stores)
+    window = SendWindow.parse("22:00", "06:30", fallback_zone="America/Argentina/Buenos_Aires")
+    windowed = await stores.bulks.create_bulk(
+        new_bulk(acme, total_recipients=1, send_window=window), in_chunks(recipients(1))
+    )
+    plain = await create(stores, acme, 1)
+
+    assert windowed.send_window == window
+    assert (await fetch(stores, windowed)).send_window == window
+    assert (await fetch(stores, plain)).send_window is None
 
 
 async def test_a_bulk_keeps_the_bulk_it_resends_and_others_have_none(stores: Stores) -> None:
