@@ -19,6 +19,10 @@ and its estimate counted from ``send_at``: the window as it will be then (entrie
 then are not counted; messages sent meanwhile cannot be foreseen), and ``estimated_time_minutes``
 is the time from ``send_at`` until the bulk is complete.
 
+Send window. With ``send_window`` (``bulks.send_window``) each recipient waits for its window's
+opening in its own local time, as it waits for quota room (whichever is later), and the
+estimate is the longer of the plan below and the window's plan (``windowed_seconds``).
+
 Quota. The portfolio's rolling 24 h window (every message of the organisation, single and bulk)
 is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk that does not
 fit is still accepted (``can_send`` false): the recipients beyond the room get ``not_before``,
