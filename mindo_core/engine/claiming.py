@@ -12,8 +12,8 @@ A marketing template is never sent to a recipient on the organisation's suppress
 wrote STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded
 failed with the reason ``OPTED_OUT`` without reaching Meta. A bulk with a send window sends a
 recipient only while it is open in the recipient's local time: one claimed whose window
-would be closed at its turn, counted from the lane's queue at the current rate) goes back
-to pending until it opens.
+would be closed at its turn (counted from the lane's queue at the current rate) goes back to
+pending until it opens.
 
 A lane with nothing ready to send (``replenish``) claims, waits for what is on its way, or,
 with nothing pending, in flight or set aside, writes the outcomes, asks the store once more
