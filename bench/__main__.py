@@ -23,6 +23,7 @@ BENCHMARKS = (
     "single_sends",
     "callback_delivery",
     "dashboard",
+    "send_window_plan",
 )
 
 

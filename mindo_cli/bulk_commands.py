@@ -113,6 +113,39 @@ def send_bulk(
         str | None,
         typer.Option("--pacing", help="max (the default), tier, or messages per second."),
     ] = None,
+    send_at: Annotated[
+        str | None,
+        typer.Option(
+            "--send-at",
+            metavar="WHEN",
+            help=(
+                "Start then, not now: ISO 8601 with a UTC offset (2025-11-17T09:00:00-03:00), "
+                "up to 30 days ahead. The command answers once the bulk is scheduled."
+            ),
+        ),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            metavar="KEY",
+            help=(
+                "Makes the command safe to run again: the same key and file within 24 hours "
+                "follow the first bulk instead of making a second."
+            ),
+        ),
+    ] = None,
+    send_window: Annotated[
+        str | None,
+        typer.Option(
+            "--send-window",
+            metavar="HH:MM-HH:MM",
+            help=(
+                "Send each recipient only inside these hours of its own local time "
+                "(09:00-20:00); the rest wait for their window."
+            ),
+        ),
+    ] = None,
     api_key: ApiKeyOption = None,
     address: AddressOption = DEFAULT_ADDRESS,
 ) -> None:
@@ -121,8 +154,8 @@ def send_bulk(
     The CSV has a header row: phone (required), button_0, button_1, … for button variables,
     and any other column is a template variable. Empty cells are left out.
 
-    Exit code 0 when the bulk COMPLETED, 3 when it ended PARTIAL, FAILED or CANCELLED, 1 when
-    the command failed."""
+    Exit code 0 when the bulk COMPLETED (or, with --send-at, was scheduled), 3 when it ended
+    PARTIAL, FAILED or CANCELLED, 1 when the command failed."""
     key = required_key(api_key)
     recipients = read_recipients(csv_path)
     request = mindo_pb2.SendBulkRequest(
@@ -132,9 +165,18 @@ def send_bulk(
         recipients=recipients.messages,
         pacing=pacing or "",
     )
+    if send_at is not None:
+        request.send_at = send_at
+    if idempotency_key is not None:
+        request.idempotency_key = idempotency_key
+    if send_window is not None:
+        start, separator, end = send_window.partition("-")
+        if not separator:
+            fail(f"--send-window must be HH:MM-HH:MM, not {send_window[:32]!r}.", exit_code=2)
+        request.send_window.start, request.send_window.end = start.strip(), end.strip()
     attached = _Attached()
     final = _run(_send_and_watch(address, key, request, recipients, attached), attached)
-    raise typer.Exit(_exit_code(final))
+    raise typer.Exit(0 if final is None else _exit_code(final))
 
 
 def watch(
@@ -147,7 +189,7 @@ def watch(
     Exit code 0 when the bulk COMPLETED, 3 when it ended PARTIAL, FAILED or CANCELLED."""
     key = required_key(api_key)
     final = _run(_watch_only(address, key, bulk_id), _Attached(bulk_id=bulk_id))
-    raise typer.Exit(_exit_code(final))
+    raise typer.Exit(0 if final is None else _exit_code(final))
 
 
 def _exit_code(final: mindo_pb2.Bulk) -> int:
@@ -247,7 +289,8 @@ async def _send_and_watch(
     request: mindo_pb2.SendBulkRequest,
     recipients: CsvRecipients,
     attached: _Attached,
-) -> mindo_pb2.Bulk:
+) -> mindo_pb2.Bulk | None:
+    """The bulk's last snapshot once it ended; None for a scheduled bulk (not followed)."""
     async with service_stub(address) as stub:
         try:
             accepted = await stub.SendBulk(
@@ -257,6 +300,10 @@ async def _send_and_watch(
             _fail_rpc(from_rpc_error(error), address, recipients)
         attached.bulk_id = accepted.bulk_send_id
         _show_accepted(accepted)
+        if accepted.HasField("send_at"):
+            bulk = escape(accepted.bulk_send_id)
+            _console().print(f"Follow it once it starts: mindo watch {bulk}")
+            return None
         return await _follow(stub, key, accepted.bulk_send_id, address)
 
 
@@ -285,7 +332,9 @@ async def _follow(stub: MindoAsyncStub, key: str, bulk_id: str, address: str) ->
     return last
 
 
-def _run(work: Coroutine[Any, Any, mindo_pb2.Bulk], attached: _Attached) -> mindo_pb2.Bulk:
+def _run(
+    work: Coroutine[Any, Any, mindo_pb2.Bulk | None], attached: _Attached
+) -> mindo_pb2.Bulk | None:
     try:
         return asyncio.run(work)
     except KeyboardInterrupt:
@@ -345,8 +394,11 @@ def _integer(value: object, fallback: int) -> int:
 
 def _show_accepted(accepted: mindo_pb2.SendBulkResponse) -> None:
     out = _console()
+    state = "queued"
+    if accepted.HasField("send_at"):
+        state = f"scheduled for {accepted.send_at.ToDatetime():%Y-%m-%d %H:%M:%S} UTC"
     out.print(
-        f"[green]Bulk send {escape(accepted.bulk_send_id)} queued:[/green] "
+        f"[green]Bulk send {escape(accepted.bulk_send_id)} {state}:[/green] "
         f"{accepted.unique_recipients} unique of {accepted.total_recipients} recipients, "
         f"about {format_minutes(accepted.estimated_time_minutes)}."
     )

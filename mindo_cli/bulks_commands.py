@@ -1,5 +1,6 @@
-"""`mindo bulks list`, `mindo bulks cancel` and `mindo bulks export`: an organisation's bulk
-sends, over the gRPC service like `mindo send-bulk` (the API key says which organisation)."""
+"""`mindo bulks list`, `mindo bulks cancel`, `mindo bulks resend-failed` and `mindo bulks
+export`: an organisation's bulk sends, over the gRPC service like `mindo send-bulk` (the API key
+says which organisation)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from mindo_grpc.status_details import from_rpc_error
 
 bulks_app = typer.Typer(
-    help="Bulk sends: list an organisation's, cancel one, export one's results as CSV.",
+    help=(
+        "Bulk sends: list an organisation's, cancel one, resend one's failed recipients, "
+        "export one's results as CSV."
+    ),
     no_args_is_help=True,
     cls=ErrorBoundary,
 )
@@ -120,6 +124,71 @@ async def _cancel(address: str, key: str, bulk_id: str) -> mindo_pb2.Bulk:
         try:
             cancelled: mindo_pb2.Bulk = await stub.CancelBulk(request, metadata=metadata(key))
             return cancelled
+        except grpc.aio.AioRpcError as error:
+            fail_rpc(from_rpc_error(error), address)
+
+
+@command(bulks_app, "resend-failed")
+def bulks_resend_failed(
+    bulk_id: Annotated[str, typer.Argument(metavar="BULK_ID", help="A finished bulk_send_id.")],
+    error_codes: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--error-code",
+            metavar="CODE",
+            min=0,
+            help=(
+                "Resend those that failed with this Meta code (repeat for several); default: "
+                "the codes worth retrying (docs/api.md, Resend the failed)."
+            ),
+        ),
+    ] = None,
+    pacing: Annotated[
+        str | None,
+        typer.Option("--pacing", help="The new bulk's pacing; default: the first bulk's."),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            metavar="KEY",
+            help="The same key within 24 hours answers the first resend again.",
+        ),
+    ] = None,
+    api_key: ApiKeyOption = None,
+    address: AddressOption = DEFAULT_ADDRESS,
+) -> None:
+    """Send a finished bulk's failed recipients again, as a new bulk linked to it: those that
+    failed for a reason worth retrying (or with the codes given), never one that was delivered,
+    opted out or suppressed. Shows how many it took and why the others were left."""
+    key = required_key(api_key)
+    request = mindo_pb2.ResendFailedRequest(bulk_send_id=bulk_id, error_codes=error_codes or [])
+    if pacing is not None:
+        request.pacing = pacing
+    if idempotency_key is not None:
+        request.idempotency_key = idempotency_key
+    resent = asyncio.run(_resend(address, key, request))
+    shown = out()
+    new = resent.bulk
+    shown.print(
+        f"[green]Bulk send {escape(new.bulk_send_id)} {escape(new.status)}[/green]: "
+        f"{resent.resent_count} recipient(s) of {escape(bulk_id)} resent, "
+        f"{resent.left_count} left."
+    )
+    for reason, count in sorted(resent.left_by_reason.items()):
+        shown.print(f"  left, {escape(reason)}: {count}")
+    shown.print(f"Follow it: mindo watch {escape(new.bulk_send_id)}")
+
+
+async def _resend(
+    address: str, key: str, request: mindo_pb2.ResendFailedRequest
+) -> mindo_pb2.ResendFailedResponse:
+    async with service_stub(address) as stub:
+        try:
+            resent: mindo_pb2.ResendFailedResponse = await stub.ResendFailed(
+                request, metadata=metadata(key)
+            )
+            return resent
         except grpc.aio.AioRpcError as error:
             fail_rpc(from_rpc_error(error), address)
 

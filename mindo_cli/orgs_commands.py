@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from mindo_cli.errors import fail
 from mindo_cli.formatting import quoted, table
 from mindo_cli.operate import command, command_group, operate, operator_settings, out, required_name
-from mindo_core.domain.accounts import Organisation, OrganisationId
+from mindo_core.domain.accounts import Organisation, OrganisationId, parse_quality_policy
 
 if TYPE_CHECKING:
     from mindo_core.bootstrap import Services
@@ -93,14 +94,29 @@ def orgs_update(
     category: Annotated[
         list[str] | None, typer.Option(help="A business category; repeat for several.")
     ] = None,
+    quality_guard: Annotated[
+        str | None,
+        typer.Option(
+            "--quality-guard",
+            metavar="POLICY",
+            help=(
+                "pause (the default): when Meta reports a number's quality RED or FLAGGED, its "
+                "tier lowered, or a template's quality RED, the bulks on it pause until resumed; "
+                "continue: they carry on."
+            ),
+        ),
+    ] = None,
 ) -> None:
-    """Set the business profile that GET /api/v1/business-info/ shows. Only the options given
-    change."""
+    """Set the business profile that GET /api/v1/business-info/ shows, and the quality guard.
+    Only the options given change."""
     org = required_name(name, "NAME")
     settings = operator_settings()
-    updated = operate(
-        settings,
-        lambda services: services.organisations.update_profile(
+
+    if quality_guard is not None and parse_quality_policy(quality_guard) is None:
+        fail(f"--quality-guard must be pause or continue, not {quality_guard[:32]!r}.", exit_code=2)
+
+    async def work(services: Services) -> Organisation:
+        updated = await services.organisations.update_profile(
             org,
             email=email,
             phone=phone,
@@ -111,10 +127,15 @@ def orgs_update(
             company_size=size,
             company_types=company_type,
             categories=category,
-        ),
-    )
+        )
+        if quality_guard is None:
+            return updated
+        return await services.organisations.set_quality_policy(org, quality_guard)
+
+    updated = operate(settings, work)
     shown = out()
     shown.print(f"[green]Updated the profile of[/green] '{escape(updated.name)}':")
     for label, value in updated.profile.to_json().items():
         text = ", ".join(value) if isinstance(value, list) else value
         shown.print(f"  {label}: {escape(str(text if text not in (None, '') else '-'))}")
+    shown.print(f"  quality guard: {updated.quality_policy}")

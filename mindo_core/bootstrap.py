@@ -55,6 +55,7 @@ from mindo_core.services.operator_queries import OperatorQueries
 from mindo_core.services.opt_out_settings import OptOutSettings
 from mindo_core.services.organisation_admin import OrganisationAdmin
 from mindo_core.services.organisation_quota import OrganisationQuota
+from mindo_core.services.resend_failed import ResendFailed
 from mindo_core.services.revoke_key import KeyRevoker
 from mindo_core.services.send_message import SendMessage
 from mindo_core.services.status_writer import StatusWriter
@@ -82,6 +83,7 @@ class Services:
     templates: TemplateCatalogue
     operator_queries: OperatorQueries
     submit_bulk: SubmitBulk
+    resend_failed: ResendFailed
     bulk_queries: BulkQueries
     watch_bulk: WatchBulk
     # Not started by wiring: ``mindo serve`` and ``mindo worker`` start it (``running_engine``),
@@ -142,6 +144,7 @@ def wire(
     # One per process: single sends' reservations are what business-accounts sees too.
     quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
     calling_back = callbacks or CallbackWiring(sender=AiohttpCallbackSender())
+    submit_bulk = _submit_bulk(ports, steering, timing)
     return Services(
         authenticator=_authenticator(ports, request_limit),
         send_message=_send_message(ports, quota),
@@ -157,7 +160,8 @@ def wire(
         operator_queries=OperatorQueries(
             organisations=stores.organisations, accounts=stores.accounts
         ),
-        submit_bulk=_submit_bulk(ports, steering, timing),
+        submit_bulk=submit_bulk,
+        resend_failed=_resend_failed(ports, submit_bulk),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus, clock),
         bulk_engine=engine,
@@ -309,6 +313,18 @@ def _submit_bulk(ports: _Ports, engine: EngineSteering, timing: SendTiming) -> S
     )
 
 
+def _resend_failed(ports: _Ports, submit: SubmitBulk) -> ResendFailed:
+    return ResendFailed(
+        accounts=ports.stores.accounts,
+        templates=ports.stores.templates,
+        bulks=ports.stores.bulks,
+        contacts=ports.stores.contacts,
+        idempotency=ports.stores.idempotency,
+        clock=ports.clock,
+        submit=submit,
+    )
+
+
 def _ingest_webhook(
     ports: _Ports,
     statuses: StatusWriter,
@@ -324,6 +340,7 @@ def _ingest_webhook(
         progress=ports.progress,
         engine=engine,
         marks=ports.stores.event_marks,
+        organisations=ports.stores.organisations,
         timing=timing,
     )
     inbound = InboundMessages(

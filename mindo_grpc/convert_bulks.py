@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date
 
 from mindo_core.bulks.model import (
@@ -13,12 +14,14 @@ from mindo_core.bulks.model import (
     parse_bulk_status,
     recipient_status,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.bulks.timeline import TimelinePoint
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.bulks import BulkFilter
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE
 from mindo_core.services.bulk_queries import BulkView
+from mindo_core.services.resend_failed import ResendFailedCommand, ResentBulk
 from mindo_core.services.submit_bulk import BulkIdempotency, SubmitBulkCommand, SubmittedBulk
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.convert import UNLIMITED, timestamp
@@ -35,6 +38,11 @@ def submit_command(request: pb.SendBulkRequest) -> SubmitBulkCommand:
         recipients=request.recipients,
         idempotency=_idempotency(request),
         send_at=request.send_at if request.HasField("send_at") else None,
+        send_window=(
+            (request.send_window.start, request.send_window.end)
+            if request.HasField("send_window")
+            else None
+        ),
     )
 
 
@@ -82,6 +90,44 @@ def submitted(result: SubmittedBulk) -> pb.SendBulkResponse:
             tier=quota.tier,
         ),
         send_at=timestamp(bulk.send_at),
+        parent_bulk_send_id=bulk.parent_bulk_id or "",
+    )
+
+
+# Enough for any real list of Meta's codes; a longer one is a mistake, refused with its size.
+MAX_ERROR_CODES = 100
+
+
+def resend_command(request: pb.ResendFailedRequest) -> ResendFailedCommand:
+    return ResendFailedCommand(
+        bulk_send_id=request.bulk_send_id,
+        error_codes=_error_codes(request.error_codes),
+        pacing=request.pacing if request.HasField("pacing") else None,
+        idempotency_key=(request.idempotency_key if request.HasField("idempotency_key") else None),
+    )
+
+
+def _error_codes(codes: Sequence[int]) -> frozenset[int] | None:
+    if not codes:
+        return None
+    if len(codes) > MAX_ERROR_CODES:
+        raise InvalidRequest.for_field(
+            "error_codes", f"at most {MAX_ERROR_CODES} codes, not {len(codes)}"
+        )
+    wrong = [code for code in codes if code < 0]
+    if wrong:
+        raise InvalidRequest.for_field(
+            "error_codes", f"Meta's codes are 0 or more; {wrong[0]} is not"
+        )
+    return frozenset(codes)
+
+
+def resent(result: ResentBulk) -> pb.ResendFailedResponse:
+    return pb.ResendFailedResponse(
+        bulk=submitted(result.submitted),
+        resent_count=result.taken,
+        left_count=sum(result.left.values()),
+        left_by_reason=dict(result.left),
     )
 
 
@@ -117,6 +163,19 @@ def bulk(view: BulkView) -> pb.Bulk:
         created_at=timestamp(b.created_at),
         stop_reason=b.stop_reason or "",
         send_at=timestamp(b.send_at),
+        pause_reason=b.pause_reason or "",
+        parent_bulk_send_id=b.parent_bulk_id or "",
+        send_window=_send_window(b.send_window),
+    )
+
+
+def _send_window(window: SendWindow | None) -> pb.SendWindow | None:
+    if window is None:
+        return None
+    return pb.SendWindow(
+        start=f"{window.start:%H:%M}",
+        end=f"{window.end:%H:%M}",
+        fallback_time_zone=window.fallback_zone,
     )
 
 

@@ -112,6 +112,13 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
         view = await self.services.bulk_queries.resume(principal, request.bulk_send_id)
         return convert_bulks.bulk(view)
 
+    @unary("send")
+    async def ResendFailed(
+        self, request: pb.ResendFailedRequest, principal: Principal
+    ) -> pb.ResendFailedResponse:
+        resent = await self.services.resend_failed(principal, convert_bulks.resend_command(request))
+        return convert_bulks.resent(resent)
+
     @server_stream("read")
     async def WatchBulk(
         self, request: pb.WatchBulkRequest, principal: Principal

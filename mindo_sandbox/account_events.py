@@ -166,6 +166,66 @@ def _numeric(object_id: str) -> int | str:
 
 
 # --------------------------------------------------------------------------------------------
+# message_template_quality_update
+
+QUALITY_SCORES = frozenset({"GREEN", "YELLOW", "RED", "UNKNOWN"})
+
+
+def template_quality_update(state: SandboxState, data: Any) -> AccountEvent:
+    """The template's ``quality_score`` becomes the new score (shown by GET); the notification
+    carries the previous one (given, or the template's own, UNKNOWN when it has none). A RED
+    template can still be sent: Meta pauses it later (``template_status`` with PAUSED)."""
+    where = "template_quality"
+    data = as_mapping(data, where)
+    check_known_keys(data, _TEMPLATE_QUALITY_KEYS, where)
+    name = req_str(data, "name", where)
+    language = req_str(data, "language", where)
+    score = _one_of(
+        req_str(data, "new_quality_score", where).upper(),
+        QUALITY_SCORES,
+        "new_quality_score",
+        where,
+    )
+    waba_id = _template_waba(state, data, name, language, where)
+    current = state.find_template(waba_id, name, language)
+    previous = _score_of(current.config.extra if current else {})
+    if "previous_quality_score" in data:
+        previous = _one_of(
+            req_str(data, "previous_quality_score", where).upper(),
+            QUALITY_SCORES,
+            "previous_quality_score",
+            where,
+        )
+    template = state.upsert_template(
+        waba_id, {"name": name, "language": language, "quality_score": {"score": score}}
+    )
+    value: dict[str, Any] = {
+        "previous_quality_score": previous,
+        "new_quality_score": score,
+        "message_template_id": _numeric(template.id),
+        "message_template_name": name,
+        "message_template_language": language,
+    }
+    return AccountEvent(
+        waba_id=waba_id,
+        field="message_template_quality_update",
+        value=value,
+        changed=(template.to_graph(),),
+    )
+
+
+_TEMPLATE_QUALITY_KEYS = frozenset(
+    {"waba_id", "name", "language", "new_quality_score", "previous_quality_score"}
+)
+
+
+def _score_of(extra: Mapping[str, Any]) -> str:
+    quality = extra.get("quality_score")
+    score = quality.get("score") if isinstance(quality, Mapping) else None
+    return str(score).upper() if score else "UNKNOWN"
+
+
+# --------------------------------------------------------------------------------------------
 # phone_number_quality_update
 
 

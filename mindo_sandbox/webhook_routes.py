@@ -18,6 +18,7 @@ from mindo_sandbox.account_events import (
     UnknownObject,
     business_capability_update,
     phone_number_quality_update,
+    template_quality_update,
     template_status_update,
 )
 from mindo_sandbox.admin_http import AdminHandler, admin, fail, json_body, since_and_limit
@@ -36,6 +37,7 @@ def add_webhook_routes(app: web.Application) -> None:
     app.router.add_delete("/_sandbox/webhooks/sent", _clear_sent)
     events: dict[str, EventHandler] = {
         "template_status": lambda state, data: [template_status_update(state, data)],
+        "template_quality": lambda state, data: [template_quality_update(state, data)],
         "phone_number_quality_update": lambda state, data: [
             phone_number_quality_update(state, data)
         ],

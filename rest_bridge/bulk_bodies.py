@@ -39,7 +39,19 @@ def accepted(reply: mindo_pb2.SendBulkResponse) -> dict[str, object]:
     }
     if reply.HasField("send_at"):
         body["send_at"] = iso_utc(reply.send_at)
+    if reply.parent_bulk_send_id:
+        body["parent_bulk_send_id"] = reply.parent_bulk_send_id
     return body
+
+
+def resent(reply: mindo_pb2.ResendFailedResponse) -> dict[str, object]:
+    """The 202 of resend-failed: the new bulk's, and what was taken and left of the first."""
+    return {
+        **accepted(reply.bulk),
+        "resent_count": reply.resent_count,
+        "left_count": reply.left_count,
+        "left_by_reason": dict(reply.left_by_reason),
+    }
 
 
 def _whatsapp_number(number: mindo_pb2.WhatsAppPhoneNumber) -> dict[str, object]:
@@ -122,9 +134,21 @@ def _counters(bulk: mindo_pb2.Bulk) -> dict[str, object]:
 
 
 def _with_stop_reason(body: dict[str, object], bulk: mindo_pb2.Bulk) -> dict[str, object]:
-    """With ``stop_reason`` and ``send_at`` (ours), each only when the bulk has one."""
+    """With ``stop_reason``, ``send_at``, ``pause_reason``, ``parent_bulk_send_id`` and
+    ``send_window`` (ours), each only when the bulk has one."""
     if bulk.stop_reason:
         body["stop_reason"] = bulk.stop_reason
+    if bulk.pause_reason:
+        body["pause_reason"] = bulk.pause_reason
+    if bulk.parent_bulk_send_id:
+        body["parent_bulk_send_id"] = bulk.parent_bulk_send_id
+    if bulk.HasField("send_window"):
+        window = bulk.send_window
+        body["send_window"] = {
+            "start": window.start,
+            "end": window.end,
+            "fallback_time_zone": window.fallback_time_zone,
+        }
     if bulk.HasField("send_at"):
         body["send_at"] = iso_utc(bulk.send_at)
     return body

@@ -101,8 +101,45 @@ _ACCEPTED = {
     "whatsapp_phone_number": _WHATSAPP_NUMBER,
     "quota_info": _QUOTA,
 }
+_PARENT = {
+    **_STRING,
+    "format": "uuid",
+    "description": (
+        "Not in Mindo's documentation: the bulk whose failed recipients this one resends "
+        "(resend-failed); only for such a bulk."
+    ),
+}
 BULK_ACCEPTED = _object(_ACCEPTED)
-BULK_ACCEPTED["properties"] = {**_ACCEPTED, "send_at": _SEND_AT}  # optional: not required
+# Optional, so not required.
+BULK_ACCEPTED["properties"] = {**_ACCEPTED, "send_at": _SEND_AT, "parent_bulk_send_id": _PARENT}
+
+LEFT_REASONS = (
+    "succeeded",
+    "opted_out",
+    "outcome_unknown",
+    "cancelled",
+    "permanent_error",
+    "not_requested",
+    "suppressed",
+)
+_RESENT = {
+    **_ACCEPTED,
+    "parent_bulk_send_id": _PARENT,
+    "resent_count": {**_INTEGER, "description": "Recipients of the first bulk taken."},
+    "left_count": {**_INTEGER, "description": "Recipients of the first bulk left."},
+    "left_by_reason": {
+        "type": "object",
+        "description": (
+            "How many were left, by reason (only reasons with a count): "
+            + ", ".join(LEFT_REASONS)
+            + '. See docs/api.md, "Resend the failed".'
+        ),
+        "propertyNames": {"enum": list(LEFT_REASONS)},
+        "additionalProperties": _INTEGER,
+    },
+}
+BULK_RESENT = _object(_RESENT)
+BULK_RESENT["properties"] = {**_RESENT, "send_at": _SEND_AT}
 
 _TEMPLATE = _object(
     {"id": _INTEGER, "template_name": _STRING, "language": _STRING, "status": _STRING}
@@ -174,9 +211,35 @@ _IDENTITY = {"id": {**_STRING, "format": "uuid"}, "status": _BULK_STATUS}
 _PARTS = {"template": _TEMPLATE, "phone_number": _PHONE_NUMBER}
 
 
+_PAUSE_REASON = {
+    **_STRING,
+    "description": (
+        "Not in Mindo's documentation: why the quality guard paused the bulk (Meta reported the "
+        "number's or the template's quality dropping); only for a PAUSED bulk it paused. A "
+        "user's pause has none. Resuming clears it."
+    ),
+}
+
+
+_SEND_WINDOW = {
+    **_object({"start": _STRING, "end": _STRING, "fallback_time_zone": _STRING}),
+    "description": (
+        "Not in Mindo's documentation: the hours (HH:MM, recipients' local time) the bulk was "
+        "submitted with, and the zone used for numbers whose zone is unknown; only then."
+    ),
+}
+
+
 def _bulk(properties: Mapping[str, object]) -> dict[str, object]:
     schema = _object(properties)
-    schema["properties"] = {**dict(properties), "stop_reason": _STOP_REASON, "send_at": _SEND_AT}
+    schema["properties"] = {
+        **dict(properties),
+        "stop_reason": _STOP_REASON,
+        "send_at": _SEND_AT,
+        "pause_reason": _PAUSE_REASON,
+        "parent_bulk_send_id": _PARENT,
+        "send_window": _SEND_WINDOW,
+    }
     return schema
 
 
@@ -264,6 +327,7 @@ def page_of(name: str) -> dict[str, object]:
 
 COMPONENTS: Mapping[str, object] = {
     "BulkAccepted": BULK_ACCEPTED,
+    "BulkResent": BULK_RESENT,
     "BulkDetail": BULK_DETAIL,
     "BulkSummary": BULK_SUMMARY,
     "BulkMessage": BULK_MESSAGE,

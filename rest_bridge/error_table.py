@@ -27,6 +27,7 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     idempotency_key_in_flight              409  {"error", "code"} + Retry-After
     failed_precondition                    400  {"error", "code"}   (e.g. cancelling a bulk
                                                 that is over)
+    bulk_still_sending, nothing_to_resend  409  {"error", "code"}   (resend-failed)
     rate_limited                           429  {"error", "code"} + Retry-After
     quota_exceeded                         429  {"error", "code", "frees_at"} + Retry-After
     meta_error                             502  {"error", "code"[, "meta_code"]}
@@ -215,6 +216,9 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "idempotency_key_reused": (409, _with_code),
     "idempotency_key_in_flight": (409, _with_code),
     "failed_precondition": (400, _with_code),
+    # Resend-failed: the bulk's state conflicts with the request (retry once it is over).
+    "bulk_still_sending": (409, _with_code),
+    "nothing_to_resend": (409, _with_code),
     "rate_limited": (429, _with_code),
     "quota_exceeded": (429, _quota_exceeded),
     "meta_error": (502, _meta_failure),

@@ -160,6 +160,45 @@ class DictField:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IntegerField:
+    """DRF's ``IntegerField(min_value=0, max_value=…)``: an integral JSON number, or a string of
+    digits as DRF takes them; booleans are not numbers."""
+
+    max_value: int = 2**31 - 1
+    required: bool = True
+    default: str | None = None
+    description: str = ""
+
+    def validate(self, value: object) -> int:
+        number = self._integer(value)
+        if number is None:
+            raise Invalid([self._problem(value)])
+        return number
+
+    def _integer(self, item: object) -> int | None:
+        if isinstance(item, bool):
+            return None
+        if isinstance(item, float) and item.is_integer():
+            item = int(item)
+        if isinstance(item, str) and item.strip().isdigit() and item.strip().isascii():
+            item = int(item.strip())
+        if isinstance(item, int) and 0 <= item <= self.max_value:
+            return item
+        return None
+
+    def _problem(self, item: object) -> str:
+        if isinstance(item, int) and not isinstance(item, bool):
+            if item < 0:
+                return "Ensure this value is greater than or equal to 0."
+            return f"Ensure this value is less than or equal to {self.max_value}."
+        return "A valid integer is required."
+
+    def json_schema(self) -> dict[str, object]:
+        schema: dict[str, object] = {"type": "integer", "minimum": 0, "maximum": self.max_value}
+        return _annotated(schema, self.description, None, None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ListField:
     """DRF's ``ListField(child=…)``: a JSON array whose items each pass ``child`` (a field, or
     a ``Schema`` for an array of objects).
@@ -169,7 +208,7 @@ class ListField:
     whatever the list's length.
     """
 
-    child: CharField | Schema
+    child: CharField | IntegerField | Schema
     max_items: int
     required: bool = False
     allow_empty: bool = True

@@ -214,6 +214,7 @@ class BulkWorld:
             progress=self.progress,
             engine=self.engine,
             marks=self.stores.event_marks,
+            organisations=self.stores.organisations,
         )
 
     async def meta_pauses_order_update(self) -> None:

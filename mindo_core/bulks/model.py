@@ -10,11 +10,14 @@ answer to a submission says ``"queued"``, lowercase, see ``ACCEPTED_STATUS``)::
 
     SCHEDULED ──at send_at──▶ QUEUED;  SCHEDULED ──▶ CANCELLED (or how a stop ends it)
 
-    QUEUED | PROCESSING ──pause──▶ PAUSED ──resume──▶ QUEUED (never started) | PROCESSING
+    SCHEDULED | QUEUED | PROCESSING ──pause──▶ PAUSED ──resume──▶ PROCESSING (it had sent)
+                                                          | SCHEDULED (never started, send_at set)
+                                                          | QUEUED (never started)
                                      └──▶ CANCELLED, or how a stop ends it  (cancelled, stopped)
 
 A PAUSED bulk starts no send (those in flight finish and are recorded); its pending recipients
-stay pending, and resuming sends them, each once.
+stay pending, and resuming sends them, each once. A bulk paused by the quality guard carries a
+``pause_reason`` (a user's pause carries none); resuming clears it.
 
 COMPLETED, PARTIAL and FAILED may still turn into one another: Meta's webhooks report failures
 (and, for unconfirmed recipients, successes) after the last send. CANCELLED is final.
@@ -61,6 +64,7 @@ from datetime import datetime
 from typing import Final, Literal, NewType, get_args
 
 from mindo_core.access.api_keys import ApiKeyId
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import FailedPrecondition, InvalidRequest
 from mindo_core.domain.messages import DeliveryState, MessageId
@@ -387,11 +391,13 @@ _COUNTED_AS: Mapping[RecipientState, tuple[str, ...]] = {
 # -- bulk status -----------------------------------------------------------------------------
 
 _BULK_MOVES: Mapping[BulkStatus, frozenset[BulkStatus]] = {
-    # FAILED: stopped (a template paused) before its time; never paused (it sends nothing yet).
-    "SCHEDULED": frozenset({"QUEUED", "FAILED", "CANCELLED"}),
+    # FAILED: stopped (a template paused) before its time; PAUSED: by a user or the quality guard.
+    "SCHEDULED": frozenset({"QUEUED", "PAUSED", "FAILED", "CANCELLED"}),
     "QUEUED": frozenset({"PROCESSING", "PAUSED", "FAILED", "CANCELLED"}),
     "PROCESSING": frozenset({"PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
-    "PAUSED": frozenset({"QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}),
+    "PAUSED": frozenset(
+        {"SCHEDULED", "QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
+    ),
     "COMPLETED": frozenset({"PARTIAL", "FAILED"}),
     "PARTIAL": frozenset({"COMPLETED", "FAILED"}),
     "FAILED": frozenset({"COMPLETED", "PARTIAL"}),
@@ -414,9 +420,12 @@ def can_pause(status: BulkStatus) -> bool:
     return "PAUSED" in _BULK_MOVES[status]
 
 
-def resumed_status(bulk: Bulk) -> BulkStatus:
-    """Where a PAUSED bulk goes back to: PROCESSING once it has sent, else QUEUED."""
-    return "PROCESSING" if bulk.started_at is not None else "QUEUED"
+def resumed_status(*, started_at: datetime | None, send_at: datetime | None) -> BulkStatus:
+    """Where a PAUSED bulk goes back to: PROCESSING once it has sent; else SCHEDULED when it has
+    a ``send_at`` (started at once if that has passed), else QUEUED."""
+    if started_at is not None:
+        return "PROCESSING"
+    return "QUEUED" if send_at is None else "SCHEDULED"
 
 
 def final_status(
@@ -484,6 +493,12 @@ class Bulk:
     pacing: str = "max"
     # When a SCHEDULED bulk starts (None: at once).
     send_at: datetime | None = None
+    # Why the quality guard paused it (None: not paused, or paused by a user).
+    pause_reason: str | None = None
+    # The bulk this one resends the failed recipients of (``resend``).
+    parent_bulk_id: BulkId | None = None
+    # The hours each recipient may be sent to, in its own local time (None: any time).
+    send_window: SendWindow | None = None
 
     @property
     def duplicates_removed(self) -> int:

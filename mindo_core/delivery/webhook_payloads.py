@@ -12,7 +12,8 @@ A POST from Meta is ``{"object": "whatsapp_business_account", "entry": [{"id": W
   here (Argentina's and Mexico's mobile quirks included); a sender that is no phone number is
   skipped;
 - ``message_template_status_update``: a template approved, paused, disabled…;
-- ``phone_number_quality_update``: a number's throughput or messaging limit changed;
+- ``phone_number_quality_update``: a number's throughput, messaging limit or quality changed;
+- ``message_template_quality_update``: a template's quality score changed;
 - ``business_capability_update``: the portfolio's messaging limit changed (integers, -1 for
   unlimited);
 - ``user_preferences``: a user stopped or resumed the business's marketing messages in
@@ -135,6 +136,21 @@ class NumberQualityChange:
     event: str
     messaging_limit: str | None  # a TIER_* value when the limit changed
     at: datetime | None = None
+    # GREEN, YELLOW, RED…, when the notification says it (Meta's FLAGGED event means RED).
+    quality_rating: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TemplateQualityChange:
+    """``message_template_quality_update``: a template's quality score moved."""
+
+    waba_id: str
+    meta_template_id: str
+    name: str
+    language: str
+    new_quality_score: str  # GREEN, YELLOW, RED or UNKNOWN
+    previous_quality_score: str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -144,7 +160,7 @@ class CapabilityChange:
     at: datetime | None = None
 
 
-AccountEvent = TemplateStatusChange | NumberQualityChange | CapabilityChange
+AccountEvent = TemplateStatusChange | NumberQualityChange | CapabilityChange | TemplateQualityChange
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -319,6 +335,17 @@ def _account_event(change: _Change) -> AccountEvent | None:
             event=str(value.get("event", "")).upper(),
             messaging_limit=str(limit) if limit else None,
             at=at,
+            quality_rating=_upper_or_none(value.get("quality_rating")),
+        )
+    if field == "message_template_quality_update":
+        return TemplateQualityChange(
+            waba_id=waba_id,
+            meta_template_id=str(value.get("message_template_id", "")),
+            name=str(value.get("message_template_name", "")),
+            language=str(value.get("message_template_language", "")),
+            new_quality_score=str(value.get("new_quality_score", "")).upper(),
+            previous_quality_score=_upper_or_none(value.get("previous_quality_score")),
+            at=at,
         )
     if field == "business_capability_update":
         raw = value.get("max_daily_conversations_per_business")
@@ -330,6 +357,10 @@ def _account_event(change: _Change) -> AccountEvent | None:
             at=at,
         )
     return None
+
+
+def _upper_or_none(value: object) -> str | None:
+    return str(value).upper() if value else None
 
 
 # -- inbound messages --------------------------------------------------------------------------

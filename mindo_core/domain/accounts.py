@@ -21,6 +21,18 @@ COMPANY_SIZES: Mapping[CompanySize, str] = {
 }
 COMPANY_TYPES: frozenset[str] = frozenset({"ECOMMERCE", "CLINIC"})
 
+# What the quality guard does when Meta reports a number's or a template's quality dropping:
+# pause the organisation's bulks on it (the default: quality is what keeps a number sending),
+# or carry on.
+QualityPolicy = Literal["pause", "continue"]
+QUALITY_POLICIES: tuple[QualityPolicy, ...] = ("pause", "continue")
+
+
+def parse_quality_policy(text: str) -> QualityPolicy | None:
+    """The policy ``text`` names (any case), or None when it names none."""
+    wanted = text.strip().lower()
+    return next((known for known in QUALITY_POLICIES if known == wanted), None)
+
 
 @dataclass(frozen=True, kw_only=True)
 class OrganisationProfile:
@@ -71,6 +83,7 @@ class Organisation:
     id: OrganisationId
     name: str
     profile: OrganisationProfile = field(default_factory=OrganisationProfile)
+    quality_policy: QualityPolicy = "pause"
 
 
 @dataclass(frozen=True, kw_only=True)

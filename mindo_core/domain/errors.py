@@ -202,6 +202,29 @@ class FailedPrecondition(MindoError):
     code = "failed_precondition"
 
 
+class BulkStillSending(FailedPrecondition):
+    """A resend of a bulk's failed recipients was asked while the bulk can still send."""
+
+    code = "bulk_still_sending"
+
+    def __init__(self, bulk_id: str, status: str) -> None:
+        super().__init__(
+            f"Bulk send '{bulk_id}' is {status}; its failed recipients can be resent once it is "
+            "COMPLETED, PARTIAL, FAILED or CANCELLED"
+        )
+
+
+class NothingToResend(FailedPrecondition):
+    """No recipient of the bulk failed for a reason worth resending; ``left`` says why."""
+
+    code = "nothing_to_resend"
+
+    def __init__(self, bulk_id: str, left: Mapping[str, int]) -> None:
+        why = ", ".join(f"{count} {reason}" for reason, count in left.items()) or "no recipient"
+        super().__init__(f"Bulk send '{bulk_id}' has no recipient to resend ({why})")
+        self.left = dict(left)
+
+
 class RecipientOptedOut(FailedPrecondition):
     """The recipient asked the organisation to stop marketing messages (suppression list)."""
 

@@ -11,7 +11,10 @@ claim is made as ``EngineSettings.worker_id``.
 A marketing template (and a utility or authentication one when the organisation's opt-out
 policy says so) is never sent to a recipient on the organisation's suppression list (they wrote
 STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded failed
-with the reason ``OPTED_OUT`` without reaching Meta.
+with the reason ``OPTED_OUT`` without reaching Meta. A bulk with a send window sends a
+recipient only while it is open in the recipient's local time: one claimed whose window
+would be closed at its turn (counted from the lane's queue at the current rate) goes back to
+pending until it opens.
 
 A lane with nothing ready to send (``replenish``) claims, waits for what is on its way, or,
 with nothing pending, in flight or set aside, writes the outcomes, asks the store once more
@@ -25,10 +28,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from mindo_core.engine.decisions import EARLY_START_S, claim_size, step_when_dry
+from mindo_core.bulks.send_window import next_opening
+from mindo_core.engine.decisions import (
+    EARLY_START_S,
+    claim_size,
+    expected_turns,
+    step_when_dry,
+)
 from mindo_core.engine.lanes import Lane, NumberLanes
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settling import Settling
+from mindo_core.phones.timezones import ZoneLookup
 from mindo_core.ports.bulks import ClaimedRecipient
 
 __all__ = ["OPTED_OUT", "Claiming"]
@@ -43,6 +53,7 @@ class Claiming:
         self._parts = parts
         self._number = number
         self._settling = settling
+        self._zones = ZoneLookup()
 
     def size(self, lane: Lane) -> int:
         scheduler = self._number.scheduler
@@ -104,6 +115,7 @@ class Claiming:
         if sendable is None:  # released: claimed and checked again after a pause
             self._number.hold(lane, parts.clock.monotonic() + parts.settings.poll_interval)
             return
+        sendable = self._inside_send_window(lane, sendable)
         lane.queue.extend(sendable)
         lane.drained = not claimed
         if lane.state != "active":  # dropped or stopped meanwhile: these go back at once
@@ -147,6 +159,30 @@ class Claiming:
         organisation_id = lane.bulk.organisation_id
         policy = await self._parts.opt_out_policies.opt_out_policy(organisation_id)
         return policy.suppresses(lane.messages.category)
+
+    def _inside_send_window(
+        self, lane: Lane, claimed: Sequence[ClaimedRecipient]
+    ) -> Sequence[ClaimedRecipient]:
+        """The claimed recipients whose send window will be open when their turn comes; the
+        others go back to pending until it opens (``bulks.send_window``)."""
+        window = lane.bulk.send_window
+        if window is None or not claimed:
+            return claimed
+        scheduler = self._number.scheduler
+        assert scheduler is not None
+        now = self._parts.clock.now()
+        rate = scheduler.current_rate(self._parts.clock.monotonic())
+        turns = expected_turns(
+            now, ahead=len(lane.queue), count=len(claimed), rate=rate, cap=lane.cap
+        )
+        kept: list[ClaimedRecipient] = []
+        for recipient, turn in zip(claimed, turns, strict=True):
+            opening = next_opening(window, self._zones.zones_of(recipient.e164), turn)
+            if opening is None:
+                kept.append(recipient)
+            else:
+                self._settling.record(lane, recipient, "release", at=now, retry_at=opening)
+        return kept
 
     def _monotonic_of(self, when: datetime) -> float:
         clock = self._parts.clock

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from mindo_core.bulks.model import Bulk
@@ -21,6 +22,7 @@ __all__ = [
     "OutcomeRecord",
     "RecordKind",
     "claim_size",
+    "expected_turns",
     "needs_finishing",
     "rate_cap",
     "record_for",
@@ -101,6 +103,18 @@ def claim_size(*, rate: float, cap: float | None, claim_seconds: float, max_clai
         rate = min(rate, cap)
     wanted = math.ceil(rate * claim_seconds)
     return max(1, min(max_claim, wanted))
+
+
+def expected_turns(
+    now: datetime, *, ahead: int, count: int, rate: float, cap: float | None
+) -> list[datetime]:
+    """When each of ``count`` recipients just claimed is expected to go, behind ``ahead``
+    already queued, one send interval apart at the lane's rate (the number's, or the bulk's cap
+    if lower). The first is counted one interval out: the gate may have just sent."""
+    if cap is not None:
+        rate = min(rate, cap)
+    spacing = 1.0 / rate if rate > 0 else 0.0
+    return [now + timedelta(seconds=(ahead + k + 1) * spacing) for k in range(count)]
 
 
 def rate_cap(bulk: Bulk, number: PhoneNumber) -> float | None:

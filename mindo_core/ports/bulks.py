@@ -21,6 +21,7 @@ from mindo_core.bulks.model import (
     CrashPolicy,
     RecipientStatus,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.bulks.timeline import RecipientTimes
 from mindo_core.domain.accounts import (
     OrganisationId,
@@ -44,6 +45,10 @@ class NewBulk:
     created_by: ApiKeyId | None = None
     # Set: the bulk is SCHEDULED until then (``start_scheduled``); None: QUEUED at once.
     send_at: datetime | None = None
+    # The bulk whose failed recipients this one sends again (``ResendFailed``).
+    parent_bulk_id: BulkId | None = None
+    # Each recipient only inside these hours of its local time (None: any time).
+    send_window: SendWindow | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -255,15 +260,17 @@ class BulkStore(Protocol):
         and are recorded."""
         ...
 
-    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
-        """A QUEUED or PROCESSING bulk becomes PAUSED (a PAUSED one stays so): claims find
-        nothing; its pending recipients stay pending, and recipients released meanwhile
-        become pending again. ``IllegalTransition`` for a bulk that is over."""
+    async def pause_bulk(self, bulk_id: BulkId, *, reason: str | None = None) -> Bulk:
+        """A SCHEDULED, QUEUED or PROCESSING bulk becomes PAUSED (a PAUSED one stays so, its
+        ``pause_reason`` kept): claims find nothing; its pending recipients stay pending, and
+        recipients released meanwhile become pending again. ``reason`` is its ``pause_reason``
+        (the quality guard's; None for a user's pause). ``IllegalTransition`` for a bulk that
+        is over."""
         ...
 
     async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
-        """A PAUSED bulk goes back to PROCESSING (QUEUED if it never started);
-        ``IllegalTransition`` for a bulk that is not PAUSED."""
+        """A PAUSED bulk goes back to where ``resumed_status`` says, its ``pause_reason``
+        cleared; ``IllegalTransition`` for a bulk that is not PAUSED."""
         ...
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:

@@ -9,6 +9,7 @@ from mindo_core.domain.accounts import (
     Organisation,
     OrganisationId,
     OrganisationProfile,
+    QualityPolicy,
 )
 
 
@@ -28,3 +29,9 @@ class OrganisationStore(Protocol):
     async def update_organisation_profile(
         self, organisation_id: OrganisationId, profile: OrganisationProfile
     ) -> Organisation: ...
+
+    async def set_quality_policy(
+        self, organisation_id: OrganisationId, policy: QualityPolicy
+    ) -> Organisation:
+        """What the quality guard does to the organisation's bulks (``OrganisationNotFound``)."""
+        ...

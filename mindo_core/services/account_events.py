@@ -11,6 +11,12 @@
   1,000 messages/s). The engine applies the number's new values at once.
 * ``business_capability_update``: the portfolio's messaging limit; Mindo's quota is per
   portfolio, read off its numbers' tiers, so every number of the account takes the new tier.
+* ``message_template_quality_update``: a template's quality score; only RED matters (below).
+
+The quality guard (``quality_guard``): a number flagged or rated RED, a messaging limit that
+went down, or a template rated RED pauses the organisation's bulks on that number or template,
+with a ``pause_reason`` (``delivery.quality_alarms``), unless its policy is "continue". The
+throughput and tier changes apply all the same.
 
 A tier that rises re-plans the running bulks of the number that wait for quota
 (``quota_replan``) before the engine is told, so they go sooner, with a new estimate.
@@ -35,10 +41,17 @@ from datetime import datetime
 from typing import Final, Protocol
 
 from mindo_core.bulks.model import Bulk, BulkId, BulkStatus, IllegalTransition
+from mindo_core.delivery.quality_alarms import (
+    number_alarm,
+    template_alarm,
+    tier_fell,
+    tier_lowered_alarm,
+)
 from mindo_core.delivery.webhook_payloads import (
     AccountEvent,
     CapabilityChange,
     NumberQualityChange,
+    TemplateQualityChange,
     TemplateStatusChange,
 )
 from mindo_core.domain.accounts import BusinessAccount, PhoneNumber, PhoneNumberRowId
@@ -48,8 +61,10 @@ from mindo_core.domain.tiers import UnknownTier, parse_tier
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkFilter, BulkStore
 from mindo_core.ports.contacts import AccountEventMarks
+from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
+from mindo_core.services.quality_guard import QualityGuard
 from mindo_core.services.quota_replan import QuotaReplan, tier_rose
 from mindo_core.throughput.pacing import HIGH_THROUGHPUT_LEVEL, SendTiming
 
@@ -83,6 +98,7 @@ class AccountEvents:
         progress: ProgressBus,
         engine: EngineControl,
         marks: AccountEventMarks,
+        organisations: OrganisationStore,
         timing: SendTiming | None = None,
     ) -> None:
         self._marks = marks
@@ -93,10 +109,15 @@ class AccountEvents:
         self._bus = progress
         self._engine = engine
         self._replan = QuotaReplan(bulks=bulks, clock=clock, progress=progress, timing=timing)
+        self._guard = QualityGuard(
+            organisations=organisations, bulks=bulks, progress=progress, engine=engine
+        )
 
     async def apply(self, event: AccountEvent) -> None:
         if isinstance(event, TemplateStatusChange):
             await self._template_changed(event)
+        elif isinstance(event, TemplateQualityChange):
+            await self._template_quality_changed(event)
         elif isinstance(event, NumberQualityChange):
             await self._number_changed(event)
         else:
@@ -121,8 +142,21 @@ class AccountEvents:
         if not updated.is_approved and account is not None:
             await self._stop_bulks_of(updated, account, _stop_reason(updated, event))
 
+    async def _template_quality_changed(self, event: TemplateQualityChange) -> None:
+        account = await self._account(event.waba_id)
+        template = None if account is None else await self._template(account, event)
+        if template is None or account is None:
+            logger.info("Template quality webhook for an unknown template (%s)", event.name)
+            return
+        if not await self._newest(f"template_quality:{template.id}", event.at):
+            logger.info("Ignored a template quality webhook older than the last one applied")
+            return
+        reason = template_alarm(event, name=template.name, language=template.language)
+        if reason is not None:
+            await self._guard.template_alarm(account.organisation_id, template.id, reason)
+
     async def _template(
-        self, account: BusinessAccount, event: TemplateStatusChange
+        self, account: BusinessAccount, event: TemplateStatusChange | TemplateQualityChange
     ) -> StoredTemplate | None:
         templates = await self._templates.list_templates(account.id)
         if event.meta_template_id:
@@ -178,12 +212,21 @@ class AccountEvents:
             return
         tier = _tier_name(event.messaging_limit)
         throughput = HIGH_THROUGHPUT_LEVEL if event.event == "THROUGHPUT_UPGRADE" else None
-        if tier is None and throughput is None:
+        alarm = number_alarm(
+            event,
+            display_number=number.display_phone_number,
+            tier_before=number.messaging_limit_tier,
+            tier_after=tier or number.messaging_limit_tier,
+        )
+        if tier is None and throughput is None and alarm is None:
             return
         if not await self._newest(f"number:{number.id}", event.at):
             logger.info("Ignored a quality webhook older than the last one applied")
             return
-        await self._update_number(number, tier=tier, throughput=throughput)
+        if alarm is not None and account is not None:
+            await self._guard.number_alarm(account.organisation_id, number.id, alarm)
+        if tier is not None or throughput is not None:
+            await self._update_number(number, tier=tier, throughput=throughput)
 
     async def _capability_changed(self, event: CapabilityChange) -> None:
         tier = _tier_name(event.max_daily_conversations)
@@ -194,6 +237,11 @@ class AccountEvents:
             logger.info("Ignored a capability webhook older than the last one applied")
             return
         for number in await self._accounts.list_phone_numbers(account.id):
+            if tier_fell(number.messaging_limit_tier, tier):
+                alarm = tier_lowered_alarm(
+                    number.display_phone_number, number.messaging_limit_tier, tier
+                )
+                await self._guard.number_alarm(account.organisation_id, number.id, alarm)
             await self._update_number(number, tier=tier, throughput=None)
 
     async def _update_number(

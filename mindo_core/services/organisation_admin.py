@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mindo_core.domain.accounts import Organisation
-from mindo_core.domain.errors import OrganisationNotFound
+from mindo_core.domain.accounts import QUALITY_POLICIES, Organisation, parse_quality_policy
+from mindo_core.domain.errors import InvalidRequest, OrganisationNotFound
 from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.services.organisation_profile import changed_profile
 
@@ -58,3 +58,14 @@ class OrganisationAdmin:
             categories=categories,
         )
         return await self._organisations.update_organisation_profile(organisation.id, updated)
+
+    async def set_quality_policy(self, organisation_name: str, policy: str) -> Organisation:
+        """What the quality guard does to the organisation's bulks when Meta reports a number's
+        or a template's quality dropping: "pause" them (the default) or "continue"."""
+        chosen = parse_quality_policy(policy)
+        if chosen is None:
+            raise InvalidRequest.for_field(
+                "quality_guard", f"{policy[:32]!r} is not one of {', '.join(QUALITY_POLICIES)}"
+            )
+        organisation = await self.named(organisation_name)
+        return await self._organisations.set_quality_policy(organisation.id, chosen)

@@ -19,6 +19,10 @@ and its estimate counted from ``send_at``: the window as it will be then (entrie
 then are not counted; messages sent meanwhile cannot be foreseen), and ``estimated_time_minutes``
 is the time from ``send_at`` until the bulk is complete.
 
+Send window. With ``send_window`` (``bulks.send_window``) each recipient waits for its window's
+opening in its own local time, as it waits for quota room (whichever is later), and the
+estimate is the longer of the plan below and the window's plan (``windowed_seconds``).
+
 Quota. The portfolio's rolling 24 h window (every message of the organisation, single and bulk)
 is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk that does not
 fit is still accepted (``can_send`` false): the recipients beyond the room get ``not_before``,
@@ -46,13 +50,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from mindo_core.bulks.model import Bulk, BulkId
 from mindo_core.bulks.schedule import parse_send_at
+from mindo_core.bulks.send_window import SendWindow, openings, windowed_seconds
 from mindo_core.bulks.submission import PreparedBulk, SubmittedRecipient, prepare_recipients
 from mindo_core.domain.accounts import (
     BusinessAccountId,
@@ -63,6 +68,7 @@ from mindo_core.domain.accounts import (
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import BulkNotFound, PhoneNumberNotFound
 from mindo_core.domain.tiers import QUOTA_WINDOW, tier_or_default
+from mindo_core.phones.timezones import ZoneLookup
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore, NewBulk, NewRecipientChunk
 from mindo_core.ports.idempotency import IdempotencyStore
@@ -92,6 +98,7 @@ __all__ = [
     "SubmitBulk",
     "SubmitBulkCommand",
     "SubmittedBulk",
+    "kept_answer",
 ]
 
 # Recipients handed to the store at a time: its memory per streamed bulk, not a unit it keeps.
@@ -109,6 +116,10 @@ class SubmitBulkCommand:
     idempotency: BulkIdempotency | None = None
     # ISO 8601 with a UTC offset: when the bulk starts (None: at once).
     send_at: str | None = None
+    # Set by ``resend_failed``: the bulk whose failed recipients this one sends again.
+    parent_bulk_id: BulkId | None = None
+    # (start, end) as HH:MM: each recipient only inside these hours of its local time.
+    send_window: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,13 +215,15 @@ class SubmitBulk:
             keyed,
             Submitting(
                 submit=lambda: self._submit(principal, command),
-                kept=_kept,
-                replay=lambda answer: self._replay(organisation_id, answer),
+                kept=lambda submitted: json.dumps(kept_answer(submitted)),
+                replay=lambda answer: self.replay(organisation_id, json.loads(answer)),
             ),
         )
 
-    async def _replay(self, organisation_id: OrganisationId, answer: str) -> SubmittedBulk:
-        kept = json.loads(answer)
+    async def replay(
+        self, organisation_id: OrganisationId, kept: Mapping[str, Any]
+    ) -> SubmittedBulk:
+        """The first 202 again, from what its idempotency key kept (``kept_answer``)."""
         bulk = await self._bulks.get_bulk(BulkId(kept["bulk_id"]), organisation_id)
         if bulk is None:
             raise BulkNotFound(kept["bulk_id"])
@@ -240,19 +253,34 @@ class SubmitBulk:
         prepared = prepare_recipients(parse_template(template), command.recipients)
         throughput = self._timing.throughput(number.throughput_level)
         pacing = check_cap(parse_pacing(command.pacing), throughput=throughput)
+        window = None
+        if command.send_window is not None:
+            timezone = principal.organisation.profile.timezone
+            window = SendWindow.parse(*command.send_window, fallback_zone=timezone)
         now = self._clock.now()
         send_at = None if command.send_at is None else parse_send_at(command.send_at, now=now)
         # A scheduled bulk is planned as the quota and the estimate will be when it starts.
         start = now if send_at is None else send_at
-        window = await self._bulks.recipient_window(organisation_id, start - QUOTA_WINDOW)
+        recent = await self._bulks.recipient_window(organisation_id, start - QUOTA_WINDOW)
         plan = plan_quota(
             tier_or_default(number.messaging_limit_tier),
-            already_messaged=window,
-            window_entries=list(window.values()),
+            already_messaged=recent,
+            window_entries=list(recent.values()),
             candidates=prepared.wa_ids(),
             now=start,
         )
         sharers = await self._sharers(number)
+        estimate = estimate_minutes(
+            number, pacing, plan, prepared, start, timing=self._timing, sharers=sharers
+        )
+        waits = None
+        if window is not None:
+            lookup = ZoneLookup()
+            waits = openings(window, prepared.e164s, start, lookup)
+            zone_sets = [lookup.zones_of(e164) for e164 in prepared.e164s]
+            rate = send_rate(number, pacing, plan, timing=self._timing)
+            waited = windowed_seconds(zone_sets, window, rate=rate, start=start)
+            estimate = max(estimate, (waited + self._timing.overhead_seconds) / 60.0)
         new_bulk = NewBulk(
             id=BulkId(self._new_id()),
             task_id=self._new_id(),
@@ -261,15 +289,17 @@ class SubmitBulk:
             template_id=template.id,
             pacing=str(pacing),
             total_recipients=prepared.total_recipients,
-            estimated_time_minutes=estimate_minutes(
-                number, pacing, plan, prepared, start, timing=self._timing, sharers=sharers
-            ),
+            estimated_time_minutes=estimate,
             created_at=now,
             created_by=principal.api_key.id,
             send_at=send_at,
+            parent_bulk_id=command.parent_bulk_id,
+            send_window=window,
         )
         # Streamed into the store: the rows are made as they are written.
-        bulk = await self._bulks.create_bulk(new_bulk, _chunks(prepared, plan, window))
+        bulk = await self._bulks.create_bulk(
+            new_bulk, _chunks(prepared, plan, recent, openings=waits)
+        )
         self._waker.wake()
         return SubmittedBulk(
             bulk=bulk,
@@ -290,16 +320,14 @@ class SubmitBulk:
         ]
 
 
-def _kept(submitted: SubmittedBulk) -> str:
+def kept_answer(submitted: SubmittedBulk) -> dict[str, Any]:
     """What the key keeps to answer the 202 again: ids and figures of the business's own."""
-    return json.dumps(
-        {
-            "bulk_id": submitted.bulk.id,
-            "unique_recipients": submitted.unique_recipients,
-            "quota": asdict(submitted.quota),
-            "phone_number": asdict(submitted.phone_number),
-        }
-    )
+    return {
+        "bulk_id": submitted.bulk.id,
+        "unique_recipients": submitted.unique_recipients,
+        "quota": asdict(submitted.quota),
+        "phone_number": asdict(submitted.phone_number),
+    }
 
 
 def estimate_minutes(
@@ -317,7 +345,7 @@ def estimate_minutes(
     timing = timing or SendTiming()
     throughput = timing.number_rate(timing.throughput(number.throughput_level))
     own_cap = timing.bulk_rate(bulk_rate_cap(pacing, plan.tier))
-    rate = throughput if own_cap is None else min(throughput, own_cap)
+    rate = send_rate(number, pacing, plan, timing=timing)
     unique = prepared.unique_recipients
     available = unique if plan.quota_available is None else plan.sendable_now
     with_quota = estimate_seconds(
@@ -332,13 +360,26 @@ def estimate_minutes(
     return (max(with_quota, sharing) + timing.overhead_seconds) / 60.0
 
 
+def send_rate(number: PhoneNumber, pacing: Pacing, plan: QuotaPlan, *, timing: SendTiming) -> float:
+    """Messages/s the engine achieves for this bulk alone: the number's or the bulk's cap."""
+    throughput = timing.number_rate(timing.throughput(number.throughput_level))
+    own_cap = timing.bulk_rate(bulk_rate_cap(pacing, plan.tier))
+    return throughput if own_cap is None else min(throughput, own_cap)
+
+
 def _chunks(
-    prepared: PreparedBulk, plan: QuotaPlan, window: Container[str], size: int = RECIPIENT_CHUNK
+    prepared: PreparedBulk,
+    plan: QuotaPlan,
+    window: Container[str],
+    size: int = RECIPIENT_CHUNK,
+    *,
+    openings: Sequence[datetime | None] | None = None,
 ) -> Iterator[NewRecipientChunk]:
     """The recipients in submission order, ``size`` at a time, sliced off the prepared columns;
-    the k-th recipient new to the window beyond the room now waits for the k-th refill."""
+    the k-th recipient new to the window beyond the room now waits for the k-th refill, and
+    each waits for its send window's opening (``openings``), whichever is later."""
     e164s, used = prepared.e164s, prepared.variables_used
-    nobody_waits = not plan.refill_times
+    nobody_waits = not plan.refill_times and openings is None
     new = 0
     fits_now, refill_times = plan.fits_now, plan.refill_times
     for start in range(0, len(e164s), size):
@@ -346,12 +387,15 @@ def _chunks(
         not_before: list[datetime | None] | None = None
         if not nobody_waits:
             not_before = []
-            for e164 in numbers:
+            for k, e164 in enumerate(numbers):
                 wait = None
-                if e164[1:] not in window:
+                if e164[1:] not in window and refill_times:
                     if new >= fits_now:
                         wait = refill_times[new - fits_now]
                     new += 1
+                opening = None if openings is None else openings[start + k]
+                if opening is not None:
+                    wait = opening if wait is None else max(wait, opening)
                 not_before.append(wait)
         yield NewRecipientChunk(
             first_position=start,

@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -30,6 +31,7 @@ from .conftest import said
 
 KEY = "mindo_abcdefghijklmnopqrstuvwx"
 BULK_ID = "a3f2b8c9-4d5e-6f7a-8b9c-0d1e2f3a4b5c"
+RESENT_ID = "5b1c7d2e-3f4a-4b5c-8d6e-7f8091a2b3c4"
 _TIMEOUT_S = 10
 
 
@@ -80,7 +82,7 @@ class FakeBulks(mindo_pb2_grpc.MindoServicer):
         self, request: mindo_pb2.SendBulkRequest, context: grpc.aio.ServicerContext
     ) -> mindo_pb2.SendBulkResponse:
         await self._answer("SendBulk", request, context)
-        return mindo_pb2.SendBulkResponse(
+        accepted = mindo_pb2.SendBulkResponse(
             bulk_send_id=BULK_ID,
             status="queued",
             total_recipients=len(request.recipients),
@@ -88,6 +90,10 @@ class FakeBulks(mindo_pb2_grpc.MindoServicer):
             estimated_time_minutes=self.estimate_minutes,
             quota_info=mindo_pb2.QuotaInfo(can_send=True, tier="TIER_1000"),
         )
+        if request.HasField("send_at"):  # as the service answers: UTC
+            accepted.status = "scheduled"
+            accepted.send_at.FromDatetime(datetime.fromisoformat(request.send_at))
+        return accepted
 
     async def WatchBulk(
         self, request: mindo_pb2.WatchBulkRequest, context: grpc.aio.ServicerContext
@@ -112,6 +118,19 @@ class FakeBulks(mindo_pb2_grpc.MindoServicer):
     ) -> mindo_pb2.Bulk:
         await self._answer("CancelBulk", request, context)
         return snapshot("CANCELLED", sent=1, failed=0)
+
+    async def ResendFailed(
+        self, request: mindo_pb2.ResendFailedRequest, context: grpc.aio.ServicerContext
+    ) -> mindo_pb2.ResendFailedResponse:
+        await self._answer("ResendFailed", request, context)
+        return mindo_pb2.ResendFailedResponse(
+            bulk=mindo_pb2.SendBulkResponse(
+                bulk_send_id=RESENT_ID, status="queued", parent_bulk_send_id=BULK_ID
+            ),
+            resent_count=2,
+            left_count=5,
+            left_by_reason={"succeeded": 4, "permanent_error": 1},
+        )
 
     async def _answer(
         self, method: str, request: Message, context: grpc.aio.ServicerContext
@@ -467,3 +486,78 @@ def test_cancelling_an_unknown_bulk_is_a_clear_error(mindo: Mindo, service: Serv
 
     assert result.exit_code == 1
     assert "error: Bulk not found (bulk_not_found)" in said(result.output)
+
+
+def test_send_at_and_the_idempotency_key_are_passed_on_and_a_scheduled_bulk_is_not_followed(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    result = mindo.run(
+        *SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)),
+        "--send-at", "2026-12-24T09:00:00-03:00", "--idempotency-key", "xmas-1",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    request = service.fake.only("SendBulk")
+    assert isinstance(request, mindo_pb2.SendBulkRequest)
+    assert (request.send_at, request.idempotency_key) == ("2026-12-24T09:00:00-03:00", "xmas-1")
+    output = said(result.output)
+    assert f"Bulk send {BULK_ID} scheduled for 2026-12-24 12:00:00 UTC" in output
+    assert f"Follow it once it starts: mindo watch {BULK_ID}" in output
+    assert [name for name, _, _ in service.fake.received] == ["SendBulk"]
+
+
+def test_the_send_window_is_passed_on_and_a_malformed_one_refused_before_any_call(
+    mindo: Mindo, service: Service, tmp_path: Path
+) -> None:
+    path = str(csv_file(tmp_path, RECIPIENTS_CSV))
+
+    sent = mindo.run(*SEND, "--csv", path, "--send-window", "09:00-20:00")
+    refused = mindo.run(*SEND, "--csv", path, "--send-window", "9 to 5")
+
+    assert sent.exit_code == 0, sent.output
+    request = service.fake.only("SendBulk")
+    assert isinstance(request, mindo_pb2.SendBulkRequest)
+    assert (request.send_window.start, request.send_window.end) == ("09:00", "20:00")
+    assert refused.exit_code == 2
+    assert "--send-window must be HH:MM-HH:MM" in said(refused.output)
+
+
+def test_without_them_neither_field_is_set(mindo: Mindo, service: Service, tmp_path: Path) -> None:
+    mindo.run(*SEND, "--csv", str(csv_file(tmp_path, RECIPIENTS_CSV)))
+
+    request = service.fake.only("SendBulk")
+    assert not request.HasField("send_at")
+    assert not request.HasField("idempotency_key")
+    assert not request.HasField("send_window")
+
+
+def test_the_failed_are_resent_with_the_codes_and_the_counts_are_shown(
+    mindo: Mindo, service: Service
+) -> None:
+    result = mindo.run(
+        "bulks", "resend-failed", BULK_ID, "--error-code", "131049", "--error-code", "131026",
+        "--pacing", "5", "--idempotency-key", "again-1",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert service.fake.only("ResendFailed") == mindo_pb2.ResendFailedRequest(
+        bulk_send_id=BULK_ID, error_codes=[131049, 131026], pacing="5", idempotency_key="again-1"
+    )
+    output = said(result.output)
+    assert f"Bulk send {RESENT_ID} queued: 2 recipient(s) of {BULK_ID} resent, 5 left." in output
+    assert "left, permanent_error: 1" in output
+    assert "left, succeeded: 4" in output
+    assert f"Follow it: mindo watch {RESENT_ID}" in output
+
+
+def test_a_bulk_still_sending_is_a_clear_error(mindo: Mindo, service: Service) -> None:
+    service.fake.errors["ResendFailed"] = ErrorDetails(
+        status=grpc.StatusCode.FAILED_PRECONDITION,
+        code="bulk_still_sending",
+        message="Bulk send is PROCESSING",
+    )
+
+    result = mindo.run("bulks", "resend-failed", BULK_ID)
+
+    assert result.exit_code == 1
+    assert "bulk_still_sending" in said(result.output)

@@ -45,3 +45,20 @@ def test_bad_values_are_refused_with_a_reason_and_change_nothing(
 
 def test_an_unknown_organisation_is_refused(mindo: Mindo) -> None:
     assert "Nobody" in mindo.fails("orgs", "update", "Nobody", "--email", "x@y.z")
+
+
+def test_the_quality_guard_is_set_shown_and_checked_before_anything_changes(mindo: Mindo) -> None:
+    mindo.ok("orgs", "create", "Acme")
+    assert "quality guard: pause" in mindo.ok("orgs", "update", "Acme")
+
+    assert "quality guard: continue" in mindo.ok(
+        "orgs", "update", "Acme", "--quality-guard", "CONTINUE"
+    )
+    refused = mindo.fails(
+        "orgs", "update", "Acme", "--quality-guard", "maybe", "--email", "x@acme.com", exit_code=2
+    )
+
+    assert "pause or continue" in refused
+    after = mindo.ok("orgs", "update", "Acme")
+    assert "quality guard: continue" in after
+    assert "x@acme.com" not in after

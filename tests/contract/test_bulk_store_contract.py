@@ -25,6 +25,7 @@ from mindo_core.bulks.model import (
     IllegalTransition,
     RecipientStatus,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.errors import BulkNotFound, Conflict
 from mindo_core.domain.templates import TemplateId
@@ -1150,6 +1151,76 @@ async def test_a_bulk_paused_before_it_started_resumes_queued(stores: Stores) ->
     await stores.bulks.pause_bulk(bulk.id)
 
     assert (await stores.bulks.resume_bulk(bulk.id)).status == "QUEUED"
+
+
+async def test_a_pause_reason_is_kept_until_resumed_and_a_second_pause_keeps_the_first(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    guarded = await create(stores, acme, 2)
+    by_user = await create(stores, acme, 2)
+
+    paused = await stores.bulks.pause_bulk(guarded.id, reason="Paused by the quality guard: X")
+    again = await stores.bulks.pause_bulk(guarded.id, reason="another")
+    user_paused = await stores.bulks.pause_bulk(by_user.id)
+    listed = await stores.bulks.list_bulks(
+        acme.organisation.id, BulkFilter(status="PAUSED"), offset=0, limit=10
+    )
+    resumed = await stores.bulks.resume_bulk(guarded.id)
+
+    assert (paused.status, paused.pause_reason) == ("PAUSED", "Paused by the quality guard: X")
+    assert again.pause_reason == "Paused by the quality guard: X"
+    assert user_paused.pause_reason is None
+    assert {b.id: b.pause_reason for b in listed.items} == {
+        guarded.id: "Paused by the quality guard: X",
+        by_user.id: None,
+    }
+    assert (resumed.status, resumed.pause_reason) == ("QUEUED", None)
+    assert (await fetch(stores, guarded)).pause_reason is None
+
+
+async def test_a_scheduled_bulk_pauses_and_resumes_scheduled_not_started_at_its_time(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2, send_at=T0 + timedelta(minutes=1))
+
+    paused = await stores.bulks.pause_bulk(bulk.id, reason="guard")
+    started = await stores.bulks.start_scheduled(T0 + timedelta(hours=1))
+    still = await fetch(stores, bulk)
+    resumed = await stores.bulks.resume_bulk(bulk.id)
+    await stores.bulks.start_scheduled(T0 + timedelta(hours=1))
+
+    assert paused.status == "PAUSED"
+    assert started is None  # a paused bulk is not waited for
+    assert still.status == "PAUSED"
+    assert resumed.status == "SCHEDULED"
+    assert (await fetch(stores, bulk)).status == "QUEUED"
+
+
+async def test_a_bulk_keeps_its_send_window(stores: Stores) -> None:
+    acme = await tenant(stores)
+    window = SendWindow.parse("22:00", "06:30", fallback_zone="America/Argentina/Buenos_Aires")
+    windowed = await stores.bulks.create_bulk(
+        new_bulk(acme, total_recipients=1, send_window=window), in_chunks(recipients(1))
+    )
+    plain = await create(stores, acme, 1)
+
+    assert windowed.send_window == window
+    assert (await fetch(stores, windowed)).send_window == window
+    assert (await fetch(stores, plain)).send_window is None
+
+
+async def test_a_bulk_keeps_the_bulk_it_resends_and_others_have_none(stores: Stores) -> None:
+    acme = await tenant(stores)
+    first = await create(stores, acme, 2)
+    new = new_bulk(acme, total_recipients=1, parent_bulk_id=first.id)
+    resend = await stores.bulks.create_bulk(new, in_chunks(recipients(1)))
+    listed = await stores.bulks.list_bulks(acme.organisation.id, BulkFilter(), offset=0, limit=10)
+
+    assert resend.parent_bulk_id == first.id
+    assert (await fetch(stores, resend)).parent_bulk_id == first.id
+    assert {b.id: b.parent_bulk_id for b in listed.items} == {resend.id: first.id, first.id: None}
 
 
 async def test_only_a_paused_bulk_resumes_and_only_a_live_one_pauses(stores: Stores) -> None:

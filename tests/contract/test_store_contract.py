@@ -15,7 +15,7 @@ from mindo_core.domain.accounts import (
     Organisation,
     OrganisationId,
 )
-from mindo_core.domain.errors import Conflict, TemplateNotFound
+from mindo_core.domain.errors import Conflict, OrganisationNotFound, TemplateNotFound
 from mindo_core.domain.templates import TemplateId
 from mindo_core.ports.stores import Stores
 from tests.contract.tenants import (
@@ -67,6 +67,24 @@ async def test_organisations_are_listed_in_creation_order(stores: Stores) -> Non
     acme = await stores.organisations.create_organisation("acme")
 
     assert await stores.organisations.list_organisations() == [globex, acme]
+
+
+async def test_an_organisation_pauses_on_low_quality_until_told_to_continue(
+    stores: Stores,
+) -> None:
+    acme = await stores.organisations.create_organisation("acme")
+    globex = await stores.organisations.create_organisation("globex")
+
+    carrying_on = await stores.organisations.set_quality_policy(acme.id, "continue")
+
+    assert acme.quality_policy == "pause"
+    assert carrying_on.quality_policy == "continue"
+    assert await stores.organisations.get_organisation(acme.id) == carrying_on
+    assert (await stores.organisations.find_organisation_by_name("globex")) == globex
+    back = await stores.organisations.set_quality_policy(acme.id, "pause")
+    assert back.quality_policy == "pause"
+    with pytest.raises(OrganisationNotFound):
+        await stores.organisations.set_quality_policy(OrganisationId(acme.id + 1000), "pause")
 
 
 async def test_an_organisation_name_is_taken_once(stores: Stores) -> None:

@@ -92,6 +92,52 @@ async def test_without_a_callback_url_the_event_still_changes_the_sandbox(
     assert sandbox.state.webhooks.log.all() == ()
 
 
+async def test_a_template_quality_change_is_notified_and_shows_on_the_template(
+    receiver: Receiver, clock: FakeClock
+) -> None:
+    event = {"name": "order_update", "language": "es", "new_quality_score": "red"}
+    async with posting_sandbox(receiver, clock) as (sandbox, graph):
+        await graph.admin(
+            "POST", "/events/template_quality", {**event, "new_quality_score": "YELLOW"}
+        )
+        answer = await graph.admin("POST", "/events/template_quality", event)
+        sent = await graph.send(order_update())
+        listed = await graph.get(
+            f"/v21.0/{DEMO_WABA}/message_templates", params={"name": "order_update"}
+        )
+        await sandbox.state.webhooks.drain()
+
+    first, second = [
+        post
+        for post in receiver.posts
+        if post.body["entry"][0]["changes"][0]["field"] == "message_template_quality_update"
+    ]
+    assert first.body["entry"][0]["changes"][0]["value"]["previous_quality_score"] == "UNKNOWN"
+    assert second.body == notification(
+        "message_template_quality_update",
+        {
+            "previous_quality_score": "YELLOW",
+            "new_quality_score": "RED",
+            "message_template_id": ORDER_UPDATE_ID,
+            "message_template_name": "order_update",
+            "message_template_language": "es",
+        },
+    )
+    assert verifies(second.raw, second.signature)
+    assert answer.body["posted"] is True
+    assert sent.status == 200, "a RED template can still be sent until Meta pauses it"
+    spanish = next(t for t in listed.body["data"] if t["language"] == "es")
+    assert (spanish["status"], spanish["quality_score"]) == ("APPROVED", {"score": "RED"})
+
+
+async def test_an_unknown_quality_score_is_refused(graph: GraphClient) -> None:
+    event = {"name": "order_update", "language": "es", "new_quality_score": "PURPLE"}
+
+    answer = await graph.admin("POST", "/events/template_quality", event)
+
+    assert answer.status == 400
+
+
 async def test_a_throughput_upgrade_is_notified_and_shows_on_the_number(
     receiver: Receiver, clock: FakeClock
 ) -> None:

@@ -1,6 +1,7 @@
 """A scheduled bulk under the engine, in virtual time: nothing is sent before send_at, it
-starts at send_at (not at the supervisor's next poll), pausing it is refused, and a template
-Meta pauses before its time stops it with the reason."""
+starts at send_at (not at the supervisor's next poll), a paused one does not start until it is
+resumed (and then waits for its time if that is still ahead), and a template Meta pauses before
+its time stops it with the reason."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from mindo_core.domain.errors import FailedPrecondition
 from mindo_core.engine.bulk_engine import EngineSettings
 from tests.bulk_fakes import BulkWorld, run_world_virtually
 
@@ -48,12 +46,42 @@ def test_nothing_is_sent_before_send_at_and_the_bulk_starts_at_send_at() -> None
     virtual(scenario)
 
 
-def test_a_scheduled_bulk_cannot_be_paused() -> None:
+def test_a_paused_scheduled_bulk_waits_past_its_time_until_resumed() -> None:
     async def scenario(world: BulkWorld) -> None:
+        await world.engine.start()
         bulk = await world.submit(3, send_at=in_minutes(world, 5))
 
-        with pytest.raises(FailedPrecondition, match="can be paused"):
-            await world.services.bulk_queries.pause(world.principal, bulk.id)
+        paused = await world.services.bulk_queries.pause(world.principal, bulk.id)
+        await asyncio.sleep(600)  # virtual: five minutes past its time
+        still = await world.bulk(bulk)
+        resumed = await world.services.bulk_queries.resume(world.principal, bulk.id)
+        done = await world.finished(bulk, limit=60)
+
+        assert paused.bulk.status == "PAUSED"
+        assert (still.status, still.counters.pending) == ("PAUSED", 3)
+        assert resumed.bulk.status in ("SCHEDULED", "QUEUED", "PROCESSING")
+        assert done.status == "COMPLETED"
+        assert set(Counter(world.meta.calls).values()) == {1}
+
+    virtual(scenario)
+
+
+def test_a_scheduled_bulk_resumed_before_its_time_waits_for_it() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        await world.engine.start()
+        send_at = world.clock.now() + timedelta(minutes=5)
+        bulk = await world.submit(3, send_at=send_at.isoformat())
+
+        await world.services.bulk_queries.pause(world.principal, bulk.id)
+        resumed = await world.services.bulk_queries.resume(world.principal, bulk.id)
+        await asyncio.sleep(60)
+        waiting, calls_before = await world.bulk(bulk), list(world.meta.calls)
+        done = await world.finished(bulk, limit=600)
+
+        assert resumed.bulk.status == "SCHEDULED"
+        assert (waiting.status, calls_before) == ("SCHEDULED", [])
+        assert done.started_at is not None
+        assert done.started_at >= send_at
 
     virtual(scenario)
 

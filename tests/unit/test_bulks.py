@@ -444,7 +444,7 @@ def test_only_unfinished_bulks_can_be_cancelled() -> None:
 
 
 def test_only_running_bulks_can_be_paused_and_resume_where_they_were() -> None:
-    assert [s for s in BULK_STATUSES if can_pause(s)] == ["QUEUED", "PROCESSING"]
+    assert [s for s in BULK_STATUSES if can_pause(s)] == ["SCHEDULED", "QUEUED", "PROCESSING"]
     assert advance_bulk("PAUSED", "PROCESSING") == "PROCESSING"
     assert advance_bulk("PAUSED", "QUEUED") == "QUEUED"
 

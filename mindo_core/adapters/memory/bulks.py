@@ -126,6 +126,8 @@ class InMemoryBulks:
             created_by=bulk.created_by,
             pacing=bulk.pacing,
             send_at=aware_or_none(bulk.send_at),
+            parent_bulk_id=bulk.parent_bulk_id,
+            send_window=bulk.send_window,
         )
         entry = BulkEntry(bulk=created, rows=[])
         # Ids are taken only now that every recipient was read: a refused list takes none.
@@ -288,9 +290,11 @@ class InMemoryBulks:
         )
         return entry.bulk
 
-    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+    async def pause_bulk(self, bulk_id: BulkId, *, reason: str | None = None) -> Bulk:
         entry = self._entry(bulk_id)
-        entry.bulk = replace(entry.bulk, status=advance_bulk(entry.bulk.status, "PAUSED"))
+        bulk = entry.bulk
+        kept = bulk.pause_reason if bulk.status == "PAUSED" else reason
+        entry.bulk = replace(bulk, status=advance_bulk(bulk.status, "PAUSED"), pause_reason=kept)
         return entry.bulk
 
     async def resume_bulk(self, bulk_id: BulkId) -> Bulk:
@@ -298,7 +302,8 @@ class InMemoryBulks:
         bulk = entry.bulk
         if bulk.status != "PAUSED":
             raise IllegalTransition(f"bulk send '{bulk_id}' is {bulk.status}, not PAUSED")
-        entry.bulk = replace(bulk, status=resumed_status(bulk))
+        status = resumed_status(started_at=bulk.started_at, send_at=bulk.send_at)
+        entry.bulk = replace(bulk, status=status, pause_reason=None)
         return entry.bulk
 
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:

@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from mindo_core.adapters.memory.tables import Tables
-from mindo_core.domain.accounts import Organisation, OrganisationId, OrganisationProfile
+from mindo_core.domain.accounts import (
+    Organisation,
+    OrganisationId,
+    OrganisationProfile,
+    QualityPolicy,
+)
 from mindo_core.domain.errors import Conflict, OrganisationNotFound
 
 
@@ -38,5 +43,15 @@ class InMemoryOrganisations:
         if current is None:
             raise OrganisationNotFound(str(organisation_id))
         updated = replace(current, profile=profile)
+        self._tables.organisations[organisation_id] = updated
+        return updated
+
+    async def set_quality_policy(
+        self, organisation_id: OrganisationId, policy: QualityPolicy
+    ) -> Organisation:
+        current = self._tables.organisations.get(organisation_id)
+        if current is None:
+            raise OrganisationNotFound(str(organisation_id))
+        updated = replace(current, quality_policy=policy)
         self._tables.organisations[organisation_id] = updated
         return updated

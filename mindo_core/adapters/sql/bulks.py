@@ -60,6 +60,7 @@ from mindo_core.bulks.model import (
     advance_bulk,
     final_status,
     refresh_final_status,
+    resumed_status,
     states_shown_as,
 )
 from mindo_core.bulks.timeline import RecipientTimes
@@ -361,10 +362,12 @@ class SqlBulks:
             await self._report(session, stopped, now)
             return stopped
 
-    async def pause_bulk(self, bulk_id: BulkId) -> Bulk:
+    async def pause_bulk(self, bulk_id: BulkId, *, reason: str | None = None) -> Bulk:
         async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
             before = row.status
+            if row.status != "PAUSED":
+                row.pause_reason = reason
             row.status = advance_bulk(mapping.bulk_status(row.status), "PAUSED")
             await session.flush()
             paused = await _existing_bulk(session, bulk_id)
@@ -377,7 +380,8 @@ class SqlBulks:
             row = await _locked_bulk(session, bulk_id)
             if row.status != "PAUSED":
                 raise IllegalTransition(f"bulk send '{bulk_id}' is {row.status}, not PAUSED")
-            row.status = "PROCESSING" if row.started_at is not None else "QUEUED"
+            row.status = resumed_status(started_at=row.started_at, send_at=row.send_at)
+            row.pause_reason = None
             await session.flush()
             resumed = await _existing_bulk(session, bulk_id)
             await self._report(session, resumed, None)

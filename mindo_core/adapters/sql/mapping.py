@@ -26,6 +26,7 @@ from mindo_core.bulks.model import (
     RecipientState,
     message_status,
 )
+from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.accounts import (
     BusinessAccount,
     BusinessAccountId,
@@ -34,6 +35,7 @@ from mindo_core.domain.accounts import (
     OrganisationProfile,
     PhoneNumber,
     PhoneNumberRowId,
+    QualityPolicy,
 )
 from mindo_core.domain.messages import DeliveryState, MessageId, MessageRecord, NewMessage
 from mindo_core.domain.templates import StoredTemplate, TemplateId
@@ -49,6 +51,7 @@ def organisation(row: OrganisationRow) -> Organisation:
         id=OrganisationId(_id(row.id)),
         name=row.name,
         profile=OrganisationProfile.from_json(row.profile or {}),
+        quality_policy=quality_policy(row.quality_policy),
     )
 
 
@@ -163,7 +166,14 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         stop_reason=row.stop_reason,
         pacing=row.pacing,
         send_at=_utc_or_none(row.send_at),
+        pause_reason=row.pause_reason,
+        parent_bulk_id=None if row.parent_bulk_id is None else BulkId(row.parent_bulk_id),
+        send_window=None if row.send_window is None else SendWindow.from_text(row.send_window),
     )
+
+
+def quality_policy(stored: str) -> QualityPolicy:
+    return "continue" if stored == "continue" else "pause"
 
 
 def bulk_status(stored: str) -> BulkStatus:
@@ -274,6 +284,8 @@ def new_bulk_row(new: NewBulk, *, recipients: int) -> BulkRow:
         cancelled_count=0,
         created_at=_utc(new.created_at),
         created_by=new.created_by,
+        parent_bulk_id=new.parent_bulk_id,
+        send_window=None if new.send_window is None else new.send_window.text(),
     )
 
 

@@ -11,7 +11,12 @@ from mindo_core.adapters.sql import mapping
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.integrity import conflict_or_reraise
 from mindo_core.adapters.sql.tables import OrganisationRow
-from mindo_core.domain.accounts import Organisation, OrganisationId, OrganisationProfile
+from mindo_core.domain.accounts import (
+    Organisation,
+    OrganisationId,
+    OrganisationProfile,
+    QualityPolicy,
+)
 from mindo_core.domain.errors import OrganisationNotFound
 
 
@@ -37,6 +42,18 @@ class SqlOrganisations:
             if row is None:
                 raise OrganisationNotFound(str(organisation_id))
             row.profile = profile.to_json()
+            session.add(row)
+            await session.flush()
+            return mapping.organisation(row)
+
+    async def set_quality_policy(
+        self, organisation_id: OrganisationId, policy: QualityPolicy
+    ) -> Organisation:
+        async with self._database.transaction() as session:
+            row = await session.get(OrganisationRow, organisation_id)
+            if row is None:
+                raise OrganisationNotFound(str(organisation_id))
+            row.quality_policy = policy
             session.add(row)
             await session.flush()
             return mapping.organisation(row)

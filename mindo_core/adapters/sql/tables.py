@@ -65,6 +65,11 @@ class OrganisationRow(Table, table=True):
     name: str = Field(sa_type=sa.String(200), unique=True, nullable=False)
     # The business profile (accounts.OrganisationProfile.to_json), shown by business-info.
     profile: dict[str, Any] = _json()
+    # What the quality guard does to its bulks: "pause" or "continue" (domain.accounts).
+    quality_policy: str = Field(
+        default="pause",
+        sa_column=sa.Column(sa.String(16), nullable=False, server_default="pause"),
+    )
 
 
 class ApiKeyRow(Table, table=True):
@@ -161,6 +166,13 @@ class BulkRow(Table, table=True):
     created_by: int | None = Field(default=None, foreign_key="api_keys.id", nullable=True)
     # A SCHEDULED bulk's start (the engine reads the SCHEDULED ones by status, then this).
     send_at: datetime | None = _timestamp(nullable=True)
+    # Why the quality guard paused it; None for a user's pause and a bulk not paused.
+    pause_reason: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
+    # The bulk whose failed recipients this one resends (no foreign key: a parent may be
+    # purged while its resend stays).
+    parent_bulk_id: str | None = Field(default=None, sa_type=sa.String(36), nullable=True)
+    # bulks.send_window.SendWindow.text(): "09:00-20:00 <fallback zone>"; None: any time.
+    send_window: str | None = Field(default=None, sa_type=sa.String(80), nullable=True)
 
 
 class MessageRow(Table, table=True):
