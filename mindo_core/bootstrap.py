@@ -55,6 +55,7 @@ from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.suppression_list import SuppressionList
 from mindo_core.services.template_catalogue import TemplateCatalogue
 from mindo_core.services.watch_bulk import WatchBulk
+from mindo_core.services.watch_bulks import WatchBulks
 from mindo_core.settings import Settings
 from mindo_core.throughput.pacing import SendTiming
 
@@ -76,6 +77,7 @@ class Services:
     submit_bulk: SubmitBulk
     bulk_queries: BulkQueries
     watch_bulk: WatchBulk
+    watch_bulks: WatchBulks
     # Not started by wiring: ``mindo serve`` and ``mindo worker`` start it (``running_engine``),
     # and ``open_services`` stops it on the way out.
     bulk_engine: BulkEngine
@@ -144,6 +146,13 @@ def wire(
         submit_bulk=_submit_bulk(ports, steering, timing),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus, clock),
+        watch_bulks=WatchBulks(
+            accounts=stores.accounts,
+            templates=stores.templates,
+            bulks=stores.bulks,
+            progress=bus,
+            clock=clock,
+        ),
         bulk_engine=engine,
         business_overview=BusinessOverviewQuery(
             accounts=stores.accounts, templates=stores.templates, quota=quota
@@ -243,6 +252,7 @@ def _submit_bulk(ports: _Ports, engine: EngineSteering, timing: SendTiming) -> S
         clock=ports.clock,
         waker=engine,
         timing=timing,
+        progress=ports.progress,
     )
 
 

@@ -66,6 +66,7 @@ from mindo_core.domain.tiers import QUOTA_WINDOW, tier_or_default
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore, NewBulk, NewRecipientChunk
 from mindo_core.ports.idempotency import IdempotencyStore
+from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.quota.window import QuotaPlan, plan_quota
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
@@ -183,6 +184,7 @@ class SubmitBulk:
         waker: BulkWaker | None = None,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         timing: SendTiming | None = None,
+        progress: ProgressBus | None = None,
     ) -> None:
         self._accounts = accounts
         self._templates = templates
@@ -192,6 +194,7 @@ class SubmitBulk:
         self._waker = waker or _Asleep()
         self._new_id = new_id
         self._timing = timing or SendTiming()
+        self._progress = progress
 
     async def __call__(self, principal: Principal, command: SubmitBulkCommand) -> SubmittedBulk:
         if command.idempotency is None:
@@ -271,6 +274,8 @@ class SubmitBulk:
         # Streamed into the store: the rows are made as they are written.
         bulk = await self._bulks.create_bulk(new_bulk, _chunks(prepared, plan, window))
         self._waker.wake()
+        if self._progress is not None:  # WatchBulks shows a new bulk at once
+            self._progress.publish(bulk.id, bulk)
         return SubmittedBulk(
             bulk=bulk,
             phone_number=number,
