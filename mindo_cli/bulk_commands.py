@@ -287,8 +287,8 @@ async def _send_and_watch(
             _fail_rpc(from_rpc_error(error), address, recipients)
         attached.bulk_id = accepted.bulk_send_id
         _show_accepted(accepted)
-        request = mindo_pb2.WatchBulkRequest(bulk_send_id=accepted.bulk_send_id)
-        return await _follow(stub, key, request, address)
+        watching = mindo_pb2.WatchBulkRequest(bulk_send_id=accepted.bulk_send_id)
+        return await _follow(stub, key, watching, address)
 
 
 async def _watch_only(
