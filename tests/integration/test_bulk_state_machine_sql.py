@@ -49,12 +49,12 @@ from tests.bulk_fakes import (
     FAST,
     NUMBER,
     BulkWorld,
-    ReversingCipher,
     ScriptedMeta,
     bulk_world,
     eventually,
     phone,
 )
+from tests.fakes import ReversingCipher
 
 SIZE = 6
 MAX_BULKS = 2
@@ -78,11 +78,14 @@ class GraphFake(ScriptedMeta):
 
     budget: int | None = None
     held_calls: Counter[str] = field(default_factory=Counter)
+    # What the held calls carried: Meta may have accepted them, and then reports their status.
+    held_payloads: list[dict[str, Any]] = field(default_factory=list)
 
     async def send_template(self, **call: Any) -> MetaSendResult:
         if self.budget is not None:
             if self.budget <= 0:
                 self.held_calls[str(call["payload"]["to"])] += 1
+                self.held_payloads.append(dict(call["payload"]))
                 await asyncio.Event().wait()
             self.budget -= 1
         return await super().send_template(**call)
@@ -103,6 +106,7 @@ class BulkOnSql(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.world: BulkWorld = self.run(self._first_world())
         self.bulks: list[BulkId] = []
+        self.webhooks = 0
         self.submit()
 
     async def _first_world(self) -> BulkWorld:
@@ -131,6 +135,7 @@ class BulkOnSql(RuleBasedStateMachine):
         return self.loop.run_until_complete(work)
 
     def teardown(self) -> None:
+        event(f"{min(self.webhooks, 5)}{'+' if self.webhooks >= 5 else ''} webhooks")
         self.run(self.world.engine.stop())
         self.run(self.world.stores.close())
         self.loop.close()
@@ -225,30 +230,36 @@ class BulkOnSql(RuleBasedStateMachine):
         repeats=st.integers(min_value=1, max_value=2),
     )
     def webhook(self, pick: int, status: DeliveryState, repeats: int) -> None:
-        """A status for a message Meta accepted, in any order, maybe twice."""
-        if not self.graph.sent:
+        """A status for a message Meta accepted, in any order, maybe twice; also for one whose
+        answer a crash lost (Meta accepted it: only its callback data tells whose it is)."""
+        accepted = [(dict(s.payload), None) for s in self.graph.sent]
+        lost = [(payload, "lost") for payload in self.graph.held_payloads]
+        known = accepted + lost
+        if not known:
             return
-        sent = self.graph.sent[pick % len(self.graph.sent)]
-        to = str(sent.payload["to"])
+        payload, lost_answer = known[pick % len(known)]
+        to = str(payload["to"])
         update = StatusUpdate(
-            wamid=f"wamid.{to}.{self.graph.attempts[to]}",
+            wamid=f"wamid.lost.{to}" if lost_answer else f"wamid.{to}.{self.graph.attempts[to]}",
             status=status,
             at=datetime.now(UTC),
             recipient_id=to,
             phone_number_id=NUMBER,
+            callback_data=str(payload["biz_opaque_callback_data"]),
             error_code=131026 if status == "failed" else None,
             error_title="Undeliverable" if status == "failed" else None,
         )
         for _ in range(repeats):
             report = self.run(self.world.services.status_writer.write([update]))
+        self.webhooks += 1
         effect = "parked" if report.parked else "applied" if report.applied else "no-op"
-        event(f"webhook {status}: {effect}")
+        event(f"webhook {status}{' (answer lost)' if lost_answer else ''}: {effect}")
 
     # -- what always holds ---------------------------------------------------------------------
 
     def bulk(self, bulk_id: BulkId) -> Bulk:
         bulk = self.run(self.world.stores.bulks.get_bulk(bulk_id))
-        assert bulk is not None
+        assert isinstance(bulk, Bulk)
         return bulk
 
     def states(self, bulk_id: BulkId) -> list[str]:
