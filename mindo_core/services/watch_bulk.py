@@ -28,7 +28,8 @@ stream (the client went away) unsubscribes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Final
 
@@ -112,33 +113,44 @@ class WatchBulk:
             # back. A newer one dropped here shows at the next change or refresh.
             subscription.poll()
             yield view
-            shown_at = self._clock.monotonic()
-            while not is_settled(view.bulk):
-                view = replace(
-                    view, bulk=await self._coalesced(principal, subscription, view, shown_at)
+            last = view
+            async for last in self._changes(principal, subscription, view, until=is_settled):
+                yield last
+            if follow_delivery:
+                deadline = self._clock.monotonic() + bound
+                delivery = self._changes(
+                    principal, subscription, last, until=delivery_is_final, deadline=deadline
                 )
-                yield view
-                shown_at = self._clock.monotonic()
-            if not follow_delivery:
-                return
-            until = self._clock.monotonic() + bound
-            while not delivery_is_final(view.bulk):
-                remaining = until - self._clock.monotonic()
-                if remaining <= 0:
-                    final = await self._queries.current(principal, view.bulk.id)
-                    if final != view.bulk:
-                        yield replace(view, bulk=final)
-                    return
-                try:
-                    async with asyncio.timeout(remaining):
-                        changed = await self._coalesced(principal, subscription, view, shown_at)
-                except TimeoutError:
-                    continue
-                view = replace(view, bulk=changed)
-                yield view
-                shown_at = self._clock.monotonic()
+                async for changed in delivery:
+                    yield changed
         finally:
             subscription.close()
+
+    async def _changes(
+        self,
+        principal: Principal,
+        subscription: ProgressSubscription,
+        view: BulkView,
+        *,
+        until: Callable[[Bulk], bool],
+        deadline: float = math.inf,
+    ) -> AsyncIterator[BulkView]:
+        """Each change after ``view`` until ``until(bulk)`` holds; at ``deadline``, the bulk
+        re-read (if it changed) and the end."""
+        shown_at = self._clock.monotonic()
+        while not until(view.bulk):
+            remaining = deadline - shown_at
+            try:
+                async with asyncio.timeout(None if math.isinf(remaining) else remaining):
+                    changed = await self._coalesced(principal, subscription, view, shown_at)
+            except TimeoutError:
+                changed = await self._queries.current(principal, view.bulk.id)
+                if changed != view.bulk:
+                    yield replace(view, bulk=changed)
+                return
+            view = replace(view, bulk=changed)
+            yield view
+            shown_at = self._clock.monotonic()
 
     async def _coalesced(
         self,
