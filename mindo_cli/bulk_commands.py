@@ -71,10 +71,13 @@ SUBMIT_TIMEOUT_SECONDS = 120.0
 # The service answers invalid recipients with the first 100; showing them all is enough.
 SHOWN_PROBLEMS = 100
 
+# The service's bound on following delivery (WatchBulkRequest.follow_delivery_timeout_seconds).
+MAX_DELIVERY_TIMEOUT_SECONDS = 7 * 24 * 3600
 EXIT_FAILED = 1
 EXIT_NOT_COMPLETED = 3
 EXIT_INTERRUPTED = 130
 COMPLETED = "COMPLETED"
+_SENDING_OVER = frozenset({COMPLETED, "PARTIAL", "FAILED", "CANCELLED"})
 
 
 def register(app: typer.Typer) -> None:
@@ -181,14 +184,41 @@ def send_bulk(
 
 def watch(
     bulk_id: Annotated[str, typer.Argument(metavar="BULK_ID", help="The bulk_send_id.")],
+    delivery: Annotated[
+        bool,
+        typer.Option(
+            "--delivery",
+            help="After sending ends, follow delivered/read/failed until every sent message "
+            "is read or failed, or --delivery-timeout passes.",
+        ),
+    ] = False,
+    delivery_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--delivery-timeout",
+            metavar="SECONDS",
+            min=1,
+            max=MAX_DELIVERY_TIMEOUT_SECONDS,
+            help="How long --delivery follows after sending ends (default 86400, 24 h).",
+        ),
+    ] = None,
     api_key: ApiKeyOption = None,
     address: AddressOption = DEFAULT_ADDRESS,
 ) -> None:
     """Follow a bulk send's progress until it ends, then show its summary.
 
+    With --delivery it goes on after sending ends, showing the delivered, read and failed
+    counts as Meta reports them, until every sent message is read or failed (a delivered one
+    may still be read) or --delivery-timeout passes; the summary is then the final state.
+
     Exit code 0 when the bulk COMPLETED, 3 when it ended PARTIAL, FAILED or CANCELLED."""
     key = required_key(api_key)
-    final = _run(_watch_only(address, key, bulk_id), _Attached(bulk_id=bulk_id))
+    request = mindo_pb2.WatchBulkRequest(
+        bulk_send_id=bulk_id,
+        follow_delivery=delivery,
+        follow_delivery_timeout_seconds=delivery_timeout or 0,
+    )
+    final = _run(_watch_only(address, key, request), _Attached(bulk_id=bulk_id))
     raise typer.Exit(0 if final is None else _exit_code(final))
 
 
@@ -304,20 +334,25 @@ async def _send_and_watch(
             bulk = escape(accepted.bulk_send_id)
             _console().print(f"Follow it once it starts: mindo watch {bulk}")
             return None
-        return await _follow(stub, key, accepted.bulk_send_id, address)
+        watching = mindo_pb2.WatchBulkRequest(bulk_send_id=accepted.bulk_send_id)
+        return await _follow(stub, key, watching, address)
 
 
-async def _watch_only(address: str, key: str, bulk_id: str) -> mindo_pb2.Bulk:
+async def _watch_only(
+    address: str, key: str, request: mindo_pb2.WatchBulkRequest
+) -> mindo_pb2.Bulk:
     async with service_stub(address) as stub:
-        return await _follow(stub, key, bulk_id, address)
+        return await _follow(stub, key, request, address)
 
 
-async def _follow(stub: MindoAsyncStub, key: str, bulk_id: str, address: str) -> mindo_pb2.Bulk:
+async def _follow(
+    stub: MindoAsyncStub, key: str, request: mindo_pb2.WatchBulkRequest, address: str
+) -> mindo_pb2.Bulk:
     """WatchBulk to its end with the progress bar, then the summary; the last snapshot."""
     last: mindo_pb2.Bulk | None = None
-    request = mindo_pb2.WatchBulkRequest(bulk_send_id=bulk_id)
+    bulk_id = request.bulk_send_id
     try:
-        with _progress() as show:
+        with _progress(delivery=request.follow_delivery) as show:
             async for snapshot in stub.WatchBulk(request, metadata=metadata(key)):
                 last = snapshot
                 show(snapshot)
@@ -412,7 +447,7 @@ def _show_accepted(accepted: mindo_pb2.SendBulkResponse) -> None:
 
 
 @contextmanager
-def _progress() -> Iterator[Show]:
+def _progress(*, delivery: bool = False) -> Iterator[Show]:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -423,17 +458,28 @@ def _progress() -> Iterator[Show]:
     )
     with Progress(*columns, console=_console()) as progress:
         task = progress.add_task("QUEUED", total=None, counts="")
-        yield Show(progress=progress, task=task)
+        yield Show(progress=progress, task=task, delivery=delivery)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Show:
-    """Draws one snapshot on the progress bar."""
+    """Draws one snapshot on the progress bar: recipients processed while sending; with
+    ``delivery``, once sending is over, the messages read or failed of those processed."""
 
     progress: Progress
     task: TaskID
+    delivery: bool = False
 
     def __call__(self, bulk: mindo_pb2.Bulk) -> None:
+        if self.delivery and bulk.pending_count == 0 and bulk.status in _SENDING_OVER:
+            self.progress.update(
+                self.task,
+                description=f"{bulk.status}, read or failed",
+                total=bulk.sent_count + bulk.failed_count,
+                completed=bulk.read_count + bulk.failed_count,
+                counts=_counts(bulk),
+            )
+            return
         done = bulk.unique_recipients - bulk.pending_count
         self.progress.update(
             self.task,

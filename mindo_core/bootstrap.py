@@ -63,6 +63,7 @@ from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.suppression_list import SuppressionList
 from mindo_core.services.template_catalogue import TemplateCatalogue
 from mindo_core.services.watch_bulk import WatchBulk
+from mindo_core.services.watch_bulks import WatchBulks
 from mindo_core.services.webhook_endpoints import WebhookEndpoints
 from mindo_core.settings import Settings
 from mindo_core.throughput.pacing import SendTiming
@@ -86,6 +87,7 @@ class Services:
     resend_failed: ResendFailed
     bulk_queries: BulkQueries
     watch_bulk: WatchBulk
+    watch_bulks: WatchBulks
     # Not started by wiring: ``mindo serve`` and ``mindo worker`` start it (``running_engine``),
     # and ``open_services`` stops it on the way out.
     bulk_engine: BulkEngine
@@ -164,6 +166,13 @@ def wire(
         resend_failed=_resend_failed(ports, submit_bulk),
         bulk_queries=queries,
         watch_bulk=WatchBulk(queries, bus, clock),
+        watch_bulks=WatchBulks(
+            accounts=stores.accounts,
+            templates=stores.templates,
+            bulks=stores.bulks,
+            progress=bus,
+            clock=clock,
+        ),
         bulk_engine=engine,
         business_overview=BusinessOverviewQuery(
             accounts=stores.accounts, templates=stores.templates, quota=quota
@@ -310,6 +319,7 @@ def _submit_bulk(ports: _Ports, engine: EngineSteering, timing: SendTiming) -> S
         clock=ports.clock,
         waker=engine,
         timing=timing,
+        progress=ports.progress,
     )
 
 

@@ -123,8 +123,24 @@ class MindoServicer(mindo_pb2_grpc.MindoServicer):
     async def WatchBulk(
         self, request: pb.WatchBulkRequest, principal: Principal
     ) -> AsyncIterator[pb.Bulk]:
-        async for view in self.services.watch_bulk(principal, request.bulk_send_id):
+        views = self.services.watch_bulk(
+            principal,
+            request.bulk_send_id,
+            follow_delivery=request.follow_delivery,
+            follow_delivery_timeout=request.follow_delivery_timeout_seconds or None,
+        )
+        async for view in views:
             yield self._snapshots.convert(view)
+
+    @server_stream("read")
+    async def WatchBulks(
+        self, request: pb.WatchBulksRequest, principal: Principal
+    ) -> AsyncIterator[pb.BulksChange]:
+        async for change in self.services.watch_bulks(principal):
+            yield pb.BulksChange(
+                initial=change.initial,
+                bulks=[self._snapshots.convert(view) for view in change.views],
+            )
 
     @unary("read")
     async def GetMessage(self, request: pb.GetMessageRequest, principal: Principal) -> pb.Message:

@@ -68,13 +68,21 @@ class OutcomeBuffer:
         """The first ``count`` outcomes; they stay first in line if the write fails."""
         batch = self._waiting[:count]
         del self._waiting[:count]
+        # A transaction cut halfway by a cancellation (the engine stopping) can leave SQLite's
+        # write lock with a connection nobody returns, and every later write then fails
+        # ("database is locked"): the write runs to its end, and the cancellation follows it.
+        writing = asyncio.ensure_future(self._store.record_outcomes(batch))
         try:
-            changed = await self._store.record_outcomes(batch)
-        except BaseException:
-            self._waiting[:0] = batch
+            await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            await asyncio.wait([writing])
             raise
-        for bulk in changed:
-            self._bus.publish(bulk.id, bulk)
+        finally:
+            if not writing.done() or writing.cancelled() or writing.exception() is not None:
+                self._waiting[:0] = batch
+            else:
+                for bulk in writing.result():
+                    self._bus.publish(bulk.id, bulk)
 
     def add(self, outcome: RecipientOutcome) -> None:
         """Never waits."""

@@ -72,6 +72,7 @@ from mindo_core.phones.timezones import ZoneLookup
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore, NewBulk, NewRecipientChunk
 from mindo_core.ports.idempotency import IdempotencyStore
+from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.quota.window import QuotaPlan, plan_quota
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
@@ -194,6 +195,7 @@ class SubmitBulk:
         waker: BulkWaker | None = None,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         timing: SendTiming | None = None,
+        progress: ProgressBus | None = None,
     ) -> None:
         self._accounts = accounts
         self._templates = templates
@@ -203,6 +205,7 @@ class SubmitBulk:
         self._waker = waker or _Asleep()
         self._new_id = new_id
         self._timing = timing or SendTiming()
+        self._progress = progress
 
     async def __call__(self, principal: Principal, command: SubmitBulkCommand) -> SubmittedBulk:
         if command.idempotency is None:
@@ -301,6 +304,8 @@ class SubmitBulk:
             new_bulk, _chunks(prepared, plan, recent, openings=waits)
         )
         self._waker.wake()
+        if self._progress is not None:  # WatchBulks shows a new bulk at once
+            self._progress.publish(bulk.id, bulk)
         return SubmittedBulk(
             bulk=bulk,
             phone_number=number,

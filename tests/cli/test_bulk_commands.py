@@ -561,3 +561,33 @@ def test_a_bulk_still_sending_is_a_clear_error(mindo: Mindo, service: Service) -
 
     assert result.exit_code == 1
     assert "bulk_still_sending" in said(result.output)
+
+
+def test_watch_delivery_asks_to_follow_delivery_and_shows_the_final_state(
+    mindo: Mindo, service: Service
+) -> None:
+    service.fake.snapshots = [
+        *PROGRESS,
+        snapshot("COMPLETED", sent=3, delivered_count=3, read_count=2),
+        snapshot("PARTIAL", sent=2, failed=1, delivered_count=2, read_count=2),
+    ]
+    result = mindo.run("watch", BULK_ID, "--delivery", "--delivery-timeout", "3600")
+
+    assert result.exit_code == 3, result.output
+    output = said(result.output)
+    assert "PARTIAL, read or failed" in output
+    assert "3 recipients: sent 2 · delivered 2 · read 2 · failed 1 · pending 0" in output
+    assert service.fake.only("WatchBulk") == mindo_pb2.WatchBulkRequest(
+        bulk_send_id=BULK_ID, follow_delivery=True, follow_delivery_timeout_seconds=3600
+    )
+
+
+@pytest.mark.parametrize("seconds", ["0", str(7 * 24 * 3600 + 1)])
+def test_a_delivery_timeout_out_of_range_is_refused_before_any_call(
+    mindo: Mindo, service: Service, seconds: str
+) -> None:
+    result = mindo.run("watch", BULK_ID, "--delivery", "--delivery-timeout", seconds)
+
+    assert result.exit_code == 2
+    assert "--delivery-timeout" in said(result.output)
+    assert service.fake.received == []

@@ -206,3 +206,29 @@ async def test_every_change_crosses_to_another_bus(
         # figure, not a test's.
         async with asyncio.timeout(WITHIN_SECONDS):
             await watching.next()
+
+
+async def test_an_organisation_watcher_in_another_process_hears_each_of_its_bulks_only(
+    two_buses: tuple[PostgresProgressBus, PostgresProgressBus, CountingReader],
+    stores: Stores,
+) -> None:
+    publisher, watcher, reads = two_buses
+    owner = await tenant(stores)
+    bulk = await stores.bulks.create_bulk(new_bulk(owner), [])
+    another = await stores.bulks.create_bulk(new_bulk(owner), [])
+    watching = watcher.subscribe_organisation(owner.organisation.id)
+    stranger = await stores.bulks.create_bulk(new_bulk(await tenant(stores, "other", "2")), [])
+    paused = await stores.bulks.pause_bulk(bulk.id)
+
+    publisher.publish(stranger.id, stranger)  # not its organisation's: not even read
+    await asyncio.sleep(0.05)
+    publisher.publish(bulk.id, paused)
+    publisher.publish(another.id, another)
+
+    heard: dict[BulkId, Bulk] = {}
+    async with asyncio.timeout(WITHIN_SECONDS):
+        while len(heard) < 2:
+            heard |= {seen.id: seen for seen in await watching.next()}
+    assert heard == {bulk.id: paused, another.id: another}
+    assert reads.reads == 2
+    watching.close()

@@ -2,8 +2,9 @@
 
 A publication is delivered to this process' subscribers at once (the in-process bus) and
 announced to the other processes on the ``mindo_bulk_progress`` channel; the payload is the
-bulk id alone, so it is small and carries nothing personal. A process that hears of a bulk some
-of its subscribers watch re-reads it from the store and hands that snapshot to them. "Latest
+bulk id and its organisation's id ("<bulk id> <organisation id>"), so it is small and carries
+nothing personal. A process that hears of a bulk some of its subscribers watch (that bulk, or
+every bulk of its organisation) re-reads it from the store and hands that snapshot to them. "Latest
 wins" holds on both sides: ids waiting to be announced or re-read are sets, so a bulk changed
 many times in a burst is announced and re-read once, with its newest state. After a lost
 connection every watched bulk is re-read (``notifications`` says how it reconnects);
@@ -19,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
 from mindo_core.adapters.sql.notifications import PostgresNotifications
 from mindo_core.bulks.model import Bulk, BulkId
-from mindo_core.ports.progress import ProgressSubscription
+from mindo_core.domain.accounts import OrganisationId
+from mindo_core.ports.progress import OrganisationSubscription, ProgressSubscription
 
 __all__ = ["CHANNEL", "PostgresProgressBus"]
 
@@ -55,14 +57,21 @@ class PostgresProgressBus:
 
     def publish(self, bulk_id: BulkId, snapshot: Bulk) -> None:
         self._local.publish(bulk_id, snapshot)
-        self._notifications.notify(CHANNEL, bulk_id)
+        self._notifications.notify(CHANNEL, f"{bulk_id} {snapshot.organisation_id}")
 
     def subscribe(self, bulk_id: BulkId) -> ProgressSubscription:
         return self._local.subscribe(bulk_id)
 
+    def subscribe_organisation(self, organisation_id: OrganisationId) -> OrganisationSubscription:
+        return self._local.subscribe_organisation(organisation_id)
+
     def _heard(self, payload: str) -> None:
-        bulk_id = BulkId(payload)
-        if self._local.subscriber_count(bulk_id):
+        bulk, _, organisation = payload.partition(" ")
+        bulk_id = BulkId(bulk)
+        if self._local.subscriber_count(bulk_id) or (
+            organisation.isdigit()
+            and self._local.organisation_subscriber_count(OrganisationId(int(organisation)))
+        ):
             self._reread({bulk_id})
 
     def _reconnected(self) -> None:
