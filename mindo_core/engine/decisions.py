@@ -21,6 +21,7 @@ __all__ = [
     "OutcomeRecord",
     "RecordKind",
     "claim_size",
+    "fair_share",
     "needs_finishing",
     "rate_cap",
     "record_for",
@@ -106,3 +107,10 @@ def claim_size(*, rate: float, cap: float | None, claim_seconds: float, max_clai
 def rate_cap(bulk: Bulk, number: PhoneNumber) -> float | None:
     """The bulk's own limit in messages/s on ``number`` (its pacing and the number's tier)."""
     return bulk_rate_cap_for(bulk.pacing, number.messaging_limit_tier)
+
+
+def fair_share(numbers_with_work: int, live_workers: int) -> int:
+    """How many of the numbers with work one of ``live_workers`` engines holds at most: all
+    of them shared out evenly, the remainder one each to some (rounded up, so that none is
+    left without an owner)."""
+    return -(-numbers_with_work // max(1, live_workers))

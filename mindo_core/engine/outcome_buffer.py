@@ -34,6 +34,7 @@ class OutcomeBuffer:
         *,
         max_batch: int = 200,
         interval: float = 0.05,
+        worker: str | None = None,
     ) -> None:
         if max_batch < 1 or interval <= 0:
             raise ValueError("max_batch must be at least 1 and interval positive")
@@ -41,6 +42,8 @@ class OutcomeBuffer:
         self._bus = bus
         self._max_batch = max_batch
         self._interval = interval
+        # Outcomes move only what this worker claimed (``BulkStore.record_outcomes``).
+        self._worker = worker
         self._waiting: list[RecipientOutcome] = []
         self._some = asyncio.Event()
         self._full = asyncio.Event()
@@ -69,7 +72,7 @@ class OutcomeBuffer:
         batch = self._waiting[:count]
         del self._waiting[:count]
         try:
-            changed = await self._store.record_outcomes(batch)
+            changed = await self._store.record_outcomes(batch, worker=self._worker)
         except BaseException:
             self._waiting[:0] = batch
             raise

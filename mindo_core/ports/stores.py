@@ -16,6 +16,7 @@ from mindo_core.ports.delivery import DeliveryStore
 from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.organisations import OrganisationStore
+from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.templates import TemplateStore
 
 
@@ -31,4 +32,6 @@ class Stores:
     contacts: ContactStore
     event_marks: AccountEventMarks
     idempotency: IdempotencyStore
+    # Which engine sends for which number (one engine alone: it owns them all).
+    ownership: NumberOwnership
     close: Callable[[], Awaitable[None]]

@@ -10,6 +10,7 @@ from mindo_core.adapters.memory.delivery import InMemoryDelivery
 from mindo_core.adapters.memory.idempotency import InMemoryIdempotency
 from mindo_core.adapters.memory.messages import InMemoryMessages
 from mindo_core.adapters.memory.organisations import InMemoryOrganisations
+from mindo_core.adapters.memory.ownership import SoleOwnership
 from mindo_core.adapters.memory.tables import Tables
 from mindo_core.adapters.memory.templates import InMemoryTemplates
 from mindo_core.ports.stores import Stores
@@ -29,6 +30,7 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         contacts=InMemoryContacts(shared),
         event_marks=InMemoryEventMarks(shared),
         idempotency=InMemoryIdempotency(shared),
+        ownership=SoleOwnership(),
         close=_nothing_to_close,
     )
 
