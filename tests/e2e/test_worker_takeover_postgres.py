@@ -141,16 +141,7 @@ def _pid_of(worker_id: str) -> int:
 def test_a_killed_worker_s_number_is_taken_over_and_nothing_is_sent_twice(
     cluster: Cluster,
 ) -> None:
-    host, port = cluster.sandbox.rsplit(":", 1)
-    # The engine paces the demo numbers at 80/s; the sandbox refuses beyond 100/s, room for a
-    # loaded machine's late sends arriving bunched, none for two workers sending on one number.
-    sandbox = ["sandbox", "--host", host, "--port", port, "--mps", "100"]
-    cluster.start([*sandbox, "--config", str(cluster.config)])
-    cluster.start(["serve", "--no-engine", "--demo"])
-    cluster.wait_for("Mindo is ready")
-    for _ in range(3):
-        cluster.start(["worker"])
-    cluster.wait_for("Bulk engine started as worker", count=3)
+    _start(cluster, workers=3)
 
     bulk_ids = asyncio.run(_submit(cluster.grpc_address))
     owners = _wait_until(lambda: _both_owned(cluster))
@@ -189,6 +180,19 @@ def test_a_killed_worker_s_number_is_taken_over_and_nothing_is_sent_twice(
     accepted = len([r for r in sends if r["status"] == 200])
     sent = sum(b.sent_count for b in finals)
     assert sent <= accepted <= sent + sum(unconfirmed.values())
+
+
+def _start(cluster: Cluster, *, workers: int) -> None:
+    host, port = cluster.sandbox.rsplit(":", 1)
+    # The engine paces the demo numbers at 80/s; the sandbox refuses beyond 100/s, room for a
+    # loaded machine's late sends arriving bunched, none for two workers sending on one number.
+    sandbox = ["sandbox", "--host", host, "--port", port, "--mps", "100"]
+    cluster.start([*sandbox, "--config", str(cluster.config)])
+    cluster.start(["serve", "--no-engine", "--demo"])
+    cluster.wait_for("Mindo is ready")
+    for _ in range(workers):
+        cluster.start(["worker"])
+    cluster.wait_for("Bulk engine started as worker", count=workers)
 
 
 def _both_owned(cluster: Cluster) -> dict[str, str] | None:
@@ -257,3 +261,32 @@ async def _until_final(grpc_address: str, bulk_ids: list[str]) -> list[pb.Bulk]:
                 if all(bulk.status in FINAL for bulk in bulks):
                     return bulks
                 await asyncio.sleep(0.25)
+
+
+_LEASES_OF = sa.text("SELECT count(*) FROM number_leases WHERE worker_id = :worker")
+
+
+def test_sigterm_drains_a_worker_and_hands_its_number_over_at_once(cluster: Cluster) -> None:
+    _start(cluster, workers=2)
+    bulk_ids = asyncio.run(_submit(cluster.grpc_address))
+    owners = _wait_until(lambda: _both_owned(cluster))
+    _wait_until(lambda: _sent(cluster) >= 150 or None)
+
+    leaving_id = owners[NUMBERS[0]]
+    leaving = cluster.workers[_pid_of(leaving_id)]
+    leaving.send_signal(signal.SIGTERM)
+    assert leaving.wait(timeout=30) == 0
+    with cluster.database.connect() as connection:
+        # Released, not left to expire: no row of it at all, expired or not.
+        assert connection.execute(_LEASES_OF, {"worker": leaving_id}).scalar_one() == 0
+    taker = _wait_until(lambda: _owner_other_than(cluster, NUMBERS[0], leaving_id))
+    finals = asyncio.run(_until_final(cluster.grpc_address, bulk_ids))
+
+    assert taker == owners[NUMBERS[1]]  # the one worker left holds both numbers
+    sends = cluster.sandbox_sends()
+    assert not [r for r in sends if r["error_code"] == 130429]
+    assert max(Counter((r["path"], _to(r)) for r in sends).values()) == 1
+    # Nothing was left in flight to settle: every recipient sent, once.
+    assert cluster.unconfirmed_by_claimant() == {}
+    assert [(b.status, b.sent_count) for b in finals] == [("COMPLETED", PER_NUMBER)] * 2
+    assert len([r for r in sends if r["status"] == 200]) == 2 * PER_NUMBER
