@@ -17,9 +17,11 @@ from mindo_core.adapters.memory.stores import memory_stores
 from mindo_core.bootstrap import wire
 from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import SystemClock
+from mindo_core.domain.errors import InvalidRequest
 from mindo_core.engine.decisions import fair_share
 from mindo_core.engine.tenure import STOP_MARGIN_S, Tenure
 from mindo_core.ports.ownership import Tenancy
+from mindo_core.settings import Settings
 from tests.bulk_fakes import FAST, OTHER_NUMBER, bulk_world, eventually
 from tests.fakes import ReversingCipher
 
@@ -168,3 +170,14 @@ def test_a_tenure_ends_a_margin_before_the_lease_whatever_the_renewals_do() -> N
     assert tenure.held(105.0) == {two}
     tenure.remove([two])
     assert not tenure.holds(two, 105.0)
+
+
+def test_the_lease_and_the_grace_period_are_settings_with_clear_errors() -> None:
+    settings = Settings.from_env({"MINDO_LEASE_S": "4", "MINDO_STOP_GRACE_S": "12"})
+    assert (settings.lease_seconds, settings.stop_grace_seconds) == (4.0, 12.0)
+    assert Settings.from_env({}).lease_seconds == 6.0
+    for bad in ("1", "61", "soon"):
+        with pytest.raises(InvalidRequest, match="MINDO_LEASE_S"):
+            Settings.from_env({"MINDO_LEASE_S": bad})
+    with pytest.raises(InvalidRequest, match="MINDO_STOP_GRACE_S"):
+        Settings.from_env({"MINDO_STOP_GRACE_S": "0"})
