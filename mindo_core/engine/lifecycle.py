@@ -68,6 +68,8 @@ class Supervisor:
         self._keeper: asyncio.Task[None] | None = None
         self._live_workers = 1
         self._shuffle = random.Random(parts.settings.seed)
+        # When to look next for a dead worker's leftovers in bulks that are over (monotonic).
+        self._orphans_due_at = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -161,6 +163,9 @@ class Supervisor:
             tenure.remove([*idle, *excess])
         if len(mine) < share:
             await self._take([n for n in with_work if n not in held], share - len(mine))
+        if not parts.ownership.sole_engine and now >= self._orphans_due_at:
+            self._orphans_due_at = now + parts.ownership.lease_seconds
+            await self._settle_orphans(with_work)
 
     async def _take(self, candidates: list[PhoneNumberRowId], limit: int) -> None:
         parts = self._parts
@@ -184,6 +189,40 @@ class Supervisor:
                 settled,
                 policy,
             )
+
+    async def _settle_orphans(self, with_work: list[PhoneNumberRowId]) -> None:
+        """Numbers nobody holds, without work, whose bulks a dead worker left recipients in
+        flight in (the bulk stopped or cancelled meanwhile): taken just long enough to settle
+        those, then released."""
+        parts = self._parts
+        now = parts.clock.monotonic()
+        orphaned = [
+            number
+            for number in sorted(await parts.bulks.numbers_in_flight())
+            if number not in with_work
+            and number not in self._runners
+            and not parts.tenure.holds(number, now)
+        ]
+        if not orphaned:
+            return
+        taken = await parts.ownership.acquire(self._worker, orphaned, limit=len(orphaned))
+        try:
+            for number in sorted(taken):
+                settled = await parts.bulks.settle_in_flight(
+                    policy=parts.settings.crash_policy,
+                    now=parts.clock.now(),
+                    number=number,
+                    owner=self._worker,
+                )
+                if settled:
+                    logger.info(
+                        "Settled %d recipients a previous owner of phone number row %s left "
+                        "in flight in bulks that are over",
+                        settled,
+                        number,
+                    )
+        finally:
+            await parts.ownership.release(self._worker, taken)
 
     # -- work ------------------------------------------------------------------------------------
 

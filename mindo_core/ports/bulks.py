@@ -283,6 +283,11 @@ class BulkStore(Protocol):
         Unscoped (both None) only where one engine runs alone, at its start."""
         ...
 
+    async def numbers_in_flight(self) -> AbstractSet[PhoneNumberRowId]:
+        """The numbers of the bulks with recipients in flight, whoever claimed them: where a
+        worker that died may have left some behind in a bulk that is over meanwhile."""
+        ...
+
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         """The bulk's pending recipients in position order; none for a bulk that is over."""
         ...

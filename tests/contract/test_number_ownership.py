@@ -95,6 +95,25 @@ async def test_a_worker_s_outcomes_move_only_what_it_claimed(stores: Stores) -> 
     assert await states(stores, bulk) == [("sent", "wamid.new")]
 
 
+async def test_the_numbers_in_flight_are_those_of_any_bulk_with_a_recipient_in_flight(
+    stores: Stores,
+) -> None:
+    running = await bulk_on(stores, "acme", "1")
+    stopped = await bulk_on(stores, "beta", "2")
+    await bulk_on(stores, "gamma", "3")  # nothing claimed
+    assert await stores.bulks.numbers_in_flight() == set()
+    await stores.bulks.claim_recipients(running.id, worker="w1", limit=1, now=LATER)
+    await stores.bulks.claim_recipients(stopped.id, worker="dead", limit=2, now=LATER)
+    await stores.bulks.stop_bulk(stopped.id, now=LATER, reason="Stopped", cancelled=False)
+
+    assert await stores.bulks.numbers_in_flight() == {
+        running.phone_number_row_id,
+        stopped.phone_number_row_id,
+    }
+    await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+    assert await stores.bulks.numbers_in_flight() == set()
+
+
 # -- PostgreSQL: the leases ---------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
@@ -89,6 +89,10 @@ class LeaseBoard:
 
 async def answer(value: bool) -> bool:
     return value
+
+
+async def answer_async(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
 
 
 @pytest.mark.parametrize(
@@ -181,3 +185,25 @@ def test_the_lease_and_the_grace_period_are_settings_with_clear_errors() -> None
             Settings.from_env({"MINDO_LEASE_S": bad})
     with pytest.raises(InvalidRequest, match="MINDO_STOP_GRACE_S"):
         Settings.from_env({"MINDO_STOP_GRACE_S": "0"})
+
+
+async def test_what_a_dead_worker_left_in_flight_in_a_stopped_bulk_is_settled() -> None:
+    board = LeaseBoard()
+    stores = replace(memory_stores(), ownership=board)
+    world = await bulk_world(stores=stores)
+    bulk = await world.submit(5)
+    now = SystemClock().now()
+    await stores.bulks.claim_recipients(bulk.id, worker="dead", limit=2, now=now)
+    await stores.bulks.stop_bulk(bulk.id, now=now, reason="Stopped by hand", cancelled=False)
+    await world.engine.start()
+    try:
+        await eventually(
+            lambda: answer_async(stores.bulks.numbers_in_flight(), frozenset()), limit=5
+        )
+    finally:
+        await world.engine.stop()
+
+    states = Counter(r.state for r in await world.recipients(bulk))
+    assert states == {"unconfirmed": 2, "skipped": 3}
+    assert world.meta.calls == []
+    assert board.leases == {}  # taken to settle, then released

@@ -323,6 +323,13 @@ class InMemoryBulks:
                 _refresh(entry)
         return settled
 
+    async def numbers_in_flight(self) -> AbstractSet[PhoneNumberRowId]:
+        return {
+            entry.bulk.phone_number_row_id
+            for entry in self._tables.bulks.values()
+            if any(row.recipient.state == "in_flight" for row in entry.rows)
+        }
+
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         entry = self._entry(bulk_id)
         return [

@@ -368,6 +368,20 @@ class SqlBulks:
             await settle_counters(session, moves, changed)
         return settled
 
+    async def numbers_in_flight(self) -> AbstractSet[PhoneNumberRowId]:
+        query = (
+            # ix_messages_organisation_id_claimed_at covers the rows maybe sent.
+            select(MessageRow.phone_number_row_id)
+            .where(
+                sa.text(MAYBE_SENT_CONDITION),
+                col(MessageRow.status) == "in_flight",
+                col(MessageRow.bulk_id).is_not(None),
+            )
+            .distinct()
+        )
+        async with self._database.transaction() as session:
+            return {PhoneNumberRowId(number) for number in (await session.exec(query)).all()}
+
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         query = (
             select(MessageRow.position, MessageRow.recipient_phone, MessageRow.not_before)
