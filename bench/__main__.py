@@ -24,6 +24,7 @@ BENCHMARKS = (
     "callback_delivery",
     "dashboard",
     "send_window_plan",
+    "takeover",
 )
 
 

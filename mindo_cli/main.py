@@ -100,6 +100,10 @@ async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
             )
             logging.getLogger(__name__).info("Metrics at %s/metrics", scraped.url)
         await wait_for_stop_signal()
+        # Draining: health says NOT_SERVING while the engine hands its numbers over (claimed
+        # but unsent released, sends in flight finished, leases released), then the API stops.
+        await running.health.enter_graceful_shutdown()
+        await running_parts.aclose()
         await running.stop()
         if scraped is not None:
             await scraped.stop()
@@ -117,7 +121,9 @@ def _service_metrics(settings: Settings) -> ServiceMetrics | None:
 @app.command()
 def worker() -> None:
     """Run the bulk engine alone over MINDO_DATABASE_URL: no port; the API runs elsewhere
-    (`mindo serve --no-engine`). SIGTERM or Ctrl-C stops it cleanly."""
+    (`mindo serve --no-engine`). SIGTERM or Ctrl-C drains it: no new claims, what it claimed
+    but did not send goes back, sends in flight finish (MINDO_STOP_GRACE_S), and its numbers
+    are handed over at once."""
     settings = operator_settings()
     _logging(settings)
     asyncio.run(_work(settings))

@@ -245,6 +245,7 @@ def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
         cipher=ports.cipher,
         clock=ports.clock,
         progress=ports.progress,
+        ownership=ports.stores.ownership,
         settings=settings,
     )
 
@@ -372,7 +373,7 @@ async def open_services(
     starts it."""
     cipher = _cipher(settings)
     await asyncio.to_thread(upgrade_database, settings.database_url)
-    stores = await open_stores(settings.database_url)
+    stores = await open_stores(settings.database_url, lease_seconds=settings.lease_seconds)
     meta: MetaGateway = AiohttpMetaGateway(
         base_url=settings.meta_base_url,
         api_version=settings.meta_api_version,
@@ -394,7 +395,9 @@ async def open_services(
                 cipher,
                 SystemClock(),
                 request_limit=limit,
-                engine_settings=EngineSettings(worker_id=new_worker_id()),
+                engine_settings=EngineSettings(
+                    worker_id=new_worker_id(), stop_grace_seconds=settings.stop_grace_seconds
+                ),
                 progress=across.progress,
                 relay=across.relay,
                 meta_app_secret=settings.meta_app_secret,
@@ -416,7 +419,8 @@ async def open_services(
 @asynccontextmanager
 async def running_engine(settings: Settings, services: Services) -> AsyncIterator[None]:
     """The bulk engine of ``services``, running until the block ends. On SQLite one engine per
-    database file: ``EngineAlreadyRunning`` if another process runs one."""
+    database file: ``EngineAlreadyRunning`` if another process runs one. On PostgreSQL any
+    number run: they share the numbers out by leases (``ports.ownership``)."""
     with exclusive_engine(sqlite_file(settings.database_url)):
         await services.bulk_engine.start()
         services.callback_delivery.start()

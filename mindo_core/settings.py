@@ -24,6 +24,8 @@
 | MINDO_CALLBACKS_RETRY_MAX_S | 3600                         | longest wait between retries       |
 | MINDO_CALLBACKS_RETRY_FOR_S | 86400                        | retry for; endpoint disabled after |
 | MINDO_CALLBACKS_TIMEOUT_S | 10                             | one callback POST's timeout        |
+| MINDO_LEASE_S            | 6                               | a worker's hold on a number (2-60) |
+| MINDO_STOP_GRACE_S       | 5                               | SIGTERM: time for sends in flight  |
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class Settings:
     callbacks_retry_max_seconds: float = 3600.0
     callbacks_retry_for_seconds: float = 86400.0
     callbacks_timeout_seconds: float = 10.0
+    # How long a worker's lease on a phone number holds unrenewed (PostgreSQL): a worker killed
+    # or cut off loses its numbers within it, plus the taker's poll (``engine.lifecycle``).
+    lease_seconds: float = 6.0
+    # On SIGTERM, how long a draining engine lets its sends in flight finish.
+    stop_grace_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -92,6 +99,10 @@ class Settings:
             meta_app_secret=env.get("MINDO_META_APP_SECRET", ""),
             metrics_address=get("MINDO_METRICS_ADDRESS", "") or None,
             log_format=_log_format(get("MINDO_LOG_FORMAT", defaults.log_format)),
+            lease_seconds=_lease_seconds(get("MINDO_LEASE_S", str(defaults.lease_seconds))),
+            stop_grace_seconds=_positive_float(
+                get("MINDO_STOP_GRACE_S", str(defaults.stop_grace_seconds)), "MINDO_STOP_GRACE_S"
+            ),
             key_rate_burst=int(
                 _non_negative_float(
                     get("MINDO_KEY_RATE_BURST", str(defaults.key_rate_burst)),
@@ -128,6 +139,15 @@ def _log_format(raw: str) -> str:
     value = raw.lower()
     if value not in LOG_FORMATS:
         raise InvalidRequest.for_field("MINDO_LOG_FORMAT", f"must be text or json, got {raw!r}")
+    return value
+
+
+def _lease_seconds(raw: str) -> float:
+    """Above the engine's one-second stop margin (``engine.tenure``), and short enough that a
+    dead worker's numbers do not wait long."""
+    value = _positive_float(raw, "MINDO_LEASE_S")
+    if not 2 <= value <= 60:
+        raise InvalidRequest.for_field("MINDO_LEASE_S", "must be between 2 and 60 seconds")
     return value
 
 

@@ -30,8 +30,9 @@ Crash safety
 A recipient is claimed (``in_flight``, durably) before its call to Meta, in small batches, and
 its outcome is durable within one flush after the answer. Every send carries
 ``biz_opaque_callback_data = "mindo:<bulk id>:<message id>"`` (``bulk_messages``), which Meta
-echoes in the message's status webhooks. ``start()`` first settles every recipient left in
-flight by a previous process (``lifecycle.settle_previous_run``): by default it becomes
+echoes in the message's status webhooks. Alone over a store, ``start()`` first settles every
+recipient left in flight by a previous process (``lifecycle.settle_previous_run``; among
+several workers the taker of a number settles its previous owner's): by default it becomes
 ``unconfirmed``, with its own reason, and is not resent, because a duplicate is worse than a
 gap; a webhook carrying its callback data may still confirm it. That includes recipients
 claimed but not yet sent when the process was killed: at most about 2 x ``claim_seconds``
@@ -41,9 +42,12 @@ released instead, and sends in flight get ``stop_grace_seconds`` to finish.
 Workers
 =======
 The engine claims as ``EngineSettings.worker_id``: each process its own name
-(``bootstrap.new_worker_id``); the store's claims are per recipient and carry it. On SQLite one
-engine runs per database file (``bootstrap.running_engine``). On PostgreSQL nothing yet divides
-the numbers between engines, so run one per database (docs/operations.md).
+(``bootstrap.new_worker_id``); the store's claims are per recipient and carry it, and outcomes
+and finishes are written under it (a worker that lost a number writes nothing over its new
+owner's). On SQLite one engine runs per database file (``bootstrap.running_engine``). On
+PostgreSQL any number of engines share the numbers by leases (``ports.ownership``,
+``lifecycle``): one owner per number at a time; a number whose owner died is taken over, and
+its in-flight recipients settled, by the worker that takes it, never by one that merely starts.
 """
 
 from __future__ import annotations
@@ -60,10 +64,12 @@ from mindo_core.engine.lifecycle import Supervisor, settle_previous_run
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settings import EngineSettings
+from mindo_core.engine.tenure import Tenure
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.contacts import ContactStore, OptOutPolicies
 from mindo_core.ports.meta import MetaGateway
+from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
@@ -87,6 +93,7 @@ class BulkEngine:
         cipher: TokenCipher,
         clock: Clock,
         progress: ProgressBus,
+        ownership: NumberOwnership,
         settings: EngineSettings | None = None,
     ) -> None:
         settings = settings or EngineSettings()
@@ -101,11 +108,17 @@ class BulkEngine:
             clock=clock,
             progress=progress,
             outcomes=OutcomeBuffer(
-                bulks, progress, max_batch=settings.flush_batch, interval=settings.flush_interval
+                bulks,
+                progress,
+                max_batch=settings.flush_batch,
+                interval=settings.flush_interval,
+                worker=settings.worker_id,
             ),
             capacity=SendCapacity(settings.max_in_flight),
             retry_policy=RetryPolicy(random.Random(settings.seed), settings.retry),
             settings=settings,
+            ownership=ownership,
+            tenure=Tenure(),
         )
         self._supervisor = Supervisor(self._parts)
         self._outcome_writer: asyncio.Task[None] | None = None
@@ -132,20 +145,23 @@ class BulkEngine:
         self._supervisor.refresh_number(phone_number_row_id)
 
     async def start(self) -> None:
-        """Settle what a previous process left in flight, then start sending."""
+        """Alone over the store: settle what a previous process left in flight. Then start
+        sending (among several engines, on the numbers this one comes to hold)."""
         if self._started:
             return
-        await settle_previous_run(self._parts)
+        if self._parts.ownership.sole_engine:
+            await settle_previous_run(self._parts)
         self._started = True
         self._outcome_writer = asyncio.create_task(
             self._parts.outcomes.run(), name="mindo-outcomes"
         )
-        self._supervisor.start()
+        await self._supervisor.start()
         logger.info("Bulk engine started as worker %s", self._parts.settings.worker_id)
 
     async def stop(self) -> None:
         """Stop sending: release what is claimed but unsent, let sends in flight finish (within
-        ``stop_grace_seconds``), write every outcome. Idempotent."""
+        ``stop_grace_seconds``), write every outcome, then hand every number over (its lease
+        released at once). Idempotent."""
         if not self._started:
             return
         self._started = False
@@ -157,6 +173,10 @@ class BulkEngine:
             await self._parts.outcomes.flush()
         except Exception:
             logger.exception("Could not record the last send outcomes on stop")
+        try:
+            await self._supervisor.hand_over()
+        except Exception:  # the leases then expire on their own
+            logger.exception("Could not release this worker's number leases on stop")
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

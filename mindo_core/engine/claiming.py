@@ -5,8 +5,8 @@ rate (1 to ``max_claim``), the next batch being claimed in the background once t
 one batch or less: a claim has ``claim_seconds`` to arrive (under load a SQLite transaction
 waits for the one writer, and for the busy event loop, tens of milliseconds), so that sending
 never waits for the database. Claims are short on purpose: what is claimed and not yet sent
-when the process is killed is settled ``unconfirmed`` at the next start and never sent. Every
-claim is made as ``EngineSettings.worker_id``.
+when the process is killed is settled ``unconfirmed`` (at the next start, or by the worker that
+takes the number over) and never sent. Every claim is made as ``EngineSettings.worker_id``.
 
 A marketing template (and a utility or authentication one when the organisation's opt-out
 policy says so) is never sent to a recipient on the organisation's suppression list (they wrote

@@ -23,6 +23,7 @@ __all__ = [
     "RecordKind",
     "claim_size",
     "expected_turns",
+    "fair_share",
     "needs_finishing",
     "rate_cap",
     "record_for",
@@ -120,3 +121,10 @@ def expected_turns(
 def rate_cap(bulk: Bulk, number: PhoneNumber) -> float | None:
     """The bulk's own limit in messages/s on ``number`` (its pacing and the number's tier)."""
     return bulk_rate_cap_for(bulk.pacing, number.messaging_limit_tier)
+
+
+def fair_share(numbers_with_work: int, live_workers: int) -> int:
+    """How many of the numbers with work one of ``live_workers`` engines holds at most: all
+    of them shared out evenly, the remainder one each to some (rounded up, so that none is
+    left without an owner)."""
+    return -(-numbers_with_work // max(1, live_workers))

@@ -120,6 +120,10 @@ class NumberRunner:
             await self._number.rest(self._settings.poll_interval)
             return
         now = self._parts.clock.monotonic()
+        if not self._parts.tenure.holds(self.number_id, now):
+            # The lease ran out unrenewed: not one more send (the supervisor closes us).
+            await self._number.rest(self._settings.poll_interval)
+            return
         slot = scheduler.next_send(now)
         if slot is None:
             await self._number.rest(self._settings.poll_interval)

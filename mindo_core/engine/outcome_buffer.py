@@ -34,6 +34,7 @@ class OutcomeBuffer:
         *,
         max_batch: int = 200,
         interval: float = 0.05,
+        worker: str | None = None,
     ) -> None:
         if max_batch < 1 or interval <= 0:
             raise ValueError("max_batch must be at least 1 and interval positive")
@@ -41,6 +42,8 @@ class OutcomeBuffer:
         self._bus = bus
         self._max_batch = max_batch
         self._interval = interval
+        # Outcomes move only what this worker claimed (``BulkStore.record_outcomes``).
+        self._worker = worker
         self._waiting: list[RecipientOutcome] = []
         self._some = asyncio.Event()
         self._full = asyncio.Event()
@@ -71,7 +74,7 @@ class OutcomeBuffer:
         # A transaction cut halfway by a cancellation (the engine stopping) can leave SQLite's
         # write lock with a connection nobody returns, and every later write then fails
         # ("database is locked"): the write runs to its end, and the cancellation follows it.
-        writing = asyncio.ensure_future(self._store.record_outcomes(batch))
+        writing = asyncio.ensure_future(self._store.record_outcomes(batch, worker=self._worker))
         try:
             await asyncio.shield(writing)
         except asyncio.CancelledError:

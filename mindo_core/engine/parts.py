@@ -1,5 +1,5 @@
 """What the bulk engine's pieces share: its ports, its settings, its outcome buffer, its send
-capacity and its retry policy. Each piece reads the narrow port it uses."""
+capacity, its retry policy and the numbers it holds. Each piece reads the narrow port it uses."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from mindo_core.domain.clock import Clock
 from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.settings import EngineSettings
+from mindo_core.engine.tenure import Tenure
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.contacts import ContactStore, OptOutPolicies
 from mindo_core.ports.meta import MetaGateway
+from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
@@ -36,3 +38,6 @@ class EngineParts:
     capacity: SendCapacity
     retry_policy: RetryPolicy
     settings: EngineSettings
+    ownership: NumberOwnership
+    # What ``ownership`` gave this engine, and until when: no send starts outside it.
+    tenure: Tenure

@@ -39,7 +39,7 @@ class Sending:
         try:
             outcome, wamid = await call_meta(self._parts.meta, lane, recipient)
             self._settling.settle(lane, recipient, outcome, wamid, slot_at)
-        except Exception:  # the recipient stays in flight: the next start settles it
+        except Exception:  # it stays in flight: settled at the next start or takeover
             logger.exception("Could not settle a send of bulk send %s", lane.id)
         finally:
             lane.in_flight -= 1

@@ -103,7 +103,9 @@ class Settling:
         bulks = self._parts.bulks
         bulk = await bulks.get_bulk(lane.id)
         if bulk is not None and needs_finishing(bulk):
-            bulk = await bulks.finish_bulk(lane.id, self._parts.clock.now())
+            bulk = await bulks.finish_bulk(
+                lane.id, self._parts.clock.now(), worker=self._parts.settings.worker_id
+            )
         if bulk is not None:
             self._parts.progress.publish(bulk.id, bulk)
         self.drop(lane)

@@ -239,16 +239,24 @@ class BulkStore(Protocol):
         PROCESSING."""
         ...
 
-    async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> Sequence[Bulk]:
-        """One transaction for the batch; counters follow; returns the bulks it changed."""
+    async def record_outcomes(
+        self, outcomes: Sequence[RecipientOutcome], *, worker: str | None = None
+    ) -> Sequence[Bulk]:
+        """One transaction for the batch; counters follow; returns the bulks it changed.
+        ``worker``: only recipients in flight under that worker's claim move (a worker that
+        lost a number never writes over what the new owner claimed); None: any in flight."""
         ...
 
     async def next_due_at(self, bulk_id: BulkId) -> datetime | None:
         """When the bulk's earliest pending recipient becomes due; None when none is pending."""
         ...
 
-    async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
-        """Gives a bulk with nothing pending or in flight its final status (``final_status``)."""
+    async def finish_bulk(
+        self, bulk_id: BulkId, now: datetime, *, worker: str | None = None
+    ) -> Bulk:
+        """Gives a bulk with nothing pending or in flight its final status (``final_status``).
+        ``worker``: returned unchanged while another worker holds the lease of the bulk's
+        number (``ports.ownership``)."""
         ...
 
     async def stop_bulk(
@@ -273,9 +281,26 @@ class BulkStore(Protocol):
         cleared; ``IllegalTransition`` for a bulk that is not PAUSED."""
         ...
 
-    async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
+    async def settle_in_flight(
+        self,
+        *,
+        policy: CrashPolicy,
+        now: datetime,
+        number: PhoneNumberRowId | None = None,
+        owner: str | None = None,
+    ) -> int:
         """After a crash: every in-flight recipient becomes unconfirmed (or pending again with
-        policy "resend"). Returns how many were settled."""
+        policy "resend"). Returns how many were settled.
+
+        Scoped for a worker taking a number over: ``number``, only the recipients of bulks on
+        that number; ``owner``, only those claimed by another worker, and nothing at all
+        while another worker than ``owner`` holds the number's lease (``ports.ownership``).
+        Unscoped (both None) only where one engine runs alone, at its start."""
+        ...
+
+    async def numbers_in_flight(self) -> AbstractSet[PhoneNumberRowId]:
+        """The numbers of the bulks with recipients in flight, whoever claimed them: where a
+        worker that died may have left some behind in a bulk that is over meanwhile."""
         ...
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:

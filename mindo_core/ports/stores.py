@@ -22,6 +22,7 @@ from mindo_core.ports.delivery import DeliveryStore
 from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.organisations import OrganisationStore
+from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.templates import TemplateStore
 
 
@@ -41,4 +42,6 @@ class Stores:
     idempotency: IdempotencyStore
     webhook_endpoints: WebhookEndpointStore
     callback_outbox: CallbackOutbox
+    # Which engine sends for which number (one engine alone: it owns them all).
+    ownership: NumberOwnership
     close: Callable[[], Awaitable[None]]

@@ -231,7 +231,9 @@ class InMemoryBulks:
             entry.bulk = replace(entry.bulk, status="PROCESSING", started_at=now)
         return claimed
 
-    async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> Sequence[Bulk]:
+    async def record_outcomes(
+        self, outcomes: Sequence[RecipientOutcome], *, worker: str | None = None
+    ) -> Sequence[Bulk]:
         changed: dict[BulkId, BulkEntry] = {}
         for outcome in outcomes:
             located = self._tables.recipients.get(outcome.message_id)
@@ -241,6 +243,8 @@ class InMemoryBulks:
             row = entry.rows[located[1]]
             if row.recipient.state != "in_flight":
                 continue  # settled meanwhile, or a repeat: the first word stands
+            if worker is not None and row.worker != worker:
+                continue  # claimed again by another worker since
             _apply(entry, row, outcome)
             if row.recipient.wamid is not None:
                 self._tables.bulk_by_wamid[row.recipient.wamid] = row.message_id
@@ -256,7 +260,10 @@ class InMemoryBulks:
             return None
         return min(row.due_at or entry.bulk.created_at for row in pending)
 
-    async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
+    async def finish_bulk(
+        self, bulk_id: BulkId, now: datetime, *, worker: str | None = None
+    ) -> Bulk:
+        # No leases here: one engine owns every number (``SoleOwnership``).
         entry = self._entry(bulk_id)
         bulk = entry.bulk
         if bulk.status not in _RUNNING:
@@ -306,13 +313,25 @@ class InMemoryBulks:
         entry.bulk = replace(bulk, status=status, pause_reason=None)
         return entry.bulk
 
-    async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
+    async def settle_in_flight(
+        self,
+        *,
+        policy: CrashPolicy,
+        now: datetime,
+        number: PhoneNumberRowId | None = None,
+        owner: str | None = None,
+    ) -> int:
+        # No leases here: one engine owns every number (``SoleOwnership``).
         now = aware(now)
         settled = 0
         for entry in self._tables.bulks.values():
+            if number is not None and entry.bulk.phone_number_row_id != number:
+                continue
             touched = False
             for row in entry.rows:
                 if row.recipient.state != "in_flight":
+                    continue
+                if owner is not None and row.worker == owner:
                     continue
                 if policy == "mark_unconfirmed":
                     _move(entry, row, "settle_unconfirmed", at=now)
@@ -323,6 +342,13 @@ class InMemoryBulks:
             if touched:
                 _refresh(entry)
         return settled
+
+    async def numbers_in_flight(self) -> AbstractSet[PhoneNumberRowId]:
+        return {
+            entry.bulk.phone_number_row_id
+            for entry in self._tables.bulks.values()
+            if any(row.recipient.state == "in_flight" for row in entry.rows)
+        }
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         entry = self._entry(bulk_id)

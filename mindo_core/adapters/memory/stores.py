@@ -13,6 +13,7 @@ from mindo_core.adapters.memory.idempotency import InMemoryIdempotency
 from mindo_core.adapters.memory.messages import InMemoryMessages
 from mindo_core.adapters.memory.opt_out_policies import InMemoryOptOutPolicies
 from mindo_core.adapters.memory.organisations import InMemoryOrganisations
+from mindo_core.adapters.memory.ownership import SoleOwnership
 from mindo_core.adapters.memory.tables import Tables
 from mindo_core.adapters.memory.templates import InMemoryTemplates
 from mindo_core.ports.stores import Stores
@@ -36,6 +37,7 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         idempotency=InMemoryIdempotency(shared),
         webhook_endpoints=InMemoryWebhookEndpoints(shared),
         callback_outbox=InMemoryCallbackOutbox(shared),
+        ownership=SoleOwnership(),
         close=_nothing_to_close,
     )
 

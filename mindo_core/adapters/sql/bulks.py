@@ -294,7 +294,9 @@ class SqlBulks:
             started = await _existing_bulk(session, bulk_id)
             await write_bulk_events(connection, subscriptions, [started], at=now)
 
-    async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> Sequence[Bulk]:
+    async def record_outcomes(
+        self, outcomes: Sequence[RecipientOutcome], *, worker: str | None = None
+    ) -> Sequence[Bulk]:
         if not outcomes:
             return ()
         moves = CounterMoves()
@@ -305,7 +307,8 @@ class SqlBulks:
             statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
             reported: list[int] = []
             for (bulk_id, after, kind), rows in _outcome_groups(outcomes, statuses).items():
-                moved = await _record_group(connection, _OUTCOME_UPDATES[kind], rows)
+                claimed = [{**row, "worker": worker} for row in rows]
+                moved = await _record_group(connection, _OUTCOME_UPDATES[kind], claimed)
                 if moved:
                     moves.move(bulk_id, "in_flight", after, moved)
                     changed.setdefault(bulk_id)
@@ -318,11 +321,15 @@ class SqlBulks:
             await write_message_events(connection, subscriptions, reported, at=latest)
             return await settle_counters(session, moves, changed, subscriptions=subscriptions)
 
-    async def finish_bulk(self, bulk_id: BulkId, now: datetime) -> Bulk:
+    async def finish_bulk(
+        self, bulk_id: BulkId, now: datetime, *, worker: str | None = None
+    ) -> Bulk:
         now = mapping.timestamp(now)
         async with self._database.writing() as session:
             row = await _locked_bulk(session, bulk_id)
-            if row.status in _RUNNING:
+            number = PhoneNumberRowId(row.phone_number_row_id)
+            connection = await session.connection()
+            if row.status in _RUNNING and not await _leased_to_another(connection, number, worker):
                 counters = mapping.counters(row)
                 target = final_status(counters, cancelled=False, stopped_reason=row.stop_reason)
                 row.status = advance_bulk(mapping.bulk_status(row.status), target)
@@ -392,22 +399,37 @@ class SqlBulks:
         connection = await session.connection()
         await write_bulk_events(connection, self._database.callback_subscriptions, [bulk], at=at)
 
-    async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
+    async def settle_in_flight(
+        self,
+        *,
+        policy: CrashPolicy,
+        now: datetime,
+        number: PhoneNumberRowId | None = None,
+        owner: str | None = None,
+    ) -> int:
         mapping.timestamp(now)  # refuses a naive time, as every other method does
         moves = CounterMoves()
         settled = 0
         async with self._database.writing() as session:
+            connection = await session.connection()
+            if number is not None and await _leased_to_another(connection, number, owner):
+                return 0  # a live owner's sends are its own to settle
             in_flight = (
                 select(MessageRow.bulk_id)
                 .where(sa.text(MAYBE_SENT_CONDITION), MessageRow.status == "in_flight")
                 .distinct()
             )
+            if number is not None:
+                in_flight = in_flight.where(col(MessageRow.phone_number_row_id) == number)
+            if owner is not None:
+                in_flight = in_flight.where(col(MessageRow.claimed_by) != owner)
             bulks = await lock_bulks(session, (await session.exec(in_flight)).all())
-            connection = await session.connection()
             changed: dict[BulkId, None] = {}
             for bulk_id, bulk in sorted(bulks.items()):
                 after = _settled_state(policy, bulk.status)
-                count = await _move_recipients(connection, bulk_id, "in_flight", after)
+                count = await _move_recipients(
+                    connection, bulk_id, "in_flight", after, not_claimed_by=owner
+                )
                 if after == "skipped":
                     await _stamp_stop_reason(connection, bulk_id, bulk.stop_reason)
                 moves.move(bulk_id, "in_flight", after, count)
@@ -417,6 +439,20 @@ class SqlBulks:
                 session, moves, changed, subscriptions=self._database.callback_subscriptions
             )
         return settled
+
+    async def numbers_in_flight(self) -> AbstractSet[PhoneNumberRowId]:
+        query = (
+            # ix_messages_organisation_id_claimed_at covers the rows maybe sent.
+            select(MessageRow.phone_number_row_id)
+            .where(
+                sa.text(MAYBE_SENT_CONDITION),
+                col(MessageRow.status) == "in_flight",
+                col(MessageRow.bulk_id).is_not(None),
+            )
+            .distinct()
+        )
+        async with self._database.transaction() as session:
+            return {PhoneNumberRowId(number) for number in (await session.exec(query)).all()}
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         query = (
@@ -667,9 +703,15 @@ def _released_state(status: str) -> RecipientState:
 
 
 async def _move_recipients(
-    connection: AsyncConnection, bulk_id: BulkId, before: RecipientState, after: RecipientState
+    connection: AsyncConnection,
+    bulk_id: BulkId,
+    before: RecipientState,
+    after: RecipientState,
+    *,
+    not_claimed_by: str | None = None,
 ) -> int:
-    """Every recipient of the bulk in ``before`` moves to ``after``; returns how many."""
+    """Every recipient of the bulk in ``before`` moves to ``after`` (but those claimed by
+    ``not_claimed_by``); returns how many."""
     values: dict[str, Any] = {"status": after}
     if after == "unconfirmed":
         values["error_message"] = UNCONFIRMED_REASON
@@ -680,6 +722,8 @@ async def _move_recipients(
         .where(col(MessageRow.bulk_id) == bulk_id, col(MessageRow.status) == before)
         .values(values)
     )
+    if not_claimed_by is not None:
+        statement = statement.where(col(MessageRow.claimed_by) != not_claimed_by)
     result = await connection.execute(statement)
     return int(result.rowcount)
 
@@ -707,6 +751,8 @@ _OUTCOME_SQL = """
 UPDATE messages
 SET status = :after, {assignments}
 WHERE id = :id AND bulk_id = :bulk_id AND status = 'in_flight'
+  -- A worker's outcome moves only what it claimed itself (None: any claim).
+  AND claimed_by = coalesce(CAST(:worker AS VARCHAR), claimed_by)
 """
 _OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
     "accept": sa.text(
@@ -721,6 +767,29 @@ _OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
         sa.bindparam("retry_at", type_=UTCDateTime())
     ),
 }
+
+# The lease of a number held by a worker other than the one asking (the database's clock).
+_LEASED_TO_ANOTHER = sa.text(
+    """
+    SELECT 1 FROM number_leases
+    WHERE phone_number_row_id = :number
+      AND worker_id <> coalesce(CAST(:worker AS VARCHAR), '')
+      AND expires_at > clock_timestamp()
+    """
+)
+
+
+async def _leased_to_another(
+    connection: AsyncConnection, number: PhoneNumberRowId, worker: str | None
+) -> bool:
+    """Whether another worker than ``worker`` holds the number's lease. Leases are kept on
+    PostgreSQL only (SQLite runs one engine, which owns every number); no worker named: no
+    guard."""
+    if worker is None or connection.dialect.name != "postgresql":
+        return False
+    parameters = {"number": number, "worker": worker}
+    return (await connection.execute(_LEASED_TO_ANOTHER, parameters)).first() is not None
+
 
 _OutcomeGroups = dict[tuple[BulkId, RecipientState, str], list[dict[str, Any]]]
 

@@ -11,6 +11,9 @@ rows, and rows another claim has locked are skipped rather than waited for. Not
 ``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``: the planner may run such a
 subquery more than once (as the inner side of a join) and so claim more than ``n`` rows.
 
+A PostgreSQL claim also yields nothing for a bulk whose number's lease another worker holds
+(``ownership``): a worker cut off from its numbers cannot claim behind the new owner's back.
+
 SQLite (one process): no row locks, no SKIP LOCKED. The claim runs in a ``BEGIN IMMEDIATE``
 transaction (``Database.writing``): the database's one writer, taken before the selection reads
 anything, so no other claim can select the same rows before this one commits; others wait
@@ -57,10 +60,17 @@ WITH due AS MATERIALIZED (
       AND m.status = 'pending'
       AND (m.not_before IS NULL OR m.not_before <= :now)  -- the quota window has room
       AND (m.retry_at IS NULL OR m.retry_at <= :now)      -- a retry's back-off is over
-      -- A cancelled or stopped bulk yields nothing, whatever is left pending.
+      -- A cancelled or stopped bulk yields nothing, whatever is left pending; nor does one
+      -- whose number another worker holds (a worker that lost its lease claims nothing).
       AND EXISTS (
           SELECT 1 FROM bulks AS b
           WHERE b.id = :bulk_id AND b.status IN ('QUEUED', 'PROCESSING')
+            AND NOT EXISTS (
+                SELECT 1 FROM number_leases AS l
+                WHERE l.phone_number_row_id = b.phone_number_row_id
+                  AND l.worker_id <> :worker
+                  AND l.expires_at > clock_timestamp()
+            )
       )
     ORDER BY m.position
     LIMIT :limit

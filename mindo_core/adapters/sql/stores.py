@@ -3,6 +3,7 @@ shared ``Database``."""
 
 from __future__ import annotations
 
+from mindo_core.adapters.memory.ownership import SoleOwnership
 from mindo_core.adapters.sql.accounts import SqlAccounts
 from mindo_core.adapters.sql.api_keys import SqlApiKeys
 from mindo_core.adapters.sql.bulks import SqlBulks
@@ -16,16 +17,19 @@ from mindo_core.adapters.sql.idempotency import SqlIdempotency
 from mindo_core.adapters.sql.messages import SqlMessages
 from mindo_core.adapters.sql.opt_out_policies import SqlOptOutPolicies
 from mindo_core.adapters.sql.organisations import SqlOrganisations
+from mindo_core.adapters.sql.ownership import DEFAULT_LEASE_SECONDS, SqlNumberOwnership
 from mindo_core.adapters.sql.templates import SqlTemplates
+from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.stores import Stores
 
 
-async def open_stores(url: str) -> Stores:
-    """The stores over ``url`` as users write it (see ``urls``). Connects on first use."""
-    return stores_over(Database(make_async_engine(url)))
+async def open_stores(url: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Stores:
+    """The stores over ``url`` as users write it (see ``urls``). Connects on first use.
+    ``lease_seconds``: how long a worker's hold on a number lasts unrenewed (PostgreSQL)."""
+    return stores_over(Database(make_async_engine(url)), lease_seconds=lease_seconds)
 
 
-def stores_over(database: Database) -> Stores:
+def stores_over(database: Database, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Stores:
     return Stores(
         organisations=SqlOrganisations(database),
         api_keys=SqlApiKeys(database),
@@ -41,5 +45,14 @@ def stores_over(database: Database) -> Stores:
         idempotency=SqlIdempotency(database),
         webhook_endpoints=SqlWebhookEndpoints(database),
         callback_outbox=SqlCallbackOutbox(database),
+        ownership=_ownership(database, lease_seconds),
         close=database.close,
     )
+
+
+def _ownership(database: Database, lease_seconds: float) -> NumberOwnership:
+    """Leases on PostgreSQL, where many workers share the numbers; SQLite runs one engine per
+    file (``engine_lock``), which owns them all."""
+    if database.dialect == "postgresql":
+        return SqlNumberOwnership(database, lease_seconds=lease_seconds)
+    return SoleOwnership()

@@ -474,3 +474,25 @@ class CallbackAttemptRow(Table, table=True):
     error: str | None = Field(default=None, sa_type=sa.Text(), nullable=True)
     delivered: bool = Field(nullable=False)
     duration_ms: int = Field(nullable=False)
+
+
+class EngineWorkerRow(Table, table=True):
+    """A running engine (``mindo worker`` or ``mindo serve``) and how long its heartbeat holds
+    (``ownership``): the live ones share the numbers out."""
+
+    __tablename__ = "engine_workers"
+
+    worker_id: str = Field(sa_type=sa.String(128), primary_key=True)
+    expires_at: datetime = _timestamp(nullable=False)
+
+
+class NumberLeaseRow(Table, table=True):
+    """Which worker sends for a phone number, until when (``ownership``). No foreign key: a
+    lease outlives nothing but its expiry, and a number's deletion must not wait for one."""
+
+    __tablename__ = "number_leases"
+
+    phone_number_row_id: int = Field(primary_key=True, sa_type=sa.BigInteger())
+    worker_id: str = Field(sa_type=sa.String(128), index=True)
+    expires_at: datetime = _timestamp(nullable=False)
+    acquired_at: datetime = _timestamp(nullable=False)

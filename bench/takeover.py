@@ -1,0 +1,237 @@
+"""Takeover of a phone number after its worker dies: target p99 ≤ 10 s after ``kill -9``.
+
+Set-up, all real processes on one PostgreSQL database (``MINDO_BENCH_POSTGRES_URL``, else
+``MINDO_TEST_POSTGRES_URL``; a fresh database is created and dropped): the sandbox (demo
+configuration, its one number at 80 messages/s), ``mindo serve --no-engine --demo`` and three
+``mindo worker``. One long bulk on the number. Then, ``BENCH_TAKEOVER_KILLS`` (5) times: the
+worker holding the number's lease is killed with SIGKILL and a fresh worker started in its
+place. Measured from the kill: **lease** (another worker holds the number's lease: the lease
+table polled every 20 ms) and **sending** (the sandbox records the number's next send). The same
+is then done ``BENCH_TAKEOVER_DRAINS`` (3) times with SIGTERM (a graceful drain, leases released
+at once) as the baseline of the same run. Prints medians, p99 (the largest of a few) and the
+ratios to the 10 s target; the lease length is ``MINDO_LEASE_S`` (6 s by default). Asserts
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from mindo_core.adapters.sql.engine import make_sync_engine
+
+TARGET_S = 10.0
+NUMBER = "813497231850626"  # the sandbox demo's number
+KEY = "mindo_BenchTakeoverKey01234567"
+POLL_S = 0.02
+
+_OWNER = sa.text(
+    "SELECT l.worker_id, extract(epoch FROM l.acquired_at) FROM number_leases AS l "
+    "JOIN phone_numbers AS p "
+    "ON p.id = l.phone_number_row_id "
+    "WHERE p.phone_number_id = :number AND l.expires_at > clock_timestamp()"
+)
+
+
+def run() -> None:
+    server = (
+        os.environ.get("MINDO_BENCH_POSTGRES_URL", "")
+        or os.environ.get("MINDO_TEST_POSTGRES_URL", "")
+    ).strip()
+    if not server:
+        print("takeover: skipped (set MINDO_BENCH_POSTGRES_URL to a PostgreSQL server)")
+        return
+    kills = int(os.environ.get("BENCH_TAKEOVER_KILLS", "5"))
+    drains = int(os.environ.get("BENCH_TAKEOVER_DRAINS", "3"))
+    lease = os.environ.get("MINDO_LEASE_S", "6")
+    print(
+        f"Takeover of a number: {kills} x kill -9 and {drains} x SIGTERM of its worker, 3 "
+        f"workers, lease {lease} s; target p99 ≤ {TARGET_S:g} s "
+        f"(load average {os.getloadavg()[0]:.2f})"
+    )
+    with _fresh_database(server) as url, tempfile.TemporaryDirectory() as folder:
+        cluster = _Cluster(Path(folder), url)
+        try:
+            cluster.start_all(workers=3)
+            # Long enough for every round at 80/s (a round takes about lease + 2 s).
+            seconds = (kills + drains) * (float(lease) + 4) + 20
+            asyncio.run(_submit(cluster.grpc_address, int(80 * seconds)))
+            cluster.wait_for_owner(exclude=None)
+            killed = [cluster.round(signal.SIGKILL) for _ in range(kills)]
+            drained = [cluster.round(signal.SIGTERM) for _ in range(drains)]
+        finally:
+            cluster.close()
+    _report("kill -9", killed)
+    _report("SIGTERM", drained)
+    print(f"(load average after: {os.getloadavg()[0]:.2f})")
+
+
+def _report(how: str, rounds: list[tuple[float, float]]) -> None:
+    for name, values in (("lease", [r[0] for r in rounds]), ("sending", [r[1] for r in rounds])):
+        p50, p99 = statistics.median(values), max(values)
+        print(
+            f"  {how:8} {name:8} p50 {p50:5.2f} s  p99 {p99:5.2f} s  "
+            f"(p99 / {TARGET_S:g} s = {p99 / TARGET_S:.2f}); each: "
+            + ", ".join(f"{v:.2f}" for v in values)
+        )
+
+
+class _Cluster:
+    def __init__(self, folder: Path, url: str) -> None:
+        self.log = folder / "cluster.log"
+        self.sandbox = f"127.0.0.1:{_free_port()}"
+        self.grpc_address = f"127.0.0.1:{_free_port()}"
+        self.env = {
+            **os.environ,
+            "MINDO_DATABASE_URL": url,
+            "MINDO_SECRET_KEY": "bench-takeover-secret-of-32-characters",
+            "MINDO_META_BASE_URL": f"http://{self.sandbox}",
+            "MINDO_GRPC_ADDRESS": self.grpc_address,
+            "MINDO_DEMO_API_KEY": KEY,
+            "MINDO_LOG_LEVEL": "INFO",
+        }
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.workers: dict[int, subprocess.Popen[bytes]] = {}
+        self.database = make_sync_engine(url)
+
+    def spawn(self, *argv: str) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mindo_cli", *argv],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes.append(process)
+        if argv[0] == "worker":
+            self.workers[process.pid] = process
+        return process
+
+    def start_all(self, *, workers: int) -> None:
+        host, port = self.sandbox.rsplit(":", 1)
+        # Headroom over the engine's 80/s: a loaded machine's bunched sends are not the point.
+        self.spawn("sandbox", "--host", host, "--port", port, "--mps", "100")
+        self.spawn("serve", "--no-engine", "--demo")
+        self._wait_for_line("Mindo is ready", 1)
+        for _ in range(workers):
+            self.spawn("worker")
+        self._wait_for_line("Bulk engine started as worker", workers)
+
+    def _wait_for_line(self, line: str, count: int) -> None:
+        deadline = time.monotonic() + 60
+        while self.log.read_text(errors="replace").count(line) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(self.log.read_text(errors="replace")[-3000:])
+            time.sleep(0.1)
+
+    def owner(self) -> tuple[str, float] | None:
+        """The number's owner now, and when it took the lease (Unix seconds)."""
+        with self.database.connect() as connection:
+            found = connection.execute(_OWNER, {"number": NUMBER}).first()
+        return None if found is None else (str(found[0]), float(found[1]))
+
+    def wait_for_owner(self, exclude: str | None, timeout: float = 60) -> tuple[str, float]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            owner = self.owner()
+            if owner is not None and owner[0] != exclude:
+                return owner
+            time.sleep(POLL_S)
+        raise RuntimeError(f"no new owner within {timeout} s")
+
+    def round(self, how: signal.Signals) -> tuple[float, float]:
+        """Stop the number's owner; seconds until another holds it, and until it sends."""
+        owner, _ = self.wait_for_owner(exclude=None)
+        time.sleep(1.0)  # sending steadily
+        victim = self.workers.pop(int(owner.split(":")[-2]))
+        stopped_at = time.time()  # one clock with the database's and the sandbox's: one host
+        victim.send_signal(how)
+        self.spawn("worker")  # the cluster keeps three workers
+        _, taken_at = self.wait_for_owner(exclude=owner)
+        victim.wait()
+        return taken_at - stopped_at, self._first_send_since(taken_at) - stopped_at
+
+    def _first_send_since(self, taken_at: float) -> float:
+        """When the sandbox recorded the new owner's first send (Unix seconds)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            after = [at for at in self._sends() if at >= taken_at]
+            if after:
+                return min(after)
+            time.sleep(0.1)
+        return float("nan")
+
+    def _sends(self) -> list[float]:
+        url = f"http://{self.sandbox}/_sandbox/requests?limit=2000"
+        with urllib.request.urlopen(url) as answer:
+            records = json.load(answer)["data"]
+        return [float(r["at"]) for r in records if str(r["path"]).endswith(f"{NUMBER}/messages")]
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        self.database.dispose()
+
+
+async def _submit(grpc_address: str, recipients: int) -> None:
+    import grpc
+
+    from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
+    from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
+
+    async with grpc.aio.insecure_channel(grpc_address) as channel:
+        stub = mindo_pb2_grpc.MindoStub(channel)
+        await stub.SendBulk(
+            pb.SendBulkRequest(
+                phone_number_id=NUMBER,
+                template_name="order_update",
+                recipients=[
+                    pb.BulkRecipient(
+                        phone=f"+5491{1_5000_0000 + i}",
+                        variables={"order_id": f"ORD-{i}", "status": "listo"},
+                    )
+                    for i in range(recipients)
+                ],
+            ),
+            metadata=(("x-api-key", KEY),),
+        )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _fresh_database(server_url: str) -> Iterator[str]:
+    name = f"mindo_bench_{secrets.token_hex(6)}"
+    admin = make_sync_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
