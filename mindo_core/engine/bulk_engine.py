@@ -27,16 +27,18 @@ recipient until then and does not read the window again before each send.
 
 Crash safety
 ============
-A recipient is claimed (``in_flight``, durably) before its call to Meta, in small batches, and
-its outcome is durable within one flush after the answer. Every send carries
-``biz_opaque_callback_data = "mindo:<bulk id>:<message id>"`` (``bulk_messages``), which Meta
-echoes in the message's status webhooks. ``start()`` first settles every recipient left in
-flight by a previous process (``lifecycle.settle_previous_run``): by default it becomes
-``unconfirmed``, with its own reason, and is not resent, because a duplicate is worse than a
-gap; a webhook carrying its callback data may still confirm it. That includes recipients
-claimed but not yet sent when the process was killed: at most about 2 x ``claim_seconds``
-(0.1 s) of sending per bulk. On a graceful ``stop()``, recipients claimed but not sent are
-released instead, and sends in flight get ``stop_grace_seconds`` to finish.
+A recipient is claimed (``in_flight``, durably) in small batches ahead of its call; the call
+itself starts only once its start is durable too (``call_starts``: written in one transaction
+per ``call_start_slice``), and its outcome is durable within one flush after the answer. Every
+send carries ``biz_opaque_callback_data = "mindo:<bulk id>:<message id>"`` (``bulk_messages``),
+which Meta echoes in the message's status webhooks. ``start()`` first settles every recipient
+left in flight by a previous process (``lifecycle.settle_previous_run``): one claimed but never
+called goes back to pending (Meta never saw it); one whose call had started becomes, by
+default, ``unconfirmed``, with its own reason, and is not resent, because a duplicate is worse
+than a gap; a webhook carrying its callback data may still confirm it. So after a kill the
+unknown ones are at most the calls started and not answered (bounded by ``max_in_flight``). On a
+graceful ``stop()``, recipients claimed but not sent are released instead, and sends in flight
+get ``stop_grace_seconds`` to finish.
 
 Workers
 =======
@@ -55,6 +57,7 @@ import random
 from mindo_core.bulks.model import BulkId
 from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock
+from mindo_core.engine.call_starts import CallStarts
 from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.lifecycle import Supervisor, settle_previous_run
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
@@ -101,12 +104,16 @@ class BulkEngine:
             outcomes=OutcomeBuffer(
                 bulks, progress, max_batch=settings.flush_batch, interval=settings.flush_interval
             ),
+            call_starts=CallStarts(
+                bulks, clock, worker=settings.worker_id, slice=settings.call_start_slice
+            ),
             capacity=SendCapacity(settings.max_in_flight),
             retry_policy=RetryPolicy(random.Random(settings.seed), settings.retry),
             settings=settings,
         )
         self._supervisor = Supervisor(self._parts)
         self._outcome_writer: asyncio.Task[None] | None = None
+        self._start_writer: asyncio.Task[None] | None = None
         self._started = False
 
     @property
@@ -138,6 +145,9 @@ class BulkEngine:
         self._outcome_writer = asyncio.create_task(
             self._parts.outcomes.run(), name="mindo-outcomes"
         )
+        self._start_writer = asyncio.create_task(
+            self._parts.call_starts.run(), name="mindo-call-starts"
+        )
         self._supervisor.start()
         logger.info("Bulk engine started as worker %s", self._parts.settings.worker_id)
 
@@ -148,6 +158,9 @@ class BulkEngine:
             return
         self._started = False
         await self._supervisor.stop()
+        if self._start_writer is not None:  # after the sends: those in the grace time start
+            await _cancelled(self._start_writer)
+        self._start_writer = None
         if self._outcome_writer is not None:
             await _cancelled(self._outcome_writer)
         self._outcome_writer = None

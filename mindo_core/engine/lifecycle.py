@@ -1,7 +1,8 @@
 """The engine's lifecycle: which bulks run, on which number's runner, from start to stop.
 
 ``settle_previous_run`` is the first thing a start does: every recipient a previous process
-left in flight is settled by the crash policy (``unconfirmed`` by default, never resent). The
+left in flight is settled: back to pending if its call never started, else by the crash policy
+(``unconfirmed`` by default, never resent). The
 ``Supervisor`` then reads ``bulks_to_run`` (QUEUED and PROCESSING bulks) on start, whenever it
 is woken (a bulk was submitted) and every ``poll_interval``, hands each phone number its
 bulks, starts a ``NumberRunner`` for a number with work and closes the runner of a number

@@ -2,7 +2,9 @@
 ``settling``, and the send capacity given back.
 
 A send runs in a task of its own, started by the number's runner once the scheduler gave it a
-slot and the engine's ``SendCapacity`` a place. What it raised becomes a ``SendOutcome``
+slot and the engine's ``SendCapacity`` a place; its call to Meta starts once ``call_starts``
+wrote that it starts (a crash before that leaves a recipient Meta never saw, put back to
+pending at the next start). What it raised becomes a ``SendOutcome``
 (``bulk_messages.outcome_of``); an unexpected failure is retried like a transient one, within
 the retry policy's bounds.
 """
@@ -37,6 +39,8 @@ class Sending:
 
     async def _send(self, lane: Lane, recipient: ClaimedRecipient, slot_at: float) -> None:
         try:
+            if not await self._may_call(lane, recipient):
+                return
             outcome, wamid = await call_meta(self._parts.meta, lane, recipient)
             self._settling.settle(lane, recipient, outcome, wamid, slot_at)
         except Exception:  # the recipient stays in flight: the next start settles it
@@ -47,6 +51,20 @@ class Sending:
             if lane.in_flight == 0:
                 self._number.resume(lane)
             self._number.wake()
+
+    async def _may_call(self, lane: Lane, recipient: ClaimedRecipient) -> bool:
+        """Whether the call's start is durable. A recipient whose start was not written (its
+        bulk paused or over meanwhile, or the write failed) is released, never called: pending
+        again, or as its bulk's other unsent recipients went. (A release only moves a recipient
+        still in flight.)"""
+        try:
+            if await self._parts.call_starts.started(recipient.message_id):
+                return True
+        except Exception:
+            logger.exception("Could not mark a call of bulk send %s started", lane.id)
+        self._settling.record(lane, recipient, "release", at=self._parts.clock.now())
+        lane.drained = False
+        return False
 
 
 async def call_meta(

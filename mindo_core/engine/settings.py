@@ -26,11 +26,13 @@ class EngineSettings:
     # (the sandbox's ``--unlimited``, ``bench/pipeline_ceiling``).
     throughput_mps: float | None = None
     # A claim takes this many seconds of sending at the number's current rate (1 to max_claim),
-    # and the next one is made when the queue holds one claim or less. Small, because what is
-    # claimed and not yet sent when the process is killed (up to two claims) is settled as
-    # "unconfirmed" and never sent.
+    # and the next one is made when the queue holds one claim or less. (What is claimed and not
+    # yet called when the process is killed goes back to pending at the next start.)
     claim_seconds: float = 0.1
     max_claim: int = 500
+    # Calls to Meta start once their start is durable; the starts asked within this many
+    # seconds (and while a write is under way) are written in one transaction (``call_starts``).
+    call_start_slice: float = 0.002
     # Outcomes are written every flush_interval seconds or flush_batch outcomes.
     flush_interval: float = 0.05
     flush_batch: int = 200
@@ -56,5 +58,7 @@ class EngineSettings:
             raise ValueError("max_in_flight and max_claim must be at least 1")
         if self.throughput_mps is not None and not 0 < self.throughput_mps < math.inf:
             raise ValueError("throughput_mps must be positive and finite")
+        if self.call_start_slice < 0:
+            raise ValueError("call_start_slice must not be negative")
         if min(self.claim_seconds, self.flush_interval, self.poll_interval) <= 0:
             raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")

@@ -258,9 +258,20 @@ class BulkStore(Protocol):
         ``IllegalTransition`` for a bulk that is not PAUSED."""
         ...
 
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+    ) -> AbstractSet[MessageId]:
+        """These recipients' calls to Meta are about to start: durably so (one transaction)
+        before the caller starts any. Only recipients still in flight, claimed by ``worker``,
+        of a bulk still QUEUED or PROCESSING are marked; returns those, the only ones the
+        caller may call."""
+        ...
+
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
-        """After a crash: every in-flight recipient becomes unconfirmed (or pending again with
-        policy "resend"). Returns how many were settled."""
+        """After a crash: an in-flight recipient whose call was never marked started goes back
+        to pending (its claim's attempt undone; cancelled or skipped if its bulk is over): Meta
+        never saw it. One whose call had started becomes unconfirmed (or pending again with
+        policy "resend"). Returns how many were settled, both kinds."""
         ...
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:

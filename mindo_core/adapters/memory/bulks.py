@@ -208,7 +208,7 @@ class InMemoryBulks:
         claimed: list[ClaimedRecipient] = []
         while len(claimed) < limit and (row := entry.pop_due(now)) is not None:
             row.recipient = record_event(row.recipient, "claim", at=now)
-            row.claimed_at, row.worker = now, worker
+            row.claimed_at, row.worker, row.call_started_at = now, worker, None
             claimed.append(_claimed(row))
         if claimed and entry.bulk.status == "QUEUED":
             entry.bulk = replace(entry.bulk, status="PROCESSING", started_at=now)
@@ -286,6 +286,23 @@ class InMemoryBulks:
         entry.bulk = replace(bulk, status=resumed_status(bulk))
         return entry.bulk
 
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+    ) -> AbstractSet[MessageId]:
+        now = aware(now)
+        marked: set[MessageId] = set()
+        for message_id in message_ids:
+            located = self._tables.recipients.get(message_id)
+            if located is None:
+                continue
+            entry = self._tables.bulks[located[0]]
+            row = entry.rows[located[1]]
+            running = entry.bulk.status in _RUNNING
+            if running and row.recipient.state == "in_flight" and row.worker == worker:
+                row.call_started_at = now
+                marked.add(message_id)
+        return marked
+
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
         now = aware(now)
         settled = 0
@@ -294,7 +311,10 @@ class InMemoryBulks:
             for row in entry.rows:
                 if row.recipient.state != "in_flight":
                     continue
-                if policy == "mark_unconfirmed":
+                if row.call_started_at is None:  # claimed, never called: as if never claimed
+                    _release(entry, row, retry_at=row.retry_at, at=now)
+                    row.recipient = replace(row.recipient, attempts=row.recipient.attempts - 1)
+                elif policy == "mark_unconfirmed":
                     _move(entry, row, "settle_unconfirmed", at=now)
                 else:
                     _release(entry, row, retry_at=None, at=now)

@@ -58,6 +58,7 @@ from mindo_core.bulks.model import (
 )
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict
+from mindo_core.domain.messages import MessageId
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
@@ -322,6 +323,16 @@ class SqlBulks:
             await session.flush()
             return await _existing_bulk(session, bulk_id)
 
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+    ) -> AbstractSet[MessageId]:
+        now = mapping.timestamp(now)
+        if not message_ids:
+            return set()
+        async with self._database.writing() as session:
+            connection = await session.connection()
+            return await claims.mark_calls_started(connection, message_ids, worker=worker, now=now)
+
     async def settle_in_flight(self, *, policy: CrashPolicy, now: datetime) -> int:
         mapping.timestamp(now)  # refuses a naive time, as every other method does
         moves = CounterMoves()
@@ -336,12 +347,16 @@ class SqlBulks:
             connection = await session.connection()
             changed: dict[BulkId, None] = {}
             for bulk_id, bulk in sorted(bulks.items()):
+                # Claimed, never called: back as if never claimed (this claim's attempt undone).
+                unstarted = _released_state(bulk.status)
+                count = await _release_unstarted(connection, bulk_id, unstarted)
+                moves.move(bulk_id, "in_flight", unstarted, count)
                 after = _settled_state(policy, bulk.status)
-                count = await _move_recipients(connection, bulk_id, "in_flight", after)
-                if after == "skipped":
+                started = await _move_recipients(connection, bulk_id, "in_flight", after)
+                moves.move(bulk_id, "in_flight", after, started)
+                if "skipped" in (after, unstarted):
                     await _stamp_stop_reason(connection, bulk_id, bulk.stop_reason)
-                moves.move(bulk_id, "in_flight", after, count)
-                settled += count
+                settled += count + started
                 changed.setdefault(bulk_id)
             await settle_counters(session, moves, changed)
         return settled
@@ -596,6 +611,24 @@ async def _move_recipients(
         sa.update(MessageRow)
         .where(col(MessageRow.bulk_id) == bulk_id, col(MessageRow.status) == before)
         .values(values)
+    )
+    result = await connection.execute(statement)
+    return int(result.rowcount)
+
+
+async def _release_unstarted(
+    connection: AsyncConnection, bulk_id: BulkId, after: RecipientState
+) -> int:
+    """The bulk's in-flight recipients whose call never started move to ``after``, their
+    claim's attempt taken back; returns how many."""
+    statement = (
+        sa.update(MessageRow)
+        .where(
+            col(MessageRow.bulk_id) == bulk_id,
+            col(MessageRow.status) == "in_flight",
+            col(MessageRow.call_started_at).is_(None),
+        )
+        .values(status=after, attempts=col(MessageRow.attempts) - 1)
     )
     result = await connection.execute(statement)
     return int(result.rowcount)
