@@ -166,6 +166,7 @@ def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
         contacts=ports.stores.contacts,
+        organisations=ports.stores.organisations,
         meta=ports.meta,
         cipher=ports.cipher,
         clock=ports.clock,

@@ -18,6 +18,10 @@ Shape
   re-read the number before its next send: the new throughput applies at once (a lower one
   at once, a higher one at once unless the number is slowed down, then recovery climbs to
   it), and the new tier to the caps of its bulks paced by ``"tier"``.
+* A **sweep of unknown outcomes** (``unknown_sweep.UnknownSweep``, every
+  ``unknown_sweep_interval``): unconfirmed recipients whose number's later calls have had their
+  status webhooks, for the organisation's window, without theirs are failed or resent by the
+  organisation's policy (``bulks.unknown_outcomes``).
 * One **outcome buffer** (``outcome_buffer.OutcomeBuffer``) writes outcomes in batches (every
   50 ms or 200 outcomes) and publishes the bulks they changed on the progress bus. Runners
   publish too: a bulk's first claim (PROCESSING), its finish and its stop.
@@ -63,10 +67,12 @@ from mindo_core.engine.lifecycle import Supervisor, settle_previous_run
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settings import EngineSettings
+from mindo_core.engine.unknown_sweep import UnknownSweep
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.contacts import ContactStore
 from mindo_core.ports.meta import MetaGateway
+from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.templates import TemplateStore
@@ -85,6 +91,7 @@ class BulkEngine:
         templates: TemplateStore,
         bulks: BulkStore,
         contacts: ContactStore,
+        organisations: OrganisationStore,
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
@@ -112,6 +119,15 @@ class BulkEngine:
             settings=settings,
         )
         self._supervisor = Supervisor(self._parts)
+        self._unknown_sweep = UnknownSweep(
+            bulks=bulks,
+            organisations=organisations,
+            clock=clock,
+            progress=progress,
+            interval=settings.unknown_sweep_interval,
+            resent=self._supervisor.wake,
+        )
+        self._sweeper: asyncio.Task[None] | None = None
         self._outcome_writer: asyncio.Task[None] | None = None
         self._start_writer: asyncio.Task[None] | None = None
         self._started = False
@@ -149,6 +165,7 @@ class BulkEngine:
             self._parts.call_starts.run(), name="mindo-call-starts"
         )
         self._supervisor.start()
+        self._sweeper = asyncio.create_task(self._unknown_sweep.run(), name="mindo-unknown-sweep")
         logger.info("Bulk engine started as worker %s", self._parts.settings.worker_id)
 
     async def stop(self) -> None:
@@ -157,6 +174,9 @@ class BulkEngine:
         if not self._started:
             return
         self._started = False
+        if self._sweeper is not None:
+            await _cancelled(self._sweeper)
+        self._sweeper = None
         await self._supervisor.stop()
         if self._start_writer is not None:  # after the sends: those in the grace time start
             await _cancelled(self._start_writer)

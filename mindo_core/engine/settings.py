@@ -36,6 +36,8 @@ class EngineSettings:
     # Outcomes are written every flush_interval seconds or flush_batch outcomes.
     flush_interval: float = 0.05
     flush_batch: int = 200
+    # How often the engine settles unknown outcomes the webhooks have decided (``unknown_sweep``).
+    unknown_sweep_interval: float = 30.0
     # How often the engine looks for bulks it was not told about.
     poll_interval: float = 1.0
     # On stop, how long sends in flight may take to finish before they are cancelled.
@@ -62,3 +64,5 @@ class EngineSettings:
             raise ValueError("call_start_slice must not be negative")
         if min(self.claim_seconds, self.flush_interval, self.poll_interval) <= 0:
             raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")
+        if self.unknown_sweep_interval <= 0:
+            raise ValueError("unknown_sweep_interval must be positive")

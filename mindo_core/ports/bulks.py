@@ -21,6 +21,7 @@ from mindo_core.bulks.model import (
     CrashPolicy,
     RecipientStatus,
 )
+from mindo_core.bulks.unknown_outcomes import UnknownRecipient
 from mindo_core.domain.accounts import (
     OrganisationId,
     PhoneNumberRowId,
@@ -272,6 +273,23 @@ class BulkStore(Protocol):
         to pending (its claim's attempt undone; cancelled or skipped if its bulk is over): Meta
         never saw it. One whose call had started becomes unconfirmed (or pending again with
         policy "resend"). Returns how many were settled, both kinds."""
+        ...
+
+    async def unknown_recipients(
+        self, *, started_before: datetime, limit: int
+    ) -> Sequence[UnknownRecipient]:
+        """Unconfirmed recipients (every organisation's) whose call started before
+        ``started_before``, oldest call first, at most ``limit``; each with the earliest
+        status webhook time among the next calls its number started after it."""
+        ...
+
+    async def settle_unknown(
+        self, *, failed: Sequence[MessageId], resent: Sequence[MessageId], now: datetime
+    ) -> Sequence[Bulk]:
+        """One transaction: those of ``failed`` still unconfirmed become failed
+        (``NOT_AT_META_REASON``); those of ``resent`` still unconfirmed and never resent become
+        pending again, marked resent, counted in their bulk's ``resent_count``, and a bulk
+        that had ended (not cancelled or stopped) runs again. Returns the bulks it changed."""
         ...
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:

@@ -54,6 +54,7 @@ from mindo_core.bulks.model import (
     refresh_final_status,
     resumed_status,
 )
+from mindo_core.bulks.unknown_outcomes import LATER_CALLS, NOT_AT_META_REASON, UnknownRecipient
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict, TemplateNotFound
 from mindo_core.domain.messages import MessageId, MessageRecord
@@ -73,6 +74,8 @@ __all__ = ["InMemoryBulks", "bulk_message_by_wamid"]
 _RUNNING: frozenset[BulkStatus] = frozenset({"QUEUED", "PROCESSING"})
 # Not over: running, or paused (its recipients wait, pending).
 _LIVE: frozenset[BulkStatus] = _RUNNING | {"PAUSED", "SCHEDULED"}
+# Ended by itself: may run again to resend an unknown recipient (``unknown_outcomes``).
+_ENDED_BY_ITSELF: frozenset[BulkStatus] = frozenset({"COMPLETED", "PARTIAL", "FAILED"})
 _MAYBE_SENT: frozenset[RecipientState] = frozenset({"in_flight", "unconfirmed"})
 
 
@@ -323,6 +326,80 @@ class InMemoryBulks:
             if touched:
                 _refresh(entry)
         return settled
+
+    async def unknown_recipients(
+        self, *, started_before: datetime, limit: int
+    ) -> Sequence[UnknownRecipient]:
+        started_before = aware(started_before)
+        unknown = [
+            (entry, row)
+            for entry in self._tables.bulks.values()
+            for row in entry.rows
+            if row.recipient.state == "unconfirmed"
+            and row.call_started_at is not None
+            and row.call_started_at <= started_before
+        ]
+        unknown.sort(key=lambda found: found[1].call_started_at or started_before)
+        return [self._unknown(entry, row) for entry, row in unknown[: max(limit, 0)]]
+
+    def _unknown(self, entry: BulkEntry, row: RecipientRow) -> UnknownRecipient:
+        started = row.call_started_at
+        assert started is not None
+        number = entry.bulk.phone_number_row_id
+        later = sorted(
+            (other.call_started_at, other.recipient)
+            for other_entry in self._tables.bulks.values()
+            if other_entry.bulk.phone_number_row_id == number
+            for other in other_entry.rows
+            if other.call_started_at is not None and other.call_started_at > started
+        )[:LATER_CALLS]
+        webhooks = [
+            recipient.delivered_at or recipient.read_at
+            for _, recipient in later
+            if recipient.delivered_at or recipient.read_at
+        ]
+        bulk = entry.bulk
+        return UnknownRecipient(
+            message_id=row.message_id,
+            bulk_id=bulk.id,
+            organisation_id=bulk.organisation_id,
+            call_started_at=started,
+            later_webhook_at=min((w for w in webhooks if w is not None), default=None),
+            resent=row.recipient.resent,
+            may_resend=bulk.stop_reason is None and bulk.status != "CANCELLED",
+        )
+
+    async def settle_unknown(
+        self, *, failed: Sequence[MessageId], resent: Sequence[MessageId], now: datetime
+    ) -> Sequence[Bulk]:
+        now = aware(now)
+        changed: dict[BulkId, BulkEntry] = {}
+        for message_id, resend in [*((m, False) for m in failed), *((m, True) for m in resent)]:
+            located = self._tables.recipients.get(message_id)
+            if located is None:
+                continue
+            entry = self._tables.bulks[located[0]]
+            row = entry.rows[located[1]]
+            if row.recipient.state != "unconfirmed" or (resend and row.recipient.resent):
+                continue
+            if resend:
+                _move(entry, row, "resend_unknown", at=now)
+                row.retry_at = None
+                entry.queue(row)
+                bulk = entry.bulk
+                reopened = bulk.status in _ENDED_BY_ITSELF and bulk.stop_reason is None
+                entry.bulk = replace(
+                    bulk,
+                    resent_count=bulk.resent_count + 1,
+                    status="PROCESSING" if reopened else bulk.status,
+                    completed_at=None if reopened else bulk.completed_at,
+                )
+            else:
+                _move(entry, row, "fail_unknown", at=now, error_message=NOT_AT_META_REASON)
+            changed[entry.bulk.id] = entry
+        for entry in changed.values():
+            _refresh(entry)
+        return [entry.bulk for entry in changed.values()]
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         entry = self._entry(bulk_id)

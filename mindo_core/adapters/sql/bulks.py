@@ -34,7 +34,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from mindo_core.adapters.sql import claims, mapping
+from mindo_core.adapters.sql import claims, mapping, unknown_outcomes
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.database import FRESH, Database
 from mindo_core.adapters.sql.integrity import is_unique_violation
@@ -56,6 +56,7 @@ from mindo_core.bulks.model import (
     refresh_final_status,
     states_shown_as,
 )
+from mindo_core.bulks.unknown_outcomes import UnknownRecipient
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict
 from mindo_core.domain.messages import MessageId
@@ -360,6 +361,40 @@ class SqlBulks:
                 changed.setdefault(bulk_id)
             await settle_counters(session, moves, changed)
         return settled
+
+    async def unknown_recipients(
+        self, *, started_before: datetime, limit: int
+    ) -> Sequence[UnknownRecipient]:
+        started_before = mapping.timestamp(started_before)
+        if limit <= 0:
+            return ()
+        async with self._database.transaction() as session:
+            connection = await session.connection()
+            return await unknown_outcomes.unknown_recipients(
+                connection, started_before=started_before, limit=limit
+            )
+
+    async def settle_unknown(
+        self, *, failed: Sequence[MessageId], resent: Sequence[MessageId], now: datetime
+    ) -> Sequence[Bulk]:
+        now = mapping.timestamp(now)
+        ids = [*failed, *resent]
+        if not ids:
+            return ()
+        moves = CounterMoves()
+        async with self._database.writing() as session:
+            owners = select(MessageRow.bulk_id).where(col(MessageRow.id).in_(ids)).distinct()
+            await lock_bulks(session, (await session.exec(owners)).all())
+            connection = await session.connection()
+            changed: dict[BulkId, None] = {}
+            for bulk_id in await unknown_outcomes.fail(connection, failed, now):
+                changed.setdefault(bulk_id)  # unconfirmed counted as failed already
+            resends = await unknown_outcomes.resend(connection, resent, now)
+            for bulk_id, count in sorted(resends.items()):
+                moves.move(bulk_id, "unconfirmed", "pending", count)
+                await unknown_outcomes.reopen(connection, bulk_id, count)
+                changed.setdefault(bulk_id)
+            return await settle_counters(session, moves, changed)
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         query = (

@@ -163,6 +163,7 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         stop_reason=row.stop_reason,
         pacing=row.pacing,
         send_at=_utc_or_none(row.send_at),
+        resent_count=row.resent_count,
     )
 
 
@@ -204,6 +205,7 @@ def bulk_recipient(row: MessageRow) -> BulkRecipient:
         error_code=row.error_code,
         error_message=row.error_message,
         message_id=MessageId(row.id) if row.id is not None else None,
+        resent=row.resent_at is not None,
     )
 
 
