@@ -346,13 +346,14 @@ class InMemoryBulks:
         started = row.call_started_at
         assert started is not None
         number = entry.bulk.phone_number_row_id
-        later = sorted(
+        calls = (
             (other.call_started_at, other.recipient)
             for other_entry in self._tables.bulks.values()
             if other_entry.bulk.phone_number_row_id == number
             for other in other_entry.rows
             if other.call_started_at is not None and other.call_started_at > started
-        )[:LATER_CALLS]
+        )
+        later = sorted(calls, key=lambda call: call[0])[:LATER_CALLS]
         webhooks = [
             recipient.delivered_at or recipient.read_at
             for _, recipient in later
