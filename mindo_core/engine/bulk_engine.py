@@ -32,17 +32,19 @@ recipient until then and does not read the window again before each send.
 Crash safety
 ============
 A recipient is claimed (``in_flight``, durably) in small batches ahead of its call; the call
-itself starts only once its start is durable too (``call_starts``: written in one transaction
-per ``call_start_slice``), and its outcome is durable within one flush after the answer. Every
-send carries ``biz_opaque_callback_data = "mindo:<bulk id>:<message id>"`` (``bulk_messages``),
+itself starts only once its start is durable too (``call_starts``: sends are taken
+``call_start_lead`` before their slots and their starts written together), and its outcome is
+durable within one flush after the answer. Every send carries
+``biz_opaque_callback_data = "mindo:<bulk id>:<message id>"`` (``bulk_messages``),
 which Meta echoes in the message's status webhooks. ``start()`` first settles every recipient
 left in flight by a previous process (``lifecycle.settle_previous_run``): one claimed but never
 called goes back to pending (Meta never saw it); one whose call had started becomes, by
 default, ``unconfirmed``, with its own reason, and is not resent, because a duplicate is worse
 than a gap; a webhook carrying its callback data may still confirm it. So after a kill the
-unknown ones are at most the calls started and not answered (bounded by ``max_in_flight``). On a
-graceful ``stop()``, recipients claimed but not sent are released instead, and sends in flight
-get ``stop_grace_seconds`` to finish.
+unknown ones are at most the calls started and not answered, and those whose slot was less
+than ``call_start_lead`` (25 ms) away (bounded by ``max_in_flight``). On a graceful ``stop()``,
+recipients claimed but not sent are released instead, and sends in flight get
+``stop_grace_seconds`` to finish.
 
 Workers
 =======
@@ -111,9 +113,7 @@ class BulkEngine:
             outcomes=OutcomeBuffer(
                 bulks, progress, max_batch=settings.flush_batch, interval=settings.flush_interval
             ),
-            call_starts=CallStarts(
-                bulks, clock, worker=settings.worker_id, slice=settings.call_start_slice
-            ),
+            call_starts=CallStarts(bulks, clock, worker=settings.worker_id),
             capacity=SendCapacity(settings.max_in_flight),
             retry_policy=RetryPolicy(random.Random(settings.seed), settings.retry),
             settings=settings,

@@ -3,9 +3,10 @@ durably, that it is about to start.
 
 A claimed recipient is not yet a call: killed before its call started, the next start puts it
 back to pending, and only a recipient whose start was written can be "outcome unknown". Each
-send asks ``started`` and waits; the marks asked while a write is under way (and during the
-``slice`` after the first) go together in the next write, so that the store sees one small
-transaction per slice rather than one per send. A mark written for nothing (the recipient was
+send asks ``started`` ``EngineSettings.call_start_lead`` before its slot and waits; a write
+starts as soon as one is asked, and the marks asked while it is under way go together in the
+next one, so that the store sees one small transaction per slice of time rather than one per
+send. A mark written for nothing (the recipient was
 settled or taken by another worker meanwhile, or its bulk paused or over) says the call must
 not be made; a write that fails fails the marks it carried. The caller releases those.
 """
@@ -25,13 +26,10 @@ logger = logging.getLogger("mindo.bulk_engine")
 
 
 class CallStarts:
-    def __init__(self, store: BulkStore, clock: Clock, *, worker: str, slice: float) -> None:
-        if slice < 0:
-            raise ValueError("slice must not be negative")
+    def __init__(self, store: BulkStore, clock: Clock, *, worker: str) -> None:
         self._store = store
         self._clock = clock
         self._worker = worker
-        self._slice = slice
         self._waiting: list[tuple[MessageId, asyncio.Future[bool]]] = []
         self._some = asyncio.Event()
 
@@ -48,8 +46,6 @@ class CallStarts:
         try:
             while True:
                 await self._some.wait()
-                if self._slice:
-                    await asyncio.sleep(self._slice)
                 await self._write_waiting()
         finally:
             self._cancel(self._waiting)

@@ -82,10 +82,12 @@ class Claiming:
             await self._settling.finish(lane)
         elif lane.state == "active":
             lane.drained = False
-            # Past the early start, so that the claim then finds it due.
+            # Past the early start (slots are taken call_start_lead ahead), so that the claim
+            # then finds it due.
             due_at = self._monotonic_of(due)
             now = self._parts.clock.monotonic()
-            self._number.hold(lane, max(due_at, now) + 2 * EARLY_START_S)
+            ahead = self._parts.settings.call_start_lead + 2 * EARLY_START_S
+            self._number.hold(lane, max(due_at, now) + ahead)
 
     async def _claim(self, lane: Lane, size: int) -> None:
         parts = self._parts

@@ -2,19 +2,21 @@
 ``settling``, and the send capacity given back.
 
 A send runs in a task of its own, started by the number's runner once the scheduler gave it a
-slot and the engine's ``SendCapacity`` a place; its call to Meta starts once ``call_starts``
-wrote that it starts (a crash before that leaves a recipient Meta never saw, put back to
-pending at the next start). What it raised becomes a ``SendOutcome``
-(``bulk_messages.outcome_of``); an unexpected failure is retried like a transient one, within
-the retry policy's bounds.
+slot (``call_start_lead`` ahead of its time) and the engine's ``SendCapacity`` a place; its
+call to Meta starts once ``call_starts`` wrote that it starts (a crash before that leaves a
+recipient Meta never saw, put back to pending at the next start), at its slot. What it raised
+becomes a ``SendOutcome`` (``bulk_messages.outcome_of``); an unexpected failure is retried like
+a transient one, within the retry policy's bounds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from mindo_core.domain.errors import InvalidRequest, MetaError, MetaUnavailable
 from mindo_core.engine.bulk_messages import outcome_of
+from mindo_core.engine.decisions import EARLY_START_S
 from mindo_core.engine.lanes import Lane, NumberLanes
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settling import Settling
@@ -41,6 +43,10 @@ class Sending:
         try:
             if not await self._may_call(lane, recipient):
                 return
+            await self._until(slot_at)
+            if not self._still_goes(lane, slot_at):
+                self._release(lane, recipient)
+                return
             outcome, wamid = await call_meta(self._parts.meta, lane, recipient)
             self._settling.settle(lane, recipient, outcome, wamid, slot_at)
         except Exception:  # the recipient stays in flight: the next start settles it
@@ -52,6 +58,19 @@ class Sending:
                 self._number.resume(lane)
             self._number.wake()
 
+    async def _until(self, slot_at: float) -> None:
+        """The send was taken ahead of its slot (``call_start_lead``): its call leaves then."""
+        wait = slot_at - EARLY_START_S - self._parts.clock.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def _still_goes(self, lane: Lane, slot_at: float) -> bool:
+        """Not if, while it waited for its slot, its bulk was cancelled, paused or stopped, or
+        Meta's 130429 paused the number past the slot."""
+        scheduler = self._number.scheduler
+        paused = scheduler is not None and scheduler.paused_until() > slot_at
+        return lane.state == "active" and not paused
+
     async def _may_call(self, lane: Lane, recipient: ClaimedRecipient) -> bool:
         """Whether the call's start is durable. A recipient whose start was not written (its
         bulk paused or over meanwhile, or the write failed) is released, never called: pending
@@ -62,9 +81,12 @@ class Sending:
                 return True
         except Exception:
             logger.exception("Could not mark a call of bulk send %s started", lane.id)
+        self._release(lane, recipient)
+        return False
+
+    def _release(self, lane: Lane, recipient: ClaimedRecipient) -> None:
         self._settling.record(lane, recipient, "release", at=self._parts.clock.now())
         lane.drained = False
-        return False
 
 
 async def call_meta(

@@ -38,9 +38,8 @@ async def _crash_cut_the_first_call(world: BulkWorld) -> tuple[Bulk, ClaimedReci
     (cut,) = await world.stores.bulks.claim_recipients(
         bulk.id, worker="dead", limit=1, now=world.clock.now()
     )
-    await world.stores.bulks.mark_calls_started(
-        [cut.message_id], worker="dead", now=world.clock.now()
-    )
+    cut_at = world.clock.now() - timedelta(seconds=1)  # the previous process's last moments
+    await world.stores.bulks.mark_calls_started([cut.message_id], worker="dead", now=cut_at)
     await world.engine.start()
     done = await world.finished(bulk)
     assert (done.status, done.counters.sent, done.counters.failed) == ("PARTIAL", PEOPLE - 1, 1)
