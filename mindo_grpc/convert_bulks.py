@@ -116,6 +116,7 @@ def bulk(view: BulkView) -> pb.Bulk:
         created_at=timestamp(b.created_at),
         stop_reason=b.stop_reason or "",
         send_at=timestamp(b.send_at),
+        resent_count=b.resent_count,
     )
 
 
@@ -133,6 +134,7 @@ def bulk_message(recipient: BulkRecipient) -> pb.BulkMessage:
         position=recipient.position,
         error_code=recipient.error_code,
         failed_at=timestamp(recipient.failed_at),
+        resent=recipient.resent,
     )
 
 
