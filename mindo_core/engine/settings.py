@@ -35,7 +35,7 @@ class EngineSettings:
     # asked while a write is under way), so that the call still leaves at its slot: a start
     # written late would delay some calls and not others, and calls bunched closer than the
     # number's rate meet a full window at Meta (130429).
-    call_start_lead: float = 0.025
+    call_start_lead: float = 0.05
     # Outcomes are written every flush_interval seconds or flush_batch outcomes.
     flush_interval: float = 0.05
     flush_batch: int = 200
