@@ -40,14 +40,17 @@ class Sending:
 
     def launch(self, lane: Lane, recipient: ClaimedRecipient, slot_at: float) -> None:
         lane.in_flight += 1
-        self._number.spawn(self._send(lane, recipient, slot_at))
+        ahead = slot_at > self._parts.clock.monotonic() + EARLY_START_S
+        self._number.spawn(self._send(lane, recipient, slot_at, ahead=ahead))
 
-    async def _send(self, lane: Lane, recipient: ClaimedRecipient, slot_at: float) -> None:
+    async def _send(
+        self, lane: Lane, recipient: ClaimedRecipient, slot_at: float, *, ahead: bool
+    ) -> None:
         try:
             if not await self._may_call(lane, recipient):
                 return
             await self._until(slot_at)
-            if not self._still_goes(lane, slot_at) or self._too_late(slot_at):
+            if not self._still_goes(lane, slot_at) or (ahead and self._too_late(slot_at)):
                 self._release(lane, recipient)
                 return
             outcome, wamid = await call_meta(self._parts.meta, lane, recipient)
@@ -68,9 +71,11 @@ class Sending:
             await asyncio.sleep(wait)
 
     def _too_late(self, slot_at: float) -> bool:
-        """Its start was written too long after its slot: the slot is lost rather than the call
-        made late. (Calls made late together, after the calls of later slots went on time,
-        overfill Meta's one-second window: 130429.) It goes back to pending."""
+        """A send taken ahead of its slot whose start was written too long after the slot: the
+        slot is lost rather than the call made late. (Calls made late together, after the
+        calls of later slots went on time, overfill Meta's one-second window: 130429.) It goes
+        back to pending. A send taken at or after its slot (nothing was ready earlier) goes
+        when its start is written, as it would without the lead."""
         late = self._parts.clock.monotonic() - slot_at > _LATEST_AFTER_SLOT_S
         if late:
             logger.debug("A call start of bulk send was written too late for its slot")
