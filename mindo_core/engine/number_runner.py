@@ -160,7 +160,9 @@ class NumberRunner:
             lane.queue.appendleft(recipient)
             await capacity.freed(self._settings.poll_interval)
             return
-        scheduler.take(slot, recipient=wa_id)
+        # The recipient's pair rate counts the send when its call goes (``sending``): a send
+        # taken ahead may lose its slot, and must not then hold the recipient back.
+        scheduler.take(slot)
         self._sending.launch(lane, recipient, slot.at)
 
     # -- lanes -----------------------------------------------------------------------------------

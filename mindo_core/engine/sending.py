@@ -53,6 +53,8 @@ class Sending:
             if not self._still_goes(lane, slot_at) or (ahead and self._too_late(slot_at)):
                 self._release(lane, recipient)
                 return
+            if self._number.scheduler is not None:
+                self._number.scheduler.take_recipient(recipient.e164.removeprefix("+"), slot_at)
             outcome, wamid = await call_meta(self._parts.meta, lane, recipient)
             self._settling.settle(lane, recipient, outcome, wamid, slot_at)
         except Exception:  # the recipient stays in flight: the next start settles it
