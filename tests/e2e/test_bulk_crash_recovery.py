@@ -30,11 +30,12 @@ RECIPIENTS = 400
 KILLS = 3
 # The sandbox answers 100 sends/s after 50 ms: about 5 calls are at Meta at any moment, and as
 # many answered ones wait for their outcome's write (every 50 ms); both are rightly unknown
-# after a kill (measured: 7-8 per kill). A call marked started may not have reached Meta yet
-# when the kill comes: those are few, the ones between their start's commit and their request.
-# Before call starts were marked, the 10-20 recipients claimed ahead were unknown too.
-CALLS_AT_META = 5
-STARTED_NOT_RECORDED = 12  # per kill: calls at Meta, answers not yet written, some slack
+# after a kill. Sends are taken, and their starts written, 50 ms ahead of their slots
+# (call_start_lead): about 5 more, marked started but not yet at Meta. Measured: 9-10 unknown
+# per kill, 2-4 of them never received. Before call starts were marked, the 10-20 recipients
+# claimed ahead per kill were unknown too, and never received.
+STARTED_NOT_RECORDED = 18  # per kill: at Meta, answers not yet written, taken ahead, slack
+NEVER_RECEIVED = 8  # per kill: taken ahead, and on their way
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 
 
@@ -161,4 +162,4 @@ async def _crash_and_recover(
     # start mark and their request.
     assert len(unknown) <= KILLS * STARTED_NOT_RECORDED
     never_received = unknown - set(per_recipient)
-    assert len(never_received) <= KILLS * CALLS_AT_META
+    assert len(never_received) <= KILLS * NEVER_RECEIVED
