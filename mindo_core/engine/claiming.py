@@ -131,7 +131,7 @@ class Claiming:
         except Exception:
             logger.exception("Could not read the suppression list for bulk send %s", lane.id)
             for recipient in claimed:
-                self._settling.record(lane, recipient, "release", at=now)
+                self._settling.record(lane, recipient, "release", at=now, unsent=True)
             return None
         for recipient in claimed:
             if recipient.e164 in opted_out:

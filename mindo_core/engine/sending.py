@@ -104,7 +104,7 @@ class Sending:
         return False
 
     def _release(self, lane: Lane, recipient: ClaimedRecipient) -> None:
-        self._settling.record(lane, recipient, "release", at=self._parts.clock.now())
+        self._settling.record(lane, recipient, "release", at=self._parts.clock.now(), unsent=True)
         lane.drained = False
 
 

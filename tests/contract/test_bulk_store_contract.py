@@ -810,6 +810,18 @@ async def test_no_call_starts_for_a_bulk_paused_meanwhile(stores: Stores) -> Non
     assert await stores.bulks.mark_calls_started(ids, worker="w1", now=LATER) == set()
 
 
+async def test_a_release_without_a_call_undoes_the_claims_attempt(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    first, second = await claim(stores, bulk, limit=2)
+    unsent = replace(release(first, None), unsent=True)
+
+    await stores.bulks.record_outcomes([unsent, release(second, None)])
+
+    again = await claim(stores, bulk, now=LATER)
+    assert [(c.position, c.attempts) for c in again] == [(0, 1), (1, 2)]
+
+
 async def test_a_claim_again_forgets_the_previous_call_start(stores: Stores) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 1)

@@ -705,6 +705,10 @@ _OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
     "release": sa.text(_OUTCOME_SQL.format(assignments="retry_at = :retry_at")).bindparams(
         sa.bindparam("retry_at", type_=UTCDateTime())
     ),
+    # Released without a call (``RecipientOutcome.unsent``): the claim's attempt is undone.
+    "unsent": sa.text(
+        _OUTCOME_SQL.format(assignments="retry_at = :retry_at, attempts = attempts - 1")
+    ).bindparams(sa.bindparam("retry_at", type_=UTCDateTime())),
 }
 
 _OutcomeGroups = dict[tuple[BulkId, RecipientState, str], list[dict[str, Any]]]
@@ -727,7 +731,8 @@ def _outcome_groups(
             continue
         seen.add(outcome.message_id)
         after, parameters = _outcome_parameters(outcome, status)
-        groups.setdefault((outcome.bulk_id, after, outcome.kind), []).append(parameters)
+        kind = "unsent" if outcome.kind == "release" and outcome.unsent else outcome.kind
+        groups.setdefault((outcome.bulk_id, after, kind), []).append(parameters)
     for rows in groups.values():
         rows.sort(key=lambda row: int(row["id"]))
     return groups
