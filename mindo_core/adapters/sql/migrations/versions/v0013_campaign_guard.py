@@ -3,7 +3,7 @@ another's failed recipients) and send_window (its recipients' local hours); an o
 quality_policy.
 
 Revision ID: 0013
-Revises: 0015
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0015"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """Contact lists (the named lists an organisation imports its contacts into) and each
 organisation's own opt-out rules.
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0012"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

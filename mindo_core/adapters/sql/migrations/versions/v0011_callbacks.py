@@ -1,6 +1,6 @@
 """Status callbacks: webhook endpoints, the outbox of their deliveries, and the attempts.
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
