@@ -156,6 +156,7 @@ def bulk(view: BulkView) -> pb.Bulk:
         failed_count=counters.failed,
         pending_count=counters.pending,
         cancelled_count=counters.cancelled,
+        opted_out_count=counters.opted_out,
         progress_percentage=counters.progress_percentage,
         estimated_time_minutes=b.estimated_time_minutes,
         started_at=timestamp(b.started_at),

@@ -129,6 +129,7 @@ def _counters(bulk: mindo_pb2.Bulk) -> dict[str, object]:
         "failed_count": bulk.failed_count,
         "pending_count": bulk.pending_count,
         "cancelled_count": bulk.cancelled_count,
+        "opted_out_count": bulk.opted_out_count,
         "progress_percentage": bulk.progress_percentage,
     }
 

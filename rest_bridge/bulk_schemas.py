@@ -8,7 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # The service's recipient statuses (``mindo_core.bulks.model.RecipientStatus``).
-RECIPIENT_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed", "cancelled")
+RECIPIENT_STATUSES = (
+    "pending",
+    "sending",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+    "opted_out",
+    "cancelled",
+)
 
 _STRING = {"type": "string"}
 _INTEGER = {"type": "integer"}
@@ -169,7 +178,8 @@ _COUNTERS = {
     "failed_count": {
         **_INTEGER,
         "description": (
-            "Refused by Meta, failed later (webhook), or whose outcome is unknown after a crash."
+            "Refused by Meta, failed later (webhook), whose outcome is unknown after a crash, "
+            "or not sent because they opted out (opted_out_count)."
         ),
     },
     "pending_count": {**_INTEGER, "description": "Not sent yet, or being sent."},
@@ -178,6 +188,13 @@ _COUNTERS = {
         "description": (
             "Not in Mindo's documentation. Never sent because the bulk was cancelled or "
             "stopped early (stop_reason)."
+        ),
+    },
+    "opted_out_count": {
+        **_INTEGER,
+        "description": (
+            "Not in Mindo's documentation. Among failed_count: not sent because they are on the "
+            "organisation's suppression list (recipient status opted_out); Meta never saw them."
         ),
     },
     "progress_percentage": {
@@ -384,6 +401,7 @@ _SUMMARY_PARTS = {
     "failed_count": 0,
     "pending_count": 0,
     "cancelled_count": 0,
+    "opted_out_count": 0,
     "progress_percentage": 100.0,
 }
 

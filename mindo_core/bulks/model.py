@@ -26,12 +26,16 @@ Recipient states::
 
     pending ──claim──▶ in_flight ──accept──▶ sent ─▶ delivered ─▶ read    (webhooks)
        ▲                  │ │ │                 └────────┴──▶ failed      (webhook)
-       └─────release──────┘ │ └──refuse──▶ failed
+       └─────release──────┘ │ └──refuse──▶ failed       in_flight ──opt_out──▶ opted_out
                             └──settle_unconfirmed──▶ unconfirmed ─▶ sent | delivered | read | failed
     pending ──cancel──▶ cancelled          pending ──skip──▶ skipped   (the bulk stopped early)
 
 (A status webhook naming a recipient through its callback data also settles one that is in
 flight, or pending again after an attempt that timed out: see ``delivery``.)
+
+``opted_out`` is a recipient the engine did not send because they are on the organisation's
+suppression list (they wrote STOP, or Meta said they stopped marketing messages): Meta never saw
+it, by policy.
 
 ``unconfirmed`` settles a recipient whose call to Meta was in flight when its worker died:
 nobody knows whether Meta accepted it, and by default it is not resent, because a duplicate
@@ -41,18 +45,20 @@ Delivery only moves forward (sent < delivered < read); failed and read are final
 or stale event is a no-op, except ``claim``: claiming a recipient already in flight would send
 it twice. A move that cannot happen raises ``IllegalTransition``.
 
-Each state shows clients one of seven documented recipient statuses (``recipient_status``):
+Each state shows clients one of eight documented recipient statuses (``recipient_status``):
 ``pending``, ``sending`` (in flight), ``sent``, ``delivered``, ``read``, ``failed`` (unconfirmed
-ones too, with their reason) and ``cancelled`` (skipped ones too, with the bulk's stop_reason
-as their ``error_message``: nothing of them reached Meta).
+ones too, with their reason), ``opted_out`` (with its reason) and ``cancelled`` (skipped ones
+too, with the bulk's stop_reason as their ``error_message``: nothing of them reached Meta).
 
 Counters (the documented ``*_count`` fields) are cumulative as in the docs' example: ``sent``
 counts every recipient Meta accepted that has not failed since, ``delivered`` includes the
-read ones. ``failed`` also counts ``unconfirmed`` recipients, ``cancelled`` the ``skipped``
-ones, and ``pending`` those in flight, so that ``total = sent + failed + pending + cancelled``
-in every state a bulk can be in. ``total`` is the unique recipients; ``Bulk.total_recipients``
-is the list as submitted, duplicates included. ``progress_percentage`` is processed / total,
-where processed = sent + failed + cancelled: sending is over for them (delivery is not awaited).
+read ones. ``failed`` also counts ``unconfirmed`` and ``opted_out`` recipients (as Twilio and
+Meta count a message refused to an unsubscribed user; ``opted_out`` counts them alone),
+``cancelled`` the ``skipped`` ones, and ``pending`` those in flight, so that
+``total = sent + failed + pending + cancelled`` in every state a bulk can be in. ``total`` is
+the unique recipients; ``Bulk.total_recipients`` is the list as submitted, duplicates
+included. ``progress_percentage`` is processed / total, where processed = sent + failed +
+cancelled: sending is over for them (delivery is not awaited).
 """
 
 from __future__ import annotations
@@ -120,12 +126,14 @@ RecipientState = Literal[
     "cancelled",
     "skipped",
     "unconfirmed",
+    "opted_out",
 ]
 RecipientEvent = Literal[
     "claim",  # a worker takes the recipient to send it
     "release",  # a transient failure (or a crash, with CrashPolicy "resend"): send again later
     "accept",  # Meta answered with a wamid
     "refuse",  # Meta refused for good, or retries ran out
+    "opt_out",  # not sent: the recipient is on the organisation's suppression list
     "settle_unconfirmed",  # the call was in flight when its worker died
     "cancel",  # the bulk was cancelled before this recipient was sent
     "skip",  # the bulk stopped early (stop_reason) before this recipient was sent
@@ -136,7 +144,9 @@ RecipientEvent = Literal[
 ]
 CrashPolicy = Literal["mark_unconfirmed", "resend"]
 # What clients see of a recipient (lists, filters): documented, never null.
-RecipientStatus = Literal["pending", "sending", "sent", "delivered", "read", "failed", "cancelled"]
+RecipientStatus = Literal[
+    "pending", "sending", "sent", "delivered", "read", "failed", "opted_out", "cancelled"
+]
 RECIPIENT_STATUSES: tuple[RecipientStatus, ...] = get_args(RecipientStatus)
 
 UNCONFIRMED_REASON: Final = (
@@ -167,6 +177,7 @@ _MOVES: Mapping[
     # A webhook can beat the response to our own call: what it said stands.
     "accept": ({"in_flight": "sent"}, frozenset({"sent", "delivered", "read", "failed"})),
     "refuse": ({"in_flight": "failed"}, frozenset({"failed"})),
+    "opt_out": ({"in_flight": "opted_out"}, frozenset({"opted_out"})),
     "settle_unconfirmed": ({"in_flight": "unconfirmed"}, frozenset({"unconfirmed"})),
     "cancel": ({"pending": "cancelled"}, frozenset({"cancelled"})),
     "skip": ({"pending": "skipped"}, frozenset({"skipped"})),
@@ -222,7 +233,8 @@ def webhook_event(status: DeliveryState) -> RecipientEvent:
 
 def message_status(state: RecipientState) -> DeliveryState | None:
     """The message-level status of a recipient that is a message (GetMessage, webhooks), or
-    None for one not sent yet (pending, in flight) or never to be sent (cancelled, skipped)."""
+    None for one not sent yet (pending, in flight) or never to be sent (cancelled, skipped,
+    opted out)."""
     if state in ("sent", "delivered", "read", "failed"):
         return state
     if state == "unconfirmed":
@@ -238,6 +250,7 @@ _SHOWN_AS: Mapping[RecipientState, RecipientStatus] = {
     "read": "read",
     "failed": "failed",
     "unconfirmed": "failed",
+    "opted_out": "opted_out",
     "cancelled": "cancelled",
     "skipped": "cancelled",
 }
@@ -304,7 +317,7 @@ def record_event(
         return replace(changed, error_message=UNCONFIRMED_REASON)
     if state == "skipped":  # the bulk's stop_reason
         return replace(changed, error_message=error_message)
-    if state == "failed":
+    if state in ("failed", "opted_out"):
         return replace(changed, failed_at=at, error_code=error_code, error_message=error_message)
     if state in ("sent", "delivered", "read"):
         return _stamped(changed, state, at)
@@ -338,6 +351,7 @@ class BulkCounters:
     failed: int = 0
     pending: int = 0
     cancelled: int = 0
+    opted_out: int = 0  # among the failed: not sent, on the suppression list
 
     @classmethod
     def of_states(cls, states: Iterable[RecipientState]) -> BulkCounters:
@@ -384,6 +398,7 @@ _COUNTED_AS: Mapping[RecipientState, tuple[str, ...]] = {
     "failed": ("failed",),
     "skipped": ("cancelled",),
     "unconfirmed": ("failed",),
+    "opted_out": ("failed", "opted_out"),
     "cancelled": ("cancelled",),
 }
 

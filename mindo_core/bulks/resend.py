@@ -31,7 +31,6 @@ from mindo_core.domain.meta_codes import META_CODE_POLICIES
 
 __all__ = [
     "LEFT_REASONS",
-    "OPTED_OUT_PREFIX",
     "RESENDABLE_CODES",
     "LeftReason",
     "ResendSelection",
@@ -54,7 +53,6 @@ LeftReason = Literal[
 LEFT_REASONS: tuple[LeftReason, ...] = get_args(LeftReason)
 
 # The engine's error message of a recipient refused because it opted out (engine.claiming).
-OPTED_OUT_PREFIX: Final = "opted_out"
 
 _ACCOUNT_FIXABLE: Final = frozenset(
     {
@@ -90,12 +88,12 @@ def resend_verdict(
         return "outcome_unknown"
     if state == "cancelled":
         return "cancelled"
+    if state == "opted_out":
+        return "opted_out"
     if state == "skipped":
         return "stopped" if error_codes is None else "not_requested"
     if state != "failed":  # pending or in flight: only in a bulk that is not over
         return "not_requested"
-    if (recipient.error_message or "").startswith(OPTED_OUT_PREFIX):
-        return "opted_out"
     code = recipient.error_code
     if error_codes is not None:
         return "retryable_error" if code in error_codes else "not_requested"

@@ -39,6 +39,8 @@ MESSAGE_EVENTS: Mapping[str, EventType] = {
     "delivered": "message.delivered",
     "read": "message.read",
     "failed": "message.failed",
+    # Not sent (on the suppression list): a failure to reach them, its status says why.
+    "opted_out": "message.failed",
 }
 
 DeliveryState = Literal["pending", "delivered", "failed"]

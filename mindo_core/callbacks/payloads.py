@@ -32,7 +32,8 @@ class MessageFacts:
 
 
 def message_event(message: MessageFacts, *, fallback_at: datetime) -> NewEvent | None:
-    """None for a status that is no event (pending, sending, cancelled)."""
+    """None for a status that is no event (pending, sending, cancelled); an opted-out
+    recipient is ``message.failed`` with its status ``opted_out``."""
     event_type = MESSAGE_EVENTS.get(message.status)
     if event_type is None:
         return None
@@ -41,6 +42,7 @@ def message_event(message: MessageFacts, *, fallback_at: datetime) -> NewEvent |
         "delivered": message.delivered_at,
         "read": message.read_at,
         "failed": message.failed_at,
+        "opted_out": message.failed_at,
     }
     return NewEvent(
         organisation_id=message.organisation_id,
@@ -80,6 +82,7 @@ def bulk_event(bulk: Bulk, *, at: datetime) -> NewEvent:
             "failed_count": counters.failed,
             "pending_count": counters.pending,
             "cancelled_count": counters.cancelled,
+            "opted_out_count": counters.opted_out,
             "stop_reason": bulk.stop_reason,
             "created_at": iso_utc(bulk.created_at),
             "started_at": iso_utc_or_none(bulk.started_at),

@@ -10,8 +10,8 @@ takes the number over) and never sent. Every claim is made as ``EngineSettings.w
 
 A marketing template (and a utility or authentication one when the organisation's opt-out
 policy says so) is never sent to a recipient on the organisation's suppression list (they wrote
-STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded failed
-with the reason ``OPTED_OUT`` without reaching Meta. A bulk with a send window sends a
+STOP, BAJA, …): each claimed batch is checked against it, and those on it are recorded
+``opted_out`` with the reason ``OPTED_OUT`` without reaching Meta. A bulk with a send window sends a
 recipient only while it is open in the recipient's local time: one claimed whose window
 would be closed at its turn (counted from the lane's queue at the current rate) goes back to
 pending until it opens.
@@ -148,7 +148,7 @@ class Claiming:
             return None
         for recipient in claimed:
             if recipient.e164 in opted_out:
-                self._settling.record(lane, recipient, "refuse", at=now, message=OPTED_OUT)
+                self._settling.record(lane, recipient, "opt_out", at=now, message=OPTED_OUT)
         return [recipient for recipient in claimed if recipient.e164 not in opted_out]
 
     async def _suppresses(self, lane: Lane) -> bool:

@@ -41,7 +41,7 @@ EARLY_START_S = 0.001
 _TEMPLATE_STOP_CODES = frozenset({132015, 132016})
 _RUNNING = frozenset({"QUEUED", "PROCESSING"})
 
-RecordKind = Literal["accept", "refuse", "release"]
+RecordKind = Literal["accept", "refuse", "opt_out", "release"]
 DryStep = Literal["claim", "wait", "ask_store"]
 
 

@@ -160,7 +160,7 @@ class PendingRecipient:
     not_before: datetime | None
 
 
-RecipientOutcomeKind = Literal["accept", "refuse", "release"]
+RecipientOutcomeKind = Literal["accept", "refuse", "opt_out", "release"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

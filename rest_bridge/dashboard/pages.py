@@ -38,7 +38,7 @@ BULK_STATUSES: Final = (
     "SCHEDULED", "QUEUED", "PROCESSING", "PAUSED", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED",
 )  # fmt: skip
 RECIPIENT_STATUSES: Final = (
-    "pending", "sending", "sent", "delivered", "read", "failed", "cancelled",
+    "pending", "sending", "sent", "delivered", "read", "failed", "opted_out", "cancelled",
 )  # fmt: skip
 BULKS_PER_PAGE: Final = 25
 RECIPIENTS_PER_PAGE: Final = 50

@@ -58,6 +58,7 @@ _SUMMARY: dict[str, Any] = {
     "failed_count": 0,
     "pending_count": 0,
     "cancelled_count": 0,  # Mindo's addition
+    "opted_out_count": 0,  # Mindo's addition: among failed_count
     "progress_percentage": 100.0,
 }
 

@@ -109,9 +109,12 @@ async def test_a_bulk_skips_a_phone_added_by_hand(stack: RealStack) -> None:
         return (await rest(stack, "GET", bulk))[1]["status"] in ("COMPLETED", "PARTIAL")
 
     await eventually(over)
-    _, messages = await rest(stack, "GET", f"{bulk}messages/")
-    skipped = [m for m in messages["results"] if m["recipient_phone"] == JUAN]
-    assert skipped[0]["error_message"].startswith("opted_out")
+    _, detail = await rest(stack, "GET", bulk)
+    _, skipped = await rest(stack, "GET", f"{bulk}messages/?status=opted_out")
+    assert (skipped["count"], skipped["results"][0]["recipient_phone"]) == (1, JUAN)
+    assert skipped["results"][0]["error_message"].startswith("opted_out")
+    # Counted among the failed, and alone: Meta never saw them.
+    assert (detail["failed_count"], detail["opted_out_count"], detail["sent_count"]) == (1, 1, 1)
     assert sent_to(stack) == [BEA.removeprefix("+")]
 
 

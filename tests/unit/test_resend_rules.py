@@ -48,8 +48,8 @@ def test_failures_about_the_recipient_or_for_good_are_left(code: int) -> None:
     assert resend_verdict(failed(code)) == "permanent_error"
 
 
-def test_one_refused_as_opted_out_is_never_taken_even_when_its_code_is_asked() -> None:
-    opted_out = failed(None, OPTED_OUT)
+def test_one_skipped_as_opted_out_is_never_taken_even_when_its_code_is_asked() -> None:
+    opted_out = replace(ONE, state="opted_out", error_message=OPTED_OUT)
 
     assert resend_verdict(opted_out) == "opted_out"
     assert resend_verdict(opted_out, error_codes=frozenset({0})) == "opted_out"
@@ -77,7 +77,7 @@ def test_a_selection_keeps_the_order_and_counts_the_rest_by_reason() -> None:
         replace(failed(131026), position=2),
         replace(ONE, position=3, state="skipped"),
         replace(ONE, position=4, state="delivered"),
-        replace(failed(None, OPTED_OUT), position=5),
+        replace(ONE, position=5, state="opted_out", error_message=OPTED_OUT),
     ]
 
     selection = select_for_resend(people)

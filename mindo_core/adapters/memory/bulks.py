@@ -469,11 +469,11 @@ def _apply(entry: BulkEntry, row: RecipientRow, outcome: RecipientOutcome) -> No
     at = aware(outcome.at)
     if outcome.kind == "accept":
         _move(entry, row, "accept", at=at, wamid=outcome.wamid)
-    elif outcome.kind == "refuse":
+    elif outcome.kind in ("refuse", "opt_out"):
         _move(
             entry,
             row,
-            "refuse",
+            outcome.kind,
             at=at,
             error_code=outcome.error_code,
             error_message=outcome.error_message,

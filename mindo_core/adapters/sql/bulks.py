@@ -754,15 +754,18 @@ WHERE id = :id AND bulk_id = :bulk_id AND status = 'in_flight'
   -- A worker's outcome moves only what it claimed itself (None: any claim).
   AND claimed_by = coalesce(CAST(:worker AS VARCHAR), claimed_by)
 """
+_REFUSE = sa.text(
+    _OUTCOME_SQL.format(
+        assignments="failed_at = :at, error_code = :error_code, error_message = :message"
+    )
+).bindparams(sa.bindparam("at", type_=UTCDateTime()))
 _OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
     "accept": sa.text(
         _OUTCOME_SQL.format(assignments="wamid = :wamid, sent_at = :at, error_message = NULL")
     ).bindparams(sa.bindparam("at", type_=UTCDateTime())),
-    "refuse": sa.text(
-        _OUTCOME_SQL.format(
-            assignments="failed_at = :at, error_code = :error_code, error_message = :message"
-        )
-    ).bindparams(sa.bindparam("at", type_=UTCDateTime())),
+    "refuse": _REFUSE,
+    # Not sent, the recipient on the suppression list: recorded as a refusal is.
+    "opt_out": _REFUSE,
     "release": sa.text(_OUTCOME_SQL.format(assignments="retry_at = :retry_at")).bindparams(
         sa.bindparam("retry_at", type_=UTCDateTime())
     ),
@@ -837,10 +840,11 @@ def _outcome_parameters(
     key = {"id": outcome.message_id, "bulk_id": outcome.bulk_id}
     if outcome.kind == "accept":
         return "sent", {**key, "after": "sent", "wamid": outcome.wamid, "at": at}
-    if outcome.kind == "refuse":
-        return "failed", {
+    if outcome.kind in ("refuse", "opt_out"):
+        after: RecipientState = "failed" if outcome.kind == "refuse" else "opted_out"
+        return after, {
             **key,
-            "after": "failed",
+            "after": after,
             "at": at,
             "error_code": outcome.error_code,
             "message": outcome.error_message,

@@ -28,6 +28,7 @@ _COLUMNS: Mapping[str, str] = {
     "failed": "failed_count",
     "pending": "pending_count",
     "cancelled": "cancelled_count",
+    "opted_out": "opted_out_count",
 }
 
 

@@ -110,8 +110,8 @@ def template(row: TemplateRow) -> StoredTemplate:
 def message(row: MessageRow) -> MessageRecord:
     """A single send, or a bulk recipient that has a message-level status.
 
-    A bulk recipient still pending, in flight, cancelled or skipped is no message (nothing
-    reached Meta, it has no wamid): it is listed as a ``BulkRecipient``, never as a
+    A bulk recipient still pending, in flight, cancelled, skipped or opted out is no message
+    (nothing reached Meta, it has no wamid): it is listed as a ``BulkRecipient``, never as a
     ``MessageRecord``. Unconfirmed recipients show as failed, with their reason.
     """
     return MessageRecord(
@@ -192,6 +192,7 @@ def counters(row: BulkRow) -> BulkCounters:
         failed=row.failed_count,
         pending=row.pending_count,
         cancelled=row.cancelled_count,
+        opted_out=row.opted_out_count,
     )
 
 
@@ -282,6 +283,7 @@ def new_bulk_row(new: NewBulk, *, recipients: int) -> BulkRow:
         failed_count=0,
         pending_count=recipients,
         cancelled_count=0,
+        opted_out_count=0,
         created_at=_utc(new.created_at),
         created_by=new.created_by,
         parent_bulk_id=new.parent_bulk_id,

@@ -17,8 +17,8 @@ from mindo_core.adapters.sql.tables import MessageRow
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.messages import MessageRecord, NewMessage
 
-# Bulk recipients that are no message yet (``mapping.message``).
-_NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled", "skipped")
+# Bulk recipients that are no message (not yet, or never: cancelled, skipped, opted out).
+_NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled", "skipped", "opted_out")
 
 
 class SqlMessages:

@@ -159,6 +159,10 @@ class BulkRow(Table, table=True):
     failed_count: int = Field(nullable=False)
     pending_count: int = Field(nullable=False)
     cancelled_count: int = Field(nullable=False)
+    # Among failed_count: not sent, on the organisation's suppression list.
+    opted_out_count: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
     created_at: datetime = _timestamp(nullable=False)
     started_at: datetime | None = _timestamp(nullable=True)
     completed_at: datetime | None = _timestamp(nullable=True)
