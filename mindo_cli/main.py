@@ -120,10 +120,12 @@ def _service_metrics(settings: Settings) -> ServiceMetrics | None:
 
 @app.command()
 def worker() -> None:
-    """Run the bulk engine alone over MINDO_DATABASE_URL: no port; the API runs elsewhere
-    (`mindo serve --no-engine`). SIGTERM or Ctrl-C drains it: no new claims, what it claimed
-    but did not send goes back, sends in flight finish (MINDO_STOP_GRACE_S), and its numbers
-    are handed over at once."""
+    """Run the bulk engine alone over MINDO_DATABASE_URL; the API runs elsewhere (`mindo serve
+    --no-engine`). Its only port is MINDO_METRICS_ADDRESS's, when set: /metrics and /healthz.
+
+    SIGTERM or Ctrl-C drains it (/healthz answers 503 meanwhile): no new claims, what it
+    claimed but did not send goes back, sends in flight finish (MINDO_STOP_GRACE_S), and its
+    numbers are handed over at once."""
     settings = operator_settings()
     _logging(settings)
     asyncio.run(_work(settings))
@@ -131,9 +133,29 @@ def worker() -> None:
 
 async def _work(settings: Settings) -> None:
     from mindo_core.bootstrap import open_services, running_engine
+    from mindo_grpc.metrics import start_metrics_server
 
-    async with open_services(settings) as services, running_engine(settings, services):
+    metrics = _service_metrics(settings)
+    async with (
+        open_services(settings, telemetry=metrics, callback_telemetry=metrics) as services,
+        AsyncExitStack() as running_parts,
+    ):
+        await running_parts.enter_async_context(running_engine(settings, services))
+        scraped = None
+        if metrics is not None and settings.metrics_address:
+            scraped = await start_metrics_server(
+                metrics,
+                settings.metrics_address,
+                pending_recipients=services.bulk_backlog.pending_recipients,
+                callback_backlog=services.callback_delivery.backlog,
+            )
+            logging.getLogger(__name__).info("Metrics and health at %s", scraped.url)
         await wait_for_stop_signal()
+        if scraped is not None:
+            scraped.drain()  # /healthz: NOT_SERVING while the engine hands its numbers over
+        await running_parts.aclose()
+        if scraped is not None:
+            await scraped.stop()
 
 
 def _print_demo_banner(settings: Settings, key: str, numbers: tuple[str, ...]) -> None:

@@ -36,7 +36,7 @@ from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.stores import Stores
-from mindo_core.ports.telemetry import CallbackTelemetry, SendTelemetry
+from mindo_core.ports.telemetry import CallbackTelemetry, Telemetry
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
 from mindo_core.services.bulk_backlog import BulkBacklog
@@ -131,6 +131,7 @@ def wire(
     relay: SteeringRelay | None = None,
     meta_app_secret: str = "",
     callbacks: CallbackWiring | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests. Each
     use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
@@ -139,10 +140,12 @@ def wire(
     ports = _Ports(stores=stores, meta=meta, cipher=cipher, clock=clock, progress=bus)
     settings = engine_settings or EngineSettings()
     timing = _timing(settings)
-    engine = _bulk_engine(ports, settings)
+    engine = _bulk_engine(ports, settings, telemetry)
     steering = relay.relaying(engine) if relay is not None else engine
     queries = _bulk_queries(ports, steering)
-    statuses = StatusWriter(delivery=stores.delivery, clock=clock, progress=bus)
+    statuses = StatusWriter(
+        delivery=stores.delivery, clock=clock, progress=bus, telemetry=telemetry
+    )
     # One per process: single sends' reservations are what business-accounts sees too.
     quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
     calling_back = callbacks or CallbackWiring(sender=AiohttpCallbackSender())
@@ -234,7 +237,9 @@ def callback_wiring(
     )
 
 
-def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
+def _bulk_engine(
+    ports: _Ports, settings: EngineSettings, telemetry: Telemetry | None
+) -> BulkEngine:
     return BulkEngine(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -247,6 +252,7 @@ def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
         progress=ports.progress,
         ownership=ports.stores.ownership,
         settings=settings,
+        telemetry=telemetry,
     )
 
 
@@ -364,7 +370,7 @@ def _ingest_webhook(
 async def open_services(
     settings: Settings,
     *,
-    telemetry: SendTelemetry | None = None,
+    telemetry: Telemetry | None = None,
     callback_telemetry: CallbackTelemetry | None = None,
 ) -> AsyncIterator[Services]:
     """Migrates the database, connects the store and the progress bus and builds the Meta
@@ -402,6 +408,7 @@ async def open_services(
                 relay=across.relay,
                 meta_app_secret=settings.meta_app_secret,
                 callbacks=calling_back,
+                telemetry=telemetry,
             )
             await across.start()
             try:

@@ -1,6 +1,8 @@
-"""The service's Prometheus metrics, kept at the edge: the core reports sends through its
-``SendTelemetry`` port, a gRPC interceptor times every RPC, and a small HTTP server answers
-Prometheus' scrapes at ``GET /metrics`` on ``MINDO_METRICS_ADDRESS`` (off by default).
+"""The service's Prometheus metrics, kept at the edge: the core reports sends, the engine's
+pacing and webhook statuses' lag through its ``Telemetry`` port, a gRPC interceptor times every
+RPC, and a small HTTP server answers Prometheus' scrapes at ``GET /metrics`` on
+``MINDO_METRICS_ADDRESS`` (off by default), with ``GET /healthz`` beside it for a worker, which
+has no gRPC health service.
 
 The registry is created by whoever runs the service (``mindo serve``) and passed in, never
 prometheus_client's global default; labels come from bounded sets (outcomes, Meta's codes,
@@ -10,7 +12,7 @@ registered RPC names).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,6 +25,11 @@ from mindo_core.ports.callbacks import CallbackBacklog
 from mindo_core.ports.telemetry import CallbackOutcome, SendOutcome
 
 PATH: Final = "/metrics"
+HEALTH_PATH: Final = "/healthz"
+# Webhook statuses arrive from seconds to hours after Meta's time for them.
+_LAG_BUCKETS: Final = (0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21600)
+# A call starting after its slot: milliseconds when healthy, seconds when the engine lags.
+_LATENESS_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 NO_CODE: Final = ""
 
 
@@ -67,6 +74,37 @@ class ServiceMetrics:
             ("state",),
             registry=registry,
         )
+        self.number_sends = Counter(
+            "mindo_number_bulk_sends",
+            "Bulk recipients' calls to Meta started, by the sending number's phone_number_id.",
+            ("phone_number_id",),
+            registry=registry,
+        )
+        self.number_rate = Gauge(
+            "mindo_number_rate",
+            "Messages a second the engine paces the number at now (below its cap after a "
+            "130429 slow-down), at its last send.",
+            ("phone_number_id",),
+            registry=registry,
+        )
+        self.number_cap = Gauge(
+            "mindo_number_rate_cap",
+            "The number's throughput cap (Meta's messages a second), at its last send.",
+            ("phone_number_id",),
+            registry=registry,
+        )
+        self.slot_lateness = Histogram(
+            "mindo_send_slot_lateness_seconds",
+            "How long after its throughput slot (the number's gate) a bulk call to Meta started.",
+            buckets=_LATENESS_BUCKETS,
+            registry=registry,
+        )
+        self.status_lag = Histogram(
+            "mindo_webhook_status_lag_seconds",
+            "How long after Meta's own time for it a delivery status webhook arrived.",
+            buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
         self.rpc_seconds = Histogram(
             "mindo_grpc_request_seconds",
             "Time to answer a gRPC call (a streaming one: until its stream ends), by method.",
@@ -86,6 +124,18 @@ class ServiceMetrics:
         code = NO_CODE if meta_code is None else str(meta_code)
         self.sends.labels(outcome, code).inc()
         self.send_seconds.observe(seconds)
+
+    def send_started(
+        self, *, phone_number_id: str, late_seconds: float, rate: float, cap: float
+    ) -> None:
+        self.number_sends.labels(phone_number_id).inc()
+        self.number_rate.labels(phone_number_id).set(rate)
+        self.number_cap.labels(phone_number_id).set(cap)
+        self.slot_lateness.observe(late_seconds)
+
+    def statuses_received(self, lags_seconds: Sequence[float]) -> None:
+        for lag in lags_seconds:
+            self.status_lag.observe(max(0.0, lag))
 
     def callback_attempted(self, *, outcome: CallbackOutcome, seconds: float) -> None:
         self.callbacks.labels(outcome).inc()
@@ -161,10 +211,20 @@ class _RpcTiming(grpc.aio.ServerInterceptor):
         self._metrics.rpcs.labels(method, name).inc()
 
 
+@dataclass(kw_only=True)
+class _Health:
+    serving: bool = True
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunningMetricsServer:
     url: str
     runner: web.AppRunner
+    health: _Health
+
+    def drain(self) -> None:
+        """``/healthz`` answers 503 NOT_SERVING from now on (the process is draining)."""
+        self.health.serving = False
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -177,7 +237,9 @@ async def start_metrics_server(
     pending_recipients: Callable[[], Awaitable[int]],
     callback_backlog: Callable[[], Awaitable[CallbackBacklog]] | None = None,
 ) -> RunningMetricsServer:
-    """Answers ``GET /metrics`` on ``address`` (HOST:PORT; port 0 picks a free one)."""
+    """Answers ``GET /metrics`` and ``GET /healthz`` on ``address`` (HOST:PORT; port 0 picks a
+    free one)."""
+    health = _Health()
 
     async def scrape(request: web.Request) -> web.Response:
         del request
@@ -190,8 +252,15 @@ async def start_metrics_server(
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
+    async def healthz(request: web.Request) -> web.Response:
+        del request
+        if health.serving:
+            return web.json_response({"status": "SERVING"})
+        return web.json_response({"status": "NOT_SERVING"}, status=503)
+
     app = web.Application()
     app.router.add_get(PATH, scrape)
+    app.router.add_get(HEALTH_PATH, healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, _, port = address.rpartition(":")
@@ -203,4 +272,4 @@ async def start_metrics_server(
         raise
     bound = int(runner.addresses[0][1])
     url_host = f"[{host}]" if ":" in host else host
-    return RunningMetricsServer(url=f"http://{url_host}:{bound}", runner=runner)
+    return RunningMetricsServer(url=f"http://{url_host}:{bound}", runner=runner, health=health)

@@ -72,6 +72,7 @@ from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.telemetry import EngineTelemetry
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.throughput.retry_policy import RetryPolicy
 
@@ -95,6 +96,7 @@ class BulkEngine:
         progress: ProgressBus,
         ownership: NumberOwnership,
         settings: EngineSettings | None = None,
+        telemetry: EngineTelemetry | None = None,
     ) -> None:
         settings = settings or EngineSettings()
         self._parts = EngineParts(
@@ -119,6 +121,7 @@ class BulkEngine:
             settings=settings,
             ownership=ownership,
             tenure=Tenure(),
+            telemetry=telemetry,
         )
         self._supervisor = Supervisor(self._parts)
         self._outcome_writer: asyncio.Task[None] | None = None

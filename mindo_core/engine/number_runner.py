@@ -156,7 +156,20 @@ class NumberRunner:
             await capacity.freed(self._settings.poll_interval)
             return
         scheduler.take(slot, recipient=wa_id)
+        self._report(scheduler, lane, slot.at)
         self._sending.launch(lane, recipient, slot.at)
+
+    def _report(self, scheduler: NumberScheduler[BulkId], lane: Lane, slot_at: float) -> None:
+        telemetry = self._parts.telemetry
+        if telemetry is None:
+            return
+        now = self._parts.clock.monotonic()
+        telemetry.send_started(
+            phone_number_id=lane.phone_number_id,
+            late_seconds=max(0.0, now - slot_at),
+            rate=scheduler.current_rate(now),
+            cap=scheduler.configured_rate,
+        )
 
     # -- lanes -----------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.telemetry import EngineTelemetry
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.throughput.retry_policy import RetryPolicy
 
@@ -41,3 +42,5 @@ class EngineParts:
     ownership: NumberOwnership
     # What ``ownership`` gave this engine, and until when: no send starts outside it.
     tenure: Tenure
+    # Where sends' pacing is reported (the operator's metrics); None: nowhere.
+    telemetry: EngineTelemetry | None = None

@@ -3,6 +3,7 @@ the edge, or nothing)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 # accepted: Meta took it (a wamid); refused: Meta's error envelope (with its code);
@@ -27,3 +28,22 @@ class CallbackTelemetry(Protocol):
     def callback_attempted(self, *, outcome: CallbackOutcome, seconds: float) -> None:
         """One POST of a status callback to an organisation's endpoint ended."""
         ...
+
+
+class EngineTelemetry(Protocol):
+    def send_started(
+        self, *, phone_number_id: str, late_seconds: float, rate: float, cap: float
+    ) -> None:
+        """A bulk recipient's call to Meta started ``late_seconds`` after its slot, from a
+        number paced at ``rate`` messages a second of its ``cap`` (Meta's throughput)."""
+        ...
+
+
+class WebhookTelemetry(Protocol):
+    def statuses_received(self, lags_seconds: Sequence[float]) -> None:
+        """Meta's delivery statuses arrived, each this long after Meta's own time for it."""
+        ...
+
+
+class Telemetry(SendTelemetry, EngineTelemetry, WebhookTelemetry, Protocol):
+    """All the core reports, as one object (the service's or a worker's metrics)."""

@@ -8,6 +8,8 @@ statuses join a queue; one drain task writes everything queued in one ``apply_st
 so Meta's 200 still means "recorded". An idle service writes a lone POST at once: nothing waits
 for a batch to fill.
 
+With ``telemetry``, each status's lag (its arrival after Meta's own time for it) is reported.
+
 Parked statuses (their message was not recorded yet) are applied by ``sweep_parked``, which the
 background loop (``start``) calls every ``sweep_seconds`` while anything is parked.
 """
@@ -24,6 +26,7 @@ from mindo_core.delivery.webhook_payloads import StatusUpdate
 from mindo_core.domain.clock import Clock
 from mindo_core.ports.delivery import DeliveryStore
 from mindo_core.ports.progress import ProgressBus
+from mindo_core.ports.telemetry import WebhookTelemetry
 
 __all__ = ["StatusWriter"]
 
@@ -39,8 +42,10 @@ class StatusWriter:
         progress: ProgressBus,
         max_batch: int = 2000,
         sweep_seconds: float = 1.0,
+        telemetry: WebhookTelemetry | None = None,
     ) -> None:
         self._delivery = delivery
+        self._telemetry = telemetry
         self._clock = clock
         self._bus = progress
         self._max_batch = max_batch
@@ -52,6 +57,9 @@ class StatusWriter:
 
     async def write(self, updates: Sequence[StatusUpdate]) -> DeliveryReport:
         """Returns once ``updates`` are durable: the report of the transaction they joined."""
+        if self._telemetry is not None and updates:
+            now = self._clock.now()
+            self._telemetry.statuses_received([(now - u.at).total_seconds() for u in updates])
         future: asyncio.Future[DeliveryReport] = asyncio.get_running_loop().create_future()
         self._queue.append((updates, future))
         if self._drain_task is None or self._drain_task.done():

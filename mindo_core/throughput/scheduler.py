@@ -169,6 +169,11 @@ class NumberScheduler(Generic[BulkKey]):
         """Meta or an operator changed the number's throughput."""
         self._cap.set_configured(mps, now)
 
+    @property
+    def configured_rate(self) -> float:
+        """Messages per second the number may send when not slowed (Meta's throughput)."""
+        return self._cap.configured_mps
+
     def current_rate(self, now: float) -> float:
         """Messages per second the number may send now (less than configured when slowed)."""
         return self._cap.cap_at(now)

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,26 @@ def test_the_worker_listens_on_no_port_and_serve_no_engine_runs_beside_it(
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_a_worker_given_a_metrics_address_answers_metrics_and_health_there(
+    tmp_path: Path,
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    env = {**_environment(tmp_path / "mindo.db"), "MINDO_METRICS_ADDRESS": address}
+    worker = spawn_mindo(["worker"], env, tmp_path / "worker.log")
+    try:
+        _wait_for_line(worker, tmp_path / "worker.log", "Metrics and health at")
+        with urllib.request.urlopen(f"http://{address}/healthz", timeout=5) as answer:
+            health = (answer.status, json.loads(answer.read()))
+        with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as answer:
+            metrics = answer.read().decode()
+
+        assert health == (200, {"status": "SERVING"})
+        assert "mindo_bulk_recipients_pending 0.0" in metrics
+        assert "mindo_callback_backlog" in metrics
+        assert _stop(worker) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

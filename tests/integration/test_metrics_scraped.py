@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.metrics import RunningMetricsServer, ServiceMetrics, start_metrics_server
 from mindo_sandbox.faults import FaultConfig
+from tests.bulk_fakes import eventually
 from tests.integration.real_stack import RealStack, real_stack
 
 NUMBER = "813497231850626"
@@ -144,3 +145,45 @@ async def test_the_bridge_counts_answers_by_route_and_status(
         )
         == 1
     )
+
+
+async def test_the_engine_reports_each_numbers_pace_and_the_webhooks_their_lag(
+    stack: tuple[RealStack, RunningMetricsServer],
+) -> None:
+    running, server = stack
+    running.webhooks_to_bridge()
+    recipients = [
+        pb.BulkRecipient(phone=f"+5491170{i:06d}", variables={"order_id": "O1", "status": "ok"})
+        for i in range(12)
+    ]
+    await running.services.bulk_engine.start()
+    try:
+        accepted = await running.stub.SendBulk(
+            pb.SendBulkRequest(
+                phone_number_id=NUMBER, template_name="order_update", recipients=recipients
+            ),
+            metadata=running.metadata(),
+        )
+
+        async def sent_and_reported() -> bool:
+            bulk = await running.stub.GetBulk(
+                pb.GetBulkRequest(bulk_send_id=accepted.bulk_send_id),
+                metadata=running.metadata(),
+            )
+            lags = value(await scrape(server.url), "mindo_webhook_status_lag_seconds_count")
+            return bulk.status == "COMPLETED" and lags >= 12
+
+        await eventually(sent_and_reported)
+    finally:
+        await running.services.bulk_engine.stop()
+
+    scraped = await scrape(server.url)
+    assert value(scraped, "mindo_number_bulk_sends_total", phone_number_id=NUMBER) == 12
+    assert value(scraped, "mindo_number_rate_cap", phone_number_id=NUMBER) == 80
+    assert 0 < value(scraped, "mindo_number_rate", phone_number_id=NUMBER) <= 80
+    assert value(scraped, "mindo_send_slot_lateness_seconds_count") == 12
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as answer:
+        assert (answer.status, await answer.json()) == (200, {"status": "SERVING"})
+    server.drain()
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as answer:
+        assert (answer.status, await answer.json()) == (503, {"status": "NOT_SERVING"})
