@@ -345,3 +345,27 @@ async def test_inbound_messages_and_opt_outs_write_their_events(
     assert received == ["wamid.I1", "wamid.S"]
     (opted_out,) = [b for b in bodies if b["type"] == "contact.opted_out"]
     assert opted_out["data"] == {"phone": ANA, "opted_out_at": "2025-03-01T12:00:05Z"}
+
+
+async def test_a_recipient_settled_unknown_after_a_crash_is_reported_failed_with_why(
+    stores: Stores, store_url: str | None
+) -> None:
+    if store_url is None:
+        pytest.skip("the memory stores write no events with their changes")
+    owner = await tenant(stores)
+    await endpoint(stores, owner.organisation.id)
+    bulk = await create(stores, owner, 2)
+    claimed = await stores.bulks.claim_recipients(bulk.id, worker="w", limit=2, now=T0)
+    await stores.bulks.record_outcomes([accept(claimed[0], "wamid.R0")])
+
+    # The worker died with the second one's call in flight.
+    settled = await stores.bulks.settle_in_flight(
+        policy="mark_unconfirmed", now=T0 + timedelta(minutes=1)
+    )
+
+    assert settled == 1
+    bodies = [json.loads(d.body) for d in await claim(stores, seconds=DAY)]
+    (failed,) = [b for b in bodies if b["type"] == "message.failed"]
+    assert failed["data"]["position"] == claimed[1].position
+    assert failed["data"]["status"] == "failed"
+    assert failed["data"]["error_message"].startswith("Outcome unknown")

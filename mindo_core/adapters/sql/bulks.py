@@ -425,19 +425,25 @@ class SqlBulks:
                 in_flight = in_flight.where(col(MessageRow.claimed_by) != owner)
             bulks = await lock_bulks(session, (await session.exec(in_flight)).all())
             changed: dict[BulkId, None] = {}
+            unknown: list[int] = []  # their outcome is now "failed, unknown": an event each
             for bulk_id, bulk in sorted(bulks.items()):
                 after = _settled_state(policy, bulk.status)
-                count = await _move_recipients(
-                    connection, bulk_id, "in_flight", after, not_claimed_by=owner
-                )
+                if after == "unconfirmed":
+                    ids = await _unconfirm_recipients(connection, bulk_id, not_claimed_by=owner)
+                    unknown += ids
+                    count = len(ids)
+                else:
+                    count = await _move_recipients(
+                        connection, bulk_id, "in_flight", after, not_claimed_by=owner
+                    )
                 if after == "skipped":
                     await _stamp_stop_reason(connection, bulk_id, bulk.stop_reason)
                 moves.move(bulk_id, "in_flight", after, count)
                 settled += count
                 changed.setdefault(bulk_id)
-            await settle_counters(
-                session, moves, changed, subscriptions=self._database.callback_subscriptions
-            )
+            subscriptions = self._database.callback_subscriptions
+            await write_message_events(connection, subscriptions, unknown, at=now)
+            await settle_counters(session, moves, changed, subscriptions=subscriptions)
         return settled
 
     async def numbers_in_flight(self) -> AbstractSet[PhoneNumberRowId]:
@@ -726,6 +732,23 @@ async def _move_recipients(
         statement = statement.where(col(MessageRow.claimed_by) != not_claimed_by)
     result = await connection.execute(statement)
     return int(result.rowcount)
+
+
+async def _unconfirm_recipients(
+    connection: AsyncConnection, bulk_id: BulkId, *, not_claimed_by: str | None
+) -> list[int]:
+    """The bulk's recipients in flight (but those claimed by ``not_claimed_by``) become
+    ``unconfirmed``; their ids, for the status callbacks that report them."""
+    statement = (
+        sa.update(MessageRow)
+        .where(col(MessageRow.bulk_id) == bulk_id, col(MessageRow.status) == "in_flight")
+        .values(status="unconfirmed", error_message=UNCONFIRMED_REASON)
+        .returning(col(MessageRow.id))
+    )
+    if not_claimed_by is not None:
+        statement = statement.where(col(MessageRow.claimed_by) != not_claimed_by)
+    rows = (await connection.execute(statement)).scalars().all()
+    return [int(row_id) for row_id in rows if row_id is not None]
 
 
 async def _stamp_stop_reason(
