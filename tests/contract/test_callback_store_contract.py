@@ -369,3 +369,19 @@ async def test_a_recipient_settled_unknown_after_a_crash_is_reported_failed_with
     assert failed["data"]["position"] == claimed[1].position
     assert failed["data"]["status"] == "failed"
     assert failed["data"]["error_message"].startswith("Outcome unknown")
+
+
+async def test_a_scheduled_bulk_starting_at_its_time_is_a_status_change(
+    stores: Stores, store_url: str | None
+) -> None:
+    if store_url is None:
+        pytest.skip("the memory stores write no events with their changes")
+    owner = await tenant(stores)
+    await endpoint(stores, owner.organisation.id)
+    bulk = await create(stores, owner, 2, send_at=T0 + timedelta(minutes=5))
+
+    await stores.bulks.start_scheduled(T0 + timedelta(minutes=5))
+
+    bodies = [json.loads(d.body) for d in await claim(stores, seconds=DAY)]
+    changes = [b["data"] for b in bodies if b["type"] == "bulk.status_changed"]
+    assert [(c["id"], c["status"]) for c in changes] == [(bulk.id, "QUEUED")]

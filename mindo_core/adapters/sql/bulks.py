@@ -208,11 +208,19 @@ class SqlBulks:
         now = mapping.timestamp(now)
         scheduled = col(BulkRow.status) == "SCHEDULED"
         due = (
-            sa.update(BulkRow).where(scheduled, col(BulkRow.send_at) <= now).values(status="QUEUED")
+            sa.update(BulkRow)
+            .where(scheduled, col(BulkRow.send_at) <= now)
+            .values(status="QUEUED")
+            .returning(col(BulkRow.id))
         )
         earliest = select(func.min(BulkRow.send_at)).where(scheduled)
         async with self._database.writing() as session:
-            await (await session.connection()).execute(due)
+            connection = await session.connection()
+            started = (await connection.execute(due)).scalars().all()
+            if started:  # SCHEDULED → QUEUED is a status change callbacks report
+                queued = [await _existing_bulk(session, BulkId(b)) for b in started]
+                subscriptions = self._database.callback_subscriptions
+                await write_bulk_events(connection, subscriptions, queued, at=now)
             found = (await session.exec(earliest)).one()
         return None if found is None else mapping.timestamp(found)
 
