@@ -106,9 +106,23 @@ def orgs_update(
             ),
         ),
     ] = None,
+    unknown_policy: Annotated[
+        str | None,
+        typer.Option(
+            help="fail or resend: what becomes of a recipient whose outcome is unknown once "
+            "the webhooks show Meta most likely never received it (default fail)."
+        ),
+    ] = None,
+    unknown_window: Annotated[
+        int | None,
+        typer.Option(
+            help="Minutes the webhooks of later messages must have come without its own "
+            "before that policy applies (1-1440, default 10)."
+        ),
+    ] = None,
 ) -> None:
-    """Set the business profile that GET /api/v1/business-info/ shows, and the quality guard.
-    Only the options given change."""
+    """Set the business profile that GET /api/v1/business-info/ shows, and the organisation's
+    settings. Only the options given change."""
     org = required_name(name, "NAME")
     settings = operator_settings()
 
@@ -127,6 +141,8 @@ def orgs_update(
             company_size=size,
             company_types=company_type,
             categories=category,
+            unknown_outcome_policy=unknown_policy,
+            unknown_outcome_window_minutes=unknown_window,
         )
         if quality_guard is None:
             return updated

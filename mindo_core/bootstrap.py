@@ -241,6 +241,7 @@ def _bulk_engine(ports: _Ports, settings: EngineSettings) -> BulkEngine:
         bulks=ports.stores.bulks,
         contacts=ports.stores.contacts,
         opt_out_policies=ports.stores.opt_out_policies,
+        organisations=ports.stores.organisations,
         meta=ports.meta,
         cipher=ports.cipher,
         clock=ports.clock,

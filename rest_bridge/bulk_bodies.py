@@ -134,8 +134,8 @@ def _counters(bulk: mindo_pb2.Bulk) -> dict[str, object]:
 
 
 def _with_stop_reason(body: dict[str, object], bulk: mindo_pb2.Bulk) -> dict[str, object]:
-    """With ``stop_reason``, ``send_at``, ``pause_reason``, ``parent_bulk_send_id`` and
-    ``send_window`` (ours), each only when the bulk has one."""
+    """With ``stop_reason``, ``send_at``, ``pause_reason``, ``parent_bulk_send_id``,
+    ``send_window`` and ``resent_count`` (ours), each only when the bulk has one."""
     if bulk.stop_reason:
         body["stop_reason"] = bulk.stop_reason
     if bulk.pause_reason:
@@ -149,14 +149,17 @@ def _with_stop_reason(body: dict[str, object], bulk: mindo_pb2.Bulk) -> dict[str
             "end": window.end,
             "fallback_time_zone": window.fallback_time_zone,
         }
+    if bulk.resent_count:
+        body["resent_count"] = bulk.resent_count
     if bulk.HasField("send_at"):
         body["send_at"] = iso_utc(bulk.send_at)
     return body
 
 
 def message(item: mindo_pb2.BulkMessage) -> dict[str, object]:
-    """An item of Send messages (§10)."""
-    return {
+    """An item of Send messages (§10); ``resent`` (ours) only for one sent again after its
+    outcome was unknown."""
+    body: dict[str, object] = {
         "id": item.id or None,
         "recipient_phone": item.recipient_phone,
         "status": text_or_null(item.status),
@@ -167,3 +170,6 @@ def message(item: mindo_pb2.BulkMessage) -> dict[str, object]:
         "read_at": iso_utc_or_null(item, "read_at"),
         "error_message": text_or_null(item.error_message),
     }
+    if item.resent:
+        body["resent"] = True
+    return body

@@ -6,6 +6,7 @@ The examples are the documentation's own (Send bulk page, mindo-api.md §8-§10)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 # The service's recipient statuses (``mindo_core.bulks.model.RecipientStatus``).
 RECIPIENT_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed", "cancelled")
@@ -194,6 +195,20 @@ _STOP_REASON = {
     **_STRING,
     "description": "Not in Mindo's documentation: why the bulk stopped early; only when it did.",
 }
+_RESENT_COUNT = {
+    "type": "integer",
+    "description": (
+        "Not in Mindo's documentation: recipients sent again after their outcome was unknown "
+        "(the organisation's policy resend); only when there are any."
+    ),
+}
+_RESENT = {
+    "type": "boolean",
+    "description": (
+        "Not in Mindo's documentation: true for a recipient sent again after its outcome was "
+        "unknown (at most once); absent otherwise."
+    ),
+}
 _CREATED_BY = {
     "type": "object",
     "description": (
@@ -239,6 +254,7 @@ def _bulk(properties: Mapping[str, object]) -> dict[str, object]:
         "pause_reason": _PAUSE_REASON,
         "parent_bulk_send_id": _PARENT,
         "send_window": _SEND_WINDOW,
+        "resent_count": _RESENT_COUNT,
     }
     return schema
 
@@ -286,6 +302,10 @@ BULK_MESSAGE = _object(
         },
     }
 )
+BULK_MESSAGE["properties"] = {
+    **cast(Mapping[str, object], BULK_MESSAGE["properties"]),
+    "resent": _RESENT,  # optional: not in "required"
+}
 
 INVALID_RECIPIENTS = {
     "description": (

@@ -28,6 +28,8 @@ Recipient states::
        ▲                  │ │ │                 └────────┴──▶ failed      (webhook)
        └─────release──────┘ │ └──refuse──▶ failed
                             └──settle_unconfirmed──▶ unconfirmed ─▶ sent | delivered | read | failed
+                                                         │ (webhooks)    fail_unknown ─▶ failed
+                                  pending ◀──resend_unknown┘
     pending ──cancel──▶ cancelled          pending ──skip──▶ skipped   (the bulk stopped early)
 
 (A status webhook naming a recipient through its callback data also settles one that is in
@@ -127,6 +129,8 @@ RecipientEvent = Literal[
     "accept",  # Meta answered with a wamid
     "refuse",  # Meta refused for good, or retries ran out
     "settle_unconfirmed",  # the call was in flight when its worker died
+    "fail_unknown",  # unconfirmed, and the webhooks say Meta most likely never received it
+    "resend_unknown",  # the same, with the organisation's policy "resend": send it again
     "cancel",  # the bulk was cancelled before this recipient was sent
     "skip",  # the bulk stopped early (stop_reason) before this recipient was sent
     "webhook_sent",
@@ -168,6 +172,8 @@ _MOVES: Mapping[
     "accept": ({"in_flight": "sent"}, frozenset({"sent", "delivered", "read", "failed"})),
     "refuse": ({"in_flight": "failed"}, frozenset({"failed"})),
     "settle_unconfirmed": ({"in_flight": "unconfirmed"}, frozenset({"unconfirmed"})),
+    "fail_unknown": ({"unconfirmed": "failed"}, frozenset({"failed"})),
+    "resend_unknown": ({"unconfirmed": "pending"}, frozenset({"pending"})),
     "cancel": ({"pending": "cancelled"}, frozenset({"cancelled"})),
     "skip": ({"pending": "skipped"}, frozenset({"skipped"})),
     "webhook_sent": (
@@ -274,6 +280,8 @@ class BulkRecipient:
     error_message: str | None = None
     # The row's id in the messages table, once stored (the documented per-message ``id``).
     message_id: MessageId | None = None
+    # Sent again after its outcome was unknown (``unknown_outcomes``); at most once.
+    resent: bool = False
 
     @property
     def wa_id(self) -> str:
@@ -302,6 +310,8 @@ def record_event(
         return replace(changed, attempts=recipient.attempts + 1)
     if state == "unconfirmed":
         return replace(changed, error_message=UNCONFIRMED_REASON)
+    if event == "resend_unknown":
+        return replace(changed, error_message=None, resent=True)
     if state == "skipped":  # the bulk's stop_reason
         return replace(changed, error_message=error_message)
     if state == "failed":
@@ -499,6 +509,8 @@ class Bulk:
     parent_bulk_id: BulkId | None = None
     # The hours each recipient may be sent to, in its own local time (None: any time).
     send_window: SendWindow | None = None
+    # Recipients sent again after their outcome was unknown (``unknown_outcomes``).
+    resent_count: int = 0
 
     @property
     def duplicates_removed(self) -> int:

@@ -34,9 +34,18 @@ def parse_quality_policy(text: str) -> QualityPolicy | None:
     return next((known for known in QUALITY_POLICIES if known == wanted), None)
 
 
+# What becomes of a bulk recipient whose outcome is unknown (its call was under way when its
+# worker died) once the webhooks say Meta most likely never received it
+# (``bulks.unknown_outcomes``): failed, or sent once more.
+UnknownOutcomePolicy = Literal["fail", "resend"]
+UNKNOWN_OUTCOME_POLICIES: tuple[UnknownOutcomePolicy, ...] = ("fail", "resend")
+UNKNOWN_OUTCOME_WINDOW_MINUTES = (1, 1440)  # the range an organisation may set
+
+
 @dataclass(frozen=True, kw_only=True)
 class OrganisationProfile:
-    """What GET /api/v1/business-info/ shows of the business; set with `mindo orgs update`."""
+    """What GET /api/v1/business-info/ shows of the business, and the organisation's settings;
+    set with `mindo orgs update`."""
 
     email: str = ""
     phone: str = ""
@@ -47,6 +56,8 @@ class OrganisationProfile:
     company_size: CompanySize | None = None
     company_types: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    unknown_outcome_policy: UnknownOutcomePolicy = "fail"
+    unknown_outcome_window_minutes: int = 10
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -59,6 +70,8 @@ class OrganisationProfile:
             "company_size": self.company_size,
             "company_types": list(self.company_types),
             "categories": list(self.categories),
+            "unknown_outcome_policy": self.unknown_outcome_policy,
+            "unknown_outcome_window_minutes": self.unknown_outcome_window_minutes,
         }
 
     @classmethod
@@ -75,7 +88,19 @@ class OrganisationProfile:
             company_size=size if size in COMPANY_SIZES else None,
             company_types=tuple(str(t) for t in data.get("company_types") or ()),
             categories=tuple(str(c) for c in data.get("categories") or ()),
+            unknown_outcome_policy="resend"
+            if data.get("unknown_outcome_policy") == "resend"
+            else "fail",
+            unknown_outcome_window_minutes=_window_minutes(
+                data.get("unknown_outcome_window_minutes"),
+                defaults.unknown_outcome_window_minutes,
+            ),
         )
+
+
+def _window_minutes(value: object, default: int) -> int:
+    low, high = UNKNOWN_OUTCOME_WINDOW_MINUTES
+    return value if isinstance(value, int) and low <= value <= high else default
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,10 @@ Shape
   re-read the number before its next send: the new throughput applies at once (a lower one
   at once, a higher one at once unless the number is slowed down, then recovery climbs to
   it), and the new tier to the caps of its bulks paced by ``"tier"``.
+* A **sweep of unknown outcomes** (``unknown_sweep.UnknownSweep``, every
+  ``unknown_sweep_interval``): unconfirmed recipients whose number's later calls have had their
+  status webhooks, for the organisation's window, without theirs are failed or resent by the
+  organisation's policy (``bulks.unknown_outcomes``).
 * One **outcome buffer** (``outcome_buffer.OutcomeBuffer``) writes outcomes in batches (every
   50 ms or 200 outcomes) and publishes the bulks they changed on the progress bus. Runners
   publish too: a bulk's first claim (PROCESSING), its finish and its stop.
@@ -27,17 +31,21 @@ recipient until then and does not read the window again before each send.
 
 Crash safety
 ============
-A recipient is claimed (``in_flight``, durably) before its call to Meta, in small batches, and
-its outcome is durable within one flush after the answer. Every send carries
-``biz_opaque_callback_data = "mindo:<bulk id>:<message id>"`` (``bulk_messages``), which Meta
-echoes in the message's status webhooks. Alone over a store, ``start()`` first settles every
-recipient left in flight by a previous process (``lifecycle.settle_previous_run``; among
-several workers the taker of a number settles its previous owner's): by default it becomes
-``unconfirmed``, with its own reason, and is not resent, because a duplicate is worse than a
-gap; a webhook carrying its callback data may still confirm it. That includes recipients
-claimed but not yet sent when the process was killed: at most about 2 x ``claim_seconds``
-(0.1 s) of sending per bulk. On a graceful ``stop()``, recipients claimed but not sent are
-released instead, and sends in flight get ``stop_grace_seconds`` to finish.
+A recipient is claimed (``in_flight``, durably) in small batches ahead of its call; the call
+itself starts only once its start is durable too (``call_starts``: sends are taken
+``call_start_lead`` before their slots and their starts written together), and its outcome is
+durable within one flush after the answer. Every send carries
+``biz_opaque_callback_data = "mindo:<bulk id>:<message id>"`` (``bulk_messages``),
+which Meta echoes in the message's status webhooks. Alone over a store, ``start()`` first
+settles every recipient left in flight by a previous process (``lifecycle.settle_previous_run``;
+among several workers the taker of a number settles its previous owner's): one claimed but never
+called goes back to pending (Meta never saw it); one whose call had started becomes, by
+default, ``unconfirmed``, with its own reason, and is not resent, because a duplicate is worse
+than a gap; a webhook carrying its callback data may still confirm it. So after a kill the
+unknown ones are at most the calls started and not answered, and those whose slot was less
+than ``call_start_lead`` (50 ms) away (bounded by ``max_in_flight``). On a graceful ``stop()``,
+recipients claimed but not sent are released instead, and sends in flight get
+``stop_grace_seconds`` to finish.
 
 Workers
 =======
@@ -59,16 +67,19 @@ import random
 from mindo_core.bulks.model import BulkId
 from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock
+from mindo_core.engine.call_starts import CallStarts
 from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.lifecycle import Supervisor, settle_previous_run
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settings import EngineSettings
 from mindo_core.engine.tenure import Tenure
+from mindo_core.engine.unknown_sweep import UnknownSweep
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.contacts import ContactStore, OptOutPolicies
 from mindo_core.ports.meta import MetaGateway
+from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
@@ -89,6 +100,7 @@ class BulkEngine:
         bulks: BulkStore,
         contacts: ContactStore,
         opt_out_policies: OptOutPolicies,
+        organisations: OrganisationStore,
         meta: MetaGateway,
         cipher: TokenCipher,
         clock: Clock,
@@ -114,6 +126,7 @@ class BulkEngine:
                 interval=settings.flush_interval,
                 worker=settings.worker_id,
             ),
+            call_starts=CallStarts(bulks, clock, worker=settings.worker_id),
             capacity=SendCapacity(settings.max_in_flight),
             retry_policy=RetryPolicy(random.Random(settings.seed), settings.retry),
             settings=settings,
@@ -121,7 +134,17 @@ class BulkEngine:
             tenure=Tenure(),
         )
         self._supervisor = Supervisor(self._parts)
+        self._unknown_sweep = UnknownSweep(
+            bulks=bulks,
+            organisations=organisations,
+            clock=clock,
+            progress=progress,
+            interval=settings.unknown_sweep_interval,
+            resent=self._supervisor.wake,
+        )
+        self._sweeper: asyncio.Task[None] | None = None
         self._outcome_writer: asyncio.Task[None] | None = None
+        self._start_writer: asyncio.Task[None] | None = None
         self._started = False
 
     @property
@@ -155,7 +178,11 @@ class BulkEngine:
         self._outcome_writer = asyncio.create_task(
             self._parts.outcomes.run(), name="mindo-outcomes"
         )
+        self._start_writer = asyncio.create_task(
+            self._parts.call_starts.run(), name="mindo-call-starts"
+        )
         await self._supervisor.start()
+        self._sweeper = asyncio.create_task(self._unknown_sweep.run(), name="mindo-unknown-sweep")
         logger.info("Bulk engine started as worker %s", self._parts.settings.worker_id)
 
     async def stop(self) -> None:
@@ -165,7 +192,13 @@ class BulkEngine:
         if not self._started:
             return
         self._started = False
+        if self._sweeper is not None:
+            await _cancelled(self._sweeper)
+        self._sweeper = None
         await self._supervisor.stop()
+        if self._start_writer is not None:  # after the sends: those in the grace time start
+            await _cancelled(self._start_writer)
+        self._start_writer = None
         if self._outcome_writer is not None:
             await _cancelled(self._outcome_writer)
         self._outcome_writer = None

@@ -4,9 +4,9 @@ Each bulk's queue is filled in batches of ``claim_seconds`` of sending at the nu
 rate (1 to ``max_claim``), the next batch being claimed in the background once the queue holds
 one batch or less: a claim has ``claim_seconds`` to arrive (under load a SQLite transaction
 waits for the one writer, and for the busy event loop, tens of milliseconds), so that sending
-never waits for the database. Claims are short on purpose: what is claimed and not yet sent
-when the process is killed is settled ``unconfirmed`` (at the next start, or by the worker that
-takes the number over) and never sent. Every claim is made as ``EngineSettings.worker_id``.
+never waits for the database. A claim is not a call: what is claimed and not yet called when
+the process is killed goes back to pending (at the next start, or by the worker that takes the
+number over; ``call_starts``). Every claim is made as ``EngineSettings.worker_id``.
 
 A marketing template (and a utility or authentication one when the organisation's opt-out
 policy says so) is never sent to a recipient on the organisation's suppression list (they wrote
@@ -94,10 +94,12 @@ class Claiming:
             await self._settling.finish(lane)
         elif lane.state == "active":
             lane.drained = False
-            # Past the early start, so that the claim then finds it due.
+            # Past the early start (slots are taken call_start_lead ahead), so that the claim
+            # then finds it due.
             due_at = self._monotonic_of(due)
             now = self._parts.clock.monotonic()
-            self._number.hold(lane, max(due_at, now) + 2 * EARLY_START_S)
+            ahead = self._parts.settings.call_start_lead + 2 * EARLY_START_S
+            self._number.hold(lane, max(due_at, now) + ahead)
 
     async def _claim(self, lane: Lane, size: int) -> None:
         parts = self._parts
@@ -144,7 +146,7 @@ class Claiming:
         except Exception:
             logger.exception("Could not read the suppression list for bulk send %s", lane.id)
             for recipient in claimed:
-                self._settling.record(lane, recipient, "release", at=now)
+                self._settling.record(lane, recipient, "release", at=now, unsent=True)
             return None
         for recipient in claimed:
             if recipient.e164 in opted_out:

@@ -8,12 +8,14 @@ so a cut-off engine stops on time even if its supervisor is stuck. On every pass
 shares the numbers with work out between the live engines (``decisions.fair_share``): it closes
 the runners of numbers it lost, hands over gracefully the numbers it holds beyond its share (the
 runner drained, then the lease released), and takes numbers free or left to expire, up to its
-share. A number taken over has its previous owner's in-flight recipients settled by the crash
-policy, by the taker only (``settle_in_flight`` scoped to the number, guarded by the lease).
+share. A number taken over has its previous owner's in-flight recipients settled, by the taker
+only (``settle_in_flight`` scoped to the number, guarded by the lease): back to pending if
+their call never started, else by the crash policy.
 
 Where the engine runs alone (``sole_engine``: SQLite, tests), ``settle_previous_run`` is the
-first thing a start does: every recipient a previous process left in flight is settled by the
-crash policy (``unconfirmed`` by default, never resent).
+first thing a start does: every recipient a previous process left in flight is settled: back
+to pending if its call never started, else by the crash policy (``unconfirmed`` by default,
+never resent).
 
 Work. The ``Supervisor`` reads ``bulks_to_run`` (QUEUED and PROCESSING bulks) on start, whenever
 it is woken (a bulk was submitted) and every ``poll_interval``, hands each number it holds its

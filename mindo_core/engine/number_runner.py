@@ -4,8 +4,9 @@ The loop is the one ``scheduler.NumberScheduler`` describes. Per turn: ask the s
 bulk sends next and when; sleep until then (a change wakes it early: a bulk assigned or
 dropped, a send finished, a claim arrived); take that bulk's next recipient from its local
 queue; if the pair rate holds that recipient back, set it aside until it may go; otherwise
-commit the slot and send it (``sending``). A send may start up to 1 ms before its slot
-(``decisions.EARLY_START_S``), never later because of a timer's lateness.
+commit the slot and send it (``sending``). A slot is taken ``call_start_lead`` (50 ms) before
+its time, so that the call's start is durable when it comes; the call itself may start up to
+1 ms before its slot (``decisions.EARLY_START_S``), never later because of a timer's lateness.
 
 The runner keeps the lanes in step with the bulks the supervisor assigns (``admission`` reads
 what a new one needs), and re-reads the number when told it changed. Its queues are filled by
@@ -35,6 +36,8 @@ from mindo_core.throughput.scheduler import NumberScheduler, Slot
 __all__ = ["NumberRunner"]
 
 logger = logging.getLogger("mindo.bulk_engine")
+
+_SHORTEST_REST_S = 1e-6
 
 
 class NumberRunner:
@@ -128,17 +131,23 @@ class NumberRunner:
         if slot is None:
             await self._number.rest(self._settings.poll_interval)
             return
-        if slot.at > now + EARLY_START_S:
-            await self._number.rest(slot.at - now - EARLY_START_S)
+        # Taken ahead by the lead, so that the call's start is durable by its slot (``sending``).
+        lead = max(self._settings.call_start_lead, EARLY_START_S)
+        # (A wait shorter than a timer can measure is none: resting for it would not move the
+        # clock, and the turn would ask again for ever.)
+        if slot.at - now - lead > _SHORTEST_REST_S:
+            await self._number.rest(slot.at - now - lead)
             return
         await self._take(scheduler, slot, now)
 
     async def _take(
         self, scheduler: NumberScheduler[BulkId], slot: Slot[BulkId], now: float
     ) -> None:
-        """The slot is due: send its bulk's next recipient, or find out why there is none."""
+        """The slot is due: send its bulk's next recipient, or find out why there is none. (The
+        slot may be up to ``call_start_lead`` ahead: what may go is judged at its time.)"""
+        at = max(slot.at, now)
         lane = self._number.lanes[slot.bulk_id]
-        recipient = lane.next_ready(now + EARLY_START_S)
+        recipient = lane.next_ready(at + EARLY_START_S)
         if recipient is None:
             await self._claiming.replenish(lane)
             return
@@ -146,8 +155,8 @@ class NumberRunner:
         if not lane.drained and len(lane.queue) <= self._claiming.size(lane):
             self._claiming.start(lane)  # the next batch arrives before this one runs out
         wa_id = recipient.e164.removeprefix("+")
-        ready_at = scheduler.recipient_ready_at(wa_id, now)
-        if ready_at > now + EARLY_START_S:
+        ready_at = scheduler.recipient_ready_at(wa_id, at)
+        if ready_at > at + EARLY_START_S:
             lane.set_aside(recipient, ready_at)
             return
         capacity = self._parts.capacity
@@ -155,7 +164,9 @@ class NumberRunner:
             lane.queue.appendleft(recipient)
             await capacity.freed(self._settings.poll_interval)
             return
-        scheduler.take(slot, recipient=wa_id)
+        # The recipient's pair rate counts the send when its call goes (``sending``): a send
+        # taken ahead may lose its slot, and must not then hold the recipient back.
+        scheduler.take(slot)
         self._sending.launch(lane, recipient, slot.at)
 
     # -- lanes -----------------------------------------------------------------------------------

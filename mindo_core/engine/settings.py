@@ -26,14 +26,21 @@ class EngineSettings:
     # (the sandbox's ``--unlimited``, ``bench/pipeline_ceiling``).
     throughput_mps: float | None = None
     # A claim takes this many seconds of sending at the number's current rate (1 to max_claim),
-    # and the next one is made when the queue holds one claim or less. Small, because what is
-    # claimed and not yet sent when the process is killed (up to two claims) is settled as
-    # "unconfirmed" and never sent.
+    # and the next one is made when the queue holds one claim or less. (What is claimed and not
+    # yet called when the process is killed goes back to pending at the next start.)
     claim_seconds: float = 0.1
     max_claim: int = 500
+    # A call to Meta starts once its start is durable (``call_starts``). A send is taken this
+    # many seconds before its slot and its start written meanwhile (together with the others
+    # asked while a write is under way), so that the call still leaves at its slot: a start
+    # written late would delay some calls and not others, and calls bunched closer than the
+    # number's rate meet a full window at Meta (130429).
+    call_start_lead: float = 0.05
     # Outcomes are written every flush_interval seconds or flush_batch outcomes.
     flush_interval: float = 0.05
     flush_batch: int = 200
+    # How often the engine settles unknown outcomes the webhooks have decided (``unknown_sweep``).
+    unknown_sweep_interval: float = 30.0
     # How often the engine looks for bulks it was not told about.
     poll_interval: float = 1.0
     # On stop, how long sends in flight may take to finish before they are cancelled.
@@ -56,5 +63,9 @@ class EngineSettings:
             raise ValueError("max_in_flight and max_claim must be at least 1")
         if self.throughput_mps is not None and not 0 < self.throughput_mps < math.inf:
             raise ValueError("throughput_mps must be positive and finite")
+        if self.call_start_lead < 0:
+            raise ValueError("call_start_lead must not be negative")
         if min(self.claim_seconds, self.flush_interval, self.poll_interval) <= 0:
             raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")
+        if self.unknown_sweep_interval <= 0:
+            raise ValueError("unknown_sweep_interval must be positive")

@@ -23,6 +23,7 @@ from mindo_core.bulks.model import (
 )
 from mindo_core.bulks.send_window import SendWindow
 from mindo_core.bulks.timeline import RecipientTimes
+from mindo_core.bulks.unknown_outcomes import UnknownRecipient
 from mindo_core.domain.accounts import (
     OrganisationId,
     PhoneNumberRowId,
@@ -176,6 +177,8 @@ class RecipientOutcome:
     error_code: int | None = None
     error_message: str | None = None
     retry_at: datetime | None = None
+    # A release of a recipient whose call was never made: its claim's attempt is undone.
+    unsent: bool = False
 
 
 class BulkStore(Protocol):
@@ -281,6 +284,15 @@ class BulkStore(Protocol):
         cleared; ``IllegalTransition`` for a bulk that is not PAUSED."""
         ...
 
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+    ) -> AbstractSet[MessageId]:
+        """These recipients' calls to Meta are about to start: durably so (one transaction)
+        before the caller starts any. Only recipients still in flight, claimed by ``worker``,
+        of a bulk still QUEUED or PROCESSING are marked; returns those, the only ones the
+        caller may call."""
+        ...
+
     async def settle_in_flight(
         self,
         *,
@@ -289,13 +301,32 @@ class BulkStore(Protocol):
         number: PhoneNumberRowId | None = None,
         owner: str | None = None,
     ) -> int:
-        """After a crash: every in-flight recipient becomes unconfirmed (or pending again with
-        policy "resend"). Returns how many were settled.
+        """After a crash: an in-flight recipient whose call was never marked started goes back
+        to pending (its claim's attempt undone; cancelled or skipped if its bulk is over): Meta
+        never saw it. One whose call had started becomes unconfirmed (or pending again with
+        policy "resend"). Returns how many were settled, both kinds.
 
         Scoped for a worker taking a number over: ``number``, only the recipients of bulks on
         that number; ``owner``, only those claimed by another worker, and nothing at all
         while another worker than ``owner`` holds the number's lease (``ports.ownership``).
         Unscoped (both None) only where one engine runs alone, at its start."""
+        ...
+
+    async def unknown_recipients(
+        self, *, started_before: datetime, limit: int
+    ) -> Sequence[UnknownRecipient]:
+        """Unconfirmed recipients (every organisation's) whose call started before
+        ``started_before``, oldest call first, at most ``limit``; each with the earliest
+        status webhook time among the next calls its number started after it."""
+        ...
+
+    async def settle_unknown(
+        self, *, failed: Sequence[MessageId], resent: Sequence[MessageId], now: datetime
+    ) -> Sequence[Bulk]:
+        """One transaction: those of ``failed`` still unconfirmed become failed
+        (``NOT_AT_META_REASON``); those of ``resent`` still unconfirmed and never resent become
+        pending again, marked resent, counted in their bulk's ``resent_count``, and a bulk
+        that had ended (not cancelled or stopped) runs again. Returns the bulks it changed."""
         ...
 
     async def numbers_in_flight(self) -> AbstractSet[PhoneNumberRowId]:

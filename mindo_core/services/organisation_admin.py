@@ -42,6 +42,8 @@ class OrganisationAdmin:
         company_size: str | None = None,
         company_types: Sequence[str] | None = None,
         categories: Sequence[str] | None = None,
+        unknown_outcome_policy: str | None = None,
+        unknown_outcome_window_minutes: int | None = None,
     ) -> Organisation:
         """Changes only what is given; every value is checked before anything is stored."""
         organisation = await self.named(organisation_name)
@@ -56,6 +58,8 @@ class OrganisationAdmin:
             company_size=company_size,
             company_types=company_types,
             categories=categories,
+            unknown_outcome_policy=unknown_outcome_policy,
+            unknown_outcome_window_minutes=unknown_outcome_window_minutes,
         )
         return await self._organisations.update_organisation_profile(organisation.id, updated)
 

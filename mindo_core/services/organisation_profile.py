@@ -1,5 +1,6 @@
-"""An organisation's business profile: what GET /api/v1/business-info/ shows. Operators set it,
-and every value is checked here before anything is stored."""
+"""An organisation's business profile (what GET /api/v1/business-info/ shows) and its settings
+(what becomes of recipients whose outcome is unknown). Operators set them, and every value is
+checked here before anything is stored."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mindo_core.domain.accounts import (
     COMPANY_SIZES,
     COMPANY_TYPES,
+    UNKNOWN_OUTCOME_POLICIES,
+    UNKNOWN_OUTCOME_WINDOW_MINUTES,
     CompanySize,
     OrganisationProfile,
+    UnknownOutcomePolicy,
 )
 from mindo_core.domain.errors import InvalidRequest
 
@@ -29,6 +33,8 @@ def changed_profile(
     company_size: str | None = None,
     company_types: Sequence[str] | None = None,
     categories: Sequence[str] | None = None,
+    unknown_outcome_policy: str | None = None,
+    unknown_outcome_window_minutes: int | None = None,
 ) -> OrganisationProfile:
     """``profile`` with only what is given changed; ``InvalidRequest`` for a bad value."""
     texts = {"email": email, "phone": phone, "website": website, "address": address}
@@ -43,7 +49,29 @@ def changed_profile(
         changes["company_types"] = _types(company_types)
     if categories is not None:
         changes["categories"] = tuple(c.strip() for c in categories if c.strip())
+    if unknown_outcome_policy is not None:
+        changes["unknown_outcome_policy"] = _unknown_policy(unknown_outcome_policy)
+    if unknown_outcome_window_minutes is not None:
+        changes["unknown_outcome_window_minutes"] = _window(unknown_outcome_window_minutes)
     return replace(profile, **changes)  # type: ignore[arg-type]
+
+
+def _unknown_policy(policy: str) -> UnknownOutcomePolicy:
+    for known in UNKNOWN_OUTCOME_POLICIES:
+        if policy.strip().lower() == known:
+            return known
+    raise InvalidRequest.for_field(
+        "unknown_outcome_policy", f"must be fail or resend, got {policy[:40]!r}"
+    )
+
+
+def _window(minutes: int) -> int:
+    low, high = UNKNOWN_OUTCOME_WINDOW_MINUTES
+    if not low <= minutes <= high:
+        raise InvalidRequest.for_field(
+            "unknown_outcome_window_minutes", f"must be {low} to {high} minutes, got {minutes}"
+        )
+    return minutes
 
 
 def _timezone(name: str) -> str:

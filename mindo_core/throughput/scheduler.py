@@ -197,6 +197,11 @@ class NumberScheduler(Generic[BulkKey]):
         if recipient is not None:
             self._pairs.take(recipient, slot.at)
 
+    def take_recipient(self, recipient: str, at: float) -> None:
+        """The send of a slot taken without its recipient (``take``) goes to ``recipient`` at
+        ``at`` after all: its pair rate counts it. (A slot taken ahead may lose its send.)"""
+        self._pairs.take(recipient, at)
+
     def recipient_ready_at(self, recipient: str, now: float) -> float:
         """When ``recipient`` may get its next message from this number (pair rate)."""
         return self._pairs.ready_at(recipient, now)

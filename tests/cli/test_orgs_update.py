@@ -33,6 +33,9 @@ def test_the_profile_is_set_and_shown(mindo: Mindo) -> None:
         ("--timezone", "Mars/Olympus", "IANA"),
         ("--size", "HUGE", "MICRO"),
         ("--type", "BAKERY", "ECOMMERCE"),
+        ("--unknown-policy", "retry", "fail or resend"),
+        ("--unknown-window", "5000", "1 to 1440"),
+        ("--unknown-window", "1441", "1 to 1440"),
     ],
 )
 def test_bad_values_are_refused_with_a_reason_and_change_nothing(
@@ -62,3 +65,15 @@ def test_the_quality_guard_is_set_shown_and_checked_before_anything_changes(mind
     after = mindo.ok("orgs", "update", "Acme")
     assert "quality guard: continue" in after
     assert "x@acme.com" not in after
+
+
+def test_the_unknown_outcome_settings_are_set_and_shown(mindo: Mindo) -> None:
+    mindo.ok("orgs", "create", "Acme")
+    assert "unknown_outcome_policy: fail" in mindo.ok("orgs", "update", "Acme")
+    said = mindo.ok(
+        "orgs", "update", "Acme", "--unknown-policy", "RESEND", "--unknown-window", "15"
+    )
+    assert "unknown_outcome_policy: resend" in said
+    assert "unknown_outcome_window_minutes: 15" in said
+    # Kept when other things change.
+    assert "unknown_outcome_window_minutes: 15" in mindo.ok("orgs", "update", "Acme")

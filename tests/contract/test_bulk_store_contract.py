@@ -129,9 +129,23 @@ def release(claimed: ClaimedRecipient, retry_at: datetime | None) -> RecipientOu
 
 
 async def claim(
-    stores: Stores, bulk: Bulk, limit: int = 10, now: datetime = LATER, worker: str = "w1"
+    stores: Stores,
+    bulk: Bulk,
+    limit: int = 10,
+    now: datetime = LATER,
+    worker: str = "w1",
+    *,
+    started: bool = False,
 ) -> list[ClaimedRecipient]:
-    return list(await stores.bulks.claim_recipients(bulk.id, worker=worker, limit=limit, now=now))
+    """Claims; ``started``: their calls to Meta marked started too (as the engine does just
+    before each call)."""
+    claimed = list(
+        await stores.bulks.claim_recipients(bulk.id, worker=worker, limit=limit, now=now)
+    )
+    if started:
+        ids = [c.message_id for c in claimed]
+        assert await stores.bulks.mark_calls_started(ids, worker=worker, now=now) == set(ids)
+    return claimed
 
 
 async def states(stores: Stores, bulk: Bulk) -> list[str]:
@@ -543,7 +557,7 @@ async def test_an_outcome_for_a_recipient_no_longer_in_flight_changes_nothing(
 ) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 2)
-    claimed = await claim(stores, bulk)
+    claimed = await claim(stores, bulk, started=True)
     await stores.bulks.record_outcomes([accept(claimed[0], "wamid.first")])
     await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
     before = await fetch(stores, bulk)
@@ -693,7 +707,7 @@ async def test_recipients_skipped_by_a_stop_carry_its_reason(stores: Stores) -> 
 async def test_a_crash_settled_after_a_stop_skips_with_the_reason(stores: Stores) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 2)
-    await claim(stores, bulk, limit=1)
+    await claim(stores, bulk, limit=1, started=True)
     await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Template paused", cancelled=False)
 
     assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
@@ -726,8 +740,8 @@ async def test_settling_marks_in_flight_recipients_unconfirmed(stores: Stores) -
     acme = await tenant(stores)
     one = await create(stores, acme, 3)
     two = await create(stores, acme, 1)
-    await claim(stores, one, limit=2)
-    await claim(stores, two)
+    await claim(stores, one, limit=2, started=True)
+    await claim(stores, two, started=True)
 
     settled = await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
 
@@ -745,7 +759,7 @@ async def test_settling_marks_in_flight_recipients_unconfirmed(stores: Stores) -
 async def test_settling_with_resend_makes_them_pending_again(stores: Stores) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 2)
-    first = await claim(stores, bulk, limit=1)
+    first = await claim(stores, bulk, limit=1, started=True)
 
     assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
 
@@ -753,6 +767,72 @@ async def test_settling_with_resend_makes_them_pending_again(stores: Stores) -> 
     assert (await fetch(stores, bulk)).counters == BulkCounters(total=2, pending=2)
     again = await claim(stores, bulk, limit=1, now=LATER)
     assert [(c.message_id, c.attempts) for c in again] == [(first[0].message_id, 2)]
+
+
+async def test_a_crash_puts_back_what_was_claimed_but_never_called(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 4)
+    claimed = await claim(stores, bulk, limit=3)
+    started = [claimed[0].message_id]
+    assert await stores.bulks.mark_calls_started(started, worker="w1", now=LATER) == set(started)
+
+    settled = await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+
+    assert settled == 3
+    assert await states(stores, bulk) == ["unconfirmed", "pending", "pending", "pending"]
+    assert (await fetch(stores, bulk)).counters == BulkCounters(total=4, failed=1, pending=3)
+    # Claimed again, the attempt at the crash does not count: this is their first.
+    again = await claim(stores, bulk, now=LATER)
+    assert [(c.position, c.attempts) for c in again] == [(1, 1), (2, 1), (3, 1)]
+
+
+async def test_a_call_start_is_marked_only_for_the_worker_holding_the_recipient(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
+    claimed = await claim(stores, bulk, limit=2, worker="w1")
+    await stores.bulks.record_outcomes([accept(claimed[1], "wamid.done")])
+    ids = [c.message_id for c in claimed]
+
+    assert await stores.bulks.mark_calls_started(ids, worker="w2", now=LATER) == set()
+    # The one answered meanwhile is no longer in flight: not marked either.
+    assert await stores.bulks.mark_calls_started(ids, worker="w1", now=LATER) == {ids[0]}
+    assert await stores.bulks.mark_calls_started([], worker="w1", now=LATER) == set()
+
+
+async def test_no_call_starts_for_a_bulk_paused_meanwhile(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    claimed = await claim(stores, bulk, limit=1)
+    await stores.bulks.pause_bulk(bulk.id)
+
+    ids = [claimed[0].message_id]
+    assert await stores.bulks.mark_calls_started(ids, worker="w1", now=LATER) == set()
+
+
+async def test_a_release_without_a_call_undoes_the_claims_attempt(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    first, second = await claim(stores, bulk, limit=2)
+    unsent = replace(release(first, None), unsent=True)
+
+    await stores.bulks.record_outcomes([unsent, release(second, None)])
+
+    again = await claim(stores, bulk, now=LATER)
+    assert [(c.position, c.attempts) for c in again] == [(0, 1), (1, 2)]
+
+
+async def test_a_claim_again_forgets_the_previous_call_start(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 1)
+    first = await claim(stores, bulk, started=True)
+    await stores.bulks.record_outcomes([release(first[0], None)])
+    await claim(stores, bulk, now=LATER)  # claimed again; the crash comes before its call
+
+    await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+
+    assert await states(stores, bulk) == ["pending"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1018,7 +1098,9 @@ async def test_a_big_bulk_half_claimed_is_finished_by_another_process_after_a_cr
     # was in flight and claims the rest, the staged chunks included.
     acme = await tenant(stores)
     bulk = await create(stores, acme, BIG)
-    first = [c.position for _ in range(3) for c in await claim(stores, bulk, limit=400)]
+    first = [
+        c.position for _ in range(3) for c in await claim(stores, bulk, limit=400, started=True)
+    ]
 
     settled = await elsewhere.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
     rest = [c.position for _ in range(5) for c in await claim(elsewhere, bulk, limit=400)]
@@ -1252,7 +1334,7 @@ async def test_a_crash_while_paused_leaves_the_recipients_pending_with_resend(
 ) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 2)
-    await claim(stores, bulk, limit=1)
+    await claim(stores, bulk, limit=1, started=True)
     await stores.bulks.pause_bulk(bulk.id)
 
     assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1

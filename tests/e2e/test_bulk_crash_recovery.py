@@ -1,11 +1,13 @@
-"""Kill the service with SIGKILL in the middle of a bulk, start it again: the bulk completes,
-no recipient is lost, none is sent twice, and the one caught in flight is settled explicitly."""
+"""Kill the service with SIGKILL at random moments of a bulk, start it again each time: the bulk
+completes, no recipient is lost, none is sent twice, and only calls really started are settled
+as "outcome unknown" (those claimed but not called are sent after the restart)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -25,6 +27,15 @@ pytestmark = pytest.mark.slow
 
 KEY = "mindo_CrashTestKey0123456789ab"
 RECIPIENTS = 400
+KILLS = 3
+# The sandbox answers 100 sends/s after 50 ms: about 5 calls are at Meta at any moment, and as
+# many answered ones wait for their outcome's write (every 50 ms); both are rightly unknown
+# after a kill. Sends are taken, and their starts written, 50 ms ahead of their slots
+# (call_start_lead): about 5 more, marked started but not yet at Meta. Measured: 9-10 unknown
+# per kill, 2-4 of them never received. Before call starts were marked, the 10-20 recipients
+# claimed ahead per kill were unknown too, and never received.
+STARTED_NOT_RECORDED = 18  # per kill: at Meta, answers not yet written, taken ahead, slack
+NEVER_RECEIVED = 8  # per kill: taken ahead, and on their way
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 
 
@@ -106,18 +117,21 @@ async def _crash_and_recover(
         )
         accepted = await stub.SendBulk(request, metadata=(("x-api-key", KEY),))
         bulk_id = accepted.bulk_send_id
-        deadline = time.monotonic() + 30
-        while (await _bulk(stub, bulk_id)).sent_count < RECIPIENTS // 3:
-            assert time.monotonic() < deadline, "the bulk did not progress"
-            await asyncio.sleep(0.05)
+    # Kill points spread over the bulk: after a random share of each third has been sent.
+    chooser = random.Random()
+    for kill in range(KILLS):
+        target = int(RECIPIENTS * (kill + chooser.uniform(0.2, 0.8)) / (KILLS + 1))
+        async with grpc.aio.insecure_channel(grpc_address) as channel:
+            stub = mindo_pb2_grpc.MindoStub(channel)
+            deadline = time.monotonic() + 60
+            while (await _bulk(stub, bulk_id)).sent_count < target:
+                assert time.monotonic() < deadline, "the bulk did not progress"
+                await asyncio.sleep(0.01)
+        services[-1].send_signal(signal.SIGKILL)
+        services[-1].wait()
+        services.append(spawn_mindo(["serve", "--demo"], env, log))
+        _wait_port(grpc_address)
 
-    services[0].send_signal(signal.SIGKILL)
-    services[0].wait()
-    sent_before_restart = len(_sandbox_sends(sandbox))
-    assert 0 < sent_before_restart < RECIPIENTS
-
-    services.append(spawn_mindo(["serve", "--demo"], env, log))
-    _wait_port(grpc_address)
     async with grpc.aio.insecure_channel(grpc_address) as channel:
         stub = mindo_pb2_grpc.MindoStub(channel)
         deadline = time.monotonic() + 60
@@ -132,6 +146,7 @@ async def _crash_and_recover(
         )
     # Those caught in flight say so, distinctly.
     assert {m.error_message for m in settled.results} <= {UNCONFIRMED_REASON}
+    unknown = {m.recipient_phone.removeprefix("+") for m in settled.results}
 
     sends = _sandbox_sends(sandbox)
     per_recipient = Counter(str(r["body"]["to"]) for r in sends)  # type: ignore[index]
@@ -139,5 +154,12 @@ async def _crash_and_recover(
     assert bulk.pending_count == 0
     # Every recipient is accounted for: sent, or settled as unconfirmed (counted as failed).
     assert bulk.sent_count + bulk.failed_count == RECIPIENTS
+    assert len(per_recipient) + len(unknown - set(per_recipient)) == RECIPIENTS
     # Meta accepted every recipient recorded as sent, and perhaps some caught in flight.
     assert bulk.sent_count <= len(sends) <= bulk.sent_count + bulk.failed_count
+    # Unknown only when its call had started: the calls at Meta or answered and not yet
+    # recorded at each kill; of them, those Meta never received are the few between their
+    # start mark and their request.
+    assert len(unknown) <= KILLS * STARTED_NOT_RECORDED
+    never_received = unknown - set(per_recipient)
+    assert len(never_received) <= KILLS * NEVER_RECEIVED

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from mindo_core.adapters.memory.stores import memory_stores
 from mindo_core.adapters.memory.tables import Tables
 from mindo_core.bulks.model import UNCONFIRMED_REASON, Bulk, BulkId
 from mindo_core.domain.errors import MetaUnavailable
+from mindo_core.domain.messages import MessageId
 from mindo_core.engine.bulk_engine import EngineSettings
 from mindo_core.engine.bulk_messages import parse_callback_data
 from mindo_core.ports.bulks import ClaimedRecipient
@@ -228,10 +230,12 @@ async def test_after_a_crash_recipients_left_in_flight_are_settled_and_never_res
     world: BulkWorld,
 ) -> None:
     bulk = await world.submit(10)
-    # A previous process claimed three and died before any answer was recorded.
+    # A previous process claimed three, started their calls and died before any answer.
     claimed = await world.stores.bulks.claim_recipients(
         bulk.id, worker="dead", limit=3, now=world.clock.now()
     )
+    ids = [c.message_id for c in claimed]
+    await world.stores.bulks.mark_calls_started(ids, worker="dead", now=world.clock.now())
     await world.engine.start()
 
     done = await world.finished(bulk)
@@ -242,6 +246,72 @@ async def test_after_a_crash_recipients_left_in_flight_are_settled_and_never_res
     assert {r.error_message for r in settled} == {UNCONFIRMED_REASON}
     assert [c.position for c in claimed] == [0, 1, 2]
     assert (done.status, done.counters.sent, done.counters.failed) == ("PARTIAL", 7, 3)
+
+
+async def test_after_a_crash_recipients_claimed_but_never_called_are_sent_once(
+    world: BulkWorld,
+) -> None:
+    bulk = await world.submit(10)
+    # A previous process claimed five, started the calls of two of them, and died.
+    claimed = await world.stores.bulks.claim_recipients(
+        bulk.id, worker="dead", limit=5, now=world.clock.now()
+    )
+    started = [c.message_id for c in claimed[:2]]
+    await world.stores.bulks.mark_calls_started(started, worker="dead", now=world.clock.now())
+    await world.engine.start()
+
+    done = await world.finished(bulk)
+
+    # The three never called are sent now, once; the two started ones are unknown.
+    assert sorted(world.meta.calls) == sorted(wa_id(i) for i in range(2, 10))
+    recipients = await world.recipients(bulk)
+    assert [r.state for r in recipients[:2]] == ["unconfirmed"] * 2
+    assert [r.state for r in recipients[2:]] == ["sent"] * 8
+    # Their attempt at the crash was undone: one attempt each, the one that sent them.
+    assert [r.attempts for r in recipients[2:5]] == [1, 1, 1]
+    assert (done.status, done.counters.sent, done.counters.failed) == ("PARTIAL", 8, 2)
+
+
+class _SlowCallStarts(InMemoryBulks):
+    """The in-memory bulks, whose call starts take a while to write; notes any recipient
+    Meta was called for while its start was being written."""
+
+    def __init__(self, tables: Tables) -> None:
+        super().__init__(tables)
+        self.meta_calls: list[str] = []
+        self.called_too_early: list[str] = []
+        self.writes = 0
+
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+    ) -> AbstractSet[MessageId]:
+        self.writes += 1
+        recipients = {self._wa_id(message_id) for message_id in message_ids}
+        await asyncio.sleep(0.01)  # a slow write: none of these may be called meanwhile
+        self.called_too_early += [to for to in self.meta_calls if to in recipients]
+        return await super().mark_calls_started(message_ids, worker=worker, now=now)
+
+    def _wa_id(self, message_id: MessageId) -> str:
+        bulk_id, position = self._tables.recipients[message_id]
+        return self._tables.bulks[bulk_id].rows[position].recipient.e164.removeprefix("+")
+
+
+async def test_a_call_starts_only_once_its_start_is_durable() -> None:
+    tables = Tables()
+    store = _SlowCallStarts(tables)
+    world = await bulk_world(stores=replace(memory_stores(tables), bulks=store))
+    store.meta_calls = world.meta.calls
+    try:
+        bulk = await world.submit(20, pacing="200")
+        await world.engine.start()
+        await world.finished(bulk)
+    finally:
+        await world.engine.stop()
+
+    assert sorted(world.meta.calls) == sorted(wa_id(i) for i in range(20))
+    assert store.called_too_early == []
+    # Grouped: starts asked while a write is under way go together in the next one.
+    assert 1 <= store.writes < 20
 
 
 async def test_a_graceful_stop_releases_what_was_claimed_and_a_restart_completes_it(

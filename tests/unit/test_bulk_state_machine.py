@@ -68,6 +68,13 @@ class BulkLife(RuleBasedStateMachine):
         self.in_flight += claimed
 
     @precondition(lambda self: self.in_flight)
+    @rule(count=st.integers(min_value=1, max_value=5))
+    def start_calls(self, count: int) -> None:
+        ids = [recipient.message_id for recipient in self.in_flight[:count]]
+        marked = self.run(self.stores.bulks.mark_calls_started(ids, worker="w", now=self.now()))
+        assert marked <= set(ids)
+
+    @precondition(lambda self: self.in_flight)
     @rule(pick=st.integers(min_value=0), kind=st.sampled_from(["accept", "refuse", "release"]))
     def answer(self, pick: int, kind: str) -> None:
         recipient = self.in_flight.pop(pick % len(self.in_flight))

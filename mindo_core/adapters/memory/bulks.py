@@ -55,6 +55,7 @@ from mindo_core.bulks.model import (
     resumed_status,
 )
 from mindo_core.bulks.timeline import RecipientTimes
+from mindo_core.bulks.unknown_outcomes import LATER_CALLS, NOT_AT_META_REASON, UnknownRecipient
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict, TemplateNotFound
 from mindo_core.domain.messages import MessageId, MessageRecord
@@ -74,6 +75,8 @@ __all__ = ["InMemoryBulks", "bulk_message_by_wamid"]
 _RUNNING: frozenset[BulkStatus] = frozenset({"QUEUED", "PROCESSING"})
 # Not over: running, or paused (its recipients wait, pending).
 _LIVE: frozenset[BulkStatus] = _RUNNING | {"PAUSED", "SCHEDULED"}
+# Ended by itself: may run again to resend an unknown recipient (``unknown_outcomes``).
+_ENDED_BY_ITSELF: frozenset[BulkStatus] = frozenset({"COMPLETED", "PARTIAL", "FAILED"})
 _MAYBE_SENT: frozenset[RecipientState] = frozenset({"in_flight", "unconfirmed"})
 
 
@@ -225,7 +228,7 @@ class InMemoryBulks:
         claimed: list[ClaimedRecipient] = []
         while len(claimed) < limit and (row := entry.pop_due(now)) is not None:
             row.recipient = record_event(row.recipient, "claim", at=now)
-            row.claimed_at, row.worker = now, worker
+            row.claimed_at, row.worker, row.call_started_at = now, worker, None
             claimed.append(_claimed(row))
         if claimed and entry.bulk.status == "QUEUED":
             entry.bulk = replace(entry.bulk, status="PROCESSING", started_at=now)
@@ -313,6 +316,23 @@ class InMemoryBulks:
         entry.bulk = replace(bulk, status=status, pause_reason=None)
         return entry.bulk
 
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+    ) -> AbstractSet[MessageId]:
+        now = aware(now)
+        marked: set[MessageId] = set()
+        for message_id in message_ids:
+            located = self._tables.recipients.get(message_id)
+            if located is None:
+                continue
+            entry = self._tables.bulks[located[0]]
+            row = entry.rows[located[1]]
+            running = entry.bulk.status in _RUNNING
+            if running and row.recipient.state == "in_flight" and row.worker == worker:
+                row.call_started_at = now
+                marked.add(message_id)
+        return marked
+
     async def settle_in_flight(
         self,
         *,
@@ -333,7 +353,10 @@ class InMemoryBulks:
                     continue
                 if owner is not None and row.worker == owner:
                     continue
-                if policy == "mark_unconfirmed":
+                if row.call_started_at is None:  # claimed, never called: as if never claimed
+                    _release(entry, row, retry_at=row.retry_at, at=now)
+                    row.recipient = replace(row.recipient, attempts=row.recipient.attempts - 1)
+                elif policy == "mark_unconfirmed":
                     _move(entry, row, "settle_unconfirmed", at=now)
                 else:
                     _release(entry, row, retry_at=None, at=now)
@@ -349,6 +372,81 @@ class InMemoryBulks:
             for entry in self._tables.bulks.values()
             if any(row.recipient.state == "in_flight" for row in entry.rows)
         }
+
+    async def unknown_recipients(
+        self, *, started_before: datetime, limit: int
+    ) -> Sequence[UnknownRecipient]:
+        started_before = aware(started_before)
+        unknown = [
+            (entry, row)
+            for entry in self._tables.bulks.values()
+            for row in entry.rows
+            if row.recipient.state == "unconfirmed"
+            and row.call_started_at is not None
+            and row.call_started_at <= started_before
+        ]
+        unknown.sort(key=lambda found: found[1].call_started_at or started_before)
+        return [self._unknown(entry, row) for entry, row in unknown[: max(limit, 0)]]
+
+    def _unknown(self, entry: BulkEntry, row: RecipientRow) -> UnknownRecipient:
+        started = row.call_started_at
+        assert started is not None
+        number = entry.bulk.phone_number_row_id
+        calls = (
+            (other.call_started_at, other.recipient)
+            for other_entry in self._tables.bulks.values()
+            if other_entry.bulk.phone_number_row_id == number
+            for other in other_entry.rows
+            if other.call_started_at is not None and other.call_started_at > started
+        )
+        later = sorted(calls, key=lambda call: call[0])[:LATER_CALLS]
+        webhooks = [
+            recipient.delivered_at or recipient.read_at
+            for _, recipient in later
+            if recipient.delivered_at or recipient.read_at
+        ]
+        bulk = entry.bulk
+        return UnknownRecipient(
+            message_id=row.message_id,
+            bulk_id=bulk.id,
+            organisation_id=bulk.organisation_id,
+            call_started_at=started,
+            later_webhook_at=min((w for w in webhooks if w is not None), default=None),
+            resent=row.recipient.resent,
+            may_resend=bulk.stop_reason is None and bulk.status != "CANCELLED",
+        )
+
+    async def settle_unknown(
+        self, *, failed: Sequence[MessageId], resent: Sequence[MessageId], now: datetime
+    ) -> Sequence[Bulk]:
+        now = aware(now)
+        changed: dict[BulkId, BulkEntry] = {}
+        for message_id, resend in [*((m, False) for m in failed), *((m, True) for m in resent)]:
+            located = self._tables.recipients.get(message_id)
+            if located is None:
+                continue
+            entry = self._tables.bulks[located[0]]
+            row = entry.rows[located[1]]
+            if row.recipient.state != "unconfirmed" or (resend and row.recipient.resent):
+                continue
+            if resend:
+                _move(entry, row, "resend_unknown", at=now)
+                row.retry_at = None
+                entry.queue(row)
+                bulk = entry.bulk
+                reopened = bulk.status in _ENDED_BY_ITSELF and bulk.stop_reason is None
+                entry.bulk = replace(
+                    bulk,
+                    resent_count=bulk.resent_count + 1,
+                    status="PROCESSING" if reopened else bulk.status,
+                    completed_at=None if reopened else bulk.completed_at,
+                )
+            else:
+                _move(entry, row, "fail_unknown", at=now, error_message=NOT_AT_META_REASON)
+            changed[entry.bulk.id] = entry
+        for entry in changed.values():
+            _refresh(entry)
+        return [entry.bulk for entry in changed.values()]
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         entry = self._entry(bulk_id)
@@ -481,6 +579,8 @@ def _apply(entry: BulkEntry, row: RecipientRow, outcome: RecipientOutcome) -> No
     else:
         retry_at = None if outcome.retry_at is None else aware(outcome.retry_at)
         _release(entry, row, retry_at=retry_at, at=at)
+        if outcome.unsent:  # never called: the claim's attempt is undone
+            row.recipient = replace(row.recipient, attempts=row.recipient.attempts - 1)
 
 
 def _release(

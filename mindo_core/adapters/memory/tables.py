@@ -48,6 +48,8 @@ class RecipientRow:
     retry_at: datetime | None = None
     claimed_at: datetime | None = None
     worker: str | None = None
+    # When this attempt's call to Meta was about to start (None until then).
+    call_started_at: datetime | None = None
 
     @property
     def due_at(self) -> datetime | None:

@@ -34,7 +34,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from mindo_core.adapters.sql import claims, mapping
+from mindo_core.adapters.sql import claims, mapping, unknown_outcomes
 from mindo_core.adapters.sql.callback_events import (
     wants_bulk_events,
     write_bulk_events,
@@ -64,8 +64,10 @@ from mindo_core.bulks.model import (
     states_shown_as,
 )
 from mindo_core.bulks.timeline import RecipientTimes
+from mindo_core.bulks.unknown_outcomes import UnknownRecipient
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict
+from mindo_core.domain.messages import MessageId
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
@@ -399,6 +401,16 @@ class SqlBulks:
         connection = await session.connection()
         await write_bulk_events(connection, self._database.callback_subscriptions, [bulk], at=at)
 
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+    ) -> AbstractSet[MessageId]:
+        now = mapping.timestamp(now)
+        if not message_ids:
+            return set()
+        async with self._database.writing() as session:
+            connection = await session.connection()
+            return await claims.mark_calls_started(connection, message_ids, worker=worker, now=now)
+
     async def settle_in_flight(
         self,
         *,
@@ -426,14 +438,20 @@ class SqlBulks:
             bulks = await lock_bulks(session, (await session.exec(in_flight)).all())
             changed: dict[BulkId, None] = {}
             for bulk_id, bulk in sorted(bulks.items()):
+                # Claimed, never called: back as if never claimed (this claim's attempt undone).
+                unstarted = _released_state(bulk.status)
+                count = await _release_unstarted(
+                    connection, bulk_id, unstarted, not_claimed_by=owner
+                )
+                moves.move(bulk_id, "in_flight", unstarted, count)
                 after = _settled_state(policy, bulk.status)
-                count = await _move_recipients(
+                started = await _move_recipients(
                     connection, bulk_id, "in_flight", after, not_claimed_by=owner
                 )
-                if after == "skipped":
+                moves.move(bulk_id, "in_flight", after, started)
+                if "skipped" in (after, unstarted):
                     await _stamp_stop_reason(connection, bulk_id, bulk.stop_reason)
-                moves.move(bulk_id, "in_flight", after, count)
-                settled += count
+                settled += count + started
                 changed.setdefault(bulk_id)
             await settle_counters(
                 session, moves, changed, subscriptions=self._database.callback_subscriptions
@@ -453,6 +471,42 @@ class SqlBulks:
         )
         async with self._database.transaction() as session:
             return {PhoneNumberRowId(number) for number in (await session.exec(query)).all()}
+
+    async def unknown_recipients(
+        self, *, started_before: datetime, limit: int
+    ) -> Sequence[UnknownRecipient]:
+        started_before = mapping.timestamp(started_before)
+        if limit <= 0:
+            return ()
+        async with self._database.transaction() as session:
+            connection = await session.connection()
+            return await unknown_outcomes.unknown_recipients(
+                connection, started_before=started_before, limit=limit
+            )
+
+    async def settle_unknown(
+        self, *, failed: Sequence[MessageId], resent: Sequence[MessageId], now: datetime
+    ) -> Sequence[Bulk]:
+        now = mapping.timestamp(now)
+        ids = [*failed, *resent]
+        if not ids:
+            return ()
+        moves = CounterMoves()
+        async with self._database.writing() as session:
+            owners = select(MessageRow.bulk_id).where(col(MessageRow.id).in_(ids)).distinct()
+            await lock_bulks(session, (await session.exec(owners)).all())
+            connection = await session.connection()
+            changed: dict[BulkId, None] = {}
+            for bulk_id in await unknown_outcomes.fail(connection, failed, now):
+                changed.setdefault(bulk_id)  # unconfirmed counted as failed already
+            resends = await unknown_outcomes.resend(connection, resent, now)
+            for bulk_id, count in sorted(resends.items()):
+                moves.move(bulk_id, "unconfirmed", "pending", count)
+                await unknown_outcomes.reopen(connection, bulk_id, count)
+                changed.setdefault(bulk_id)
+            return await settle_counters(
+                session, moves, changed, subscriptions=self._database.callback_subscriptions
+            )
 
     async def pending_recipients(self, bulk_id: BulkId) -> Sequence[PendingRecipient]:
         query = (
@@ -728,6 +782,30 @@ async def _move_recipients(
     return int(result.rowcount)
 
 
+async def _release_unstarted(
+    connection: AsyncConnection,
+    bulk_id: BulkId,
+    after: RecipientState,
+    *,
+    not_claimed_by: str | None = None,
+) -> int:
+    """The bulk's in-flight recipients whose call never started move to ``after`` (but those
+    claimed by ``not_claimed_by``), their claim's attempt taken back; returns how many."""
+    statement = (
+        sa.update(MessageRow)
+        .where(
+            col(MessageRow.bulk_id) == bulk_id,
+            col(MessageRow.status) == "in_flight",
+            col(MessageRow.call_started_at).is_(None),
+        )
+        .values(status=after, attempts=col(MessageRow.attempts) - 1)
+    )
+    if not_claimed_by is not None:
+        statement = statement.where(col(MessageRow.claimed_by) != not_claimed_by)
+    result = await connection.execute(statement)
+    return int(result.rowcount)
+
+
 async def _stamp_stop_reason(
     connection: AsyncConnection, bulk_id: BulkId, reason: str | None
 ) -> None:
@@ -766,6 +844,10 @@ _OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
     "release": sa.text(_OUTCOME_SQL.format(assignments="retry_at = :retry_at")).bindparams(
         sa.bindparam("retry_at", type_=UTCDateTime())
     ),
+    # Released without a call (``RecipientOutcome.unsent``): the claim's attempt is undone.
+    "unsent": sa.text(
+        _OUTCOME_SQL.format(assignments="retry_at = :retry_at, attempts = attempts - 1")
+    ).bindparams(sa.bindparam("retry_at", type_=UTCDateTime())),
 }
 
 # The lease of a number held by a worker other than the one asking (the database's clock).
@@ -811,7 +893,8 @@ def _outcome_groups(
             continue
         seen.add(outcome.message_id)
         after, parameters = _outcome_parameters(outcome, status)
-        groups.setdefault((outcome.bulk_id, after, outcome.kind), []).append(parameters)
+        kind = "unsent" if outcome.kind == "release" and outcome.unsent else outcome.kind
+        groups.setdefault((outcome.bulk_id, after, kind), []).append(parameters)
     for rows in groups.values():
         rows.sort(key=lambda row: int(row["id"]))
     return groups

@@ -19,6 +19,12 @@ transaction (``Database.writing``): the database's one writer, taken before the 
 anything, so no other claim can select the same rows before this one commits; others wait
 (``busy_timeout``). SQLite runs the ``IN`` subquery once, before updating.
 
+A claimed recipient is not yet a call to Meta: ``mark_calls_started`` stamps
+``call_started_at`` on the ones whose call is about to start, committed before any of them
+starts, and only on rows still in flight, claimed by the worker that asks, of a bulk still
+running (a row taken over by another worker or settled meanwhile, or of a bulk paused, cancelled
+or stopped meanwhile, is not called). A claim clears the stamp.
+
 A claim never waits for a lock on messages or on the bulk row (SKIP LOCKED, and the bulk row is
 only updated if free). When it makes staged recipients into rows (``staged_recipients``) it
 takes the bulk row's KEY SHARE lock first, skipping a bulk locked for an update, and may then
@@ -36,12 +42,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mindo_core.adapters.sql.tables import BulkRow, MessageRow
 from mindo_core.adapters.sql.types import UTCDateTime
 from mindo_core.bulks.model import BulkId
 from mindo_core.domain.messages import MessageId
 from mindo_core.ports.bulks import ClaimedRecipient
 
-__all__ = ["claim", "mark_started"]
+__all__ = ["claim", "mark_calls_started", "mark_started"]
 
 _RETURNED: dict[str, sa.types.TypeEngine[Any]] = {
     "id": sa.BigInteger(),
@@ -81,6 +88,7 @@ UPDATE messages AS m
 SET status = 'in_flight',
     claimed_by = :worker,
     claimed_at = :now,
+    call_started_at = NULL,
     attempts = m.attempts + 1
 FROM due
 WHERE m.id = due.id
@@ -92,6 +100,7 @@ UPDATE messages
 SET status = 'in_flight',
     claimed_by = :worker,
     claimed_at = :now,
+    call_started_at = NULL,
     attempts = attempts + 1
 WHERE id IN (
     SELECT id
@@ -167,3 +176,26 @@ async def claim(
 async def mark_started(connection: AsyncConnection, bulk_id: BulkId, now: datetime) -> None:
     """QUEUED → PROCESSING, with ``started_at``, if the bulk is still queued."""
     await connection.execute(_STARTS[connection.dialect.name], {"bulk_id": bulk_id, "now": now})
+
+
+async def mark_calls_started(
+    connection: AsyncConnection, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+) -> set[MessageId]:
+    """The given recipients still in flight under ``worker``, of a running bulk, get
+    ``call_started_at``; returns those it stamped."""
+    table = MessageRow.__table__  # type: ignore[attr-defined]
+    bulks = BulkRow.__table__  # type: ignore[attr-defined]
+    running = sa.select(bulks.c.id).where(bulks.c.status.in_(("QUEUED", "PROCESSING")))
+    statement = (
+        sa.update(table)
+        .where(
+            table.c.id.in_(list(message_ids)),
+            table.c.status == "in_flight",
+            table.c.claimed_by == worker,
+            table.c.bulk_id.in_(running),
+        )
+        .values(call_started_at=now)
+        .returning(table.c.id)
+    )
+    rows = (await connection.execute(statement)).all()
+    return {MessageId(row.id) for row in rows}

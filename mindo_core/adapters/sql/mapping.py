@@ -169,6 +169,7 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         pause_reason=row.pause_reason,
         parent_bulk_id=None if row.parent_bulk_id is None else BulkId(row.parent_bulk_id),
         send_window=None if row.send_window is None else SendWindow.from_text(row.send_window),
+        resent_count=row.resent_count,
     )
 
 
@@ -214,6 +215,7 @@ def bulk_recipient(row: MessageRow) -> BulkRecipient:
         error_code=row.error_code,
         error_message=row.error_message,
         message_id=MessageId(row.id) if row.id is not None else None,
+        resent=row.resent_at is not None,
     )
 
 

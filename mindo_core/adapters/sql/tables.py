@@ -159,6 +159,10 @@ class BulkRow(Table, table=True):
     failed_count: int = Field(nullable=False)
     pending_count: int = Field(nullable=False)
     cancelled_count: int = Field(nullable=False)
+    # Recipients sent again after their outcome was unknown (``bulks.unknown_outcomes``).
+    resent_count: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
     created_at: datetime = _timestamp(nullable=False)
     started_at: datetime | None = _timestamp(nullable=True)
     completed_at: datetime | None = _timestamp(nullable=True)
@@ -202,6 +206,19 @@ class MessageRow(Table, table=True):
             "claimed_at",
             where=MAYBE_SENT_CONDITION,
         ),
+        # Unknown outcomes: the unconfirmed ones, oldest call first (the sweep)…
+        _partial_index(
+            "ix_messages_unconfirmed_call_started_at",
+            "call_started_at",
+            where="status = 'unconfirmed'",
+        ),
+        # …and the calls a number started after one of them (whose webhooks tell).
+        _partial_index(
+            "ix_messages_phone_number_row_id_call_started_at",
+            "phone_number_row_id",
+            "call_started_at",
+            where="call_started_at IS NOT NULL",
+        ),
     )
 
     # BIGINT on PostgreSQL (bulk sends add up); SQLite's INTEGER is already 64-bit and only
@@ -236,6 +253,11 @@ class MessageRow(Table, table=True):
     retry_at: datetime | None = _timestamp(nullable=True)
     claimed_by: str | None = Field(default=None, sa_type=sa.String(128), nullable=True)
     claimed_at: datetime | None = _timestamp(nullable=True)
+    # When this attempt's call to Meta was about to start (committed before it starts; NULL
+    # once claimed again): after a crash, an in-flight row without it never reached Meta.
+    call_started_at: datetime | None = _timestamp(nullable=True)
+    # Sent again after its outcome was unknown (at most once).
+    resent_at: datetime | None = _timestamp(nullable=True)
     # Server default: rows written before bulk sends existed read as never attempted.
     attempts: int = Field(
         default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
