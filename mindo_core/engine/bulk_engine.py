@@ -22,9 +22,11 @@ Shape
   ``unknown_sweep_interval``): unconfirmed recipients whose number's later calls have had their
   status webhooks, for the organisation's window, without theirs are failed or resent by the
   organisation's policy (``bulks.unknown_outcomes``).
-* One **outcome buffer** (``outcome_buffer.OutcomeBuffer``) writes outcomes in batches (every
-  50 ms or 200 outcomes) and publishes the bulks they changed on the progress bus. Runners
-  publish too: a bulk's first claim (PROCESSING), its finish and its stop.
+* One **outcome buffer** (``outcome_buffer.OutcomeBuffer``) is the engine's one writer of
+  what its sends did: call starts at once when asked, with the outcomes then waiting, in one
+  transaction; outcomes alone in batches (every 50 ms or 200 outcomes). It publishes the bulks
+  they changed on the progress bus. Runners publish too: a bulk's first claim (PROCESSING),
+  its finish and its stop.
 
 Quota waits are planned at submission (each recipient's ``not_before``); the engine holds a
 recipient until then and does not read the window again before each send.
@@ -32,7 +34,7 @@ recipient until then and does not read the window again before each send.
 Crash safety
 ============
 A recipient is claimed (``in_flight``, durably) in small batches ahead of its call; the call
-itself starts only once its start is durable too (``call_starts``: sends are taken
+itself starts only once its start is durable too (``outcome_buffer``: sends are taken
 ``call_start_lead`` before their slots and their starts written together), and its outcome is
 durable within one flush after the answer. Every send carries
 ``biz_opaque_callback_data = "mindo:<bulk id>:<message id>"`` (``bulk_messages``),
@@ -67,7 +69,6 @@ import random
 from mindo_core.bulks.model import BulkId
 from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock
-from mindo_core.engine.call_starts import CallStarts
 from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.lifecycle import Supervisor, settle_previous_run
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
@@ -122,11 +123,11 @@ class BulkEngine:
             outcomes=OutcomeBuffer(
                 bulks,
                 progress,
+                clock=clock,
                 max_batch=settings.flush_batch,
                 interval=settings.flush_interval,
                 worker=settings.worker_id,
             ),
-            call_starts=CallStarts(bulks, clock, worker=settings.worker_id),
             capacity=SendCapacity(settings.max_in_flight),
             retry_policy=RetryPolicy(random.Random(settings.seed), settings.retry),
             settings=settings,
@@ -144,7 +145,6 @@ class BulkEngine:
         )
         self._sweeper: asyncio.Task[None] | None = None
         self._outcome_writer: asyncio.Task[None] | None = None
-        self._start_writer: asyncio.Task[None] | None = None
         self._started = False
 
     @property
@@ -178,9 +178,6 @@ class BulkEngine:
         self._outcome_writer = asyncio.create_task(
             self._parts.outcomes.run(), name="mindo-outcomes"
         )
-        self._start_writer = asyncio.create_task(
-            self._parts.call_starts.run(), name="mindo-call-starts"
-        )
         await self._supervisor.start()
         self._sweeper = asyncio.create_task(self._unknown_sweep.run(), name="mindo-unknown-sweep")
         logger.info("Bulk engine started as worker %s", self._parts.settings.worker_id)
@@ -196,10 +193,7 @@ class BulkEngine:
             await _cancelled(self._sweeper)
         self._sweeper = None
         await self._supervisor.stop()
-        if self._start_writer is not None:  # after the sends: those in the grace time start
-            await _cancelled(self._start_writer)
-        self._start_writer = None
-        if self._outcome_writer is not None:
+        if self._outcome_writer is not None:  # after the sends: those in the grace time start
             await _cancelled(self._outcome_writer)
         self._outcome_writer = None
         try:

@@ -6,7 +6,7 @@ one batch or less: a claim has ``claim_seconds`` to arrive (under load a SQLite 
 waits for the one writer, and for the busy event loop, tens of milliseconds), so that sending
 never waits for the database. A claim is not a call: what is claimed and not yet called when
 the process is killed goes back to pending (at the next start, or by the worker that takes the
-number over; ``call_starts``). Every claim is made as ``EngineSettings.worker_id``.
+number over; ``outcome_buffer``). Every claim is made as ``EngineSettings.worker_id``.
 
 A marketing template (and a utility or authentication one when the organisation's opt-out
 policy says so) is never sent to a recipient on the organisation's suppression list (they wrote

@@ -1,13 +1,12 @@
-"""What the bulk engine's pieces share: its ports, its settings, its outcome buffer, its call
-starts, its send capacity, its retry policy and the numbers it holds. Each piece reads the
-narrow port it uses."""
+"""What the bulk engine's pieces share: its ports, its settings, its one writer of call starts
+and outcomes, its send capacity, its retry policy and the numbers it holds. Each piece reads
+the narrow port it uses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from mindo_core.domain.clock import Clock
-from mindo_core.engine.call_starts import CallStarts
 from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.settings import EngineSettings
@@ -37,7 +36,6 @@ class EngineParts:
     clock: Clock
     progress: ProgressBus
     outcomes: OutcomeBuffer
-    call_starts: CallStarts
     capacity: SendCapacity
     retry_policy: RetryPolicy
     settings: EngineSettings

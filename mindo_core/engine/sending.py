@@ -3,7 +3,7 @@
 
 A send runs in a task of its own, started by the number's runner once the scheduler gave it a
 slot (``call_start_lead`` ahead of its time) and the engine's ``SendCapacity`` a place; its
-call to Meta starts once ``call_starts`` wrote that it starts (a crash before that leaves a
+call to Meta starts once the outcome buffer wrote that it starts (a crash before that leaves a
 recipient Meta never saw, put back to pending at the next start), at its slot. What it raised
 becomes a ``SendOutcome`` (``bulk_messages.outcome_of``); an unexpected failure is retried like
 a transient one, within the retry policy's bounds.
@@ -96,7 +96,7 @@ class Sending:
         again, or as its bulk's other unsent recipients went. (A release only moves a recipient
         still in flight.)"""
         try:
-            if await self._parts.call_starts.started(recipient.message_id):
+            if await self._parts.outcomes.started(recipient.message_id):
                 return True
         except Exception:
             logger.exception("Could not mark a call of bulk send %s started", lane.id)

@@ -30,7 +30,7 @@ class EngineSettings:
     # yet called when the process is killed goes back to pending at the next start.)
     claim_seconds: float = 0.1
     max_claim: int = 500
-    # A call to Meta starts once its start is durable (``call_starts``). A send is taken this
+    # A call to Meta starts once its start is durable (``outcome_buffer``). A send is taken this
     # many seconds before its slot and its start written meanwhile (together with the others
     # asked while a write is under way), so that the call still leaves at its slot: a start
     # written late would delay some calls and not others, and calls bunched closer than the

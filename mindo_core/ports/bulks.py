@@ -181,6 +181,15 @@ class RecipientOutcome:
     unsent: bool = False
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordedCalls:
+    """What ``record_calls`` wrote: the recipients whose calls may start now, and the bulks
+    its outcomes changed."""
+
+    started: AbstractSet[MessageId]
+    bulks: Sequence[Bulk]
+
+
 class BulkStore(Protocol):
     async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewRecipientChunk]) -> Bulk:
         """One transaction: the bulk and all its recipients, or nothing.
@@ -248,6 +257,19 @@ class BulkStore(Protocol):
         """One transaction for the batch; counters follow; returns the bulks it changed.
         ``worker``: only recipients in flight under that worker's claim move (a worker that
         lost a number never writes over what the new owner claimed); None: any in flight."""
+        ...
+
+    async def record_calls(
+        self,
+        *,
+        started: Sequence[MessageId],
+        outcomes: Sequence[RecipientOutcome],
+        worker: str | None,
+        now: datetime,
+    ) -> RecordedCalls:
+        """One transaction for what the engine's one writer has (``outcome_buffer``): the
+        outcomes as ``record_outcomes``, then the call starts as ``mark_calls_started`` (with
+        ``worker`` None: whoever claimed them)."""
         ...
 
     async def next_due_at(self, bulk_id: BulkId) -> datetime | None:

@@ -57,6 +57,8 @@ async def test_a_scoped_settlement_touches_only_that_number_and_others_claims(
     mine = await bulk_on(stores, "acme", "1")
     other_number = await bulk_on(stores, "beta", "2")
     [old] = await stores.bulks.claim_recipients(mine.id, worker="dead", limit=1, now=LATER)
+    # Its call had started: the dead worker's sends are what the crash policy settles.
+    await stores.bulks.mark_calls_started([old.message_id], worker="dead", now=LATER)
     [own] = await stores.bulks.claim_recipients(mine.id, worker="taker", limit=1, now=LATER)
     await stores.bulks.claim_recipients(other_number.id, worker="dead", limit=1, now=LATER)
 
@@ -191,6 +193,7 @@ async def test_a_stale_owner_is_refused_once_its_number_is_taken(workers: list[S
     number = bulk.phone_number_row_id
     await old.ownership.acquire("old", [number], limit=1)
     first = await old.bulks.claim_recipients(bulk.id, worker="old", limit=1, now=LATER)
+    await old.bulks.mark_calls_started([first[0].message_id], worker="old", now=LATER)
     await asyncio.sleep(SHORT_LEASE_S + 0.1)  # "old" is cut off: its lease runs out
     assert await new.ownership.acquire("new", [number], limit=1) == {number}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
 
@@ -20,7 +19,7 @@ from mindo_core.domain.errors import MetaUnavailable
 from mindo_core.domain.messages import MessageId
 from mindo_core.engine.bulk_engine import EngineSettings
 from mindo_core.engine.bulk_messages import parse_callback_data
-from mindo_core.ports.bulks import ClaimedRecipient
+from mindo_core.ports.bulks import ClaimedRecipient, RecipientOutcome, RecordedCalls
 from tests.bulk_fakes import (
     FAST,
     NUMBER,
@@ -282,14 +281,22 @@ class _SlowCallStarts(InMemoryBulks):
         self.called_too_early: list[str] = []
         self.writes = 0
 
-    async def mark_calls_started(
-        self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
-    ) -> AbstractSet[MessageId]:
-        self.writes += 1
-        recipients = {self._wa_id(message_id) for message_id in message_ids}
+    async def record_calls(
+        self,
+        *,
+        started: Sequence[MessageId],
+        outcomes: Sequence[RecipientOutcome],
+        worker: str | None,
+        now: datetime,
+    ) -> RecordedCalls:
+        if started:
+            self.writes += 1
+        recipients = {self._wa_id(message_id) for message_id in started}
         await asyncio.sleep(0.01)  # a slow write: none of these may be called meanwhile
         self.called_too_early += [to for to in self.meta_calls if to in recipients]
-        return await super().mark_calls_started(message_ids, worker=worker, now=now)
+        return await super().record_calls(
+            started=started, outcomes=outcomes, worker=worker, now=now
+        )
 
     def _wa_id(self, message_id: MessageId) -> str:
         bulk_id, position = self._tables.recipients[message_id]

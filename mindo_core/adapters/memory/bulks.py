@@ -68,6 +68,7 @@ from mindo_core.ports.bulks import (
     Page,
     PendingRecipient,
     RecipientOutcome,
+    RecordedCalls,
 )
 
 __all__ = ["InMemoryBulks", "bulk_message_by_wamid"]
@@ -256,6 +257,18 @@ class InMemoryBulks:
             _refresh(entry)
         return [entry.bulk for entry in changed.values()]
 
+    async def record_calls(
+        self,
+        *,
+        started: Sequence[MessageId],
+        outcomes: Sequence[RecipientOutcome],
+        worker: str | None,
+        now: datetime,
+    ) -> RecordedCalls:
+        bulks = await self.record_outcomes(outcomes, worker=worker)
+        marked = await self._mark(started, worker=worker, now=now)
+        return RecordedCalls(started=marked, bulks=bulks)
+
     async def next_due_at(self, bulk_id: BulkId) -> datetime | None:
         entry = self._entry(bulk_id)
         pending = [row for row in entry.rows if row.recipient.state == "pending"]
@@ -319,6 +332,11 @@ class InMemoryBulks:
     async def mark_calls_started(
         self, message_ids: Sequence[MessageId], *, worker: str, now: datetime
     ) -> AbstractSet[MessageId]:
+        return await self._mark(message_ids, worker=worker, now=now)
+
+    async def _mark(
+        self, message_ids: Sequence[MessageId], *, worker: str | None, now: datetime
+    ) -> AbstractSet[MessageId]:
         now = aware(now)
         marked: set[MessageId] = set()
         for message_id in message_ids:
@@ -328,7 +346,8 @@ class InMemoryBulks:
             entry = self._tables.bulks[located[0]]
             row = entry.rows[located[1]]
             running = entry.bulk.status in _RUNNING
-            if running and row.recipient.state == "in_flight" and row.worker == worker:
+            mine = worker is None or row.worker == worker
+            if running and row.recipient.state == "in_flight" and mine:
                 row.call_started_at = now
                 marked.add(message_id)
         return marked

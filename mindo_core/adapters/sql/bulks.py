@@ -76,6 +76,7 @@ from mindo_core.ports.bulks import (
     Page,
     PendingRecipient,
     RecipientOutcome,
+    RecordedCalls,
 )
 
 __all__ = ["SqlBulks", "lock_bulks", "settle_counters"]
@@ -301,27 +302,54 @@ class SqlBulks:
     ) -> Sequence[Bulk]:
         if not outcomes:
             return ()
-        moves = CounterMoves()
         async with self._database.writing() as session:
-            bulks = await lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
+            return await self._record_outcomes(session, outcomes, worker)
+
+    async def record_calls(
+        self,
+        *,
+        started: Sequence[MessageId],
+        outcomes: Sequence[RecipientOutcome],
+        worker: str | None,
+        now: datetime,
+    ) -> RecordedCalls:
+        now = mapping.timestamp(now)
+        if not started and not outcomes:
+            return RecordedCalls(started=set(), bulks=())
+        async with self._database.writing() as session:
+            bulks = await self._record_outcomes(session, outcomes, worker) if outcomes else ()
             connection = await session.connection()
-            changed: dict[BulkId, None] = {}
-            statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
-            reported: list[int] = []
-            for (bulk_id, after, kind), rows in _outcome_groups(outcomes, statuses).items():
-                claimed = [{**row, "worker": worker} for row in rows]
-                moved = await _record_group(connection, _OUTCOME_UPDATES[kind], claimed)
-                if moved:
-                    moves.move(bulk_id, "in_flight", after, moved)
-                    changed.setdefault(bulk_id)
-                if moved and kind != "release":
-                    reported += [int(row["id"]) for row in rows]
-                if moved and after == "skipped":
-                    await _stamp_stop_reason(connection, bulk_id, bulks[bulk_id].stop_reason)
-            latest = max(mapping.timestamp(outcome.at) for outcome in outcomes)
-            subscriptions = self._database.callback_subscriptions
-            await write_message_events(connection, subscriptions, reported, at=latest)
-            return await settle_counters(session, moves, changed, subscriptions=subscriptions)
+            marked = (
+                await claims.mark_calls_started(connection, started, worker=worker, now=now)
+                if started
+                else set()
+            )
+        return RecordedCalls(started=marked, bulks=bulks)
+
+    async def _record_outcomes(
+        self, session: AsyncSession, outcomes: Sequence[RecipientOutcome], worker: str | None
+    ) -> Sequence[Bulk]:
+        """``record_outcomes`` within the caller's write transaction."""
+        moves = CounterMoves()
+        bulks = await lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
+        connection = await session.connection()
+        changed: dict[BulkId, None] = {}
+        statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
+        reported: list[int] = []
+        for (bulk_id, after, kind), rows in _outcome_groups(outcomes, statuses).items():
+            claimed = [{**row, "worker": worker} for row in rows]
+            moved = await _record_group(connection, _OUTCOME_UPDATES[kind], claimed)
+            if moved:
+                moves.move(bulk_id, "in_flight", after, moved)
+                changed.setdefault(bulk_id)
+            if moved and kind != "release":
+                reported += [int(row["id"]) for row in rows]
+            if moved and after == "skipped":
+                await _stamp_stop_reason(connection, bulk_id, bulks[bulk_id].stop_reason)
+        latest = max(mapping.timestamp(outcome.at) for outcome in outcomes)
+        subscriptions = self._database.callback_subscriptions
+        await write_message_events(connection, subscriptions, reported, at=latest)
+        return await settle_counters(session, moves, changed, subscriptions=subscriptions)
 
     async def finish_bulk(
         self, bulk_id: BulkId, now: datetime, *, worker: str | None = None

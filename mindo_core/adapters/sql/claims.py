@@ -179,10 +179,14 @@ async def mark_started(connection: AsyncConnection, bulk_id: BulkId, now: dateti
 
 
 async def mark_calls_started(
-    connection: AsyncConnection, message_ids: Sequence[MessageId], *, worker: str, now: datetime
+    connection: AsyncConnection,
+    message_ids: Sequence[MessageId],
+    *,
+    worker: str | None,
+    now: datetime,
 ) -> set[MessageId]:
-    """The given recipients still in flight under ``worker``, of a running bulk, get
-    ``call_started_at``; returns those it stamped."""
+    """The given recipients still in flight under ``worker`` (None: anyone's), of a running
+    bulk, get ``call_started_at``; returns those it stamped."""
     table = MessageRow.__table__  # type: ignore[attr-defined]
     bulks = BulkRow.__table__  # type: ignore[attr-defined]
     running = sa.select(bulks.c.id).where(bulks.c.status.in_(("QUEUED", "PROCESSING")))
@@ -191,11 +195,12 @@ async def mark_calls_started(
         .where(
             table.c.id.in_(list(message_ids)),
             table.c.status == "in_flight",
-            table.c.claimed_by == worker,
             table.c.bulk_id.in_(running),
         )
         .values(call_started_at=now)
         .returning(table.c.id)
     )
+    if worker is not None:
+        statement = statement.where(table.c.claimed_by == worker)
     rows = (await connection.execute(statement)).all()
     return {MessageId(row.id) for row in rows}
