@@ -124,6 +124,7 @@ class BulkEngine:
                 bulks,
                 progress,
                 clock=clock,
+                start_lead=settings.call_start_lead,
                 max_batch=settings.flush_batch,
                 interval=settings.flush_interval,
                 worker=settings.worker_id,

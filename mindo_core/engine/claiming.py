@@ -94,11 +94,11 @@ class Claiming:
             await self._settling.finish(lane)
         elif lane.state == "active":
             lane.drained = False
-            # Past the early start (slots are taken call_start_lead ahead), so that the claim
+            # Past the early start (slots are taken the start lead ahead), so that the claim
             # then finds it due.
             due_at = self._monotonic_of(due)
             now = self._parts.clock.monotonic()
-            ahead = self._parts.settings.call_start_lead + 2 * EARLY_START_S
+            ahead = self._parts.outcomes.start_lead + 2 * EARLY_START_S
             self._number.hold(lane, max(due_at, now) + ahead)
 
     async def _claim(self, lane: Lane, size: int) -> None:

@@ -132,7 +132,7 @@ class NumberRunner:
             await self._number.rest(self._settings.poll_interval)
             return
         # Taken ahead by the lead, so that the call's start is durable by its slot (``sending``).
-        lead = max(self._settings.call_start_lead, EARLY_START_S)
+        lead = max(self._parts.outcomes.start_lead, EARLY_START_S)
         # (A wait shorter than a timer can measure is none: resting for it would not move the
         # clock, and the turn would ask again for ever.)
         if slot.at - now - lead > _SHORTEST_REST_S:

@@ -2,11 +2,12 @@
 
 A send asks ``started`` before its call to Meta and waits: the call may start once the store
 holds, durably, that it is about to (``BulkStore.record_calls``). A start asked is written at
-once, with the outcomes that wait at that moment, in one transaction; the starts asked while it
-is under way go together in the next one. Outcomes alone go when ``max_batch`` (200) wait or
-``interval`` (50 ms) after the first, whichever comes first. So while an engine sends, SQLite's
-one writer sees one small transaction per slice of time carrying "these calls start, those
-answered", instead of two writers taking turns for its lock. ``flush`` writes every outcome at
+once; the starts asked while that write is under way go together in the next one. Outcomes go
+when ``max_batch`` (200) wait or ``interval`` (50 ms) after the first, whichever comes first,
+in the same transaction as the starts then waiting. So SQLite's one writer is never fought
+over by two of ours, and a start does not wait for outcomes that are not due: a transaction of
+starts alone is one small UPDATE, one with outcomes also moves counters and takes the bulks'
+rows. ``flush`` writes every outcome at
 once (before deciding a bulk is over, and on shutdown). Each write publishes the snapshots of
 the bulks it changed.
 
@@ -36,8 +37,14 @@ __all__ = ["OutcomeBuffer"]
 logger = logging.getLogger("mindo.bulk_engine")
 
 _RETRY_AFTER_FAILURE_S = 1.0
+# The start lead follows the longest recent wait for a start, with this margin, decaying by
+# this factor per write (about a second at the rates where it matters), up to this bound.
+_LEAD_MARGIN = 1.25
+_LEAD_DECAY = 0.98
+_LONGEST_LEAD_S = 0.25
 
-_Start = tuple[MessageId, "asyncio.Future[bool]"]
+# A call waiting for its start: the recipient, the answer, when it asked (loop time).
+_Start = tuple[MessageId, "asyncio.Future[bool]", float]
 
 
 class OutcomeBuffer:
@@ -47,6 +54,7 @@ class OutcomeBuffer:
         bus: ProgressBus,
         *,
         clock: Clock | None = None,
+        start_lead: float = 0.05,
         max_batch: int = 200,
         interval: float = 0.05,
         worker: str | None = None,
@@ -64,24 +72,39 @@ class OutcomeBuffer:
         self._starts: list[_Start] = []
         self._some = asyncio.Event()
         self._urgent = asyncio.Event()  # a batch is full, or a call waits for its start
+        self._due_at: float | None = None  # loop time the oldest waiting outcome must go by
+        self._shortest_lead = start_lead
+        self._longest_wait = 0.0  # decaying peak of the waits for a start, seconds
         self._writing = asyncio.Lock()
 
     def __len__(self) -> int:
         return len(self._waiting)
+
+    @property
+    def start_lead(self) -> float:
+        """How long before its slot a send should ask for its start, so that the start is
+        durable when the slot comes: ``start_lead`` as given, more while writes are slow (a
+        busy machine, SQLite's lock held by claims), at most 250 ms. (The longer the lead, the
+        more recipients a kill leaves "started" that Meta never saw: about lead x rate.)"""
+        wanted = self._longest_wait * _LEAD_MARGIN
+        return min(max(self._shortest_lead, wanted), max(self._shortest_lead, _LONGEST_LEAD_S))
 
     async def started(self, message_id: MessageId) -> bool:
         """True once the call's start is durable; False: the call must not be made. Raises
         what the write raised."""
         if self._clock is None:
             raise RuntimeError("an outcome buffer without a clock writes no call starts")
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._starts.append((message_id, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._starts.append((message_id, future, loop.time()))
         self._some.set()
         self._urgent.set()
         return await future
 
     def add(self, outcome: RecipientOutcome) -> None:
         """Never waits."""
+        if self._due_at is None:
+            self._due_at = asyncio.get_running_loop().time() + self._interval
         self._waiting.append(outcome)
         self._some.set()
         if len(self._waiting) >= self._max_batch:
@@ -101,7 +124,7 @@ class OutcomeBuffer:
             while True:
                 await self._some.wait()
                 try:
-                    async with asyncio.timeout(self._interval):
+                    async with asyncio.timeout_at(self._due_at):
                         await self._urgent.wait()
                 except TimeoutError:
                     pass
@@ -112,7 +135,7 @@ class OutcomeBuffer:
                     await asyncio.sleep(_RETRY_AFTER_FAILURE_S)
         finally:
             starts, self._starts = self._starts, []
-            for _, future in starts:
+            for _, future, _ in starts:
                 future.cancel()
 
     async def _write_round(self) -> None:
@@ -120,16 +143,21 @@ class OutcomeBuffer:
         nothing waits would, while sending, never stop: one transaction after another, holding
         SQLite's one writer nearly all the time, and the claims would wait for it.)"""
         async with self._writing:
-            left = len(self._waiting)
+            due = self._due_at is not None and asyncio.get_running_loop().time() >= self._due_at
+            left = len(self._waiting) if due or len(self._waiting) >= self._max_batch else 0
             await self._write(min(left, self._max_batch))  # the starts go in the first
             left -= self._max_batch
             while left > 0 and self._waiting:
                 count = min(left, self._max_batch)
                 await self._write(count)
                 left -= count
+            if due and self._waiting:  # arrived meanwhile: due an interval from now
+                self._due_at = asyncio.get_running_loop().time() + self._interval
             self._settle_events()
 
     def _settle_events(self) -> None:
+        if not self._waiting:
+            self._due_at = None
         if len(self._waiting) < self._max_batch and not self._starts:
             self._urgent.clear()
         if not self._waiting and not self._starts:
@@ -159,11 +187,18 @@ class OutcomeBuffer:
                 _fail(starts, writing)
             else:
                 recorded = writing.result()
-                for message_id, future in starts:
+                for message_id, future, _ in starts:
                     if not future.done():
                         future.set_result(message_id in recorded.started)
+                self._note_wait(starts)
                 for bulk in recorded.bulks:
                     self._bus.publish(bulk.id, bulk)
+
+    def _note_wait(self, starts: Sequence[_Start]) -> None:
+        waited = 0.0
+        if starts:
+            waited = asyncio.get_running_loop().time() - min(asked for _, _, asked in starts)
+        self._longest_wait = max(waited, self._longest_wait * _LEAD_DECAY)
 
     def _record(
         self, batch: Sequence[RecipientOutcome], starts: Sequence[_Start]
@@ -171,7 +206,7 @@ class OutcomeBuffer:
         if not starts or self._clock is None:
             return _outcomes_only(self._store.record_outcomes(batch, worker=self._worker))
         return self._store.record_calls(
-            started=[message_id for message_id, _ in starts],
+            started=[message_id for message_id, _, _ in starts],
             outcomes=batch,
             worker=self._worker,
             now=self._clock.now(),
@@ -186,7 +221,7 @@ def _fail(starts: Sequence[_Start], writing: asyncio.Future[RecordedCalls]) -> N
     error: BaseException = asyncio.CancelledError()
     if writing.done() and not writing.cancelled() and writing.exception() is not None:
         error = writing.exception() or error
-    for _, future in starts:
+    for _, future, _ in starts:
         if future.done():
             continue
         if isinstance(error, asyncio.CancelledError):
