@@ -42,7 +42,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mindo_core.adapters.sql.tables import BulkRow, MessageRow
 from mindo_core.adapters.sql.types import UTCDateTime
 from mindo_core.bulks.model import BulkId
 from mindo_core.domain.messages import MessageId
@@ -178,6 +177,27 @@ async def mark_started(connection: AsyncConnection, bulk_id: BulkId, now: dateti
     await connection.execute(_STARTS[connection.dialect.name], {"bulk_id": bulk_id, "now": now})
 
 
+_MARK_SQL = """
+UPDATE messages
+SET call_started_at = :now
+WHERE id IN :ids
+  AND status = 'in_flight'
+  AND bulk_id IN (SELECT id FROM bulks WHERE status IN ('QUEUED', 'PROCESSING')){mine}
+RETURNING id
+"""
+
+
+def _mark_statement(mine: str) -> sa.TextClause:
+    return sa.text(_MARK_SQL.format(mine=mine)).bindparams(
+        sa.bindparam("ids", expanding=True), sa.bindparam("now", type_=UTCDateTime())
+    )
+
+
+# Text, compiled once: the engine writes one of these every few milliseconds while it sends.
+_MARK_ANYONES = _mark_statement("")
+_MARK_WORKERS = _mark_statement("\n  AND claimed_by = :worker")
+
+
 async def mark_calls_started(
     connection: AsyncConnection,
     message_ids: Sequence[MessageId],
@@ -187,20 +207,9 @@ async def mark_calls_started(
 ) -> set[MessageId]:
     """The given recipients still in flight under ``worker`` (None: anyone's), of a running
     bulk, get ``call_started_at``; returns those it stamped."""
-    table = MessageRow.__table__  # type: ignore[attr-defined]
-    bulks = BulkRow.__table__  # type: ignore[attr-defined]
-    running = sa.select(bulks.c.id).where(bulks.c.status.in_(("QUEUED", "PROCESSING")))
-    statement = (
-        sa.update(table)
-        .where(
-            table.c.id.in_(list(message_ids)),
-            table.c.status == "in_flight",
-            table.c.bulk_id.in_(running),
-        )
-        .values(call_started_at=now)
-        .returning(table.c.id)
-    )
+    parameters: dict[str, Any] = {"ids": [int(m) for m in message_ids], "now": now}
+    statement = _MARK_ANYONES
     if worker is not None:
-        statement = statement.where(table.c.claimed_by == worker)
-    rows = (await connection.execute(statement)).all()
+        statement, parameters["worker"] = _MARK_WORKERS, worker
+    rows = (await connection.execute(statement, parameters)).all()
     return {MessageId(row.id) for row in rows}
