@@ -45,9 +45,9 @@ called goes back to pending (Meta never saw it); one whose call had started beco
 default, ``unconfirmed``, with its own reason, and is not resent, because a duplicate is worse
 than a gap; a webhook carrying its callback data may still confirm it. So after a kill the
 unknown ones are at most the calls started and not answered, and those whose slot was less
-than ``call_start_lead`` (50 ms) away (bounded by ``max_in_flight``). On a graceful ``stop()``,
-recipients claimed but not sent are released instead, and sends in flight get
-``stop_grace_seconds`` to finish.
+than the start lead away (``call_start_lead``, 50 ms, longer while writes are slow; bounded
+by ``max_in_flight``). On a graceful ``stop()``, recipients claimed but not sent are released
+instead, and sends in flight get ``stop_grace_seconds`` to finish.
 
 Workers
 =======

@@ -4,8 +4,9 @@ The loop is the one ``scheduler.NumberScheduler`` describes. Per turn: ask the s
 bulk sends next and when; sleep until then (a change wakes it early: a bulk assigned or
 dropped, a send finished, a claim arrived); take that bulk's next recipient from its local
 queue; if the pair rate holds that recipient back, set it aside until it may go; otherwise
-commit the slot and send it (``sending``). A slot is taken ``call_start_lead`` (50 ms) before
-its time, so that the call's start is durable when it comes; the call itself may start up to
+commit the slot and send it (``sending``). A slot is taken the start lead (50 ms, longer while
+writes are slow: ``OutcomeBuffer.start_lead``) before its time, so that the call's start is
+durable when it comes; the call itself may start up to
 1 ms before its slot (``decisions.EARLY_START_S``), never later because of a timer's lateness.
 
 The runner keeps the lanes in step with the bulks the supervisor assigns (``admission`` reads

@@ -30,11 +30,12 @@ class EngineSettings:
     # yet called when the process is killed goes back to pending at the next start.)
     claim_seconds: float = 0.1
     max_claim: int = 500
-    # A call to Meta starts once its start is durable (``outcome_buffer``). A send is taken this
-    # many seconds before its slot and its start written meanwhile (together with the others
-    # asked while a write is under way), so that the call still leaves at its slot: a start
-    # written late would delay some calls and not others, and calls bunched closer than the
-    # number's rate meet a full window at Meta (130429).
+    # A call to Meta starts once its start is durable (``outcome_buffer``). A send is taken at
+    # least this many seconds before its slot and its start written meanwhile (together with
+    # the others asked while a write is under way), so that the call still leaves at its slot:
+    # a start written late would delay some calls and not others, and calls bunched closer
+    # than the number's rate meet a full window at Meta (130429). The outcome buffer lengthens
+    # it while its writes are slow (``OutcomeBuffer.start_lead``, at most 250 ms).
     call_start_lead: float = 0.05
     # Outcomes are written every flush_interval seconds or flush_batch outcomes.
     flush_interval: float = 0.05
