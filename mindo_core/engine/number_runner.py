@@ -6,8 +6,8 @@ dropped, a send finished, a claim arrived); take that bulk's next recipient from
 queue; if the pair rate holds that recipient back, set it aside until it may go; otherwise
 commit the slot and send it (``sending``). A slot is taken the start lead (50 ms, longer while
 writes are slow: ``OutcomeBuffer.start_lead``) before its time, so that the call's start is
-durable when it comes; the call itself may start up to
-1 ms before its slot (``decisions.EARLY_START_S``), never later because of a timer's lateness.
+durable when it comes; the call itself may start up to 1 ms before its slot
+(``decisions.EARLY_START_S``), never later because of a timer's lateness.
 
 The runner keeps the lanes in step with the bulks the supervisor assigns (``admission`` reads
 what a new one needs), and re-reads the number when told it changed. Its queues are filled by

@@ -801,6 +801,36 @@ async def test_a_call_start_is_marked_only_for_the_worker_holding_the_recipient(
     assert await stores.bulks.mark_calls_started([], worker="w1", now=LATER) == set()
 
 
+async def test_call_starts_and_outcomes_are_recorded_in_one_call(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 4)
+    claimed = await claim(stores, bulk, limit=3, worker="w1")
+    answered, starting, taken = claimed
+
+    recorded = await stores.bulks.record_calls(
+        started=[starting.message_id, taken.message_id, answered.message_id],
+        outcomes=[accept(answered, "wamid.1")],
+        worker="w1",
+        now=LATER,
+    )
+
+    # The answered one is no longer in flight once its outcome is written: never started.
+    assert recorded.started == {starting.message_id, taken.message_id}
+    assert [b.id for b in recorded.bulks] == [bulk.id]
+    assert recorded.bulks[0].counters.sent == 1
+    assert await states(stores, bulk) == ["sent", "in_flight", "in_flight", "pending"]
+    # Another worker's starts and outcomes touch nothing of w1's.
+    other = await stores.bulks.record_calls(
+        started=[starting.message_id], outcomes=[refuse(taken)], worker="w2", now=LATER
+    )
+    assert (other.started, other.bulks) == (set(), [])
+    # Both started: a crash now leaves them unknown, not pending.
+    assert await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER) == 2
+    assert await states(stores, bulk) == ["sent", "unconfirmed", "unconfirmed", "pending"]
+    empty = await stores.bulks.record_calls(started=[], outcomes=[], worker="w1", now=LATER)
+    assert (set(empty.started), list(empty.bulks)) == (set(), [])
+
+
 async def test_no_call_starts_for_a_bulk_paused_meanwhile(stores: Stores) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 2)
