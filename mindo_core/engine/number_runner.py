@@ -26,6 +26,7 @@ from mindo_core.engine.bulk_context import BulkContexts
 from mindo_core.engine.claiming import Claiming
 from mindo_core.engine.decisions import EARLY_START_S, rate_cap
 from mindo_core.engine.lanes import Lane, NumberLanes
+from mindo_core.engine.live_pace import LivePace
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.sending import Sending
 from mindo_core.engine.settling import Settling
@@ -192,6 +193,7 @@ class NumberRunner:
             access_token=admitted.access_token,
             messages=admitted.messages,
             cap=cap,
+            pace=LivePace(sending_since=self._parts.clock.monotonic()),
         )
 
     async def _apply_number_change(self) -> None:
