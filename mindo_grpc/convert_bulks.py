@@ -158,6 +158,8 @@ def bulk(view: BulkView) -> pb.Bulk:
         cancelled_count=counters.cancelled,
         progress_percentage=counters.progress_percentage,
         estimated_time_minutes=b.estimated_time_minutes,
+        original_estimated_time_minutes=b.original_estimate_minutes,
+        estimated_completion_at=timestamp(b.expected_completion_at),
         started_at=timestamp(b.started_at),
         completed_at=timestamp(b.completed_at),
         created_at=timestamp(b.created_at),

@@ -1,8 +1,8 @@
 """A sending bulk's estimate, re-planned from what it does and stored for every process to show.
 
-Each lane keeps its ``live_pace.LivePace``: when its recipients were settled for good (the last window's
-worth) and which wait for a retry, until when. ``Estimating`` turns it, with the bulk's counters
-as the store has them, into ``throughput.live_estimate.remaining_seconds``, and writes the
+Each lane keeps its ``live_pace.LivePace``: when its recipients were settled for good (the last
+window's worth) and which wait for a retry, until when. ``Estimating`` turns it, with the bulk's
+counters as the store has them, into ``throughput.live_estimate.remaining_seconds``, and writes the
 resulting completion time on the bulk at most every ``EngineSettings.estimate_interval`` seconds
 per bulk (one small write: the hot path's batches are not touched), then publishes the snapshot
 so that watchers see it with the progress. While the bulk waits for quota the plan made at

@@ -94,9 +94,7 @@ class QuotaReplan:
         if not (moved or new_estimate):
             return None
         minutes = self._estimate_minutes(bulk, number, pending, plan, now)
-        replanned = await self._bulks.replan_waits(
-            bulk.id, moved, estimated_time_minutes=minutes
-        )
+        replanned = await self._bulks.replan_waits(bulk.id, moved, estimated_time_minutes=minutes)
         completion = planned_completion_at(now, minutes)
         return await self._bulks.set_estimated_completion(bulk.id, completion) or replanned
 
