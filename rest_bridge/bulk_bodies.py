@@ -81,7 +81,9 @@ def detail(bulk: mindo_pb2.Bulk) -> dict[str, object]:
         **_identity(bulk),
         **_counters(bulk),
         "estimated_time_minutes": bulk.estimated_time_minutes,
-        "original_estimated_time_minutes": bulk.original_estimated_time_minutes,
+        # 0: a server from before it was kept, whose estimate is the original.
+        "original_estimated_time_minutes": bulk.original_estimated_time_minutes
+        or bulk.estimated_time_minutes,
         "estimated_completion_at": iso_utc_or_null(bulk, "estimated_completion_at"),
         "started_at": iso_utc_or_null(bulk, "started_at"),
         "completed_at": iso_utc_or_null(bulk, "completed_at"),

@@ -1,16 +1,19 @@
 """A sending bulk's estimate, re-planned from what it does and stored for every process to show.
 
-Each lane keeps its ``live_pace.LivePace``: when its recipients were settled for good (the last
-window's worth) and which wait for a retry, until when. ``Estimating`` turns it, with the bulk's
-counters as the store has them, into ``throughput.live_estimate.remaining_seconds``, and writes the
-resulting completion time on the bulk at most every ``EngineSettings.estimate_interval`` seconds
-per bulk (one small write: the hot path's batches are not touched), then publishes the snapshot
-so that watchers see it with the progress. While the bulk waits for quota the plan made at
-submission (or by the last quota re-plan) places each recipient at its slot: it stands.
+Each lane keeps its ``live_pace.LivePace``: what it settled lately, what waits for a retry, how
+long retry chains took. ``Estimating`` turns it, with the bulk's counters as the store has them,
+into ``throughput.live_estimate.remaining_seconds``, and writes the resulting completion time
+on the bulk at most every ``EngineSettings.estimate_interval`` seconds per bulk (one small
+write: the hot path's batches are not touched), then publishes the snapshot so that watchers
+see it with the progress. An answer arriving within the interval is re-planned at its end, so
+the last answer before a quiet wait (a retry far ahead) is always shown. While the bulk waits
+for quota the plan made at submission (or by the last quota re-plan) places each recipient at
+its slot: it stands.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -30,21 +33,48 @@ class Estimating:
     def __init__(self, parts: EngineParts, number: NumberLanes) -> None:
         self._parts = parts
         self._number = number
+        self._timers: set[asyncio.Task[None]] = set()
 
     def after_answer(self, lane: Lane) -> None:
-        """An answer was settled: re-plan the lane's estimate if its interval has passed.
-        Never waits."""
+        """An answer was settled: the lane's estimate is re-planned now, or at the end of its
+        interval if one was shown less than an interval ago. Never waits."""
         pace = lane.pace
-        now = self._parts.clock.monotonic()
-        if pace.publishing or now < pace.next_estimate_at or lane.state != "active":
-            return
-        if pace.quota_due_at is not None and pace.quota_due_at > now:
+        if pace.publishing or lane.state != "active":
             return
         pace.publishing = True
-        pace.next_estimate_at = now + self._parts.settings.estimate_interval
-        self._number.spawn(self._publish(lane))
+        delay = max(0.0, pace.next_estimate_at - self._parts.clock.monotonic())
+        timer = asyncio.create_task(self._replan(lane, delay))
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
 
-    async def _publish(self, lane: Lane) -> None:
+    async def close(self) -> None:
+        """No re-plan waits any more (one writing finishes first)."""
+        for timer in set(self._timers):
+            timer.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
+
+    async def _replan(self, lane: Lane, delay: float) -> None:
+        pace = lane.pace
+        try:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = self._parts.clock.monotonic()
+            pace.next_estimate_at = now + self._parts.settings.estimate_interval
+            if lane.state != "active" or (
+                pace.quota_due_at is not None and pace.quota_due_at > now
+            ):
+                return
+            # As the outcome buffer does: a write cut by a cancellation could keep SQLite's lock.
+            writing = asyncio.ensure_future(self._write(lane))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                await asyncio.wait([writing])
+                raise
+        finally:
+            pace.publishing = False
+
+    async def _write(self, lane: Lane) -> None:
         parts = self._parts
         try:
             bulk = await parts.bulks.get_bulk(lane.id)
@@ -61,6 +91,8 @@ class Estimating:
                     waits_until=tuple(pace.retries_at.values()),
                     planned_rate=self._planned_rate(lane, now),
                     tail_seconds=TAIL_SECONDS,
+                    settled_count=pace.settled_count,
+                    retry_chains=tuple(pace.retry_chains),
                 )
             )
             completion = parts.clock.now() + timedelta(seconds=seconds)
@@ -69,8 +101,6 @@ class Estimating:
                 parts.progress.publish(updated.id, updated)
         except Exception:  # an estimate is never worth stopping a send for
             logger.exception("Could not re-plan the estimate of bulk send %s", lane.id)
-        finally:
-            lane.pace.publishing = False
 
     def _planned_rate(self, lane: Lane, now: float) -> float:
         """The number's current rate, shared fairly between its lanes, within the bulk's cap."""

@@ -36,10 +36,10 @@ logger = logging.getLogger("mindo.bulk_engine")
 
 
 class Settling:
-    def __init__(self, parts: EngineParts, number: NumberLanes) -> None:
+    def __init__(self, parts: EngineParts, number: NumberLanes, estimating: Estimating) -> None:
         self._parts = parts
         self._number = number
-        self._estimating = Estimating(parts, number)
+        self._estimating = estimating
 
     def settle(
         self,
@@ -54,7 +54,7 @@ class Settling:
         at = self._parts.clock.now()
         now = self._parts.clock.monotonic()
         if record.retry_in is not None:
-            lane.pace.waiting(recipient.message_id, now + record.retry_in)
+            lane.pace.waiting(recipient.message_id, now + record.retry_in, now)
             self._release_for_retry(lane, recipient, at=at, retry_in=record.retry_in)
             self._estimating.after_answer(lane)
             return
