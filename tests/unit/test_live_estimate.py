@@ -10,6 +10,7 @@ from mindo_core.throughput.live_estimate import (
     SendingNow,
     measured_rate,
     remaining_seconds,
+    retry_tail_seconds,
 )
 
 
@@ -100,3 +101,33 @@ def test_more_remaining_means_more_time() -> None:
     times = [remaining_seconds(_state(remaining=n)) for n in (10, 100, 1000)]
     assert times == sorted(times)
     assert times[0] < times[-1]
+
+
+def test_no_retry_seen_means_no_retry_tail() -> None:
+    assert retry_tail_seconds(1000, 80.0, settled=500, chains=()) == 0.0
+    assert retry_tail_seconds(0, 80.0, settled=500, chains=(12.0,)) == 0.0
+
+
+def test_the_last_retried_recipient_is_expected_near_the_end() -> None:
+    # 1 in 100 needed a 12 s chain; of 1,000 left (12.5 s at 80/s) about ten will, the last of
+    # them about 100 recipients (1.25 s) before the end: the finish is ~10.75 s after it.
+    tail = retry_tail_seconds(1000, 80.0, settled=100, chains=(12.0,))
+    assert tail == pytest.approx(12.0 - 100 / 80.0, abs=0.3)
+
+
+def test_the_tail_grows_with_the_share_retried_and_never_exceeds_the_longest_chain() -> None:
+    tails = [retry_tail_seconds(200, 80.0, settled=1000, chains=(12.0,) * n) for n in (1, 10, 100)]
+    assert tails == sorted(tails)
+    assert 0.0 < tails[0] < tails[-1] <= 12.0
+
+
+def test_few_recipients_left_are_unlikely_to_need_a_retry() -> None:
+    few = retry_tail_seconds(5, 80.0, settled=1000, chains=(12.0,) * 10)
+    many = retry_tail_seconds(5000, 80.0, settled=1000, chains=(12.0,) * 10)
+    assert few < 1.0 < many
+
+
+def test_retries_seen_so_far_lengthen_the_time_left() -> None:
+    plain = remaining_seconds(_state())
+    with_chains = remaining_seconds(_state(settled_count=400, retry_chains=(12.0, 1.0, 2.0)))
+    assert with_chains > plain
