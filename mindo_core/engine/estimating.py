@@ -8,15 +8,18 @@ write: the hot path's batches are not touched), then publishes the snapshot so t
 see it with the progress. An answer arriving within the interval is re-planned at its end, so
 the last answer before a quiet wait (a retry far ahead) is always shown. While the bulk waits
 for quota the plan made at submission (or by the last quota re-plan) places each recipient at
-its slot: it stands.
+its slot: it stands, and while the bulk sends its recipients due at once the live figure is
+never earlier than that plan (a plan far longer than its sends alone, twice and a minute, is
+one that waits).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from mindo_core.bulks.model import Bulk
 from mindo_core.engine.lanes import Lane, NumberLanes
 from mindo_core.engine.parts import EngineParts
 from mindo_core.throughput.live_estimate import SendingNow, remaining_seconds
@@ -96,6 +99,11 @@ class Estimating:
                 )
             )
             completion = parts.clock.now() + timedelta(seconds=seconds)
+            if not pace.floor_read:
+                pace.floor_read = True
+                pace.plan_floor = _waiting_plan(bulk, self._planned_rate(lane, now))
+            if pace.plan_floor is not None:
+                completion = max(completion, pace.plan_floor)
             updated = await parts.bulks.set_estimated_completion(lane.id, completion)
             if updated is not None:
                 parts.progress.publish(updated.id, updated)
@@ -111,3 +119,13 @@ class Estimating:
         if lane.cap is not None:
             rate = min(rate, lane.cap)
         return max(rate, 1e-6)
+
+
+def _waiting_plan(bulk: Bulk, rate: float) -> datetime | None:
+    """The bulk's planned completion when its plan is far longer than its sends alone would
+    take (it waits for quota or a send window); None otherwise."""
+    planned = bulk.estimated_completion_at
+    sends_alone = bulk.counters.total / rate
+    if planned is None or bulk.estimated_time_minutes * 60 <= 2 * sends_alone + 60:
+        return None
+    return planned

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from mindo_core.domain.messages import MessageId
 from mindo_core.throughput.live_estimate import LIVE_WINDOW_SECONDS
@@ -26,6 +27,10 @@ class LivePace:
     retry_chains: list[float] = field(default_factory=list)
     # The store's next due time while every pending recipient waits for quota; None: not.
     quota_due_at: float | None = None
+    # The plan's completion when the plan waits for quota (or a send window): the live
+    # estimate is never earlier. None: not read yet for this lane (or the number changed).
+    plan_floor: datetime | None = None
+    floor_read: bool = False
     next_estimate_at: float = 0.0
     # A re-plan is scheduled or under way.
     publishing: bool = False

@@ -220,6 +220,7 @@ class NumberRunner:
             if cap != lane.cap and lane.state == "active":
                 lane.cap = cap
                 scheduler.set_bulk_rate(lane.id, cap)
+            lane.pace.floor_read = False  # a raised tier re-planned the quota waits first
             self._number.resume(lane)
         logger.info(
             "Phone number row %s now sends at %s msg/s (tier %s)",
