@@ -24,7 +24,7 @@ from mindo_core.engine.lanes import Lane, NumberLanes
 from mindo_core.engine.parts import EngineParts
 from mindo_core.throughput.live_estimate import SendingNow, remaining_seconds
 
-__all__ = ["TAIL_SECONDS", "Estimating"]
+__all__ = ["TAIL_SECONDS", "Estimating", "waiting_plan"]
 
 logger = logging.getLogger("mindo.bulk_engine")
 
@@ -101,7 +101,7 @@ class Estimating:
             completion = parts.clock.now() + timedelta(seconds=seconds)
             if not pace.floor_read:
                 pace.floor_read = True
-                pace.plan_floor = _waiting_plan(bulk, self._planned_rate(lane, now))
+                pace.plan_floor = waiting_plan(bulk, self._planned_rate(lane, now))
             if pace.plan_floor is not None:
                 completion = max(completion, pace.plan_floor)
             updated = await parts.bulks.set_estimated_completion(lane.id, completion)
@@ -121,7 +121,7 @@ class Estimating:
         return max(rate, 1e-6)
 
 
-def _waiting_plan(bulk: Bulk, rate: float) -> datetime | None:
+def waiting_plan(bulk: Bulk, rate: float) -> datetime | None:
     """The bulk's planned completion when its plan is far longer than its sends alone would
     take (it waits for quota or a send window); None otherwise."""
     planned = bulk.estimated_completion_at
