@@ -21,14 +21,28 @@ Besides estimate, actual and their ratio, each row splits the actual time: ``sta
 to the first send the sandbox accepted), ``span`` (first to last accepted send, what the estimate
 models) and ``tail`` (the last send to completed_at), and counts the sandbox's 130429 answers.
 
-``BENCH_ESTIMATE_SCALE`` (1) multiplies every case's recipients (and so its time).
+Under faults (issue #16 item 3): a STANDARD number (80/s), 2,000 recipients, the sandbox
+answering 5% of sends with a 5xx, adding 20-400 ms to every answer, and ten recipients (drawn
+at random per run) answering 131056 twice before accepting. The bulk is read every 50 ms as
+the store shows it (what any process shows); when 10%, 25%, 50% and 75% of its recipients are
+processed, the time left each estimate gives is compared with the time really left until
+``completed_at``: the original (the 202's plan, ``original_estimated_time_minutes``) and the
+re-planned one (``estimated_completion_at``). Error = |estimated left - actual left| / actual
+left; each point shows the median and the worst over the runs.
+
+``BENCH_ESTIMATE_SCALE`` (1) multiplies every case's recipients (and so its time);
+``BENCH_ESTIMATE_RUNS`` (3) is the runs of the fault case; ``BENCH_ESTIMATE_CASES`` picks
+``plain`` (the cases above), ``faults`` or ``all`` (the default).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
+import statistics
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import aiohttp
 
@@ -115,6 +129,14 @@ class Measured:
 
 def run() -> None:
     scale = float(os.environ.get("BENCH_ESTIMATE_SCALE", "1"))
+    cases = os.environ.get("BENCH_ESTIMATE_CASES", "all")
+    if cases in ("all", "plain"):
+        _run_plain(scale)
+    if cases in ("all", "faults"):
+        _run_faults(scale, runs=int(os.environ.get("BENCH_ESTIMATE_RUNS", "3")))
+
+
+def _run_plain(scale: float) -> None:
     load = os.getloadavg()
     print(
         "estimated_time_minutes against the actual time, created_at to completed_at (real engine"
@@ -258,3 +280,132 @@ def _measure(submitted: Submitted, final: Bulk, record: SandboxRecord) -> Measur
         status=final.status,
         target=submitted.submission.target,
     )
+
+
+# -- under faults ------------------------------------------------------------------------------
+
+FAULT_RECIPIENTS = 2000
+FAULT_POINTS = (0.10, 0.25, 0.50, 0.75)
+PAIR_RATE_RECIPIENTS = 10
+FAULT_ARGS = ("--mps", "80", "--latency-ms", "20-400", "--error-rate", "0.05")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sample:
+    at: datetime
+    bulk: Bulk
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointError:
+    point: float
+    original: float  # |estimated left - actual left| / actual left
+    replanned: float
+
+
+def _run_faults(scale: float, *, runs: int) -> None:
+    recipients = round(FAULT_RECIPIENTS * scale)
+    load = os.getloadavg()
+    print(
+        f"\nestimate under faults: STANDARD 80/s, {recipients} recipients, 5% 5xx, 20-400 ms,"
+        f" {PAIR_RATE_RECIPIENTS} recipients answering 131056 twice; {runs} runs; load average"
+        f" {load[0]:.2f} at start"
+    )
+    errors: list[PointError] = []
+    for seed in range(1, runs + 1):
+        chosen = random.Random(seed).sample(range(recipients), PAIR_RATE_RECIPIENTS)
+        phones = range(40_000_000, 40_000_000 + recipients)
+        faulty = [f"--recipient-error=54911{phones[i]}=131056,131056" for i in chosen]
+        sandbox = SandboxProcess.start(*FAULT_ARGS, "--seed", str(seed), *faulty)
+        try:
+            samples = asyncio.run(_fault_run(sandbox, phones))
+        finally:
+            sandbox.stop()
+        run_errors = _point_errors(samples)
+        errors.extend(run_errors)
+        final = samples[-1].bulk
+        actual = _seconds(final.created_at, final.completed_at)
+        planned = final.original_estimate_minutes * 60
+        print(
+            f"  run {seed}: planned {planned:6.2f}s, actual {actual:6.2f}s"
+            f" ({actual / planned:4.2f}x), {final.status}; error left at "
+            + ", ".join(f"{e.point:.0%} {e.original:.0%}/{e.replanned:.0%}" for e in run_errors)
+            + " (original/re-planned)"
+        )
+    print(
+        f"{'at':>5} {'original median':>16} {'worst':>7} {'re-planned median':>18} {'worst':>7}"
+        f" {'±10%':>5}"
+    )
+    for point in FAULT_POINTS:
+        at = [e for e in errors if e.point == point]
+        if not at:
+            continue
+        original = [e.original for e in at]
+        replanned = [e.replanned for e in at]
+        within = "yes" if max(replanned) <= TOLERANCE else "NO"
+        print(
+            f"{point:>5.0%} {statistics.median(original):>16.1%} {max(original):>7.1%}"
+            f" {statistics.median(replanned):>18.1%} {max(replanned):>7.1%} {within:>5}"
+        )
+    print(f"(load average {os.getloadavg()[0]:.2f} at the end)")
+
+
+async def _fault_run(sandbox: SandboxProcess, phones: range) -> list[Sample]:
+    await sandbox.patch_number(
+        NUMBER,
+        {
+            "throughput_level": "STANDARD",
+            "whatsapp_business_manager_messaging_limit": "TIER_UNLIMITED",
+        },
+    )
+    async with sqlite_services(sandbox.url) as (services, stores):
+        principal = await bench_principal(services)
+        await services.bulk_engine.start()
+        bulk = (await services.submit_bulk(principal, order_command(phones))).bulk
+        return await _sample_until_over(stores.bulks, bulk)
+
+
+async def _sample_until_over(store: BulkStore, bulk: Bulk) -> list[Sample]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10 * bulk.estimated_time_minutes * 60 + 60
+    samples: list[Sample] = []
+    while loop.time() < deadline:
+        found = await store.get_bulk(bulk.id)
+        assert found is not None
+        samples.append(Sample(at=datetime.now(found.created_at.tzinfo), bulk=found))
+        if found.status in FINAL and found.completed_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    return samples
+
+
+def _point_errors(samples: list[Sample]) -> list[PointError]:
+    final = samples[-1].bulk
+    if final.completed_at is None:
+        return []
+    planned_end = final.created_at + timedelta(minutes=final.original_estimate_minutes)
+    errors: list[PointError] = []
+    for point in FAULT_POINTS:
+        reached = next(
+            (s for s in samples if s.bulk.counters.processed >= point * s.bulk.counters.total),
+            None,
+        )
+        if reached is None or reached.bulk.estimated_completion_at is None:
+            continue
+        actual_left = _seconds(reached.at, final.completed_at)
+        if actual_left <= 0:
+            continue
+        original_left = _seconds(reached.at, planned_end)
+        replanned_left = _seconds(reached.at, reached.bulk.estimated_completion_at)
+        errors.append(
+            PointError(
+                point=point,
+                original=abs(original_left - actual_left) / actual_left,
+                replanned=abs(replanned_left - actual_left) / actual_left,
+            )
+        )
+    return errors
+
+
+def _seconds(start: datetime, end: datetime | None) -> float:
+    return float("nan") if end is None else (end - start).total_seconds()

@@ -159,6 +159,8 @@ def bulk(view: BulkView) -> pb.Bulk:
         opted_out_count=counters.opted_out,
         progress_percentage=counters.progress_percentage,
         estimated_time_minutes=b.estimated_time_minutes,
+        original_estimated_time_minutes=b.original_estimate_minutes,
+        estimated_completion_at=timestamp(b.expected_completion_at),
         started_at=timestamp(b.started_at),
         completed_at=timestamp(b.completed_at),
         created_at=timestamp(b.created_at),

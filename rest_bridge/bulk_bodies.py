@@ -81,6 +81,10 @@ def detail(bulk: mindo_pb2.Bulk) -> dict[str, object]:
         **_identity(bulk),
         **_counters(bulk),
         "estimated_time_minutes": bulk.estimated_time_minutes,
+        # 0: a server from before it was kept, whose estimate is the original.
+        "original_estimated_time_minutes": bulk.original_estimated_time_minutes
+        or bulk.estimated_time_minutes,
+        "estimated_completion_at": iso_utc_or_null(bulk, "estimated_completion_at"),
         "started_at": iso_utc_or_null(bulk, "started_at"),
         "completed_at": iso_utc_or_null(bulk, "completed_at"),
         "created_at": iso_utc(bulk.created_at),
@@ -90,12 +94,14 @@ def detail(bulk: mindo_pb2.Bulk) -> dict[str, object]:
 
 
 def summary(bulk: mindo_pb2.Bulk) -> dict[str, object]:
-    """An item of List bulk sends (§9): no started_at, estimated_time_minutes, created_by."""
+    """An item of List bulk sends (§9): no started_at, estimated_time_minutes, created_by;
+    estimated_completion_at (ours) so that a list shows when each bulk should be done."""
     body: dict[str, object] = {
         **_identity(bulk),
         **_counters(bulk),
         "created_at": iso_utc(bulk.created_at),
         "completed_at": iso_utc_or_null(bulk, "completed_at"),
+        "estimated_completion_at": iso_utc_or_null(bulk, "estimated_completion_at"),
     }
     return _with_stop_reason(body, bulk)
 

@@ -238,6 +238,23 @@ _PAUSE_REASON = {
 }
 
 
+_ORIGINAL_ESTIMATE = {
+    **_NUMBER,
+    "description": (
+        "Not in Mindo's documentation: the estimated_time_minutes the 202 answered, kept when "
+        "the estimate is planned again (resume, a raised tier)."
+    ),
+}
+_ESTIMATED_COMPLETION = {
+    **_TIME_OR_NULL,
+    "description": (
+        "Not in Mindo's documentation: when the bulk is expected to be complete. The plan's "
+        "time at first, then re-planned every few seconds while it sends from what it really "
+        "does (its measured rate, recipients waiting for retries, slow-downs, quota waits). "
+        "null while PAUSED (re-planned at resume) and once the bulk is over (completed_at)."
+    ),
+}
+
 _SEND_WINDOW = {
     **_object({"start": _STRING, "end": _STRING, "fallback_time_zone": _STRING}),
     "description": (
@@ -266,6 +283,8 @@ BULK_DETAIL = _bulk(
         **_PARTS,
         **_COUNTERS,
         "estimated_time_minutes": _NUMBER,
+        "original_estimated_time_minutes": _ORIGINAL_ESTIMATE,
+        "estimated_completion_at": _ESTIMATED_COMPLETION,
         "started_at": {**_TIME_OR_NULL, "description": "null until processing starts."},
         "completed_at": {**_TIME_OR_NULL, "description": "null until it is over."},
         "created_at": _TIME,
@@ -274,7 +293,14 @@ BULK_DETAIL = _bulk(
 )
 
 BULK_SUMMARY = _bulk(
-    {**_IDENTITY, **_PARTS, **_COUNTERS, "created_at": _TIME, "completed_at": _TIME_OR_NULL}
+    {
+        **_IDENTITY,
+        **_PARTS,
+        **_COUNTERS,
+        "created_at": _TIME,
+        "completed_at": _TIME_OR_NULL,
+        "estimated_completion_at": _ESTIMATED_COMPLETION,
+    }
 )
 
 BULK_MESSAGE = _object(
@@ -408,6 +434,8 @@ _SUMMARY_PARTS = {
 DETAIL_EXAMPLE = {
     **_SUMMARY_PARTS,
     "estimated_time_minutes": 0.4,
+    "original_estimated_time_minutes": 0.4,
+    "estimated_completion_at": None,
     "started_at": "2025-11-16T21:30:05Z",
     "completed_at": "2025-11-16T21:30:28Z",
     "created_at": "2025-11-16T21:30:00Z",
@@ -418,6 +446,7 @@ SUMMARY_EXAMPLE = {
     **_SUMMARY_PARTS,
     "created_at": "2025-11-16T21:30:00Z",
     "completed_at": "2025-11-16T21:30:28Z",
+    "estimated_completion_at": None,
 }
 
 MESSAGE_EXAMPLE = {

@@ -66,7 +66,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Literal, NewType, get_args
 
 from mindo_core.access.api_keys import ApiKeyId
@@ -98,6 +98,7 @@ __all__ = [
     "final_status",
     "message_status",
     "parse_bulk_status",
+    "planned_completion_at",
     "recipient_status",
     "record_event",
     "refresh_final_status",
@@ -512,9 +513,36 @@ class Bulk:
     pause_reason: str | None = None
     # The bulk this one resends the failed recipients of (``resend``).
     parent_bulk_id: BulkId | None = None
+    # The 202's estimate, kept when the estimate is planned again (None: a bulk stored before
+    # it was kept; ``original_estimate_minutes`` then reads ``estimated_time_minutes``).
+    original_estimated_time_minutes: float | None = None
+    # When the bulk is expected to be complete: the plan's time at submission, then re-planned
+    # from what is happening while it sends (``throughput.live_estimate``).
+    estimated_completion_at: datetime | None = None
     # The hours each recipient may be sent to, in its own local time (None: any time).
     send_window: SendWindow | None = None
 
     @property
     def duplicates_removed(self) -> int:
         return self.total_recipients - self.counters.total
+
+    @property
+    def expected_completion_at(self) -> datetime | None:
+        """The estimated completion while the bulk is to send (SCHEDULED, QUEUED, PROCESSING);
+        None while it is paused (no time can be promised) or over (``completed_at`` says)."""
+        if self.status in ("SCHEDULED", "QUEUED", "PROCESSING"):
+            return self.estimated_completion_at
+        return None
+
+    @property
+    def original_estimate_minutes(self) -> float:
+        """The estimate the 202 answered, whatever was planned since."""
+        if self.original_estimated_time_minutes is None:
+            return self.estimated_time_minutes
+        return self.original_estimated_time_minutes
+
+
+def planned_completion_at(start: datetime, minutes: float) -> datetime:
+    """When a bulk planned to take ``minutes`` from ``start`` (acceptance, ``send_at``, or the
+    moment of a re-plan) is expected to be complete."""
+    return start + timedelta(minutes=minutes)

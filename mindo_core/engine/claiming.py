@@ -97,6 +97,9 @@ class Claiming:
             # Past the early start, so that the claim then finds it due.
             due_at = self._monotonic_of(due)
             now = self._parts.clock.monotonic()
+            retries = lane.pace.retries_at.values()
+            if due_at > max(retries, default=now) + 1.0:  # quota or a send window, not a retry
+                lane.pace.quota_due_at = due_at
             self._number.hold(lane, max(due_at, now) + 2 * EARLY_START_S)
 
     async def _claim(self, lane: Lane, size: int) -> None:
@@ -118,6 +121,8 @@ class Claiming:
         sendable = self._inside_send_window(lane, sendable)
         lane.queue.extend(sendable)
         lane.drained = not claimed
+        if claimed:
+            lane.pace.quota_due_at = None
         if lane.state != "active":  # dropped or stopped meanwhile: these go back at once
             self._settling.release_unsent(lane)
             return

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from mindo_core.bulks.model import Bulk, BulkId
 from mindo_core.engine.bulk_messages import BulkMessages
+from mindo_core.engine.live_pace import LivePace
 from mindo_core.ports.bulks import ClaimedRecipient
 from mindo_core.throughput.scheduler import NumberScheduler
 
@@ -37,6 +38,8 @@ class Lane:
     messages: BulkMessages
     # The bulk's own pacing limit in messages/s, if any.
     cap: float | None
+    # What it did lately, for its live estimate (monotonic seconds).
+    pace: LivePace
     queue: deque[ClaimedRecipient] = field(default_factory=deque)
     # (may go at, position, recipient): held back by the pair rate
     aside: list[tuple[float, int, ClaimedRecipient]] = field(default_factory=list)

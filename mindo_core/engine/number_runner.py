@@ -25,7 +25,9 @@ from mindo_core.engine.admission import Unrunnable, admit
 from mindo_core.engine.bulk_context import BulkContexts
 from mindo_core.engine.claiming import Claiming
 from mindo_core.engine.decisions import EARLY_START_S, rate_cap
+from mindo_core.engine.estimating import Estimating
 from mindo_core.engine.lanes import Lane, NumberLanes
+from mindo_core.engine.live_pace import LivePace
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.sending import Sending
 from mindo_core.engine.settling import Settling
@@ -43,7 +45,8 @@ class NumberRunner:
         self._parts = parts
         self._settings = parts.settings
         self._number = NumberLanes()
-        self._settling = Settling(parts, self._number)
+        self._estimating = Estimating(parts, self._number)
+        self._settling = Settling(parts, self._number, self._estimating)
         self._claiming = Claiming(parts, self._number, self._settling)
         self._sending = Sending(parts, self._number, self._settling)
         self._closing = False
@@ -91,6 +94,7 @@ class NumberRunner:
         if self._loop_task is not None:
             # Its turn ends first: a claim under way lands in a queue, and is released below.
             await self._loop_task
+        await self._estimating.close()
         for lane in self._number.lanes.values():
             lane.state = "gone"  # a claim still under way releases what it gets
             self._settling.release_unsent(lane)
@@ -205,6 +209,7 @@ class NumberRunner:
             access_token=admitted.access_token,
             messages=admitted.messages,
             cap=cap,
+            pace=LivePace(sending_since=self._parts.clock.monotonic()),
         )
 
     async def _apply_number_change(self) -> None:
@@ -228,6 +233,7 @@ class NumberRunner:
             if cap != lane.cap and lane.state == "active":
                 lane.cap = cap
                 scheduler.set_bulk_rate(lane.id, cap)
+            lane.pace.floor_read = False  # a raised tier re-planned the quota waits first
             self._number.resume(lane)
         logger.info(
             "Phone number row %s now sends at %s msg/s (tier %s)",

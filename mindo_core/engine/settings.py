@@ -48,6 +48,8 @@ class EngineSettings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     slow_down: SlowDownPolicy = field(default_factory=SlowDownPolicy)
     pair_rate: PairRatePolicy = field(default_factory=PairRatePolicy)
+    # A sending bulk's re-planned estimate is written at most this often (seconds).
+    estimate_interval: float = 2.0
     # The retry jitter's seed; None: from the system.
     seed: int | None = None
 
@@ -58,3 +60,5 @@ class EngineSettings:
             raise ValueError("throughput_mps must be positive and finite")
         if min(self.claim_seconds, self.flush_interval, self.poll_interval) <= 0:
             raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")
+        if self.estimate_interval <= 0:
+            raise ValueError("estimate_interval must be positive")

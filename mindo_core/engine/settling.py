@@ -8,7 +8,8 @@ stopped. A stopping code stops the bulk, and, unless it is about the template (1
 
 Recipients claimed but not sent (set aside, or queued when the bulk was cancelled, stopped or
 the engine shuts down) are released: pending again, or cancelled/skipped if their bulk is over.
-Progress is published on the bus when a bulk first claims (PROCESSING), finishes or stops.
+Progress is published on the bus when a bulk first claims (PROCESSING), finishes or stops, and
+with its re-planned estimate (``estimating``) every few seconds while it sends.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mindo_core.engine.decisions import (
     record_for,
     stops_every_bulk_of_the_number,
 )
+from mindo_core.engine.estimating import Estimating
 from mindo_core.engine.lanes import Lane, NumberLanes
 from mindo_core.engine.parts import EngineParts
 from mindo_core.ports.bulks import ClaimedRecipient, RecipientOutcome
@@ -34,9 +36,10 @@ logger = logging.getLogger("mindo.bulk_engine")
 
 
 class Settling:
-    def __init__(self, parts: EngineParts, number: NumberLanes) -> None:
+    def __init__(self, parts: EngineParts, number: NumberLanes, estimating: Estimating) -> None:
         self._parts = parts
         self._number = number
+        self._estimating = estimating
 
     def settle(
         self,
@@ -49,9 +52,14 @@ class Settling:
         decision = self._report(lane, recipient, outcome, slot_at)
         record = record_for(decision, outcome)
         at = self._parts.clock.now()
+        now = self._parts.clock.monotonic()
         if record.retry_in is not None:
+            lane.pace.waiting(recipient.message_id, now + record.retry_in, now)
             self._release_for_retry(lane, recipient, at=at, retry_in=record.retry_in)
+            self._estimating.after_answer(lane)
             return
+        lane.pace.settled(recipient.message_id, now)
+        self._estimating.after_answer(lane)
         self.record(
             lane,
             recipient,

@@ -319,6 +319,11 @@ class BulkStore(Protocol):
         ``estimated_time_minutes``. A bulk that is over is returned unchanged."""
         ...
 
+    async def set_estimated_completion(self, bulk_id: BulkId, at: datetime) -> Bulk | None:
+        """A running (QUEUED or PROCESSING) bulk is now expected to be complete ``at``; the bulk
+        as it is then (unchanged when it is not running), None when there is no such bulk."""
+        ...
+
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
     ) -> Mapping[str, datetime]:

@@ -5,7 +5,8 @@ they will take frees (``not_before``). When Meta raises the tier (an account web
 plan is too cautious: each running bulk of the number is planned again against the window as
 it is now and the new tier, the same way as at submission (``quota.window``): its pending
 recipients in position order, the first that fit going at once, the rest waiting for the
-refills. Only the waits that change are written, with the bulk's new estimate, and the new
+refills. Only the waits that change are written, with the bulk's new estimate (and its
+estimated completion, counted from now), and the new
 snapshot is published. Each bulk is planned on its own against the window, as a submission is
 (the bulks of one organisation do not reserve room for one another).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from mindo_core.bulks.model import Bulk
+from mindo_core.bulks.model import Bulk, planned_completion_at
 from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.tiers import QUOTA_WINDOW, tier_or_default
@@ -93,7 +94,9 @@ class QuotaReplan:
         if not (moved or new_estimate):
             return None
         minutes = self._estimate_minutes(bulk, number, pending, plan, now)
-        return await self._bulks.replan_waits(bulk.id, moved, estimated_time_minutes=minutes)
+        replanned = await self._bulks.replan_waits(bulk.id, moved, estimated_time_minutes=minutes)
+        completion = planned_completion_at(now, minutes)
+        return await self._bulks.set_estimated_completion(bulk.id, completion) or replanned
 
     def _estimate_minutes(
         self,

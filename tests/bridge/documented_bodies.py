@@ -66,6 +66,8 @@ _SUMMARY: dict[str, Any] = {
 DOCUMENTED_DETAIL: dict[str, Any] = {
     **_SUMMARY,
     "estimated_time_minutes": 0.4,
+    "original_estimated_time_minutes": 0.4,  # Mindo's addition: the 202's, kept
+    "estimated_completion_at": None,  # Mindo's addition: re-planned while sending; over: null
     "started_at": "2025-11-16T21:30:05Z",
     "completed_at": "2025-11-16T21:30:28Z",
     "created_at": "2025-11-16T21:30:00Z",
@@ -77,4 +79,5 @@ DOCUMENTED_ITEM: dict[str, Any] = {
     **_SUMMARY,
     "created_at": "2025-11-16T21:30:00Z",
     "completed_at": "2025-11-16T21:30:28Z",
+    "estimated_completion_at": None,  # Mindo's addition
 }

@@ -114,6 +114,7 @@ def bulk(**overrides: object) -> mindo_pb2.Bulk:
         cancelled_count=0,
         progress_percentage=100.0,
         estimated_time_minutes=0.4,
+        original_estimated_time_minutes=0.4,
         started_at=STARTED,
         completed_at=COMPLETED,
         created_at=CREATED,

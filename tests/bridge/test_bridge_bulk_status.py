@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2
 from mindo_grpc.status_details import ErrorDetails
@@ -65,6 +66,24 @@ async def test_a_bulk_not_started_has_null_times(call: Call, fake: FakeMindo) ->
     assert body["completed_at"] is None
     assert body["pending_count"] == 3
     assert body["progress_percentage"] == 0.0
+
+
+async def test_a_sending_bulk_shows_its_re_planned_completion_and_its_original_estimate(
+    call: Call, fake: FakeMindo
+) -> None:
+    completion = Timestamp(seconds=1_763_328_660)  # 2025-11-16T21:31:00Z
+    fake.bulks[BULK_ID] = bulk(
+        status="PROCESSING",
+        completed_at=None,
+        pending_count=2,
+        estimated_time_minutes=0.9,  # planned again at a resume
+        original_estimated_time_minutes=0.4,
+        estimated_completion_at=completion,
+    )
+    _status, body = await call("GET", DETAIL_PATH)
+
+    assert body["estimated_completion_at"] == "2025-11-16T21:31:00Z"
+    assert (body["estimated_time_minutes"], body["original_estimated_time_minutes"]) == (0.9, 0.4)
 
 
 async def test_a_stop_reason_is_added_last_only_when_the_bulk_stopped_early(

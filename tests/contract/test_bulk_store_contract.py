@@ -1103,6 +1103,51 @@ async def test_replanning_leaves_claimed_recipients_and_finished_bulks_alone(
     assert claimed.position == 0
 
 
+async def test_a_bulk_keeps_its_original_estimate_and_its_completion_is_re_planned(
+    stores: Stores, elsewhere: Stores
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, recipients(2))
+    scheduled = await create(stores, acme, recipients(1), send_at=LATER)
+    planned = T0 + timedelta(minutes=bulk.estimated_time_minutes)
+    assert (bulk.original_estimated_time_minutes, bulk.estimated_completion_at) == (
+        bulk.estimated_time_minutes,
+        planned,
+    )
+    assert scheduled.estimated_completion_at == LATER + timedelta(
+        minutes=scheduled.estimated_time_minutes
+    )
+    await claim(stores, bulk, limit=1)
+
+    moved = await stores.bulks.set_estimated_completion(bulk.id, LATER + timedelta(seconds=7))
+    replanned = await stores.bulks.replan_waits(bulk.id, {}, estimated_time_minutes=42.0)
+
+    assert moved is not None
+    assert moved.estimated_completion_at == LATER + timedelta(seconds=7)
+    # Every process reads it from the store; the 202's estimate stays.
+    seen = await fetch(elsewhere, bulk)
+    assert seen.estimated_completion_at == LATER + timedelta(seconds=7)
+    assert seen.expected_completion_at == LATER + timedelta(seconds=7)
+    assert (replanned.estimated_time_minutes, replanned.original_estimated_time_minutes) == (
+        42.0,
+        bulk.estimated_time_minutes,
+    )
+    assert replanned.original_estimate_minutes == bulk.estimated_time_minutes
+
+
+async def test_the_completion_of_a_bulk_not_running_is_left_alone(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, recipients(1))
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason=None, cancelled=True)
+
+    over = await stores.bulks.set_estimated_completion(bulk.id, LATER + timedelta(hours=1))
+
+    assert over is not None
+    assert over.estimated_completion_at == bulk.estimated_completion_at
+    assert over.expected_completion_at is None  # over: completed_at says when
+    assert await stores.bulks.set_estimated_completion(BulkId(str(uuid.uuid4())), LATER) is None
+
+
 # --------------------------------------------------------------------------------------------
 # Pause and resume
 

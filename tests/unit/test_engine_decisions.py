@@ -3,7 +3,8 @@ nothing ready does, how much it claims, a bulk's own cap."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,6 +25,7 @@ from mindo_core.engine.decisions import (
     step_when_dry,
     stops_every_bulk_of_the_number,
 )
+from mindo_core.engine.estimating import waiting_plan
 from mindo_core.throughput.retry_policy import RetryDecision, SendOutcome
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
@@ -157,3 +159,20 @@ def test_a_bulks_cap_comes_from_its_pacing_and_its_numbers_tier(
     pacing: str, tier: str, cap: float | None
 ) -> None:
     assert rate_cap(bulk(pacing=pacing), number(tier)) == pytest.approx(cap)
+
+
+def test_a_plan_that_waits_for_quota_is_the_live_estimates_floor() -> None:
+    sending = replace(
+        bulk(),
+        counters=BulkCounters(total=800, pending=800),
+        estimated_time_minutes=10 / 60,  # 800 at 80/s
+        estimated_completion_at=NOW + timedelta(seconds=10),
+    )
+    waiting = replace(
+        sending,
+        estimated_time_minutes=180.0,  # most of them wait hours for the quota window
+        estimated_completion_at=NOW + timedelta(hours=3),
+    )
+    assert waiting_plan(sending, 80.0) is None
+    assert waiting_plan(waiting, 80.0) == NOW + timedelta(hours=3)
+    assert waiting_plan(replace(waiting, estimated_completion_at=None), 80.0) is None

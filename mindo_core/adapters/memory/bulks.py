@@ -49,6 +49,7 @@ from mindo_core.bulks.model import (
     advance_bulk,
     final_status,
     message_status,
+    planned_completion_at,
     recipient_status,
     record_event,
     refresh_final_status,
@@ -122,6 +123,10 @@ class InMemoryBulks:
             counters=BulkCounters(total=len(read), pending=len(read)),
             total_recipients=bulk.total_recipients,
             estimated_time_minutes=bulk.estimated_time_minutes,
+            original_estimated_time_minutes=bulk.estimated_time_minutes,
+            estimated_completion_at=aware(
+                planned_completion_at(bulk.send_at or bulk.created_at, bulk.estimated_time_minutes)
+            ),
             created_at=aware(bulk.created_at),
             created_by=bulk.created_by,
             pacing=bulk.pacing,
@@ -382,6 +387,14 @@ class InMemoryBulks:
             row.recipient = replace(row.recipient, not_before=not_before)
             entry.queue(row)  # the old heap entry no longer matches its due time: skipped
         entry.bulk = replace(entry.bulk, estimated_time_minutes=estimated_time_minutes)
+        return entry.bulk
+
+    async def set_estimated_completion(self, bulk_id: BulkId, at: datetime) -> Bulk | None:
+        entry = self._tables.bulks.get(bulk_id)
+        if entry is None:
+            return None
+        if entry.bulk.status in _RUNNING:
+            entry.bulk = replace(entry.bulk, estimated_completion_at=aware(at))
         return entry.bulk
 
     async def recipient_window(

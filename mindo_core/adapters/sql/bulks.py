@@ -514,6 +514,15 @@ class SqlBulks:
                 await session.flush()
             return await _existing_bulk(session, bulk_id)
 
+    async def set_estimated_completion(self, bulk_id: BulkId, at: datetime) -> Bulk | None:
+        async with self._database.writing() as session:
+            connection = await session.connection()
+            await connection.execute(
+                _SET_COMPLETION,
+                {"bulk_id": bulk_id, "at": mapping.timestamp(at)},
+            )
+        return await self.get_bulk(bulk_id)
+
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
     ) -> Mapping[str, datetime]:
@@ -543,6 +552,12 @@ _REPLAN_WAIT = sa.text(
     "UPDATE messages SET not_before = :not_before "
     "WHERE bulk_id = :bulk_id AND position = :position AND status = 'pending'"
 ).bindparams(sa.bindparam("not_before", type_=UTCDateTime()))
+
+# One small write every few seconds per sending bulk (``engine.estimating``), so plain SQL.
+_SET_COMPLETION = sa.text(
+    "UPDATE bulks SET estimated_completion_at = :at "
+    "WHERE id = :bulk_id AND status IN ('QUEUED', 'PROCESSING')"
+).bindparams(sa.bindparam("at", type_=UTCDateTime()))
 
 
 # The portfolio's window, read for every bulk submitted: an organisation that sent 100,000

@@ -25,6 +25,7 @@ from mindo_core.bulks.model import (
     BulkStatus,
     RecipientState,
     message_status,
+    planned_completion_at,
 )
 from mindo_core.bulks.send_window import SendWindow
 from mindo_core.domain.accounts import (
@@ -159,6 +160,8 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         counters=counters(row),
         total_recipients=row.total_recipients,
         estimated_time_minutes=row.estimated_time_minutes,
+        original_estimated_time_minutes=row.original_estimated_time_minutes,
+        estimated_completion_at=_utc_or_none(row.estimated_completion_at),
         created_at=_utc(row.created_at),
         created_by=None if row.created_by is None else ApiKeyId(row.created_by),
         started_at=_utc_or_none(row.started_at),
@@ -277,6 +280,10 @@ def new_bulk_row(new: NewBulk, *, recipients: int) -> BulkRow:
         send_at=None if new.send_at is None else _utc(new.send_at),
         total_recipients=new.total_recipients,
         estimated_time_minutes=new.estimated_time_minutes,
+        original_estimated_time_minutes=new.estimated_time_minutes,
+        estimated_completion_at=_utc(
+            planned_completion_at(new.send_at or new.created_at, new.estimated_time_minutes)
+        ),
         sent_count=0,
         delivered_count=0,
         read_count=0,

@@ -153,6 +153,9 @@ class BulkRow(Table, table=True):
     # their sum: sent + failed + pending + cancelled.
     total_recipients: int = Field(nullable=False)
     estimated_time_minutes: float = Field(nullable=False)
+    # The 202's estimate (None: stored before 0015), and the completion re-planned while sending.
+    original_estimated_time_minutes: float | None = Field(default=None, nullable=True)
+    estimated_completion_at: datetime | None = _timestamp(nullable=True)
     sent_count: int = Field(nullable=False)
     delivered_count: int = Field(nullable=False)
     read_count: int = Field(nullable=False)

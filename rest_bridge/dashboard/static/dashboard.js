@@ -14,6 +14,8 @@
       const name = element.dataset.field;
       if (name === "progress_text") {
         element.textContent = data.progress_percentage + " %";
+      } else if (name === "estimated_completion_at" && data[name] === null) {
+        element.textContent = "-";  // paused or over: no time to promise
       } else if (name in data) {
         if (element.tagName === "PROGRESS") element.value = Number(data[name]);
         else element.textContent = String(data[name]);

@@ -4,7 +4,7 @@ Before, a bulk recipient on the suppression list was ``failed`` with an ``error_
 starting ``opted_out:`` and no error code; now it is ``opted_out``, still counted in
 ``failed_count`` and also in the new ``opted_out_count``.
 
-Revision ID: 0016
+Revision ID: 0014
 Revises: 0013
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
+revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
