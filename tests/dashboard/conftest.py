@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
-from mindo_sandbox.webhook_config import StatusDelays, StatusShares, WebhookConfig
-from tests.integration.real_stack import APP_SECRET, RealStack, real_stack
+from mindo_sandbox.webhook_config import StatusDelays
+from tests.integration.real_stack import RealStack, delivering_stack
 
 # Debian's package, installed by .ci/run; Playwright's own browser downloads are never used.
 CHROMIUM = "/usr/bin/chromium"
@@ -27,22 +27,9 @@ def phone(position: int) -> str:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[RealStack]:
-    async with real_stack(tmp_path) as running:
-        running.sandbox.state.set_webhooks(
-            WebhookConfig(
-                callback_url=f"{running.bridge.url}/webhooks/meta",
-                app_secret=APP_SECRET,
-                delays_ms=FAST,
-                flush_interval_ms=10.0,
-                shares=StatusShares(delivered=1.0, read=1.0),
-                failures={phone(p).removeprefix("+"): code for p, code in FAILING.items()},
-            )
-        )
-        await running.services.bulk_engine.start()
-        try:
-            yield running
-        finally:
-            await running.services.bulk_engine.stop()
+    failures = {phone(p): code for p, code in FAILING.items()}
+    async with delivering_stack(tmp_path, delays=FAST, failures=failures) as running:
+        yield running
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ on a free port, the REST bridge on a free port, and a SQLite file."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ from mindo_grpc.metrics import ServiceMetrics
 from mindo_grpc.server import RunningGrpcServer, start_grpc_server
 from mindo_sandbox.config import SandboxConfig
 from mindo_sandbox.server import RunningSandbox, start_sandbox
-from mindo_sandbox.webhook_config import WebhookConfig
+from mindo_sandbox.webhook_config import StatusDelays, StatusShares, WebhookConfig
 from rest_bridge.app import RunningBridge, start_bridge
 from rest_bridge.webhook_secrets import WebhookSecrets
 
@@ -102,3 +102,23 @@ async def real_stack(
                 await server.stop(0)
     finally:
         await sandbox.stop()
+
+
+@asynccontextmanager
+async def delivering_stack(
+    workdir: Path, *, delays: StatusDelays, failures: Mapping[str, int]
+) -> AsyncIterator[RealStack]:
+    """``real_stack`` with its engine running and the sandbox posting every message's
+    delivered and read statuses to the bridge after ``delays``, but Meta's failure ``code`` for
+    each E.164 phone of ``failures``."""
+    async with real_stack(workdir) as running:
+        running.webhooks_to_bridge(
+            delays_ms=delays,
+            shares=StatusShares(delivered=1.0, read=1.0),
+            failures={phone.removeprefix("+"): code for phone, code in failures.items()},
+        )
+        await running.services.bulk_engine.start()
+        try:
+            yield running
+        finally:
+            await running.services.bulk_engine.stop()

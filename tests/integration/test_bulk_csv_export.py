@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mindo_cli.main import app
-from mindo_sandbox.webhook_config import StatusDelays, StatusShares, WebhookConfig
+from mindo_sandbox.webhook_config import StatusDelays
 from rest_bridge.bulk_csv import COLUMNS
 from tests.bulk_fakes import eventually
-from tests.integration.real_stack import APP_SECRET, RealStack, real_stack
+from tests.integration.real_stack import RealStack, delivering_stack
 
 NUMBER = "813497231850626"
 API = "/api/v1/meta-templates"
@@ -34,22 +34,9 @@ def phone(position: int) -> str:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[RealStack]:
-    async with real_stack(tmp_path) as running:
-        running.sandbox.state.set_webhooks(
-            WebhookConfig(
-                callback_url=f"{running.bridge.url}/webhooks/meta",
-                app_secret=APP_SECRET,
-                delays_ms=FAST,
-                flush_interval_ms=10.0,
-                shares=StatusShares(delivered=1.0, read=1.0),
-                failures={phone(p).removeprefix("+"): code for p, code in FAILING.items()},
-            )
-        )
-        await running.services.bulk_engine.start()
-        try:
-            yield running
-        finally:
-            await running.services.bulk_engine.stop()
+    failures = {phone(p): code for p, code in FAILING.items()}
+    async with delivering_stack(tmp_path, delays=FAST, failures=failures) as running:
+        yield running
 
 
 async def settled_bulk(stack: RealStack, http: aiohttp.ClientSession) -> str:

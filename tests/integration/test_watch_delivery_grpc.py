@@ -14,8 +14,8 @@ import pytest
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc.status_details import from_rpc_error
-from mindo_sandbox.webhook_config import StatusDelays, StatusShares, WebhookConfig
-from tests.integration.real_stack import APP_SECRET, RealStack, real_stack
+from mindo_sandbox.webhook_config import StatusDelays
+from tests.integration.real_stack import RealStack, delivering_stack
 
 NUMBER = "813497231850626"
 RECIPIENTS = 40
@@ -30,22 +30,9 @@ def phone(position: int) -> str:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[RealStack]:
-    async with real_stack(tmp_path) as running:
-        running.sandbox.state.set_webhooks(
-            WebhookConfig(
-                callback_url=f"{running.bridge.url}/webhooks/meta",
-                app_secret=APP_SECRET,
-                delays_ms=DELAYS,
-                flush_interval_ms=10.0,
-                shares=StatusShares(delivered=1.0, read=1.0),
-                failures={phone(p).removeprefix("+"): code for p, code in FAILING.items()},
-            )
-        )
-        await running.services.bulk_engine.start()
-        try:
-            yield running
-        finally:
-            await running.services.bulk_engine.stop()
+    failures = {phone(p): code for p, code in FAILING.items()}
+    async with delivering_stack(tmp_path, delays=DELAYS, failures=failures) as running:
+        yield running
 
 
 async def send_bulk(stack: RealStack) -> str:
