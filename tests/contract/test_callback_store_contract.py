@@ -21,7 +21,7 @@ from mindo_core.callbacks.model import (
 )
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.ports.stores import Stores
-from tests.contract.tenants import T0, sent_message, tenant
+from tests.contract.tenants import T0, Tenant, sent_message, tenant
 from tests.contract.test_bulk_store_contract import accept, create
 from tests.contract.test_contact_store_contract import ANA, inbound
 from tests.contract.test_delivery_store_contract import apply, status
@@ -291,13 +291,20 @@ async def test_a_time_range_is_replayed_with_the_same_event_ids(stores: Stores) 
 # -- events written with the changes (SQL) -----------------------------------------------------
 
 
-async def test_single_sends_webhook_statuses_and_engine_outcomes_write_their_events(
-    stores: Stores, store_url: str | None
-) -> None:
+@pytest.fixture
+async def subscribed(stores: Stores, store_url: str | None) -> Tenant:
+    """A tenant with an endpoint for every event, on a store that writes events (SQL)."""
     if store_url is None:
         pytest.skip("the memory stores write no events with their changes")
     owner = await tenant(stores)
     await endpoint(stores, owner.organisation.id)
+    return owner
+
+
+async def test_single_sends_webhook_statuses_and_engine_outcomes_write_their_events(
+    stores: Stores, subscribed: Tenant
+) -> None:
+    owner = subscribed
     await stores.messages.add_message(sent_message(owner, "wamid.A"))
     bulk = await create(stores, owner, 2)
     claimed = await stores.bulks.claim_recipients(bulk.id, worker="w", limit=2, now=T0)
@@ -327,12 +334,8 @@ async def test_single_sends_webhook_statuses_and_engine_outcomes_write_their_eve
 
 
 async def test_inbound_messages_and_opt_outs_write_their_events(
-    stores: Stores, store_url: str | None
+    stores: Stores, subscribed: Tenant
 ) -> None:
-    if store_url is None:
-        pytest.skip("the memory stores write no events with their changes")
-    owner = await tenant(stores)
-    await endpoint(stores, owner.organisation.id)
     messages = [inbound("wamid.I1", text="Hola"), inbound("wamid.S", 5, text="STOP")]
 
     await stores.contacts.record_inbound(
@@ -348,12 +351,9 @@ async def test_inbound_messages_and_opt_outs_write_their_events(
 
 
 async def test_a_recipient_settled_unknown_after_a_crash_is_reported_failed_with_why(
-    stores: Stores, store_url: str | None
+    stores: Stores, subscribed: Tenant
 ) -> None:
-    if store_url is None:
-        pytest.skip("the memory stores write no events with their changes")
-    owner = await tenant(stores)
-    await endpoint(stores, owner.organisation.id)
+    owner = subscribed
     bulk = await create(stores, owner, 2)
     claimed = await stores.bulks.claim_recipients(bulk.id, worker="w", limit=2, now=T0)
     await stores.bulks.record_outcomes([accept(claimed[0], "wamid.R0")])
@@ -372,12 +372,9 @@ async def test_a_recipient_settled_unknown_after_a_crash_is_reported_failed_with
 
 
 async def test_a_scheduled_bulk_starting_at_its_time_is_a_status_change(
-    stores: Stores, store_url: str | None
+    stores: Stores, subscribed: Tenant
 ) -> None:
-    if store_url is None:
-        pytest.skip("the memory stores write no events with their changes")
-    owner = await tenant(stores)
-    await endpoint(stores, owner.organisation.id)
+    owner = subscribed
     bulk = await create(stores, owner, 2, send_at=T0 + timedelta(minutes=5))
 
     await stores.bulks.start_scheduled(T0 + timedelta(minutes=5))
