@@ -149,7 +149,7 @@ class Claiming:
         except Exception:
             logger.exception("Could not read the suppression list for bulk send %s", lane.id)
             for recipient in claimed:
-                self._settling.record(lane, recipient, "release", at=now)
+                self._settling.record(lane, recipient, "release", at=now, unsent=True)
             return None
         for recipient in claimed:
             if recipient.e164 in opted_out:
@@ -186,7 +186,9 @@ class Claiming:
             if opening is None:
                 kept.append(recipient)
             else:
-                self._settling.record(lane, recipient, "release", at=now, retry_at=opening)
+                self._settling.record(
+                    lane, recipient, "release", at=now, retry_at=opening, unsent=True
+                )
         return kept
 
     def _monotonic_of(self, when: datetime) -> float:

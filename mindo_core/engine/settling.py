@@ -83,6 +83,7 @@ class Settling:
         error_code: int | None = None,
         message: str | None = None,
         retry_at: datetime | None = None,
+        unsent: bool = False,
     ) -> None:
         self._parts.outcomes.add(
             RecipientOutcome(
@@ -94,13 +95,14 @@ class Settling:
                 error_code=error_code,
                 error_message=message,
                 retry_at=retry_at,
+                unsent=unsent,
             )
         )
 
     def release_unsent(self, lane: Lane) -> None:
         at = self._parts.clock.now()
         for recipient in lane.unsent():
-            self.record(lane, recipient, "release", at=at)
+            self.record(lane, recipient, "release", at=at, unsent=True)
 
     def drop(self, lane: Lane) -> None:
         """The lane is over: what it claimed and did not send goes back."""

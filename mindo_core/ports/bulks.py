@@ -176,6 +176,8 @@ class RecipientOutcome:
     error_code: int | None = None
     error_message: str | None = None
     retry_at: datetime | None = None
+    # A release of a recipient whose call was never made: its claim's attempt is undone.
+    unsent: bool = False
 
 
 class BulkStore(Protocol):

@@ -755,6 +755,18 @@ async def test_settling_with_resend_makes_them_pending_again(stores: Stores) -> 
     assert [(c.message_id, c.attempts) for c in again] == [(first[0].message_id, 2)]
 
 
+async def test_a_release_without_a_call_undoes_the_claims_attempt(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    first, second = await claim(stores, bulk, limit=2)
+    unsent = replace(release(first, None), unsent=True)
+
+    await stores.bulks.record_outcomes([unsent, release(second, None)])
+
+    again = await claim(stores, bulk, now=LATER)
+    assert [(c.position, c.attempts) for c in again] == [(0, 1), (1, 2)]
+
+
 # --------------------------------------------------------------------------------------------
 # Listing recipients by message-level status
 

@@ -494,6 +494,8 @@ def _apply(entry: BulkEntry, row: RecipientRow, outcome: RecipientOutcome) -> No
     else:
         retry_at = None if outcome.retry_at is None else aware(outcome.retry_at)
         _release(entry, row, retry_at=retry_at, at=at)
+        if outcome.unsent:  # never called: the claim's attempt is undone
+            row.recipient = replace(row.recipient, attempts=row.recipient.attempts - 1)
 
 
 def _release(

@@ -815,6 +815,10 @@ _OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
     "release": sa.text(_OUTCOME_SQL.format(assignments="retry_at = :retry_at")).bindparams(
         sa.bindparam("retry_at", type_=UTCDateTime())
     ),
+    # Released without a call (``RecipientOutcome.unsent``): the claim's attempt is undone.
+    "unsent": sa.text(
+        _OUTCOME_SQL.format(assignments="retry_at = :retry_at, attempts = attempts - 1")
+    ).bindparams(sa.bindparam("retry_at", type_=UTCDateTime())),
 }
 
 # The lease of a number held by a worker other than the one asking (the database's clock).
@@ -860,7 +864,8 @@ def _outcome_groups(
             continue
         seen.add(outcome.message_id)
         after, parameters = _outcome_parameters(outcome, status)
-        groups.setdefault((outcome.bulk_id, after, outcome.kind), []).append(parameters)
+        kind = "unsent" if outcome.kind == "release" and outcome.unsent else outcome.kind
+        groups.setdefault((outcome.bulk_id, after, kind), []).append(parameters)
     for rows in groups.values():
         rows.sort(key=lambda row: int(row["id"]))
     return groups
