@@ -217,9 +217,10 @@ class SqlBulks:
         async with self._database.writing() as session:
             connection = await session.connection()
             started = (await connection.execute(due)).scalars().all()
-            if started:  # SCHEDULED → QUEUED is a status change callbacks report
+            subscriptions = self._database.callback_subscriptions
+            # SCHEDULED → QUEUED is a status change callbacks report; read only when wanted.
+            if started and await wants_bulk_events(connection, subscriptions):
                 queued = [await _existing_bulk(session, BulkId(b)) for b in started]
-                subscriptions = self._database.callback_subscriptions
                 await write_bulk_events(connection, subscriptions, queued, at=now)
             found = (await session.exec(earliest)).one()
         return None if found is None else mapping.timestamp(found)
@@ -741,6 +742,27 @@ async def _move_recipients(
 ) -> int:
     """Every recipient of the bulk in ``before`` moves to ``after`` (but those claimed by
     ``not_claimed_by``); returns how many."""
+    moving = _moving(bulk_id, before, after, not_claimed_by=not_claimed_by)
+    return int((await connection.execute(moving)).rowcount)
+
+
+async def _unconfirm_recipients(
+    connection: AsyncConnection, bulk_id: BulkId, *, not_claimed_by: str | None
+) -> list[int]:
+    """``_move_recipients`` from in flight to ``unconfirmed``, answering the ids moved: the
+    status callbacks report each."""
+    moving = _moving(bulk_id, "in_flight", "unconfirmed", not_claimed_by=not_claimed_by)
+    rows = (await connection.execute(moving.returning(col(MessageRow.id)))).scalars().all()
+    return [int(row_id) for row_id in rows if row_id is not None]
+
+
+def _moving(
+    bulk_id: BulkId,
+    before: RecipientState,
+    after: RecipientState,
+    *,
+    not_claimed_by: str | None,
+) -> sa.Update:
     values: dict[str, Any] = {"status": after}
     if after == "unconfirmed":
         values["error_message"] = UNCONFIRMED_REASON
@@ -753,25 +775,7 @@ async def _move_recipients(
     )
     if not_claimed_by is not None:
         statement = statement.where(col(MessageRow.claimed_by) != not_claimed_by)
-    result = await connection.execute(statement)
-    return int(result.rowcount)
-
-
-async def _unconfirm_recipients(
-    connection: AsyncConnection, bulk_id: BulkId, *, not_claimed_by: str | None
-) -> list[int]:
-    """The bulk's recipients in flight (but those claimed by ``not_claimed_by``) become
-    ``unconfirmed``; their ids, for the status callbacks that report them."""
-    statement = (
-        sa.update(MessageRow)
-        .where(col(MessageRow.bulk_id) == bulk_id, col(MessageRow.status) == "in_flight")
-        .values(status="unconfirmed", error_message=UNCONFIRMED_REASON)
-        .returning(col(MessageRow.id))
-    )
-    if not_claimed_by is not None:
-        statement = statement.where(col(MessageRow.claimed_by) != not_claimed_by)
-    rows = (await connection.execute(statement)).scalars().all()
-    return [int(row_id) for row_id in rows if row_id is not None]
+    return statement
 
 
 async def _stamp_stop_reason(
