@@ -27,14 +27,17 @@ from mindo_core.adapters.sql.notifications import PostgresNotifications
 from mindo_core.adapters.sql.progress_bus import PostgresProgressBus
 from mindo_core.adapters.sql.urls import backend_of, sqlite_file
 from mindo_core.callbacks.retry_schedule import RetryPolicy
+from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
+from mindo_core.engine.settings import number_throughputs
 from mindo_core.ports.callbacks import CallbackSender
 from mindo_core.ports.engine_steering import EngineSteering, SteeringRelay
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.send_slots import SendSlots
 from mindo_core.ports.stores import Stores
 from mindo_core.ports.telemetry import CallbackTelemetry, Telemetry
 from mindo_core.services.account_events import AccountEvents
@@ -50,6 +53,7 @@ from mindo_core.services.contact_lookup import ContactLookup
 from mindo_core.services.inbound_messages import InboundMessages
 from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
+from mindo_core.services.local_send_slots import LocalSendSlots
 from mindo_core.services.message_status import MessageStatusQuery
 from mindo_core.services.operator_queries import OperatorQueries
 from mindo_core.services.opt_out_settings import OptOutSettings
@@ -57,7 +61,7 @@ from mindo_core.services.organisation_admin import OrganisationAdmin
 from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.services.resend_failed import ResendFailed
 from mindo_core.services.revoke_key import KeyRevoker
-from mindo_core.services.send_message import SendMessage
+from mindo_core.services.send_message import DEFAULT_SLOT_WAIT_SECONDS, SendMessage
 from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.suppression_list import SuppressionList
@@ -66,6 +70,7 @@ from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.services.watch_bulks import WatchBulks
 from mindo_core.services.webhook_endpoints import WebhookEndpoints
 from mindo_core.settings import Settings
+from mindo_core.throughput.number_throughputs import NumberThroughputs
 from mindo_core.throughput.pacing import SendTiming
 
 
@@ -132,6 +137,7 @@ def wire(
     meta_app_secret: str = "",
     callbacks: CallbackWiring | None = None,
     telemetry: Telemetry | None = None,
+    slot_wait_seconds: float = DEFAULT_SLOT_WAIT_SECONDS,
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests. Each
     use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
@@ -140,7 +146,9 @@ def wire(
     ports = _Ports(stores=stores, meta=meta, cipher=cipher, clock=clock, progress=bus)
     settings = engine_settings or EngineSettings()
     timing = _timing(settings)
-    engine = _bulk_engine(ports, settings, telemetry)
+    # One per process: the engine's bulks and the single sends pace each number together.
+    throughputs = number_throughputs(settings)
+    engine = _bulk_engine(ports, settings, telemetry, throughputs)
     steering = relay.relaying(engine) if relay is not None else engine
     queries = _bulk_queries(ports, steering)
     statuses = StatusWriter(
@@ -152,7 +160,9 @@ def wire(
     submit_bulk = _submit_bulk(ports, steering, timing)
     return Services(
         authenticator=_authenticator(ports, request_limit),
-        send_message=_send_message(ports, quota),
+        send_message=_send_message(
+            ports, quota, LocalSendSlots(throughputs, clock), slot_wait_seconds
+        ),
         organisations=OrganisationAdmin(organisations=stores.organisations),
         api_keys=ApiKeyAdmin(
             api_keys=stores.api_keys, organisations=stores.organisations, clock=clock
@@ -238,7 +248,10 @@ def callback_wiring(
 
 
 def _bulk_engine(
-    ports: _Ports, settings: EngineSettings, telemetry: Telemetry | None
+    ports: _Ports,
+    settings: EngineSettings,
+    telemetry: Telemetry | None,
+    throughputs: NumberThroughputs[PhoneNumberRowId],
 ) -> BulkEngine:
     return BulkEngine(
         accounts=ports.stores.accounts,
@@ -253,6 +266,7 @@ def _bulk_engine(
         ownership=ports.stores.ownership,
         settings=settings,
         telemetry=telemetry,
+        throughputs=throughputs,
     )
 
 
@@ -276,7 +290,9 @@ def _authenticator(ports: _Ports, request_limit: RequestLimit | None) -> Authent
     )
 
 
-def _send_message(ports: _Ports, quota: OrganisationQuota) -> SendMessage:
+def _send_message(
+    ports: _Ports, quota: OrganisationQuota, slots: SendSlots, slot_wait_seconds: float
+) -> SendMessage:
     return SendMessage(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -288,6 +304,8 @@ def _send_message(ports: _Ports, quota: OrganisationQuota) -> SendMessage:
         clock=ports.clock,
         quota=quota,
         idempotency=ports.stores.idempotency,
+        slots=slots,
+        slot_wait_seconds=slot_wait_seconds,
     )
 
 
@@ -409,6 +427,7 @@ async def open_services(
                 meta_app_secret=settings.meta_app_secret,
                 callbacks=calling_back,
                 telemetry=telemetry,
+                slot_wait_seconds=settings.send_slot_wait_seconds,
             )
             await across.start()
             try:

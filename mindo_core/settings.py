@@ -53,6 +53,9 @@ class Settings:
     log_level: str = "INFO"
     key_rate_limit: float = 100.0
     key_rate_burst: int = 200
+    # How long a single send waits for a free slot on its number (shared with the bulks
+    # sending from it) before it is refused with number_at_capacity.
+    send_slot_wait_seconds: float = 1.0
     # The Meta app's secret: every webhook POST is signed with it (X-Hub-Signature-256).
     meta_app_secret: str = field(default="", repr=False)
     # Where `mindo serve` answers Prometheus' scrapes; None: it does not.
@@ -94,6 +97,10 @@ class Settings:
             log_level=get("MINDO_LOG_LEVEL", defaults.log_level).upper(),
             key_rate_limit=_non_negative_float(
                 get("MINDO_KEY_RATE_LIMIT", str(defaults.key_rate_limit)), "MINDO_KEY_RATE_LIMIT"
+            ),
+            send_slot_wait_seconds=_positive_float(
+                get("MINDO_SEND_SLOT_WAIT_S", str(defaults.send_slot_wait_seconds)),
+                "MINDO_SEND_SLOT_WAIT_S",
             ),
             # As it is, untrimmed: the bridge reads the same variable, and must sign alike.
             meta_app_secret=env.get("MINDO_META_APP_SECRET", ""),
