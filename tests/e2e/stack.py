@@ -102,7 +102,8 @@ class DevStack:
         self.log_file.close()
 
 
-def start_dev_stack(workdir: Path) -> DevStack:
+def start_dev_stack(workdir: Path, **settings: str) -> DevStack:
+    """``settings``: more environment variables (``MINDO_…``) for every process."""
     http, grpc_, sandbox = (f"127.0.0.1:{free_port()}" for _ in range(3))
     env = {
         **os.environ,
@@ -112,6 +113,7 @@ def start_dev_stack(workdir: Path) -> DevStack:
         "MINDO_DEMO_API_KEY": DEMO_KEY,
         "MINDO_META_APP_SECRET": APP_SECRET,
         "MINDO_LOG_LEVEL": "WARNING",
+        **settings,
     }
     env.pop("MINDO_DATABASE_URL", None)
     env.pop("MINDO_META_BASE_URL", None)
