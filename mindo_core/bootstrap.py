@@ -25,6 +25,7 @@ from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.adapters.sql.engine_steering import PostgresSteeringRelay
 from mindo_core.adapters.sql.notifications import PostgresNotifications
 from mindo_core.adapters.sql.progress_bus import PostgresProgressBus
+from mindo_core.adapters.sql.slot_asks import PostgresSlotAsks
 from mindo_core.adapters.sql.urls import backend_of, sqlite_file
 from mindo_core.callbacks.retry_schedule import RetryPolicy
 from mindo_core.domain.accounts import PhoneNumberRowId
@@ -38,6 +39,7 @@ from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.send_slots import SendSlots
+from mindo_core.ports.slot_asks import SlotAsks
 from mindo_core.ports.stores import Stores
 from mindo_core.ports.telemetry import CallbackTelemetry, Telemetry
 from mindo_core.services.account_events import AccountEvents
@@ -47,6 +49,7 @@ from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_info import BusinessInfoQuery
 from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.callback_delivery import CallbackDelivery, DeliverySettings
+from mindo_core.services.cluster_send_slots import ClusterSendSlots
 from mindo_core.services.connect_account import AccountConnector
 from mindo_core.services.contact_import import ContactImport
 from mindo_core.services.contact_lookup import ContactLookup
@@ -138,10 +141,12 @@ def wire(
     callbacks: CallbackWiring | None = None,
     telemetry: Telemetry | None = None,
     slot_wait_seconds: float = DEFAULT_SLOT_WAIT_SECONDS,
+    slot_asks: SlotAsks | None = None,
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests. Each
-    use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
-    every process (the API and the engine apart), not only in this one."""
+        use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
+        every process (the API and the engine apart), not only in this one. ``slot_asks`` (with the
+    stores' ``number_pacing``): single sends share each number's slots with other processes."""
     bus = progress or InProcessProgressBus()
     ports = _Ports(stores=stores, meta=meta, cipher=cipher, clock=clock, progress=bus)
     settings = engine_settings or EngineSettings()
@@ -161,7 +166,7 @@ def wire(
     return Services(
         authenticator=_authenticator(ports, request_limit),
         send_message=_send_message(
-            ports, quota, LocalSendSlots(throughputs, clock), slot_wait_seconds
+            ports, quota, _send_slots(ports, engine, throughputs, slot_asks), slot_wait_seconds
         ),
         organisations=OrganisationAdmin(organisations=stores.organisations),
         api_keys=ApiKeyAdmin(
@@ -287,6 +292,22 @@ def _authenticator(ports: _Ports, request_limit: RequestLimit | None) -> Authent
         organisations=ports.stores.organisations,
         clock=ports.clock,
         limiter=KeyRateLimiter(request_limit) if request_limit is not None else None,
+    )
+
+
+def _send_slots(
+    ports: _Ports,
+    engine: BulkEngine,
+    throughputs: NumberThroughputs[PhoneNumberRowId],
+    asks: SlotAsks | None,
+) -> SendSlots:
+    """A number's slots in this process alone, or shared with the others over the database
+    (``cluster_send_slots``) where they share one."""
+    pacing = ports.stores.number_pacing
+    if asks is None or pacing is None:
+        return LocalSendSlots(throughputs, ports.clock)
+    return ClusterSendSlots(
+        throughputs=throughputs, holds=engine.holds, pacing=pacing, asks=asks, clock=ports.clock
     )
 
 
@@ -428,6 +449,7 @@ async def open_services(
                 callbacks=calling_back,
                 telemetry=telemetry,
                 slot_wait_seconds=settings.send_slot_wait_seconds,
+                slot_asks=across.slot_asks,
             )
             await across.start()
             try:
@@ -470,6 +492,7 @@ class _CrossProcess:
 
     progress: ProgressBus
     relay: SteeringRelay | None = None
+    slot_asks: SlotAsks | None = None
     notifications: PostgresNotifications | None = None
 
     async def start(self) -> None:
@@ -492,6 +515,7 @@ async def _across_processes(settings: Settings, stores: Stores) -> AsyncIterator
         yield _CrossProcess(
             progress=bus,
             relay=PostgresSteeringRelay(notifications),
+            slot_asks=PostgresSlotAsks(notifications),
             notifications=notifications,
         )
     finally:

@@ -134,6 +134,11 @@ class BulkEngine:
     def running(self) -> bool:
         return self._started
 
+    def holds(self, number: PhoneNumberRowId) -> bool:
+        """Whether this engine sends for ``number`` now (its lease, or the sole engine's
+        numbers with work)."""
+        return self._parts.tenure.holds(number, self._parts.clock.monotonic())
+
     def wake(self) -> None:
         """Look for work now (a bulk was submitted). Never waits."""
         self._supervisor.wake()
