@@ -441,7 +441,9 @@ async def open_services(
                 SystemClock(),
                 request_limit=limit,
                 engine_settings=EngineSettings(
-                    worker_id=new_worker_id(), stop_grace_seconds=settings.stop_grace_seconds
+                    worker_id=new_worker_id(),
+                    stop_grace_seconds=settings.stop_grace_seconds,
+                    throughput_mps=settings.throughput_mps,
                 ),
                 progress=across.progress,
                 relay=across.relay,

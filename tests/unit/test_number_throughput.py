@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from mindo_core.domain.accounts import BusinessAccountId, PhoneNumber, PhoneNumberRowId
 from mindo_core.domain.clock import SystemClock
-from mindo_core.domain.errors import NumberAtCapacity
+from mindo_core.domain.errors import InvalidRequest, NumberAtCapacity
 from mindo_core.services.local_send_slots import LocalSendSlots
+from mindo_core.settings import Settings
 from mindo_core.throughput.number_throughput import NumberThroughput
 from mindo_core.throughput.number_throughputs import NumberThroughputs
 from mindo_core.throughput.rate_gate import DEFAULT_MARGIN_SECONDS
@@ -183,3 +184,13 @@ def test_a_bulk_at_the_cap_yields_its_next_slot_to_a_single_send() -> None:
     assert at == bulk_next.at  # the single send waits one slot at most
     assert after is not None
     assert after.at == pytest.approx(at + (1 + DEFAULT_MARGIN_SECONDS) / 80)
+
+
+def test_the_slot_wait_and_a_fixed_throughput_are_read_from_the_environment() -> None:
+    settings = Settings.from_env({"MINDO_SEND_SLOT_WAIT_S": "0.25", "MINDO_THROUGHPUT_MPS": "5000"})
+
+    assert (settings.send_slot_wait_seconds, settings.throughput_mps) == (0.25, 5000.0)
+    assert Settings.from_env({}).throughput_mps is None  # Meta's, from each number's level
+    for wrong in ({"MINDO_THROUGHPUT_MPS": "inf"}, {"MINDO_SEND_SLOT_WAIT_S": "0"}):
+        with pytest.raises(InvalidRequest, match=next(iter(wrong))):
+            Settings.from_env(wrong)
