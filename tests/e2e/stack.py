@@ -81,6 +81,16 @@ class DevStack:
             body = json.load(answer)
         return list(body["data"]), int(body["pending"])
 
+    def patch_sandbox_number(self, phone_number_id: str, changes: dict[str, object]) -> None:
+        """Changes a number of the sandbox's (``throughput_mps``: what it refuses beyond)."""
+        request = urllib.request.Request(
+            f"http://{self.sandbox}/_sandbox/phone_numbers/{phone_number_id}",
+            data=json.dumps(changes).encode(),
+            headers={"Content-Type": "application/json"},
+            method="PATCH",
+        )
+        urllib.request.urlopen(request).close()
+
     def clear_sandbox_requests(self) -> None:
         request = urllib.request.Request(
             f"http://{self.sandbox}/_sandbox/requests", method="DELETE"
