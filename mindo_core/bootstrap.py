@@ -25,16 +25,21 @@ from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.adapters.sql.engine_steering import PostgresSteeringRelay
 from mindo_core.adapters.sql.notifications import PostgresNotifications
 from mindo_core.adapters.sql.progress_bus import PostgresProgressBus
+from mindo_core.adapters.sql.slot_asks import PostgresSlotAsks
 from mindo_core.adapters.sql.urls import backend_of, sqlite_file
 from mindo_core.callbacks.retry_schedule import RetryPolicy
+from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock, SystemClock
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.engine.bulk_engine import BulkEngine, EngineSettings
+from mindo_core.engine.settings import number_throughputs
 from mindo_core.ports.callbacks import CallbackSender
 from mindo_core.ports.engine_steering import EngineSteering, SteeringRelay
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.send_slots import SendSlots
+from mindo_core.ports.slot_asks import SlotAsks
 from mindo_core.ports.stores import Stores
 from mindo_core.ports.telemetry import CallbackTelemetry, Telemetry
 from mindo_core.services.account_events import AccountEvents
@@ -44,12 +49,14 @@ from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_info import BusinessInfoQuery
 from mindo_core.services.business_overview import BusinessOverviewQuery
 from mindo_core.services.callback_delivery import CallbackDelivery, DeliverySettings
+from mindo_core.services.cluster_send_slots import ClusterSendSlots
 from mindo_core.services.connect_account import AccountConnector
 from mindo_core.services.contact_import import ContactImport
 from mindo_core.services.contact_lookup import ContactLookup
 from mindo_core.services.inbound_messages import InboundMessages
 from mindo_core.services.ingest_webhook import IngestWebhook
 from mindo_core.services.issue_api_key import ApiKeyAdmin
+from mindo_core.services.local_send_slots import LocalSendSlots
 from mindo_core.services.message_status import MessageStatusQuery
 from mindo_core.services.operator_queries import OperatorQueries
 from mindo_core.services.opt_out_settings import OptOutSettings
@@ -57,7 +64,7 @@ from mindo_core.services.organisation_admin import OrganisationAdmin
 from mindo_core.services.organisation_quota import OrganisationQuota
 from mindo_core.services.resend_failed import ResendFailed
 from mindo_core.services.revoke_key import KeyRevoker
-from mindo_core.services.send_message import SendMessage
+from mindo_core.services.send_message import DEFAULT_SLOT_WAIT_SECONDS, SendMessage
 from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.suppression_list import SuppressionList
@@ -66,6 +73,7 @@ from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.services.watch_bulks import WatchBulks
 from mindo_core.services.webhook_endpoints import WebhookEndpoints
 from mindo_core.settings import Settings
+from mindo_core.throughput.number_throughputs import NumberThroughputs
 from mindo_core.throughput.pacing import SendTiming
 
 
@@ -132,15 +140,20 @@ def wire(
     meta_app_secret: str = "",
     callbacks: CallbackWiring | None = None,
     telemetry: Telemetry | None = None,
+    slot_wait_seconds: float = DEFAULT_SLOT_WAIT_SECONDS,
+    slot_asks: SlotAsks | None = None,
 ) -> Services:
     """Use cases over the given ports: real ones from ``open_services``, fakes in tests. Each
-    use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
-    every process (the API and the engine apart), not only in this one."""
+        use case gets exactly the ports it reads and writes. ``relay``: the engine is steered in
+        every process (the API and the engine apart), not only in this one. ``slot_asks`` (with the
+    stores' ``number_pacing``): single sends share each number's slots with other processes."""
     bus = progress or InProcessProgressBus()
     ports = _Ports(stores=stores, meta=meta, cipher=cipher, clock=clock, progress=bus)
     settings = engine_settings or EngineSettings()
     timing = _timing(settings)
-    engine = _bulk_engine(ports, settings, telemetry)
+    # One per process: the engine's bulks and the single sends pace each number together.
+    throughputs = number_throughputs(settings)
+    engine = _bulk_engine(ports, settings, telemetry, throughputs)
     steering = relay.relaying(engine) if relay is not None else engine
     queries = _bulk_queries(ports, steering)
     statuses = StatusWriter(
@@ -152,7 +165,9 @@ def wire(
     submit_bulk = _submit_bulk(ports, steering, timing)
     return Services(
         authenticator=_authenticator(ports, request_limit),
-        send_message=_send_message(ports, quota),
+        send_message=_send_message(
+            ports, quota, _send_slots(ports, engine, throughputs, slot_asks), slot_wait_seconds
+        ),
         organisations=OrganisationAdmin(organisations=stores.organisations),
         api_keys=ApiKeyAdmin(
             api_keys=stores.api_keys, organisations=stores.organisations, clock=clock
@@ -238,7 +253,10 @@ def callback_wiring(
 
 
 def _bulk_engine(
-    ports: _Ports, settings: EngineSettings, telemetry: Telemetry | None
+    ports: _Ports,
+    settings: EngineSettings,
+    telemetry: Telemetry | None,
+    throughputs: NumberThroughputs[PhoneNumberRowId],
 ) -> BulkEngine:
     return BulkEngine(
         accounts=ports.stores.accounts,
@@ -253,6 +271,7 @@ def _bulk_engine(
         ownership=ports.stores.ownership,
         settings=settings,
         telemetry=telemetry,
+        throughputs=throughputs,
     )
 
 
@@ -276,7 +295,25 @@ def _authenticator(ports: _Ports, request_limit: RequestLimit | None) -> Authent
     )
 
 
-def _send_message(ports: _Ports, quota: OrganisationQuota) -> SendMessage:
+def _send_slots(
+    ports: _Ports,
+    engine: BulkEngine,
+    throughputs: NumberThroughputs[PhoneNumberRowId],
+    asks: SlotAsks | None,
+) -> SendSlots:
+    """A number's slots in this process alone, or shared with the others over the database
+    (``cluster_send_slots``) where they share one."""
+    pacing = ports.stores.number_pacing
+    if asks is None or pacing is None:
+        return LocalSendSlots(throughputs, ports.clock)
+    return ClusterSendSlots(
+        throughputs=throughputs, holds=engine.holds, pacing=pacing, asks=asks, clock=ports.clock
+    )
+
+
+def _send_message(
+    ports: _Ports, quota: OrganisationQuota, slots: SendSlots, slot_wait_seconds: float
+) -> SendMessage:
     return SendMessage(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
@@ -288,6 +325,8 @@ def _send_message(ports: _Ports, quota: OrganisationQuota) -> SendMessage:
         clock=ports.clock,
         quota=quota,
         idempotency=ports.stores.idempotency,
+        slots=slots,
+        slot_wait_seconds=slot_wait_seconds,
     )
 
 
@@ -402,13 +441,17 @@ async def open_services(
                 SystemClock(),
                 request_limit=limit,
                 engine_settings=EngineSettings(
-                    worker_id=new_worker_id(), stop_grace_seconds=settings.stop_grace_seconds
+                    worker_id=new_worker_id(),
+                    stop_grace_seconds=settings.stop_grace_seconds,
+                    throughput_mps=settings.throughput_mps,
                 ),
                 progress=across.progress,
                 relay=across.relay,
                 meta_app_secret=settings.meta_app_secret,
                 callbacks=calling_back,
                 telemetry=telemetry,
+                slot_wait_seconds=settings.send_slot_wait_seconds,
+                slot_asks=across.slot_asks,
             )
             await across.start()
             try:
@@ -451,6 +494,7 @@ class _CrossProcess:
 
     progress: ProgressBus
     relay: SteeringRelay | None = None
+    slot_asks: SlotAsks | None = None
     notifications: PostgresNotifications | None = None
 
     async def start(self) -> None:
@@ -473,6 +517,7 @@ async def _across_processes(settings: Settings, stores: Stores) -> AsyncIterator
         yield _CrossProcess(
             progress=bus,
             relay=PostgresSteeringRelay(notifications),
+            slot_asks=PostgresSlotAsks(notifications),
             notifications=notifications,
         )
     finally:

@@ -30,6 +30,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -53,6 +54,12 @@ class Settings:
     log_level: str = "INFO"
     key_rate_limit: float = 100.0
     key_rate_burst: int = 200
+    # How long a single send waits for a free slot on its number (shared with the bulks
+    # sending from it) before it is refused with number_at_capacity.
+    send_slot_wait_seconds: float = 1.0
+    # Every number's throughput in messages/s instead of its level's: for a Graph API without
+    # Meta's limits (the sandbox's --unlimited, benchmarks). None: Meta's, from the level.
+    throughput_mps: float | None = None
     # The Meta app's secret: every webhook POST is signed with it (X-Hub-Signature-256).
     meta_app_secret: str = field(default="", repr=False)
     # Where `mindo serve` answers Prometheus' scrapes; None: it does not.
@@ -94,6 +101,13 @@ class Settings:
             log_level=get("MINDO_LOG_LEVEL", defaults.log_level).upper(),
             key_rate_limit=_non_negative_float(
                 get("MINDO_KEY_RATE_LIMIT", str(defaults.key_rate_limit)), "MINDO_KEY_RATE_LIMIT"
+            ),
+            throughput_mps=_optional_positive_float(
+                get("MINDO_THROUGHPUT_MPS", ""), "MINDO_THROUGHPUT_MPS"
+            ),
+            send_slot_wait_seconds=_positive_float(
+                get("MINDO_SEND_SLOT_WAIT_S", str(defaults.send_slot_wait_seconds)),
+                "MINDO_SEND_SLOT_WAIT_S",
             ),
             # As it is, untrimmed: the bridge reads the same variable, and must sign alike.
             meta_app_secret=env.get("MINDO_META_APP_SECRET", ""),
@@ -164,6 +178,15 @@ def _non_negative_float(raw: str, name: str) -> float:
 def _optional_positive(get: Callable[[str, str], str], name: str) -> float | None:
     raw = get(name, "")
     return _positive_float(raw, name) if raw else None
+
+
+def _optional_positive_float(raw: str, name: str) -> float | None:
+    if not raw:
+        return None
+    value = _positive_float(raw, name)
+    if not math.isfinite(value):
+        raise InvalidRequest.for_field(name, "must be a finite number")
+    return value
 
 
 def _positive_float(raw: str, name: str) -> float:

@@ -28,7 +28,7 @@ bodies exactly (``{"error": msg}``, or a DRF field map); every other error carri
     failed_precondition                    400  {"error", "code"}   (e.g. cancelling a bulk
                                                 that is over)
     bulk_still_sending, nothing_to_resend  409  {"error", "code"}   (resend-failed)
-    rate_limited                           429  {"error", "code"} + Retry-After
+    rate_limited, number_at_capacity       429  {"error", "code"} + Retry-After
     quota_exceeded                         429  {"error", "code", "frees_at"} + Retry-After
     meta_error                             502  {"error", "code"[, "meta_code"]}
     meta_unavailable                       503  {"error", "code"[, "meta_code"]}
@@ -220,6 +220,7 @@ BY_CODE: Mapping[str, tuple[int, Body]] = {
     "bulk_still_sending": (409, _with_code),
     "nothing_to_resend": (409, _with_code),
     "rate_limited": (429, _with_code),
+    "number_at_capacity": (429, _with_code),
     "quota_exceeded": (429, _quota_exceeded),
     "meta_error": (502, _meta_failure),
     "meta_unavailable": (503, _meta_failure),

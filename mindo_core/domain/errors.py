@@ -30,6 +30,7 @@ in a few kilobytes, not with a response too big for the client to take.
     │   └── ApiKeyExpired               api_key_expired         (also revoked or unknown keys)
     ├── PermissionDenied                api_key_forbidden
     ├── RateLimited                     rate_limited
+    │   └── NumberAtCapacity            number_at_capacity      no send slot on the number soon
     ├── QuotaExceeded                   quota_exceeded          the 24 h unique-recipient limit
     ├── MetaError                       meta_error              Meta answered with an error
     ├── MetaUnavailable                 meta_unavailable        no answer, timeout, bare 5xx
@@ -276,6 +277,22 @@ class RateLimited(MindoError):
 
     def __init__(self, retry_after_seconds: float) -> None:
         super().__init__(f"Too many requests; retry after {retry_after_seconds:.0f} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class NumberAtCapacity(RateLimited):
+    """The phone number sends at its throughput limit and no slot frees within the bound a
+    single send waits: refused before Meta (which would answer 130429). Nothing was sent."""
+
+    code = "number_at_capacity"
+
+    def __init__(self, *, retry_after_seconds: float, rate: float) -> None:
+        retry_after_seconds = max(0.0, retry_after_seconds)
+        MindoError.__init__(
+            self,
+            f"The phone number is sending at its throughput limit ({rate:g} messages/s) and "
+            f"has no free slot soon; retry in {retry_after_seconds:.2f} s",
+        )
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -63,7 +63,7 @@ from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.lifecycle import Supervisor, settle_previous_run
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.parts import EngineParts
-from mindo_core.engine.settings import EngineSettings
+from mindo_core.engine.settings import EngineSettings, number_throughputs
 from mindo_core.engine.tenure import Tenure
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
@@ -74,6 +74,7 @@ from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.telemetry import EngineTelemetry
 from mindo_core.ports.templates import TemplateStore
+from mindo_core.throughput.number_throughputs import NumberThroughputs
 from mindo_core.throughput.retry_policy import RetryPolicy
 
 __all__ = ["BulkEngine", "EngineSettings"]
@@ -97,6 +98,7 @@ class BulkEngine:
         ownership: NumberOwnership,
         settings: EngineSettings | None = None,
         telemetry: EngineTelemetry | None = None,
+        throughputs: NumberThroughputs[PhoneNumberRowId] | None = None,
     ) -> None:
         settings = settings or EngineSettings()
         self._parts = EngineParts(
@@ -119,6 +121,7 @@ class BulkEngine:
             capacity=SendCapacity(settings.max_in_flight),
             retry_policy=RetryPolicy(random.Random(settings.seed), settings.retry),
             settings=settings,
+            throughputs=throughputs or number_throughputs(settings),
             ownership=ownership,
             tenure=Tenure(),
             telemetry=telemetry,
@@ -130,6 +133,11 @@ class BulkEngine:
     @property
     def running(self) -> bool:
         return self._started
+
+    def holds(self, number: PhoneNumberRowId) -> bool:
+        """Whether this engine sends for ``number`` now (its lease, or the sole engine's
+        numbers with work)."""
+        return self._parts.tenure.holds(number, self._parts.clock.monotonic())
 
     def wake(self) -> None:
         """Look for work now (a bulk was submitted). Never waits."""

@@ -172,6 +172,11 @@ class Supervisor:
         self._shuffle.shuffle(candidates)  # workers racing for the same numbers spread out
         began = parts.clock.monotonic()
         taken = await parts.ownership.acquire(self._worker, candidates, limit=limit)
+        if taken and not parts.ownership.sole_engine:
+            # Slots others took before the lease was ours (single sends, the previous owner's
+            # last ones) run out first; held only then, so no send of ours comes before.
+            for number, seconds in (await parts.ownership.paced_by_others(taken)).items():
+                parts.throughputs.hold_until(number, parts.clock.monotonic() + seconds)
         lease = parts.ownership.lease_seconds
         parts.tenure.add(taken, began_at=began, lease_seconds=lease)
         if not taken or parts.ownership.sole_engine:

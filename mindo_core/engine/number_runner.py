@@ -31,7 +31,6 @@ from mindo_core.engine.live_pace import LivePace
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.sending import Sending
 from mindo_core.engine.settling import Settling
-from mindo_core.throughput.pacing import throughput_for
 from mindo_core.throughput.scheduler import NumberScheduler, Slot
 
 __all__ = ["NumberRunner"]
@@ -243,18 +242,18 @@ class NumberRunner:
         )
 
     def _scheduler_for(self, number: PhoneNumber) -> NumberScheduler[BulkId]:
-        settings = self._settings
-        throughput = settings.throughput_mps or throughput_for(number.throughput_level)
+        # The registry applies a changed level; the scheduler paces through what it returns.
+        throughput = self._parts.throughputs.of(
+            self.number_id, number.throughput_level, self._parts.clock.monotonic()
+        )
         if self._number.scheduler is None:
             self._number.scheduler = NumberScheduler(
-                throughput_mps=throughput,
+                throughput_mps=throughput.configured_rate,
                 retry_policy=self._parts.retry_policy,
-                slow_down=settings.slow_down,
-                pair_rate=settings.pair_rate,
-                margin_seconds=settings.margin_seconds,
+                pair_rate=self._settings.pair_rate,
+                margin_seconds=self._settings.margin_seconds,  # the bulks' own pacing too
+                throughput=throughput,
             )
-        else:
-            self._number.scheduler.set_throughput(throughput, self._parts.clock.monotonic())
         return self._number.scheduler
 
     def _contexts(self) -> BulkContexts:

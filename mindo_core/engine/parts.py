@@ -1,10 +1,12 @@
 """What the bulk engine's pieces share: its ports, its settings, its outcome buffer, its send
-capacity, its retry policy and the numbers it holds. Each piece reads the narrow port it uses."""
+capacity, its retry policy, the numbers' throughputs and the numbers it holds. Each piece reads
+the narrow port it uses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.domain.clock import Clock
 from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
@@ -19,6 +21,7 @@ from mindo_core.ports.progress import ProgressBus
 from mindo_core.ports.secrets import TokenCipher
 from mindo_core.ports.telemetry import EngineTelemetry
 from mindo_core.ports.templates import TemplateStore
+from mindo_core.throughput.number_throughputs import NumberThroughputs
 from mindo_core.throughput.retry_policy import RetryPolicy
 
 __all__ = ["EngineParts"]
@@ -39,6 +42,8 @@ class EngineParts:
     capacity: SendCapacity
     retry_policy: RetryPolicy
     settings: EngineSettings
+    # The numbers' throughputs, shared with the process's single sends.
+    throughputs: NumberThroughputs[PhoneNumberRowId]
     ownership: NumberOwnership
     # What ``ownership`` gave this engine, and until when: no send starts outside it.
     tenure: Tenure

@@ -6,12 +6,14 @@ import math
 from dataclasses import dataclass, field
 
 from mindo_core.bulks.model import CrashPolicy
+from mindo_core.domain.accounts import PhoneNumberRowId
+from mindo_core.throughput.number_throughputs import NumberThroughputs
 from mindo_core.throughput.pacing import SEND_MARGIN_SECONDS
 from mindo_core.throughput.rate_gate import SlowDownPolicy
 from mindo_core.throughput.retry_policy import RetrySettings
 from mindo_core.throughput.scheduler import PairRatePolicy
 
-__all__ = ["EngineSettings"]
+__all__ = ["EngineSettings", "number_throughputs"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,3 +64,13 @@ class EngineSettings:
             raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")
         if self.estimate_interval <= 0:
             raise ValueError("estimate_interval must be positive")
+
+
+def number_throughputs(settings: EngineSettings) -> NumberThroughputs[PhoneNumberRowId]:
+    """The numbers' throughputs as the engine paces them (its margin, its slow-down policy and
+    its fixed rate, if any): one per process, shared with single sends."""
+    return NumberThroughputs(
+        slow_down=settings.slow_down,
+        margin_seconds=settings.margin_seconds,
+        fixed_mps=settings.throughput_mps,
+    )

@@ -10,7 +10,7 @@ settle at start.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol
@@ -52,8 +52,17 @@ class NumberOwnership(Protocol):
         leased to ``worker``. Atomic per number: two workers never both get one."""
         ...
 
+    async def paced_by_others(
+        self, numbers: Iterable[PhoneNumberRowId]
+    ) -> Mapping[PhoneNumberRowId, float]:
+        """For each of ``numbers`` whose next slots other senders took (single sends of
+        processes that did not hold it, its previous owner up to its handover), the seconds
+        from now until those end: the new owner's first send waits that long."""
+        ...
+
     async def release(self, worker: str, numbers: Iterable[PhoneNumberRowId]) -> None:
-        """The worker's leases of these numbers end now (others' are left alone)."""
+        """The worker's leases of these numbers end now (others' are left alone); the next
+        sender's first send keeps one slot's spacing after this one's last."""
         ...
 
     async def leave(self, worker: str) -> None:

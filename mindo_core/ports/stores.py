@@ -21,6 +21,7 @@ from mindo_core.ports.contacts import (
 from mindo_core.ports.delivery import DeliveryStore
 from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
+from mindo_core.ports.number_pacing import NumberPacing
 from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.templates import TemplateStore
@@ -44,4 +45,6 @@ class Stores:
     callback_outbox: CallbackOutbox
     # Which engine sends for which number (one engine alone: it owns them all).
     ownership: NumberOwnership
+    # Slots of numbers no process holds, shared by processes (None: one process sends).
+    number_pacing: NumberPacing | None = None
     close: Callable[[], Awaitable[None]]

@@ -16,6 +16,12 @@ at most once a second per organisation, number, template and language (``ShortLi
 records of concurrent sends are written together (``GroupCommit``), each answer after its own
 record is durable.
 
+Throughput. The send takes its slot from the number's throughput (``SendSlots``), which the
+number's bulks share: single sends go first, and a send whose slot would come more than
+``slot_wait_seconds`` away (or after the caller's deadline) is refused before Meta
+(``NumberAtCapacity``, with when to retry), never sent to meet Meta's 130429. A "too fast"
+answer slows the number down for the bulks too.
+
 Deadline. With the caller's time left (``time_remaining``: a gRPC deadline), no call to Meta
 starts once it has passed (``DeadlineExceeded``, nothing sent) and the call is bounded by what
 is left, within the gateway's own send timeout.
@@ -44,6 +50,7 @@ from mindo_core.domain.errors import (
     RecipientOptedOut,
 )
 from mindo_core.domain.messages import DeliveryState, MessageRecord, NewMessage
+from mindo_core.domain.meta_codes import policy_for
 from mindo_core.domain.templates import StoredTemplate
 from mindo_core.phones.e164 import NormalizedPhone, normalize_phone
 from mindo_core.ports.accounts import AccountStore
@@ -52,6 +59,7 @@ from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.secrets import TokenCipher
+from mindo_core.ports.send_slots import SendSlots
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
 from mindo_core.services.authenticate import Principal
@@ -69,6 +77,9 @@ from mindo_core.templating.compiled import CompiledTemplate
 from mindo_core.templating.model import parse_template
 from mindo_core.templating.payload import build_send_payload
 from mindo_core.templating.resolution import ResolvedTemplate
+
+# How long a single send waits for its number's next free slot before it is refused.
+DEFAULT_SLOT_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,8 +115,12 @@ class SendMessage:
         clock: Clock,
         quota: OrganisationQuota,
         idempotency: IdempotencyStore,
+        slots: SendSlots,
+        slot_wait_seconds: float = DEFAULT_SLOT_WAIT_SECONDS,
     ) -> None:
         self._quota = quota
+        self._slots = slots
+        self._slot_wait = slot_wait_seconds
         self._keyed = IdempotentSends(keys=idempotency, clock=clock)
         self._accounts = accounts
         self._templates = templates
@@ -175,6 +190,9 @@ class SendMessage:
         sending = _Attempt(principal, phone_number.id, template, recipient.e164, resolved)
         organisation_id = principal.organisation.id
         async with self._quota.reserve(organisation_id, recipient.e164.removeprefix("+")):
+            started_at = await self._slots.wait_for_slot(
+                phone_number, within=self._slot_bound(deadline)
+            )
             time_left = self._time_left(deadline)
             progress.meta_called = True
             try:
@@ -185,6 +203,8 @@ class SendMessage:
                     max_seconds=time_left,
                 )
             except (MetaError, MetaUnavailable) as error:
+                if _slows_the_number(error):
+                    self._slots.too_fast(phone_number, started_at=started_at)
                 await self._records.add(sending.failed(error, self._clock.now()))
                 raise
             except asyncio.CancelledError:
@@ -248,6 +268,12 @@ class SendMessage:
         if contact is not None and contact.opted_out:
             raise RecipientOptedOut()
 
+    def _slot_bound(self, deadline: Deadline | None) -> float:
+        """How long the send may wait for its slot: the bound, or less if the caller's
+        deadline comes first (a call that would start after it is refused now)."""
+        time_left = self._time_left(deadline)
+        return self._slot_wait if time_left is None else min(self._slot_wait, time_left)
+
     def _time_left(self, deadline: Deadline | None) -> float | None:
         if deadline is None:
             return None
@@ -267,6 +293,15 @@ def fingerprinted_fields(command: SendMessageCommand) -> dict[str, object]:
         "variables": dict(command.variables),
         "button_variables": dict(command.button_variables),
     }
+
+
+def _slows_the_number(error: MetaError | MetaUnavailable) -> bool:
+    """Meta said the number goes too fast (130429 and the like; not a pair-rate 131056,
+    which concerns one recipient)."""
+    if not isinstance(error, MetaError):
+        return False
+    policy = policy_for(error.meta_code)
+    return policy.slows_down and not policy.recipient_scoped
 
 
 def _recipient(raw: str) -> NormalizedPhone:

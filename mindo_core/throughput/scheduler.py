@@ -9,6 +9,8 @@ on different numbers run in parallel. A number's scheduler combines:
   ones within that limit (``bursts=True``: a second's worth may go at once);
 * its **adaptive cap** (``rate_gate.AdaptiveCap``): the gate's rate drops and the number pauses
   when Meta says "too fast" (130429, 80007, 131048, 4), and recovers after a quiet period;
+* both kept in the number's ``number_throughput.NumberThroughput``, which the process's single
+  sends share: they take their slots from it first, and the bulks get what they leave;
 * the **fair share** (``fair_share.FairShare``): round-robin over the bulks on the number, each
   optionally capped by its own pacing (``pacing.bulk_rate_cap``);
 * the **pair rate** (``PairRateLimiter``): per recipient, one message every 6 s by default
@@ -46,12 +48,8 @@ from dataclasses import dataclass
 from typing import Generic
 
 from mindo_core.throughput.fair_share import BulkKey, FairShare
-from mindo_core.throughput.rate_gate import (
-    DEFAULT_MARGIN_SECONDS,
-    AdaptiveCap,
-    NumberGate,
-    SlowDownPolicy,
-)
+from mindo_core.throughput.number_throughput import NumberThroughput
+from mindo_core.throughput.rate_gate import DEFAULT_MARGIN_SECONDS, SlowDownPolicy
 from mindo_core.throughput.retry_policy import RetryDecision, RetryPolicy, SendOutcome
 
 __all__ = ["NumberScheduler", "PairRateLimiter", "PairRatePolicy", "Slot"]
@@ -129,12 +127,14 @@ class NumberScheduler(Generic[BulkKey]):
         pair_rate: PairRatePolicy | None = None,
         margin_seconds: float = DEFAULT_MARGIN_SECONDS,
         bursts: bool = False,
+        throughput: NumberThroughput | None = None,
     ) -> None:
-        self._cap = AdaptiveCap(throughput_mps, slow_down)
-        # Evenly spaced by default, late starts made up: no spikes of concurrent requests, and
-        # the plan's estimate ((n - 1) / rate) is what happens. ``bursts`` lets a whole
-        # second's sends go at once.
-        self._gate = NumberGate(throughput_mps, spread=not bursts, margin_seconds=margin_seconds)
+        # The number's throughput, shared with the process's single sends when given (they
+        # take their slots from it first). Evenly spaced by default: the plan's estimate
+        # ((n - 1) / rate) is then what happens.
+        self._throughput = throughput or NumberThroughput(
+            throughput_mps, slow_down=slow_down, margin_seconds=margin_seconds, bursts=bursts
+        )
         self._share: FairShare[BulkKey] = FairShare(margin_seconds=margin_seconds)
         self._pairs = PairRateLimiter(pair_rate)
         self._retry = retry_policy
@@ -167,28 +167,25 @@ class NumberScheduler(Generic[BulkKey]):
 
     def set_throughput(self, mps: float, now: float) -> None:
         """Meta or an operator changed the number's throughput."""
-        self._cap.set_configured(mps, now)
+        self._throughput.set_configured(mps, now)
 
     @property
     def configured_rate(self) -> float:
         """Messages per second the number may send when not slowed (Meta's throughput)."""
-        return self._cap.configured_mps
+        return self._throughput.configured_rate
 
     def current_rate(self, now: float) -> float:
         """Messages per second the number may send now (less than configured when slowed)."""
-        return self._cap.cap_at(now)
+        return self._throughput.current_rate(now)
 
     def paused_until(self) -> float:
-        return self._cap.paused_until
+        return self._throughput.paused_until
 
     # -- sending ---------------------------------------------------------------------------
 
     def next_send(self, now: float) -> Slot[BulkKey] | None:
         """Which bulk sends next and when (not before ``now``); None when no bulk can send."""
-        rate = self._cap.cap_at(now)
-        if rate != self._gate.rate:
-            self._gate.set_rate(rate)
-        earliest = max(self._gate.next_slot(now), self._cap.paused_until)
+        earliest = self._throughput.next_slot(now)
         choice = self._share.choose(earliest)
         if choice is None:
             return None
@@ -197,7 +194,7 @@ class NumberScheduler(Generic[BulkKey]):
 
     def take(self, slot: Slot[BulkKey], *, recipient: str | None = None) -> None:
         """Commit ``slot`` (from ``next_send``): the send to ``recipient`` starts at ``slot.at``."""
-        self._gate.take(slot.at)
+        self._throughput.take(slot.at)
         self._share.record(slot.bulk_id, slot.at)
         if recipient is not None:
             self._pairs.take(recipient, slot.at)
@@ -223,7 +220,7 @@ class NumberScheduler(Generic[BulkKey]):
         other bulk the same cause concerns, e.g. every bulk of an expired token).
         """
         if outcome.kind == "throttled":
-            self._cap.slow_down(now, sent_at=sent_at)
+            self._throughput.slow_down(now, sent_at=sent_at)
         decision = self._retry.decide(outcome, attempt)
         if outcome.kind == "pair_rate" and decision.action == "retry":
             self._pairs.penalise(recipient, until=now + decision.delay)

@@ -81,6 +81,16 @@ class DevStack:
             body = json.load(answer)
         return list(body["data"]), int(body["pending"])
 
+    def patch_sandbox_number(self, phone_number_id: str, changes: dict[str, object]) -> None:
+        """Changes a number of the sandbox's (``throughput_mps``: what it refuses beyond)."""
+        request = urllib.request.Request(
+            f"http://{self.sandbox}/_sandbox/phone_numbers/{phone_number_id}",
+            data=json.dumps(changes).encode(),
+            headers={"Content-Type": "application/json"},
+            method="PATCH",
+        )
+        urllib.request.urlopen(request).close()
+
     def clear_sandbox_requests(self) -> None:
         request = urllib.request.Request(
             f"http://{self.sandbox}/_sandbox/requests", method="DELETE"
@@ -102,7 +112,8 @@ class DevStack:
         self.log_file.close()
 
 
-def start_dev_stack(workdir: Path) -> DevStack:
+def start_dev_stack(workdir: Path, **settings: str) -> DevStack:
+    """``settings``: more environment variables (``MINDO_…``) for every process."""
     http, grpc_, sandbox = (f"127.0.0.1:{free_port()}" for _ in range(3))
     env = {
         **os.environ,
@@ -112,6 +123,7 @@ def start_dev_stack(workdir: Path) -> DevStack:
         "MINDO_DEMO_API_KEY": DEMO_KEY,
         "MINDO_META_APP_SECRET": APP_SECRET,
         "MINDO_LOG_LEVEL": "WARNING",
+        **settings,
     }
     env.pop("MINDO_DATABASE_URL", None)
     env.pop("MINDO_META_BASE_URL", None)

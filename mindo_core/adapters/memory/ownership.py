@@ -5,7 +5,7 @@ for, for good."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 from mindo_core.domain.accounts import PhoneNumberRowId
@@ -35,6 +35,11 @@ class SoleOwnership:
         taken = frozenset(list(numbers)[: max(0, limit)])
         self._held |= taken
         return taken
+
+    async def paced_by_others(
+        self, numbers: Iterable[PhoneNumberRowId]
+    ) -> Mapping[PhoneNumberRowId, float]:
+        return {}  # nobody else sends from its numbers
 
     async def release(self, worker: str, numbers: Iterable[PhoneNumberRowId]) -> None:
         self._held -= set(numbers)

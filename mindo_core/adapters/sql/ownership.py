@@ -1,8 +1,9 @@
 """``SqlNumberOwnership``: the ``NumberOwnership`` port as lease rows on PostgreSQL.
 
-A lease is a ``number_leases`` row (number → worker, ``expires_at``); a heartbeat an
-``engine_workers`` row. Every time is the database server's ``clock_timestamp()``, never a
-worker's clock, so workers on hosts whose clocks disagree still agree on who holds what.
+A lease is a ``number_leases`` row (number → worker, ``expires_at``), kept when the lease ends
+for its ``paced_until`` (``number_pacing``); a heartbeat an ``engine_workers`` row. Every time
+is the database server's ``clock_timestamp()``, never a worker's clock, so workers on hosts
+whose clocks disagree still agree on who holds what.
 Taking a number is one ``INSERT … ON CONFLICT DO UPDATE … WHERE expires_at <= now``: the row
 lock serialises two workers racing for it, and the loser's ``WHERE`` sees the winner's fresh
 lease and returns nothing. Lease rows rather than session advisory locks: a lease survives a
@@ -13,7 +14,7 @@ up), and can be read by anyone (``mindo`` operators, tests).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 import sqlalchemy as sa
@@ -22,9 +23,12 @@ from mindo_core.adapters.sql.database import Database
 from mindo_core.domain.accounts import PhoneNumberRowId
 from mindo_core.ports.ownership import Tenancy
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "SqlNumberOwnership"]
+__all__ = ["DEFAULT_LEASE_SECONDS", "HANDOVER_GAP_SECONDS", "SqlNumberOwnership"]
 
 DEFAULT_LEASE_SECONDS = 6.0
+# After a lease ends, the next sender's first send waits this long: the spacing of the slowest
+# number (20 messages/s), so that the two senders' sends together keep it.
+HANDOVER_GAP_SECONDS = 0.05
 
 _HEARTBEAT = sa.text(
     """
@@ -58,10 +62,22 @@ _TAKE = sa.text(
     RETURNING phone_number_row_id
     """
 )
-_RELEASE = sa.text(
-    "DELETE FROM number_leases WHERE worker_id = :worker AND phone_number_row_id = :number"
-)
-_RELEASE_ALL = sa.text("DELETE FROM number_leases WHERE worker_id = :worker")
+# An ended lease keeps its row: its ``paced_until`` tells the next sender when it may start.
+_END_LEASE = """
+    UPDATE number_leases
+    SET expires_at = clock_timestamp(),
+        paced_until = greatest(paced_until, clock_timestamp() + make_interval(secs => :gap))
+    WHERE worker_id = :worker AND expires_at > clock_timestamp()
+"""
+_RELEASE = sa.text(_END_LEASE + " AND phone_number_row_id = :number")
+_RELEASE_ALL = sa.text(_END_LEASE)
+_PACED_BY_OTHERS = sa.text(
+    """
+    SELECT phone_number_row_id, extract(epoch FROM paced_until - clock_timestamp())
+    FROM number_leases
+    WHERE phone_number_row_id IN :numbers AND paced_until > clock_timestamp()
+    """
+).bindparams(sa.bindparam("numbers", expanding=True))
 _STOP_HEARTBEAT = sa.text("DELETE FROM engine_workers WHERE worker_id = :worker")
 
 
@@ -111,8 +127,20 @@ class SqlNumberOwnership:
                     taken.add(number)
         return frozenset(taken)
 
+    async def paced_by_others(
+        self, numbers: Iterable[PhoneNumberRowId]
+    ) -> Mapping[PhoneNumberRowId, float]:
+        wanted = list(numbers)
+        if not wanted:
+            return {}
+        async with self._database.transaction() as session:
+            rows = await (await session.connection()).execute(_PACED_BY_OTHERS, {"numbers": wanted})
+            return {PhoneNumberRowId(number): float(seconds) for number, seconds in rows}
+
     async def release(self, worker: str, numbers: Iterable[PhoneNumberRowId]) -> None:
-        parameters = [{"worker": worker, "number": number} for number in numbers]
+        parameters = [
+            {"worker": worker, "number": number, "gap": HANDOVER_GAP_SECONDS} for number in numbers
+        ]
         if not parameters:
             return
         async with self._database.transaction() as session:
@@ -121,5 +149,5 @@ class SqlNumberOwnership:
     async def leave(self, worker: str) -> None:
         async with self._database.transaction() as session:
             connection = await session.connection()
-            await connection.execute(_RELEASE_ALL, {"worker": worker})
+            await connection.execute(_RELEASE_ALL, {"worker": worker, "gap": HANDOVER_GAP_SECONDS})
             await connection.execute(_STOP_HEARTBEAT, {"worker": worker})

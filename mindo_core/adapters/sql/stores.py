@@ -15,6 +15,7 @@ from mindo_core.adapters.sql.delivery import SqlDelivery
 from mindo_core.adapters.sql.engine import make_async_engine
 from mindo_core.adapters.sql.idempotency import SqlIdempotency
 from mindo_core.adapters.sql.messages import SqlMessages
+from mindo_core.adapters.sql.number_pacing import SqlNumberPacing
 from mindo_core.adapters.sql.opt_out_policies import SqlOptOutPolicies
 from mindo_core.adapters.sql.organisations import SqlOrganisations
 from mindo_core.adapters.sql.ownership import DEFAULT_LEASE_SECONDS, SqlNumberOwnership
@@ -46,6 +47,7 @@ def stores_over(database: Database, *, lease_seconds: float = DEFAULT_LEASE_SECO
         webhook_endpoints=SqlWebhookEndpoints(database),
         callback_outbox=SqlCallbackOutbox(database),
         ownership=_ownership(database, lease_seconds),
+        number_pacing=SqlNumberPacing(database) if database.dialect == "postgresql" else None,
         close=database.close,
     )
 

@@ -494,8 +494,10 @@ class EngineWorkerRow(Table, table=True):
 
 
 class NumberLeaseRow(Table, table=True):
-    """Which worker sends for a phone number, until when (``ownership``). No foreign key: a
-    lease outlives nothing but its expiry, and a number's deletion must not wait for one."""
+    """Which worker sends for a phone number, until when (``ownership``), and until when the
+    number's slots are taken by others (``number_pacing``). No foreign key: a lease outlives
+    nothing but its expiry, and a number's deletion must not wait for one. A lease that ended
+    keeps its row (``expires_at`` passed): its ``paced_until`` still counts."""
 
     __tablename__ = "number_leases"
 
@@ -503,3 +505,4 @@ class NumberLeaseRow(Table, table=True):
     worker_id: str = Field(sa_type=sa.String(128), index=True)
     expires_at: datetime = _timestamp(nullable=False)
     acquired_at: datetime = _timestamp(nullable=False)
+    paced_until: datetime | None = _timestamp(nullable=True)

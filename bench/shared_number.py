@@ -1,0 +1,135 @@
+"""A bulk at the number's cap and a stream of single sends on the same number, with the real
+engine, SQLite and the sandbox in a process of its own refusing anything beyond the cap
+(130429). Targets (issue #11): zero 130429; the number's total within 2 % of the cap (the bulk
+yields what the single sends take); a single send's wait for its slot p99 ≤ 50 ms.
+
+The wait for a slot is read as the single send's latency while the bulk sends at the cap minus
+its latency on the same number idle, in the same run (medians and p99s of each): what the
+campaign costs a verification code. Cases: 80/s (STANDARD) and 1,000/s (HIGH), single sends at
+a tenth of the cap. ``BENCH_SHARED_SECONDS`` (default 8) seconds of bulk per case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import statistics
+import time
+from dataclasses import dataclass
+
+from bench.bench_tenant import NUMBER, bench_principal, order_command, sqlite_services
+from bench.sandbox_process import SandboxProcess
+from mindo_core.bootstrap import Services
+from mindo_core.domain.errors import MindoError
+from mindo_core.services.authenticate import Principal
+from mindo_core.services.send_message import SendMessageCommand
+
+CASES = (("STANDARD", 80), ("HIGH", 1000))
+FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
+SINGLE_SHARE = 0.1  # single sends at a tenth of the cap
+IDLE_SENDS = 200
+
+
+def run() -> None:
+    seconds = float(os.environ.get("BENCH_SHARED_SECONDS", "8"))
+    print(
+        "a bulk at the cap and single sends on the same number (real engine, SQLite, the"
+        f" sandbox in another process; load average {os.getloadavg()[0]:.2f} at start)"
+    )
+    print(
+        f"{'level':>9} {'cap/s':>6} {'bulk/s':>7} {'single/s':>8} {'total/cap':>9} {'130429':>7}"
+        f" {'idle p50/p99 ms':>16} {'at cap p50/p99 ms':>18} {'slot wait p50/p99 ms':>21}"
+    )
+    for level, cap in CASES:
+        sandbox = SandboxProcess.start("--mps", str(cap))
+        try:
+            case = asyncio.run(_case(sandbox, level, cap, seconds))
+        finally:
+            sandbox.stop()
+        print(
+            f"{level:>9} {cap:>6} {case.bulk_rate:>7.1f} {case.single_rate:>8.1f}"
+            f" {(case.bulk_rate + case.single_rate) / cap:>9.3f} {case.throttled:>7}"
+            f" {_ms(case.idle, 50):>7.1f} / {_ms(case.idle, 99):>6.1f}"
+            f" {_ms(case.busy, 50):>9.1f} / {_ms(case.busy, 99):>6.1f}"
+            f" {_ms(case.busy, 50) - _ms(case.idle, 50):>12.1f}"
+            f" / {_ms(case.busy, 99) - _ms(case.idle, 99):>6.1f}"
+        )
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
+@dataclass(frozen=True)
+class Case:
+    bulk_rate: float  # the bulk's accepted sends per second while both ran
+    single_rate: float
+    throttled: int
+    idle: list[float]  # single sends' latencies (s) with the number idle
+    busy: list[float]  # and while the bulk sends at the cap
+
+
+async def _case(sandbox: SandboxProcess, level: str, cap: int, seconds: float) -> Case:
+    await sandbox.patch_number(
+        NUMBER,
+        {"throughput_level": level, "whatsapp_business_manager_messaging_limit": "TIER_UNLIMITED"},
+    )
+    async with sqlite_services(sandbox.url) as (services, stores):
+        principal = await bench_principal(services)
+        idle = await _singles(services, principal, first=0, count=IDLE_SENDS, rate=cap / 2)
+        await asyncio.sleep(1.5)  # the idle sends' second is over
+        bulk = (await services.submit_bulk(principal, order_command(int(cap * seconds)))).bulk
+        began = time.time()
+        await services.bulk_engine.start()
+        await asyncio.sleep(1.0)  # the bulk reaches the cap
+        count = int(cap * SINGLE_SHARE * (seconds - 3))
+        busy = await _singles(
+            services, principal, first=IDLE_SENDS, count=count, rate=cap * SINGLE_SHARE
+        )
+        ended = time.time()
+        for _ in range(int(10 * seconds) + 600):  # the bulk's rest, bounded
+            found = await stores.bulks.get_bulk(bulk.id)
+            if found is None or found.status in FINAL:
+                break
+            await asyncio.sleep(0.1)
+    sends = await sandbox.sends()
+    during = [r for r in sends if r.wamid is not None and began + 1.0 <= r.at <= ended]
+    singles = len(busy)  # those answered; a refused one is in neither count
+    span = ended - (began + 1.0)
+    return Case(
+        bulk_rate=(len(during) - singles) / span,
+        single_rate=singles / span,
+        throttled=sum(1 for r in sends if r.error_code == 130429),
+        idle=idle,
+        busy=busy,
+    )
+
+
+async def _singles(
+    services: Services, principal: Principal, *, first: int, count: int, rate: float
+) -> list[float]:
+    """``count`` single sends started ``rate`` a second; each one's latency in seconds."""
+
+    async def one(n: int) -> float:
+        command = SendMessageCommand(
+            phone_number_id=NUMBER,
+            template_name="order_update",
+            recipient_phone=f"+54922{n:08d}",
+            variables={"order_id": f"ORD-{n}", "status": "listo"},
+        )
+        started = time.perf_counter()
+        try:
+            await services.send_message(principal, command)
+        except MindoError:  # counted from the sandbox's record (130429) or the refusals
+            return math.nan
+        return time.perf_counter() - started
+
+    tasks = []
+    for n in range(first, first + count):
+        tasks.append(asyncio.create_task(one(n)))
+        await asyncio.sleep(1 / rate)
+    return [latency for latency in await asyncio.gather(*tasks) if not math.isnan(latency)]
+
+
+def _ms(latencies: list[float], percentile: int) -> float:
+    if len(latencies) < 2:
+        return 0.0
+    return statistics.quantiles(latencies, n=100)[percentile - 1] * 1000
