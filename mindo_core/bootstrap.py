@@ -147,7 +147,7 @@ def wire(
         delivery=stores.delivery, clock=clock, progress=bus, telemetry=telemetry
     )
     # One per process: single sends' reservations are what business-accounts sees too.
-    quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
+    quota = OrganisationQuota(accounts=stores.accounts, ledger=stores.quota_ledger, clock=clock)
     calling_back = callbacks or CallbackWiring(sender=AiohttpCallbackSender())
     submit_bulk = _submit_bulk(ports, steering, timing)
     return Services(
@@ -267,6 +267,13 @@ def _bulk_queries(ports: _Ports, engine: EngineSteering) -> BulkQueries:
     )
 
 
+def _reservation_seconds(settings: Settings) -> float:
+    """How long a single send's quota slot is held unreleased: its call to Meta at most, and a
+    minute to record it (only a process killed mid-send leaves one to expire)."""
+    send_timeout = settings.meta_send_timeout_seconds or settings.meta_timeout_seconds
+    return send_timeout + 60.0
+
+
 def _authenticator(ports: _Ports, request_limit: RequestLimit | None) -> Authenticator:
     return Authenticator(
         api_keys=ports.stores.api_keys,
@@ -379,7 +386,11 @@ async def open_services(
     starts it."""
     cipher = _cipher(settings)
     await asyncio.to_thread(upgrade_database, settings.database_url)
-    stores = await open_stores(settings.database_url, lease_seconds=settings.lease_seconds)
+    stores = await open_stores(
+        settings.database_url,
+        lease_seconds=settings.lease_seconds,
+        reservation_seconds=_reservation_seconds(settings),
+    )
     meta: MetaGateway = AiohttpMetaGateway(
         base_url=settings.meta_base_url,
         api_version=settings.meta_api_version,

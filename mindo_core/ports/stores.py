@@ -23,6 +23,7 @@ from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.ownership import NumberOwnership
+from mindo_core.ports.quota import QuotaLedger
 from mindo_core.ports.templates import TemplateStore
 
 
@@ -44,4 +45,6 @@ class Stores:
     callback_outbox: CallbackOutbox
     # Which engine sends for which number (one engine alone: it owns them all).
     ownership: NumberOwnership
+    # The organisations' quota decisions and reservations (one process alone: in its memory).
+    quota_ledger: QuotaLedger
     close: Callable[[], Awaitable[None]]
