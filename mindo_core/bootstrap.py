@@ -329,6 +329,7 @@ def _submit_bulk(ports: _Ports, engine: EngineSteering, timing: SendTiming) -> S
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
+        quota=ports.stores.quota_ledger,
         idempotency=ports.stores.idempotency,
         clock=ports.clock,
         waker=engine,

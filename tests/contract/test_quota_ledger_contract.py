@@ -130,6 +130,23 @@ async def test_reservations_are_the_organisation_s_own(stores: Stores) -> None:
     assert await owed_now(stores.quota_ledger, beta.organisation.id) == set()
 
 
+async def test_a_hold_reads_the_book_and_what_it_stores_is_in_the_next_decision(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    organisation = acme.organisation.id
+    await stores.quota_ledger.decide(
+        organisation, since=SINCE, decision=reserve_all(["34600000001"])
+    )
+
+    async with stores.quota_ledger.holding(organisation, since=SINCE) as book:
+        assert book.owed == {"34600000001"}
+        listed = [NewBulkRecipient(position=0, e164="+34600000002", variables_used={"nombre": "B"})]
+        await stores.bulks.create_bulk(new_bulk(acme), in_chunks(listed, 10))
+
+    assert await owed_now(stores.quota_ledger, organisation) == {"34600000001", "34600000002"}
+
+
 # -- PostgreSQL: one ledger shared by processes -------------------------------------------------
 
 
@@ -218,3 +235,30 @@ def _reservation_rows(engine: Engine) -> int:
         return int(
             connection.execute(sa.text("SELECT count(*) FROM quota_reservations")).scalar_one()
         )
+
+
+@pytest.mark.postgres
+async def test_a_decision_in_another_process_waits_for_a_hold_and_sees_what_it_stored(
+    processes: list[Stores],
+) -> None:
+    submitting, sending, _ = processes
+    acme = await tenant(submitting)
+    organisation = acme.organisation.id
+    seen: list[QuotaBook] = []
+
+    def decision(book: QuotaBook) -> list[str]:
+        seen.append(book)
+        return []
+
+    async with submitting.quota_ledger.holding(organisation, since=SINCE):
+        deciding = asyncio.create_task(
+            sending.quota_ledger.decide(organisation, since=SINCE, decision=decision)
+        )
+        listed = [NewBulkRecipient(position=0, e164="+34600000002", variables_used={"nombre": "B"})]
+        await submitting.bulks.create_bulk(new_bulk(acme), in_chunks(listed, 10))
+        await asyncio.sleep(0.3)
+        assert not deciding.done()  # it waits for the organisation's lock
+
+    await deciding
+    [book] = seen
+    assert book.owed == {"34600000002"}

@@ -188,6 +188,20 @@ def test_when_the_window_is_short_the_rest_waits_for_the_oldest_entries_to_expir
     assert plan.refill_offsets(NOW) == (4 * 3600.0, 14 * 3600.0, 19 * 3600.0)
 
 
+def test_owed_recipients_take_their_slots_from_now_after_the_window_s_entries() -> None:
+    plan = plan_quota(
+        TIER_50,
+        already_messaged={"549222000001"},
+        window_entries=[NOW - 20 * HOUR],
+        candidates=wa_ids(2),
+        now=NOW,
+        owed=49,  # other bulks' pending recipients, single sends in flight
+    )
+    assert (plan.quota_needed, plan.quota_available, plan.fits_now) == (2, 0, 0)
+    # The window's entry frees the first slot; the next frees when the owed, sent now, expire.
+    assert plan.refill_times == (NOW + 4 * HOUR, NOW + QUOTA_WINDOW)
+
+
 def test_a_bulk_larger_than_the_limit_waits_for_its_own_sends_to_expire() -> None:
     plan = plan_quota(
         TIER_50, already_messaged=set(), window_entries=[], candidates=wa_ids(120), now=NOW

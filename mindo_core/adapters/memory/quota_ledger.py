@@ -2,16 +2,17 @@
 SQLite, where one service process decides for the database).
 
 The book is read from the bulk store (window and bulks' pending recipients) and the reservations
-live in this process's memory, so they die with it: nothing to expire. Decisions are atomic per
-organisation as long as its caller decides one at a time per organisation, which
-``OrganisationQuota`` does (one deciding task per organisation); there is no await between the
-decision and its reservations.
+live in this process's memory, so they die with it: nothing to expire. Decisions and holds on
+an organisation take its lock in this process, one after another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Callable, Collection, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from mindo_core.domain.accounts import OrganisationId
@@ -27,6 +28,7 @@ class ProcessQuotaLedger:
         # Per organisation: reservation → its wa_id.
         self._held: dict[OrganisationId, dict[ReservationId, str]] = {}
         self._ids = itertools.count(1)
+        self._locks: defaultdict[OrganisationId, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def read(self, organisation_id: OrganisationId, *, since: datetime) -> QuotaBook:
         window = await self._bulks.recipient_window(organisation_id, since)
@@ -41,13 +43,21 @@ class ProcessQuotaLedger:
         since: datetime,
         decision: Callable[[QuotaBook], Sequence[str]],
     ) -> list[ReservationId]:
-        reserved = decision(await self.read(organisation_id, since=since))
+        async with self._locks[organisation_id]:
+            reserved = decision(await self.read(organisation_id, since=since))
         held = self._held.setdefault(organisation_id, {})
         ids = [ReservationId(str(next(self._ids))) for _ in reserved]
         held.update(zip(ids, reserved, strict=True))
         if not held:
             del self._held[organisation_id]
         return ids
+
+    @asynccontextmanager
+    async def holding(
+        self, organisation_id: OrganisationId, *, since: datetime
+    ) -> AsyncIterator[QuotaBook]:
+        async with self._locks[organisation_id]:
+            yield await self.read(organisation_id, since=since)
 
     async def release(
         self,

@@ -20,8 +20,11 @@ own on the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import Callable, Collection, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -74,6 +77,9 @@ class SqlQuotaLedger:
         # Per organisation: reservations whose messages are recorded, deleted with its next
         # decision (they owe nothing meanwhile).
         self._recorded: dict[OrganisationId, set[ReservationId]] = {}
+        # This process's turn first: at most one of its connections waits for an
+        # organisation's lock, so waiters cannot take the pool a holder's writes need.
+        self._turns: defaultdict[OrganisationId, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def read(self, organisation_id: OrganisationId, *, since: datetime) -> QuotaBook:
         async with self._database.transaction() as session:
@@ -86,27 +92,44 @@ class SqlQuotaLedger:
         since: datetime,
         decision: Callable[[QuotaBook], Sequence[str]],
     ) -> list[ReservationId]:
-        released = self._recorded.pop(organisation_id, set())
-        try:
-            async with self._database.transaction() as session:
-                connection = await session.connection()
-                lock = {"space": _QUOTA_LOCK_SPACE, "organisation_id": organisation_id}
-                await connection.execute(_LOCK, lock)
-                forget = {"organisation_id": organisation_id, "released": sorted(released)}
-                await connection.execute(_FORGET, forget)
-                reserved = decision(await _book(connection, organisation_id, since))
-                ids = [ReservationId(secrets.token_hex(16)) for _ in reserved]
-                if ids:
-                    rows = [
-                        {"id": i, "organisation_id": organisation_id, "wa_id": w, "ttl": self._ttl}
-                        for i, w in zip(ids, reserved, strict=True)
-                    ]
-                    await connection.execute(_RESERVE, rows)
-        except BaseException:
-            # Not deleted after all: the next decision tries again (or they expire).
-            self._recorded.setdefault(organisation_id, set()).update(released)
-            raise
+        async with self._locked(organisation_id) as connection:
+            reserved = decision(await _book(connection, organisation_id, since))
+            ids = [ReservationId(secrets.token_hex(16)) for _ in reserved]
+            if ids:
+                rows = [
+                    {"id": i, "organisation_id": organisation_id, "wa_id": w, "ttl": self._ttl}
+                    for i, w in zip(ids, reserved, strict=True)
+                ]
+                await connection.execute(_RESERVE, rows)
         return ids
+
+    @asynccontextmanager
+    async def holding(
+        self, organisation_id: OrganisationId, *, since: datetime
+    ) -> AsyncIterator[QuotaBook]:
+        # The lock's transaction stays open (and idle) while the block writes on other
+        # connections; it commits, releasing the lock, after them.
+        async with self._locked(organisation_id) as connection:
+            yield await _book(connection, organisation_id, since)
+
+    @asynccontextmanager
+    async def _locked(self, organisation_id: OrganisationId) -> AsyncIterator[AsyncConnection]:
+        """A transaction holding the organisation's lock, its expired reservations and those
+        released as recorded deleted first."""
+        async with self._turns[organisation_id]:
+            released = self._recorded.pop(organisation_id, set())
+            try:
+                async with self._database.transaction() as session:
+                    connection = await session.connection()
+                    lock = {"space": _QUOTA_LOCK_SPACE, "organisation_id": organisation_id}
+                    await connection.execute(_LOCK, lock)
+                    forget = {"organisation_id": organisation_id, "released": sorted(released)}
+                    await connection.execute(_FORGET, forget)
+                    yield connection
+            except BaseException:
+                # Not deleted after all: the next decision tries again (or they expire).
+                self._recorded.setdefault(organisation_id, set()).update(released)
+                raise
 
     async def release(
         self,
