@@ -17,7 +17,8 @@ go now or when a slot frees (``plan_quota``), and the engine does not read the w
 before each send. So a recipient a running bulk still has to send, and that is not in the window
 yet, *holds* a slot: ``promised``. A single send to a new recipient fits only while the window
 plus what is promised leaves room (``new_recipient_room``), and ``quota_snapshot``'s
-``remaining`` is that room: what business-accounts shows is what a single send gets.
+``remaining`` is that room: what business-accounts shows is what a single send gets. A bulk is
+planned likewise (``plan_quota``'s ``owed``): what is promised counts as sent at its acceptance.
 """
 
 from __future__ import annotations

@@ -24,7 +24,10 @@ opening in its own local time, as it waits for quota room (whichever is later), 
 estimate is the longer of the plan below and the window's plan (``windowed_seconds``).
 
 Quota. The portfolio's rolling 24 h window (every message of the organisation, single and bulk)
-is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk that does not
+and what is owed (running bulks' pending recipients, single sends in flight) are read once,
+under the organisation's quota hold (``QuotaLedger.holding``: no other decision on it, in any
+process, until the bulk is stored); ``quota.plan_quota`` says how many new recipients fit now,
+the owed ones counted as sent at acceptance. A bulk that does not
 fit is still accepted (``can_send`` false): the recipients beyond the room get ``not_before``,
 the time the window frees a slot for them, and the engine sends them then. The estimate
 (``pacing.estimate_seconds``) includes those waits.
