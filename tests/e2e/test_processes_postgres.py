@@ -8,7 +8,6 @@ import asyncio
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -16,7 +15,6 @@ import pytest
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.contract.conftest import fresh_postgres_database
 from tests.e2e.stack import free_port, spawn_mindo
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -32,15 +30,6 @@ def _wait_for(log: Path, line: str, processes: list[subprocess.Popen[bytes]]) ->
         assert all(p.poll() is None for p in processes), log.read_text(errors="replace")
         assert time.monotonic() < deadline, log.read_text(errors="replace")
         time.sleep(0.1)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    server = os.environ.get("MINDO_TEST_POSTGRES_URL", "").strip()
-    if not server:
-        pytest.skip("MINDO_TEST_POSTGRES_URL is not set")
-    with fresh_postgres_database(server) as url:
-        yield url
 
 
 def test_watch_bulk_on_an_api_process_sees_a_worker_process_send(

@@ -23,7 +23,6 @@ import pytest
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
 from mindo_grpc.status_details import from_rpc_error
-from tests.contract.conftest import fresh_postgres_database
 from tests.e2e.stack import free_port, spawn_mindo
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -34,15 +33,6 @@ LIMIT = 50  # TIER_50
 FREE_SLOTS = 3
 PER_PROCESS = 15
 METADATA = (("x-api-key", KEY),)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    server = os.environ.get("MINDO_TEST_POSTGRES_URL", "").strip()
-    if not server:
-        pytest.skip("MINDO_TEST_POSTGRES_URL is not set")
-    with fresh_postgres_database(server) as url:
-        yield url
 
 
 class TwoApiProcesses:

@@ -27,7 +27,6 @@ import sqlalchemy as sa
 from mindo_core.adapters.sql.engine import make_sync_engine
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.contract.conftest import fresh_postgres_database
 from tests.e2e.stack import free_port, spawn_mindo
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -47,15 +46,6 @@ _LEASES = sa.text(
 _UNCONFIRMED_CLAIMS = sa.text(
     "SELECT claimed_by, count(*) FROM messages WHERE status = 'unconfirmed' GROUP BY claimed_by"
 )
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    server = os.environ.get("MINDO_TEST_POSTGRES_URL", "").strip()
-    if not server:
-        pytest.skip("MINDO_TEST_POSTGRES_URL is not set")
-    with fresh_postgres_database(server) as url:
-        yield url
 
 
 def _two_number_config(path: Path) -> Path:
