@@ -21,6 +21,7 @@ BENCHMARKS = (
     "watch_lag",
     "bulk_memory",
     "single_sends",
+    "quota_decisions",
     "callback_delivery",
     "dashboard",
     "send_window_plan",
