@@ -98,6 +98,17 @@ def to(recipient: str) -> SendMessageCommand:
     )
 
 
+def bulk_of(recipients: list[str]) -> SubmitBulkCommand:
+    return SubmitBulkCommand(
+        phone_number_id=NUMBER,
+        template_name="welcome_message",
+        recipients=[
+            RecipientInput(phone=p, variables=VARIABLES, button_variables={"button_0": "X"})
+            for p in recipients
+        ],
+    )
+
+
 async def fill_window(
     services: Services, principal: Principal, clock: FixedClock, count: int
 ) -> None:
@@ -157,19 +168,7 @@ async def test_room_promised_to_a_queued_bulk_is_not_taken_by_single_sends(
     services: Services, principal: Principal, clock: FixedClock
 ) -> None:
     await fill_window(services, principal, clock, LIMIT - 3)
-    bulk = await services.submit_bulk(
-        principal,
-        SubmitBulkCommand(
-            phone_number_id=NUMBER,
-            template_name="welcome_message",
-            recipients=[
-                RecipientInput(
-                    phone=phone(500 + i), variables=VARIABLES, button_variables={"button_0": "X"}
-                )
-                for i in range(2)
-            ],
-        ),
-    )
+    bulk = await services.submit_bulk(principal, bulk_of([phone(500 + i) for i in range(2)]))
     assert bulk.quota.can_send
     # 47 in the window, 2 promised to the bulk: one slot left.
     assert await room(services, principal) == 1
@@ -252,17 +251,6 @@ async def test_a_send_cancelled_while_its_room_is_decided_holds_none(
     meta.gate.set()
 
     assert await room(services, principal) == 1
-
-
-def bulk_of(recipients: list[str]) -> SubmitBulkCommand:
-    return SubmitBulkCommand(
-        phone_number_id=NUMBER,
-        template_name="welcome_message",
-        recipients=[
-            RecipientInput(phone=p, variables=VARIABLES, button_variables={"button_0": "X"})
-            for p in recipients
-        ],
-    )
 
 
 async def test_a_bulk_accepted_while_a_send_is_in_flight_leaves_it_its_slot(
