@@ -258,10 +258,12 @@ def test_an_unlimited_tier_fits_everything_now() -> None:
     limit=st.integers(min_value=1, max_value=12),
     ages_in_minutes=st.lists(st.integers(min_value=0, max_value=24 * 60 - 1), max_size=20),
     candidates=st.integers(min_value=0, max_value=40),
+    owed=st.integers(min_value=0, max_value=15),
 )
 def test_following_the_plan_never_puts_more_than_the_limit_in_any_window(
-    limit: int, ages_in_minutes: list[int], candidates: int
+    limit: int, ages_in_minutes: list[int], candidates: int, owed: int
 ) -> None:
+    """``owed`` recipients (other bulks', single sends in flight) are sent now, beside it."""
     entries = sorted(NOW - timedelta(minutes=age) for age in ages_in_minutes)
     plan = plan_quota(
         Tier.for_limit(limit),
@@ -269,10 +271,14 @@ def test_following_the_plan_never_puts_more_than_the_limit_in_any_window(
         window_entries=entries,
         candidates=wa_ids(candidates),
         now=NOW,
+        owed=owed,
     )
     assert plan.fits_now + plan.waiting == candidates
     assert list(plan.refill_times) == sorted(plan.refill_times)
-    sends = [NOW] * plan.fits_now + list(plan.refill_times)
+    live = [t for t in entries if t > NOW - QUOTA_WINDOW]
+    if plan.fits_now:
+        assert len(live) + owed + plan.fits_now <= limit, "the ones sent now overfill it"
+    sends = [NOW] * (owed + plan.fits_now) + list(plan.refill_times)
     timeline = entries + sends
     for when in plan.refill_times:
         earlier = [t for t in timeline if when - QUOTA_WINDOW < t < when]
