@@ -152,15 +152,11 @@ async def test_a_hold_reads_the_book_and_what_it_stores_is_in_the_next_decision(
 
 @pytest.fixture
 async def processes(postgres_database: str, postgres_engine: Engine) -> AsyncIterator[list[Stores]]:
-    """Three API processes' stores over one emptied database, each with its own connections,
-    with short reservations."""
+    """Three API processes' stores over one emptied database, each with its own connections."""
     with postgres_engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
             connection.execute(table.delete())
-    opened = [
-        await open_stores(postgres_database, reservation_seconds=SHORT_RESERVATION_S)
-        for _ in range(3)
-    ]
+    opened = [await open_stores(postgres_database) for _ in range(3)]
     yield opened
     for stores in opened:
         await stores.close()
@@ -194,15 +190,20 @@ async def test_processes_deciding_at_once_never_hand_out_more_than_the_room_left
 
 @pytest.mark.postgres
 async def test_a_reservation_never_released_expires(
-    processes: list[Stores], postgres_engine: Engine
+    processes: list[Stores], postgres_database: str, postgres_engine: Engine
 ) -> None:
-    crashed, survivor, _ = processes
-    acme = await tenant(crashed)
-    organisation = acme.organisation.id
-    await crashed.quota_ledger.decide(
-        organisation, since=SINCE, decision=reserve_all(["34600000001"])
-    )
-    assert await owed_now(survivor.quota_ledger, organisation) == {"34600000001"}
+    # A process whose reservations last half a second: killed mid-send, it never releases.
+    crashed = await open_stores(postgres_database, reservation_seconds=SHORT_RESERVATION_S)
+    survivor = processes[0]
+    try:
+        acme = await tenant(crashed)
+        organisation = acme.organisation.id
+        await crashed.quota_ledger.decide(
+            organisation, since=SINCE, decision=reserve_all(["34600000001"])
+        )
+        assert await owed_now(survivor.quota_ledger, organisation) == {"34600000001"}
+    finally:
+        await crashed.close()
 
     await asyncio.sleep(SHORT_RESERVATION_S + 0.2)
 
@@ -215,13 +216,13 @@ async def test_a_reservation_never_released_expires(
 async def test_recorded_reservations_are_deleted_with_the_next_decision(
     processes: list[Stores], postgres_engine: Engine
 ) -> None:
-    ledger = processes[0].quota_ledger
-    acme = await tenant(processes[0])
+    ledger = processes[1].quota_ledger
+    acme = await tenant(processes[1])
     organisation = acme.organisation.id
     [reservation] = await ledger.decide(
         organisation, since=SINCE, decision=reserve_all(["34611222333"])
     )
-    await processes[0].messages.add_message(sent_message(acme))
+    await processes[1].messages.add_message(sent_message(acme))
     await ledger.release(organisation, [reservation], recorded=True)
     assert _reservation_rows(postgres_engine) == 1  # no transaction of its own on the hot path
 
