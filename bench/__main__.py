@@ -22,6 +22,7 @@ BENCHMARKS = (
     "bulk_memory",
     "single_sends",
     "shared_number",
+    "quota_decisions",
     "callback_delivery",
     "dashboard",
     "send_window_plan",

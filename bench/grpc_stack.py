@@ -5,7 +5,8 @@ tenant seeded (``mindo_cli.demo``). Not a benchmark itself (not in ``BENCHMARKS`
 ``progress`` lets a benchmark watch the bus the engine publishes on; ``configure_sandbox``
 changes the sandbox before the account is connected (numbers and tiers are read then).
 ``meta_url`` points the service at a sandbox already running elsewhere (another process, so
-that its work is not counted as the server's); ``sandbox`` is then None.
+that its work is not counted as the server's); ``sandbox`` is then None. ``database_url``: an
+empty database to use instead of the SQLite file (``database`` is then unused).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ async def bench_stack(
     progress: ProgressBus | None = None,
     configure_sandbox: Callable[[SandboxState], None] = lambda state: None,
     meta_url: str | None = None,
+    database_url: str | None = None,
 ) -> AsyncIterator[BenchStack]:
     sandbox = None
     if meta_url is None:
@@ -61,7 +63,7 @@ async def bench_stack(
         meta_url = sandbox.url
     with tempfile.TemporaryDirectory() as workdir:
         database = Path(workdir) / "bench.db"
-        url = f"sqlite:///{database}"
+        url = database_url or f"sqlite:///{database}"
         await asyncio.to_thread(upgrade_database, url)
         stores = await open_stores(url)
         meta = AiohttpMetaGateway(base_url=meta_url)

@@ -13,6 +13,9 @@ Cases:
 * ``gRPC, unlimited tier``: ``SendMessage`` with no quota to count;
 * ``gRPC, TIER_100K``: the same with the organisation's 24 h quota counted (the window grows
   as the run sends);
+* ``gRPC, TIER_100K, PostgreSQL``: the same on a fresh PostgreSQL database
+  (``MINDO_BENCH_POSTGRES_URL``, else ``MINDO_TEST_POSTGRES_URL``; skipped without either),
+  where the quota's decisions are shared by every process (``adapters.sql.quota_ledger``);
 * ``REST, unlimited tier``: ``POST /api/v1/meta-templates/send/`` through the REST bridge
   (in this process too) to the same service.
 
@@ -32,6 +35,7 @@ import aiohttp
 import grpc
 
 from bench.grpc_stack import DEMO_NUMBER, bench_stack
+from bench.postgres_database import fresh_database, postgres_server
 from bench.sandbox_process import SandboxProcess
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
@@ -129,9 +133,9 @@ async def _bare(sandbox_url: str) -> Figures:
         return await _drive(send)
 
 
-async def _grpc(sandbox: SandboxProcess, tier: str) -> Figures:
+async def _grpc(sandbox: SandboxProcess, tier: str, database_url: str | None = None) -> Figures:
     await sandbox.patch_number(DEMO_NUMBER, {"whatsapp_business_manager_messaging_limit": tier})
-    async with bench_stack(meta_url=sandbox.url) as stack:
+    async with bench_stack(meta_url=sandbox.url, database_url=database_url) as stack:
         channel = grpc.aio.insecure_channel(stack.server.target)
         stub = mindo_pb2_grpc.MindoStub(channel)
         metadata = stack.metadata
@@ -195,6 +199,10 @@ def run() -> None:
         print(asyncio.run(_bare(sandbox.url)).row("bare aiohttp"))
         print(asyncio.run(_grpc(sandbox, "TIER_UNLIMITED")).row("gRPC, unlimited tier"))
         print(asyncio.run(_grpc(sandbox, "TIER_100K")).row("gRPC, TIER_100K"))
+        if server := postgres_server():
+            with fresh_database(server) as url:
+                figures = asyncio.run(_grpc(sandbox, "TIER_100K", url))
+            print(figures.row("gRPC, TIER_100K, PG"))
         print(asyncio.run(_rest(sandbox)).row("REST, unlimited tier"))
     finally:
         sandbox.stop()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import signal
 import statistics
 import subprocess
@@ -26,12 +25,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.postgres_database import fresh_database, postgres_server
 from mindo_core.adapters.sql.engine import make_sync_engine
 
 TARGET_S = 10.0
@@ -48,10 +46,7 @@ _OWNER = sa.text(
 
 
 def run() -> None:
-    server = (
-        os.environ.get("MINDO_BENCH_POSTGRES_URL", "")
-        or os.environ.get("MINDO_TEST_POSTGRES_URL", "")
-    ).strip()
+    server = postgres_server()
     if not server:
         print("takeover: skipped (set MINDO_BENCH_POSTGRES_URL to a PostgreSQL server)")
         return
@@ -63,7 +58,7 @@ def run() -> None:
         f"workers, lease {lease} s; target p99 ≤ {TARGET_S:g} s "
         f"(load average {os.getloadavg()[0]:.2f})"
     )
-    with _fresh_database(server) as url, tempfile.TemporaryDirectory() as folder:
+    with fresh_database(server) as url, tempfile.TemporaryDirectory() as folder:
         cluster = _Cluster(Path(folder), url)
         try:
             cluster.start_all(workers=3)
@@ -219,19 +214,3 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _fresh_database(server_url: str) -> Iterator[str]:
-    name = f"mindo_bench_{secrets.token_hex(6)}"
-    admin = make_sync_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()

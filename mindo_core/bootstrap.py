@@ -160,7 +160,7 @@ def wire(
         delivery=stores.delivery, clock=clock, progress=bus, telemetry=telemetry
     )
     # One per process: single sends' reservations are what business-accounts sees too.
-    quota = OrganisationQuota(accounts=stores.accounts, bulks=stores.bulks, clock=clock)
+    quota = OrganisationQuota(accounts=stores.accounts, ledger=stores.quota_ledger, clock=clock)
     calling_back = callbacks or CallbackWiring(sender=AiohttpCallbackSender())
     submit_bulk = _submit_bulk(ports, steering, timing)
     return Services(
@@ -280,10 +280,18 @@ def _bulk_queries(ports: _Ports, engine: EngineSteering) -> BulkQueries:
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
+        quota=ports.stores.quota_ledger,
         clock=ports.clock,
         progress=ports.progress,
         waker=engine,
     )
+
+
+def _reservation_seconds(settings: Settings) -> float:
+    """How long a single send's quota slot is held unreleased: its call to Meta at most, and a
+    minute to record it (only a process killed mid-send leaves one to expire)."""
+    send_timeout = settings.meta_send_timeout_seconds or settings.meta_timeout_seconds
+    return send_timeout + 60.0
 
 
 def _authenticator(ports: _Ports, request_limit: RequestLimit | None) -> Authenticator:
@@ -361,6 +369,7 @@ def _submit_bulk(ports: _Ports, engine: EngineSteering, timing: SendTiming) -> S
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
+        quota=ports.stores.quota_ledger,
         idempotency=ports.stores.idempotency,
         clock=ports.clock,
         waker=engine,
@@ -392,6 +401,7 @@ def _ingest_webhook(
         accounts=ports.stores.accounts,
         templates=ports.stores.templates,
         bulks=ports.stores.bulks,
+        quota=ports.stores.quota_ledger,
         clock=ports.clock,
         progress=ports.progress,
         engine=engine,
@@ -418,7 +428,11 @@ async def open_services(
     starts it."""
     cipher = _cipher(settings)
     await asyncio.to_thread(upgrade_database, settings.database_url)
-    stores = await open_stores(settings.database_url, lease_seconds=settings.lease_seconds)
+    stores = await open_stores(
+        settings.database_url,
+        lease_seconds=settings.lease_seconds,
+        reservation_seconds=_reservation_seconds(settings),
+    )
     meta: MetaGateway = AiohttpMetaGateway(
         base_url=settings.meta_base_url,
         api_version=settings.meta_api_version,

@@ -210,6 +210,7 @@ class BulkWorld:
             accounts=self.stores.accounts,
             templates=self.stores.templates,
             bulks=self.stores.bulks,
+            quota=self.stores.quota_ledger,
             clock=self.clock,
             progress=self.progress,
             engine=self.engine,

@@ -1,8 +1,10 @@
 """A per-key request rate limit, so one client cannot starve the others.
 
 A token bucket per API key: ``burst`` requests at once, refilled at ``rate_per_second``. The
-buckets live in the serving process; with several service processes each enforces its own share
-(docs/api.md, "Access control"). A refused request learns how long to wait.
+buckets live in the serving process, by decision: a fairness guard checked on every request is
+not worth a shared write per request, so with M API processes a key reaching k of them gets up
+to k times the limit (docs/operations.md says how to size it). A refused request learns how
+long to wait.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from mindo_core.ports.messages import MessageStore
 from mindo_core.ports.number_pacing import NumberPacing
 from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.ownership import NumberOwnership
+from mindo_core.ports.quota import QuotaLedger
 from mindo_core.ports.templates import TemplateStore
 
 
@@ -47,4 +48,6 @@ class Stores:
     ownership: NumberOwnership
     # Slots of numbers no process holds, shared by processes (None: one process sends).
     number_pacing: NumberPacing | None = None
+    # The organisations' quota decisions and reservations (one process alone: in its memory).
+    quota_ledger: QuotaLedger
     close: Callable[[], Awaitable[None]]

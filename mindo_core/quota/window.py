@@ -17,7 +17,8 @@ go now or when a slot frees (``plan_quota``), and the engine does not read the w
 before each send. So a recipient a running bulk still has to send, and that is not in the window
 yet, *holds* a slot: ``promised``. A single send to a new recipient fits only while the window
 plus what is promised leaves room (``new_recipient_room``), and ``quota_snapshot``'s
-``remaining`` is that room: what business-accounts shows is what a single send gets.
+``remaining`` is that room: what business-accounts shows is what a single send gets. A bulk is
+planned likewise (``plan_quota``'s ``owed``): what is promised counts as sent at its acceptance.
 """
 
 from __future__ import annotations
@@ -179,12 +180,16 @@ def plan_quota(
     window_entries: Sequence[datetime],
     candidates: Iterable[str],
     now: datetime,
+    owed: int = 0,
 ) -> QuotaPlan:
     """Plan a bulk against the portfolio's window.
 
     ``already_messaged``: the wa_ids messaged in the window ``(now - 24h, now]``.
     ``window_entries``: for each of them, when it was first messaged in the window (any order;
     entries at or before ``now - 24h`` have expired and are ignored).
+    ``owed``: recipients not in the window that are owed a slot (running bulks' pending ones,
+    single sends in flight); they count as sent ``now``, as the ones that fit (the candidates
+    among them belong in ``already_messaged``: they cost nothing more).
     ``candidates``: the bulk's unique wa_ids. The plan assumes the ones that fit are sent now and
     each waiting one when its slot frees; the scheduler re-checks the window before each send.
     """
@@ -205,7 +210,8 @@ def plan_quota(
             refill_times=(),
             already_in_window=unique - needed,
         )
-    live = sorted(t for t in window_entries if t > now - QUOTA_WINDOW)
+    # Owed slots are taken from now: after every live entry on the timeline.
+    live = sorted(t for t in window_entries if t > now - QUOTA_WINDOW) + [now] * owed
     available = max(0, limit - len(live))
     fits_now = min(needed, available)
     return QuotaPlan(

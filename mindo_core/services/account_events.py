@@ -63,6 +63,7 @@ from mindo_core.ports.bulks import BulkFilter, BulkStore
 from mindo_core.ports.contacts import AccountEventMarks
 from mindo_core.ports.organisations import OrganisationStore
 from mindo_core.ports.progress import ProgressBus
+from mindo_core.ports.quota import QuotaLedger
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.quality_guard import QualityGuard
 from mindo_core.services.quota_replan import QuotaReplan, tier_rose
@@ -94,6 +95,7 @@ class AccountEvents:
         accounts: AccountStore,
         templates: TemplateStore,
         bulks: BulkStore,
+        quota: QuotaLedger,
         clock: Clock,
         progress: ProgressBus,
         engine: EngineControl,
@@ -108,7 +110,9 @@ class AccountEvents:
         self._clock = clock
         self._bus = progress
         self._engine = engine
-        self._replan = QuotaReplan(bulks=bulks, clock=clock, progress=progress, timing=timing)
+        self._replan = QuotaReplan(
+            bulks=bulks, quota=quota, clock=clock, progress=progress, timing=timing
+        )
         self._guard = QualityGuard(
             organisations=organisations, bulks=bulks, progress=progress, engine=engine
         )

@@ -42,6 +42,7 @@ from mindo_core.engine.bulk_context import BulkContexts
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkFilter, BulkStore, Page
 from mindo_core.ports.progress import ProgressBus
+from mindo_core.ports.quota import QuotaLedger
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.services.authenticate import Principal
 from mindo_core.services.quota_replan import QuotaReplan
@@ -71,6 +72,7 @@ class BulkQueries:
         accounts: AccountStore,
         templates: TemplateStore,
         bulks: BulkStore,
+        quota: QuotaLedger,
         clock: Clock,
         progress: ProgressBus,
         waker: BulkWaker | None = None,
@@ -82,7 +84,9 @@ class BulkQueries:
         self._clock = clock
         self._bus = progress
         self._waker = waker
-        self._replan = QuotaReplan(bulks=bulks, clock=clock, progress=progress, timing=timing)
+        self._replan = QuotaReplan(
+            bulks=bulks, quota=quota, clock=clock, progress=progress, timing=timing
+        )
 
     async def get(self, principal: Principal, bulk_id: str) -> BulkView:
         bulk = await self._owned(principal, bulk_id)

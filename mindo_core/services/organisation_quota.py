@@ -7,19 +7,18 @@ room as ``remaining`` and ``SendMessage`` refuses a new recipient when there is 
 business-accounts shows is what a single send gets.
 
 Concurrency. Between reading the window and recording its message a send is in flight; two
-sends to different new recipients must not both take the last slot. Each process decides, per
-organisation, one batch at a time (one task reads the window once for every send that asked
-while the previous batch was decided, and decides them in order), and holds the new
-recipients it let through whose messages are not recorded yet (``reserve``): they count as
-promised until released. Nothing is held across Meta's call but the reservation. Several
-processes sharing a database do not see each other's reservations: that is the scale-out
-work's (a shared reservation in the store), not this module's.
+sends to different new recipients must not both take the last slot, whichever processes they
+go through. Each process decides, per organisation, one batch at a time (one task decides every
+send that asked while the previous batch was decided, in order, on one reading), through the
+``QuotaLedger``: it reads and reserves atomically per organisation (on PostgreSQL under a lock
+every process takes, with reservations every process sees), and a new recipient let through
+holds its reservation until its message is recorded (released lazily then: the window has it)
+or its send fails (released at once). Nothing is held across Meta's call but the reservation.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
@@ -31,7 +30,7 @@ from mindo_core.domain.clock import Clock
 from mindo_core.domain.errors import QuotaExceeded
 from mindo_core.domain.tiers import DEFAULT_TIER, QUOTA_WINDOW, Tier, tier_or_default
 from mindo_core.ports.accounts import AccountStore
-from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.quota import QuotaBook, QuotaLedger, ReservationId
 from mindo_core.quota.window import LiveWindow, QuotaSnapshot, quota_snapshot
 from mindo_core.services.short_lived import ShortLived
 
@@ -53,116 +52,117 @@ class QuotaReading:
 
 
 class OrganisationQuota:
-    def __init__(self, *, accounts: AccountStore, bulks: BulkStore, clock: Clock) -> None:
+    def __init__(self, *, accounts: AccountStore, ledger: QuotaLedger, clock: Clock) -> None:
         self._accounts = accounts
-        self._bulks = bulks
+        self._ledger = ledger
         self._clock = clock
         # The portfolio's tier, read at most once a second (a tier change is seen within it).
         self._tiers: ShortLived[OrganisationId, Tier] = ShortLived(clock)
         # Sends waiting for a decision, and the task deciding them, per organisation.
-        self._asking: dict[OrganisationId, list[tuple[str, asyncio.Future[None]]]] = {}
+        self._asking: dict[OrganisationId, list[_Asking]] = {}
         self._deciding: dict[OrganisationId, asyncio.Task[None]] = {}
-        # Per organisation: the new recipients let through whose messages are not recorded yet,
-        # with how many sends to each are in flight.
-        self._in_flight: dict[OrganisationId, Counter[str]] = {}
+        # Releases of reservations whose callers went away, kept until done.
+        self._giving_back: set[asyncio.Future[None]] = set()
 
     async def read(self, organisation_id: OrganisationId, tier: Tier | None = None) -> QuotaReading:
         """The organisation's quota now; ``tier`` when the caller has read it already."""
         now = self._clock.now()
-        window = await self._bulks.recipient_window(organisation_id, now - QUOTA_WINDOW)
-        owed = set(await self._bulks.promised_recipients(organisation_id))
-        owed.update(self._in_flight.get(organisation_id, ()))
-        return QuotaReading(
-            tier=tier or await self._portfolio_tier(organisation_id),
-            window=window,
-            promised=owed.difference(window),
-            now=now,
-        )
+        book = await self._ledger.read(organisation_id, since=now - QUOTA_WINDOW)
+        return _reading(tier or await self._portfolio_tier(organisation_id), book, now)
 
     @asynccontextmanager
     async def reserve(self, organisation_id: OrganisationId, wa_id: str) -> AsyncIterator[None]:
-        """Room for one message to ``wa_id``, held until the block ends (its message recorded):
-        ``QuotaExceeded`` when it is new to the window and none is left. An unlimited tier
-        counts nothing."""
+        """Room for one message to ``wa_id``, held until the block ends: ``QuotaExceeded`` when
+        it is new to the window and none is left. The block ends normally only once the message
+        is recorded as accepted by Meta (so the window counts it); an exception gives the room
+        back. An unlimited tier counts nothing."""
         tier = await self._portfolio_tier(organisation_id)
         if tier.daily_limit is None:
             yield
             return
-        await self._admitted(organisation_id, wa_id, tier)
+        reservation = await self._admitted(organisation_id, wa_id, tier)
+        recorded = False
         try:
             yield
+            recorded = True
         finally:
-            self._release(organisation_id, wa_id)
+            if reservation is not None:
+                # Shielded: a caller cancelled mid-send still gives its slot back.
+                await asyncio.shield(
+                    self._ledger.release(organisation_id, [reservation], recorded=recorded)
+                )
 
-    async def _admitted(self, organisation_id: OrganisationId, wa_id: str, tier: Tier) -> None:
-        """Waits for the decision on ``wa_id``; admitted, it holds its reservation."""
-        decision: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._asking.setdefault(organisation_id, []).append((wa_id, decision))
+    async def _admitted(
+        self, organisation_id: OrganisationId, wa_id: str, tier: Tier
+    ) -> ReservationId | None:
+        """Waits for the decision on ``wa_id``; admitted, its reservation (None: in the window
+        already, it needs none)."""
+        asking = _Asking(wa_id, asyncio.get_running_loop().create_future())
+        self._asking.setdefault(organisation_id, []).append(asking)
         if organisation_id not in self._deciding:
             self._deciding[organisation_id] = asyncio.create_task(
                 self._decide(organisation_id, tier)
             )
         try:
-            await asyncio.shield(decision)
+            return await asyncio.shield(asking.decision)
         except asyncio.CancelledError:
             # Its caller went away: a reservation made for it meanwhile is given back.
-            decision.add_done_callback(lambda _: self._give_back(organisation_id, wa_id, decision))
+            asking.decision.add_done_callback(
+                lambda _: self._give_back(organisation_id, asking.decision)
+            )
             raise
 
     async def _decide(self, organisation_id: OrganisationId, tier: Tier) -> None:
-        """Answers every send waiting on the organisation, one reading of the window for all
-        that asked meanwhile (the next batch is whoever asked while one was decided)."""
+        """Answers every send waiting on the organisation, one decision for all that asked
+        meanwhile (the next batch is whoever asked while one was decided)."""
         try:
             while asking := self._asking.pop(organisation_id, None):
                 try:
-                    reading = await self.read(organisation_id, tier)
-                    self._decide_batch(organisation_id, reading, asking)
+                    await self._decide_batch(organisation_id, tier, asking)
                 except BaseException as error:
                     # No caller waits forever: those not answered get the failure (a database
                     # error, or the service stopping).
-                    for _, decision in asking:
-                        if not decision.done():
-                            decision.set_exception(error)
-                            decision.exception()  # retrieved: a caller gone does not log it
+                    for each in asking:
+                        if not each.decision.done():
+                            each.decision.set_exception(error)
+                            each.decision.exception()  # retrieved: a caller gone does not log it
                     if not isinstance(error, Exception):
                         raise
         finally:
             del self._deciding[organisation_id]
 
-    def _decide_batch(
-        self,
-        organisation_id: OrganisationId,
-        reading: QuotaReading,
-        asking: list[tuple[str, asyncio.Future[None]]],
+    async def _decide_batch(
+        self, organisation_id: OrganisationId, tier: Tier, asking: list[_Asking]
     ) -> None:
-        live = LiveWindow.of(
-            reading.tier, window_entries=list(reading.window.values()), now=reading.now
+        now = self._clock.now()
+        verdicts: list[Verdict] = []
+
+        def decision(book: QuotaBook) -> list[str]:
+            verdicts[:] = decide_batch(_reading(tier, book, now), [a.wa_id for a in asking])
+            return [v.wa_id for v in verdicts if v.reserves]
+
+        reservations = iter(
+            await self._ledger.decide(organisation_id, since=now - QUOTA_WINDOW, decision=decision)
         )
-        owed = set(reading.promised)
-        for wa_id, decision in asking:
-            if wa_id not in reading.window and wa_id not in owed:
-                room = live.room(promised=len(owed))
-                if room.frees_at is not None:
-                    decision.set_exception(QuotaExceeded(frees_at=room.frees_at, now=reading.now))
-                    decision.exception()  # retrieved: a caller gone does not log it
-                    continue
-                owed.add(wa_id)
-            self._in_flight.setdefault(organisation_id, Counter())[wa_id] += 1
-            decision.set_result(None)
+        # Answered only now, once the reservations are durable.
+        for each, verdict in zip(asking, verdicts, strict=True):
+            if verdict.refused is not None:
+                each.decision.set_exception(verdict.refused)
+                each.decision.exception()  # retrieved: a caller gone does not log it
+            else:
+                each.decision.set_result(next(reservations) if verdict.reserves else None)
 
     def _give_back(
-        self, organisation_id: OrganisationId, wa_id: str, decision: asyncio.Future[None]
+        self, organisation_id: OrganisationId, decision: asyncio.Future[ReservationId | None]
     ) -> None:
-        if not decision.cancelled() and decision.exception() is None:
-            self._release(organisation_id, wa_id)
-
-    def _release(self, organisation_id: OrganisationId, wa_id: str) -> None:
-        in_flight = self._in_flight[organisation_id]
-        in_flight[wa_id] -= 1
-        if in_flight[wa_id] <= 0:
-            del in_flight[wa_id]
-        if not in_flight:
-            del self._in_flight[organisation_id]
+        if decision.cancelled() or decision.exception() is not None:
+            return
+        reservation = decision.result()
+        if reservation is not None:
+            release = self._ledger.release(organisation_id, [reservation], recorded=False)
+            task = asyncio.ensure_future(release)
+            self._giving_back.add(task)
+            task.add_done_callback(self._giving_back.discard)
 
     async def _portfolio_tier(self, organisation_id: OrganisationId) -> Tier:
         tier = self._tiers.get(organisation_id)
@@ -173,6 +173,49 @@ class OrganisationQuota:
             tier = portfolio_tier(numbers)
             self._tiers.put(organisation_id, tier)
         return tier
+
+
+@dataclass(frozen=True)
+class _Asking:
+    wa_id: str
+    decision: asyncio.Future[ReservationId | None]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One send's answer in a batch: refused (with when room frees), or let through, holding a
+    reservation when its recipient is not in the window."""
+
+    wa_id: str
+    refused: QuotaExceeded | None
+    reserves: bool
+
+
+def decide_batch(reading: QuotaReading, wa_ids: Sequence[str]) -> list[Verdict]:
+    """The answers to sends to ``wa_ids``, in order, on one reading: a recipient in the window
+    or owed already goes; a new one goes while room is left, and is owed from then on."""
+    live = LiveWindow.of(
+        reading.tier, window_entries=list(reading.window.values()), now=reading.now
+    )
+    owed = set(reading.promised)
+    verdicts: list[Verdict] = []
+    for wa_id in wa_ids:
+        in_window = wa_id in reading.window
+        if not in_window and wa_id not in owed:
+            room = live.room(promised=len(owed))
+            if room.frees_at is not None:
+                refused = QuotaExceeded(frees_at=room.frees_at, now=reading.now)
+                verdicts.append(Verdict(wa_id, refused, reserves=False))
+                continue
+            owed.add(wa_id)
+        verdicts.append(Verdict(wa_id, None, reserves=not in_window))
+    return verdicts
+
+
+def _reading(tier: Tier, book: QuotaBook, now: datetime) -> QuotaReading:
+    return QuotaReading(
+        tier=tier, window=book.window, promised=book.owed - book.window.keys(), now=now
+    )
 
 
 def portfolio_tier(numbers: Sequence[PhoneNumber]) -> Tier:

@@ -7,8 +7,9 @@ it is now and the new tier, the same way as at submission (``quota.window``): it
 recipients in position order, the first that fit going at once, the rest waiting for the
 refills. Only the waits that change are written, with the bulk's new estimate (and its
 estimated completion, counted from now), and the new
-snapshot is published. Each bulk is planned on its own against the window, as a submission is
-(the bulks of one organisation do not reserve room for one another).
+snapshot is published. As a submission, each bulk is planned under the organisation's quota
+hold (``QuotaLedger.holding``) against the window and what others are owed (the other running
+bulks' pending recipients, single sends in flight), counted as sent now.
 
 A lowered tier re-plans nothing: the engine's recipients already planned keep their times.
 """
@@ -24,6 +25,7 @@ from mindo_core.domain.clock import Clock
 from mindo_core.domain.tiers import QUOTA_WINDOW, tier_or_default
 from mindo_core.ports.bulks import BulkStore, PendingRecipient
 from mindo_core.ports.progress import ProgressBus
+from mindo_core.ports.quota import QuotaLedger
 from mindo_core.quota.window import QuotaPlan, plan_quota, recipient_waits
 from mindo_core.throughput.pacing import SendTiming, bulk_rate_cap_for, estimate_seconds
 
@@ -43,11 +45,13 @@ class QuotaReplan:
         self,
         *,
         bulks: BulkStore,
+        quota: QuotaLedger,
         clock: Clock,
         progress: ProgressBus,
         timing: SendTiming | None = None,
     ) -> None:
         self._bulks = bulks
+        self._quota = quota
         self._clock = clock
         self._bus = progress
         self._timing = timing or SendTiming()
@@ -76,25 +80,31 @@ class QuotaReplan:
         waiting = any(p.not_before is not None and p.not_before > now for p in pending)
         if not (waiting or new_estimate):
             return None  # nothing waits for quota
-        window = await self._bulks.recipient_window(bulk.organisation_id, now - QUOTA_WINDOW)
         wa_ids = [p.e164.removeprefix("+") for p in pending]
-        plan = plan_quota(
-            tier_or_default(number.messaging_limit_tier),
-            already_messaged=window,
-            window_entries=list(window.values()),
-            candidates=wa_ids,
-            now=now,
-        )
-        waits = recipient_waits(plan, wa_ids, window)
-        moved = {
-            p.position: wait
-            for p, wait in zip(pending, waits, strict=True)
-            if _sooner(wait, p.not_before)
-        }
-        if not (moved or new_estimate):
-            return None
-        minutes = self._estimate_minutes(bulk, number, pending, plan, now)
-        replanned = await self._bulks.replan_waits(bulk.id, moved, estimated_time_minutes=minutes)
+        since = now - QUOTA_WINDOW
+        async with self._quota.holding(bulk.organisation_id, since=since) as book:
+            others = book.owed - book.window.keys() - set(wa_ids)
+            taken = book.window.keys() | others
+            plan = plan_quota(
+                tier_or_default(number.messaging_limit_tier),
+                already_messaged=taken,
+                window_entries=list(book.window.values()),
+                candidates=wa_ids,
+                now=now,
+                owed=len(others),
+            )
+            waits = recipient_waits(plan, wa_ids, taken)
+            moved = {
+                p.position: wait
+                for p, wait in zip(pending, waits, strict=True)
+                if _sooner(wait, p.not_before)
+            }
+            if not (moved or new_estimate):
+                return None
+            minutes = self._estimate_minutes(bulk, number, pending, plan, now)
+            replanned = await self._bulks.replan_waits(
+                bulk.id, moved, estimated_time_minutes=minutes
+            )
         completion = planned_completion_at(now, minutes)
         return await self._bulks.set_estimated_completion(bulk.id, completion) or replanned
 

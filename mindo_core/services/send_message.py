@@ -8,8 +8,8 @@ a recipient on the organisation's suppression list (``RecipientOptedOut``).
 Quota. A recipient not messaged in the organisation's rolling 24 hours takes a slot of its
 limit; when none is left after what running bulks were promised, the send is refused before
 Meta (``QuotaExceeded``, with when room frees). A recipient already in the window always goes.
-The check and its reservation are ``OrganisationQuota``'s (one process: an organisation's checks
-decided one batch at a time; the reservation is held until the message is recorded).
+The check and its reservation are ``OrganisationQuota``'s (decided atomically per organisation
+across processes; the reservation is held until the message is recorded).
 
 Hot path. The sender (number, account, decrypted token) and its template, compiled, are read
 at most once a second per organisation, number, template and language (``ShortLived``); the

@@ -24,7 +24,10 @@ opening in its own local time, as it waits for quota room (whichever is later), 
 estimate is the longer of the plan below and the window's plan (``windowed_seconds``).
 
 Quota. The portfolio's rolling 24 h window (every message of the organisation, single and bulk)
-is read once; ``quota.plan_quota`` says how many new recipients fit now. A bulk that does not
+and what is owed (running bulks' pending recipients, single sends in flight) are read once,
+under the organisation's quota hold (``QuotaLedger.holding``: no other decision on it, in any
+process, until the bulk is stored); ``quota.plan_quota`` says how many new recipients fit now,
+the owed ones counted as sent at acceptance. A bulk that does not
 fit is still accepted (``can_send`` false): the recipients beyond the room get ``not_before``,
 the time the window frees a slot for them, and the engine sends them then. The estimate
 (``pacing.estimate_seconds``) includes those waits.
@@ -73,6 +76,7 @@ from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore, NewBulk, NewRecipientChunk
 from mindo_core.ports.idempotency import IdempotencyStore
 from mindo_core.ports.progress import ProgressBus
+from mindo_core.ports.quota import QuotaBook, QuotaLedger
 from mindo_core.ports.templates import TemplateStore
 from mindo_core.quota.window import QuotaPlan, plan_quota
 from mindo_core.services.approved_template import DEFAULT_LANGUAGE, approved_template
@@ -190,6 +194,7 @@ class SubmitBulk:
         accounts: AccountStore,
         templates: TemplateStore,
         bulks: BulkStore,
+        quota: QuotaLedger,
         idempotency: IdempotencyStore,
         clock: Clock,
         waker: BulkWaker | None = None,
@@ -200,6 +205,7 @@ class SubmitBulk:
         self._accounts = accounts
         self._templates = templates
         self._bulks = bulks
+        self._quota = quota
         self._keyed = IdempotentSubmits(keys=idempotency, clock=clock)
         self._clock = clock
         self._waker = waker or _Asleep()
@@ -264,45 +270,47 @@ class SubmitBulk:
         send_at = None if command.send_at is None else parse_send_at(command.send_at, now=now)
         # A scheduled bulk is planned as the quota and the estimate will be when it starts.
         start = now if send_at is None else send_at
-        recent = await self._bulks.recipient_window(organisation_id, start - QUOTA_WINDOW)
-        plan = plan_quota(
-            tier_or_default(number.messaging_limit_tier),
-            already_messaged=recent,
-            window_entries=list(recent.values()),
-            candidates=prepared.wa_ids(),
-            now=start,
-        )
-        sharers = await self._sharers(number)
-        estimate = estimate_minutes(
-            number, pacing, plan, prepared, start, timing=self._timing, sharers=sharers
-        )
-        waits = None
+        waits = zone_sets = None
         if window is not None:
             lookup = ZoneLookup()
             waits = openings(window, prepared.e164s, start, lookup)
             zone_sets = [lookup.zones_of(e164) for e164 in prepared.e164s]
-            rate = send_rate(number, pacing, plan, timing=self._timing)
-            waited = windowed_seconds(zone_sets, window, rate=rate, start=start)
-            estimate = max(estimate, (waited + self._timing.overhead_seconds) / 60.0)
-        new_bulk = NewBulk(
-            id=BulkId(self._new_id()),
-            task_id=self._new_id(),
-            organisation_id=organisation_id,
-            phone_number_row_id=number.id,
-            template_id=template.id,
-            pacing=str(pacing),
-            total_recipients=prepared.total_recipients,
-            estimated_time_minutes=estimate,
-            created_at=now,
-            created_by=principal.api_key.id,
-            send_at=send_at,
-            parent_bulk_id=command.parent_bulk_id,
-            send_window=window,
-        )
-        # Streamed into the store: the rows are made as they are written.
-        bulk = await self._bulks.create_bulk(
-            new_bulk, _chunks(prepared, plan, recent, openings=waits)
-        )
+        # The plan and the stored bulk under the organisation's quota hold: no single send or
+        # bulk is decided between this reading and the bulk's recipients being stored.
+        async with self._quota.holding(organisation_id, since=start - QUOTA_WINDOW) as book:
+            plan, taken = _quota_plan(number, prepared, book, start)
+            estimate = estimate_minutes(
+                number,
+                pacing,
+                plan,
+                prepared,
+                start,
+                timing=self._timing,
+                sharers=await self._sharers(number),
+            )
+            if window is not None and zone_sets is not None:
+                rate = send_rate(number, pacing, plan, timing=self._timing)
+                waited = windowed_seconds(zone_sets, window, rate=rate, start=start)
+                estimate = max(estimate, (waited + self._timing.overhead_seconds) / 60.0)
+            new_bulk = NewBulk(
+                id=BulkId(self._new_id()),
+                task_id=self._new_id(),
+                organisation_id=organisation_id,
+                phone_number_row_id=number.id,
+                template_id=template.id,
+                pacing=str(pacing),
+                total_recipients=prepared.total_recipients,
+                estimated_time_minutes=estimate,
+                created_at=now,
+                created_by=principal.api_key.id,
+                send_at=send_at,
+                parent_bulk_id=command.parent_bulk_id,
+                send_window=window,
+            )
+            # Streamed into the store: the rows are made as they are written.
+            bulk = await self._bulks.create_bulk(
+                new_bulk, _chunks(prepared, plan, taken, openings=waits)
+            )
         self._waker.wake()
         if self._progress is not None:  # WatchBulks shows a new bulk at once
             self._progress.publish(bulk.id, bulk)
@@ -323,6 +331,23 @@ class SubmitBulk:
             )
             for bulk in running
         ]
+
+
+def _quota_plan(
+    number: PhoneNumber, prepared: PreparedBulk, book: QuotaBook, start: datetime
+) -> tuple[QuotaPlan, Container[str]]:
+    """The bulk's plan against the book, and the recipients that cost it nothing: those in the
+    window, and those owed a slot already (another bulk's, a single send's in flight)."""
+    taken = book.window.keys() | book.owed
+    plan = plan_quota(
+        tier_or_default(number.messaging_limit_tier),
+        already_messaged=taken,
+        window_entries=list(book.window.values()),
+        candidates=prepared.wa_ids(),
+        now=start,
+        owed=len(book.owed - book.window.keys()),
+    )
+    return plan, taken
 
 
 def kept_answer(submitted: SubmittedBulk) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from tests.e2e.cluster import Cluster
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
+    """A new database on MINDO_TEST_POSTGRES_URL's server, dropped afterwards; skips without it."""
     server = os.environ.get("MINDO_TEST_POSTGRES_URL", "").strip()
     if not server:
         pytest.skip("MINDO_TEST_POSTGRES_URL is not set")

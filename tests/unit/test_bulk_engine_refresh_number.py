@@ -157,3 +157,26 @@ def test_a_tier_that_does_not_rise_leaves_the_plan_alone() -> None:
         assert (kept.counters.sent, kept.counters.pending) == (50, 10)
 
     virtual(scenario, throughput="STANDARD", tier="TIER_50")
+
+
+def test_a_raised_tier_re_plans_waiting_bulks_without_taking_one_another_s_room() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        first = await world.submit(200)  # TIER_50: 50 now, 150 waiting
+        second = await world.submit(100, first=1000)  # the first is owed 200: all 100 wait
+
+        await raise_tier(world, "TIER_250")
+
+        now = world.clock.now()
+        due = {
+            bulk.id: sum(
+                r.not_before is None or r.not_before <= now for r in await world.recipients(bulk)
+            )
+            for bulk in (first, second)
+        }
+        # Each re-planned against the window and what the other bulk is owed, counted as sent
+        # now: 150 of the first fit beside the second's 100, then 50 of the second beside the
+        # first's 200. Never more than the new limit due at once.
+        assert due == {first.id: 150, second.id: 50}
+        assert sum(due.values()) <= 250
+
+    virtual(scenario, throughput="STANDARD", tier="TIER_50")

@@ -45,6 +45,7 @@ def exact_estimates(
             accounts=world.stores.accounts,
             templates=world.stores.templates,
             bulks=world.stores.bulks,
+            quota=world.stores.quota_ledger,
             idempotency=world.stores.idempotency,
             clock=world.clock,
             waker=world.engine,

@@ -188,6 +188,20 @@ def test_when_the_window_is_short_the_rest_waits_for_the_oldest_entries_to_expir
     assert plan.refill_offsets(NOW) == (4 * 3600.0, 14 * 3600.0, 19 * 3600.0)
 
 
+def test_owed_recipients_take_their_slots_from_now_after_the_window_s_entries() -> None:
+    plan = plan_quota(
+        TIER_50,
+        already_messaged={"549222000001"},
+        window_entries=[NOW - 20 * HOUR],
+        candidates=wa_ids(2),
+        now=NOW,
+        owed=49,  # other bulks' pending recipients, single sends in flight
+    )
+    assert (plan.quota_needed, plan.quota_available, plan.fits_now) == (2, 0, 0)
+    # The window's entry frees the first slot; the next frees when the owed, sent now, expire.
+    assert plan.refill_times == (NOW + 4 * HOUR, NOW + QUOTA_WINDOW)
+
+
 def test_a_bulk_larger_than_the_limit_waits_for_its_own_sends_to_expire() -> None:
     plan = plan_quota(
         TIER_50, already_messaged=set(), window_entries=[], candidates=wa_ids(120), now=NOW
@@ -244,10 +258,12 @@ def test_an_unlimited_tier_fits_everything_now() -> None:
     limit=st.integers(min_value=1, max_value=12),
     ages_in_minutes=st.lists(st.integers(min_value=0, max_value=24 * 60 - 1), max_size=20),
     candidates=st.integers(min_value=0, max_value=40),
+    owed=st.integers(min_value=0, max_value=15),
 )
 def test_following_the_plan_never_puts_more_than_the_limit_in_any_window(
-    limit: int, ages_in_minutes: list[int], candidates: int
+    limit: int, ages_in_minutes: list[int], candidates: int, owed: int
 ) -> None:
+    """``owed`` recipients (other bulks', single sends in flight) are sent now, beside it."""
     entries = sorted(NOW - timedelta(minutes=age) for age in ages_in_minutes)
     plan = plan_quota(
         Tier.for_limit(limit),
@@ -255,10 +271,14 @@ def test_following_the_plan_never_puts_more_than_the_limit_in_any_window(
         window_entries=entries,
         candidates=wa_ids(candidates),
         now=NOW,
+        owed=owed,
     )
     assert plan.fits_now + plan.waiting == candidates
     assert list(plan.refill_times) == sorted(plan.refill_times)
-    sends = [NOW] * plan.fits_now + list(plan.refill_times)
+    live = [t for t in entries if t > NOW - QUOTA_WINDOW]
+    if plan.fits_now:
+        assert len(live) + owed + plan.fits_now <= limit, "the ones sent now overfill it"
+    sends = [NOW] * (owed + plan.fits_now) + list(plan.refill_times)
     timeline = entries + sends
     for when in plan.refill_times:
         earlier = [t for t in timeline if when - QUOTA_WINDOW < t < when]

@@ -98,6 +98,17 @@ def to(recipient: str) -> SendMessageCommand:
     )
 
 
+def bulk_of(recipients: list[str]) -> SubmitBulkCommand:
+    return SubmitBulkCommand(
+        phone_number_id=NUMBER,
+        template_name="welcome_message",
+        recipients=[
+            RecipientInput(phone=p, variables=VARIABLES, button_variables={"button_0": "X"})
+            for p in recipients
+        ],
+    )
+
+
 async def fill_window(
     services: Services, principal: Principal, clock: FixedClock, count: int
 ) -> None:
@@ -157,19 +168,7 @@ async def test_room_promised_to_a_queued_bulk_is_not_taken_by_single_sends(
     services: Services, principal: Principal, clock: FixedClock
 ) -> None:
     await fill_window(services, principal, clock, LIMIT - 3)
-    bulk = await services.submit_bulk(
-        principal,
-        SubmitBulkCommand(
-            phone_number_id=NUMBER,
-            template_name="welcome_message",
-            recipients=[
-                RecipientInput(
-                    phone=phone(500 + i), variables=VARIABLES, button_variables={"button_0": "X"}
-                )
-                for i in range(2)
-            ],
-        ),
-    )
+    bulk = await services.submit_bulk(principal, bulk_of([phone(500 + i) for i in range(2)]))
     assert bulk.quota.can_send
     # 47 in the window, 2 promised to the bulk: one slot left.
     assert await room(services, principal) == 1
@@ -252,3 +251,37 @@ async def test_a_send_cancelled_while_its_room_is_decided_holds_none(
     meta.gate.set()
 
     assert await room(services, principal) == 1
+
+
+async def test_a_bulk_accepted_while_a_send_is_in_flight_leaves_it_its_slot(
+    services: Services, principal: Principal, clock: FixedClock, meta: GatedMeta
+) -> None:
+    await fill_window(services, principal, clock, LIMIT - 3)
+    meta.gate.clear()
+    in_flight = asyncio.create_task(services.send_message(principal, to(phone(900))))
+    await asyncio.sleep(0.01)
+
+    bulk = await services.submit_bulk(principal, bulk_of([phone(500 + i) for i in range(3)]))
+
+    # 47 in the window and one slot held by the send at Meta: two of the three fit now.
+    assert (bulk.quota.quota_available, bulk.quota.can_send) == (2, False)
+    meta.gate.set()
+    await in_flight
+    assert await room(services, principal) == 0
+
+
+async def test_a_bulk_accepted_while_another_is_queued_does_not_take_its_promise(
+    services: Services, principal: Principal, clock: FixedClock
+) -> None:
+    await fill_window(services, principal, clock, LIMIT - 10)
+    first = await services.submit_bulk(principal, bulk_of([phone(500 + i) for i in range(6)]))
+
+    second = await services.submit_bulk(
+        principal, bulk_of([phone(500), *(phone(600 + i) for i in range(6))])
+    )
+
+    assert (first.quota.quota_needed, first.quota.can_send) == (6, True)
+    # phone(500) is the first bulk's already: it costs nothing. Of the other six, four fit.
+    assert (second.quota.quota_needed, second.quota.quota_available) == (6, 4)
+    assert not second.quota.can_send
+    assert await room(services, principal) == 0

@@ -14,6 +14,7 @@ from mindo_core.adapters.memory.messages import InMemoryMessages
 from mindo_core.adapters.memory.opt_out_policies import InMemoryOptOutPolicies
 from mindo_core.adapters.memory.organisations import InMemoryOrganisations
 from mindo_core.adapters.memory.ownership import SoleOwnership
+from mindo_core.adapters.memory.quota_ledger import ProcessQuotaLedger
 from mindo_core.adapters.memory.tables import Tables
 from mindo_core.adapters.memory.templates import InMemoryTemplates
 from mindo_core.ports.stores import Stores
@@ -22,13 +23,14 @@ from mindo_core.ports.stores import Stores
 def memory_stores(tables: Tables | None = None) -> Stores:
     """Stores over ``tables`` (new, empty ones by default); closing them holds nothing."""
     shared = tables or Tables()
+    bulks = InMemoryBulks(shared)
     return Stores(
         organisations=InMemoryOrganisations(shared),
         api_keys=InMemoryApiKeys(shared),
         accounts=InMemoryAccounts(shared),
         templates=InMemoryTemplates(shared),
         messages=InMemoryMessages(shared),
-        bulks=InMemoryBulks(shared),
+        bulks=bulks,
         delivery=InMemoryDelivery(shared),
         contacts=InMemoryContacts(shared),
         contact_directory=InMemoryContactDirectory(shared),
@@ -38,6 +40,7 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         webhook_endpoints=InMemoryWebhookEndpoints(shared),
         callback_outbox=InMemoryCallbackOutbox(shared),
         ownership=SoleOwnership(),
+        quota_ledger=ProcessQuotaLedger(bulks),
         close=_nothing_to_close,
     )
 

@@ -22,7 +22,7 @@ Rules the port leaves open, the same as ``InMemoryBulks``':
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.database import FRESH, Database
 from mindo_core.adapters.sql.integrity import is_unique_violation
 from mindo_core.adapters.sql.outbox import CallbackSubscriptions
+from mindo_core.adapters.sql.quota_window import read_promised_recipients, read_recipient_window
 from mindo_core.adapters.sql.staged_recipients import has_staged, materialise, stage_recipients
 from mindo_core.adapters.sql.tables import MAYBE_SENT_CONDITION, BulkRow, MessageRow, TemplateRow
 from mindo_core.adapters.sql.types import UTCDateTime, require_aware
@@ -527,26 +528,12 @@ class SqlBulks:
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
     ) -> Mapping[str, datetime]:
-        parameters = {"organisation_id": organisation_id, "since": mapping.timestamp(since)}
-        window: dict[str, datetime] = {}
         async with self._database.transaction() as session:
-            connection = await session.connection()
-            read_time = _window_time_reader(connection.dialect.name)
-            rows = (await connection.execute(_RECIPIENT_WINDOW, parameters)).all()
-            for phone, at in rows:
-                wa_id = phone.removeprefix("+")
-                first = read_time(at)
-                known = window.get(wa_id)
-                if known is None or first < known:
-                    window[wa_id] = first
-        return window
+            return await read_recipient_window(await session.connection(), organisation_id, since)
 
     async def promised_recipients(self, organisation_id: OrganisationId) -> AbstractSet[str]:
         async with self._database.transaction() as session:
-            connection = await session.connection()
-            query = _PROMISED_RECIPIENTS[connection.dialect.name]
-            rows = await connection.execute(query, {"organisation_id": organisation_id})
-            return {phone.removeprefix("+") for (phone,) in rows}
+            return await read_promised_recipients(await session.connection(), organisation_id)
 
 
 _REPLAN_WAIT = sa.text(
@@ -559,55 +546,6 @@ _SET_COMPLETION = sa.text(
     "UPDATE bulks SET estimated_completion_at = :at "
     "WHERE id = :bulk_id AND status IN ('QUEUED', 'PROCESSING')"
 ).bindparams(sa.bindparam("at", type_=UTCDateTime()))
-
-
-# The portfolio's window, read for every bulk submitted: an organisation that sent 100,000
-# messages today has 100,000 rows here. Plain SQL, its times read straight off the driver
-# (``_window_time_reader``): through the ORM and the column type, each row cost ~8 µs. Each
-# number's first time is kept in Python: a GROUP BY sorted the rows first (0.2 s for 100,000
-# on SQLite), and a recipient is rarely messaged twice in a day.
-_RECIPIENT_WINDOW = sa.text(f"""
-    SELECT recipient_phone, sent_at FROM messages
-    WHERE organisation_id = :organisation_id AND sent_at IS NOT NULL AND sent_at > :since
-    UNION ALL
-    -- Perhaps sent: Meta may count them, so the window does too (from their claim).
-    SELECT recipient_phone, claimed_at FROM messages
-    WHERE organisation_id = :organisation_id AND {MAYBE_SENT_CONDITION}
-      AND sent_at IS NULL AND claimed_at > :since
-""").bindparams(sa.bindparam("since", type_=UTCDateTime()))
-
-
-# What running bulks still have to send: their pending rows, and what is still staged (every
-# staged recipient is pending: ``staged_recipients``), read inside the database.
-_PENDING_ROWS = """
-    SELECT m.recipient_phone FROM messages AS m JOIN bulks AS b ON b.id = m.bulk_id
-    WHERE b.organisation_id = :organisation_id AND b.status IN ('QUEUED', 'PROCESSING')
-      AND m.status = 'pending'
-"""
-_PROMISED_RECIPIENTS = {
-    "sqlite": sa.text(f"""{_PENDING_ROWS}
-    UNION ALL
-    SELECT json_extract(r.value, '$[0]')
-    FROM staged_recipients AS s JOIN bulks AS b ON b.id = s.bulk_id
-    JOIN json_each(s.payload) AS r
-    WHERE b.organisation_id = :organisation_id AND b.status IN ('QUEUED', 'PROCESSING')
-    """),
-    "postgresql": sa.text(f"""{_PENDING_ROWS}
-    UNION ALL
-    SELECT r.value ->> 0
-    FROM staged_recipients AS s JOIN bulks AS b ON b.id = s.bulk_id
-    CROSS JOIN LATERAL json_array_elements(s.payload::json) AS r(value)
-    WHERE b.organisation_id = :organisation_id AND b.status IN ('QUEUED', 'PROCESSING')
-    """),
-}
-
-
-def _window_time_reader(dialect: str) -> Callable[[Any], datetime]:
-    """A timestamp as the driver returns it, as an aware UTC datetime (what UTCDateTime gives):
-    SQLite's naive UTC text, PostgreSQL's aware datetime."""
-    if dialect == "sqlite":
-        return lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC)
-    return lambda value: value.astimezone(UTC)
 
 
 # -- reading bulks -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ shared ``Database``."""
 from __future__ import annotations
 
 from mindo_core.adapters.memory.ownership import SoleOwnership
+from mindo_core.adapters.memory.quota_ledger import ProcessQuotaLedger
 from mindo_core.adapters.sql.accounts import SqlAccounts
 from mindo_core.adapters.sql.api_keys import SqlApiKeys
 from mindo_core.adapters.sql.bulks import SqlBulks
@@ -19,25 +20,45 @@ from mindo_core.adapters.sql.number_pacing import SqlNumberPacing
 from mindo_core.adapters.sql.opt_out_policies import SqlOptOutPolicies
 from mindo_core.adapters.sql.organisations import SqlOrganisations
 from mindo_core.adapters.sql.ownership import DEFAULT_LEASE_SECONDS, SqlNumberOwnership
+from mindo_core.adapters.sql.quota_ledger import DEFAULT_RESERVATION_SECONDS, SqlQuotaLedger
 from mindo_core.adapters.sql.templates import SqlTemplates
+from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.ownership import NumberOwnership
+from mindo_core.ports.quota import QuotaLedger
 from mindo_core.ports.stores import Stores
 
 
-async def open_stores(url: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Stores:
+async def open_stores(
+    url: str,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    reservation_seconds: float = DEFAULT_RESERVATION_SECONDS,
+) -> Stores:
     """The stores over ``url`` as users write it (see ``urls``). Connects on first use.
-    ``lease_seconds``: how long a worker's hold on a number lasts unrenewed (PostgreSQL)."""
-    return stores_over(Database(make_async_engine(url)), lease_seconds=lease_seconds)
+    ``lease_seconds``: how long a worker's hold on a number lasts unrenewed (PostgreSQL);
+    ``reservation_seconds``: how long a quota slot held for a single send lasts unreleased
+    (PostgreSQL: longer than a send to Meta may take)."""
+    return stores_over(
+        Database(make_async_engine(url)),
+        lease_seconds=lease_seconds,
+        reservation_seconds=reservation_seconds,
+    )
 
 
-def stores_over(database: Database, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Stores:
+def stores_over(
+    database: Database,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    reservation_seconds: float = DEFAULT_RESERVATION_SECONDS,
+) -> Stores:
+    bulks = SqlBulks(database)
     return Stores(
         organisations=SqlOrganisations(database),
         api_keys=SqlApiKeys(database),
         accounts=SqlAccounts(database),
         templates=SqlTemplates(database),
         messages=SqlMessages(database),
-        bulks=SqlBulks(database),
+        bulks=bulks,
         delivery=SqlDelivery(database),
         contacts=SqlContacts(database),
         contact_directory=SqlContactDirectory(database),
@@ -48,6 +69,7 @@ def stores_over(database: Database, *, lease_seconds: float = DEFAULT_LEASE_SECO
         callback_outbox=SqlCallbackOutbox(database),
         ownership=_ownership(database, lease_seconds),
         number_pacing=SqlNumberPacing(database) if database.dialect == "postgresql" else None,
+        quota_ledger=_quota_ledger(database, bulks, reservation_seconds),
         close=database.close,
     )
 
@@ -58,3 +80,11 @@ def _ownership(database: Database, lease_seconds: float) -> NumberOwnership:
     if database.dialect == "postgresql":
         return SqlNumberOwnership(database, lease_seconds=lease_seconds)
     return SoleOwnership()
+
+
+def _quota_ledger(database: Database, bulks: BulkStore, reservation_seconds: float) -> QuotaLedger:
+    """Shared reservations on PostgreSQL, where several API processes decide for one
+    organisation; on SQLite one service process decides, in its memory, as the memory stores."""
+    if database.dialect == "postgresql":
+        return SqlQuotaLedger(database, reservation_seconds=reservation_seconds)
+    return ProcessQuotaLedger(bulks)

@@ -506,3 +506,16 @@ class NumberLeaseRow(Table, table=True):
     expires_at: datetime = _timestamp(nullable=False)
     acquired_at: datetime = _timestamp(nullable=False)
     paced_until: datetime | None = _timestamp(nullable=True)
+
+
+class QuotaReservationRow(Table, table=True):
+    """A slot of an organisation's 24 h quota held for a single send let through whose message
+    is not recorded yet (``quota_ledger``, PostgreSQL), until ``expires_at``. No foreign key, as
+    leases: a reservation lives a few minutes at most."""
+
+    __tablename__ = "quota_reservations"
+
+    id: str = Field(sa_type=sa.String(32), primary_key=True)
+    organisation_id: int = Field(sa_type=sa.BigInteger(), index=True)
+    wa_id: str = Field(sa_type=sa.String(32))
+    expires_at: datetime = _timestamp(nullable=False)

@@ -1,0 +1,265 @@
+"""The quota ledger: what a decision reads and reserves, on every backend (memory, SQLite and
+PostgreSQL); and on PostgreSQL, where API processes share it, that decisions from several
+processes at once never hand out more slots than are left, and that reservations a process
+never released expire."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from mindo_core.adapters.sql import open_stores
+from mindo_core.adapters.sql.tables import metadata
+from mindo_core.domain.accounts import OrganisationId
+from mindo_core.ports.bulks import NewBulkRecipient, in_chunks
+from mindo_core.ports.quota import QuotaBook, QuotaLedger
+from mindo_core.ports.stores import Stores
+from tests.contract.tenants import T0, new_bulk, sent_message, tenant
+
+SINCE = T0 - timedelta(hours=24)
+SHORT_RESERVATION_S = 0.5
+
+Decision = Callable[[QuotaBook], list[str]]
+
+
+def reserve_all(wa_ids: Sequence[str]) -> Decision:
+    def decision(book: QuotaBook) -> list[str]:
+        return list(wa_ids)
+
+    return decision
+
+
+def new_recipient_if_room(wa_id: str, limit: int) -> Decision:
+    """One send's decision: ``wa_id`` reserved while the window and what is owed leave room."""
+
+    def decision(book: QuotaBook) -> list[str]:
+        taken = len(book.window) + len(book.owed - book.window.keys())
+        return [wa_id] if taken < limit else []
+
+    return decision
+
+
+async def owed_now(ledger: QuotaLedger, organisation_id: OrganisationId) -> set[str]:
+    book = await ledger.read(organisation_id, since=SINCE)
+    return set(book.owed - book.window.keys())
+
+
+# -- every backend ------------------------------------------------------------------------
+
+
+async def test_a_decision_reads_the_window_and_the_bulks_pending_recipients(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    await stores.messages.add_message(sent_message(acme, recipient_phone="+34600000001"))
+    listed = [NewBulkRecipient(position=0, e164="+34600000002", variables_used={"nombre": "B"})]
+    await stores.bulks.create_bulk(new_bulk(acme), in_chunks(listed, 10))
+    seen: list[QuotaBook] = []
+
+    def decision(book: QuotaBook) -> list[str]:
+        seen.append(book)
+        return []
+
+    assert (
+        await stores.quota_ledger.decide(acme.organisation.id, since=SINCE, decision=decision) == []
+    )
+
+    [book] = seen
+    assert set(book.window) == {"34600000001"}
+    assert book.owed == {"34600000002"}
+
+
+async def test_reservations_are_owed_until_released_unsent(stores: Stores) -> None:
+    acme = await tenant(stores)
+    ledger = stores.quota_ledger
+    organisation = acme.organisation.id
+
+    first, second = await ledger.decide(
+        organisation, since=SINCE, decision=reserve_all(["34600000001", "34600000002"])
+    )
+    assert await owed_now(ledger, organisation) == {"34600000001", "34600000002"}
+
+    await ledger.release(organisation, [first], recorded=False)
+    assert await owed_now(ledger, organisation) == {"34600000002"}
+    await ledger.release(organisation, [second], recorded=False)
+    assert await owed_now(ledger, organisation) == set()
+
+
+async def test_a_reservation_released_as_recorded_owes_nothing_beside_its_message(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    ledger = stores.quota_ledger
+    organisation = acme.organisation.id
+    [reservation] = await ledger.decide(
+        organisation, since=SINCE, decision=reserve_all(["34611222333"])
+    )
+
+    await stores.messages.add_message(sent_message(acme))  # to +34611222333
+    await ledger.release(organisation, [reservation], recorded=True)
+
+    book = await ledger.read(organisation, since=SINCE)
+    assert set(book.window) == {"34611222333"}
+    assert book.owed - book.window.keys() == set()
+
+
+async def test_a_failed_decision_reserves_nothing(stores: Stores) -> None:
+    acme = await tenant(stores)
+
+    def decision(book: QuotaBook) -> list[str]:
+        raise RuntimeError("the decision failed")
+
+    with pytest.raises(RuntimeError):
+        await stores.quota_ledger.decide(acme.organisation.id, since=SINCE, decision=decision)
+
+    assert await owed_now(stores.quota_ledger, acme.organisation.id) == set()
+
+
+async def test_reservations_are_the_organisation_s_own(stores: Stores) -> None:
+    acme = await tenant(stores, "acme", "1")
+    beta = await tenant(stores, "beta", "2")
+    await stores.quota_ledger.decide(
+        acme.organisation.id, since=SINCE, decision=reserve_all(["34600000001"])
+    )
+
+    assert await owed_now(stores.quota_ledger, beta.organisation.id) == set()
+
+
+async def test_a_hold_reads_the_book_and_what_it_stores_is_in_the_next_decision(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    organisation = acme.organisation.id
+    await stores.quota_ledger.decide(
+        organisation, since=SINCE, decision=reserve_all(["34600000001"])
+    )
+
+    async with stores.quota_ledger.holding(organisation, since=SINCE) as book:
+        assert book.owed == {"34600000001"}
+        listed = [NewBulkRecipient(position=0, e164="+34600000002", variables_used={"nombre": "B"})]
+        await stores.bulks.create_bulk(new_bulk(acme), in_chunks(listed, 10))
+
+    assert await owed_now(stores.quota_ledger, organisation) == {"34600000001", "34600000002"}
+
+
+# -- PostgreSQL: one ledger shared by processes -------------------------------------------------
+
+
+@pytest.fixture
+async def processes(postgres_database: str, postgres_engine: Engine) -> AsyncIterator[list[Stores]]:
+    """Three API processes' stores over one emptied database, each with its own connections."""
+    with postgres_engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+    opened = [await open_stores(postgres_database) for _ in range(3)]
+    yield opened
+    for stores in opened:
+        await stores.close()
+
+
+@pytest.mark.postgres
+async def test_processes_deciding_at_once_never_hand_out_more_than_the_room_left(
+    processes: list[Stores],
+) -> None:
+    acme = await tenant(processes[0])
+    organisation = acme.organisation.id
+    limit = 7
+    for n in range(3):  # three slots taken already
+        message = sent_message(acme, f"wamid.{n}", recipient_phone=f"+3460000000{n}")
+        await processes[0].messages.add_message(message)
+
+    decided = await asyncio.gather(
+        *(
+            processes[n % 3].quota_ledger.decide(
+                organisation,
+                since=SINCE,
+                decision=new_recipient_if_room(f"3461000{n:04d}", limit),
+            )
+            for n in range(30)
+        )
+    )
+
+    assert sum(len(reservations) for reservations in decided) == limit - 3
+    assert len(await owed_now(processes[1].quota_ledger, organisation)) == limit - 3
+
+
+@pytest.mark.postgres
+async def test_a_reservation_never_released_expires(
+    processes: list[Stores], postgres_database: str, postgres_engine: Engine
+) -> None:
+    # A process whose reservations last half a second: killed mid-send, it never releases.
+    crashed = await open_stores(postgres_database, reservation_seconds=SHORT_RESERVATION_S)
+    survivor = processes[0]
+    try:
+        acme = await tenant(crashed)
+        organisation = acme.organisation.id
+        await crashed.quota_ledger.decide(
+            organisation, since=SINCE, decision=reserve_all(["34600000001"])
+        )
+        assert await owed_now(survivor.quota_ledger, organisation) == {"34600000001"}
+    finally:
+        await crashed.close()
+
+    await asyncio.sleep(SHORT_RESERVATION_S + 0.2)
+
+    assert await owed_now(survivor.quota_ledger, organisation) == set()
+    await survivor.quota_ledger.decide(organisation, since=SINCE, decision=reserve_all([]))
+    assert _reservation_rows(postgres_engine) == 0  # the next decision deleted it
+
+
+@pytest.mark.postgres
+async def test_recorded_reservations_are_deleted_with_the_next_decision(
+    processes: list[Stores], postgres_engine: Engine
+) -> None:
+    ledger = processes[1].quota_ledger
+    acme = await tenant(processes[1])
+    organisation = acme.organisation.id
+    [reservation] = await ledger.decide(
+        organisation, since=SINCE, decision=reserve_all(["34611222333"])
+    )
+    await processes[1].messages.add_message(sent_message(acme))
+    await ledger.release(organisation, [reservation], recorded=True)
+    assert _reservation_rows(postgres_engine) == 1  # no transaction of its own on the hot path
+
+    await ledger.decide(organisation, since=SINCE, decision=reserve_all([]))
+
+    assert _reservation_rows(postgres_engine) == 0
+
+
+def _reservation_rows(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(sa.text("SELECT count(*) FROM quota_reservations")).scalar_one()
+        )
+
+
+@pytest.mark.postgres
+async def test_a_decision_in_another_process_waits_for_a_hold_and_sees_what_it_stored(
+    processes: list[Stores],
+) -> None:
+    submitting, sending, _ = processes
+    acme = await tenant(submitting)
+    organisation = acme.organisation.id
+    seen: list[QuotaBook] = []
+
+    def decision(book: QuotaBook) -> list[str]:
+        seen.append(book)
+        return []
+
+    async with submitting.quota_ledger.holding(organisation, since=SINCE):
+        deciding = asyncio.create_task(
+            sending.quota_ledger.decide(organisation, since=SINCE, decision=decision)
+        )
+        listed = [NewBulkRecipient(position=0, e164="+34600000002", variables_used={"nombre": "B"})]
+        await submitting.bulks.create_bulk(new_bulk(acme), in_chunks(listed, 10))
+        await asyncio.sleep(0.3)
+        assert not deciding.done()  # it waits for the organisation's lock
+
+    await deciding
+    [book] = seen
+    assert book.owed == {"34600000002"}
