@@ -56,12 +56,6 @@ class ContactStore(Protocol):
         were for a managed number."""
         ...
 
-    async def add_outbound_contact(
-        self, organisation_id: OrganisationId, phone: str, *, at: datetime
-    ) -> Contact:
-        """The organisation's contact with this phone, created (``outbound``) if it is none."""
-        ...
-
     async def opted_out_among(
         self, organisation_id: OrganisationId, phones: Sequence[str]
     ) -> frozenset[str]:

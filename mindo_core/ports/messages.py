@@ -1,4 +1,5 @@
-"""Messages sent one at a time, looked up by their wamid."""
+"""Messages sent one at a time, looked up by their wamid. Recording one that Meta accepted also
+makes its recipient the organisation's contact (``outbound``) unless it is one already."""
 
 from __future__ import annotations
 

@@ -215,7 +215,6 @@ class SendMessage:
                 raise
             now = self._clock.now()
             record = await self._records.add(sending.sent(result.wamid, now))
-        await self._contacts.add_outbound_contact(organisation_id, recipient.e164, at=now)
         return SentMessage(
             record=record,
             wamid=result.wamid,

@@ -12,7 +12,7 @@ from mindo_core.contacts.opt_out import OptChange
 from mindo_core.delivery.webhook_payloads import InboundMessage
 from mindo_core.ports.contacts import OptEvent
 from mindo_core.ports.stores import Stores
-from tests.contract.tenants import MADRID_SUMMER, T0, tenant
+from tests.contract.tenants import MADRID_SUMMER, T0, sent_message, tenant
 
 ANA = "+5492235961983"
 RECEIVED = T0 + timedelta(hours=2)
@@ -124,22 +124,42 @@ async def test_each_organisation_has_its_own_contact_for_one_phone(stores: Store
     assert mine.id != theirs.id
 
 
-async def test_an_outbound_contact_is_created_once_and_keeps_its_source(stores: Stores) -> None:
+async def test_a_message_meta_accepted_makes_its_recipient_an_outbound_contact_once(
+    stores: Stores,
+) -> None:
     owner = await tenant(stores)
     org = owner.organisation.id
 
-    first = await stores.contacts.add_outbound_contact(org, ANA, at=T0)
-    again = await stores.contacts.add_outbound_contact(org, ANA, at=T0 + timedelta(days=1))
+    await stores.messages.add_message(sent_message(owner, "wamid.S1", recipient_phone=ANA))
+    first = await stores.contacts.find_contact(org, ANA)
+    later = T0 + timedelta(days=1)
+    await stores.messages.add_messages(
+        [sent_message(owner, "wamid.S2", recipient_phone=ANA, created_at=later, sent_at=later)]
+    )
+    again = await stores.contacts.find_contact(org, ANA)
     await stores.contacts.record_inbound([inbound("wamid.R", 90)], received_at=RECEIVED)
 
+    assert first is not None
     assert first == again
     assert first.source == "outbound"
+    assert first.created_at == T0
     assert first.last_inbound_at is None
     replied = await stores.contacts.find_contact(org, ANA)
     assert replied is not None
     assert replied.source == "outbound"
+
     assert replied.id == first.id
     assert replied.last_inbound_at == T0 + timedelta(seconds=90)
+
+
+async def test_a_message_meta_refused_makes_no_contact(stores: Stores) -> None:
+    owner = await tenant(stores)
+
+    await stores.messages.add_message(
+        sent_message(owner, None, recipient_phone=ANA, status="failed", error_code=131026)
+    )
+
+    assert await stores.contacts.find_contact(owner.organisation.id, ANA) is None
 
 
 async def test_times_come_back_in_utc(stores: Stores) -> None:
@@ -319,7 +339,7 @@ async def test_the_list_is_the_organisations_latest_first_and_paginated(stores: 
     await stores.contacts.suppress(org, ANA, at=T0)
     await stores.contacts.suppress(org, BEA, at=T0 + timedelta(minutes=2))
     await stores.contacts.suppress(org, CARLOS, at=T0 + timedelta(minutes=1))
-    await stores.contacts.add_outbound_contact(org, "+34699000000", at=T0)
+    await stores.messages.add_message(sent_message(acme, recipient_phone="+34699000000"))
     await stores.contacts.suppress(globex.organisation.id, "+34688000000", at=T0)
 
     first = await stores.contacts.suppressed(org, offset=0, limit=2)

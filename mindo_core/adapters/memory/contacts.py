@@ -15,7 +15,7 @@ from mindo_core.domain.accounts import OrganisationId, PhoneNumber
 from mindo_core.ports.bulks import Page
 from mindo_core.ports.contacts import InboundReport, OptEvent
 
-__all__ = ["InMemoryContacts", "InMemoryEventMarks"]
+__all__ = ["InMemoryContacts", "InMemoryEventMarks", "contact_of"]
 
 
 class InMemoryContacts:
@@ -113,24 +113,7 @@ class InMemoryContacts:
     def _contact(
         self, organisation_id: OrganisationId, phone: str, source: ContactSource, at: datetime
     ) -> Contact:
-        existing = self._tables.contact_by_phone.get((organisation_id, phone))
-        if existing is not None:
-            return self._tables.contacts[existing]
-        contact = Contact(
-            id=ContactId(self._tables.next_id()),
-            organisation_id=organisation_id,
-            phone=phone,
-            source=source,
-            created_at=aware(at),
-        )
-        self._tables.contacts[contact.id] = contact
-        self._tables.contact_by_phone[(organisation_id, phone)] = contact.id
-        return contact
-
-    async def add_outbound_contact(
-        self, organisation_id: OrganisationId, phone: str, *, at: datetime
-    ) -> Contact:
-        return self._contact(organisation_id, phone, "outbound", at)
+        return contact_of(self._tables, organisation_id, phone, source, at)
 
     async def opted_out_among(
         self, organisation_id: OrganisationId, phones: Sequence[str]
@@ -195,3 +178,22 @@ class InMemoryEventMarks:
             return False
         self._tables.event_marks[object_key] = at
         return True
+
+
+def contact_of(
+    tables: Tables, organisation_id: OrganisationId, phone: str, source: ContactSource, at: datetime
+) -> Contact:
+    """The organisation's contact with this phone, created with ``source`` if it is none."""
+    existing = tables.contact_by_phone.get((organisation_id, phone))
+    if existing is not None:
+        return tables.contacts[existing]
+    contact = Contact(
+        id=ContactId(tables.next_id()),
+        organisation_id=organisation_id,
+        phone=phone,
+        source=source,
+        created_at=aware(at),
+    )
+    tables.contacts[contact.id] = contact
+    tables.contact_by_phone[(organisation_id, phone)] = contact.id
+    return contact

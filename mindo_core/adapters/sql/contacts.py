@@ -187,16 +187,6 @@ class SqlContacts:
         connection = await session.connection()
         await write_events(connection, self._database.callback_subscriptions, events)
 
-    async def add_outbound_contact(
-        self, organisation_id: OrganisationId, phone: str, *, at: datetime
-    ) -> Contact:
-        require_aware(at)
-        async with self._database.transaction() as session:
-            await self._ensure_contact(session, organisation_id, phone, "outbound", at)
-            row = await _contact_row(session, organisation_id, phone)
-        assert row is not None
-        return _contact(row)
-
     async def opted_out_among(
         self, organisation_id: OrganisationId, phones: Sequence[str]
     ) -> frozenset[str]:
@@ -408,3 +398,20 @@ class SqlEventMarks:
         async with self._database.transaction() as session:
             result = await (await session.connection()).execute(upsert)
             return result.first() is not None
+
+
+async def add_outbound_contacts(
+    session: AsyncSession, dialect: str, contacts: Sequence[tuple[int, str, datetime]]
+) -> None:
+    """Each (organisation, phone, time) the organisation's contact, created ``outbound`` unless
+    it exists: one statement for all, in the caller's transaction."""
+    if not contacts:
+        return
+    insert = insert_for(dialect, ContactRow).on_conflict_do_nothing(
+        index_elements=["organisation_id", "phone"]
+    )
+    rows = [
+        {"organisation_id": org, "phone": phone, "source": "outbound", "created_at": at}
+        for org, phone, at in contacts
+    ]
+    await (await session.connection()).execute(insert, rows)

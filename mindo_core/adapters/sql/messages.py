@@ -1,5 +1,7 @@
 """``SqlMessages``: the ``MessageStore`` port over SQL (messages sent one at a time). A message
-recorded is a callback event (``message.sent`` or ``message.failed``), written with it."""
+recorded is a callback event (``message.sent`` or ``message.failed``), written with it; one that
+Meta accepted makes its recipient the organisation's contact in the same transaction (no write
+of its own per send, and never a message without its contact)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mindo_core.adapters.sql import mapping
 from mindo_core.adapters.sql.callback_events import write_message_events
+from mindo_core.adapters.sql.contacts import add_outbound_contacts
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.integrity import conflict_or_reraise
 from mindo_core.adapters.sql.tables import MessageRow
@@ -32,6 +35,7 @@ class SqlMessages:
                 session.add(row)
                 await session.flush()
                 await self._report(session, [row])
+                await self._add_contacts(session, [row])
         except IntegrityError as error:
             raise conflict_or_reraise(error, f"Message '{message.wamid}' exists") from None
         return mapping.message(row)
@@ -43,6 +47,7 @@ class SqlMessages:
                 session.add_all(rows)
                 await session.flush()
                 await self._report(session, rows)
+                await self._add_contacts(session, rows)
         except IntegrityError as error:
             raise conflict_or_reraise(error, "A message of the batch exists") from None
         return [mapping.message(row) for row in rows]
@@ -54,6 +59,14 @@ class SqlMessages:
             connection = await session.connection()
             subscriptions = self._database.callback_subscriptions
             await write_message_events(connection, subscriptions, ids, at=at)
+
+    async def _add_contacts(self, session: AsyncSession, rows: Sequence[MessageRow]) -> None:
+        accepted = [
+            (row.organisation_id, row.recipient_phone, row.created_at)
+            for row in rows
+            if row.wamid is not None
+        ]
+        await add_outbound_contacts(session, self._database.dialect, accepted)
 
     async def find_message_by_wamid(
         self, organisation_id: OrganisationId, wamid: str
