@@ -19,6 +19,7 @@ BENCHMARKS = (
     "webhook_http",
     "webhook_ingest",
     "watch_lag",
+    "watch_lag_cluster",
     "bulk_memory",
     "single_sends",
     "shared_number",

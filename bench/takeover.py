@@ -16,25 +16,21 @@ nothing.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.cluster_processes import DEMO_KEY, DEMO_NUMBER, ClusterProcesses
 from bench.postgres_database import fresh_database, postgres_server
 from mindo_core.adapters.sql.engine import make_sync_engine
 
 TARGET_S = 10.0
-NUMBER = "813497231850626"  # the sandbox demo's number
-KEY = "mindo_BenchTakeoverKey01234567"
+NUMBER = DEMO_NUMBER
 POLL_S = 0.02
 
 _OWNER = sa.text(
@@ -86,52 +82,15 @@ def _report(how: str, rounds: list[tuple[float, float]]) -> None:
 
 
 class _Cluster:
+    """The cluster's processes, and the number's owner read from the lease table."""
+
     def __init__(self, folder: Path, url: str) -> None:
-        self.log = folder / "cluster.log"
-        self.sandbox = f"127.0.0.1:{_free_port()}"
-        self.grpc_address = f"127.0.0.1:{_free_port()}"
-        self.env = {
-            **os.environ,
-            "MINDO_DATABASE_URL": url,
-            "MINDO_SECRET_KEY": "bench-takeover-secret-of-32-characters",
-            "MINDO_META_BASE_URL": f"http://{self.sandbox}",
-            "MINDO_GRPC_ADDRESS": self.grpc_address,
-            "MINDO_DEMO_API_KEY": KEY,
-            "MINDO_LOG_LEVEL": "INFO",
-        }
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.workers: dict[int, subprocess.Popen[bytes]] = {}
+        self.processes = ClusterProcesses(folder, url)
+        self.grpc_address = self.processes.grpc_address
         self.database = make_sync_engine(url)
 
-    def spawn(self, *argv: str) -> subprocess.Popen[bytes]:
-        with self.log.open("ab") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "mindo_cli", *argv],
-                env=self.env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        self.processes.append(process)
-        if argv[0] == "worker":
-            self.workers[process.pid] = process
-        return process
-
     def start_all(self, *, workers: int) -> None:
-        host, port = self.sandbox.rsplit(":", 1)
-        # Headroom over the engine's 80/s: a loaded machine's bunched sends are not the point.
-        self.spawn("sandbox", "--host", host, "--port", port, "--mps", "100")
-        self.spawn("serve", "--no-engine", "--demo")
-        self._wait_for_line("Mindo is ready", 1)
-        for _ in range(workers):
-            self.spawn("worker")
-        self._wait_for_line("Bulk engine started as worker", workers)
-
-    def _wait_for_line(self, line: str, count: int) -> None:
-        deadline = time.monotonic() + 60
-        while self.log.read_text(errors="replace").count(line) < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(self.log.read_text(errors="replace")[-3000:])
-            time.sleep(0.1)
+        self.processes.start_all(workers=workers)
 
     def owner(self) -> tuple[str, float] | None:
         """The number's owner now, and when it took the lease (Unix seconds)."""
@@ -152,10 +111,10 @@ class _Cluster:
         """Stop the number's owner; seconds until another holds it, and until it sends."""
         owner, _ = self.wait_for_owner(exclude=None)
         time.sleep(1.0)  # sending steadily
-        victim = self.workers.pop(int(owner.split(":")[-2]))
+        victim = self.processes.workers.pop(int(owner.split(":")[-2]))
         stopped_at = time.time()  # one clock with the database's and the sandbox's: one host
         victim.send_signal(how)
-        self.spawn("worker")  # the cluster keeps three workers
+        self.processes.spawn("worker")  # the cluster keeps three workers
         _, taken_at = self.wait_for_owner(exclude=owner)
         victim.wait()
         return taken_at - stopped_at, self._first_send_since(taken_at) - stopped_at
@@ -164,23 +123,15 @@ class _Cluster:
         """When the sandbox recorded the new owner's first send (Unix seconds)."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            after = [at for at in self._sends() if at >= taken_at]
+            sends = self.processes.sandbox_sends(NUMBER, limit=2000)
+            after = [float(r["at"]) for r in sends if float(r["at"]) >= taken_at]
             if after:
                 return min(after)
             time.sleep(0.1)
         return float("nan")
 
-    def _sends(self) -> list[float]:
-        url = f"http://{self.sandbox}/_sandbox/requests?limit=2000"
-        with urllib.request.urlopen(url) as answer:
-            records = json.load(answer)["data"]
-        return [float(r["at"]) for r in records if str(r["path"]).endswith(f"{NUMBER}/messages")]
-
     def close(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+        self.processes.close()
         self.database.dispose()
 
 
@@ -204,13 +155,5 @@ async def _submit(grpc_address: str, recipients: int) -> None:
                     for i in range(recipients)
                 ],
             ),
-            metadata=(("x-api-key", KEY),),
+            metadata=(("x-api-key", DEMO_KEY),),
         )
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
