@@ -1,0 +1,80 @@
+"""The durable mark that a recipient's call to Meta starts, group-committed in small slices.
+
+A claim makes recipients ``in_flight`` about ``claim_seconds`` of sending ahead; only the mark
+says a call began. Each send asks ``started`` just before its call and waits for the mark to be
+durable (``BulkStore.mark_calls_started``): a call never starts unmarked, so after a crash the
+recipients in flight and unmarked were never sent and go back to pending, and only the marked
+ones are "outcome unknown".
+
+One write per slice: the marks asked while a write runs, or within ``slice_seconds`` (5 ms) of
+the last write's start, go together in the next one. At 80 messages/s each send gets its own
+write (one every 12.5 ms, none waiting); at 1,000/s about five share one, so the cost is some
+200 small transactions a second, and a call starts at most a slice and a write later than its
+slot (the number's pacing margin absorbs that; see docs/benchmarks.md). A write that fails, or
+finds the recipient no longer this worker's (a taker settled it), answers False: that call
+does not start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+
+from mindo_core.domain.clock import Clock
+from mindo_core.domain.messages import MessageId
+from mindo_core.ports.bulks import BulkStore
+
+__all__ = ["StartMarks"]
+
+logger = logging.getLogger("mindo.bulk_engine")
+
+
+class StartMarks:
+    def __init__(
+        self, store: BulkStore, clock: Clock, *, worker: str, slice_seconds: float = 0.005
+    ) -> None:
+        if slice_seconds < 0:
+            raise ValueError("slice_seconds must not be negative")
+        self._store = store
+        self._clock = clock
+        self._worker = worker
+        self._slice = slice_seconds
+        self._waiting: list[tuple[MessageId, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._last_write = -math.inf
+
+    async def started(self, message_id: MessageId) -> bool:
+        """Whether the recipient's call may start now: its mark is durable."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((message_id, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_while_waiting())
+        return await future
+
+    async def _write_while_waiting(self) -> None:
+        while self._waiting:
+            rest = self._last_write + self._slice - self._clock.monotonic()
+            if rest > 0:
+                await asyncio.sleep(rest)
+            batch, self._waiting = self._waiting, []
+            self._last_write = self._clock.monotonic()
+            marked = await self._write([message_id for message_id, _ in batch])
+            for message_id, future in batch:
+                if not future.done():
+                    future.set_result(message_id in marked)
+
+    async def _write(self, message_ids: list[MessageId]) -> frozenset[MessageId]:
+        # Run to its end even if cancelled (as ``OutcomeBuffer`` does): a SQLite transaction
+        # cut halfway can leave the write lock with a connection nobody returns.
+        writing = asyncio.ensure_future(
+            self._store.mark_calls_started(message_ids, worker=self._worker, at=self._clock.now())
+        )
+        try:
+            return frozenset(await asyncio.shield(writing))
+        except asyncio.CancelledError:
+            await asyncio.wait([writing])
+            raise
+        except Exception:
+            logger.exception("Could not mark %d calls started: they do not start", len(message_ids))
+            return frozenset()
