@@ -3,7 +3,8 @@ Meta. A real ``mindo serve --demo`` (SQLite file) sends a bulk to the sandbox (i
 ``--mps 100 --latency-ms 200``: about 20 calls at Meta at any moment); it is killed with SIGKILL
 at a random moment between 15% and 75% of the bulk, started again, and the bulk runs to its end.
 Per kill: how many recipients ended unknown, how many of those the sandbox's record shows
-reached Meta (really in flight: the call started and its answer was not yet durable), how many
+reached Meta, accepted or refused (really in flight: the call started and its answer was not
+yet durable), how many
 never reached it (claimed ahead but never called: what issue #16 removes), and how many were
 sent twice or lost (both must be 0).
 
@@ -117,7 +118,8 @@ def _one_kill(folder: Path, source: Path, sandbox: str, recipients: int, k: int,
             service.kill()
         service.wait()
     accepted = Counter(_accepted(sandbox, set(phones)))
-    reached = {phone for phone in unknown if accepted[phone.removeprefix("+")]}
+    called = set(_accepted(sandbox, set(phones), refused_too=True))
+    reached = {phone for phone in unknown if phone.removeprefix("+") in called}
     answered = {f"+{to}" for to in accepted} | unknown
     return Kill(
         sent_at_kill=sent_at_kill,
@@ -184,15 +186,18 @@ async def _unknown_when_over(address: str, bulk_id: str) -> set[str]:
         return unknown
 
 
-def _accepted(sandbox: str, phones: set[str]) -> list[str]:
-    """The wa_ids of the sends to ``phones`` the sandbox accepted, one per send."""
+def _accepted(sandbox: str, phones: set[str], *, refused_too: bool = False) -> list[str]:
+    """The wa_ids of the sends to ``phones`` the sandbox accepted (and refused, if asked: a
+    130429 reached Meta too), one per send."""
     with urllib.request.urlopen(f"{sandbox}/_sandbox/requests") as answer:
         records = json.load(answer)["data"]
     wanted = {phone.removeprefix("+") for phone in phones}
     return [
         str(r["body"]["to"])
         for r in records
-        if str(r["path"]).endswith("/messages") and r["wamid"] and r["body"]["to"] in wanted
+        if str(r["path"]).endswith("/messages")
+        and (r["wamid"] or refused_too)
+        and r["body"]["to"] in wanted
     ]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Sequence
 
 from mindo_core.bulks.model import Bulk, BulkId
@@ -31,6 +32,7 @@ from mindo_core.engine.live_pace import LivePace
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.sending import Sending
 from mindo_core.engine.settling import Settling
+from mindo_core.ports.bulks import ClaimedRecipient
 from mindo_core.throughput.scheduler import NumberScheduler, Slot
 
 __all__ = ["NumberRunner"]
@@ -160,7 +162,22 @@ class NumberRunner:
             return
         scheduler.take(slot, recipient=wa_id)
         self._report(scheduler, lane, slot.at)
+        self._ask_marks(scheduler, lane, recipient, now)
         self._sending.launch(lane, recipient, slot.at)
+
+    def _ask_marks(
+        self,
+        scheduler: NumberScheduler[BulkId],
+        lane: Lane,
+        recipient: ClaimedRecipient,
+        now: float,
+    ) -> None:
+        """This recipient and the lane's next ones, those due within ``start_mark_lead``, are
+        marked started ahead, in their order (``start_marks``): their calls start on time."""
+        lead = self._settings.start_mark_lead
+        count = min(len(lane.queue), math.ceil(scheduler.current_rate(now) * lead))
+        ahead = [lane.queue[k].message_id for k in range(count)]
+        self._parts.marks.ask([recipient.message_id, *ahead])
 
     def _report(self, scheduler: NumberScheduler[BulkId], lane: Lane, slot_at: float) -> None:
         telemetry = self._parts.telemetry

@@ -35,6 +35,8 @@ class EngineSettings:
     # A call starts once it is durably marked started; the marks asked within this many seconds
     # go in one write (``start_marks``). Only marked recipients are "unknown" after a crash.
     start_mark_slice: float = 0.005
+    # Marks are asked this long before their slots, so that a call starts on time.
+    start_mark_lead: float = 0.02
     # Outcomes are written every flush_interval seconds or flush_batch outcomes.
     flush_interval: float = 0.05
     flush_batch: int = 200
@@ -64,8 +66,8 @@ class EngineSettings:
             raise ValueError("throughput_mps must be positive and finite")
         if min(self.claim_seconds, self.flush_interval, self.poll_interval) <= 0:
             raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")
-        if self.start_mark_slice < 0:
-            raise ValueError("start_mark_slice must not be negative")
+        if self.start_mark_slice < 0 or self.start_mark_lead < 0:
+            raise ValueError("start_mark_slice and start_mark_lead must not be negative")
         if self.estimate_interval <= 0:
             raise ValueError("estimate_interval must be positive")
 

@@ -108,7 +108,9 @@ class Settling:
 
     def release_unsent(self, lane: Lane) -> None:
         at = self._parts.clock.now()
-        for recipient in lane.unsent():
+        unsent = lane.unsent()
+        self._parts.marks.forget(recipient.message_id for recipient in unsent)
+        for recipient in unsent:
             self.record(lane, recipient, "release", at=at, unsent=True)
 
     def drop(self, lane: Lane) -> None:

@@ -1,18 +1,22 @@
 """The durable mark that a recipient's call to Meta starts, group-committed in small slices.
 
 A claim makes recipients ``in_flight`` about ``claim_seconds`` of sending ahead; only the mark
-says a call began. Each send asks ``started`` just before its call and waits for the mark to be
-durable (``BulkStore.mark_calls_started``): a call never starts unmarked, so after a crash the
-recipients in flight and unmarked were never sent and go back to pending, and only the marked
-ones are "outcome unknown".
+says a call began. A send waits in ``started`` until its recipient's mark is durable
+(``BulkStore.mark_calls_started``): a call never starts unmarked, so after a crash the
+recipients in flight and unmarked were never sent and go back to pending, and the marked ones
+are "outcome unknown".
+
+Marks are asked a little ahead (``ask``): the number's runner asks for the recipients whose
+slots come within the next ``start_mark_lead`` (20 ms), so that a mark is durable by its slot
+and the call starts on time. (A call that waited for its own mark would start late by a
+varying write time, and late starts bunch up at Meta into a window its throughput limit
+refuses: 130429.) The price: a crash can leave those few marked and never called, as unknown.
 
 One write per slice: the marks asked while a write runs, or within ``slice_seconds`` (5 ms) of
-the last write's start, go together in the next one. At 80 messages/s each send gets its own
-write (one every 12.5 ms, none waiting); at 1,000/s about five share one, so the cost is some
-200 small transactions a second, and a call starts at most a slice and a write later than its
-slot (the number's pacing margin absorbs that; see docs/benchmarks.md). A write that fails, or
-finds the recipient no longer this worker's (a taker settled it), answers False: that call
-does not start.
+the last write's start, go together in the next one. At 80 messages/s each mark gets its own
+write; at 1,000/s about five share one, some 200 small transactions a second. A write that
+fails, or finds the recipient no longer this worker's (a taker settled it), answers False:
+that call does not start.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Iterable
 
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.messages import MessageId
@@ -41,16 +46,39 @@ class StartMarks:
         self._worker = worker
         self._slice = slice_seconds
         self._waiting: list[tuple[MessageId, asyncio.Future[bool]]] = []
+        # Asked and not yet started (or forgotten): each one's answer.
+        self._asked: dict[MessageId, asyncio.Future[bool]] = {}
         self._writer: asyncio.Task[None] | None = None
         self._last_write = -math.inf
 
+    def ask(self, message_ids: Iterable[MessageId]) -> None:
+        """Mark these calls started soon (they start within a few ms); never waits."""
+        for message_id in message_ids:
+            if message_id in self._asked:
+                continue
+            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._asked[message_id] = future
+            self._waiting.append((message_id, future))
+        if self._waiting and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._write_while_waiting())
+
     async def started(self, message_id: MessageId) -> bool:
         """Whether the recipient's call may start now: its mark is durable."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((message_id, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_while_waiting())
-        return await future
+        self.ask((message_id,))
+        future = self._asked[message_id]
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if self._asked.get(message_id) is future:
+                del self._asked[message_id]
+
+    def forget(self, message_ids: Iterable[MessageId]) -> None:
+        """Asked for and not sent after all (released): their answers are not kept."""
+        for message_id in message_ids:
+            self._asked.pop(message_id, None)
+
+    def __len__(self) -> int:
+        return len(self._asked)
 
     async def _write_while_waiting(self) -> None:
         while self._waiting:

@@ -76,3 +76,25 @@ async def test_a_failed_write_starts_none_of_its_calls_and_the_next_write_goes_o
     later = await marks.started(MessageId(3))
 
     assert (failed, later) == ([False, False], True)
+
+
+async def test_a_mark_asked_ahead_is_durable_when_its_call_comes() -> None:
+    store = _Marks()
+    marks = _marks(store)
+
+    marks.ask([MessageId(1), MessageId(2)])
+    await asyncio.sleep(0.01)
+    answers = [await marks.started(MessageId(1)), await marks.started(MessageId(2))]
+
+    assert answers == [True, True]
+    assert [ids for ids, _ in store.writes] == [[MessageId(1), MessageId(2)]]
+    assert len(marks) == 0  # nothing kept once started
+
+
+async def test_marks_forgotten_are_not_kept() -> None:
+    marks = _marks(_Marks())
+
+    marks.ask([MessageId(1), MessageId(2)])
+    marks.forget([MessageId(1), MessageId(2)])
+
+    assert len(marks) == 0
