@@ -7,10 +7,12 @@ recipients in flight and unmarked were never sent and go back to pending, and th
 are "outcome unknown".
 
 Marks are asked a little ahead (``ask``): the number's runner asks for the recipients whose
-slots come within the next ``start_mark_lead`` (20 ms), so that a mark is durable by its slot
-and the call starts on time. (A call that waited for its own mark would start late by a
-varying write time, and late starts bunch up at Meta into a window its throughput limit
-refuses: 130429.) The price: a crash can leave those few marked and never called, as unknown.
+slots come within the next ``start_mark_lead`` (20 ms), so that a mark is durable by its slot,
+and it takes a slot only for a recipient whose mark is durable (``answer``; else it waits for
+the write, ``written``). So the pacing applies to the calls as they really start: a call that
+waited for its mark after its slot was taken would start late by a varying write time, and
+late starts bunch up at Meta into a window its throughput limit refuses (130429). The price: a
+crash can leave those few marked ahead and never called, as unknown.
 
 One write per slice: the marks asked while a write runs, or within ``slice_seconds`` (5 ms) of
 the last write's start, go together in the next one. At 80 messages/s each mark gets its own
@@ -50,6 +52,8 @@ class StartMarks:
         self._asked: dict[MessageId, asyncio.Future[bool]] = {}
         self._writer: asyncio.Task[None] | None = None
         self._last_write = -math.inf
+        # Set when a write lands (and replaced by a fresh one for the next).
+        self._written = asyncio.Event()
 
     def ask(self, message_ids: Iterable[MessageId]) -> None:
         """Mark these calls started soon (they start within a few ms); never waits."""
@@ -72,6 +76,22 @@ class StartMarks:
             if self._asked.get(message_id) is future:
                 del self._asked[message_id]
 
+    def answer(self, message_id: MessageId) -> bool | None:
+        """Whether the recipient's mark asked ahead is durable (True), was refused (False), or
+        is still being written (None; also for one never asked)."""
+        future = self._asked.get(message_id)
+        if future is None or not future.done():
+            return None
+        return future.result()
+
+    async def written(self, at_most: float) -> None:
+        """Until the write under way (or the next one) has landed, ``at_most`` seconds at most."""
+        try:
+            async with asyncio.timeout(at_most):
+                await self._written.wait()
+        except TimeoutError:
+            pass
+
     def forget(self, message_ids: Iterable[MessageId]) -> None:
         """Asked for and not sent after all (released): their answers are not kept."""
         for message_id in message_ids:
@@ -91,6 +111,8 @@ class StartMarks:
             for message_id, future in batch:
                 if not future.done():
                     future.set_result(message_id in marked)
+            landed, self._written = self._written, asyncio.Event()
+            landed.set()
 
     async def _write(self, message_ids: list[MessageId]) -> frozenset[MessageId]:
         # Run to its end even if cancelled (as ``OutcomeBuffer`` does): a SQLite transaction
