@@ -842,6 +842,10 @@ async def test_claimed_but_never_called_recipients_of_a_stopped_bulk_are_skipped
     assert await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER) == 2
 
     assert await states(stores, bulk) == ["skipped", "skipped"]
+    skipped = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=0, limit=10
+    )
+    assert {r.error_message for r in skipped.items} == {"Stopped: token"}
 
 
 # --------------------------------------------------------------------------------------------

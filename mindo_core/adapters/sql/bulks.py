@@ -455,6 +455,8 @@ class SqlBulks:
                 )
                 moves.move(bulk_id, "in_flight", released, count)
                 settled += count
+                if count and released == "skipped":
+                    await _stamp_stop_reason(connection, bulk_id, bulk.stop_reason)
                 after = _settled_state(policy, bulk.status)
                 if after == "unconfirmed":
                     ids = await _unconfirm_recipients(connection, bulk_id, not_claimed_by=owner)
