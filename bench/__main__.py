@@ -28,6 +28,7 @@ BENCHMARKS = (
     "dashboard",
     "send_window_plan",
     "takeover",
+    "crash_unknown",
 )
 
 

@@ -64,6 +64,7 @@ from mindo_core.engine.lifecycle import Supervisor, settle_previous_run
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settings import EngineSettings, number_throughputs
+from mindo_core.engine.start_marks import StartMarks
 from mindo_core.engine.tenure import Tenure
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
@@ -117,6 +118,12 @@ class BulkEngine:
                 max_batch=settings.flush_batch,
                 interval=settings.flush_interval,
                 worker=settings.worker_id,
+            ),
+            marks=StartMarks(
+                bulks,
+                clock,
+                worker=settings.worker_id,
+                slice_seconds=settings.start_mark_slice,
             ),
             capacity=SendCapacity(settings.max_in_flight),
             retry_policy=RetryPolicy(random.Random(settings.seed), settings.retry),

@@ -4,9 +4,10 @@ Each bulk's queue is filled in batches of ``claim_seconds`` of sending at the nu
 rate (1 to ``max_claim``), the next batch being claimed in the background once the queue holds
 one batch or less: a claim has ``claim_seconds`` to arrive (under load a SQLite transaction
 waits for the one writer, and for the busy event loop, tens of milliseconds), so that sending
-never waits for the database. Claims are short on purpose: what is claimed and not yet sent
-when the process is killed is settled ``unconfirmed`` (at the next start, or by the worker that
-takes the number over) and never sent. Every claim is made as ``EngineSettings.worker_id``.
+never waits for the database. A claimed recipient's call starts only once it is durably marked
+started (``start_marks``): what is claimed and not yet started when the process is killed goes
+back to pending (at the next start, or by the worker that takes the number over) and is sent
+later. Every claim is made as ``EngineSettings.worker_id``.
 
 A marketing template (and a utility or authentication one when the organisation's opt-out
 policy says so) is never sent to a recipient on the organisation's suppression list (they wrote

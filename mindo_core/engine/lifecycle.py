@@ -12,8 +12,9 @@ share. A number taken over has its previous owner's in-flight recipients settled
 policy, by the taker only (``settle_in_flight`` scoped to the number, guarded by the lease).
 
 Where the engine runs alone (``sole_engine``: SQLite, tests), ``settle_previous_run`` is the
-first thing a start does: every recipient a previous process left in flight is settled by the
-crash policy (``unconfirmed`` by default, never resent).
+first thing a start does: every recipient a previous process left in flight with its call
+started is settled by the crash policy (``unconfirmed`` by default, never resent); those
+claimed and never called go back to pending.
 
 Work. The ``Supervisor`` reads ``bulks_to_run`` (QUEUED and PROCESSING bulks) on start, whenever
 it is woken (a bulk was submitted) and every ``poll_interval``, hands each number it holds its

@@ -4,7 +4,8 @@ The loop is the one ``scheduler.NumberScheduler`` describes. Per turn: ask the s
 bulk sends next and when; sleep until then (a change wakes it early: a bulk assigned or
 dropped, a send finished, a claim arrived); take that bulk's next recipient from its local
 queue; if the pair rate holds that recipient back, set it aside until it may go; otherwise
-commit the slot and send it (``sending``). A send may start up to 1 ms before its slot
+commit the slot and send it (``sending``) once its mark of a call started is durable
+(``start_marks``, asked ahead). A send may start up to 1 ms before its slot
 (``decisions.EARLY_START_S``), never later because of a timer's lateness.
 
 The runner keeps the lanes in step with the bulks the supervisor assigns (``admission`` reads
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Sequence
 
 from mindo_core.bulks.model import Bulk, BulkId
@@ -31,6 +33,7 @@ from mindo_core.engine.live_pace import LivePace
 from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.sending import Sending
 from mindo_core.engine.settling import Settling
+from mindo_core.ports.bulks import ClaimedRecipient
 from mindo_core.throughput.scheduler import NumberScheduler, Slot
 
 __all__ = ["NumberRunner"]
@@ -153,6 +156,15 @@ class NumberRunner:
         if ready_at > now + EARLY_START_S:
             lane.set_aside(recipient, ready_at)
             return
+        self._ask_marks(scheduler, lane, recipient, now)
+        marked = self._parts.marks.answer(recipient.message_id)
+        if marked is None:  # the slot is taken once the call may start: it starts on time
+            lane.queue.appendleft(recipient)
+            await self._parts.marks.written(self._settings.poll_interval)
+            return
+        if not marked:
+            self._settling.not_started(lane, recipient)
+            return
         capacity = self._parts.capacity
         if not capacity.try_take():
             lane.queue.appendleft(recipient)
@@ -161,6 +173,20 @@ class NumberRunner:
         scheduler.take(slot, recipient=wa_id)
         self._report(scheduler, lane, slot.at)
         self._sending.launch(lane, recipient, slot.at)
+
+    def _ask_marks(
+        self,
+        scheduler: NumberScheduler[BulkId],
+        lane: Lane,
+        recipient: ClaimedRecipient,
+        now: float,
+    ) -> None:
+        """This recipient and the lane's next ones, those due within ``start_mark_lead``, are
+        marked started ahead, in their order (``start_marks``): their calls start on time."""
+        lead = self._settings.start_mark_lead
+        count = min(len(lane.queue), math.ceil(scheduler.current_rate(now) * lead))
+        ahead = [lane.queue[k].message_id for k in range(count)]
+        self._parts.marks.ask([recipient.message_id, *ahead])
 
     def _report(self, scheduler: NumberScheduler[BulkId], lane: Lane, slot_at: float) -> None:
         telemetry = self._parts.telemetry

@@ -5,10 +5,11 @@ outcome that waits, whichever comes first; outcomes that arrive while a batch is
 wait for the next one. ``flush`` writes everything at once (before deciding a bulk is over, and
 on shutdown). Each write publishes the snapshots of the bulks it changed.
 
-Durability is per batch: a recipient is durably ``in_flight`` before its call to Meta, and its
-outcome is durable about ``interval`` after the answer (plus the write under way). A crash in
-between leaves it in flight, and the restart settles it (``unconfirmed`` by default, never
-resent). A write that fails keeps its batch, in order, for the next attempt.
+Durability is per batch: a recipient is durably marked started before its call to Meta
+(``start_marks``), and its outcome is durable about ``interval`` after the answer (plus the
+write under way). A crash in between leaves it in flight and started, and the restart settles it
+(``unconfirmed`` by default, never resent). A write that fails keeps its batch, in order, for
+the next attempt.
 """
 
 from __future__ import annotations

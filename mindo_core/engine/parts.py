@@ -1,6 +1,6 @@
-"""What the bulk engine's pieces share: its ports, its settings, its outcome buffer, its send
-capacity, its retry policy, the numbers' throughputs and the numbers it holds. Each piece reads
-the narrow port it uses."""
+"""What the bulk engine's pieces share: its ports, its settings, its outcome buffer, its marks of
+calls started, its send capacity, its retry policy, the numbers' throughputs and the numbers it
+holds. Each piece reads the narrow port it uses."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from mindo_core.domain.clock import Clock
 from mindo_core.engine.capacity import SendCapacity
 from mindo_core.engine.outcome_buffer import OutcomeBuffer
 from mindo_core.engine.settings import EngineSettings
+from mindo_core.engine.start_marks import StartMarks
 from mindo_core.engine.tenure import Tenure
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.bulks import BulkStore
@@ -39,6 +40,8 @@ class EngineParts:
     clock: Clock
     progress: ProgressBus
     outcomes: OutcomeBuffer
+    # A call starts only once its mark is durable.
+    marks: StartMarks
     capacity: SendCapacity
     retry_policy: RetryPolicy
     settings: EngineSettings

@@ -2,10 +2,10 @@
 ``settling``, and the send capacity given back.
 
 A send runs in a task of its own, started by the number's runner once the scheduler gave it a
-slot and the engine's ``SendCapacity`` a place. What it raised becomes a ``SendOutcome``
-(``bulk_messages.outcome_of``); an unexpected failure is retried like a transient one, within
-the retry policy's bounds.
-"""
+slot and the engine's ``SendCapacity`` a place. Its call starts only once ``StartMarks`` has
+durably marked it started (a mark refused: the recipient goes back, uncalled). What it raised
+becomes a ``SendOutcome`` (``bulk_messages.outcome_of``); an unexpected failure is retried like
+a transient one, within the retry policy's bounds."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ class Sending:
 
     async def _send(self, lane: Lane, recipient: ClaimedRecipient, slot_at: float) -> None:
         try:
+            marked = await self._parts.marks.started(recipient.message_id)
+            if not marked or lane.state != "active":  # cancelled or stopped while marking
+                self._settling.not_started(lane, recipient)
+                return
             outcome, wamid = await call_meta(self._parts.meta, lane, recipient)
             self._settling.settle(lane, recipient, outcome, wamid, slot_at)
         except Exception:  # it stays in flight: settled at the next start or takeover

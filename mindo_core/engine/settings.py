@@ -28,11 +28,15 @@ class EngineSettings:
     # (the sandbox's ``--unlimited``, ``bench/pipeline_ceiling``).
     throughput_mps: float | None = None
     # A claim takes this many seconds of sending at the number's current rate (1 to max_claim),
-    # and the next one is made when the queue holds one claim or less. Small, because what is
-    # claimed and not yet sent when the process is killed (up to two claims) is settled as
-    # "unconfirmed" and never sent.
+    # and the next one is made when the queue holds one claim or less. What is claimed and not
+    # yet started when the process is killed goes back to pending (``start_mark_slice``).
     claim_seconds: float = 0.1
     max_claim: int = 500
+    # A call starts once it is durably marked started; the marks asked within this many seconds
+    # go in one write (``start_marks``). Only marked recipients are "unknown" after a crash.
+    start_mark_slice: float = 0.005
+    # Marks are asked this long before their slots, so that a call starts on time.
+    start_mark_lead: float = 0.02
     # Outcomes are written every flush_interval seconds or flush_batch outcomes.
     flush_interval: float = 0.05
     flush_batch: int = 200
@@ -62,6 +66,8 @@ class EngineSettings:
             raise ValueError("throughput_mps must be positive and finite")
         if min(self.claim_seconds, self.flush_interval, self.poll_interval) <= 0:
             raise ValueError("claim_seconds, flush_interval and poll_interval must be positive")
+        if self.start_mark_slice < 0 or self.start_mark_lead < 0:
+            raise ValueError("start_mark_slice and start_mark_lead must not be negative")
         if self.estimate_interval <= 0:
             raise ValueError("estimate_interval must be positive")
 

@@ -99,9 +99,19 @@ class Settling:
             )
         )
 
+    def not_started(self, lane: Lane, recipient: ClaimedRecipient) -> None:
+        """Its call's mark was refused (a failed write, or the claim is no longer this
+        worker's): back to pending, uncalled."""
+        self._parts.marks.forget((recipient.message_id,))
+        self.record(lane, recipient, "release", at=self._parts.clock.now(), unsent=True)
+        lane.drained = False
+        self._number.resume(lane)
+
     def release_unsent(self, lane: Lane) -> None:
         at = self._parts.clock.now()
-        for recipient in lane.unsent():
+        unsent = lane.unsent()
+        self._parts.marks.forget(recipient.message_id for recipient in unsent)
+        for recipient in unsent:
             self.record(lane, recipient, "release", at=at, unsent=True)
 
     def drop(self, lane: Lane) -> None:

@@ -236,9 +236,18 @@ class BulkStore(Protocol):
         self, bulk_id: BulkId, *, worker: str, limit: int, now: datetime
     ) -> Sequence[ClaimedRecipient]:
         """Up to ``limit`` due pending recipients (not_before and retry time passed), in
-        position order, made ``in_flight`` durably before any is sent; the bulk becomes
-        PROCESSING (``started_at``) on its first claim. Nothing for a bulk not QUEUED or
-        PROCESSING."""
+        position order, made ``in_flight`` durably (claimed, their calls not started) before
+        any is sent; the bulk becomes PROCESSING (``started_at``) on its first claim. Nothing
+        for a bulk not QUEUED or PROCESSING."""
+        ...
+
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, at: datetime
+    ) -> AbstractSet[MessageId]:
+        """The recipients among ``message_ids`` still in flight under ``worker``'s claim are
+        durably marked as having their call to Meta started (one transaction); returns those
+        marked. A call starts only once its mark is durable: after a crash, a recipient in
+        flight and not marked was never sent (``settle_in_flight`` releases it)."""
         ...
 
     async def record_outcomes(
@@ -291,8 +300,11 @@ class BulkStore(Protocol):
         number: PhoneNumberRowId | None = None,
         owner: str | None = None,
     ) -> int:
-        """After a crash: every in-flight recipient becomes unconfirmed (or pending again with
-        policy "resend"). Returns how many were settled.
+        """After a crash: every in-flight recipient whose call had started
+        (``mark_calls_started``) becomes unconfirmed (or pending again with policy "resend");
+        those claimed whose call had not started go back to pending, their claim's attempt
+        undone (or cancelled/skipped as their siblings, in a bulk that is over). Returns how many
+        were settled.
 
         Scoped for a worker taking a number over: ``number``, only the recipients of bulks on
         that number; ``owner``, only those claimed by another worker, and nothing at all

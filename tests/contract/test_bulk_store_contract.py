@@ -134,6 +134,16 @@ async def claim(
     return list(await stores.bulks.claim_recipients(bulk.id, worker=worker, limit=limit, now=now))
 
 
+async def call(
+    stores: Stores, bulk: Bulk, limit: int = 10, now: datetime = LATER, worker: str = "w1"
+) -> list[ClaimedRecipient]:
+    """Claimed, and their calls to Meta started (durably marked, as the engine does first)."""
+    claimed = await claim(stores, bulk, limit=limit, now=now, worker=worker)
+    ids = [c.message_id for c in claimed]
+    await stores.bulks.mark_calls_started(ids, worker=worker, at=now)
+    return claimed
+
+
 async def states(stores: Stores, bulk: Bulk) -> list[str]:
     page = await stores.bulks.list_bulk_recipients(
         bulk.organisation_id, bulk.id, status=None, offset=0, limit=1000
@@ -543,7 +553,7 @@ async def test_an_outcome_for_a_recipient_no_longer_in_flight_changes_nothing(
 ) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 2)
-    claimed = await claim(stores, bulk)
+    claimed = await call(stores, bulk)
     await stores.bulks.record_outcomes([accept(claimed[0], "wamid.first")])
     await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
     before = await fetch(stores, bulk)
@@ -726,8 +736,8 @@ async def test_settling_marks_in_flight_recipients_unconfirmed(stores: Stores) -
     acme = await tenant(stores)
     one = await create(stores, acme, 3)
     two = await create(stores, acme, 1)
-    await claim(stores, one, limit=2)
-    await claim(stores, two)
+    await call(stores, one, limit=2)
+    await call(stores, two)
 
     settled = await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
 
@@ -745,7 +755,7 @@ async def test_settling_marks_in_flight_recipients_unconfirmed(stores: Stores) -
 async def test_settling_with_resend_makes_them_pending_again(stores: Stores) -> None:
     acme = await tenant(stores)
     bulk = await create(stores, acme, 2)
-    first = await claim(stores, bulk, limit=1)
+    first = await call(stores, bulk, limit=1)
 
     assert await stores.bulks.settle_in_flight(policy="resend", now=LATER) == 1
 
@@ -765,6 +775,77 @@ async def test_a_release_without_a_call_undoes_the_claims_attempt(stores: Stores
 
     again = await claim(stores, bulk, now=LATER)
     assert [(c.position, c.attempts) for c in again] == [(0, 1), (1, 2)]
+
+
+async def test_recipients_claimed_whose_calls_never_started_go_again_not_unknown(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 4)
+    started = await call(stores, bulk, limit=1)
+    claimed = await claim(stores, bulk, limit=2)
+
+    settled = await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+
+    assert settled == 3
+    assert await states(stores, bulk) == ["unconfirmed", "pending", "pending", "pending"]
+    assert (await fetch(stores, bulk)).counters == BulkCounters(total=4, failed=1, pending=3)
+    # Sent later as if never claimed: their claim's attempt is undone.
+    again = await claim(stores, bulk, limit=2, now=LATER)
+    assert [(c.message_id, c.attempts) for c in again] == [(c.message_id, 1) for c in claimed]
+    assert started[0].message_id not in {c.message_id for c in again}
+
+
+async def test_a_call_is_marked_started_only_under_the_workers_own_claim(stores: Stores) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 3)
+    first, second, third = await claim(stores, bulk, limit=3, worker="w1")
+    await stores.bulks.record_outcomes([accept(third, "wamid.third")])
+
+    marked = await stores.bulks.mark_calls_started(
+        [first.message_id, third.message_id], worker="w1", at=LATER
+    )
+    by_another = await stores.bulks.mark_calls_started([second.message_id], worker="w2", at=LATER)
+
+    # The one answered already and the one claimed by another worker are not marked.
+    assert marked == {first.message_id}
+    assert by_another == set()
+    await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+    assert await states(stores, bulk) == ["unconfirmed", "pending", "sent"]
+
+
+async def test_a_recipient_claimed_again_after_a_retry_is_not_started_until_marked(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 1)
+    [first] = await call(stores, bulk)
+    await stores.bulks.record_outcomes([release(first, None)])
+    [again] = await claim(stores, bulk, now=LATER)
+
+    await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+
+    assert again.attempts == 2
+    assert await states(stores, bulk) == ["pending"]
+    [third] = await claim(stores, bulk, now=LATER)
+    assert third.attempts == 2  # the first call counts, the claim never called does not
+
+
+async def test_claimed_but_never_called_recipients_of_a_stopped_bulk_are_skipped(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    await claim(stores, bulk, limit=2)
+    await stores.bulks.stop_bulk(bulk.id, now=LATER, reason="Stopped: token", cancelled=False)
+
+    assert await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER) == 2
+
+    assert await states(stores, bulk) == ["skipped", "skipped"]
+    skipped = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status=None, offset=0, limit=10
+    )
+    assert {r.error_message for r in skipped.items} == {"Stopped: token"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1030,7 +1111,7 @@ async def test_a_big_bulk_half_claimed_is_finished_by_another_process_after_a_cr
     # was in flight and claims the rest, the staged chunks included.
     acme = await tenant(stores)
     bulk = await create(stores, acme, BIG)
-    first = [c.position for _ in range(3) for c in await claim(stores, bulk, limit=400)]
+    first = [c.position for _ in range(3) for c in await call(stores, bulk, limit=400)]
 
     settled = await elsewhere.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
     rest = [c.position for _ in range(5) for c in await claim(elsewhere, bulk, limit=400)]

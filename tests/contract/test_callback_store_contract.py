@@ -356,6 +356,7 @@ async def test_a_recipient_settled_unknown_after_a_crash_is_reported_failed_with
     owner = subscribed
     bulk = await create(stores, owner, 2)
     claimed = await stores.bulks.claim_recipients(bulk.id, worker="w", limit=2, now=T0)
+    await stores.bulks.mark_calls_started([c.message_id for c in claimed], worker="w", at=T0)
     await stores.bulks.record_outcomes([accept(claimed[0], "wamid.R0")])
 
     # The worker died with the second one's call in flight.

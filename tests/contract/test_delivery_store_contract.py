@@ -264,6 +264,7 @@ async def test_callback_data_settles_a_recipient_with_no_wamid_yet(
     bulk = await create(stores, owner, 1)
     (claimed,) = await stores.bulks.claim_recipients(bulk.id, worker="w", limit=1, now=T0)
     if policy == "mark_unconfirmed":  # the worker died mid-call
+        await stores.bulks.mark_calls_started([claimed.message_id], worker="w", at=T0)
         await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
 
     named = callback_data(bulk.id, claimed.message_id)

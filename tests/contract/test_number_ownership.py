@@ -58,7 +58,13 @@ async def test_a_scoped_settlement_touches_only_that_number_and_others_claims(
     other_number = await bulk_on(stores, "beta", "2")
     [old] = await stores.bulks.claim_recipients(mine.id, worker="dead", limit=1, now=LATER)
     [own] = await stores.bulks.claim_recipients(mine.id, worker="taker", limit=1, now=LATER)
-    await stores.bulks.claim_recipients(other_number.id, worker="dead", limit=1, now=LATER)
+    [elsewhere] = await stores.bulks.claim_recipients(
+        other_number.id, worker="dead", limit=1, now=LATER
+    )
+    await stores.bulks.mark_calls_started(
+        [old.message_id, elsewhere.message_id], worker="dead", at=LATER
+    )
+    await stores.bulks.mark_calls_started([own.message_id], worker="taker", at=LATER)
 
     settled = await stores.bulks.settle_in_flight(
         policy="mark_unconfirmed",
@@ -191,6 +197,7 @@ async def test_a_stale_owner_is_refused_once_its_number_is_taken(workers: list[S
     number = bulk.phone_number_row_id
     await old.ownership.acquire("old", [number], limit=1)
     first = await old.bulks.claim_recipients(bulk.id, worker="old", limit=1, now=LATER)
+    await old.bulks.mark_calls_started([c.message_id for c in first], worker="old", at=LATER)
     await asyncio.sleep(SHORT_LEASE_S + 0.1)  # "old" is cut off: its lease runs out
     assert await new.ownership.acquire("new", [number], limit=1) == {number}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from mindo_core.adapters.memory.stores import memory_stores
 from mindo_core.adapters.memory.tables import Tables
 from mindo_core.bulks.model import UNCONFIRMED_REASON, Bulk, BulkId
 from mindo_core.domain.errors import MetaUnavailable
+from mindo_core.domain.messages import MessageId
 from mindo_core.engine.bulk_engine import EngineSettings
 from mindo_core.engine.bulk_messages import parse_callback_data
 from mindo_core.ports.bulks import ClaimedRecipient
@@ -224,24 +226,60 @@ async def test_cancelling_stops_unsent_recipients_at_once_and_lets_in_flight_one
     assert done.counters.pending == 0
 
 
-async def test_after_a_crash_recipients_left_in_flight_are_settled_and_never_resent(
+async def test_after_a_crash_only_calls_started_are_unknown_and_never_resent(
     world: BulkWorld,
 ) -> None:
     bulk = await world.submit(10)
-    # A previous process claimed three and died before any answer was recorded.
+    # A previous process claimed five, started the calls of three, and died before any answer
+    # was recorded.
     claimed = await world.stores.bulks.claim_recipients(
-        bulk.id, worker="dead", limit=3, now=world.clock.now()
+        bulk.id, worker="dead", limit=5, now=world.clock.now()
     )
+    started = [c.message_id for c in claimed[:3]]
+    await world.stores.bulks.mark_calls_started(started, worker="dead", at=world.clock.now())
     await world.engine.start()
 
     done = await world.finished(bulk)
 
+    # The two claimed and never called are sent like the rest, once.
     assert sorted(world.meta.calls) == sorted(wa_id(i) for i in range(3, 10))
-    settled = (await world.recipients(bulk))[:3]
-    assert [r.state for r in settled] == ["unconfirmed"] * 3
-    assert {r.error_message for r in settled} == {UNCONFIRMED_REASON}
-    assert [c.position for c in claimed] == [0, 1, 2]
+    recipients = await world.recipients(bulk)
+    assert [r.state for r in recipients[:3]] == ["unconfirmed"] * 3
+    assert {r.error_message for r in recipients[:3]} == {UNCONFIRMED_REASON}
+    assert [r.attempts for r in recipients[3:5]] == [1, 1]
     assert (done.status, done.counters.sent, done.counters.failed) == ("PARTIAL", 7, 3)
+
+
+class _MarksRefused(InMemoryBulks):
+    """The in-memory bulks, whose marks of calls started fail the first ``failures`` times."""
+
+    def __init__(self, tables: Tables, failures: int) -> None:
+        super().__init__(tables)
+        self.failures = failures
+
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, at: datetime
+    ) -> AbstractSet[MessageId]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise OSError("database is locked")
+        return await super().mark_calls_started(message_ids, worker=worker, at=at)
+
+
+async def test_a_call_whose_start_cannot_be_marked_does_not_start_and_goes_later() -> None:
+    tables = Tables()
+    store = _MarksRefused(tables, failures=2)
+    world = await bulk_world(stores=replace(memory_stores(tables), bulks=store))
+    try:
+        bulk = await world.submit(5)
+        await world.engine.start()
+        done = await world.finished(bulk)
+    finally:
+        await world.engine.stop()
+
+    assert store.failures == 0
+    assert done.status == "COMPLETED"
+    assert Counter(world.meta.calls) == {wa_id(i): 1 for i in range(5)}
 
 
 async def test_a_graceful_stop_releases_what_was_claimed_and_a_restart_completes_it(

@@ -193,7 +193,9 @@ async def test_what_a_dead_worker_left_in_flight_in_a_stopped_bulk_is_settled() 
     world = await bulk_world(stores=stores)
     bulk = await world.submit(5)
     now = SystemClock().now()
-    await stores.bulks.claim_recipients(bulk.id, worker="dead", limit=2, now=now)
+    claimed = await stores.bulks.claim_recipients(bulk.id, worker="dead", limit=3, now=now)
+    started = [c.message_id for c in claimed[:2]]  # the third one's call never started
+    await stores.bulks.mark_calls_started(started, worker="dead", at=now)
     await stores.bulks.stop_bulk(bulk.id, now=now, reason="Stopped by hand", cancelled=False)
     await world.engine.start()
     try:

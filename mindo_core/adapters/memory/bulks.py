@@ -230,11 +230,26 @@ class InMemoryBulks:
         claimed: list[ClaimedRecipient] = []
         while len(claimed) < limit and (row := entry.pop_due(now)) is not None:
             row.recipient = record_event(row.recipient, "claim", at=now)
-            row.claimed_at, row.worker = now, worker
+            row.claimed_at, row.worker, row.call_started = now, worker, False
             claimed.append(_claimed(row))
         if claimed and entry.bulk.status == "QUEUED":
             entry.bulk = replace(entry.bulk, status="PROCESSING", started_at=now)
         return claimed
+
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, at: datetime
+    ) -> AbstractSet[MessageId]:
+        aware(at)
+        marked: set[MessageId] = set()
+        for message_id in message_ids:
+            located = self._tables.recipients.get(message_id)
+            if located is None:
+                continue
+            row = self._tables.bulks[located[0]].rows[located[1]]
+            if row.recipient.state == "in_flight" and row.worker == worker:
+                row.call_started = True
+                marked.add(message_id)
+        return marked
 
     async def record_outcomes(
         self, outcomes: Sequence[RecipientOutcome], *, worker: str | None = None
@@ -338,7 +353,10 @@ class InMemoryBulks:
                     continue
                 if owner is not None and row.worker == owner:
                     continue
-                if policy == "mark_unconfirmed":
+                if not row.call_started:  # claimed, never sent: it goes again
+                    _release(entry, row, retry_at=None, at=now)
+                    row.recipient = replace(row.recipient, attempts=row.recipient.attempts - 1)
+                elif policy == "mark_unconfirmed":
                     _move(entry, row, "settle_unconfirmed", at=now)
                 else:
                     _release(entry, row, retry_at=None, at=now)

@@ -48,6 +48,8 @@ class RecipientRow:
     retry_at: datetime | None = None
     claimed_at: datetime | None = None
     worker: str | None = None
+    # Its call to Meta started under the present claim (``BulkStore.mark_calls_started``).
+    call_started: bool = False
 
     @property
     def due_at(self) -> datetime | None:

@@ -67,6 +67,7 @@ from mindo_core.bulks.model import (
 from mindo_core.bulks.timeline import RecipientTimes
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
 from mindo_core.domain.errors import BulkNotFound, Conflict
+from mindo_core.domain.messages import MessageId
 from mindo_core.ports.bulks import (
     BulkFilter,
     ClaimedRecipient,
@@ -291,6 +292,16 @@ class SqlBulks:
                 await self._mark_started(session, bulk_id, now)
         return claimed
 
+    async def mark_calls_started(
+        self, message_ids: Sequence[MessageId], *, worker: str, at: datetime
+    ) -> AbstractSet[MessageId]:
+        at = mapping.timestamp(at)
+        if not message_ids:
+            return frozenset()
+        async with self._database.writing() as session:
+            connection = await session.connection()
+            return await claims.mark_calls_started(connection, message_ids, worker=worker, at=at)
+
     async def _mark_started(self, session: AsyncSession, bulk_id: BulkId, now: datetime) -> None:
         """QUEUED → PROCESSING; a callback event when someone wants bulk events."""
         connection = await session.connection()
@@ -437,6 +448,15 @@ class SqlBulks:
             changed: dict[BulkId, None] = {}
             unknown: list[int] = []  # their outcome is now "failed, unknown": an event each
             for bulk_id, bulk in sorted(bulks.items()):
+                # Claimed, their calls never started: they go again (never unknown).
+                released = _released_state(bulk.status)
+                count = await _release_unstarted(
+                    connection, bulk_id, released, not_claimed_by=owner
+                )
+                moves.move(bulk_id, "in_flight", released, count)
+                settled += count
+                if count and released == "skipped":
+                    await _stamp_stop_reason(connection, bulk_id, bulk.stop_reason)
                 after = _settled_state(policy, bulk.status)
                 if after == "unconfirmed":
                     ids = await _unconfirm_recipients(connection, bulk_id, not_claimed_by=owner)
@@ -681,6 +701,23 @@ async def _move_recipients(
     """Every recipient of the bulk in ``before`` moves to ``after`` (but those claimed by
     ``not_claimed_by``); returns how many."""
     moving = _moving(bulk_id, before, after, not_claimed_by=not_claimed_by)
+    return int((await connection.execute(moving)).rowcount)
+
+
+async def _release_unstarted(
+    connection: AsyncConnection,
+    bulk_id: BulkId,
+    after: RecipientState,
+    *,
+    not_claimed_by: str | None,
+) -> int:
+    """The bulk's recipients in flight whose call never started go to ``after`` (pending, or as
+    their siblings went), their claim's attempt undone; returns how many."""
+    moving = (
+        _moving(bulk_id, "in_flight", after, not_claimed_by=not_claimed_by)
+        .where(col(MessageRow.call_started_at).is_(None))
+        .values(attempts=col(MessageRow.attempts) - 1, retry_at=None)
+    )
     return int((await connection.execute(moving)).rowcount)
 
 

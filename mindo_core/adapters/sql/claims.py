@@ -1,9 +1,10 @@
 """Claiming a bulk's due recipients: the one piece of SQL where two workers meet.
 
 A claim moves up to ``limit`` due pending recipients of one bulk to ``in_flight`` and returns
-them; it is committed before the caller sends anything. Two claims, in two processes or two
-tasks, must never return the same recipient. Each backend gets its own statement, and both
-pass the same contract tests.
+them; it is committed before the caller sends anything. A claimed recipient's call has not
+started (``call_started_at`` NULL) until ``mark_calls_started`` says so, just before the call.
+Two claims, in two processes or two tasks, must never return the same recipient. Each backend
+gets its own statement, and both pass the same contract tests.
 
 PostgreSQL (many ``mindo worker`` processes): one statement; the selection is a
 ``MATERIALIZED`` CTE with ``FOR UPDATE SKIP LOCKED``. It runs once, locks at most ``limit``
@@ -41,7 +42,7 @@ from mindo_core.bulks.model import BulkId
 from mindo_core.domain.messages import MessageId
 from mindo_core.ports.bulks import ClaimedRecipient
 
-__all__ = ["claim", "mark_started"]
+__all__ = ["claim", "mark_calls_started", "mark_started"]
 
 _RETURNED: dict[str, sa.types.TypeEngine[Any]] = {
     "id": sa.BigInteger(),
@@ -81,6 +82,7 @@ UPDATE messages AS m
 SET status = 'in_flight',
     claimed_by = :worker,
     claimed_at = :now,
+    call_started_at = NULL,  -- not started until ``mark_calls_started`` says so
     attempts = m.attempts + 1
 FROM due
 WHERE m.id = due.id
@@ -92,6 +94,7 @@ UPDATE messages
 SET status = 'in_flight',
     claimed_by = :worker,
     claimed_at = :now,
+    call_started_at = NULL,
     attempts = attempts + 1
 WHERE id IN (
     SELECT id
@@ -167,3 +170,25 @@ async def claim(
 async def mark_started(connection: AsyncConnection, bulk_id: BulkId, now: datetime) -> None:
     """QUEUED → PROCESSING, with ``started_at``, if the bulk is still queued."""
     await connection.execute(_STARTS[connection.dialect.name], {"bulk_id": bulk_id, "now": now})
+
+
+# The calls about to start, marked in one statement (``engine.start_marks``), only while still in
+# flight under this worker's claim: a worker that lost them (settled by a taker) marks nothing,
+# and so starts nothing.
+_MARK_CALLS_STARTED = sa.text(
+    """
+    UPDATE messages
+    SET call_started_at = :at
+    WHERE id IN :ids AND status = 'in_flight' AND claimed_by = :worker
+    RETURNING id
+    """
+).bindparams(sa.bindparam("ids", expanding=True), sa.bindparam("at", type_=UTCDateTime()))
+
+
+async def mark_calls_started(
+    connection: AsyncConnection, message_ids: Sequence[MessageId], *, worker: str, at: datetime
+) -> set[MessageId]:
+    """The ids marked (the others are no longer this worker's to send)."""
+    parameters = {"ids": list(message_ids), "worker": worker, "at": at}
+    rows = (await connection.execute(_MARK_CALLS_STARTED, parameters)).scalars().all()
+    return {MessageId(int(row_id)) for row_id in rows}

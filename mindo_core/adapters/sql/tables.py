@@ -243,6 +243,8 @@ class MessageRow(Table, table=True):
     retry_at: datetime | None = _timestamp(nullable=True)
     claimed_by: str | None = Field(default=None, sa_type=sa.String(128), nullable=True)
     claimed_at: datetime | None = _timestamp(nullable=True)
+    # When its call to Meta started under the present claim (NULL: claimed, not started).
+    call_started_at: datetime | None = _timestamp(nullable=True)
     # Server default: rows written before bulk sends existed read as never attempted.
     attempts: int = Field(
         default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
