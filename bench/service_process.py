@@ -9,8 +9,8 @@ itself (not in ``BENCHMARKS``).
 (``MINDO_THROUGHPUT_MPS``: the sandbox is unlimited, so the gate must not pace at the tier's
 80/s); it is ready once its gRPC port answers (the demo tenant is seeded before the server
 starts). ``BridgeProcess.start(grpc_target)`` runs the bridge in front of it. Both log (at
-INFO, the default) into a temporary file, shown if they fail to start; ``cpu_seconds()`` is the child's
-CPU so far (utime + stime).
+INFO, the default) into a temporary file, shown if they fail to start; ``cpu_seconds()`` is
+the child's CPU so far (utime + stime).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class _Child:
 
     @classmethod
     def spawn(cls, argv: list[str], env: dict[str, str], address: str) -> _Child:
-        log = tempfile.TemporaryFile()
+        log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         command = [sys.executable, "-m", "mindo_cli", *argv]
         process = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log

@@ -208,7 +208,9 @@ async def _rest(service: ServiceProcess, bridge: BridgeProcess) -> Figures:
 
 
 @contextmanager
-def _service(sandbox: SandboxProcess, tier: str, database_url: str | None) -> Iterator[ServiceProcess]:
+def _service(
+    sandbox: SandboxProcess, tier: str, database_url: str | None
+) -> Iterator[ServiceProcess]:
     """The service over ``database_url`` (else a fresh SQLite file), the demo number at
     ``tier`` (read when the service connects the account at start)."""
     patch = {"whatsapp_business_manager_messaging_limit": tier}
