@@ -11,6 +11,9 @@ itself (not in ``BENCHMARKS``).
 starts). ``BridgeProcess.start(grpc_target)`` runs the bridge in front of it. Both log (at
 INFO, the default) into a temporary file, shown if they fail to start; ``cpu_seconds()`` is
 the child's CPU so far (utime + stime).
+
+``tree``: another checkout of Mindo (its protobuf code generated) to run the child from instead
+of this one, to compare a change with what came before in the same run and load.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from mindo_core.access.api_keys import generate_key
@@ -55,11 +59,19 @@ class _Child:
     address: str
 
     @classmethod
-    def spawn(cls, argv: list[str], env: dict[str, str], address: str) -> _Child:
+    def spawn(
+        cls, argv: list[str], env: dict[str, str], address: str, tree: Path | None = None
+    ) -> _Child:
         log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         command = [sys.executable, "-m", "mindo_cli", *argv]
+        if tree is not None:
+            env = {**env, "PYTHONPATH": str(tree)}
         process = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log
+            command,
+            env={**os.environ, **env},
+            cwd=tree,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
         child = cls(process=process, log=log, address=address)
         child._wait_listening()
@@ -99,7 +111,7 @@ class ServiceProcess:
     api_key: str
 
     @classmethod
-    def start(cls, *, meta_url: str, database_url: str) -> ServiceProcess:
+    def start(cls, *, meta_url: str, database_url: str, tree: Path | None = None) -> ServiceProcess:
         api_key = generate_key()
         env = {
             "MINDO_DATABASE_URL": database_url,
@@ -112,7 +124,7 @@ class ServiceProcess:
             "MINDO_LOG_LEVEL": LOG_LEVEL,
             "MINDO_METRICS_ADDRESS": "",
         }
-        child = _Child.spawn(["serve", "--demo"], env, env["MINDO_GRPC_ADDRESS"])
+        child = _Child.spawn(["serve", "--demo"], env, env["MINDO_GRPC_ADDRESS"], tree)
         return cls(child=child, api_key=api_key)
 
     @property
@@ -135,13 +147,13 @@ class BridgeProcess:
     child: _Child
 
     @classmethod
-    def start(cls, grpc_target: str) -> BridgeProcess:
+    def start(cls, grpc_target: str, tree: Path | None = None) -> BridgeProcess:
         env = {
             "MINDO_GRPC_ADDRESS": grpc_target,
             "MINDO_HTTP_ADDRESS": free_address(),
             "MINDO_LOG_LEVEL": LOG_LEVEL,
         }
-        return cls(child=_Child.spawn(["bridge"], env, env["MINDO_HTTP_ADDRESS"]))
+        return cls(child=_Child.spawn(["bridge"], env, env["MINDO_HTTP_ADDRESS"], tree))
 
     @property
     def url(self) -> str:

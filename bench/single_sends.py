@@ -24,6 +24,9 @@ Cases:
 
 ``BENCH_SINGLE_CLIENTS`` (200) clients, ``BENCH_SINGLE_SECONDS`` (8) per case,
 ``BENCH_SINGLE_CASES`` (all) a comma-separated subset of ``bare,grpc,tier,pg,rest``.
+``BENCH_SINGLE_BASELINE``: another checkout of Mindo (``git worktree add DIR COMMIT``, then
+``make proto`` in it); each case then runs from it too, just before this one's, in a row marked
+``(baseline)``: a change and what came before it, measured at the same load.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
 CLIENTS = int(os.environ.get("BENCH_SINGLE_CLIENTS", "200"))
 SECONDS = float(os.environ.get("BENCH_SINGLE_SECONDS", "8"))
 CASES = os.environ.get("BENCH_SINGLE_CASES", "bare,grpc,tier,pg,rest").split(",")
+BASELINE = os.environ.get("BENCH_SINGLE_BASELINE", "")
 LATENCY = "50-150"
 TOKEN = "sandbox-demo-token"  # the demo account's, in the sandbox's demo.json
 HEADER = (
@@ -209,33 +213,57 @@ async def _rest(service: ServiceProcess, bridge: BridgeProcess) -> Figures:
 
 @contextmanager
 def _service(
-    sandbox: SandboxProcess, tier: str, database_url: str | None
+    sandbox: SandboxProcess, tier: str, database_url: str | None, tree: Path | None
 ) -> Iterator[ServiceProcess]:
-    """The service over ``database_url`` (else a fresh SQLite file), the demo number at
-    ``tier`` (read when the service connects the account at start)."""
+    """The service (from ``tree``, else this checkout) over ``database_url`` (else a fresh
+    SQLite file), the demo number at ``tier`` (read when the service connects the account)."""
     patch = {"whatsapp_business_manager_messaging_limit": tier}
     asyncio.run(sandbox.patch_number(DEMO_NUMBER, patch))
     with tempfile.TemporaryDirectory() as workdir:
         url = database_url or f"sqlite:///{Path(workdir) / 'bench.db'}"
-        service = ServiceProcess.start(meta_url=sandbox.url, database_url=url)
+        service = ServiceProcess.start(meta_url=sandbox.url, database_url=url, tree=tree)
         try:
             yield service
         finally:
             service.stop()
 
 
-def _grpc_case(sandbox: SandboxProcess, tier: str, database_url: str | None = None) -> Figures:
-    with _service(sandbox, tier, database_url) as service:
-        return asyncio.run(_grpc(service))
+Case = Callable[[SandboxProcess, Path | None], Figures]
 
 
-def _rest_case(sandbox: SandboxProcess) -> Figures:
-    with _service(sandbox, "TIER_UNLIMITED", None) as service:
-        bridge = BridgeProcess.start(service.target)
+def _grpc_case(tier: str, postgres: bool = False) -> Case:
+    def case(sandbox: SandboxProcess, tree: Path | None) -> Figures:
+        if not postgres:
+            with _service(sandbox, tier, None, tree) as service:
+                return asyncio.run(_grpc(service))
+        with (
+            fresh_database(postgres_server()) as url,
+            _service(sandbox, tier, url, tree) as service,
+        ):
+            return asyncio.run(_grpc(service))
+
+    return case
+
+
+def _rest_case(sandbox: SandboxProcess, tree: Path | None) -> Figures:
+    with _service(sandbox, "TIER_UNLIMITED", None, tree) as service:
+        bridge = BridgeProcess.start(service.target, tree)
         try:
             return asyncio.run(_rest(service, bridge))
         finally:
             bridge.stop()
+
+
+def _cases() -> list[tuple[str, Case]]:
+    named: dict[str, tuple[str, Case]] = {
+        "grpc": ("gRPC, unlimited tier", _grpc_case("TIER_UNLIMITED")),
+        "tier": ("gRPC, TIER_100K", _grpc_case("TIER_100K")),
+        "pg": ("gRPC, TIER_100K, PG", _grpc_case("TIER_100K", postgres=True)),
+        "rest": ("REST, unlimited tier", _rest_case),
+    }
+    if not postgres_server():
+        del named["pg"]
+    return [named[name] for name in CASES if name in named]
 
 
 def _load() -> str:
@@ -251,20 +279,14 @@ def run() -> None:
     print(HEADER)
     sandbox = SandboxProcess.start("--mps", "100000", "--latency-ms", LATENCY)
     bare = None
+    trees = ([Path(BASELINE)] if BASELINE else []) + [None]
     try:
         if "bare" in CASES:
             bare = asyncio.run(_bare(sandbox.url))
             print(bare.row("bare aiohttp", bare), f"  {_load()}", flush=True)
-        if "grpc" in CASES:
-            row = _grpc_case(sandbox, "TIER_UNLIMITED").row("gRPC, unlimited tier", bare)
-            print(row, f"  {_load()}", flush=True)
-        if "tier" in CASES:
-            print(_grpc_case(sandbox, "TIER_100K").row("gRPC, TIER_100K", bare), f"  {_load()}")
-        if "pg" in CASES and (server := postgres_server()):
-            with fresh_database(server) as url:
-                figures = _grpc_case(sandbox, "TIER_100K", url)
-            print(figures.row("gRPC, TIER_100K, PG", bare), f"  {_load()}", flush=True)
-        if "rest" in CASES:
-            print(_rest_case(sandbox).row("REST, unlimited tier", bare), f"  {_load()}")
+        for name, case in _cases():
+            for tree in trees:
+                label = name if tree is None else f"{name} (baseline)"
+                print(case(sandbox, tree).row(label, bare), f"  {_load()}", flush=True)
     finally:
         sandbox.stop()
