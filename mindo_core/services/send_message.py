@@ -1,9 +1,10 @@
 """Send one template message: validate everything first, then call Meta once, then record.
 
 Contacts. A recipient Meta accepted becomes one of the organisation's contacts (source
-``outbound``) unless they already are one. A marketing template (and a utility or
-authentication one, when the organisation's opt-out policy says so) is refused, before Meta, to
-a recipient on the organisation's suppression list (``RecipientOptedOut``).
+``outbound``) unless they already are one, written with its message's record
+(``MessageStore``). A marketing template (and a utility or authentication one, when the
+organisation's opt-out policy says so) is refused, before Meta, to a recipient on the
+organisation's suppression list (``RecipientOptedOut``).
 
 Quota. A recipient not messaged in the organisation's rolling 24 hours takes a slot of its
 limit; when none is left after what running bulks were promised, the send is refused before
@@ -215,7 +216,6 @@ class SendMessage:
                 raise
             now = self._clock.now()
             record = await self._records.add(sending.sent(result.wamid, now))
-        await self._contacts.add_outbound_contact(organisation_id, recipient.e164, at=now)
         return SentMessage(
             record=record,
             wamid=result.wamid,

@@ -113,19 +113,7 @@ class InMemoryContacts:
     def _contact(
         self, organisation_id: OrganisationId, phone: str, source: ContactSource, at: datetime
     ) -> Contact:
-        existing = self._tables.contact_by_phone.get((organisation_id, phone))
-        if existing is not None:
-            return self._tables.contacts[existing]
-        contact = Contact(
-            id=ContactId(self._tables.next_id()),
-            organisation_id=organisation_id,
-            phone=phone,
-            source=source,
-            created_at=aware(at),
-        )
-        self._tables.contacts[contact.id] = contact
-        self._tables.contact_by_phone[(organisation_id, phone)] = contact.id
-        return contact
+        return ensure_contact(self._tables, organisation_id, phone, source, at)
 
     async def add_outbound_contact(
         self, organisation_id: OrganisationId, phone: str, *, at: datetime
@@ -195,3 +183,26 @@ class InMemoryEventMarks:
             return False
         self._tables.event_marks[object_key] = at
         return True
+
+
+def ensure_contact(
+    tables: Tables,
+    organisation_id: OrganisationId,
+    phone: str,
+    source: ContactSource,
+    at: datetime,
+) -> Contact:
+    """The contact, created with ``source`` unless it exists (whose source never changes)."""
+    existing = tables.contact_by_phone.get((organisation_id, phone))
+    if existing is not None:
+        return tables.contacts[existing]
+    contact = Contact(
+        id=ContactId(tables.next_id()),
+        organisation_id=organisation_id,
+        phone=phone,
+        source=source,
+        created_at=aware(at),
+    )
+    tables.contacts[contact.id] = contact
+    tables.contact_by_phone[(organisation_id, phone)] = contact.id
+    return contact

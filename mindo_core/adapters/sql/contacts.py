@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -154,12 +155,7 @@ class SqlContacts:
         at: datetime,
     ) -> None:
         """The contact, created with ``source`` unless it exists (whose source never changes)."""
-        insert = (
-            insert_for(self._database.dialect, ContactRow)
-            .values(organisation_id=organisation_id, phone=phone, source=source, created_at=at)
-            .on_conflict_do_nothing(index_elements=["organisation_id", "phone"])
-        )
-        await (await session.connection()).execute(insert)
+        await ensure_contacts(await session.connection(), [(organisation_id, phone, at)], source)
 
     async def apply_opt_events(self, events: Sequence[OptEvent]) -> int:
         managed = 0
@@ -408,3 +404,22 @@ class SqlEventMarks:
         async with self._database.transaction() as session:
             result = await (await session.connection()).execute(upsert)
             return result.first() is not None
+
+
+async def ensure_contacts(
+    connection: AsyncConnection,
+    contacts: Sequence[tuple[int, str, datetime]],
+    source: ContactSource,
+) -> None:
+    """Each (organisation, phone, at) a contact, created with ``source`` at ``at`` unless it
+    exists (whose source never changes): one statement for them all."""
+    if not contacts:
+        return
+    insert = insert_for(connection.dialect.name, ContactRow).on_conflict_do_nothing(
+        index_elements=["organisation_id", "phone"]
+    )
+    rows = [
+        {"organisation_id": org, "phone": phone, "source": source, "created_at": at}
+        for org, phone, at in contacts
+    ]
+    await connection.execute(insert, rows)

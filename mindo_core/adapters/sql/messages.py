@@ -1,5 +1,6 @@
 """``SqlMessages``: the ``MessageStore`` port over SQL (messages sent one at a time). A message
-recorded is a callback event (``message.sent`` or ``message.failed``), written with it."""
+recorded is a callback event (``message.sent`` or ``message.failed``), written with it; a
+message Meta accepted makes its recipient an ``outbound`` contact, in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mindo_core.adapters.sql import mapping
 from mindo_core.adapters.sql.callback_events import write_message_events
+from mindo_core.adapters.sql.contacts import ensure_contacts
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.integrity import conflict_or_reraise
 from mindo_core.adapters.sql.tables import MessageRow
@@ -32,6 +34,7 @@ class SqlMessages:
                 session.add(row)
                 await session.flush()
                 await self._report(session, [row])
+                await _recipients_as_contacts(session, [message])
         except IntegrityError as error:
             raise conflict_or_reraise(error, f"Message '{message.wamid}' exists") from None
         return mapping.message(row)
@@ -43,6 +46,7 @@ class SqlMessages:
                 session.add_all(rows)
                 await session.flush()
                 await self._report(session, rows)
+                await _recipients_as_contacts(session, messages)
         except IntegrityError as error:
             raise conflict_or_reraise(error, "A message of the batch exists") from None
         return [mapping.message(row) for row in rows]
@@ -67,3 +71,11 @@ class SqlMessages:
         async with self._database.transaction() as session:
             row = (await session.exec(query)).first()
         return None if row is None else mapping.message(row)
+
+
+async def _recipients_as_contacts(session: AsyncSession, messages: Sequence[NewMessage]) -> None:
+    """Whom Meta accepted a message for becomes the organisation's contact (``outbound``)."""
+    accepted = [
+        (m.organisation_id, m.recipient_phone, m.created_at) for m in messages if m.status == "sent"
+    ]
+    await ensure_contacts(await session.connection(), accepted, "outbound")
