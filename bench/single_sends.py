@@ -58,7 +58,7 @@ BASELINE = os.environ.get("BENCH_SINGLE_BASELINE", "")
 LATENCY = "50-150"
 TOKEN = "sandbox-demo-token"  # the demo account's, in the sandbox's demo.json
 HEADER = (
-    f"{'case':<22} {'sends/s':>8} {'of bare':>7} {'p50 ms':>7} {'p99 ms':>7} "
+    f"{'case':<32} {'sends/s':>8} {'of bare':>7} {'p50 ms':>7} {'p99 ms':>7} "
     f"{'service':>8} {'bridge':>7} {'clients':>8} {'errors':>6}   (CPU ms per send)"
 )
 
@@ -90,7 +90,7 @@ class Figures:
         of_bare = f"{self.rate / bare.rate:.2f}" if bare and bare.rate else "-"
         clients = f"{self.clients_cpu * 1000 / max(1, self.sends):.2f}"
         return (
-            f"{name:<22} {self.rate:>8.0f} {of_bare:>7} {p50:>7.0f} {p99:>7.0f} "
+            f"{name:<32} {self.rate:>8.0f} {of_bare:>7} {p50:>7.0f} {p99:>7.0f} "
             f"{self.cpu_ms('service'):>8} {self.cpu_ms('bridge'):>7} {clients:>8} "
             f"{self.errors:>6}"
         )
