@@ -403,6 +403,7 @@ async def test_recipients_meta_accepted_become_outbound_contacts_with_their_reco
                 failed_at=later,
             ),
             sent_message(acme, "wamid.C3", recipient_phone="+34600000003", created_at=later),
+            sent_message(acme, "wamid.C5", recipient_phone="+34600000001", created_at=later),
         ]
     )
     await stores.messages.add_message(
