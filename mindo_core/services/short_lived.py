@@ -63,7 +63,7 @@ class ShortLived(Generic[Key, Value]):
         if reading is None:
             reading = asyncio.ensure_future(self._read_and_put(key, read))
             self._reading[key] = reading
-            reading.add_done_callback(lambda done: self._read(key, done))
+            reading.add_done_callback(lambda done: self._done_reading(key, done))
         # Shielded: a caller that goes away leaves the read to those still waiting for it.
         return await asyncio.shield(reading)
 
@@ -72,7 +72,7 @@ class ShortLived(Generic[Key, Value]):
         self.put(key, value)
         return value
 
-    def _read(self, key: Key, done: asyncio.Future[Value]) -> None:
+    def _done_reading(self, key: Key, done: asyncio.Future[Value]) -> None:
         if self._reading.get(key) is done:
             del self._reading[key]
         if not done.cancelled():
