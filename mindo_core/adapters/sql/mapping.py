@@ -250,23 +250,6 @@ def template_columns(info: TemplateInfo) -> dict[str, object]:
     }
 
 
-def new_message_row(new: NewMessage) -> MessageRow:
-    return MessageRow(
-        organisation_id=new.organisation_id,
-        phone_number_row_id=new.phone_number_row_id,
-        template_id=new.template_id,
-        recipient_phone=new.recipient_phone,
-        variables_used=dict(new.variables_used),
-        wamid=new.wamid,
-        status=new.status,
-        created_at=_utc(new.created_at),
-        sent_at=_utc_or_none(new.sent_at),
-        failed_at=_utc_or_none(new.failed_at),
-        error_code=new.error_code,
-        error_message=new.error_message,
-    )
-
-
 def new_message_values(new: NewMessage) -> dict[str, object]:
     """A single send's ``messages`` row as the values of a Core insert (the hot path writes
     many at once without building ORM objects)."""
