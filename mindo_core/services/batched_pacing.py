@@ -3,14 +3,15 @@ at the same time, reserved in one statement.
 
 Each reservation in the database is a transaction on the number's lease row (``NumberPacing``),
 and those of one number run one after the other on that row: at a few hundred sends a second
-they were the larger part of a single send's cost on PostgreSQL. Here, as the quota's decisions
+they were the largest part of a single send's cost on PostgreSQL. Here, as the quota's decisions
 are, the reservations asked while one is made wait and go together: ``k`` of them take one
 block of ``k`` slots (``k`` times the spacing, in one statement), the first at the block's
 start and each next one spacing later. The block is asked only if its last slot comes within
 what the most impatient of them may wait, so every send still gets a slot within its own bound
-and the slots keep their spacing: the number's cap holds as it did. A block refused (the slots
-are taken too far, or a worker holds the number) is asked again one send at a time, each with
-its own bound, as before batching; a send whose caller went away leaves its slot unused.
+and the slots keep their spacing: the number's cap holds as it did. A block refused because the
+slots are taken too far is asked again one send at a time, each with its own bound, as before
+batching; one refused because a worker holds the number sends each send to ask that worker. A
+send whose caller went away leaves its slot unused.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class BatchedPacing:
             if paced.wait is not None:
                 for i, asking in enumerate(block):
                     _answer(asking, PacedSlot(wait=paced.wait + i * spacing))
+                return
+            if paced.owned:  # a worker holds the number: each send asks it, none reserves
+                for asking in block:
+                    _answer(asking, paced)
                 return
         for asking in block:
             _answer(

@@ -79,6 +79,7 @@ async def test_a_block_refused_because_a_worker_holds_the_number_tells_each_send
     slots = await reserve_at_once(BatchedPacing(row), [1.0, 1.0, 1.0])
 
     assert all(s.wait is None and s.owned for s in slots)
+    assert len(row.statements) == 1
 
 
 async def test_a_failed_statement_reaches_every_send_of_the_batch() -> None:
