@@ -44,6 +44,7 @@ from mindo_core.ports.stores import Stores
 from mindo_core.ports.telemetry import CallbackTelemetry, Telemetry
 from mindo_core.services.account_events import AccountEvents
 from mindo_core.services.authenticate import Authenticator
+from mindo_core.services.batched_pacing import BatchedPacing
 from mindo_core.services.bulk_backlog import BulkBacklog
 from mindo_core.services.bulk_queries import BulkQueries
 from mindo_core.services.business_info import BusinessInfoQuery
@@ -315,7 +316,11 @@ def _send_slots(
     if asks is None or pacing is None:
         return LocalSendSlots(throughputs, ports.clock)
     return ClusterSendSlots(
-        throughputs=throughputs, holds=engine.holds, pacing=pacing, asks=asks, clock=ports.clock
+        throughputs=throughputs,
+        holds=engine.holds,
+        pacing=BatchedPacing(pacing),
+        asks=asks,
+        clock=ports.clock,
     )
 
 

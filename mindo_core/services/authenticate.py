@@ -64,7 +64,9 @@ class Authenticator:
         if not api_keys.is_well_formed(key):
             raise ApiKeyExpired()
         key_hash = api_keys.hash_key(key)
-        principal = self._principals.get(key_hash) or await self._read_principal(key, key_hash)
+        principal = await self._principals.get_or_read(
+            key_hash, lambda: self._read_principal(key, key_hash)
+        )
         if not principal.api_key.is_usable_at(self._clock.now()):
             self._principals.forget(key_hash)
             raise ApiKeyExpired()
@@ -77,7 +79,4 @@ class Authenticator:
         organisation = await self._organisations.get_organisation(stored.organisation_id)
         if organisation is None:
             raise ApiKeyExpired()
-        principal = Principal(organisation=organisation, api_key=stored)
-        if stored.is_usable_at(self._clock.now()):
-            self._principals.put(key_hash, principal)
-        return principal
+        return Principal(organisation=organisation, api_key=stored)

@@ -165,14 +165,15 @@ class OrganisationQuota:
             task.add_done_callback(self._giving_back.discard)
 
     async def _portfolio_tier(self, organisation_id: OrganisationId) -> Tier:
-        tier = self._tiers.get(organisation_id)
-        if tier is None:
-            numbers: list[PhoneNumber] = []
-            for account in await self._accounts.list_business_accounts(organisation_id):
-                numbers.extend(await self._accounts.list_phone_numbers(account.id))
-            tier = portfolio_tier(numbers)
-            self._tiers.put(organisation_id, tier)
-        return tier
+        return await self._tiers.get_or_read(
+            organisation_id, lambda: self._read_portfolio_tier(organisation_id)
+        )
+
+    async def _read_portfolio_tier(self, organisation_id: OrganisationId) -> Tier:
+        numbers: list[PhoneNumber] = []
+        for account in await self._accounts.list_business_accounts(organisation_id):
+            numbers.extend(await self._accounts.list_phone_numbers(account.id))
+        return portfolio_tier(numbers)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Send one template message: validate everything first, then call Meta once, then record.
 
 Contacts. A recipient Meta accepted becomes one of the organisation's contacts (source
-``outbound``) unless they already are one. A marketing template (and a utility or
-authentication one, when the organisation's opt-out policy says so) is refused, before Meta, to
-a recipient on the organisation's suppression list (``RecipientOptedOut``).
+``outbound``) unless they already are one, written with its message's record
+(``MessageStore``). A marketing template (and a utility or authentication one, when the
+organisation's opt-out policy says so) is refused, before Meta, to a recipient on the
+organisation's suppression list (``RecipientOptedOut``).
 
 Quota. A recipient not messaged in the organisation's rolling 24 hours takes a slot of its
 limit; when none is left after what running bulks were promised, the send is refused before
@@ -232,34 +233,35 @@ class SendMessage:
             command.template_name,
             command.language,
         )
-        sender = self._senders.get(key)
-        if sender is not None:
-            return sender
-        found = await self._accounts.find_sender(principal.organisation.id, command.phone_number_id)
+        return await self._senders.get_or_read(
+            key, lambda: self._read_sender(principal.organisation.id, command)
+        )
+
+    async def _read_sender(
+        self, organisation_id: OrganisationId, command: SendMessageCommand
+    ) -> _Sender:
+        found = await self._accounts.find_sender(organisation_id, command.phone_number_id)
         if found is None:
             raise PhoneNumberNotFound(command.phone_number_id)
         phone_number, account, encrypted_token = found
         template = await approved_template(
             self._templates, account.id, command.template_name, command.language
         )
-        sender = _Sender(
+        return _Sender(
             phone_number=phone_number,
             access_token=self._cipher.decrypt(encrypted_token),
             template=template,
             template_compiled=CompiledTemplate(parse_template(template)),
         )
-        self._senders.put(key, sender)
-        return sender
 
     async def _suppresses(self, organisation_id: OrganisationId, template: StoredTemplate) -> bool:
         """Whether the suppression list blocks this template: marketing ones always, the others
         as the organisation's policy says (kept a second, as the sender is)."""
         if template.is_marketing:
             return True
-        policy = self._policies.get(organisation_id)
-        if policy is None:
-            policy = await self._opt_out_policies.opt_out_policy(organisation_id)
-            self._policies.put(organisation_id, policy)
+        policy = await self._policies.get_or_read(
+            organisation_id, lambda: self._opt_out_policies.opt_out_policy(organisation_id)
+        )
         return policy.suppresses(template.category)
 
     async def _refuse_if_opted_out(self, principal: Principal, e164: str) -> None:

@@ -116,6 +116,19 @@ async def test_an_endpoint_is_listed_only_to_its_organisation(stores: Stores) ->
     )
 
 
+async def test_claims_find_nothing_without_endpoints_and_an_endpoint_added_at_once(
+    stores: Stores,
+) -> None:
+    """An idle service's claims skip the database while no endpoint is enabled; one added
+    in this process is claimed for in the same second."""
+    owner = await tenant(stores)
+    assert await claim(stores) == []
+    await endpoint(stores, owner.organisation.id)
+    await stores.callback_outbox.enqueue([event(owner.organisation.id)])
+
+    assert len(await claim(stores)) == 1
+
+
 async def test_a_removed_endpoint_takes_its_deliveries_with_it(stores: Stores) -> None:
     owner = await tenant(stores)
     added = await endpoint(stores, owner.organisation.id)

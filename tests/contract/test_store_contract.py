@@ -385,6 +385,42 @@ async def test_messages_are_added_together_in_order(stores: Stores) -> None:
     assert found == added[2]
 
 
+async def test_recipients_meta_accepted_become_outbound_contacts_with_their_records(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    await stores.contacts.suppress(acme.organisation.id, "+34600000003", at=T0)
+    later = T0 + timedelta(hours=1)
+    await stores.messages.add_messages(
+        [
+            sent_message(acme, "wamid.C1", recipient_phone="+34600000001", created_at=later),
+            sent_message(
+                acme,
+                None,
+                recipient_phone="+34600000002",
+                status="failed",
+                sent_at=None,
+                failed_at=later,
+            ),
+            sent_message(acme, "wamid.C3", recipient_phone="+34600000003", created_at=later),
+            sent_message(acme, "wamid.C5", recipient_phone="+34600000001", created_at=later),
+        ]
+    )
+    await stores.messages.add_message(
+        sent_message(acme, "wamid.C4", recipient_phone="+34600000004", created_at=later)
+    )
+
+    org = acme.organisation.id
+    new = await stores.contacts.find_contact(org, "+34600000001")
+    assert new is not None
+    assert (new.source, new.created_at) == ("outbound", later)
+    assert await stores.contacts.find_contact(org, "+34600000002") is None
+    known = await stores.contacts.find_contact(org, "+34600000003")
+    assert known is not None
+    assert (known.created_at, known.opted_out) == (T0, True)
+    assert await stores.contacts.find_contact(org, "+34600000004") is not None
+
+
 async def test_a_batch_with_a_known_wamid_stores_nothing(stores: Stores) -> None:
     acme = await tenant(stores)
     await stores.messages.add_message(sent_message(acme, "wamid.G1"))

@@ -15,7 +15,7 @@ from mindo_core.domain.accounts import OrganisationId, PhoneNumber
 from mindo_core.ports.bulks import Page
 from mindo_core.ports.contacts import InboundReport, OptEvent
 
-__all__ = ["InMemoryContacts", "InMemoryEventMarks", "contact_of"]
+__all__ = ["InMemoryContacts", "InMemoryEventMarks"]
 
 
 class InMemoryContacts:
@@ -113,7 +113,12 @@ class InMemoryContacts:
     def _contact(
         self, organisation_id: OrganisationId, phone: str, source: ContactSource, at: datetime
     ) -> Contact:
-        return contact_of(self._tables, organisation_id, phone, source, at)
+        return ensure_contact(self._tables, organisation_id, phone, source, at)
+
+    async def add_outbound_contact(
+        self, organisation_id: OrganisationId, phone: str, *, at: datetime
+    ) -> Contact:
+        return self._contact(organisation_id, phone, "outbound", at)
 
     async def opted_out_among(
         self, organisation_id: OrganisationId, phones: Sequence[str]
@@ -180,10 +185,14 @@ class InMemoryEventMarks:
         return True
 
 
-def contact_of(
-    tables: Tables, organisation_id: OrganisationId, phone: str, source: ContactSource, at: datetime
+def ensure_contact(
+    tables: Tables,
+    organisation_id: OrganisationId,
+    phone: str,
+    source: ContactSource,
+    at: datetime,
 ) -> Contact:
-    """The organisation's contact with this phone, created with ``source`` if it is none."""
+    """The contact, created with ``source`` unless it exists (whose source never changes)."""
     existing = tables.contact_by_phone.get((organisation_id, phone))
     if existing is not None:
         return tables.contacts[existing]

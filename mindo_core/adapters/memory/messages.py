@@ -1,12 +1,12 @@
 """``InMemoryMessages``: the ``MessageStore`` port over the shared ``Tables`` (a message Meta
-accepted makes its recipient the organisation's contact, as ``SqlMessages`` does)."""
+accepted makes its recipient an ``outbound`` contact, as in SQL)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from mindo_core.adapters.memory.bulks import bulk_message_by_wamid
-from mindo_core.adapters.memory.contacts import contact_of
+from mindo_core.adapters.memory.contacts import ensure_contact
 from mindo_core.adapters.memory.tables import Tables, aware, aware_or_none
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.errors import Conflict
@@ -38,13 +38,9 @@ class InMemoryMessages:
         self._tables.messages[record.id] = record
         if record.wamid is not None:
             self._tables.message_by_wamid[record.wamid] = record.id
-            contact_of(
-                self._tables,
-                record.organisation_id,
-                record.recipient_phone,
-                "outbound",
-                at=record.created_at,
-            )
+        if record.status == "sent":
+            phone, at = record.recipient_phone, record.created_at
+            ensure_contact(self._tables, record.organisation_id, phone, "outbound", at)
         return record
 
     async def add_messages(self, messages: Sequence[NewMessage]) -> Sequence[MessageRecord]:

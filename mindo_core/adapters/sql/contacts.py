@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -154,12 +155,7 @@ class SqlContacts:
         at: datetime,
     ) -> None:
         """The contact, created with ``source`` unless it exists (whose source never changes)."""
-        insert = (
-            insert_for(self._database.dialect, ContactRow)
-            .values(organisation_id=organisation_id, phone=phone, source=source, created_at=at)
-            .on_conflict_do_nothing(index_elements=["organisation_id", "phone"])
-        )
-        await (await session.connection()).execute(insert)
+        await ensure_contacts(await session.connection(), [(organisation_id, phone, at)], source)
 
     async def apply_opt_events(self, events: Sequence[OptEvent]) -> int:
         managed = 0
@@ -186,6 +182,16 @@ class SqlContacts:
         """The callback events of this transaction's changes, written with them."""
         connection = await session.connection()
         await write_events(connection, self._database.callback_subscriptions, events)
+
+    async def add_outbound_contact(
+        self, organisation_id: OrganisationId, phone: str, *, at: datetime
+    ) -> Contact:
+        require_aware(at)
+        async with self._database.transaction() as session:
+            await self._ensure_contact(session, organisation_id, phone, "outbound", at)
+            row = await _contact_row(session, organisation_id, phone)
+        assert row is not None
+        return _contact(row)
 
     async def opted_out_among(
         self, organisation_id: OrganisationId, phones: Sequence[str]
@@ -400,18 +406,20 @@ class SqlEventMarks:
             return result.first() is not None
 
 
-async def add_outbound_contacts(
-    session: AsyncSession, dialect: str, contacts: Sequence[tuple[int, str, datetime]]
+async def ensure_contacts(
+    connection: AsyncConnection,
+    contacts: Sequence[tuple[int, str, datetime]],
+    source: ContactSource,
 ) -> None:
-    """Each (organisation, phone, time) the organisation's contact, created ``outbound`` unless
-    it exists: one statement for all, in the caller's transaction."""
+    """Each (organisation, phone, at) a contact, created with ``source`` at ``at`` unless it
+    exists (whose source never changes): one statement for them all."""
     if not contacts:
         return
-    insert = insert_for(dialect, ContactRow).on_conflict_do_nothing(
+    insert = insert_for(connection.dialect.name, ContactRow).on_conflict_do_nothing(
         index_elements=["organisation_id", "phone"]
     )
     rows = [
-        {"organisation_id": org, "phone": phone, "source": "outbound", "created_at": at}
+        {"organisation_id": org, "phone": phone, "source": source, "created_at": at}
         for org, phone, at in contacts
     ]
-    await (await session.connection()).execute(insert, rows)
+    await connection.execute(insert, rows)

@@ -250,17 +250,41 @@ def template_columns(info: TemplateInfo) -> dict[str, object]:
     }
 
 
-def new_message_row(new: NewMessage) -> MessageRow:
-    return MessageRow(
+def new_message_values(new: NewMessage) -> dict[str, object]:
+    """A single send's ``messages`` row as the values of a Core insert (the hot path writes
+    many at once without building ORM objects)."""
+    return {
+        "organisation_id": new.organisation_id,
+        "phone_number_row_id": new.phone_number_row_id,
+        "template_id": new.template_id,
+        "recipient_phone": new.recipient_phone,
+        "variables_used": dict(new.variables_used),
+        "wamid": new.wamid,
+        "status": new.status,
+        "created_at": _utc(new.created_at),
+        "sent_at": _utc_or_none(new.sent_at),
+        "failed_at": _utc_or_none(new.failed_at),
+        "error_code": new.error_code,
+        "error_message": new.error_message,
+    }
+
+
+def added_message(new: NewMessage, row_id: int) -> MessageRecord:
+    """The record of a single send just inserted as ``row_id`` (as ``message`` would read it
+    back: nothing delivered or read yet)."""
+    return MessageRecord(
+        id=MessageId(row_id),
         organisation_id=new.organisation_id,
         phone_number_row_id=new.phone_number_row_id,
         template_id=new.template_id,
         recipient_phone=new.recipient_phone,
         variables_used=dict(new.variables_used),
         wamid=new.wamid,
-        status=new.status,
+        status=delivery_status(new.status),
         created_at=_utc(new.created_at),
         sent_at=_utc_or_none(new.sent_at),
+        delivered_at=None,
+        read_at=None,
         failed_at=_utc_or_none(new.failed_at),
         error_code=new.error_code,
         error_message=new.error_message,

@@ -1,24 +1,28 @@
 """``SqlMessages``: the ``MessageStore`` port over SQL (messages sent one at a time). A message
-recorded is a callback event (``message.sent`` or ``message.failed``), written with it; one that
-Meta accepted makes its recipient the organisation's contact in the same transaction (no write
-of its own per send, and never a message without its contact)."""
+recorded is a callback event (``message.sent`` or ``message.failed``), written with it; a
+message Meta accepted makes its recipient an ``outbound`` contact, in the same transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mindo_core.adapters.sql import mapping
 from mindo_core.adapters.sql.callback_events import write_message_events
-from mindo_core.adapters.sql.contacts import add_outbound_contacts
+from mindo_core.adapters.sql.contacts import ensure_contacts
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.integrity import conflict_or_reraise
-from mindo_core.adapters.sql.tables import MessageRow
+from mindo_core.adapters.sql.tables import MessageRow, metadata
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.messages import MessageRecord, NewMessage
+
+_MESSAGES = metadata.tables[MessageRow.__tablename__]
+# Many rows in one statement (SQLAlchemy's "insertmanyvalues"), their ids in the rows' order.
+_INSERT_RETURNING_ID = sa.insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 
 # Bulk recipients that are no message (not yet, or never: cancelled, skipped, opted out).
 _NOT_MESSAGES_YET = ("pending", "in_flight", "cancelled", "skipped", "opted_out")
@@ -29,44 +33,32 @@ class SqlMessages:
         self._database = database
 
     async def add_message(self, message: NewMessage) -> MessageRecord:
-        row = mapping.new_message_row(message)
         try:
-            async with self._database.transaction() as session:
-                session.add(row)
-                await session.flush()
-                await self._report(session, [row])
-                await self._add_contacts(session, [row])
+            return (await self._add([message]))[0]
         except IntegrityError as error:
             raise conflict_or_reraise(error, f"Message '{message.wamid}' exists") from None
-        return mapping.message(row)
 
     async def add_messages(self, messages: Sequence[NewMessage]) -> Sequence[MessageRecord]:
-        rows = [mapping.new_message_row(message) for message in messages]
         try:
-            async with self._database.transaction() as session:
-                session.add_all(rows)
-                await session.flush()
-                await self._report(session, rows)
-                await self._add_contacts(session, rows)
+            return await self._add(messages)
         except IntegrityError as error:
             raise conflict_or_reraise(error, "A message of the batch exists") from None
-        return [mapping.message(row) for row in rows]
 
-    async def _report(self, session: AsyncSession, rows: Sequence[MessageRow]) -> None:
-        ids = [row.id for row in rows if row.id is not None]
-        at = max((mapping.timestamp(row.created_at) for row in rows), default=None)
-        if ids and at is not None:
+    async def _add(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
+        """One transaction: the rows in one Core insert (ids returned in order), their callback
+        events and their recipients as contacts."""
+        if not messages:
+            return []
+        values = [mapping.new_message_values(message) for message in messages]
+        async with self._database.transaction() as session:
             connection = await session.connection()
-            subscriptions = self._database.callback_subscriptions
-            await write_message_events(connection, subscriptions, ids, at=at)
-
-    async def _add_contacts(self, session: AsyncSession, rows: Sequence[MessageRow]) -> None:
-        accepted = [
-            (row.organisation_id, row.recipient_phone, row.created_at)
-            for row in rows
-            if row.wamid is not None
-        ]
-        await add_outbound_contacts(session, self._database.dialect, accepted)
+            ids = (await connection.execute(_INSERT_RETURNING_ID, values)).scalars().all()
+            at = max(mapping.timestamp(message.created_at) for message in messages)
+            await write_message_events(
+                connection, self._database.callback_subscriptions, list(ids), at=at
+            )
+            await _recipients_as_contacts(connection, messages)
+        return [mapping.added_message(m, i) for m, i in zip(messages, ids, strict=True)]
 
     async def find_message_by_wamid(
         self, organisation_id: OrganisationId, wamid: str
@@ -80,3 +72,13 @@ class SqlMessages:
         async with self._database.transaction() as session:
             row = (await session.exec(query)).first()
         return None if row is None else mapping.message(row)
+
+
+async def _recipients_as_contacts(
+    connection: AsyncConnection, messages: Sequence[NewMessage]
+) -> None:
+    """Whom Meta accepted a message for becomes the organisation's contact (``outbound``)."""
+    accepted = [
+        (m.organisation_id, m.recipient_phone, m.created_at) for m in messages if m.status == "sent"
+    ]
+    await ensure_contacts(connection, accepted, "outbound")

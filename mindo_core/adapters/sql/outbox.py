@@ -5,6 +5,10 @@ Which organisation's endpoints want which event is cached (``CallbackSubscriptio
 hot path must not read the endpoints table per batch. The cache is dropped whenever this process
 changes an endpoint, and read again after ``REFRESH_SECONDS`` anyway, so an endpoint added by
 another process (the API apart from the workers) gets events at most that long after.
+
+The same cache tells the delivery worker's claims when no endpoint is enabled anywhere
+(``none_enabled``): there is nothing to claim, and an idle service does not take SQLite's write
+lock twenty times a second per lane to find that out.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ class CallbackSubscriptions:
             self._map = await _read(connection)
             self._read_at = time.monotonic()
         return self._map
+
+    def none_enabled(self) -> bool:
+        """Whether no endpoint was enabled at the last reading, and that reading is fresh (a
+        stale or dropped one knows nothing: False)."""
+        fresh = self._map is not None and time.monotonic() - self._read_at <= REFRESH_SECONDS
+        return fresh and not self._map
 
     async def wanted(
         self, connection: AsyncConnection, organisation_id: OrganisationId, event_type: str
