@@ -31,10 +31,10 @@ class SandboxChild:
 
     async def recorded(self) -> list[RecordedRequest]:
         """Every request the sandbox recorded, oldest first, as it keeps them itself."""
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{self.url}/_sandbox/requests") as answer:
-                answer.raise_for_status()
-                records = (await answer.json())["data"]
+        url = f"{self.url}/_sandbox/requests"
+        async with aiohttp.ClientSession() as session, session.get(url) as answer:
+            answer.raise_for_status()
+            records = (await answer.json())["data"]
         return [_record(data) for data in records]
 
     async def set_faults(self, faults: dict[str, Any]) -> None:
@@ -44,9 +44,9 @@ class SandboxChild:
         await self._send("POST", f"/_sandbox/templates/{waba_id}", template)
 
     async def _send(self, method: str, path: str, data: dict[str, Any]) -> None:
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, f"{self.url}{path}", json=data) as answer:
-                answer.raise_for_status()
+        url = f"{self.url}{path}"
+        async with aiohttp.ClientSession() as session, session.request(method, url, json=data) as a:
+            a.raise_for_status()
 
 
 @asynccontextmanager
