@@ -45,8 +45,11 @@ class SandboxChild:
 
     async def _send(self, method: str, path: str, data: dict[str, Any]) -> None:
         url = f"{self.url}{path}"
-        async with aiohttp.ClientSession() as session, session.request(method, url, json=data) as a:
-            a.raise_for_status()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, url, json=data) as answer,
+        ):
+            answer.raise_for_status()
 
 
 @asynccontextmanager
