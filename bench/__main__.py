@@ -27,6 +27,7 @@ BENCHMARKS = (
     "dashboard",
     "send_window_plan",
     "takeover",
+    "cluster_throughput",
 )
 
 
