@@ -154,7 +154,7 @@ def _report(rounds: list[Round]) -> None:
         f" target ≥ {TARGET_RATIO}"
     )
     print(
-        f"  engine CPU per message: "
+        "  engine CPU per message: "
         + ", ".join(f"{r.label} {r.cpu_ms:.3f} ms" for r in cluster)
         + f"; target ≤ {TARGET_CPU_MS} ms"
     )
@@ -205,13 +205,17 @@ class _Cluster:
         self._wait_for_line("Bulk engine started as worker", started + workers)
         self._clear_sandbox_record()
         send_at, bulk_ids = asyncio.run(self._submit(recipients, batch))
+        idle_from, idle_cpu = time.monotonic(), self._cpu().workers
         _sleep_until(send_at - 0.2)  # the workers idle until the bulks' send_at
         before = self._cpu()
+        idle_ms = (before.workers - idle_cpu) * 1e3 / (time.monotonic() - idle_from) / workers
+        print(f"  ({workers} idle: {idle_ms:.0f} CPU ms per second each)", flush=True)
         done_at = self._wait_until_done(bulk_ids, deadline_s=120 + recipients * 8 / 200)
         after = self._cpu()
         load = _load()
         self._stop_workers()
-        return self._measured(f"{workers} worker{'s' * (workers > 1)}", before, after, done_at, load)
+        label = f"{workers} worker{'s' * (workers > 1)}"
+        return self._measured(label, before, after, done_at, load)
 
     def _measured(
         self, label: str, before: _Cpu, after: _Cpu, done_at: float, load: float
@@ -349,9 +353,7 @@ class _Cpu:
     sandbox: float
 
 
-def _bulk_request(
-    n: int, number: str, recipients: int, batch: int, send_at: datetime
-) -> Any:
+def _bulk_request(n: int, number: str, recipients: int, batch: int, send_at: datetime) -> Any:
     from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 
     return pb.SendBulkRequest(
