@@ -210,7 +210,7 @@ class _Cluster:
         before = self._cpu()
         idle_ms = (before.workers - idle_cpu) * 1e3 / (time.monotonic() - idle_from) / workers
         print(f"  ({workers} idle: {idle_ms:.0f} CPU ms per second each)", flush=True)
-        done_at = self._wait_until_done(bulk_ids, deadline_s=120 + recipients * 8 / 200)
+        done_at = self._wait_until_done(bulk_ids, deadline_s=120 + recipients * 8 / 40)
         after = self._cpu()
         load = _load()
         self._stop_workers()
