@@ -56,6 +56,7 @@ KEY = "mindo_BenchClusterKey012345678"
 TOKEN = "sandbox-demo-token"  # the sandbox's demo account
 FIRST_NUMBER = 813497231850626  # the demo's; the others follow it
 NUMBERS = tuple(str(FIRST_NUMBER + i) for i in range(8))
+IDLE_SECONDS = 5.0  # after a round: what idle workers cost
 IN_FLIGHT = 512  # EngineSettings.max_in_flight: what one engine keeps in flight
 FINAL = ("COMPLETED", "PARTIAL", "FAILED", "CANCELLED")
 _DONE = sa.text(
@@ -205,17 +206,21 @@ class _Cluster:
         self._wait_for_line("Bulk engine started as worker", started + workers)
         self._clear_sandbox_record()
         send_at, bulk_ids = asyncio.run(self._submit(recipients, batch))
-        idle_from, idle_cpu = time.monotonic(), self._cpu().workers
         _sleep_until(send_at - 0.2)  # the workers idle until the bulks' send_at
         before = self._cpu()
-        idle_ms = (before.workers - idle_cpu) * 1e3 / (time.monotonic() - idle_from) / workers
-        print(f"  ({workers} idle: {idle_ms:.0f} CPU ms per second each)", flush=True)
         done_at = self._wait_until_done(bulk_ids, deadline_s=120 + recipients * 8 / 40)
         after = self._cpu()
         load = _load()
+        self._print_idle_cpu(after, workers)
         self._stop_workers()
         label = f"{workers} worker{'s' * (workers > 1)}"
         return self._measured(label, before, after, done_at, load)
+
+    def _print_idle_cpu(self, since: _Cpu, workers: int) -> None:
+        """What the workers cost doing nothing (their bulks over), per worker."""
+        time.sleep(IDLE_SECONDS)
+        idle_ms = (self._cpu().workers - since.workers) * 1e3 / IDLE_SECONDS / workers
+        print(f"  ({workers} idle: {idle_ms:.0f} CPU ms per second each)", flush=True)
 
     def _measured(
         self, label: str, before: _Cpu, after: _Cpu, done_at: float, load: float

@@ -4,7 +4,9 @@ report, in the same transaction, one row per subscribed endpoint.
 Which organisation's endpoints want which event is cached (``CallbackSubscriptions``): the bulk
 hot path must not read the endpoints table per batch. The cache is dropped whenever this process
 changes an endpoint, and read again after ``REFRESH_SECONDS`` anyway, so an endpoint added by
-another process (the API apart from the workers) gets events at most that long after.
+another process (the API apart from the workers) gets events at most that long after. The
+delivery worker asks it too: while no endpoint exists, its rounds (every 50 ms, two lanes) skip
+the outbox's claim, which was 40 transactions a second in every idle worker.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class CallbackSubscriptions:
         self, connection: AsyncConnection, organisation_id: OrganisationId, event_type: str
     ) -> bool:
         return bool((await self.current(connection)).get(organisation_id, {}).get(event_type))
+
+    def surely_none(self) -> bool:
+        """No enabled endpoint anywhere, as read less than ``REFRESH_SECONDS`` ago: nothing can
+        be due, and the delivery worker need not ask the database."""
+        fresh = time.monotonic() - self._read_at <= REFRESH_SECONDS
+        return self._map is not None and fresh and not self._map
 
 
 async def _read(connection: AsyncConnection) -> Subscribed:
