@@ -31,6 +31,7 @@ import asyncio
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -125,6 +126,8 @@ def run() -> None:
         finally:
             cluster.close()
             sandbox.stop()
+            if os.environ.get("BENCH_CLUSTER_LOG"):  # the processes' output, kept to read
+                shutil.copy(cluster.log, os.environ["BENCH_CLUSTER_LOG"])
     _report(rounds)
 
 
