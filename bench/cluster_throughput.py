@@ -153,7 +153,7 @@ def _report(rounds: list[Round]) -> None:
         return
     one = cluster[0]
     print(
-        f"  one worker / bare loop: {one.rate / bare[0].rate:.2f} (next to it in time),"
+        f"  {one.label} / bare loop: {one.rate / bare[0].rate:.2f} (next to it in time),"
         f" {one.rate / max(b.rate for b in bare):.2f} (the faster bare run);"
         f" target ≥ {TARGET_RATIO}"
     )
