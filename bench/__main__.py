@@ -29,6 +29,7 @@ BENCHMARKS = (
     "send_window_plan",
     "takeover",
     "crash_unknown",
+    "cluster_throughput",
 )
 
 

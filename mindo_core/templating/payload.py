@@ -1,8 +1,12 @@
-"""Meta's send payload for a template message, from a resolved template."""
+"""Meta's send payload for a template message, from a resolved template.
+
+The payload holds a copy of the resolved components, made by ``_json_copy`` (dicts and lists
+of JSON values only) rather than ``copy.deepcopy``: the same result at a tenth of the cost, and
+the deep copy was 5% of a bulk worker's CPU (``bench/cluster_throughput``).
+"""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from mindo_core.domain.errors import InvalidRequest
@@ -26,7 +30,7 @@ def build_send_payload(
         "language": {"code": language, "policy": "deterministic"},
     }
     if resolved.components:
-        template["components"] = copy.deepcopy(resolved.components)
+        template["components"] = _json_copy(resolved.components)
     payload: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -42,3 +46,12 @@ def build_send_payload(
             )
         payload["biz_opaque_callback_data"] = biz_opaque_callback_data
     return payload
+
+
+def _json_copy(value: Any) -> Any:
+    """``value`` (JSON: dicts, lists and immutable scalars) copied down to its scalars."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value

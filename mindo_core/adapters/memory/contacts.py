@@ -115,11 +115,6 @@ class InMemoryContacts:
     ) -> Contact:
         return ensure_contact(self._tables, organisation_id, phone, source, at)
 
-    async def add_outbound_contact(
-        self, organisation_id: OrganisationId, phone: str, *, at: datetime
-    ) -> Contact:
-        return self._contact(organisation_id, phone, "outbound", at)
-
     async def opted_out_among(
         self, organisation_id: OrganisationId, phones: Sequence[str]
     ) -> frozenset[str]:

@@ -183,16 +183,6 @@ class SqlContacts:
         connection = await session.connection()
         await write_events(connection, self._database.callback_subscriptions, events)
 
-    async def add_outbound_contact(
-        self, organisation_id: OrganisationId, phone: str, *, at: datetime
-    ) -> Contact:
-        require_aware(at)
-        async with self._database.transaction() as session:
-            await self._ensure_contact(session, organisation_id, phone, "outbound", at)
-            row = await _contact_row(session, organisation_id, phone)
-        assert row is not None
-        return _contact(row)
-
     async def opted_out_among(
         self, organisation_id: OrganisationId, phones: Sequence[str]
     ) -> frozenset[str]:
