@@ -181,10 +181,11 @@ class NumberRunner:
         recipient: ClaimedRecipient,
         now: float,
     ) -> None:
-        """This recipient and the lane's next ones, those due within ``start_mark_lead``, are
+        """This recipient and the lane's next ones, those due within the marks' lead, are
         marked started ahead, in their order (``start_marks``): their calls start on time."""
-        lead = self._settings.start_mark_lead
-        count = min(len(lane.queue), math.ceil(scheduler.current_rate(now) * lead))
+        rate = scheduler.current_rate(now)
+        lead = self._settings.mark_lead(rate)
+        count = min(len(lane.queue), math.ceil(rate * lead))
         ahead = [lane.queue[k].message_id for k in range(count)]
         self._parts.marks.ask([recipient.message_id, *ahead])
 

@@ -7,12 +7,13 @@ recipients in flight and unmarked were never sent and go back to pending, and th
 are "outcome unknown".
 
 Marks are asked a little ahead (``ask``): the number's runner asks for the recipients whose
-slots come within the next ``start_mark_lead`` (20 ms), so that a mark is durable by its slot,
-and it takes a slot only for a recipient whose mark is durable (``answer``; else it waits for
-the write, ``written``). So the pacing applies to the calls as they really start: a call that
-waited for its mark after its slot was taken would start late by a varying write time, and
-late starts bunch up at Meta into a window its throughput limit refuses (130429). The price: a
-crash can leave those few marked ahead and never called, as unknown.
+slots come within the next ``EngineSettings.mark_lead`` (20 ms; up to 100 ms above 200/s), so
+that a mark is durable by its slot, and it takes a slot only for a recipient whose mark is
+durable (``answer``; else it waits for the write, ``written``). So the pacing applies to the
+calls as they really start: a call that waited for its mark after its slot was taken would start
+late by a varying write time, and late starts bunch up at Meta into a window its throughput
+limit refuses (130429). The price: a crash can leave those few marked ahead and never called, as
+unknown.
 
 One write per slice: the marks asked while a write runs, or within ``slice_seconds`` (5 ms) of
 the last write's start, go together in the next one. At 80 messages/s each mark gets its own

@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 
+import pytest
+
 from mindo_core.domain.clock import SystemClock
 from mindo_core.domain.messages import MessageId
+from mindo_core.engine.settings import EngineSettings
 from mindo_core.engine.start_marks import StartMarks
 
 
@@ -98,3 +101,13 @@ async def test_marks_forgotten_are_not_kept() -> None:
     marks.forget([MessageId(1), MessageId(2)])
 
     assert len(marks) == 0
+
+
+def test_marks_lead_their_slots_by_20_ms_and_more_at_high_rates_up_to_100_ms() -> None:
+    settings = EngineSettings()
+
+    assert settings.mark_lead(80) == pytest.approx(0.02)
+    assert settings.mark_lead(200) == pytest.approx(0.02)
+    assert settings.mark_lead(500) == pytest.approx(0.05)
+    assert settings.mark_lead(1000) == pytest.approx(0.1)
+    assert settings.mark_lead(10_000) == pytest.approx(0.1)
