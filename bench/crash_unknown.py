@@ -20,7 +20,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import grpc
 
+from bench.cluster_processes import free_port, wait_for_port
 from bench.sandbox_process import SandboxProcess
 from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
@@ -90,7 +90,7 @@ def run() -> None:
 
 def _one_kill(folder: Path, source: Path, sandbox: str, recipients: int, k: int, at: float) -> Kill:
     folder.mkdir()
-    grpc_address = f"127.0.0.1:{_free_port()}"
+    grpc_address = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "MINDO_DATABASE_URL": f"sqlite:///{folder / 'mindo.db'}",
@@ -104,14 +104,14 @@ def _one_kill(folder: Path, source: Path, sandbox: str, recipients: int, k: int,
     phones = [f"+5491{k + 1}{6000_0000 + i}" for i in range(recipients)]
     service = _serve(env, source, folder)
     try:
-        _wait_port(grpc_address)
+        wait_for_port(grpc_address)
         bulk_id = asyncio.run(_submit(grpc_address, phones))
         _wait_sandbox(sandbox, set(phones), int(recipients * at))
         service.send_signal(signal.SIGKILL)
         service.wait()
         sent_at_kill = len(_accepted(sandbox, set(phones)))
         service = _serve(env, source, folder)
-        _wait_port(grpc_address)
+        wait_for_port(grpc_address)
         unknown = asyncio.run(_unknown_when_over(grpc_address, bulk_id))
     finally:
         if service.poll() is None:
@@ -207,21 +207,3 @@ def _wait_sandbox(sandbox: str, phones: set[str], count: int) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the bulk did not progress")
         time.sleep(0.02)
-
-
-def _wait_port(address: str, timeout: float = 60) -> None:
-    host, port = address.rsplit(":", 1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, int(port)), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {address}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -19,27 +19,13 @@ import pytest
 from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port, spawn_mindo
+from tests.e2e.stack import free_port, spawn_mindo, wait_for_port
 
 pytestmark = pytest.mark.slow
 
 KEY = "mindo_CrashTestKey0123456789ab"
 RECIPIENTS = 400
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
-
-
-def _wait_port(address: str, timeout: float = 60) -> None:
-    import socket
-
-    host, port = address.rsplit(":", 1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, int(port)), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {address}")
 
 
 def _sandbox_sends(sandbox: str) -> list[dict[str, object]]:
@@ -73,9 +59,9 @@ def test_a_bulk_survives_sigkill_without_loss_or_duplicates(tmp_path: Path) -> N
     )
     services: list[subprocess.Popen[bytes]] = []
     try:
-        _wait_port(sandbox)
+        wait_for_port(sandbox)
         services.append(spawn_mindo(["serve", "--demo"], env, log))
-        _wait_port(grpc_address)
+        wait_for_port(grpc_address)
         asyncio.run(_crash_and_recover(env, log, services, sandbox, grpc_address))
     finally:
         for process in [*services, sandbox_process]:
@@ -117,7 +103,7 @@ async def _crash_and_recover(
     assert 0 < sent_before_restart < RECIPIENTS
 
     services.append(spawn_mindo(["serve", "--demo"], env, log))
-    _wait_port(grpc_address)
+    wait_for_port(grpc_address)
     async with grpc.aio.insecure_channel(grpc_address) as channel:
         stub = mindo_pb2_grpc.MindoStub(channel)
         deadline = time.monotonic() + 60

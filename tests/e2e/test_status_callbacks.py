@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -24,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from mindo_core.callbacks.signing import SIGNATURE_HEADER, verify
-from tests.e2e.stack import free_port, spawn_mindo
+from tests.e2e.stack import free_port, spawn_mindo, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -69,18 +68,6 @@ class Receiver:
         self.events[event["id"]] = event
         self.deliveries += 1
         return web.Response(status=204)
-
-
-def _wait_port(address: str, timeout: float = 60) -> None:
-    host, port = address.rsplit(":", 1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, int(port)), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {address}")
 
 
 def _call(base: str, method: str, path: str, body: object | None = None) -> Any:
@@ -152,12 +139,12 @@ async def _run(tmp_path: Path) -> None:
                 log,
             )
         )
-        _wait_port(sandbox)
+        wait_for_port(sandbox)
         serve = spawn_mindo(["serve", "--demo"], env, log)
         processes.append(serve)
         processes.append(spawn_mindo(["bridge"], env, log))
-        _wait_port(grpc_address)
-        _wait_port(http)
+        wait_for_port(grpc_address)
+        wait_for_port(http)
         base = f"http://{http}"
         _put_json(
             f"http://{sandbox}/_sandbox/webhooks",
@@ -186,7 +173,7 @@ async def _run(tmp_path: Path) -> None:
         serve.send_signal(signal.SIGKILL)
         serve.wait()
         processes.append(spawn_mindo(["serve"], env, log))
-        _wait_port(grpc_address)
+        wait_for_port(grpc_address)
 
         await _until(lambda: _bulk(base, bulk_id)["status"] in FINAL, "the bulk did not finish")
         await _until(lambda: _all_posted(sandbox), "the sandbox did not post every status")

@@ -26,7 +26,7 @@ import pytest
 from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port, spawn_mindo
+from tests.e2e.stack import free_port, spawn_mindo, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -36,20 +36,6 @@ FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 # Calls marked started whose request had not reached the sandbox at the kill: those marked ahead
 # (2 at 100/s) and one on its way.
 IN_TRANSIT = 3
-
-
-def _wait_port(address: str, timeout: float = 60) -> None:
-    import socket
-
-    host, port = address.rsplit(":", 1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, int(port)), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {address}")
 
 
 def _accepted(sandbox: str, *, refused_too: bool = False) -> list[str]:
@@ -87,9 +73,9 @@ def test_after_sigkill_only_calls_that_reached_meta_are_unknown(tmp_path: Path) 
     services: list[subprocess.Popen[bytes]] = []
     kill_after = random.randint(RECIPIENTS // 5, RECIPIENTS * 7 // 10)
     try:
-        _wait_port(sandbox)
+        wait_for_port(sandbox)
         services.append(spawn_mindo(["serve", "--demo"], env, log))
-        _wait_port(grpc_address)
+        wait_for_port(grpc_address)
         bulk_id = asyncio.run(_submit(grpc_address))
         deadline = time.monotonic() + 60
         while len(_accepted(sandbox)) < kill_after:
@@ -98,7 +84,7 @@ def test_after_sigkill_only_calls_that_reached_meta_are_unknown(tmp_path: Path) 
         services[0].send_signal(signal.SIGKILL)
         services[0].wait()
         services.append(spawn_mindo(["serve", "--demo"], env, log))
-        _wait_port(grpc_address)
+        wait_for_port(grpc_address)
         bulk, unknown = asyncio.run(_when_over(grpc_address, bulk_id))
         accepted = Counter(_accepted(sandbox))
         called = set(_accepted(sandbox, refused_too=True))
