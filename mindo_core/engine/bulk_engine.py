@@ -102,6 +102,13 @@ class BulkEngine:
         throughputs: NumberThroughputs[PhoneNumberRowId] | None = None,
     ) -> None:
         settings = settings or EngineSettings()
+        outcomes = OutcomeBuffer(
+            bulks,
+            progress,
+            max_batch=settings.flush_batch,
+            interval=settings.flush_interval,
+            worker=settings.worker_id,
+        )
         self._parts = EngineParts(
             accounts=accounts,
             templates=templates,
@@ -112,15 +119,9 @@ class BulkEngine:
             cipher=cipher,
             clock=clock,
             progress=progress,
-            outcomes=OutcomeBuffer(
-                bulks,
-                progress,
-                max_batch=settings.flush_batch,
-                interval=settings.flush_interval,
-                worker=settings.worker_id,
-            ),
+            outcomes=outcomes,
             marks=StartMarks(
-                bulks,
+                outcomes,  # the one writer of outcomes and marks
                 clock,
                 worker=settings.worker_id,
                 slice_seconds=settings.start_mark_slice,
