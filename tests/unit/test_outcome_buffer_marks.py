@@ -73,7 +73,7 @@ async def test_a_failed_mark_write_keeps_its_outcomes_first_in_line() -> None:
     buffer.add(_outcome(1))
     store.fail = True
 
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="locked"):
         await buffer.mark_calls_started([MessageId(9)], worker="w", at=NOW)
 
     store.fail = False
