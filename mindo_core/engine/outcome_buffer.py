@@ -59,6 +59,7 @@ class OutcomeBuffer:
         self._some = asyncio.Event()
         self._full = asyncio.Event()
         self._writing = asyncio.Lock()
+        self._first_waiting_since = 0.0
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -101,7 +102,7 @@ class OutcomeBuffer:
         """``BulkStore.mark_calls_started``, with the outcomes waiting (up to a batch) in the
         same transaction when they are this worker's; they stay first in line if it fails."""
         async with self._writing:
-            count = min(len(self._waiting), self._max_batch) if worker == self._worker else 0
+            count = min(len(self._waiting), self._max_batch) if self._due(worker) else 0
             batch = self._waiting[:count]
             del self._waiting[:count]
             writing = asyncio.ensure_future(
@@ -121,6 +122,15 @@ class OutcomeBuffer:
                 self._bus.publish(bulk.id, bulk)
             return recorded.marked
 
+    def _due(self, worker: str) -> bool:
+        """Whether the outcomes waiting go with marks of ``worker`` now: a batch is full or its
+        interval has passed (more often, each mark write would carry a few outcomes and their
+        counters, and take longer)."""
+        if worker != self._worker or not self._waiting:
+            return False
+        waited = asyncio.get_running_loop().time() - self._first_waiting_since
+        return self._full.is_set() or waited >= self._interval
+
     def _settle_events(self) -> None:
         if len(self._waiting) < self._max_batch:
             self._full.clear()
@@ -129,6 +139,8 @@ class OutcomeBuffer:
 
     def add(self, outcome: RecipientOutcome) -> None:
         """Never waits."""
+        if not self._waiting:
+            self._first_waiting_since = asyncio.get_running_loop().time()
         self._waiting.append(outcome)
         self._some.set()
         if len(self._waiting) >= self._max_batch:
