@@ -338,7 +338,7 @@ class SqlBulks:
         marked: AbstractSet[MessageId] = frozenset()
         if not outcomes and not message_ids:
             return RecordedAndMarked(bulks=recorded, marked=marked)
-        async with self._database.writing() as session:
+        async with self._database.writing(urgent=True) as session:
             # The outcomes' bulks are locked before any message (PostgreSQL's lock order).
             bulks = await lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
             if message_ids:
