@@ -102,13 +102,6 @@ class BulkEngine:
         throughputs: NumberThroughputs[PhoneNumberRowId] | None = None,
     ) -> None:
         settings = settings or EngineSettings()
-        outcomes = OutcomeBuffer(
-            bulks,
-            progress,
-            max_batch=settings.flush_batch,
-            interval=settings.flush_interval,
-            worker=settings.worker_id,
-        )
         self._parts = EngineParts(
             accounts=accounts,
             templates=templates,
@@ -119,9 +112,15 @@ class BulkEngine:
             cipher=cipher,
             clock=clock,
             progress=progress,
-            outcomes=outcomes,
+            outcomes=OutcomeBuffer(
+                bulks,
+                progress,
+                max_batch=settings.flush_batch,
+                interval=settings.flush_interval,
+                worker=settings.worker_id,
+            ),
             marks=StartMarks(
-                outcomes,  # the one writer of outcomes and marks
+                bulks,
                 clock,
                 worker=settings.worker_id,
                 slice_seconds=settings.start_mark_slice,

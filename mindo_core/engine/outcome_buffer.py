@@ -10,23 +10,13 @@ Durability is per batch: a recipient is durably marked started before its call t
 write under way). A crash in between leaves it in flight and started, and the restart settles it
 (``unconfirmed`` by default, never resent). A write that fails keeps its batch, in order, for
 the next attempt.
-
-The buffer is also the engine's one writer of the marks of calls started (``start_marks``):
-a mark write takes the outcomes waiting with it, in one transaction
-(``BulkStore.record_outcomes_and_mark``), and the two never queue for SQLite's one writer
-behind each other. (Separate, at 1,000 messages/s a mark waited behind an outcome batch and
-the busy handler's sleeps for tens of milliseconds, and the calls with it.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
-from datetime import datetime
 
-from mindo_core.domain.messages import MessageId
 from mindo_core.ports.bulks import BulkStore, RecipientOutcome
 from mindo_core.ports.progress import ProgressBus
 
@@ -59,7 +49,6 @@ class OutcomeBuffer:
         self._some = asyncio.Event()
         self._full = asyncio.Event()
         self._writing = asyncio.Lock()
-        self._first_waiting_since = 0.0
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -74,7 +63,10 @@ class OutcomeBuffer:
                 count = min(left, self._max_batch)
                 await self._write(count)
                 left -= count
-            self._settle_events()
+            if len(self._waiting) < self._max_batch:
+                self._full.clear()
+            if not self._waiting:
+                self._some.clear()
 
     async def _write(self, count: int) -> None:
         """The first ``count`` outcomes; they stay first in line if the write fails."""
@@ -96,51 +88,8 @@ class OutcomeBuffer:
                 for bulk in writing.result():
                     self._bus.publish(bulk.id, bulk)
 
-    async def mark_calls_started(
-        self, message_ids: Sequence[MessageId], *, worker: str, at: datetime
-    ) -> AbstractSet[MessageId]:
-        """``BulkStore.mark_calls_started``, with the outcomes waiting (up to a batch) in the
-        same transaction when they are this worker's; they stay first in line if it fails."""
-        async with self._writing:
-            count = min(len(self._waiting), self._max_batch) if self._due(worker) else 0
-            batch = self._waiting[:count]
-            del self._waiting[:count]
-            writing = asyncio.ensure_future(
-                self._store.record_outcomes_and_mark(batch, message_ids, worker=worker, at=at)
-            )
-            try:
-                await asyncio.shield(writing)
-            except asyncio.CancelledError:
-                await asyncio.wait([writing])
-                raise
-            finally:
-                if not writing.done() or writing.cancelled() or writing.exception() is not None:
-                    self._waiting[:0] = batch
-                self._settle_events()
-            recorded = writing.result()
-            for bulk in recorded.bulks:
-                self._bus.publish(bulk.id, bulk)
-            return recorded.marked
-
-    def _due(self, worker: str) -> bool:
-        """Whether the outcomes waiting go with marks of ``worker`` now: a batch is full or its
-        interval has passed (more often, each mark write would carry a few outcomes and their
-        counters, and take longer)."""
-        if worker != self._worker or not self._waiting:
-            return False
-        waited = asyncio.get_running_loop().time() - self._first_waiting_since
-        return self._full.is_set() or waited >= self._interval
-
-    def _settle_events(self) -> None:
-        if len(self._waiting) < self._max_batch:
-            self._full.clear()
-        if not self._waiting:
-            self._some.clear()
-
     def add(self, outcome: RecipientOutcome) -> None:
         """Never waits."""
-        if not self._waiting:
-            self._first_waiting_since = asyncio.get_running_loop().time()
         self._waiting.append(outcome)
         self._some.set()
         if len(self._waiting) >= self._max_batch:

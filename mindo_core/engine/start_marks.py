@@ -17,8 +17,7 @@ unknown.
 
 One write per slice: the marks asked while a write runs, or within ``slice_seconds`` (5 ms) of
 the last write's start, go together in the next one. At 80 messages/s each mark gets its own
-write; at 1,000/s about five share one, some 200 small transactions a second, each carrying
-the outcomes waiting (``OutcomeBuffer.mark_calls_started``). A write that
+write; at 1,000/s about five share one, some 200 small transactions a second. A write that
 fails, or finds the recipient no longer this worker's (a taker settled it), answers False:
 that call does not start.
 """
@@ -28,32 +27,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterable, Sequence
-from collections.abc import Set as AbstractSet
-from datetime import datetime
-from typing import Protocol
+from collections.abc import Iterable
 
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.messages import MessageId
+from mindo_core.ports.bulks import BulkStore
 
-__all__ = ["MarkWriter", "StartMarks"]
-
-
-class MarkWriter(Protocol):
-    """Where the marks are written: ``BulkStore.mark_calls_started``'s promise (the engine's
-    ``OutcomeBuffer``, which writes the outcomes waiting in the same transaction)."""
-
-    async def mark_calls_started(
-        self, message_ids: Sequence[MessageId], *, worker: str, at: datetime
-    ) -> AbstractSet[MessageId]: ...
-
+__all__ = ["StartMarks"]
 
 logger = logging.getLogger("mindo.bulk_engine")
 
 
 class StartMarks:
     def __init__(
-        self, store: MarkWriter, clock: Clock, *, worker: str, slice_seconds: float = 0.005
+        self, store: BulkStore, clock: Clock, *, worker: str, slice_seconds: float = 0.005
     ) -> None:
         if slice_seconds < 0:
             raise ValueError("slice_seconds must not be negative")

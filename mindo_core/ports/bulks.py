@@ -180,15 +180,6 @@ class RecipientOutcome:
     unsent: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class RecordedAndMarked:
-    """What one ``record_outcomes_and_mark`` wrote: the bulks the outcomes changed, and the
-    recipients whose calls are now durably marked started."""
-
-    bulks: Sequence[Bulk]
-    marked: AbstractSet[MessageId]
-
-
 class BulkStore(Protocol):
     async def create_bulk(self, bulk: NewBulk, recipients: Iterable[NewRecipientChunk]) -> Bulk:
         """One transaction: the bulk and all its recipients, or nothing.
@@ -265,19 +256,6 @@ class BulkStore(Protocol):
         """One transaction for the batch; counters follow; returns the bulks it changed.
         ``worker``: only recipients in flight under that worker's claim move (a worker that
         lost a number never writes over what the new owner claimed); None: any in flight."""
-        ...
-
-    async def record_outcomes_and_mark(
-        self,
-        outcomes: Sequence[RecipientOutcome],
-        message_ids: Sequence[MessageId],
-        *,
-        worker: str,
-        at: datetime,
-    ) -> RecordedAndMarked:
-        """``mark_calls_started`` and ``record_outcomes`` (under ``worker``'s claim) in one
-        transaction: on SQLite the engine's marks then never wait for the one writer behind a
-        separate outcome transaction. The marks are durable when it returns, as the outcomes."""
         ...
 
     async def next_due_at(self, bulk_id: BulkId) -> datetime | None:

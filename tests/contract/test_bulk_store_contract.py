@@ -814,62 +814,6 @@ async def test_a_call_is_marked_started_only_under_the_workers_own_claim(stores:
     assert await states(stores, bulk) == ["unconfirmed", "pending", "sent"]
 
 
-async def test_outcomes_and_marks_are_written_together_under_the_workers_claim(
-    stores: Stores,
-) -> None:
-    acme = await tenant(stores)
-    bulk = await create(stores, acme, 4)
-    answered, refused = await call(stores, bulk, limit=2, worker="w1")
-    to_mark, theirs = await claim(stores, bulk, limit=1, worker="w1") + await claim(
-        stores, bulk, limit=1, worker="w2"
-    )
-
-    written = await stores.bulks.record_outcomes_and_mark(
-        [accept(answered, "wamid.answered"), refuse(refused)],
-        [to_mark.message_id, theirs.message_id],
-        worker="w1",
-        at=LATER,
-    )
-
-    # Only what w1 claimed is marked; the outcomes move the counters as ``record_outcomes``.
-    assert written.marked == {to_mark.message_id}
-    assert [b.counters for b in written.bulks] == [
-        BulkCounters(total=4, sent=1, failed=1, pending=2)
-    ]
-    await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
-    assert await states(stores, bulk) == ["sent", "failed", "unconfirmed", "pending"]
-
-
-async def test_outcomes_of_another_worker_are_not_recorded_with_the_marks(
-    stores: Stores,
-) -> None:
-    acme = await tenant(stores)
-    bulk = await create(stores, acme, 1)
-    [theirs] = await call(stores, bulk, limit=1, worker="w2")
-
-    written = await stores.bulks.record_outcomes_and_mark(
-        [accept(theirs, "wamid.theirs")], [], worker="w1", at=LATER
-    )
-
-    assert (written.bulks, written.marked) == ([], frozenset())
-    assert await states(stores, bulk) == ["in_flight"]
-
-
-async def test_marks_written_with_outcomes_are_durable_before_it_returns(
-    stores: Stores, elsewhere: Stores
-) -> None:
-    acme = await tenant(stores)
-    bulk = await create(stores, acme, 2)
-    first, second = await claim(stores, bulk, limit=2)
-
-    await stores.bulks.record_outcomes_and_mark(
-        [], [first.message_id, second.message_id], worker="w1", at=LATER
-    )
-
-    await elsewhere.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
-    assert await states(elsewhere, bulk) == ["unconfirmed", "unconfirmed"]
-
-
 async def test_a_recipient_claimed_again_after_a_retry_is_not_started_until_marked(
     stores: Stores,
 ) -> None:

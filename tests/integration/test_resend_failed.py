@@ -88,9 +88,13 @@ def marketing_bulk() -> dict[str, object]:
 
 
 async def settled_with_failures(rest: Rest, bulk_id: str, failed: int) -> dict[str, Any]:
+    """The bulk over (its counts settle a moment before its status: it is still sending until
+    the engine has finished it) with ``failed`` failures."""
+
     async def over() -> bool:
         status = await rest.get(f"/bulk-sends/{bulk_id}/")
-        return bool(status["pending_count"] == 0 and status["failed_count"] == failed)
+        finished = status["status"] in {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
+        return bool(finished and status["pending_count"] == 0 and status["failed_count"] == failed)
 
     await eventually(over, limit=30)
     status: dict[str, Any] = await rest.get(f"/bulk-sends/{bulk_id}/")

@@ -68,7 +68,6 @@ from mindo_core.ports.bulks import (
     Page,
     PendingRecipient,
     RecipientOutcome,
-    RecordedAndMarked,
 )
 
 __all__ = ["InMemoryBulks", "bulk_message_by_wamid"]
@@ -273,18 +272,6 @@ class InMemoryBulks:
         for entry in changed.values():
             _refresh(entry)
         return [entry.bulk for entry in changed.values()]
-
-    async def record_outcomes_and_mark(
-        self,
-        outcomes: Sequence[RecipientOutcome],
-        message_ids: Sequence[MessageId],
-        *,
-        worker: str,
-        at: datetime,
-    ) -> RecordedAndMarked:
-        marked = await self.mark_calls_started(message_ids, worker=worker, at=at)
-        bulks = await self.record_outcomes(outcomes, worker=worker)
-        return RecordedAndMarked(bulks=bulks, marked=marked)
 
     async def next_due_at(self, bulk_id: BulkId) -> datetime | None:
         entry = self._entry(bulk_id)

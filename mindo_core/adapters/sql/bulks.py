@@ -76,7 +76,6 @@ from mindo_core.ports.bulks import (
     Page,
     PendingRecipient,
     RecipientOutcome,
-    RecordedAndMarked,
 )
 
 __all__ = ["SqlBulks", "lock_bulks", "settle_counters"]
@@ -321,63 +320,27 @@ class SqlBulks:
     ) -> Sequence[Bulk]:
         if not outcomes:
             return ()
+        moves = CounterMoves()
         async with self._database.writing() as session:
             bulks = await lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
-            return await self._record_locked(session, bulks, outcomes, worker=worker)
-
-    async def record_outcomes_and_mark(
-        self,
-        outcomes: Sequence[RecipientOutcome],
-        message_ids: Sequence[MessageId],
-        *,
-        worker: str,
-        at: datetime,
-    ) -> RecordedAndMarked:
-        at = mapping.timestamp(at)
-        recorded: Sequence[Bulk] = ()
-        marked: AbstractSet[MessageId] = frozenset()
-        if not outcomes and not message_ids:
-            return RecordedAndMarked(bulks=recorded, marked=marked)
-        async with self._database.writing(urgent=True) as session:
-            # The outcomes' bulks are locked before any message (PostgreSQL's lock order).
-            bulks = await lock_bulks(session, {outcome.bulk_id for outcome in outcomes})
-            if message_ids:
-                connection = await session.connection()
-                marked = await claims.mark_calls_started(
-                    connection, message_ids, worker=worker, at=at
-                )
-            if outcomes:
-                recorded = await self._record_locked(session, bulks, outcomes, worker=worker)
-        return RecordedAndMarked(bulks=recorded, marked=marked)
-
-    async def _record_locked(
-        self,
-        session: AsyncSession,
-        bulks: Mapping[BulkId, BulkRow],
-        outcomes: Sequence[RecipientOutcome],
-        *,
-        worker: str | None,
-    ) -> Sequence[Bulk]:
-        """``record_outcomes`` in the caller's transaction, the outcomes' bulks locked."""
-        moves = CounterMoves()
-        connection = await session.connection()
-        changed: dict[BulkId, None] = {}
-        statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
-        reported: list[int] = []
-        for (bulk_id, after, kind), rows in _outcome_groups(outcomes, statuses).items():
-            claimed = [{**row, "worker": worker} for row in rows]
-            moved = await _record_group(connection, _OUTCOME_UPDATES[kind], claimed)
-            if moved:
-                moves.move(bulk_id, "in_flight", after, moved)
-                changed.setdefault(bulk_id)
-            if moved and kind != "release":
-                reported += [int(row["id"]) for row in rows]
-            if moved and after == "skipped":
-                await _stamp_stop_reason(connection, bulk_id, bulks[bulk_id].stop_reason)
-        latest = max(mapping.timestamp(outcome.at) for outcome in outcomes)
-        subscriptions = self._database.callback_subscriptions
-        await write_message_events(connection, subscriptions, reported, at=latest)
-        return await settle_counters(session, moves, changed, subscriptions=subscriptions)
+            connection = await session.connection()
+            changed: dict[BulkId, None] = {}
+            statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
+            reported: list[int] = []
+            for (bulk_id, after, kind), rows in _outcome_groups(outcomes, statuses).items():
+                claimed = [{**row, "worker": worker} for row in rows]
+                moved = await _record_group(connection, _OUTCOME_UPDATES[kind], claimed)
+                if moved:
+                    moves.move(bulk_id, "in_flight", after, moved)
+                    changed.setdefault(bulk_id)
+                if moved and kind != "release":
+                    reported += [int(row["id"]) for row in rows]
+                if moved and after == "skipped":
+                    await _stamp_stop_reason(connection, bulk_id, bulks[bulk_id].stop_reason)
+            latest = max(mapping.timestamp(outcome.at) for outcome in outcomes)
+            subscriptions = self._database.callback_subscriptions
+            await write_message_events(connection, subscriptions, reported, at=latest)
+            return await settle_counters(session, moves, changed, subscriptions=subscriptions)
 
     async def finish_bulk(
         self, bulk_id: BulkId, now: datetime, *, worker: str | None = None
