@@ -40,6 +40,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bench.cluster_processes import free_port
 from mindo_core.adapters.callbacks_http import AiohttpCallbackSender
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.sql import open_stores, upgrade_database
@@ -313,7 +314,7 @@ def run() -> None:
         f"Callback delivery: {EVENTS:,} events drained, {STATUSES:,} statuses at {RATE:,}/s, "
         f"{ROUNDS} rounds; load average {os.getloadavg()[0]:.2f}"
     )
-    port = _free_port()
+    port = free_port()
     parent, child = multiprocessing.Pipe()
     receiver = multiprocessing.get_context("spawn").Process(
         target=_receiver, args=(port, child), daemon=True
@@ -326,11 +327,3 @@ def run() -> None:
         receiver.kill()
         receiver.join()
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -47,7 +47,9 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 
+from bench.cluster_processes import free_port
 from bench.postgres_database import fresh_database, postgres_server
+from bench.process_cpu import cpu_seconds
 from bench.sandbox_process import SandboxProcess
 from mindo_core.adapters.sql.engine import make_sync_engine
 
@@ -175,7 +177,7 @@ class _Cluster:
     def __init__(self, folder: Path, url: str, sandbox: SandboxProcess) -> None:
         self.log = folder / "cluster.log"
         self.sandbox = sandbox
-        self.grpc_address = f"127.0.0.1:{_free_port()}"
+        self.grpc_address = f"127.0.0.1:{free_port()}"
         self.env = {
             **os.environ,
             "MINDO_DATABASE_URL": url,
@@ -312,8 +314,8 @@ class _Cluster:
 
     def _cpu(self) -> _Cpu:
         return _Cpu(
-            workers=sum(_cpu_seconds(w.pid) for w in self.workers),
-            api=_cpu_seconds(self.api.pid) if self.api is not None else 0.0,
+            workers=sum(cpu_seconds(w.pid) or 0.0 for w in self.workers),
+            api=(cpu_seconds(self.api.pid) or 0.0) if self.api is not None else 0.0,
             sandbox=self.sandbox.cpu_seconds() or 0.0,
         )
 
@@ -429,31 +431,12 @@ def _sandbox_config(path: Path) -> Path:
     return path
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux ``/proc``; 0 where it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # After the name: state is field 3, utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _sleep_until(unix_seconds: float) -> None:
     time.sleep(max(0.0, unix_seconds - time.time()))
 
 
 def _load() -> float:
     return os.getloadavg()[0]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

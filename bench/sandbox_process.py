@@ -29,6 +29,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.process_cpu import cpu_seconds
+
 _STARTUP_SECONDS = 30.0
 _LISTENING = "Meta sandbox listening on "
 _GC_PAUSES = "sandbox gc pauses: "
@@ -87,14 +89,7 @@ class SandboxProcess:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time of the sandbox process so far."""
-        try:
-            with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        # After the name: state is field 3, utime and stime are fields 14 and 15.
-        ticks = int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
 
     async def patch_number(self, phone_number_id: str, changes: dict[str, Any]) -> None:
         url = f"{self.url}/_sandbox/phone_numbers/{phone_number_id}"

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from bench.process_cpu import cpu_seconds
+
 BATCH = int(os.environ.get("BENCH_WEBHOOK_BATCH", "50"))
 IN_FLIGHT = int(os.environ.get("BENCH_WEBHOOK_IN_FLIGHT", "64"))
 CASE_SECONDS = float(os.environ.get("BENCH_WEBHOOK_CASE_SECONDS", "5"))
@@ -157,12 +159,8 @@ class Child:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time of the child so far (Linux only)."""
-        try:
-            with open(f"/proc/{self.process.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pid = self.process.pid
+        return None if pid is None else cpu_seconds(pid)
 
     def stop(self) -> None:
         self.process.terminate()

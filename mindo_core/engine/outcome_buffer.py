@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from mindo_core.engine.to_the_end import to_the_end
 from mindo_core.ports.bulks import BulkStore, RecipientOutcome
 from mindo_core.ports.progress import ProgressBus
 
@@ -72,15 +73,9 @@ class OutcomeBuffer:
         """The first ``count`` outcomes; they stay first in line if the write fails."""
         batch = self._waiting[:count]
         del self._waiting[:count]
-        # A transaction cut halfway by a cancellation (the engine stopping) can leave SQLite's
-        # write lock with a connection nobody returns, and every later write then fails
-        # ("database is locked"): the write runs to its end, and the cancellation follows it.
         writing = asyncio.ensure_future(self._store.record_outcomes(batch, worker=self._worker))
         try:
-            await asyncio.shield(writing)
-        except asyncio.CancelledError:
-            await asyncio.wait([writing])
-            raise
+            await to_the_end(writing)
         finally:
             if not writing.done() or writing.cancelled() or writing.exception() is not None:
                 self._waiting[:0] = batch

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 
 from mindo_core.domain.clock import Clock
 from mindo_core.domain.messages import MessageId
+from mindo_core.engine.to_the_end import to_the_end
 from mindo_core.ports.bulks import BulkStore
 
 __all__ = ["StartMarks"]
@@ -116,16 +117,12 @@ class StartMarks:
             landed.set()
 
     async def _write(self, message_ids: list[MessageId]) -> frozenset[MessageId]:
-        # Run to its end even if cancelled (as ``OutcomeBuffer`` does): a SQLite transaction
-        # cut halfway can leave the write lock with a connection nobody returns.
         writing = asyncio.ensure_future(
             self._store.mark_calls_started(message_ids, worker=self._worker, at=self._clock.now())
         )
         try:
-            return frozenset(await asyncio.shield(writing))
-        except asyncio.CancelledError:
-            await asyncio.wait([writing])
-            raise
+            marked = await to_the_end(writing)
+            return frozenset(marked)
         except Exception:
             logger.exception("Could not mark %d calls started: they do not start", len(message_ids))
             return frozenset()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
+
 DEMO_KEY = "mindo_E2eDemoKey0123456789abcd"
 # Pinned so that a test can re-point the sandbox's webhooks (PUT /_sandbox/webhooks replaces
 # every setting, the secret included) and still have them accepted by the bridge.
@@ -30,6 +32,41 @@ def spawn_mindo(argv: list[str], env: dict[str, str], log: Path) -> subprocess.P
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+DEMO_NUMBER = "813497231850626"  # the sandbox demo's number
+
+
+def order_bulk(recipients: int) -> pb.SendBulkRequest:
+    """``order_update`` from the demo number to ``recipients`` distinct phones, +54911 5000 0000
+    onwards (the phone of recipient i ends in i)."""
+    return pb.SendBulkRequest(
+        phone_number_id=DEMO_NUMBER,
+        template_name="order_update",
+        recipients=[
+            pb.BulkRecipient(
+                phone=f"+54911{5000_0000 + i}",
+                variables={"order_id": f"ORD-{i}", "status": "listo"},
+            )
+            for i in range(recipients)
+        ],
+    )
+
+
+def sqlite_stack_env(
+    folder: Path, *, sandbox: str, grpc_address: str, api_key: str, secret: str
+) -> dict[str, str]:
+    """The environment of ``mindo serve --demo`` over a SQLite file in ``folder``, talking to
+    the sandbox at ``sandbox``."""
+    return {
+        **os.environ,
+        "MINDO_DATABASE_URL": f"sqlite:///{folder / 'mindo.db'}",
+        "MINDO_SECRET_KEY": secret,
+        "MINDO_META_BASE_URL": f"http://{sandbox}",
+        "MINDO_GRPC_ADDRESS": grpc_address,
+        "MINDO_DEMO_API_KEY": api_key,
+        "MINDO_LOG_LEVEL": "WARNING",
+    }
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import time
@@ -19,7 +18,7 @@ import pytest
 from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port, spawn_mindo, wait_for_port
+from tests.e2e.stack import free_port, order_bulk, spawn_mindo, sqlite_stack_env, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -42,15 +41,13 @@ async def _bulk(stub: mindo_pb2_grpc.MindoStub, bulk_id: str) -> pb.Bulk:
 
 def test_a_bulk_survives_sigkill_without_loss_or_duplicates(tmp_path: Path) -> None:
     sandbox, grpc_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "MINDO_DATABASE_URL": f"sqlite:///{tmp_path / 'mindo.db'}",
-        "MINDO_SECRET_KEY": "crash-recovery-test-secret-of-32-characters",
-        "MINDO_META_BASE_URL": f"http://{sandbox}",
-        "MINDO_GRPC_ADDRESS": grpc_address,
-        "MINDO_DEMO_API_KEY": KEY,
-        "MINDO_LOG_LEVEL": "WARNING",
-    }
+    env = sqlite_stack_env(
+        tmp_path,
+        sandbox=sandbox,
+        grpc_address=grpc_address,
+        api_key=KEY,
+        secret="crash-recovery-test-secret-of-32-characters",
+    )
     log = tmp_path / "crash.log"
     host, port = sandbox.rsplit(":", 1)
     # 100 messages/s with 50 ms of latency: a 400-recipient bulk takes about 4 s.
@@ -79,17 +76,7 @@ async def _crash_and_recover(
 ) -> None:
     async with grpc.aio.insecure_channel(grpc_address) as channel:
         stub = mindo_pb2_grpc.MindoStub(channel)
-        request = pb.SendBulkRequest(
-            phone_number_id="813497231850626",
-            template_name="order_update",
-            recipients=[
-                pb.BulkRecipient(
-                    phone=f"+54911{5000_0000 + i}",
-                    variables={"order_id": f"ORD-{i}", "status": "listo"},
-                )
-                for i in range(RECIPIENTS)
-            ],
-        )
+        request = order_bulk(RECIPIENTS)
         accepted = await stub.SendBulk(request, metadata=(("x-api-key", KEY),))
         bulk_id = accepted.bulk_send_id
         deadline = time.monotonic() + 30

@@ -15,7 +15,7 @@ import pytest
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port, spawn_mindo
+from tests.e2e.stack import free_port, order_bulk, spawn_mindo
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -78,17 +78,7 @@ async def _send_and_watch(grpc_address: str) -> list[pb.Bulk]:
     async with grpc.aio.insecure_channel(grpc_address) as channel:
         stub = mindo_pb2_grpc.MindoStub(channel)
         accepted = await stub.SendBulk(
-            pb.SendBulkRequest(
-                phone_number_id="813497231850626",
-                template_name="order_update",
-                recipients=[
-                    pb.BulkRecipient(
-                        phone=f"+54911{5000_0000 + i}",
-                        variables={"order_id": f"ORD-{i}", "status": "listo"},
-                    )
-                    for i in range(RECIPIENTS)
-                ],
-            ),
+            order_bulk(RECIPIENTS),
             metadata=metadata,
         )
         watch = stub.WatchBulk(

@@ -17,9 +17,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port, spawn_mindo
+from tests.e2e.stack import free_port, order_bulk, spawn_mindo
 
 pytestmark = pytest.mark.slow
 
@@ -91,17 +90,7 @@ async def _send_then_stop(
         stub = mindo_pb2_grpc.MindoStub(channel)
         health = health_pb2_grpc.HealthStub(channel)
         await stub.SendBulk(
-            pb.SendBulkRequest(
-                phone_number_id="813497231850626",
-                template_name="order_update",
-                recipients=[
-                    pb.BulkRecipient(
-                        phone=f"+54911{5000_0000 + i}",
-                        variables={"order_id": f"ORD-{i}", "status": "listo"},
-                    )
-                    for i in range(RECIPIENTS)
-                ],
-            ),
+            order_bulk(RECIPIENTS),
             metadata=metadata,
         )
         answers.append((await health.Check(health_pb2.HealthCheckRequest())).status)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import subprocess
@@ -26,7 +25,7 @@ import pytest
 from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port, spawn_mindo, wait_for_port
+from tests.e2e.stack import free_port, order_bulk, spawn_mindo, sqlite_stack_env, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -52,15 +51,13 @@ def _accepted(sandbox: str, *, refused_too: bool = False) -> list[str]:
 
 def test_after_sigkill_only_calls_that_reached_meta_are_unknown(tmp_path: Path) -> None:
     sandbox, grpc_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "MINDO_DATABASE_URL": f"sqlite:///{tmp_path / 'mindo.db'}",
-        "MINDO_SECRET_KEY": "unknown-after-sigkill-secret-of-32-chars",
-        "MINDO_META_BASE_URL": f"http://{sandbox}",
-        "MINDO_GRPC_ADDRESS": grpc_address,
-        "MINDO_DEMO_API_KEY": KEY,
-        "MINDO_LOG_LEVEL": "WARNING",
-    }
+    env = sqlite_stack_env(
+        tmp_path,
+        sandbox=sandbox,
+        grpc_address=grpc_address,
+        api_key=KEY,
+        secret="unknown-after-sigkill-secret-of-32-chars",
+    )
     log = tmp_path / "unknown.log"
     host, port = sandbox.rsplit(":", 1)
     # 100 messages/s with 200 ms of latency: some 20 calls at Meta at any moment, and a claim
@@ -113,17 +110,7 @@ def test_after_sigkill_only_calls_that_reached_meta_are_unknown(tmp_path: Path) 
 async def _submit(grpc_address: str) -> str:
     async with grpc.aio.insecure_channel(grpc_address) as channel:
         stub = mindo_pb2_grpc.MindoStub(channel)
-        request = pb.SendBulkRequest(
-            phone_number_id="813497231850626",
-            template_name="order_update",
-            recipients=[
-                pb.BulkRecipient(
-                    phone=f"+54911{5000_0000 + i}",
-                    variables={"order_id": f"ORD-{i}", "status": "listo"},
-                )
-                for i in range(RECIPIENTS)
-            ],
-        )
+        request = order_bulk(RECIPIENTS)
         accepted = await stub.SendBulk(request, metadata=(("x-api-key", KEY),))
         return str(accepted.bulk_send_id)
 
