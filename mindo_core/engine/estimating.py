@@ -40,8 +40,10 @@ class Estimating:
 
     def after_answer(self, lane: Lane) -> None:
         """An answer was settled: the lane's estimate is re-planned now, or at the end of its
-        interval if one was shown less than an interval ago. Never waits."""
+        interval if one was shown less than an interval ago (or once the re-plan under way is
+        written, when it began before this answer). Never waits."""
         pace = lane.pace
+        pace.answered_since_plan = True
         if pace.publishing or lane.state != "active":
             return
         pace.publishing = True
@@ -63,6 +65,7 @@ class Estimating:
                 await asyncio.sleep(delay)
             now = self._parts.clock.monotonic()
             pace.next_estimate_at = now + self._parts.settings.estimate_interval
+            pace.answered_since_plan = False
             if lane.state != "active" or (
                 pace.quota_due_at is not None and pace.quota_due_at > now
             ):
@@ -76,6 +79,10 @@ class Estimating:
                 raise
         finally:
             pace.publishing = False
+        # An answer that came while this one wrote (the last before a long retry wait, say)
+        # would otherwise not be shown until the next answer.
+        if pace.answered_since_plan:
+            self.after_answer(lane)
 
     async def _write(self, lane: Lane) -> None:
         parts = self._parts

@@ -34,6 +34,8 @@ class LivePace:
     next_estimate_at: float = 0.0
     # A re-plan is scheduled or under way.
     publishing: bool = False
+    # An answer came after the re-plan under way had read the pace: plan again after it.
+    answered_since_plan: bool = False
 
     def settled(self, message_id: MessageId, now: float) -> None:
         self.retries_at.pop(message_id, None)
