@@ -49,7 +49,7 @@ class SqlAccounts:
             # An account connected by another organisation is not taken over.
             where=col(BusinessAccountRow.organisation_id) == insert.excluded.organisation_id,
         ).returning(BusinessAccountRow)
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             row = (await session.exec(statement, execution_options=FRESH)).scalars().first()
         if row is None:
             raise Conflict(f"WhatsApp Business Account '{waba_id}' belongs to another organisation")
@@ -58,7 +58,7 @@ class SqlAccounts:
     async def upsert_phone_number(
         self, business_account_id: BusinessAccountId, info: PhoneNumberInfo
     ) -> PhoneNumber:
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             first = await self._has_no_primary(session, business_account_id)
             insert = insert_for(self._database.dialect, PhoneNumberRow).values(
                 business_account_id=business_account_id,
@@ -155,7 +155,7 @@ class SqlAccounts:
             )
             if value is not None
         }
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             row = await session.get(PhoneNumberRow, number_id, with_for_update=True)
             if row is None:
                 raise PhoneNumberNotFound(f"#{number_id}")

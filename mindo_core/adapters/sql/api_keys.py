@@ -42,7 +42,7 @@ class SqlApiKeys:
             expires_at=None if expires_at is None else mapping.timestamp(expires_at),
         )
         try:
-            async with self._database.transaction() as session:
+            async with self._database.writing() as session:
                 session.add(row)
                 await session.flush()
         except IntegrityError as error:
@@ -72,5 +72,5 @@ class SqlApiKeys:
             .where(col(ApiKeyRow.id) == key_id, col(ApiKeyRow.revoked_at).is_(None))
             .values(revoked_at=mapping.timestamp(at))
         )
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             await session.exec(statement)

@@ -58,7 +58,7 @@ class SqlWebhookEndpoints:
             "secret": endpoint.secret_ciphertext,
             "created_at": mapping.timestamp(endpoint.created_at),
         }
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             connection = await session.connection()
             result = await connection.execute(
                 sa.insert(_ENDPOINTS).values(values).returning(*_ENDPOINTS.c)
@@ -132,7 +132,7 @@ class SqlCallbackOutbox:
         self._database = database
 
     async def enqueue(self, events: Sequence[NewEvent]) -> int:
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             return await write_events(
                 await session.connection(), self._database.callback_subscriptions, events
             )

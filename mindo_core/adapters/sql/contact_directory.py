@@ -50,7 +50,7 @@ class SqlContactDirectory:
         at: datetime,
     ) -> ImportReport:
         require_aware(at)
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             connection = await session.connection()
             listed = None
             if list_name is not None:

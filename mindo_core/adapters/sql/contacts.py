@@ -63,7 +63,7 @@ class SqlContacts:
         changes = opt_changes or {}
         recorded = duplicates = unmanaged = 0
         events: list[NewEvent] = []
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             owners = await _owners(session, {m.phone_number_id for m in messages})
             for message in messages:
                 owner = owners.get(message.phone_number_id)
@@ -160,7 +160,7 @@ class SqlContacts:
     async def apply_opt_events(self, events: Sequence[OptEvent]) -> int:
         managed = 0
         reported: list[NewEvent] = []
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             owners = await _owners(session, {e.phone_number_id for e in events})
             for event in events:
                 owner = owners.get(event.phone_number_id)
@@ -201,7 +201,7 @@ class SqlContacts:
     ) -> Contact:
         require_aware(at)
         since = col(ContactRow.opted_out_at)
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             await self._ensure_contact(session, organisation_id, phone, "outbound", at)
             # The organisation's word is the latest: no guard on the last change's time.
             put = sa.func.coalesce(since, sa.literal(at, UTCDateTime()))
@@ -222,7 +222,7 @@ class SqlContacts:
             .values(opted_out_at=None, opt_changed_at=at)
             .returning(col(ContactRow.id))
         )
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             result = await (await session.connection()).execute(statement)
             return result.first() is not None
 
@@ -391,7 +391,7 @@ class SqlEventMarks:
             set_={"applied_at": insert.excluded.applied_at},
             where=col(AccountEventMarkRow.applied_at) <= insert.excluded.applied_at,
         ).returning(col(AccountEventMarkRow.object_key))
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             result = await (await session.connection()).execute(upsert)
             return result.first() is not None
 

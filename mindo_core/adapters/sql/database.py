@@ -4,10 +4,11 @@ and the two kinds of transaction they open on it.
 Each repository method is one short transaction. The schema comes from the migrations
 (``upgrade_database``), never from ``create_all``: what the service runs on is what Alembic built.
 
-Transactions that write bulks and their recipients (``writing``):
+Transactions that write (``writing``; ``transaction`` is for reads and PostgreSQL-only locks):
 
 * SQLite: ``BEGIN IMMEDIATE``, so the transaction is the database's one writer from its first
-  statement and what it reads stays true until it commits; others wait (``busy_timeout``).
+  statement and what it reads stays true until it commits; this process's writers take turns
+  in order (other processes wait on ``busy_timeout``).
 * PostgreSQL (several processes): row locks, always in the same order, bulks (by id) before
   their messages, so two transactions never wait for each other in a circle. A claim waits for
   no lock at all (``claims``).
@@ -15,8 +16,9 @@ Transactions that write bulks and their recipients (``writing``):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +36,10 @@ class Database:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         # Which organisations want which callback events (``outbox``), shared by the writers.
         self.callback_subscriptions = CallbackSubscriptions()
+        # SQLite has one writer at a time. Left to its busy handler, a waiting writer polls
+        # (up to every 100 ms) and keeps missing a busy one's next transaction, for seconds;
+        # this process's writers queue here in turn instead.
+        self._sqlite_writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -54,10 +60,14 @@ class Database:
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
         """A transaction that holds SQLite's write lock from its first statement."""
-        async with self._sessions() as session, session.begin():
-            connection = await session.connection()
-            if connection.dialect.name == "sqlite":
+        async with AsyncExitStack() as stack:
+            if self._sqlite_writers is not None:
+                await stack.enter_async_context(self._sqlite_writers)
+            session = await stack.enter_async_context(self._sessions())
+            await stack.enter_async_context(session.begin())
+            if self._sqlite_writers is not None:
                 # The DBAPI's own implicit BEGIN is deferred: it would take the write lock only
                 # at the first write, after the reads that decided it.
+                connection = await session.connection()
                 await connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield session

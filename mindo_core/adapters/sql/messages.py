@@ -50,7 +50,7 @@ class SqlMessages:
         if not messages:
             return []
         values = [mapping.new_message_values(message) for message in messages]
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             connection = await session.connection()
             ids = (await connection.execute(_INSERT_RETURNING_ID, values)).scalars().all()
             at = max(mapping.timestamp(message.created_at) for message in messages)

@@ -33,7 +33,7 @@ class SqlOptOutPolicies:
         self, organisation_id: OrganisationId, policy: OptOutPolicy | None, *, at: datetime
     ) -> None:
         require_aware(at)
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             connection = await session.connection()
             if policy is None:
                 await connection.execute(

@@ -27,7 +27,7 @@ class SqlOrganisations:
     async def create_organisation(self, name: str) -> Organisation:
         row = OrganisationRow(name=name, profile=OrganisationProfile().to_json())
         try:
-            async with self._database.transaction() as session:
+            async with self._database.writing() as session:
                 session.add(row)
                 await session.flush()
         except IntegrityError as error:
@@ -37,7 +37,7 @@ class SqlOrganisations:
     async def update_organisation_profile(
         self, organisation_id: OrganisationId, profile: OrganisationProfile
     ) -> Organisation:
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             row = await session.get(OrganisationRow, organisation_id)
             if row is None:
                 raise OrganisationNotFound(str(organisation_id))
@@ -49,7 +49,7 @@ class SqlOrganisations:
     async def set_quality_policy(
         self, organisation_id: OrganisationId, policy: QualityPolicy
     ) -> Organisation:
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             row = await session.get(OrganisationRow, organisation_id)
             if row is None:
                 raise OrganisationNotFound(str(organisation_id))

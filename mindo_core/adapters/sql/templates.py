@@ -33,7 +33,7 @@ class SqlTemplates:
             # Meta's fields only: the defaults are Mindo's and survive every refresh.
             set_={key: insert.excluded[key] for key in columns},
         ).returning(TemplateRow)
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             row = (await session.exec(statement, execution_options=FRESH)).scalars().one()
         return mapping.template(row)
 
@@ -46,7 +46,7 @@ class SqlTemplates:
             .values(variable_defaults=mapping.variable_defaults_column(defaults))
             .returning(TemplateRow)
         )
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             row = (await session.exec(statement, execution_options=FRESH)).scalars().first()
         if row is None:
             raise TemplateNotFound(template.name, template.language)
@@ -88,7 +88,7 @@ class SqlTemplates:
             .values(status=status)
             .returning(TemplateRow)
         )
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             row = (await session.exec(statement, execution_options=FRESH)).scalars().first()
         if row is None:
             raise TemplateNotFound(f"#{template_id}", "?")
