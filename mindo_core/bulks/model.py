@@ -37,9 +37,10 @@ flight, or pending again after an attempt that timed out: see ``delivery``.)
 suppression list (they wrote STOP, or Meta said they stopped marketing messages): Meta never saw
 it, by policy.
 
-``unconfirmed`` settles a recipient whose call to Meta was in flight when its worker died:
-nobody knows whether Meta accepted it, and by default it is not resent, because a duplicate
-message is worse than a missing one (``CrashPolicy``). A webhook may still confirm it.
+``unconfirmed`` settles a recipient whose call to Meta was in flight when its worker died, or
+got no answer before the timeout (``NO_ANSWER_REASON``): nobody knows whether Meta accepted it,
+and by default it is not resent, because a duplicate message is worse than a missing one
+(``CrashPolicy``). A webhook may still confirm it.
 
 Delivery only moves forward (sent < delivered < read); failed and read are final. A repeated
 or stale event is a no-op, except ``claim``: claiming a recipient already in flight would send
@@ -79,6 +80,7 @@ from mindo_core.domain.templates import TemplateId
 __all__ = [
     "ACCEPTED_STATUS",
     "BULK_STATUSES",
+    "NO_ANSWER_REASON",
     "RECIPIENT_STATUSES",
     "UNCONFIRMED_REASON",
     "Bulk",
@@ -135,7 +137,7 @@ RecipientEvent = Literal[
     "accept",  # Meta answered with a wamid
     "refuse",  # Meta refused for good, or retries ran out
     "opt_out",  # not sent: the recipient is on the organisation's suppression list
-    "settle_unconfirmed",  # the call was in flight when its worker died
+    "settle_unconfirmed",  # the call was in flight when its worker died, or got no answer
     "cancel",  # the bulk was cancelled before this recipient was sent
     "skip",  # the bulk stopped early (stop_reason) before this recipient was sent
     "webhook_sent",
@@ -153,6 +155,11 @@ RECIPIENT_STATUSES: tuple[RecipientStatus, ...] = get_args(RecipientStatus)
 UNCONFIRMED_REASON: Final = (
     "Outcome unknown: the send was interrupted while Meta was being called, and it was not "
     "resent to avoid a duplicate message"
+)
+
+NO_ANSWER_REASON: Final = (
+    "Outcome unknown: no answer from Meta before the timeout, and it was not resent to avoid a "
+    "duplicate message"
 )
 
 _TERMINAL_OUTCOMES: frozenset[BulkStatus] = frozenset({"COMPLETED", "PARTIAL", "FAILED"})
@@ -314,8 +321,8 @@ def record_event(
     changed = replace(recipient, state=state, wamid=wamid or recipient.wamid)
     if event == "claim":
         return replace(changed, attempts=recipient.attempts + 1)
-    if state == "unconfirmed":
-        return replace(changed, error_message=UNCONFIRMED_REASON)
+    if state == "unconfirmed":  # a crash's, unless the event says why (``NO_ANSWER_REASON``)
+        return replace(changed, error_message=error_message or UNCONFIRMED_REASON)
     if state == "skipped":  # the bulk's stop_reason
         return replace(changed, error_message=error_message)
     if state in ("failed", "opted_out"):

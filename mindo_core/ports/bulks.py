@@ -160,13 +160,14 @@ class PendingRecipient:
     not_before: datetime | None
 
 
-RecipientOutcomeKind = Literal["accept", "refuse", "opt_out", "release"]
+RecipientOutcomeKind = Literal["accept", "refuse", "opt_out", "release", "unconfirm"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RecipientOutcome:
     """What became of one claimed recipient: Meta accepted it (``wamid``), refused it for good
-    (``error_code``/``error_message``), or it goes back to pending until ``retry_at``."""
+    (``error_code``/``error_message``), its call got no answer ("unconfirm": unconfirmed, with
+    ``error_message`` saying why), or it goes back to pending until ``retry_at``."""
 
     message_id: MessageId
     bulk_id: BulkId

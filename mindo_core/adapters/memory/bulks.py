@@ -500,6 +500,8 @@ def _apply(entry: BulkEntry, row: RecipientRow, outcome: RecipientOutcome) -> No
     at = aware(outcome.at)
     if outcome.kind == "accept":
         _move(entry, row, "accept", at=at, wamid=outcome.wamid)
+    elif outcome.kind == "unconfirm":
+        _move(entry, row, "settle_unconfirmed", at=at, error_message=outcome.error_message)
     elif outcome.kind in ("refuse", "opt_out"):
         _move(
             entry,
