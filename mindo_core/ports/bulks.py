@@ -23,6 +23,7 @@ from mindo_core.bulks.model import (
 )
 from mindo_core.bulks.send_window import SendWindow
 from mindo_core.bulks.timeline import RecipientTimes
+from mindo_core.bulks.unknown_outcomes import UnknownOutcomePolicy
 from mindo_core.domain.accounts import (
     OrganisationId,
     PhoneNumberRowId,
@@ -350,4 +351,23 @@ class BulkStore(Protocol):
         """The wa_ids the organisation's running (QUEUED or PROCESSING) bulks still have to
         send: their pending recipients, staged ones included. Those not in the window hold
         quota room (``quota.window``)."""
+        ...
+
+
+class UnknownOutcomePolicies(Protocol):
+    """Each organisation's unknown-outcome policy; one that set none has
+    ``UnknownOutcomePolicy()`` (fail, 10 minutes)."""
+
+    async def unknown_outcome_policy(
+        self, organisation_id: OrganisationId
+    ) -> UnknownOutcomePolicy: ...
+
+    async def set_unknown_outcome_policy(
+        self,
+        organisation_id: OrganisationId,
+        policy: UnknownOutcomePolicy | None,
+        *,
+        at: datetime,
+    ) -> None:
+        """``None`` puts the organisation back on the default."""
         ...

@@ -18,6 +18,7 @@ from itertools import count
 
 from mindo_core.access.api_keys import ApiKey, ApiKeyId
 from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient
+from mindo_core.bulks.unknown_outcomes import UnknownOutcomePolicy
 from mindo_core.callbacks.model import Attempt, WebhookEndpoint
 from mindo_core.contacts.model import (
     Contact,
@@ -140,6 +141,9 @@ class Tables:
     # Contact lists as created (their ``size`` is counted when read).
     contact_lists: dict[ContactListId, ContactList] = field(default_factory=dict)
     opt_out_policies: dict[OrganisationId, OptOutPolicy] = field(default_factory=dict)
+    unknown_outcome_policies: dict[OrganisationId, UnknownOutcomePolicy] = field(
+        default_factory=dict
+    )
     # The time of the last account event applied, by object (``AccountEventMarks``).
     event_marks: dict[str, datetime] = field(default_factory=dict)
     # Status callbacks (``InMemoryWebhookEndpoints``, ``InMemoryCallbackOutbox``).

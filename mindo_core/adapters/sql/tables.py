@@ -375,6 +375,19 @@ class OptOutPolicyRow(Table, table=True):
     updated_at: datetime = _timestamp(nullable=False)
 
 
+class UnknownOutcomePolicyRow(Table, table=True):
+    """An organisation's own unknown-outcome policy (``unknown_outcome_policies``); none: the
+    default (``bulks.unknown_outcomes``)."""
+
+    __tablename__ = "unknown_outcome_policies"
+
+    organisation_id: int = Field(foreign_key="organisations.id", primary_key=True)
+    # "fail" or "resend".
+    action: str = Field(sa_type=sa.String(16), nullable=False)
+    window_seconds: int = Field(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
+
+
 class InboundMessageRow(Table, table=True):
     """A message a contact sent to one of the organisation's numbers; one per wamid."""
 

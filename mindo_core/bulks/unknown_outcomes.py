@@ -1,0 +1,93 @@
+"""What an organisation does with a bulk recipient whose outcome stayed unknown: its policy, and
+when the webhooks have said enough to settle it.
+
+A recipient is ``unconfirmed`` when its call to Meta started and no answer came (a crash, a
+timeout). Meta sends a status webhook for every message it accepted, so such a recipient's own
+webhook may still confirm it. When it has not come, while the first webhook of a message sent
+after it on the same number was heard ``window`` ago or more, Meta most likely never had it:
+Meta answers a number's messages in order, seconds apart, so a window of minutes is a wide
+margin. The organisation's ``UnknownOutcomePolicy`` then settles it:
+
+    fail    (default) failed, with a reason saying why: no duplicate, at the risk of a missed one
+    resend  pending again, sent once more by the engine (``resent_at``; at most once): no missed
+            one, at the risk of a duplicate when Meta's own webhook is later than the window
+
+The window is bounded (``MIN_WINDOW`` to ``MAX_WINDOW``): under a minute, Meta's ordinary delays
+would settle recipients Meta did send; beyond a day, what Meta has not reported it never will.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Literal, get_args
+
+from mindo_core.domain.errors import InvalidRequest
+
+__all__ = [
+    "DEFAULT_WINDOW",
+    "MAX_WINDOW",
+    "MIN_WINDOW",
+    "UNKNOWN_OUTCOME_ACTIONS",
+    "UnknownOutcomeAction",
+    "UnknownOutcomePolicy",
+    "action_named",
+    "heard_before",
+    "settled_unknown_reason",
+    "unknown_outcome_policy",
+]
+
+UnknownOutcomeAction = Literal["fail", "resend"]
+UNKNOWN_OUTCOME_ACTIONS: tuple[UnknownOutcomeAction, ...] = get_args(UnknownOutcomeAction)
+
+DEFAULT_WINDOW: Final = timedelta(minutes=10)
+MIN_WINDOW: Final = timedelta(minutes=1)
+MAX_WINDOW: Final = timedelta(hours=24)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnknownOutcomePolicy:
+    action: UnknownOutcomeAction = "fail"
+    window: timedelta = DEFAULT_WINDOW
+
+
+def unknown_outcome_policy(*, action: str, window: timedelta) -> UnknownOutcomePolicy:
+    """The policy, or ``InvalidRequest`` naming every field that is wrong (nothing half-set)."""
+    problems: dict[str, list[str]] = {}
+    chosen = action.strip().lower()
+    if chosen not in UNKNOWN_OUTCOME_ACTIONS:
+        problems["policy"] = [f"{action!r} is not one of {', '.join(UNKNOWN_OUTCOME_ACTIONS)}"]
+    if not MIN_WINDOW <= window <= MAX_WINDOW:
+        problems["window"] = [
+            f"{_minutes(window)} is outside {_minutes(MIN_WINDOW)} to {_minutes(MAX_WINDOW)}"
+        ]
+    if problems:
+        text = "; ".join(f"{name}: {p[0]}" for name, p in problems.items())
+        raise InvalidRequest(f"Unknown-outcome policy not changed: {text}", field_errors=problems)
+    return UnknownOutcomePolicy(action=action_named(chosen), window=window)
+
+
+def heard_before(now: datetime, policy: UnknownOutcomePolicy) -> datetime:
+    """A later message's first webhook heard at or before this time settles the unknown."""
+    return now - policy.window
+
+
+def settled_unknown_reason(window: timedelta) -> str:
+    """The ``error_message`` of an unknown recipient the policy ``fail`` settled."""
+    return (
+        f"Outcome unknown: no status webhook within {_minutes(window)} while later messages' "
+        "webhooks arrived; not resent to avoid a duplicate message"
+    )
+
+
+def action_named(text: str) -> UnknownOutcomeAction:
+    """The action ``text`` names, as stored; ``ValueError`` for any other text."""
+    for known in UNKNOWN_OUTCOME_ACTIONS:
+        if text == known:
+            return known
+    raise ValueError(f"{text!r} is not an unknown-outcome action")
+
+
+def _minutes(window: timedelta) -> str:
+    minutes = window.total_seconds() / 60
+    return f"{minutes:g} min"
