@@ -278,6 +278,8 @@ def _bulk_engine(
         settings=settings,
         telemetry=telemetry,
         throughputs=throughputs,
+        unknown_recipients=ports.stores.unknown_recipients,
+        unknown_policies=ports.stores.unknown_outcome_policies,
     )
 
 

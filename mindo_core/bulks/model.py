@@ -295,6 +295,8 @@ class BulkRecipient:
     error_message: str | None = None
     # The row's id in the messages table, once stored (the documented per-message ``id``).
     message_id: MessageId | None = None
+    # When the unknown-outcome policy "resend" made it pending again (at most once).
+    resent_at: datetime | None = None
 
     @property
     def wa_id(self) -> str:
@@ -339,8 +341,10 @@ def _stamped(recipient: BulkRecipient, state: RecipientState, at: datetime) -> B
         sent_at=recipient.sent_at or at,
         delivered_at=recipient.delivered_at or (at if reached >= _RANK["delivered"] else None),
         read_at=recipient.read_at or (at if reached >= _RANK["read"] else None),
-        # A webhook confirming an unconfirmed recipient clears the "outcome unknown" reason.
+        # A webhook confirming an unconfirmed recipient clears the "outcome unknown" reason
+        # (and the failure time the unknown-outcome policy "fail" gave it).
         error_message=None,
+        failed_at=None,
     )
 
 
@@ -528,6 +532,8 @@ class Bulk:
     estimated_completion_at: datetime | None = None
     # The hours each recipient may be sent to, in its own local time (None: any time).
     send_window: SendWindow | None = None
+    # Recipients sent again by the unknown-outcome policy "resend" (``bulks.unknown_outcomes``).
+    resent_count: int = 0
 
     @property
     def duplicates_removed(self) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal, get_args
 
+from mindo_core.bulks.model import BulkStatus
 from mindo_core.domain.errors import InvalidRequest
 
 __all__ = [
@@ -72,12 +73,60 @@ def heard_before(now: datetime, policy: UnknownOutcomePolicy) -> datetime:
     return now - policy.window
 
 
-def settled_unknown_reason(window: timedelta) -> str:
-    """The ``error_message`` of an unknown recipient the policy ``fail`` settled."""
+def settled_unknown_reason(window: timedelta, *, not_resent_because: str | None = None) -> str:
+    """The ``error_message`` of an unknown recipient settled as failed: by the policy ``fail``,
+    or by ``resend`` when it could not be resent (``not_resent_because``)."""
+    why = "to avoid a duplicate message" if not_resent_because is None else not_resent_because
     return (
         f"Outcome unknown: no status webhook within {_minutes(window)} while later messages' "
-        "webhooks arrived; not resent to avoid a duplicate message"
+        f"webhooks arrived; not resent {why}"
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnknownSettlement:
+    """What becomes of one unknown recipient the webhooks have settled: ``resend`` (pending
+    again), or failed with ``reason``."""
+
+    resend: bool
+    reason: str | None = None
+
+
+_OVER_FOR_GOOD: Final = "CANCELLED"
+_FINISHED: frozenset[BulkStatus] = frozenset({"COMPLETED", "PARTIAL", "FAILED"})
+
+
+def settlement_for(
+    policy: UnknownOutcomePolicy,
+    *,
+    bulk_status: BulkStatus,
+    stop_reason: str | None,
+    resent_before: bool,
+) -> UnknownSettlement:
+    """``resend`` only when the policy says so, the recipient was never resent, and its bulk
+    may send again: running, paused, or finished by itself (``reopened_status``); a cancelled
+    bulk, or one stopped for a reason (a token, a paused template), sends nothing more."""
+    window = policy.window
+    if policy.action == "fail":
+        return UnknownSettlement(resend=False, reason=settled_unknown_reason(window))
+    why: str | None = None
+    if resent_before:
+        why = "a second time: it was resent once already"
+    elif bulk_status == _OVER_FOR_GOOD:
+        why = "because the bulk was cancelled"
+    elif stop_reason is not None:
+        why = "because the bulk was stopped"
+    if why is None:
+        return UnknownSettlement(resend=True)
+    return UnknownSettlement(
+        resend=False, reason=settled_unknown_reason(window, not_resent_because=why)
+    )
+
+
+def reopened_status(status: BulkStatus) -> BulkStatus:
+    """Where a bulk goes when a recipient is resent: a finished one sends again (PROCESSING);
+    one still running, paused or scheduled stays as it is."""
+    return "PROCESSING" if status in _FINISHED else status
 
 
 def action_named(text: str) -> UnknownOutcomeAction:

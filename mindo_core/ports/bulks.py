@@ -371,3 +371,35 @@ class UnknownOutcomePolicies(Protocol):
     ) -> None:
         """``None`` puts the organisation back on the default."""
         ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnknownSettled:
+    """What one pass of the sweep did for one organisation: how many unknown recipients it
+    failed and resent, and the bulks it changed, as they now are."""
+
+    failed: int = 0
+    resent: int = 0
+    bulks: Sequence[Bulk] = ()
+
+
+class UnknownRecipients(Protocol):
+    """Bulk recipients whose outcome is unknown (``unconfirmed``), settled once the webhooks of
+    later messages on their number have come (``bulks.unknown_outcomes``)."""
+
+    async def organisations_with_unknown(self) -> AbstractSet[OrganisationId]:
+        """The organisations with unknown recipients their policy has not settled yet. Cheap
+        when there are none (an index of those alone)."""
+        ...
+
+    async def settle_unknown(
+        self, organisation_id: OrganisationId, policy: UnknownOutcomePolicy, *, now: datetime
+    ) -> UnknownSettled:
+        """Each unknown recipient r of the organisation, on number N, whose call started at t
+        (else its claim), such that some message on N sent after t had its first status webhook
+        heard at or before ``now - policy.window``, is settled as ``settlement_for`` says:
+        failed (``failed_at``, a reason; still ``unconfirmed`` inside, so that a late webhook
+        corrects it), or pending again (``resent_at``, the bulk's ``resent_count``, a finished
+        bulk back to PROCESSING). Each move is conditional on the recipient being still
+        unsettled: several workers may sweep at once and each recipient moves once."""
+        ...

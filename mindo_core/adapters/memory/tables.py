@@ -51,6 +51,7 @@ class RecipientRow:
     worker: str | None = None
     # Its call to Meta started under the present claim (``BulkStore.mark_calls_started``).
     call_started: bool = False
+    call_started_at: datetime | None = None
 
     @property
     def due_at(self) -> datetime | None:
@@ -133,6 +134,9 @@ class Tables:
     idempotency_keys: dict[tuple[OrganisationId, str], IdempotencyRecord] = field(
         default_factory=dict
     )
+    # When the first status webhook naming each message was heard (single sends and bulk
+    # recipients alike): what the sweep of unknown outcomes reads.
+    first_webhook_at: dict[MessageId, datetime] = field(default_factory=dict)
     # Statuses that found no message yet, with the time they were received.
     parked: list[tuple[StatusUpdate, datetime]] = field(default_factory=list)
     contacts: dict[ContactId, Contact] = field(default_factory=dict)
