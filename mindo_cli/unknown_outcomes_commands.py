@@ -4,6 +4,7 @@ messages have come: fail them (the default) or resend them, and after how long."
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,7 +21,7 @@ from mindo_cli.operate import (
     out,
     required_name,
 )
-from mindo_core.bulks.unknown_outcomes import UnknownOutcomePolicy
+from mindo_core.bulks.unknown_outcomes import UnknownOutcomePolicy, spoken
 
 if TYPE_CHECKING:
     from mindo_core.bootstrap import Services
@@ -36,9 +37,16 @@ _EXPLAINED = {
 }
 
 
+_SECONDS = re.compile(r"(\d+)\s*s")
+
+
 def _window(text: str | None) -> timedelta | None:
+    """``90m``, ``2h`` as every duration the CLI takes, and seconds too (``30s``)."""
     if text is None:
         return None
+    seconds = _SECONDS.fullmatch(text.strip().lower())
+    if seconds is not None:
+        return timedelta(seconds=int(seconds.group(1)))
     try:
         return parse_duration(text)
     except DurationError as error:
@@ -56,7 +64,7 @@ def unknown_outcomes_policy(
         str | None,
         typer.Option(
             "--window",
-            help="How long after a later message's first webhook: 1m to 24h (default 10m).",
+            help="How long after a later message's first webhook: 10s to 24h (default 10m).",
         ),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Back to the default.")] = False,
@@ -79,8 +87,7 @@ def unknown_outcomes_policy(
         return await settings.update(organisation.id, action=policy, window=chosen_window)
 
     chosen = operate(operator_settings(), work)
-    minutes = chosen.window.total_seconds() / 60
     shown = out()
     shown.print(f"Unknown-outcome policy of {escape(org)}:")
     shown.print(f"  policy: {chosen.action}: {_EXPLAINED[chosen.action]}")
-    shown.print(f"  window: {minutes:g} min after a later message's first webhook")
+    shown.print(f"  window: {spoken(chosen.window)} after a later message's first webhook")

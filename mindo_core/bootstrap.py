@@ -470,6 +470,7 @@ async def open_services(
                     worker_id=new_worker_id(),
                     stop_grace_seconds=settings.stop_grace_seconds,
                     throughput_mps=settings.throughput_mps,
+                    unknown_sweep_interval=settings.unknown_sweep_seconds,
                 ),
                 progress=across.progress,
                 relay=across.relay,

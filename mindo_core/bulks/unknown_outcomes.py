@@ -12,8 +12,11 @@ margin. The organisation's ``UnknownOutcomePolicy`` then settles it:
     resend  pending again, sent once more by the engine (``resent_at``; at most once): no missed
             one, at the risk of a duplicate when Meta's own webhook is later than the window
 
-The window is bounded (``MIN_WINDOW`` to ``MAX_WINDOW``): under a minute, Meta's ordinary delays
-would settle recipients Meta did send; beyond a day, what Meta has not reported it never will.
+The window is bounded (``MIN_WINDOW`` to ``MAX_WINDOW``, 10 s to 24 h): a later message heard
+proves webhooks flow, so even a short window does not settle anything during an outage of
+Meta's webhooks, but under about a minute a webhook delayed on its own (Meta retries a post
+that failed) may come after the recipient was resent or failed; beyond a day, what Meta has not
+reported it never will.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ UnknownOutcomeAction = Literal["fail", "resend"]
 UNKNOWN_OUTCOME_ACTIONS: tuple[UnknownOutcomeAction, ...] = get_args(UnknownOutcomeAction)
 
 DEFAULT_WINDOW: Final = timedelta(minutes=10)
-MIN_WINDOW: Final = timedelta(minutes=1)
+MIN_WINDOW: Final = timedelta(seconds=10)
 MAX_WINDOW: Final = timedelta(hours=24)
 
 
@@ -60,7 +63,7 @@ def unknown_outcome_policy(*, action: str, window: timedelta) -> UnknownOutcomeP
         problems["policy"] = [f"{action!r} is not one of {', '.join(UNKNOWN_OUTCOME_ACTIONS)}"]
     if not MIN_WINDOW <= window <= MAX_WINDOW:
         problems["window"] = [
-            f"{_minutes(window)} is outside {_minutes(MIN_WINDOW)} to {_minutes(MAX_WINDOW)}"
+            f"{spoken(window)} is outside {spoken(MIN_WINDOW)} to {spoken(MAX_WINDOW)}"
         ]
     if problems:
         text = "; ".join(f"{name}: {p[0]}" for name, p in problems.items())
@@ -78,7 +81,7 @@ def settled_unknown_reason(window: timedelta, *, not_resent_because: str | None 
     or by ``resend`` when it could not be resent (``not_resent_because``)."""
     why = "to avoid a duplicate message" if not_resent_because is None else not_resent_because
     return (
-        f"Outcome unknown: no status webhook within {_minutes(window)} while later messages' "
+        f"Outcome unknown: no status webhook within {spoken(window)} while later messages' "
         f"webhooks arrived; not resent {why}"
     )
 
@@ -137,6 +140,11 @@ def action_named(text: str) -> UnknownOutcomeAction:
     raise ValueError(f"{text!r} is not an unknown-outcome action")
 
 
-def _minutes(window: timedelta) -> str:
-    minutes = window.total_seconds() / 60
-    return f"{minutes:g} min"
+def spoken(window: timedelta) -> str:
+    """``10 s``, ``10 min``, ``1.5 h``: a window as people say it."""
+    seconds = window.total_seconds()
+    if seconds < 60:
+        return f"{seconds:g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
