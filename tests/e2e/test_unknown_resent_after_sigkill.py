@@ -90,8 +90,8 @@ def test_after_sigkill_with_resend_every_recipient_is_sent_exactly_once(tmp_path
         serving = spawn_mindo(["serve", "--demo"], env, log)
         processes.append(serving)
         wait_for_port(grpc_address)
-        _mindo(env, log, "unknown-outcomes", "policy", "--org", DEMO_ORGANISATION,
-               "--policy", "resend", "--window", WINDOW)  # fmt: skip
+        policy = ["--org", DEMO_ORGANISATION, "--policy", "resend", "--window", WINDOW]
+        _mindo(env, log, "unknown-outcomes", "policy", *policy)
         bulk_id = asyncio.run(_submit(grpc_address))
         deadline = time.monotonic() + 30
         while len(_accepted(sandbox)) < KILL_AFTER:
