@@ -495,7 +495,11 @@ def _counts(bulk: mindo_pb2.Bulk) -> str:
         f"sent {bulk.sent_count} · delivered {bulk.delivered_count} · read {bulk.read_count} · "
         f"failed {bulk.failed_count}"
     )
-    return f"{counts} · cancelled {bulk.cancelled_count}" if bulk.cancelled_count else counts
+    if bulk.cancelled_count:
+        counts = f"{counts} · cancelled {bulk.cancelled_count}"
+    if bulk.unknown_resent_count:  # no answer from Meta, sent again by the organisation's policy
+        counts = f"{counts} · resent {bulk.unknown_resent_count}"
+    return counts
 
 
 def _show_summary(bulk: mindo_pb2.Bulk) -> None:

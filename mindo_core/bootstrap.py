@@ -70,6 +70,7 @@ from mindo_core.services.status_writer import StatusWriter
 from mindo_core.services.submit_bulk import SubmitBulk
 from mindo_core.services.suppression_list import SuppressionList
 from mindo_core.services.template_catalogue import TemplateCatalogue
+from mindo_core.services.unknown_outcome_settings import UnknownOutcomeSettings
 from mindo_core.services.watch_bulk import WatchBulk
 from mindo_core.services.watch_bulks import WatchBulks
 from mindo_core.services.webhook_endpoints import WebhookEndpoints
@@ -110,6 +111,7 @@ class Services:
     suppression_list: SuppressionList
     contact_import: ContactImport
     opt_out_settings: OptOutSettings
+    unknown_outcome_settings: UnknownOutcomeSettings
     bulk_backlog: BulkBacklog
     webhook_endpoints: WebhookEndpoints
     # Posts the outbox's status callbacks once started (``running_engine`` starts it, with the
@@ -206,6 +208,9 @@ def wire(
         suppression_list=SuppressionList(contacts=stores.contacts, clock=clock),
         contact_import=ContactImport(directory=stores.contact_directory, clock=clock),
         opt_out_settings=OptOutSettings(policies=stores.opt_out_policies, clock=clock),
+        unknown_outcome_settings=UnknownOutcomeSettings(
+            policies=stores.unknown_outcome_policies, clock=clock
+        ),
         bulk_backlog=BulkBacklog(bulks=stores.bulks),
         webhook_endpoints=WebhookEndpoints(
             endpoints=stores.webhook_endpoints,
@@ -273,6 +278,8 @@ def _bulk_engine(
         settings=settings,
         telemetry=telemetry,
         throughputs=throughputs,
+        unknown_recipients=ports.stores.unknown_recipients,
+        unknown_policies=ports.stores.unknown_outcome_policies,
     )
 
 
@@ -463,6 +470,7 @@ async def open_services(
                     worker_id=new_worker_id(),
                     stop_grace_seconds=settings.stop_grace_seconds,
                     throughput_mps=settings.throughput_mps,
+                    unknown_sweep_interval=settings.unknown_sweep_seconds,
                 ),
                 progress=across.progress,
                 relay=across.relay,

@@ -26,6 +26,7 @@
 | MINDO_CALLBACKS_TIMEOUT_S | 10                             | one callback POST's timeout        |
 | MINDO_LEASE_S            | 6                               | a worker's hold on a number (2-60) |
 | MINDO_STOP_GRACE_S       | 5                               | SIGTERM: time for sends in flight  |
+| MINDO_UNKNOWN_SWEEP_S    | 30                              | how often unknown outcomes settle  |
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class Settings:
     lease_seconds: float = 6.0
     # On SIGTERM, how long a draining engine lets its sends in flight finish.
     stop_grace_seconds: float = 5.0
+    # How often the engine settles unknown outcomes by the organisations' policies.
+    unknown_sweep_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -116,6 +119,10 @@ class Settings:
             lease_seconds=_lease_seconds(get("MINDO_LEASE_S", str(defaults.lease_seconds))),
             stop_grace_seconds=_positive_float(
                 get("MINDO_STOP_GRACE_S", str(defaults.stop_grace_seconds)), "MINDO_STOP_GRACE_S"
+            ),
+            unknown_sweep_seconds=_positive_float(
+                get("MINDO_UNKNOWN_SWEEP_S", str(defaults.unknown_sweep_seconds)),
+                "MINDO_UNKNOWN_SWEEP_S",
             ),
             key_rate_burst=int(
                 _non_negative_float(

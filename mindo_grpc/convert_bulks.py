@@ -169,6 +169,7 @@ def bulk(view: BulkView) -> pb.Bulk:
         pause_reason=b.pause_reason or "",
         parent_bulk_send_id=b.parent_bulk_id or "",
         send_window=_send_window(b.send_window),
+        unknown_resent_count=b.resent_count,
     )
 
 
@@ -196,6 +197,7 @@ def bulk_message(recipient: BulkRecipient) -> pb.BulkMessage:
         position=recipient.position,
         error_code=recipient.error_code,
         failed_at=timestamp(recipient.failed_at),
+        resent_at=timestamp(recipient.resent_at),
     )
 
 

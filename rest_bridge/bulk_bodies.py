@@ -136,6 +136,7 @@ def _counters(bulk: mindo_pb2.Bulk) -> dict[str, object]:
         "pending_count": bulk.pending_count,
         "cancelled_count": bulk.cancelled_count,
         "opted_out_count": bulk.opted_out_count,
+        "unknown_resent_count": bulk.unknown_resent_count,
         "progress_percentage": bulk.progress_percentage,
     }
 
@@ -173,4 +174,5 @@ def message(item: mindo_pb2.BulkMessage) -> dict[str, object]:
         "delivered_at": iso_utc_or_null(item, "delivered_at"),
         "read_at": iso_utc_or_null(item, "read_at"),
         "error_message": text_or_null(item.error_message),
+        "resent_at": iso_utc_or_null(item, "resent_at"),
     }

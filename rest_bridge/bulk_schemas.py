@@ -197,6 +197,14 @@ _COUNTERS = {
             "organisation's suppression list (recipient status opted_out); Meta never saw them."
         ),
     },
+    "unknown_resent_count": {
+        **_INTEGER,
+        "description": (
+            "Not in Mindo's documentation. Recipients sent a second time by the organisation's "
+            "unknown-outcome policy resend: Meta did not answer their call, and later messages' "
+            "webhooks came but not theirs (each at most once; see docs/api.md)."
+        ),
+    },
     "progress_percentage": {
         **_NUMBER,
         "minimum": 0,
@@ -327,6 +335,13 @@ BULK_MESSAGE = _object(
                 "one cancelled because the bulk stopped early, the bulk's stop_reason."
             ),
         },
+        "resent_at": {
+            **_TIME_OR_NULL,
+            "description": (
+                "Not in Mindo's documentation. When the unknown-outcome policy resend sent it "
+                "again (its first call had no answer); null for one never resent."
+            ),
+        },
     }
 )
 
@@ -428,6 +443,7 @@ _SUMMARY_PARTS = {
     "pending_count": 0,
     "cancelled_count": 0,
     "opted_out_count": 0,
+    "unknown_resent_count": 0,
     "progress_percentage": 100.0,
 }
 
@@ -459,6 +475,7 @@ MESSAGE_EXAMPLE = {
     "delivered_at": "2025-11-16T21:30:15Z",
     "read_at": None,
     "error_message": None,
+    "resent_at": None,
 }
 
 BULK_NOT_FOUND_EXAMPLE = {

@@ -37,9 +37,10 @@ flight, or pending again after an attempt that timed out: see ``delivery``.)
 suppression list (they wrote STOP, or Meta said they stopped marketing messages): Meta never saw
 it, by policy.
 
-``unconfirmed`` settles a recipient whose call to Meta was in flight when its worker died:
-nobody knows whether Meta accepted it, and by default it is not resent, because a duplicate
-message is worse than a missing one (``CrashPolicy``). A webhook may still confirm it.
+``unconfirmed`` settles a recipient whose call to Meta was in flight when its worker died, or
+got no answer before the timeout (``NO_ANSWER_REASON``): nobody knows whether Meta accepted it,
+and by default it is not resent, because a duplicate message is worse than a missing one
+(``CrashPolicy``). A webhook may still confirm it.
 
 Delivery only moves forward (sent < delivered < read); failed and read are final. A repeated
 or stale event is a no-op, except ``claim``: claiming a recipient already in flight would send
@@ -79,6 +80,7 @@ from mindo_core.domain.templates import TemplateId
 __all__ = [
     "ACCEPTED_STATUS",
     "BULK_STATUSES",
+    "NO_ANSWER_REASON",
     "RECIPIENT_STATUSES",
     "UNCONFIRMED_REASON",
     "Bulk",
@@ -135,7 +137,7 @@ RecipientEvent = Literal[
     "accept",  # Meta answered with a wamid
     "refuse",  # Meta refused for good, or retries ran out
     "opt_out",  # not sent: the recipient is on the organisation's suppression list
-    "settle_unconfirmed",  # the call was in flight when its worker died
+    "settle_unconfirmed",  # the call was in flight when its worker died, or got no answer
     "cancel",  # the bulk was cancelled before this recipient was sent
     "skip",  # the bulk stopped early (stop_reason) before this recipient was sent
     "webhook_sent",
@@ -153,6 +155,11 @@ RECIPIENT_STATUSES: tuple[RecipientStatus, ...] = get_args(RecipientStatus)
 UNCONFIRMED_REASON: Final = (
     "Outcome unknown: the send was interrupted while Meta was being called, and it was not "
     "resent to avoid a duplicate message"
+)
+
+NO_ANSWER_REASON: Final = (
+    "Outcome unknown: no answer from Meta before the timeout, and it was not resent to avoid a "
+    "duplicate message"
 )
 
 _TERMINAL_OUTCOMES: frozenset[BulkStatus] = frozenset({"COMPLETED", "PARTIAL", "FAILED"})
@@ -288,6 +295,8 @@ class BulkRecipient:
     error_message: str | None = None
     # The row's id in the messages table, once stored (the documented per-message ``id``).
     message_id: MessageId | None = None
+    # When the unknown-outcome policy "resend" made it pending again (at most once).
+    resent_at: datetime | None = None
 
     @property
     def wa_id(self) -> str:
@@ -314,8 +323,8 @@ def record_event(
     changed = replace(recipient, state=state, wamid=wamid or recipient.wamid)
     if event == "claim":
         return replace(changed, attempts=recipient.attempts + 1)
-    if state == "unconfirmed":
-        return replace(changed, error_message=UNCONFIRMED_REASON)
+    if state == "unconfirmed":  # a crash's, unless the event says why (``NO_ANSWER_REASON``)
+        return replace(changed, error_message=error_message or UNCONFIRMED_REASON)
     if state == "skipped":  # the bulk's stop_reason
         return replace(changed, error_message=error_message)
     if state in ("failed", "opted_out"):
@@ -332,8 +341,10 @@ def _stamped(recipient: BulkRecipient, state: RecipientState, at: datetime) -> B
         sent_at=recipient.sent_at or at,
         delivered_at=recipient.delivered_at or (at if reached >= _RANK["delivered"] else None),
         read_at=recipient.read_at or (at if reached >= _RANK["read"] else None),
-        # A webhook confirming an unconfirmed recipient clears the "outcome unknown" reason.
+        # A webhook confirming an unconfirmed recipient clears the "outcome unknown" reason
+        # (and the failure time the unknown-outcome policy "fail" gave it).
         error_message=None,
+        failed_at=None,
     )
 
 
@@ -521,6 +532,8 @@ class Bulk:
     estimated_completion_at: datetime | None = None
     # The hours each recipient may be sent to, in its own local time (None: any time).
     send_window: SendWindow | None = None
+    # Recipients sent again by the unknown-outcome policy "resend" (``bulks.unknown_outcomes``).
+    resent_count: int = 0
 
     @property
     def duplicates_removed(self) -> int:

@@ -121,7 +121,9 @@ def apply_status(fields: DeliveryFields, update: StatusUpdate) -> DeliveryFields
         sent_at=fields.sent_at or update.at,
         delivered_at=fields.delivered_at or (update.at if reached >= 2 else None),
         read_at=fields.read_at or (update.at if reached >= 3 else None),
-        # A confirmed "unconfirmed" recipient loses its "outcome unknown" reason.
+        # A confirmed "unconfirmed" recipient loses its "outcome unknown" reason, and the
+        # failure time the unknown-outcome policy "fail" gave it: Meta had it after all.
+        failed_at=None,
         error_code=None,
         error_message=None,
     )

@@ -66,8 +66,9 @@ from mindo_core.engine.parts import EngineParts
 from mindo_core.engine.settings import EngineSettings, number_throughputs
 from mindo_core.engine.start_marks import StartMarks
 from mindo_core.engine.tenure import Tenure
+from mindo_core.engine.unknown_sweep import UnknownSweep
 from mindo_core.ports.accounts import AccountStore
-from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.bulks import BulkStore, UnknownOutcomePolicies, UnknownRecipients
 from mindo_core.ports.contacts import ContactStore, OptOutPolicies
 from mindo_core.ports.meta import MetaGateway
 from mindo_core.ports.ownership import NumberOwnership
@@ -100,6 +101,8 @@ class BulkEngine:
         settings: EngineSettings | None = None,
         telemetry: EngineTelemetry | None = None,
         throughputs: NumberThroughputs[PhoneNumberRowId] | None = None,
+        unknown_recipients: UnknownRecipients | None = None,
+        unknown_policies: UnknownOutcomePolicies | None = None,
     ) -> None:
         settings = settings or EngineSettings()
         self._parts = EngineParts(
@@ -135,6 +138,20 @@ class BulkEngine:
         )
         self._supervisor = Supervisor(self._parts)
         self._outcome_writer: asyncio.Task[None] | None = None
+        # Without both ports (a test of sending alone), unknown outcomes stay as they are.
+        self._unknown_sweep = (
+            None
+            if unknown_recipients is None or unknown_policies is None
+            else UnknownSweep(
+                recipients=unknown_recipients,
+                policies=unknown_policies,
+                clock=clock,
+                progress=progress,
+                interval=settings.unknown_sweep_interval,
+                wake=self.wake,
+            )
+        )
+        self._sweeping: asyncio.Task[None] | None = None
         self._started = False
 
     @property
@@ -174,6 +191,10 @@ class BulkEngine:
             self._parts.outcomes.run(), name="mindo-outcomes"
         )
         await self._supervisor.start()
+        if self._unknown_sweep is not None:
+            self._sweeping = asyncio.create_task(
+                self._unknown_sweep.run(), name="mindo-unknown-sweep"
+            )
         logger.info("Bulk engine started as worker %s", self._parts.settings.worker_id)
 
     async def stop(self) -> None:
@@ -183,6 +204,9 @@ class BulkEngine:
         if not self._started:
             return
         self._started = False
+        if self._sweeping is not None:
+            await _cancelled(self._sweeping)
+            self._sweeping = None
         await self._supervisor.stop()
         if self._outcome_writer is not None:
             await _cancelled(self._outcome_writer)

@@ -10,9 +10,14 @@ webhooks of that message, so a recipient whose send was in flight when its worke
 (settled ``unconfirmed``) can still be matched to Meta's verdict.
 
 Outcomes. ``outcome_of`` turns what a send raised into a ``retry_policy.SendOutcome`` through
-Meta's code table (``meta_codes.policy_for``): ``MetaUnavailable`` (no answer, a timeout, a bare
-5xx) is transient, unless it says retrying could deliver twice; a template parameter Meta would
-refuse (the template changed since submission) is permanent for that recipient.
+Meta's code table (``meta_codes.policy_for``). ``MetaUnavailable`` that may have sent
+(``maybe_sent``: a timeout, a connection cut after the request left) is ``unknown``: the recipient
+is settled unconfirmed, as after a crash, and never sent again by the engine (an overloaded run
+saw such calls accepted twice when they were retried); its webhook may confirm it later. One
+that sent nothing (connection refused, a bare 5xx Meta answered) is transient. With the crash
+policy "resend" (``resend_unknown``) the unknown is retried too, as a crash's would be. A
+template parameter Meta would refuse (the template changed since submission) is permanent for
+that recipient.
 """
 
 from __future__ import annotations
@@ -83,11 +88,13 @@ class BulkMessages:
         )
 
 
-def outcome_of(error: MindoError) -> SendOutcome:
+def outcome_of(error: MindoError, *, resend_unknown: bool = False) -> SendOutcome:
     """What a send that raised ``error`` means (see the module docstring)."""
     if isinstance(error, MetaError):
         code = error.meta_code
         return outcome_for_meta_error(code, policy_for(code), title=_meta_text(error))
+    if isinstance(error, MetaUnavailable) and error.maybe_sent and not resend_unknown:
+        return SendOutcome.unknown(title=error.message)
     if isinstance(error, MetaUnavailable):
         if error.retryable:
             return SendOutcome.transient(title=error.message)

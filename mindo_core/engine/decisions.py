@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from mindo_core.bulks.model import Bulk
+from mindo_core.bulks.model import NO_ANSWER_REASON, Bulk
 from mindo_core.domain.accounts import PhoneNumber
 from mindo_core.throughput.pacing import bulk_rate_cap_for
 from mindo_core.throughput.retry_policy import RetryDecision, SendOutcome
@@ -41,15 +41,15 @@ EARLY_START_S = 0.001
 _TEMPLATE_STOP_CODES = frozenset({132015, 132016})
 _RUNNING = frozenset({"QUEUED", "PROCESSING"})
 
-RecordKind = Literal["accept", "refuse", "opt_out", "release"]
+RecordKind = Literal["accept", "refuse", "opt_out", "release", "unconfirm"]
 DryStep = Literal["claim", "wait", "ask_store"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class OutcomeRecord:
     """What is recorded for one recipient after Meta's answer: accepted; released to be retried
-    in ``retry_in`` seconds; or refused with Meta's code and a message, which ``stops`` the bulk
-    when the code says so."""
+    in ``retry_in`` seconds; unconfirmed (no answer: perhaps sent, never retried); or refused
+    with Meta's code and a message, which ``stops`` the bulk when the code says so."""
 
     kind: RecordKind
     retry_in: float | None = None
@@ -64,6 +64,8 @@ def record_for(decision: RetryDecision, outcome: SendOutcome) -> OutcomeRecord:
         return OutcomeRecord(kind="accept")
     if decision.action == "retry":
         return OutcomeRecord(kind="release", retry_in=decision.delay)
+    if decision.action == "unknown":
+        return OutcomeRecord(kind="unconfirm", message=NO_ANSWER_REASON)
     # Meta's own words for this recipient; the bulk's stop reason explains the rest.
     text = outcome.title or decision.reason
     message = decision.reason if decision.action == "give_up" else text

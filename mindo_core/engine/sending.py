@@ -41,7 +41,10 @@ class Sending:
             if not marked or lane.state != "active":  # cancelled or stopped while marking
                 self._settling.not_started(lane, recipient)
                 return
-            outcome, wamid = await call_meta(self._parts.meta, lane, recipient)
+            resend_unknown = self._parts.settings.crash_policy == "resend"
+            outcome, wamid = await call_meta(
+                self._parts.meta, lane, recipient, resend_unknown=resend_unknown
+            )
             self._settling.settle(lane, recipient, outcome, wamid, slot_at)
         except Exception:  # it stays in flight: settled at the next start or takeover
             logger.exception("Could not settle a send of bulk send %s", lane.id)
@@ -54,10 +57,10 @@ class Sending:
 
 
 async def call_meta(
-    meta: MetaGateway, lane: Lane, recipient: ClaimedRecipient
+    meta: MetaGateway, lane: Lane, recipient: ClaimedRecipient, *, resend_unknown: bool = False
 ) -> tuple[SendOutcome, str | None]:
     """The recipient's message sent from the lane's number: the outcome, and Meta's wamid when
-    it was accepted."""
+    it was accepted (``resend_unknown``: see ``outcome_of``)."""
     try:
         payload = lane.messages.payload(recipient)
         result = await meta.send_template(
@@ -66,7 +69,7 @@ async def call_meta(
             payload=payload,
         )
     except (MetaError, MetaUnavailable, InvalidRequest) as error:
-        return outcome_of(error), None
+        return outcome_of(error, resend_unknown=resend_unknown), None
     except Exception as error:  # a bug or an unexpected transport failure: retried, bounded
         logger.exception("Unexpected failure sending to Meta")
         return SendOutcome.transient(title=f"unexpected failure: {type(error).__name__}"), None

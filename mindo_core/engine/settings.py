@@ -63,6 +63,9 @@ class EngineSettings:
     pair_rate: PairRatePolicy = field(default_factory=PairRatePolicy)
     # A sending bulk's re-planned estimate is written at most this often (seconds).
     estimate_interval: float = 2.0
+    # How often unknown outcomes are settled by their organisations' policies, once later
+    # messages' webhooks have come (``unknown_sweep``; one indexed read when none is unknown).
+    unknown_sweep_interval: float = 30.0
     # The retry jitter's seed; None: from the system.
     seed: int | None = None
 
@@ -77,8 +80,8 @@ class EngineSettings:
             raise ValueError("start_mark_slice and start_mark_lead must not be negative")
         if self.start_mark_max_lead < self.start_mark_lead:
             raise ValueError("start_mark_max_lead must not be below start_mark_lead")
-        if self.estimate_interval <= 0:
-            raise ValueError("estimate_interval must be positive")
+        if self.estimate_interval <= 0 or self.unknown_sweep_interval <= 0:
+            raise ValueError("estimate_interval and unknown_sweep_interval must be positive")
 
     def mark_lead(self, rate: float) -> float:
         """How long before their slots the calls of a number sending at ``rate`` are marked."""

@@ -23,6 +23,7 @@ from mindo_core.bulks.model import (
 )
 from mindo_core.bulks.send_window import SendWindow
 from mindo_core.bulks.timeline import RecipientTimes
+from mindo_core.bulks.unknown_outcomes import UnknownOutcomePolicy
 from mindo_core.domain.accounts import (
     OrganisationId,
     PhoneNumberRowId,
@@ -160,13 +161,14 @@ class PendingRecipient:
     not_before: datetime | None
 
 
-RecipientOutcomeKind = Literal["accept", "refuse", "opt_out", "release"]
+RecipientOutcomeKind = Literal["accept", "refuse", "opt_out", "release", "unconfirm"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RecipientOutcome:
     """What became of one claimed recipient: Meta accepted it (``wamid``), refused it for good
-    (``error_code``/``error_message``), or it goes back to pending until ``retry_at``."""
+    (``error_code``/``error_message``), its call got no answer ("unconfirm": unconfirmed, with
+    ``error_message`` saying why), or it goes back to pending until ``retry_at``."""
 
     message_id: MessageId
     bulk_id: BulkId
@@ -349,4 +351,55 @@ class BulkStore(Protocol):
         """The wa_ids the organisation's running (QUEUED or PROCESSING) bulks still have to
         send: their pending recipients, staged ones included. Those not in the window hold
         quota room (``quota.window``)."""
+        ...
+
+
+class UnknownOutcomePolicies(Protocol):
+    """Each organisation's unknown-outcome policy; one that set none has
+    ``UnknownOutcomePolicy()`` (fail, 10 minutes)."""
+
+    async def unknown_outcome_policy(
+        self, organisation_id: OrganisationId
+    ) -> UnknownOutcomePolicy: ...
+
+    async def set_unknown_outcome_policy(
+        self,
+        organisation_id: OrganisationId,
+        policy: UnknownOutcomePolicy | None,
+        *,
+        at: datetime,
+    ) -> None:
+        """``None`` puts the organisation back on the default."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnknownSettled:
+    """What one pass of the sweep did for one organisation: how many unknown recipients it
+    failed and resent, and the bulks it changed, as they now are."""
+
+    failed: int = 0
+    resent: int = 0
+    bulks: Sequence[Bulk] = ()
+
+
+class UnknownRecipients(Protocol):
+    """Bulk recipients whose outcome is unknown (``unconfirmed``), settled once the webhooks of
+    later messages on their number have come (``bulks.unknown_outcomes``)."""
+
+    async def organisations_with_unknown(self) -> AbstractSet[OrganisationId]:
+        """The organisations with unknown recipients their policy has not settled yet. Cheap
+        when there are none (an index of those alone)."""
+        ...
+
+    async def settle_unknown(
+        self, organisation_id: OrganisationId, policy: UnknownOutcomePolicy, *, now: datetime
+    ) -> UnknownSettled:
+        """Each unknown recipient r of the organisation, on number N, whose call started at t
+        (else its claim), such that some message on N sent after t had its first status webhook
+        heard at or before ``now - policy.window``, is settled as ``settlement_for`` says:
+        failed (``failed_at``, a reason; still ``unconfirmed`` inside, so that a late webhook
+        corrects it), or pending again (``resent_at``, the bulk's ``resent_count``, a finished
+        bulk back to PROCESSING). Each move is conditional on the recipient being still
+        unsettled: several workers may sweep at once and each recipient moves once."""
         ...

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mindo_core.ports.accounts import AccountStore
 from mindo_core.ports.api_keys import ApiKeyStore
-from mindo_core.ports.bulks import BulkStore
+from mindo_core.ports.bulks import BulkStore, UnknownOutcomePolicies, UnknownRecipients
 from mindo_core.ports.callbacks import CallbackOutbox, WebhookEndpointStore
 from mindo_core.ports.contacts import (
     AccountEventMarks,
@@ -40,6 +40,9 @@ class Stores:
     contacts: ContactStore
     contact_directory: ContactDirectory
     opt_out_policies: OptOutPolicies
+    unknown_outcome_policies: UnknownOutcomePolicies
+    # Bulk recipients whose outcome is unknown, settled by the policy once webhooks say enough.
+    unknown_recipients: UnknownRecipients
     event_marks: AccountEventMarks
     idempotency: IdempotencyStore
     webhook_endpoints: WebhookEndpointStore

@@ -1,10 +1,12 @@
 """What to do after one send: done, retry later, give up on the recipient, or stop the bulk.
 
-The engine describes each answer as a ``SendOutcome``, one of six kinds:
+The engine describes each answer as a ``SendOutcome``, one of seven kinds:
 
     ok          Meta accepted the message
-    transient   worth trying again: no answer, a timeout, a bare 5xx, or codes such as 2, 131000,
-                131016, 131057, 133004 (``max_retries`` when the code caps them, e.g. 1 once)
+    transient   worth trying again: Meta unreachable (nothing sent), a bare 5xx, or codes such as
+                2, 131000, 131016, 131057, 133004 (``max_retries`` when the code caps them)
+    unknown     no answer after the request left (a timeout): Meta may have sent it, so it is
+                never retried (a second send could be a duplicate); the recipient is unconfirmed
     throttled   the number goes too fast (130429, 80007, 4; 131048 too, but not retried): the
                 scheduler slows the number down, and the message is retried unless told not to
     pair_rate   131056: too many messages to this one recipient; only that recipient waits
@@ -50,8 +52,8 @@ __all__ = [
 
 PAIR_RATE_CODE = 131056
 
-OutcomeKind = Literal["ok", "transient", "throttled", "pair_rate", "permanent", "stop"]
-DecisionAction = Literal["done", "retry", "give_up", "stop"]
+OutcomeKind = Literal["ok", "transient", "unknown", "throttled", "pair_rate", "permanent", "stop"]
+DecisionAction = Literal["done", "retry", "give_up", "unknown", "stop"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +75,10 @@ class SendOutcome:
         cls, meta_code: int | None = None, *, title: str = "", max_retries: int | None = None
     ) -> SendOutcome:
         return cls(kind="transient", meta_code=meta_code, title=title, max_retries=max_retries)
+
+    @classmethod
+    def unknown(cls, *, title: str = "") -> SendOutcome:
+        return cls(kind="unknown", title=title, retryable=False)
 
     @classmethod
     def throttled(cls, meta_code: int, *, title: str = "", retryable: bool = True) -> SendOutcome:
@@ -122,7 +128,8 @@ def outcome_for_meta_error(meta_code: int, policy: CodePolicy, *, title: str = "
 @dataclass(frozen=True, kw_only=True)
 class RetryDecision:
     """``retry`` after ``delay`` seconds; ``give_up`` on this recipient or ``stop`` the bulk,
-    recording ``meta_code`` and ``reason``; or ``done``."""
+    recording ``meta_code`` and ``reason``; ``unknown``: not retried, its outcome unknown; or
+    ``done``."""
 
     action: DecisionAction
     delay: float = 0.0
@@ -160,6 +167,8 @@ class RetryPolicy:
             raise ValueError(f"attempts count from 1, not {attempt}")
         if outcome.kind == "ok":
             return RetryDecision(action="done")
+        if outcome.kind == "unknown":
+            return RetryDecision(action="unknown", reason=outcome.title or _describe(outcome))
         if outcome.kind == "stop":
             return RetryDecision(
                 action="stop", meta_code=outcome.meta_code, reason=stop_reason(outcome)

@@ -59,6 +59,7 @@ _SUMMARY: dict[str, Any] = {
     "pending_count": 0,
     "cancelled_count": 0,  # Mindo's addition
     "opted_out_count": 0,  # Mindo's addition: among failed_count
+    "unknown_resent_count": 0,  # Mindo's addition: resent by the unknown-outcome policy
     "progress_percentage": 100.0,
 }
 

@@ -222,6 +222,7 @@ DOCUMENTED_MESSAGE = {
     "delivered_at": "2025-11-16T21:30:15Z",
     "read_at": None,
     "error_message": None,
+    "resent_at": None,  # Mindo's addition: when the unknown-outcome policy resent it
 }
 
 
@@ -265,6 +266,7 @@ async def test_a_recipient_not_sent_yet_shows_its_status_and_nulls(
             "delivered_at": None,
             "read_at": None,
             "error_message": None,
+            "resent_at": None,
         },
         DOCUMENTED_MESSAGE
         | {

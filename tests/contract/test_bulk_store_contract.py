@@ -18,6 +18,7 @@ import pytest
 
 from mindo_core.adapters.sql import open_stores
 from mindo_core.bulks.model import (
+    NO_ANSWER_REASON,
     UNCONFIRMED_REASON,
     Bulk,
     BulkCounters,
@@ -533,6 +534,31 @@ async def test_outcomes_move_recipients_and_counters_together(stores: Stores) ->
     assert (failed.state, failed.failed_at, failed.error_code) == ("failed", LATER, 131026)
     assert failed.error_message == "Message undeliverable"
     assert (released.state, untouched.state) == ("pending", "pending")
+
+
+async def test_a_call_with_no_answer_is_unconfirmed_with_its_reason_and_not_claimed_again(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 2)
+    first, _ = await call(stores, bulk, limit=2)
+    no_answer = RecipientOutcome(
+        message_id=first.message_id,
+        bulk_id=bulk.id,
+        kind="unconfirm",
+        at=LATER,
+        error_message=NO_ANSWER_REASON,
+    )
+
+    [changed] = await stores.bulks.record_outcomes([no_answer])
+
+    assert changed.counters == BulkCounters(total=2, failed=1, pending=1)
+    failed = await stores.bulks.list_bulk_recipients(
+        acme.organisation.id, bulk.id, status="failed", offset=0, limit=10
+    )
+    assert [(r.state, r.error_message) for r in failed.items] == [("unconfirmed", NO_ANSWER_REASON)]
+    await stores.bulks.settle_in_flight(policy="mark_unconfirmed", now=LATER)
+    assert await claim(stores, bulk, now=LATER + timedelta(hours=1)) == []
 
 
 async def test_a_released_recipient_waits_for_its_retry_time(stores: Stores) -> None:

@@ -5,9 +5,9 @@ in the sandbox's own record), the counters come out exact, and 130429 never happ
 The test of the number's throughput runs the sandbox in a process of its own
 (``sandbox_child``), as Meta runs: sharing the test's event loop, a stall of that loop on a
 loaded machine bunched the engine's evenly spaced sends into the sandbox's sliding second and
-made a 130429 the engine had not caused. The others keep it in this process: a send timed out
-after 0.5 s is resent, and an answer of another process late by that much on a loaded machine
-would be a second acceptance.
+made a 130429 the engine had not caused. The others keep it in this process: a send with no
+answer after 0.5 s is left unconfirmed (never resent), and an answer of another process late by
+that much on a loaded machine would leave one so that Meta had sent.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.meta import AiohttpMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.bootstrap import Services, wire
-from mindo_core.bulks.model import Bulk, BulkRecipient
+from mindo_core.bulks.model import NO_ANSWER_REASON, Bulk, BulkRecipient
 from mindo_core.bulks.submission import RecipientInput
 from mindo_core.domain.clock import SystemClock
 from mindo_core.engine.bulk_engine import EngineSettings
@@ -41,6 +41,7 @@ from mindo_sandbox.config import SandboxConfig
 from mindo_sandbox.faults import FaultConfig
 from mindo_sandbox.recording import RecordedRequest
 from mindo_sandbox.server import RunningSandbox, start_sandbox
+from tests.bulk_fakes import eventually
 from tests.integration.sandbox_child import SandboxChild, sandbox_child
 
 WABA = "104996122399160"
@@ -219,8 +220,6 @@ async def test_injected_faults_are_retried_and_every_recipient_is_sent_once(
         {
             "seed": 5,
             "server_error_rate": 0.05,
-            "timeout_rate": 0.03,
-            "timeout_hold_ms": None,  # never answered, never processed: safe to resend
             "recipient_errors": {
                 wa_id(1): [130429],
                 wa_id(2): [131056, 131056],
@@ -247,10 +246,32 @@ async def test_injected_faults_are_retried_and_every_recipient_is_sent_once(
     faults = Counter(fault for r in sends for fault in r.faults)
     assert any(kind.startswith("server_error") for kind in faults)
     assert {r.error_code for r in sends} >= {130429, 131056, 131000, 131026}
-    # Timed-out calls are never answered, so the sandbox has not recorded them (yet): they are
-    # the attempts the store counted beyond the recorded ones.
+    # Every attempt the store counted reached the sandbox and was answered there.
     attempts = sum(r.attempts for r in await stack.recipients(bulk))
-    assert attempts > len(sends)
+    assert attempts == len(sends)
+
+
+async def test_a_call_answered_after_the_timeout_reached_meta_once_and_is_unconfirmed(
+    stack: Stack,
+) -> None:
+    # Every send answered after 1.5 s, the gateway waiting 0.5 s: Meta accepts each message
+    # after Mindo stopped waiting, which is why a timeout is never sent again.
+    await stack.sandbox.set_faults({"latency_ms": 1_500})
+    bulk = await stack.submit(3)
+    await stack.services.bulk_engine.start()
+
+    done = await stack.finished(bulk)
+
+    async def all_accepted() -> bool:
+        return len(await stack.accepted_per_recipient()) == 3
+
+    await eventually(all_accepted)
+    assert await stack.accepted_per_recipient() == {wa_id(i): 1 for i in range(3)}
+    unknown = await stack.recipients(bulk)
+    assert [(r.state, r.attempts, r.error_message) for r in unknown] == [
+        ("unconfirmed", 1, NO_ANSWER_REASON)
+    ] * 3
+    assert (done.status, done.counters.failed) == ("FAILED", 3)
 
 
 async def test_a_template_paused_mid_bulk_stops_it_with_a_reason(stack: Stack) -> None:

@@ -15,7 +15,7 @@ import pytest
 from mindo_core.adapters.memory.bulks import InMemoryBulks
 from mindo_core.adapters.memory.stores import memory_stores
 from mindo_core.adapters.memory.tables import Tables
-from mindo_core.bulks.model import UNCONFIRMED_REASON, Bulk, BulkId
+from mindo_core.bulks.model import NO_ANSWER_REASON, UNCONFIRMED_REASON, Bulk, BulkId
 from mindo_core.domain.errors import MetaUnavailable
 from mindo_core.domain.messages import MessageId
 from mindo_core.engine.bulk_engine import EngineSettings
@@ -110,7 +110,8 @@ async def test_bulks_on_different_numbers_send_in_parallel(world: BulkWorld) -> 
 
 
 async def test_a_transient_failure_is_retried_until_meta_accepts(world: BulkWorld) -> None:
-    world.meta.scripts[wa_id(1)] = [MetaUnavailable("timeout"), meta_error(131000)]
+    refused = MetaUnavailable("ClientConnectorError: connection refused", maybe_sent=False)
+    world.meta.scripts[wa_id(1)] = [refused, meta_error(131000)]
     bulk = await world.submit(3)
     await world.engine.start()
 
@@ -121,6 +122,37 @@ async def test_a_transient_failure_is_retried_until_meta_accepts(world: BulkWorl
     assert world.meta.sends_to(wa_id(1)) == 1
     retried = (await world.recipients(bulk))[1]
     assert (retried.state, retried.attempts) == ("sent", 3)
+
+
+async def test_a_call_with_no_answer_is_unconfirmed_and_never_sent_again(world: BulkWorld) -> None:
+    timed_out = MetaUnavailable("no answer before the timeout", maybe_sent=True)
+    world.meta.scripts[wa_id(1)] = [timed_out]
+    bulk = await world.submit(3)
+    await world.engine.start()
+
+    done = await world.finished(bulk)
+
+    assert world.meta.attempts[wa_id(1)] == 1
+    unknown = (await world.recipients(bulk))[1]
+    assert (unknown.state, unknown.attempts) == ("unconfirmed", 1)
+    assert unknown.error_message == NO_ANSWER_REASON
+    assert (done.status, done.counters.sent, done.counters.failed) == ("PARTIAL", 2, 1)
+
+
+async def test_with_the_crash_policy_resend_a_call_with_no_answer_is_sent_again() -> None:
+    world = await bulk_world(settings=replace(FAST, crash_policy="resend"))
+    try:
+        timed_out = MetaUnavailable("no answer before the timeout", maybe_sent=True)
+        world.meta.scripts[wa_id(1)] = [timed_out]
+        bulk = await world.submit(3)
+        await world.engine.start()
+
+        done = await world.finished(bulk)
+    finally:
+        await world.engine.stop()
+
+    assert world.meta.attempts[wa_id(1)] == 2
+    assert (done.status, done.counters.sent) == ("COMPLETED", 3)
 
 
 async def test_retries_are_bounded_and_the_last_error_is_kept(world: BulkWorld) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mindo_core.bulks.model import Bulk, BulkCounters, BulkId, BulkStatus
+from mindo_core.bulks.model import NO_ANSWER_REASON, Bulk, BulkCounters, BulkId, BulkStatus
 from mindo_core.domain.accounts import (
     BusinessAccountId,
     OrganisationId,
@@ -73,6 +73,13 @@ def test_a_retry_releases_the_recipient_for_later() -> None:
     decision = RetryDecision(action="retry", delay=2.5)
     record = record_for(decision, SendOutcome.transient(title="timeout"))
     assert record == OutcomeRecord(kind="release", retry_in=2.5)
+
+
+def test_an_unknown_outcome_records_the_recipient_unconfirmed_saying_why() -> None:
+    decision = RetryDecision(action="unknown", reason="no answer before the timeout")
+    record = record_for(decision, SendOutcome.unknown(title="no answer before the timeout"))
+    assert record == OutcomeRecord(kind="unconfirm", message=NO_ANSWER_REASON)
+    assert "no answer from Meta before the timeout" in NO_ANSWER_REASON
 
 
 def test_giving_up_records_the_policys_reason() -> None:

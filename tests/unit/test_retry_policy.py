@@ -84,12 +84,21 @@ def test_attempts_are_bounded_and_the_last_code_is_recorded() -> None:
     assert final.reason == "gave up after 5 attempts: Something went wrong"
 
 
-def test_a_timeout_is_retried_and_explained_when_it_runs_out() -> None:
+def test_no_usable_answer_is_retried_and_explained_when_it_runs_out() -> None:
     retry = policy()
-    assert retry.decide(SendOutcome.transient(None, title="timed out"), 1).action == "retry"
+    assert retry.decide(SendOutcome.transient(None, title="refused"), 1).action == "retry"
     final = retry.decide(SendOutcome.transient(None), 5)
     assert (final.action, final.meta_code) == ("give_up", None)
     assert "no usable answer from Meta" in final.reason
+
+
+def test_an_unknown_outcome_is_never_retried_whatever_the_attempt() -> None:
+    retry = policy()
+    outcome = SendOutcome.unknown(title="no answer before the timeout")
+    decisions = [retry.decide(outcome, n) for n in (1, 2, 5)]
+    assert {(d.action, d.reason) for d in decisions} == {
+        ("unknown", "no answer before the timeout")
+    }
 
 
 def test_a_code_that_allows_one_retry_gets_one() -> None:

@@ -231,6 +231,7 @@ class InMemoryBulks:
         while len(claimed) < limit and (row := entry.pop_due(now)) is not None:
             row.recipient = record_event(row.recipient, "claim", at=now)
             row.claimed_at, row.worker, row.call_started = now, worker, False
+            row.call_started_at = None
             claimed.append(_claimed(row))
         if claimed and entry.bulk.status == "QUEUED":
             entry.bulk = replace(entry.bulk, status="PROCESSING", started_at=now)
@@ -247,7 +248,7 @@ class InMemoryBulks:
                 continue
             row = self._tables.bulks[located[0]].rows[located[1]]
             if row.recipient.state == "in_flight" and row.worker == worker:
-                row.call_started = True
+                row.call_started, row.call_started_at = True, aware(at)
                 marked.add(message_id)
         return marked
 
@@ -500,6 +501,8 @@ def _apply(entry: BulkEntry, row: RecipientRow, outcome: RecipientOutcome) -> No
     at = aware(outcome.at)
     if outcome.kind == "accept":
         _move(entry, row, "accept", at=at, wamid=outcome.wamid)
+    elif outcome.kind == "unconfirm":
+        _move(entry, row, "settle_unconfirmed", at=at, error_message=outcome.error_message)
     elif outcome.kind in ("refuse", "opt_out"):
         _move(
             entry,

@@ -37,7 +37,7 @@ class InMemoryDelivery:
         self, updates: Sequence[StatusUpdate], *, received_at: datetime
     ) -> DeliveryReport:
         received_at = aware(received_at)
-        report, unmatched = self._apply(updates)
+        report, unmatched = self._apply(updates, received_at)
         numbers = {n.phone_number_id for n in self._tables.numbers.values()}
         ours = [u for u in unmatched if u.phone_number_id in numbers]
         self._tables.parked.extend((update, received_at) for update in ours)
@@ -50,7 +50,7 @@ class InMemoryDelivery:
         expired = len(self._tables.parked) - len(kept)
         ready = [(u, at) for u, at in kept if self._knows(u.wamid)]
         self._tables.parked = [(u, at) for u, at in kept if not self._knows(u.wamid)]
-        report, _ = self._apply([update for update, _ in ready])
+        report, _ = self._apply([update for update, _ in ready], aware(now))
         return report + DeliveryReport(unchanged=expired)
 
     async def parked_count(self) -> int:
@@ -58,12 +58,14 @@ class InMemoryDelivery:
 
     # -- one batch -------------------------------------------------------------------------------
 
-    def _apply(self, updates: Sequence[StatusUpdate]) -> tuple[DeliveryReport, list[StatusUpdate]]:
+    def _apply(
+        self, updates: Sequence[StatusUpdate], heard_at: datetime
+    ) -> tuple[DeliveryReport, list[StatusUpdate]]:
         unmatched: list[StatusUpdate] = []
         changed: dict[BulkId, BulkEntry] = {}
         applied = unchanged = 0
         for update in updates:
-            outcome = self._apply_one(update, changed)
+            outcome = self._apply_one(update, changed, heard_at)
             if outcome is None:
                 unmatched.append(update)
             elif outcome:
@@ -83,15 +85,19 @@ class InMemoryDelivery:
         )
         return report, unmatched
 
-    def _apply_one(self, update: StatusUpdate, changed: dict[BulkId, BulkEntry]) -> bool | None:
+    def _apply_one(
+        self, update: StatusUpdate, changed: dict[BulkId, BulkEntry], heard_at: datetime
+    ) -> bool | None:
         """True: the status moved its message; False: a no-op; None: no message found."""
         single = self._tables.message_by_wamid.get(update.wamid)
         if single is not None:
+            self._tables.first_webhook_at.setdefault(single, heard_at)
             return self._apply_to_single(single, update)
         located = self._bulk_row(update)
         if located is None:
             return None
         entry, row = located
+        self._tables.first_webhook_at.setdefault(row.message_id, heard_at)
         before = row.recipient
         current = _fields_of(before)
         fields = apply_status(current, update)

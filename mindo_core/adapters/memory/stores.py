@@ -17,6 +17,8 @@ from mindo_core.adapters.memory.ownership import SoleOwnership
 from mindo_core.adapters.memory.quota_ledger import ProcessQuotaLedger
 from mindo_core.adapters.memory.tables import Tables
 from mindo_core.adapters.memory.templates import InMemoryTemplates
+from mindo_core.adapters.memory.unknown_outcome_policies import InMemoryUnknownOutcomePolicies
+from mindo_core.adapters.memory.unknown_recipients import InMemoryUnknownRecipients
 from mindo_core.ports.stores import Stores
 
 
@@ -35,6 +37,8 @@ def memory_stores(tables: Tables | None = None) -> Stores:
         contacts=InMemoryContacts(shared),
         contact_directory=InMemoryContactDirectory(shared),
         opt_out_policies=InMemoryOptOutPolicies(shared),
+        unknown_outcome_policies=InMemoryUnknownOutcomePolicies(shared),
+        unknown_recipients=InMemoryUnknownRecipients(shared),
         event_marks=InMemoryEventMarks(shared),
         idempotency=InMemoryIdempotency(shared),
         webhook_endpoints=InMemoryWebhookEndpoints(shared),

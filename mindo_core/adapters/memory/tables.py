@@ -18,6 +18,7 @@ from itertools import count
 
 from mindo_core.access.api_keys import ApiKey, ApiKeyId
 from mindo_core.bulks.model import Bulk, BulkId, BulkRecipient
+from mindo_core.bulks.unknown_outcomes import UnknownOutcomePolicy
 from mindo_core.callbacks.model import Attempt, WebhookEndpoint
 from mindo_core.contacts.model import (
     Contact,
@@ -50,6 +51,7 @@ class RecipientRow:
     worker: str | None = None
     # Its call to Meta started under the present claim (``BulkStore.mark_calls_started``).
     call_started: bool = False
+    call_started_at: datetime | None = None
 
     @property
     def due_at(self) -> datetime | None:
@@ -132,6 +134,9 @@ class Tables:
     idempotency_keys: dict[tuple[OrganisationId, str], IdempotencyRecord] = field(
         default_factory=dict
     )
+    # When the first status webhook naming each message was heard (single sends and bulk
+    # recipients alike): what the sweep of unknown outcomes reads.
+    first_webhook_at: dict[MessageId, datetime] = field(default_factory=dict)
     # Statuses that found no message yet, with the time they were received.
     parked: list[tuple[StatusUpdate, datetime]] = field(default_factory=list)
     contacts: dict[ContactId, Contact] = field(default_factory=dict)
@@ -140,6 +145,9 @@ class Tables:
     # Contact lists as created (their ``size`` is counted when read).
     contact_lists: dict[ContactListId, ContactList] = field(default_factory=dict)
     opt_out_policies: dict[OrganisationId, OptOutPolicy] = field(default_factory=dict)
+    unknown_outcome_policies: dict[OrganisationId, UnknownOutcomePolicy] = field(
+        default_factory=dict
+    )
     # The time of the last account event applied, by object (``AccountEventMarks``).
     event_marks: dict[str, datetime] = field(default_factory=dict)
     # Status callbacks (``InMemoryWebhookEndpoints``, ``InMemoryCallbackOutbox``).

@@ -791,6 +791,8 @@ _OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
     "refuse": _REFUSE,
     # Not sent, the recipient on the suppression list: recorded as a refusal is.
     "opt_out": _REFUSE,
+    # No answer: perhaps sent, never retried (its reason says so).
+    "unconfirm": sa.text(_OUTCOME_SQL.format(assignments="error_message = :message")),
     "release": sa.text(_OUTCOME_SQL.format(assignments="retry_at = :retry_at")).bindparams(
         sa.bindparam("retry_at", type_=UTCDateTime())
     ),
@@ -870,6 +872,8 @@ def _outcome_parameters(
     key = {"id": outcome.message_id, "bulk_id": outcome.bulk_id}
     if outcome.kind == "accept":
         return "sent", {**key, "after": "sent", "wamid": outcome.wamid, "at": at}
+    if outcome.kind == "unconfirm":
+        return "unconfirmed", {**key, "after": "unconfirmed", "message": outcome.error_message}
     if outcome.kind in ("refuse", "opt_out"):
         after: RecipientState = "failed" if outcome.kind == "refuse" else "opted_out"
         return after, {

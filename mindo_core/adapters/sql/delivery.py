@@ -152,9 +152,11 @@ async def _apply(
             else:
                 applied += 1
             after = moved
-        if after is before:
+        # The first webhook heard is noted even when it changes nothing (a single send's
+        # "sent"): the sweep of unknown outcomes reads it (``bulks.unknown_outcomes``).
+        if after is before and row["first_webhook_at"] is not None:
             continue
-        writes.append(_write(message_id, after))
+        writes.append(_write(message_id, after, heard_at=at))
         if after.state != before.state:
             moved_status.append(message_id)
         bulk_id = row["bulk_id"]
@@ -220,7 +222,12 @@ async def _locked_rows(
     connection: AsyncConnection, message_ids: Iterable[int]
 ) -> dict[int, sa.RowMapping]:
     rows: dict[int, sa.RowMapping] = {}
-    columns = [_MESSAGES.c.id, _MESSAGES.c.bulk_id, *(_MESSAGES.c[name] for name in _FIELDS)]
+    columns = [
+        _MESSAGES.c.id,
+        _MESSAGES.c.bulk_id,
+        _MESSAGES.c.first_webhook_at,
+        *(_MESSAGES.c[name] for name in _FIELDS),
+    ]
     for chunk in _chunks(sorted(message_ids)):
         query = (
             sa.select(*columns)
@@ -261,13 +268,22 @@ def _fields(row: sa.RowMapping) -> DeliveryFields:
 _UPDATE = (
     sa.update(_MESSAGES)
     .where(_MESSAGES.c.id == sa.bindparam("message_id"))
-    .values({name: sa.bindparam(f"new_{name}", type_=_MESSAGES.c[name].type) for name in _FIELDS})
+    .values(
+        {
+            **{name: sa.bindparam(f"new_{name}", type_=_MESSAGES.c[name].type) for name in _FIELDS},
+            "first_webhook_at": sa.func.coalesce(
+                _MESSAGES.c.first_webhook_at,
+                sa.bindparam("heard_at", type_=_MESSAGES.c.first_webhook_at.type),
+            ),
+        }
+    )
 )
 
 
-def _write(message_id: int, fields: DeliveryFields) -> dict[str, Any]:
+def _write(message_id: int, fields: DeliveryFields, *, heard_at: datetime) -> dict[str, Any]:
     return {
         "message_id": message_id,
+        "heard_at": heard_at,
         "new_status": fields.state,
         "new_wamid": fields.wamid,
         "new_sent_at": fields.sent_at,

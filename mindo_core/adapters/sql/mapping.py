@@ -172,6 +172,7 @@ def bulk(row: BulkRow, *, template_name: str, language: str) -> Bulk:
         pause_reason=row.pause_reason,
         parent_bulk_id=None if row.parent_bulk_id is None else BulkId(row.parent_bulk_id),
         send_window=None if row.send_window is None else SendWindow.from_text(row.send_window),
+        resent_count=row.resent_count,
     )
 
 
@@ -218,6 +219,7 @@ def bulk_recipient(row: MessageRow) -> BulkRecipient:
         error_code=row.error_code,
         error_message=row.error_message,
         message_id=MessageId(row.id) if row.id is not None else None,
+        resent_at=_utc_or_none(row.resent_at),
     )
 
 
@@ -315,6 +317,7 @@ def new_bulk_row(new: NewBulk, *, recipients: int) -> BulkRow:
         pending_count=recipients,
         cancelled_count=0,
         opted_out_count=0,
+        resent_count=0,
         created_at=_utc(new.created_at),
         created_by=new.created_by,
         parent_bulk_id=new.parent_bulk_id,

@@ -22,6 +22,8 @@ from mindo_core.adapters.sql.organisations import SqlOrganisations
 from mindo_core.adapters.sql.ownership import DEFAULT_LEASE_SECONDS, SqlNumberOwnership
 from mindo_core.adapters.sql.quota_ledger import DEFAULT_RESERVATION_SECONDS, SqlQuotaLedger
 from mindo_core.adapters.sql.templates import SqlTemplates
+from mindo_core.adapters.sql.unknown_outcome_policies import SqlUnknownOutcomePolicies
+from mindo_core.adapters.sql.unknown_recipients import SqlUnknownRecipients
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.ownership import NumberOwnership
 from mindo_core.ports.quota import QuotaLedger
@@ -63,6 +65,8 @@ def stores_over(
         contacts=SqlContacts(database),
         contact_directory=SqlContactDirectory(database),
         opt_out_policies=SqlOptOutPolicies(database),
+        unknown_outcome_policies=SqlUnknownOutcomePolicies(database),
+        unknown_recipients=SqlUnknownRecipients(database),
         event_marks=SqlEventMarks(database),
         idempotency=SqlIdempotency(database),
         webhook_endpoints=SqlWebhookEndpoints(database),

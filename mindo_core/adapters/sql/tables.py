@@ -56,6 +56,8 @@ def _partial_index(name: str, *columns: str, where: str, unique: bool = False) -
 
 # Bulk recipients that Meta may have received though no send time is known (yet).
 MAYBE_SENT_CONDITION = "status IN ('in_flight', 'unconfirmed')"
+# Unknown outcomes the policy has not settled yet (a "fail" sets failed_at, a "resend" moves it).
+OPEN_UNKNOWN_CONDITION = "status = 'unconfirmed' AND failed_at IS NULL"
 
 
 class OrganisationRow(Table, table=True):
@@ -166,6 +168,10 @@ class BulkRow(Table, table=True):
     opted_out_count: int = Field(
         default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
     )
+    # Recipients sent again by the unknown-outcome policy "resend" (each at most once).
+    resent_count: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
     created_at: datetime = _timestamp(nullable=False)
     started_at: datetime | None = _timestamp(nullable=True)
     completed_at: datetime | None = _timestamp(nullable=True)
@@ -209,6 +215,15 @@ class MessageRow(Table, table=True):
             "claimed_at",
             where=MAYBE_SENT_CONDITION,
         ),
+        # The sweep of unknown outcomes: the organisations that have some still open…
+        _partial_index("ix_messages_open_unknown", "organisation_id", where=OPEN_UNKNOWN_CONDITION),
+        # …and, per number, the messages whose first webhook was heard in a span of time.
+        _partial_index(
+            "ix_messages_phone_number_row_id_first_webhook_at",
+            "phone_number_row_id",
+            "first_webhook_at",
+            where="first_webhook_at IS NOT NULL",
+        ),
     )
 
     # BIGINT on PostgreSQL (bulk sends add up); SQLite's INTEGER is already 64-bit and only
@@ -245,6 +260,10 @@ class MessageRow(Table, table=True):
     claimed_at: datetime | None = _timestamp(nullable=True)
     # When its call to Meta started under the present claim (NULL: claimed, not started).
     call_started_at: datetime | None = _timestamp(nullable=True)
+    # When the first status webhook naming it was heard (Mindo's clock); single sends too.
+    first_webhook_at: datetime | None = _timestamp(nullable=True)
+    # When the unknown-outcome policy "resend" made it pending again (at most once).
+    resent_at: datetime | None = _timestamp(nullable=True)
     # Server default: rows written before bulk sends existed read as never attempted.
     attempts: int = Field(
         default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
@@ -372,6 +391,19 @@ class OptOutPolicyRow(Table, table=True):
     stop_words: list[str] = _json()
     start_words: list[str] = _json()
     suppressed_categories: list[str] = _json()
+    updated_at: datetime = _timestamp(nullable=False)
+
+
+class UnknownOutcomePolicyRow(Table, table=True):
+    """An organisation's own unknown-outcome policy (``unknown_outcome_policies``); none: the
+    default (``bulks.unknown_outcomes``)."""
+
+    __tablename__ = "unknown_outcome_policies"
+
+    organisation_id: int = Field(foreign_key="organisations.id", primary_key=True)
+    # "fail" or "resend".
+    action: str = Field(sa_type=sa.String(16), nullable=False)
+    window_seconds: int = Field(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)
 
 
