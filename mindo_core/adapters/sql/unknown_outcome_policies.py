@@ -42,7 +42,7 @@ class SqlUnknownOutcomePolicies:
         at: datetime,
     ) -> None:
         require_aware(at)
-        async with self._database.transaction() as session:
+        async with self._database.writing() as session:
             connection = await session.connection()
             if policy is None:
                 await connection.execute(
