@@ -9,8 +9,9 @@ Meta answers a number's messages in order, seconds apart, so a window of minutes
 margin. The organisation's ``UnknownOutcomePolicy`` then settles it:
 
     fail    (default) failed, with a reason saying why: no duplicate, at the risk of a missed one
-    resend  pending again, sent once more by the engine (``resent_at``; at most once): no missed
-            one, at the risk of a duplicate when Meta's own webhook is later than the window
+    resend  pending again, sent once more by the engine (``resent_at``; at most once, and only
+            within ``RESEND_WITHIN`` of its call): no missed one, at the risk of a duplicate
+            when Meta's own webhook is later than the window
 
 The window is bounded (``MIN_WINDOW`` to ``MAX_WINDOW``, 10 s to 24 h): a later message heard
 proves webhooks flow, so even a short window does not settle anything during an outage of
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "MAX_WINDOW",
     "MIN_WINDOW",
+    "RESEND_WITHIN",
     "UNKNOWN_OUTCOME_ACTIONS",
     "UnknownOutcomeAction",
     "UnknownOutcomePolicy",
@@ -47,6 +49,9 @@ UNKNOWN_OUTCOME_ACTIONS: tuple[UnknownOutcomeAction, ...] = get_args(UnknownOutc
 DEFAULT_WINDOW: Final = timedelta(minutes=10)
 MIN_WINDOW: Final = timedelta(seconds=10)
 MAX_WINDOW: Final = timedelta(hours=24)
+# A message that would reach its recipient more than a day after it was sent is another message
+# (a login code long expired, an offer long over): older unknowns are failed, not resent.
+RESEND_WITHIN: Final = timedelta(hours=24)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,16 +110,20 @@ def settlement_for(
     bulk_status: BulkStatus,
     stop_reason: str | None,
     resent_before: bool,
+    age: timedelta,
 ) -> UnknownSettlement:
-    """``resend`` only when the policy says so, the recipient was never resent, and its bulk
-    may send again: running, paused, or finished by itself (``reopened_status``); a cancelled
-    bulk, or one stopped for a reason (a token, a paused template), sends nothing more."""
+    """``resend`` only when the policy says so, the recipient was never resent, its call
+    started no more than ``RESEND_WITHIN`` ago (``age``), and its bulk may send again:
+    running, paused, or finished by itself (``reopened_status``); a cancelled bulk, or one
+    stopped for a reason (a token, a paused template), sends nothing more."""
     window = policy.window
     if policy.action == "fail":
         return UnknownSettlement(resend=False, reason=settled_unknown_reason(window))
     why: str | None = None
     if resent_before:
         why = "a second time: it was resent once already"
+    elif age > RESEND_WITHIN:
+        why = f"because it was first sent more than {spoken(RESEND_WITHIN)} ago"
     elif bulk_status == _OVER_FOR_GOOD:
         why = "because the bulk was cancelled"
     elif stop_reason is not None:

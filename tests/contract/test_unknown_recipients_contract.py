@@ -17,7 +17,11 @@ import pytest
 
 from mindo_core.adapters.sql import open_stores
 from mindo_core.bulks.model import NO_ANSWER_REASON, Bulk, BulkCounters, BulkRecipient
-from mindo_core.bulks.unknown_outcomes import UnknownOutcomePolicy, settled_unknown_reason
+from mindo_core.bulks.unknown_outcomes import (
+    RESEND_WITHIN,
+    UnknownOutcomePolicy,
+    settled_unknown_reason,
+)
 from mindo_core.engine.bulk_messages import callback_data
 from mindo_core.ports.bulks import ClaimedRecipient, RecipientOutcome, UnknownSettled
 from mindo_core.ports.stores import Stores
@@ -211,6 +215,22 @@ async def test_a_recipient_is_resent_once_and_failed_the_second_time(stores: Sto
         WINDOW, not_resent_because="a second time: it was resent once already"
     )
     assert (await fetch(stores, bulk)).resent_count == 1
+
+
+async def test_resend_fails_instead_an_unknown_first_sent_more_than_a_day_ago(
+    stores: Stores,
+) -> None:
+    owner = await tenant(stores)
+    bulk, _ = await scene(stores, owner)
+
+    settled = await sweep(stores, owner, RESEND, T0 + RESEND_WITHIN + timedelta(seconds=1))
+
+    assert (settled.failed, settled.resent) == (1, 0)
+    failed = await recipient(stores, bulk, 0)
+    assert (failed.state, failed.resent_at) == ("unconfirmed", None)
+    assert failed.error_message == settled_unknown_reason(
+        WINDOW, not_resent_because="because it was first sent more than 24 h ago"
+    )
 
 
 async def test_resend_in_a_stopped_bulk_fails_it_instead(stores: Stores) -> None:

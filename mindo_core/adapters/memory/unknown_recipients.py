@@ -69,6 +69,7 @@ class InMemoryUnknownRecipients:
             bulk_status=bulk.status,
             stop_reason=bulk.stop_reason,
             resent_before=row.recipient.resent_at is not None,
+            age=now - (row.call_started_at or row.claimed_at or now),
         )
         recipient = row.recipient
         if not settlement.resend:

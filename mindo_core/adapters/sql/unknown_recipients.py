@@ -40,6 +40,7 @@ from mindo_core.adapters.sql.bulks import lock_bulks, settle_counters
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.tables import OPEN_UNKNOWN_CONDITION, BulkRow
+from mindo_core.adapters.sql.types import UTCDateTime
 from mindo_core.bulks.model import BulkId
 from mindo_core.bulks.unknown_outcomes import (
     UnknownOutcomePolicy,
@@ -56,9 +57,11 @@ _ORGANISATIONS = sa.text(
     f"SELECT DISTINCT organisation_id FROM messages WHERE {OPEN_UNKNOWN_CONDITION}"
 )
 
-_SETTLEABLE = sa.text(
-    """
-    SELECT r.id, r.bulk_id, r.resent_at IS NOT NULL AS resent
+_SETTLEABLE = (
+    sa.text(
+        """
+    SELECT r.id, r.bulk_id, r.resent_at IS NOT NULL AS resent,
+           coalesce(r.call_started_at, r.claimed_at) AS started_at
     FROM messages AS r
     WHERE r.organisation_id = :organisation_id
       AND r.status = 'unconfirmed' AND r.failed_at IS NULL
@@ -76,7 +79,15 @@ _SETTLEABLE = sa.text(
       ) IS NOT NULL
     ORDER BY r.id
     """
-).bindparams(sa.bindparam("cutoff", type_=sa.DateTime(timezone=True)))
+    )
+    .bindparams(sa.bindparam("cutoff", type_=sa.DateTime(timezone=True)))
+    .columns(
+        sa.column("id"),
+        sa.column("bulk_id"),
+        sa.column("resent"),
+        sa.column("started_at", UTCDateTime()),
+    )
+)
 
 # Failed by the policy, still ``unconfirmed`` inside: a late webhook corrects it.
 _FAIL = sa.text(
@@ -100,6 +111,7 @@ class _Candidate:
     message_id: int
     bulk_id: BulkId
     resent: bool
+    started_at: datetime
 
 
 class SqlUnknownRecipients:
@@ -155,7 +167,12 @@ class SqlUnknownRecipients:
             connection = await session.connection()
             rows = (await connection.execute(_SETTLEABLE, parameters)).all()
         return [
-            _Candidate(message_id=int(row[0]), bulk_id=BulkId(row[1]), resent=bool(row[2]))
+            _Candidate(
+                message_id=int(row[0]),
+                bulk_id=BulkId(row[1]),
+                resent=bool(row[2]),
+                started_at=mapping.timestamp(row[3]),
+            )
             for row in rows
         ]
 
@@ -183,6 +200,7 @@ async def _settle_group(
             bulk_status=mapping.bulk_status(bulk.status),
             stop_reason=bulk.stop_reason,
             resent_before=candidate.resent,
+            age=now - candidate.started_at,
         )
         if settlement.resend:
             resends.append({"id": candidate.message_id, "now": now})
