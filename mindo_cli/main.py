@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from mindo_cli import event_loop
 from mindo_cli.admin import register as register_admin_commands
 from mindo_cli.bulk_commands import register as register_bulk_commands
 from mindo_cli.errors import ErrorBoundary
@@ -65,7 +66,7 @@ def serve(
     MINDO_DATABASE_URL."""
     settings = operator_settings()
     _logging(settings)
-    asyncio.run(_serve(settings, demo=demo, engine=engine))
+    event_loop.run(_serve(settings, demo=demo, engine=engine), event_loop=settings.event_loop)
 
 
 async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
@@ -128,7 +129,7 @@ def worker() -> None:
     numbers are handed over at once."""
     settings = operator_settings()
     _logging(settings)
-    asyncio.run(_work(settings))
+    event_loop.run(_work(settings), event_loop=settings.event_loop)
 
 
 async def _work(settings: Settings) -> None:
@@ -189,7 +190,7 @@ def bridge() -> None:
         await wait_for_stop_signal()
         await running.stop()
 
-    asyncio.run(work())
+    event_loop.run(work(), event_loop=settings.event_loop)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
