@@ -32,7 +32,6 @@ def loop_factory(event_loop: str) -> LoopFactory | None:
 def run(main: Coroutine[Any, Any, T], *, event_loop: str) -> T:
     """``asyncio.run(main)`` on the loop ``event_loop`` names (``Settings.event_loop``)."""
     factory = loop_factory(event_loop)
+    logging.getLogger(__name__).info("Event loop: %s", "asyncio" if factory is None else "uvloop")
     with asyncio.Runner(loop_factory=factory) as runner:
-        loop = runner.get_loop()
-        logging.getLogger(__name__).info("Event loop: %s", type(loop).__module__)
         return runner.run(main)

@@ -17,6 +17,7 @@ from mindo_cli import event_loop
 from mindo_cli.admin import register as register_admin_commands
 from mindo_cli.bulk_commands import register as register_bulk_commands
 from mindo_cli.errors import ErrorBoundary
+from mindo_cli.heap import settle_start_up_heap
 from mindo_cli.lifecycle import wait_for_stop_signal
 from mindo_cli.log_format import configure_logging
 from mindo_cli.operate import operator_settings
@@ -87,6 +88,7 @@ async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
             await running_parts.enter_async_context(running_engine(settings, services))
         # Webhook statuses arrive through this process' API, so it applies those it parked.
         services.status_writer.start()
+        settle_start_up_heap()
         interceptors = () if metrics is None else (metrics.interceptor(),)
         running = await start_grpc_server(
             services, settings.grpc_address, interceptors=interceptors
@@ -142,6 +144,7 @@ async def _work(settings: Settings) -> None:
         AsyncExitStack() as running_parts,
     ):
         await running_parts.enter_async_context(running_engine(settings, services))
+        settle_start_up_heap()
         scraped = None
         if metrics is not None and settings.metrics_address:
             scraped = await start_metrics_server(
@@ -187,6 +190,7 @@ def bridge() -> None:
 
     async def work() -> None:
         running = await start_bridge(settings.grpc_address, host, port)
+        settle_start_up_heap()
         await wait_for_stop_signal()
         await running.stop()
 
