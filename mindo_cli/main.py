@@ -84,11 +84,12 @@ async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
         if demo:
             seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
             _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
+        # Before anything says it started: SIGTERM is handled only once the process waits for it.
+        settle_start_up_heap()
         if engine:
             await running_parts.enter_async_context(running_engine(settings, services))
         # Webhook statuses arrive through this process' API, so it applies those it parked.
         services.status_writer.start()
-        settle_start_up_heap()
         interceptors = () if metrics is None else (metrics.interceptor(),)
         running = await start_grpc_server(
             services, settings.grpc_address, interceptors=interceptors
@@ -143,8 +144,8 @@ async def _work(settings: Settings) -> None:
         open_services(settings, telemetry=metrics, callback_telemetry=metrics) as services,
         AsyncExitStack() as running_parts,
     ):
+        settle_start_up_heap()  # before the engine says it started (as in _serve)
         await running_parts.enter_async_context(running_engine(settings, services))
-        settle_start_up_heap()
         scraped = None
         if metrics is not None and settings.metrics_address:
             scraped = await start_metrics_server(
@@ -189,8 +190,8 @@ def bridge() -> None:
     host, port = split_address(settings.http_address)
 
     async def work() -> None:
-        running = await start_bridge(settings.grpc_address, host, port)
         settle_start_up_heap()
+        running = await start_bridge(settings.grpc_address, host, port)
         await wait_for_stop_signal()
         await running.stop()
 
