@@ -81,11 +81,12 @@ async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
         open_services(settings, telemetry=metrics, callback_telemetry=metrics) as services,
         AsyncExitStack() as running_parts,
     ):
+        # Before anything says it is up (the demo's banner, the engine, the port): whoever
+        # reads that may call or signal it at once.
+        settle_start_up_heap()
         if demo:
             seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
             _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
-        # Before anything says it started: SIGTERM is handled only once the process waits for it.
-        settle_start_up_heap()
         if engine:
             await running_parts.enter_async_context(running_engine(settings, services))
         # Webhook statuses arrive through this process' API, so it applies those it parked.
@@ -144,7 +145,7 @@ async def _work(settings: Settings) -> None:
         open_services(settings, telemetry=metrics, callback_telemetry=metrics) as services,
         AsyncExitStack() as running_parts,
     ):
-        settle_start_up_heap()  # before the engine says it started (as in _serve)
+        settle_start_up_heap()  # before the engine says it started, as in _serve
         await running_parts.enter_async_context(running_engine(settings, services))
         scraped = None
         if metrics is not None and settings.metrics_address:
