@@ -1,11 +1,11 @@
 """The garbage collector of a long-running process, tuned once its start-up is over.
 
-A send allocates thousands of short-lived objects (protobuf, aiohttp, SQLAlchemy), so with
-CPython's default threshold (700) the collector ran every few sends, and each older-generation
-pass walked the whole start-up heap (every imported module's objects), a tenth of the service's
-CPU under load (docs/benchmarks.md, "Single sends"). Start-up's objects live as long as the
-process: frozen, no collection walks them again; and young collections run ten times less often.
-Cycles are still collected, a little later.
+A send allocates many short-lived objects (protobuf, aiohttp, SQLAlchemy), so with CPython's
+default threshold (700 allocations) the collector ran often, and each older-generation pass
+walked the whole start-up heap (every imported module's objects): 12% of the service's samples
+under load (docs/benchmarks.md, "Single sends"). Start-up's objects live as long as the process:
+frozen, no collection walks them again; and young collections run about fourteen times less
+often. Cycles are still collected, a little later.
 """
 
 from __future__ import annotations
