@@ -7,17 +7,25 @@ The sandbox runs in a child process of its own (``python -m mindo_sandbox --mps 
 ``mindo dev`` runs it: the engine and the sandbox each get a core instead of sharing one event
 loop.
 
-Recipients per case: ``BENCH_RATE_SECONDS`` (default 10) seconds' worth at the cap.
+Recipients per case: ``BENCH_RATE_SECONDS`` (default 10) seconds' worth at the cap;
+``BENCH_RATE_LEVELS`` (``STANDARD,HIGH``) the cases to run. *engine ms/msg* is this process's
+CPU (the engine, its SQLite threads, the polling) from the engine's start to the bulk's end, per
+accepted send. The engine
+runs on the event loop ``mindo serve`` would choose (``MINDO_EVENT_LOOP``: uvloop when installed,
+or asyncio), and so does the sandbox, which reads the same variable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 
 from bench.bench_tenant import NUMBER, bench_principal, order_command, sqlite_services
 from bench.sandbox_process import SandboxProcess, pauses_summary
+from mindo_cli import event_loop
+from mindo_core.settings import Settings
 
 CASES = (("STANDARD", 80), ("HIGH", 1000))
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
@@ -26,24 +34,26 @@ FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 def run() -> None:
     seconds = float(os.environ.get("BENCH_RATE_SECONDS", "10"))
     load = os.getloadavg()
+    loop = Settings.from_env(os.environ).event_loop
     print(
         "bulk send rate against the configured cap (real engine and SQLite here, the sandbox in"
-        f" another process over HTTP; load average {load[0]:.2f} at start)"
+        f" another process over HTTP; event loop {loop}; load average {load[0]:.2f} at start)"
     )
     print(
         f"{'level':>9} {'cap/s':>6} {'sent':>7} {'achieved/s':>11} {'ratio':>6} {'130429':>7}"
-        "   the sandbox's garbage collections while sending"
+        f" {'engine ms/msg':>13}   the sandbox's garbage collections while sending"
     )
-    for level, cap in CASES:
+    levels = os.environ.get("BENCH_RATE_LEVELS", "STANDARD,HIGH").split(",")
+    for level, cap in (case for case in CASES if case[0] in levels):
         sandbox = SandboxProcess.start("--mps", str(cap))
         try:
-            case = asyncio.run(_case(sandbox, level, cap, int(cap * seconds)))
+            case = event_loop.run(_case(sandbox, level, cap, int(cap * seconds)), event_loop=loop)
         finally:
             sandbox.stop()
         pauses = pauses_summary(sandbox.gc_pauses or [], case.first_at, case.last_at)
         print(
             f"{level:>9} {cap:>6} {case.sent:>7} {case.rate:>11.1f} {case.rate / cap:>6.3f}"
-            f" {case.throttled:>7}   {pauses}"
+            f" {case.throttled:>7} {case.cpu_ms_per_send:>13.3f}   {pauses}"
         )
 
 
@@ -54,6 +64,11 @@ class Case:
     throttled: int  # answered 130429
     first_at: float  # Unix seconds of the first and last accepted send
     last_at: float
+    cpu_seconds: float  # this process's, from the engine's start to the bulk's end
+
+    @property
+    def cpu_ms_per_send(self) -> float:
+        return self.cpu_seconds * 1000 / max(1, self.sent)
 
 
 async def _case(sandbox: SandboxProcess, level: str, cap: int, recipients: int) -> Case:
@@ -65,6 +80,7 @@ async def _case(sandbox: SandboxProcess, level: str, cap: int, recipients: int) 
     async with sqlite_services(sandbox.url) as (services, stores):
         principal = await bench_principal(services)
         bulk = (await services.submit_bulk(principal, order_command(recipients))).bulk
+        cpu_at_start = time.process_time()
         await services.bulk_engine.start()
         # Bounded: a case that cannot keep up reports what it sent by then.
         deadline = asyncio.get_running_loop().time() + 3 * recipients / cap + 20
@@ -73,10 +89,18 @@ async def _case(sandbox: SandboxProcess, level: str, cap: int, recipients: int) 
             if found is not None and found.status in FINAL and found.counters.pending == 0:
                 break
             await asyncio.sleep(0.1)
+        cpu_seconds = time.process_time() - cpu_at_start
     sends = await sandbox.sends()
     accepted = sorted(r.at for r in sends if r.wamid is not None)
     throttled = sum(1 for r in sends if r.error_code == 130429)
     span = accepted[-1] - accepted[0] if len(accepted) > 1 else 0.0
     rate = (len(accepted) - 1) / span if span > 0 else 0.0
     first, last = (accepted[0], accepted[-1]) if accepted else (0.0, 0.0)
-    return Case(sent=len(accepted), rate=rate, throttled=throttled, first_at=first, last_at=last)
+    return Case(
+        sent=len(accepted),
+        rate=rate,
+        throttled=throttled,
+        first_at=first,
+        last_at=last,
+        cpu_seconds=cpu_seconds,
+    )

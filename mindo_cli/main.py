@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from mindo_cli import event_loop
 from mindo_cli.admin import register as register_admin_commands
 from mindo_cli.bulk_commands import register as register_bulk_commands
 from mindo_cli.errors import ErrorBoundary
+from mindo_cli.heap import settle_start_up_heap
 from mindo_cli.lifecycle import wait_for_stop_signal
 from mindo_cli.log_format import configure_logging
 from mindo_cli.operate import operator_settings
@@ -65,7 +67,7 @@ def serve(
     MINDO_DATABASE_URL."""
     settings = operator_settings()
     _logging(settings)
-    asyncio.run(_serve(settings, demo=demo, engine=engine))
+    event_loop.run(_serve(settings, demo=demo, engine=engine), event_loop=settings.event_loop)
 
 
 async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
@@ -79,6 +81,9 @@ async def _serve(settings: Settings, *, demo: bool, engine: bool) -> None:
         open_services(settings, telemetry=metrics, callback_telemetry=metrics) as services,
         AsyncExitStack() as running_parts,
     ):
+        # Before anything says it is up (the demo's banner, the engine, the port): whoever
+        # reads that may call or signal it at once.
+        settle_start_up_heap()
         if demo:
             seeded = await seed_demo(services, pinned_key=settings.demo_api_key)
             _print_demo_banner(settings, seeded.api_key, seeded.phone_number_ids)
@@ -128,7 +133,7 @@ def worker() -> None:
     numbers are handed over at once."""
     settings = operator_settings()
     _logging(settings)
-    asyncio.run(_work(settings))
+    event_loop.run(_work(settings), event_loop=settings.event_loop)
 
 
 async def _work(settings: Settings) -> None:
@@ -140,6 +145,7 @@ async def _work(settings: Settings) -> None:
         open_services(settings, telemetry=metrics, callback_telemetry=metrics) as services,
         AsyncExitStack() as running_parts,
     ):
+        settle_start_up_heap()  # before the engine says it started, as in _serve
         await running_parts.enter_async_context(running_engine(settings, services))
         scraped = None
         if metrics is not None and settings.metrics_address:
@@ -185,11 +191,12 @@ def bridge() -> None:
     host, port = split_address(settings.http_address)
 
     async def work() -> None:
+        settle_start_up_heap()
         running = await start_bridge(settings.grpc_address, host, port)
         await wait_for_stop_signal()
         await running.stop()
 
-    asyncio.run(work())
+    event_loop.run(work(), event_loop=settings.event_loop)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

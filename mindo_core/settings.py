@@ -27,6 +27,7 @@
 | MINDO_LEASE_S            | 6                               | a worker's hold on a number (2-60) |
 | MINDO_STOP_GRACE_S       | 5                               | SIGTERM: time for sends in flight  |
 | MINDO_UNKNOWN_SWEEP_S    | 30                              | how often unknown outcomes settle  |
+| MINDO_EVENT_LOOP         | uvloop                          | uvloop (when installed) or asyncio |
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class Settings:
     stop_grace_seconds: float = 5.0
     # How often the engine settles unknown outcomes by the organisations' policies.
     unknown_sweep_seconds: float = 30.0
+    # The event loop of the long-running processes (serve, worker, bridge): uvloop when it is
+    # installed, else asyncio's own; "asyncio" to keep asyncio's own anyway.
+    event_loop: str = "uvloop"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -116,6 +120,7 @@ class Settings:
             meta_app_secret=env.get("MINDO_META_APP_SECRET", ""),
             metrics_address=get("MINDO_METRICS_ADDRESS", "") or None,
             log_format=_log_format(get("MINDO_LOG_FORMAT", defaults.log_format)),
+            event_loop=_event_loop(get("MINDO_EVENT_LOOP", defaults.event_loop)),
             lease_seconds=_lease_seconds(get("MINDO_LEASE_S", str(defaults.lease_seconds))),
             stop_grace_seconds=_positive_float(
                 get("MINDO_STOP_GRACE_S", str(defaults.stop_grace_seconds)), "MINDO_STOP_GRACE_S"
@@ -160,6 +165,18 @@ def _log_format(raw: str) -> str:
     value = raw.lower()
     if value not in LOG_FORMATS:
         raise InvalidRequest.for_field("MINDO_LOG_FORMAT", f"must be text or json, got {raw!r}")
+    return value
+
+
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def _event_loop(raw: str) -> str:
+    value = raw.lower()
+    if value not in EVENT_LOOPS:
+        raise InvalidRequest.for_field(
+            "MINDO_EVENT_LOOP", f"must be uvloop or asyncio, got {raw!r}"
+        )
     return value
 
 

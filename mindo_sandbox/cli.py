@@ -15,6 +15,7 @@ from typing import Any
 
 from mindo_sandbox._json_reading import ConfigError
 from mindo_sandbox.config import LimitsConfig, SandboxConfig
+from mindo_sandbox.event_loop import EVENT_LOOPS, default_event_loop, run
 from mindo_sandbox.faults import SERVER_ERROR_KINDS, FaultConfig
 from mindo_sandbox.server import start_sandbox
 from mindo_sandbox.webhook_config import WebhookConfig
@@ -81,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     webhooks.add_argument("--webhook-batch", type=int, metavar="N", help="statuses per POST")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        default=default_event_loop(),
+        help="uvloop (when installed; the default unless MINDO_EVENT_LOOP=asyncio) or asyncio",
+    )
     return parser
 
 
@@ -185,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mindo sandbox: {error}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(config, args.host, args.port, access_log=args.access_log))
+        serving = _serve(config, args.host, args.port, access_log=args.access_log)
+        run(serving, event_loop=args.event_loop)
     except OSError as error:  # e.g. the port is taken
         print(f"mindo sandbox: {error}", file=sys.stderr)
         return 1

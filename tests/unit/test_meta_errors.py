@@ -227,3 +227,20 @@ def test_a_template_defaults_to_positional_parameters() -> None:
     info = parsing.template_info({"id": "1", "name": "hello", "language": "en_US"})
     assert info.parameter_format == "POSITIONAL"
     assert info.components == ()
+
+
+# --------------------------------------------------------------------------------------------
+# Success bodies read as JSON objects
+
+
+def test_an_answer_reads_as_the_standard_parser_reads_it_even_beyond_64_bit_integers() -> None:
+    # orjson would read this integer as a float, silently: answers keep the standard parser.
+    body = b'{"messages": [{"id": "wamid.X"}], "big": 123456789012345678901234567890}'
+
+    assert parsing.json_object(body, "HTTP 200") == json.loads(body)
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b""])
+def test_an_answer_that_is_no_json_object_is_unexpected(body: bytes) -> None:
+    with pytest.raises(UnexpectedMetaResponse):
+        parsing.json_object(body, "HTTP 200")
