@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
-import signal
-import socket
-import sys
 from collections.abc import Iterator
 
-import aiohttp
 import pytest
 import uvloop
 
@@ -19,43 +14,15 @@ from mindo_cli.event_loop import loop_factory, run
 from mindo_cli.heap import YOUNG_THRESHOLD, settle_start_up_heap
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.cli.bridge_child import run_bridge_until_healthy
 
 
 @pytest.mark.parametrize(("chosen", "logged"), [("", "uvloop"), ("asyncio", "asyncio")])
 async def test_the_bridge_serves_on_the_event_loop_chosen(chosen: str, logged: str) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MINDO_EVENT_LOOP": chosen,
-        "MINDO_HTTP_ADDRESS": f"127.0.0.1:{port}",
-        "MINDO_GRPC_ADDRESS": "127.0.0.1:1",
-    }
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mindo_cli", "bridge", env=env, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as answer:
-                        assert answer.status == 200
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
-            else:
-                pytest.fail("the bridge never answered /healthz")
-    finally:
-        child.send_signal(signal.SIGTERM)
-        _, errors = await asyncio.wait_for(child.communicate(), 20)
+    run = await run_bridge_until_healthy({"MINDO_EVENT_LOOP": chosen})
 
-    assert f"Event loop: {logged}" in errors.decode()
-    assert child.returncode == 0
+    assert f"Event loop: {logged}" in run.stderr
+    assert run.returncode == 0
 
 
 def test_a_run_on_uvloop_runs_on_uvloops_loop() -> None:

@@ -2,58 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
-import signal
-import socket
 import sys
 
-import aiohttp
 import pytest
 
 from mindo_cli.log_format import JsonLines
 from mindo_core.domain.errors import InvalidRequest
 from mindo_core.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.cli.bridge_child import run_bridge_until_healthy
 
 
 async def test_the_bridge_logs_json_lines_when_asked() -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MINDO_LOG_FORMAT": "json",
-        "MINDO_LOG_LEVEL": "DEBUG",
-        "MINDO_HTTP_ADDRESS": f"127.0.0.1:{port}",
-        "MINDO_GRPC_ADDRESS": "127.0.0.1:1",
-        "MINDO_META_APP_SECRET": "",
-        "MINDO_META_VERIFY_TOKEN": "",
-    }
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mindo_cli", "bridge", env=env, stderr=asyncio.subprocess.PIPE
+    run = await run_bridge_until_healthy(
+        {
+            "MINDO_LOG_FORMAT": "json",
+            "MINDO_LOG_LEVEL": "DEBUG",
+            "MINDO_META_APP_SECRET": "",
+            "MINDO_META_VERIFY_TOKEN": "",
+        }
     )
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as answer:
-                        assert answer.status == 200
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
-            else:
-                pytest.fail("the bridge never answered /healthz")
-    finally:
-        child.send_signal(signal.SIGTERM)
-        _, errors = await asyncio.wait_for(child.communicate(), 20)
 
-    lines = errors.decode().splitlines()
+    lines = run.stderr.splitlines()
     parsed = [json.loads(line) for line in lines]
     assert parsed, "the bridge logged nothing"
     assert all({"time", "level", "logger", "message"} <= set(line) for line in parsed)

@@ -129,3 +129,15 @@ async def stores(store_url: str | None) -> AsyncIterator[Stores]:
     opened = memory_stores() if store_url is None else await open_stores(store_url)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def elsewhere(stores: Stores, store_url: str | None) -> AsyncIterator[Stores]:
+    """The same database through a store of its own (another process, as far as the database
+    can tell); the very same store in memory."""
+    if store_url is None:
+        yield stores
+        return
+    other = await open_stores(store_url)
+    yield other
+    await other.close()

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 
 import pytest
 
-from mindo_core.adapters.sql import open_stores
 from mindo_core.bulks.model import (
     NO_ANSWER_REASON,
     UNCONFIRMED_REASON,
@@ -51,18 +50,6 @@ from tests.contract.tenants import (
 )
 
 LATER = T0 + timedelta(minutes=5)
-
-
-@pytest.fixture
-async def elsewhere(stores: Stores, store_url: str | None) -> AsyncIterator[Stores]:
-    """The same database through a store of its own (another process, as far as the database
-    can tell); the very same store in memory."""
-    if store_url is None:
-        yield stores
-        return
-    other = await open_stores(store_url)
-    yield other
-    await other.close()
 
 
 def recipients(count: int, *, not_before: datetime | None = None) -> list[NewBulkRecipient]:

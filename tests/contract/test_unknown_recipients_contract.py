@@ -10,12 +10,8 @@ second later and accepted; the first webhook of recipient 1 is heard at HEARD.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
-
-from mindo_core.adapters.sql import open_stores
 from mindo_core.bulks.model import NO_ANSWER_REASON, Bulk, BulkCounters, BulkRecipient
 from mindo_core.bulks.unknown_outcomes import (
     RESEND_WITHIN,
@@ -34,18 +30,6 @@ WINDOW = timedelta(minutes=10)
 FAIL = UnknownOutcomePolicy(action="fail", window=WINDOW)
 RESEND = UnknownOutcomePolicy(action="resend", window=WINDOW)
 SETTLED = HEARD + WINDOW  # the first moment the unknown is settled
-
-
-@pytest.fixture
-async def another(stores: Stores, store_url: str | None) -> AsyncIterator[Stores]:
-    """The same database through a store of its own (another worker, as far as the database
-    can tell); the very same store in memory."""
-    if store_url is None:
-        yield stores
-        return
-    other = await open_stores(store_url)
-    yield other
-    await other.close()
 
 
 def no_answer(claimed: ClaimedRecipient, at: datetime = T0) -> RecipientOutcome:
@@ -249,12 +233,12 @@ async def test_resend_in_a_stopped_bulk_fails_it_instead(stores: Stores) -> None
     assert (await fetch(stores, bulk)).status == "PARTIAL"
 
 
-async def test_two_sweeps_at_once_resend_it_once(stores: Stores, another: Stores) -> None:
+async def test_two_sweeps_at_once_resend_it_once(stores: Stores, elsewhere: Stores) -> None:
     owner = await tenant(stores)
     bulk, _ = await scene(stores, owner)
 
     both = await asyncio.gather(
-        sweep(stores, owner, RESEND, SETTLED), sweep(another, owner, RESEND, SETTLED)
+        sweep(stores, owner, RESEND, SETTLED), sweep(elsewhere, owner, RESEND, SETTLED)
     )
 
     assert sum(settled.resent for settled in both) == 1
