@@ -38,9 +38,9 @@ suppression list (they wrote STOP, or Meta said they stopped marketing messages)
 it, by policy.
 
 ``unconfirmed`` settles a recipient whose call to Meta was in flight when its worker died, or
-got no answer before the timeout (``NO_ANSWER_REASON``): nobody knows whether Meta accepted it,
-and by default it is not resent, because a duplicate message is worse than a missing one
-(``CrashPolicy``). A webhook may still confirm it.
+got no answer (a timeout, a connection dropped after the request left: ``NO_ANSWER_REASON``):
+nobody knows whether Meta accepted it, and by default it is not resent, because a duplicate
+message is worse than a missing one (``CrashPolicy``). A webhook may still confirm it.
 
 Delivery only moves forward (sent < delivered < read); failed and read are final. A repeated
 or stale event is a no-op, except ``claim``: claiming a recipient already in flight would send
@@ -158,8 +158,8 @@ UNCONFIRMED_REASON: Final = (
 )
 
 NO_ANSWER_REASON: Final = (
-    "Outcome unknown: no answer from Meta before the timeout, and it was not resent to avoid a "
-    "duplicate message"
+    "Outcome unknown: no answer from Meta (a timeout, or the connection dropped after the "
+    "request left), and it was not resent to avoid a duplicate message"
 )
 
 _TERMINAL_OUTCOMES: frozenset[BulkStatus] = frozenset({"COMPLETED", "PARTIAL", "FAILED"})

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from mindo_core.domain.clock import Clock
+from mindo_core.engine.to_the_end import to_the_end
 from mindo_core.ports.bulks import UnknownOutcomePolicies, UnknownRecipients, UnknownSettled
 from mindo_core.ports.progress import ProgressBus
 
@@ -55,9 +56,11 @@ class UnknownSweep:
         failed = resent = 0
         for organisation_id in sorted(await self._recipients.organisations_with_unknown()):
             policy = await self._policies.unknown_outcome_policy(organisation_id)
-            settled = await self._recipients.settle_unknown(
-                organisation_id, policy, now=self._clock.now()
+            # Not cut halfway by the engine stopping (see ``to_the_end``).
+            settling = asyncio.ensure_future(
+                self._recipients.settle_unknown(organisation_id, policy, now=self._clock.now())
             )
+            settled = await to_the_end(settling)
             failed, resent = failed + settled.failed, resent + settled.resent
             for bulk in settled.bulks:
                 self._progress.publish(bulk.id, bulk)

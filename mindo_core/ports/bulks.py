@@ -268,8 +268,10 @@ class BulkStore(Protocol):
         self, bulk_id: BulkId, now: datetime, *, worker: str | None = None
     ) -> Bulk:
         """Gives a bulk with nothing pending or in flight its final status (``final_status``).
-        ``worker``: returned unchanged while another worker holds the lease of the bulk's
-        number (``ports.ownership``)."""
+        Returned unchanged while another worker holds the lease of the bulk's number
+        (``worker``, ``ports.ownership``), or while recipients are pending again (the sweep
+        of unknown outcomes resent one since the engine found none due): its engine sends
+        them."""
         ...
 
     async def stop_bulk(

@@ -25,6 +25,7 @@ from tests.contract.tenants import T0, Tenant, sent_message, tenant
 from tests.contract.test_bulk_store_contract import accept, create
 from tests.contract.test_contact_store_contract import ANA, inbound
 from tests.contract.test_delivery_store_contract import apply, status
+from tests.contract.test_unknown_recipients_contract import RESEND, SETTLED, scene
 
 LEASE = 30.0
 DAY = 86400.0
@@ -396,3 +397,16 @@ async def test_a_scheduled_bulk_starting_at_its_time_is_a_status_change(
     bodies = [json.loads(d.body) for d in await claim(stores, seconds=DAY)]
     changes = [b["data"] for b in bodies if b["type"] == "bulk.status_changed"]
     assert [(c["id"], c["status"]) for c in changes] == [(bulk.id, "QUEUED")]
+
+
+async def test_a_finished_bulk_sending_an_unknown_again_says_it_is_processing_again(
+    stores: Stores, subscribed: Tenant
+) -> None:
+    bulk, _ = await scene(stores, subscribed)
+    await stores.bulks.finish_bulk(bulk.id, T0 + timedelta(seconds=2))
+
+    await stores.unknown_recipients.settle_unknown(subscribed.organisation.id, RESEND, now=SETTLED)
+
+    bodies = [json.loads(d.body) for d in await claim(stores, seconds=DAY)]
+    statuses = [b["data"]["status"] for b in bodies if b["type"] == "bulk.status_changed"]
+    assert statuses[-2:] == ["PARTIAL", "PROCESSING"]

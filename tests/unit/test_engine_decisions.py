@@ -79,7 +79,7 @@ def test_an_unknown_outcome_records_the_recipient_unconfirmed_saying_why() -> No
     decision = RetryDecision(action="unknown", reason="no answer before the timeout")
     record = record_for(decision, SendOutcome.unknown(title="no answer before the timeout"))
     assert record == OutcomeRecord(kind="unconfirm", message=NO_ANSWER_REASON)
-    assert "no answer from Meta before the timeout" in NO_ANSWER_REASON
+    assert "no answer from Meta (a timeout" in NO_ANSWER_REASON
 
 
 def test_giving_up_records_the_policys_reason() -> None:

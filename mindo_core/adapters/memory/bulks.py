@@ -287,7 +287,7 @@ class InMemoryBulks:
         # No leases here: one engine owns every number (``SoleOwnership``).
         entry = self._entry(bulk_id)
         bulk = entry.bulk
-        if bulk.status not in _RUNNING:
+        if bulk.status not in _RUNNING or _pending_again(bulk):
             return bulk
         target = final_status(bulk.counters, cancelled=False, stopped_reason=bulk.stop_reason)
         entry.bulk = replace(
@@ -580,3 +580,8 @@ def _on_or_after(day: date, bound: date | None) -> bool:
 
 def _on_or_before(day: date, bound: date | None) -> bool:
     return bound is None or day <= bound
+
+
+def _pending_again(bulk: Bulk) -> bool:
+    """Recipients pending in a bulk not stopped: not over (see ``finish_bulk``)."""
+    return bulk.counters.pending > 0 and bulk.stop_reason is None

@@ -350,8 +350,14 @@ class SqlBulks:
             row = await _locked_bulk(session, bulk_id)
             number = PhoneNumberRowId(row.phone_number_row_id)
             connection = await session.connection()
-            if row.status in _RUNNING and not await _leased_to_another(connection, number, worker):
-                counters = mapping.counters(row)
+            counters = mapping.counters(row)
+            # Pending again (an unknown recipient resent meanwhile): not over, its engine sends it.
+            pending_again = counters.pending > 0 and row.stop_reason is None
+            if (
+                row.status in _RUNNING
+                and not pending_again
+                and not await _leased_to_another(connection, number, worker)
+            ):
                 target = final_status(counters, cancelled=False, stopped_reason=row.stop_reason)
                 row.status = advance_bulk(mapping.bulk_status(row.status), target)
                 row.completed_at = now

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mindo_core.adapters.sql import mapping
 from mindo_core.adapters.sql.bulks import lock_bulks, settle_counters
+from mindo_core.adapters.sql.callback_events import write_bulk_events
 from mindo_core.adapters.sql.counter_moves import CounterMoves
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.tables import OPEN_UNKNOWN_CONDITION, BulkRow
@@ -51,7 +52,12 @@ from mindo_core.bulks.unknown_outcomes import (
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.ports.bulks import UnknownSettled
 
-__all__ = ["SqlUnknownRecipients"]
+__all__ = ["SWEEP_BATCH", "SqlUnknownRecipients"]
+
+# Settled per organisation and pass, at most: one transaction holds the bulks' rows (and
+# SQLite's one writer) for a bounded time however many unknowns wait (a first pass after an
+# upgrade finds every unknown ever left); the next pass goes on.
+SWEEP_BATCH = 1_000
 
 _ORGANISATIONS = sa.text(
     f"SELECT DISTINCT organisation_id FROM messages WHERE {OPEN_UNKNOWN_CONDITION}"
@@ -78,6 +84,7 @@ _SETTLEABLE = (
         LIMIT 1
       ) IS NOT NULL
     ORDER BY r.id
+    LIMIT :batch
     """
     )
     .bindparams(sa.bindparam("cutoff", type_=sa.DateTime(timezone=True)))
@@ -137,6 +144,7 @@ class SqlUnknownRecipients:
             bulks = await lock_bulks(session, {c.bulk_id for c in candidates})
             connection = await session.connection()
             changed: dict[BulkId, None] = {}
+            reopened_ids: set[BulkId] = set()
             for bulk_id, group in _by_bulk(candidates).items():
                 row = bulks.get(bulk_id)
                 if row is None:
@@ -152,17 +160,21 @@ class SqlUnknownRecipients:
                     reopened = reopened_status(mapping.bulk_status(row.status))
                     if reopened != row.status:
                         row.status, row.completed_at = reopened, None
+                        reopened_ids.add(bulk_id)
                 if moved_failed or moved_resent:
                     changed.setdefault(bulk_id)
             await session.flush()
             subscriptions = self._database.callback_subscriptions
             bulks_now = await settle_counters(session, moves, changed, subscriptions=subscriptions)
+            # A finished bulk sending again tells its callbacks so (PROCESSING, then its end).
+            reopened_now = [bulk for bulk in bulks_now if bulk.id in reopened_ids]
+            await write_bulk_events(connection, subscriptions, reopened_now, at=now)
         return UnknownSettled(failed=failed, resent=resent, bulks=tuple(bulks_now))
 
     async def _candidates(
         self, organisation_id: OrganisationId, cutoff: datetime
     ) -> list[_Candidate]:
-        parameters = {"organisation_id": organisation_id, "cutoff": cutoff}
+        parameters = {"organisation_id": organisation_id, "cutoff": cutoff, "batch": SWEEP_BATCH}
         async with self._database.transaction() as session:
             connection = await session.connection()
             rows = (await connection.execute(_SETTLEABLE, parameters)).all()
