@@ -89,7 +89,10 @@ async def start_sandbox(
     )
     await runner.setup()
     sock = _listen(host, port)
-    await web.SockSite(runner, sock).start()
+    # Meta's front ends take any number of new connections; aiohttp's default backlog (128)
+    # let the kernel drop those of several workers opening hundreds at once, which they saw
+    # as connections cut after the request left (outcome unknown).
+    await web.SockSite(runner, sock, backlog=_BACKLOG).start()
     bound_port = sock.getsockname()[1]
     url = str(URL.build(scheme="http", host=host, port=bound_port))
     logger.info("Meta sandbox listening on %s", url)
@@ -103,6 +106,9 @@ class _PathOnlyAccessLogger(AbstractAccessLogger):
         self.logger.info(
             "%s %s %s %.1fms", request.method, request.path, response.status, time * 1000
         )
+
+
+_BACKLOG = 4096
 
 
 def _listen(host: str, port: int) -> socket.socket:
