@@ -41,6 +41,9 @@ class Sending:
             if not marked or lane.state != "active":  # cancelled or stopped while marking
                 self._settling.not_started(lane, recipient)
                 return
+            scheduler = self._number.scheduler
+            if scheduler is not None:  # counted when it goes, however late (its mark, the loop)
+                scheduler.started_late(slot_at, self._parts.clock.monotonic())
             resend_unknown = self._parts.settings.crash_policy == "resend"
             outcome, wamid = await call_meta(
                 self._parts.meta, lane, recipient, resend_unknown=resend_unknown

@@ -74,6 +74,10 @@ class NumberThroughput:
         """A send starts at ``at``, a time ``next_slot`` allowed."""
         self._gate.take(at)
 
+    def started_late(self, slot_at: float, at: float) -> None:
+        """A send taken at ``slot_at`` really started at ``at`` (``NumberGate.started_late``)."""
+        self._gate.started_late(slot_at, at)
+
     def claim(self, now: float, *, within: float) -> float | None:
         """Take the next slot if it comes at most ``within`` seconds after ``now``, and return
         its time; None (nothing taken) when it comes later."""

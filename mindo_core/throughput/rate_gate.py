@@ -121,6 +121,23 @@ class RateGate:
         self._record(at)
         return at
 
+    def started_late(self, slot_at: float, at: float) -> None:
+        """The send recorded at ``slot_at`` really started at ``at``, later: its turn moves
+        there, so that windows count when sends went, not when they were due (a process
+        descheduled with sends already scheduled writes them all at once when it resumes)."""
+        turns = self._turns
+        index = len(turns) - 1
+        while index >= 0 and turns[index] > slot_at:
+            index -= 1
+        if at <= slot_at or index < 0 or turns[index] != slot_at:
+            return  # not late, or no longer within the history
+        del turns[index]
+        place = len(turns)
+        while place > 0 and turns[place - 1] > at:
+            place -= 1
+        turns.insert(place, at)
+        self._last_start = max(self._last_start, at)
+
     def _record(self, at: float) -> None:
         turns, burst = self._turns, self._burst
         due = turns[-burst] + self._span if len(turns) >= burst else at
@@ -157,6 +174,7 @@ class NumberGate:
         catch_up_seconds: float = DEFAULT_CATCH_UP_SECONDS,
     ) -> None:
         self._limit = RateGate(rate, margin_seconds=margin_seconds)
+        self._late_seconds = margin_seconds / 4
         self._spacing = (
             RateGate(
                 rate, smooth=True, margin_seconds=margin_seconds, tolerance_seconds=catch_up_seconds
@@ -185,6 +203,13 @@ class NumberGate:
         self._limit.take(at)
         if self._spacing is not None:
             self._spacing.take(at)
+
+    def started_late(self, slot_at: float, at: float) -> None:
+        """A send taken at ``slot_at`` really started at ``at``. Later than a quarter of the
+        margin, the limit counts it when it went (``RateGate.started_late``); the spacing keeps
+        its schedule. Within it, the margin absorbs it and nothing moves."""
+        if at - slot_at > self._late_seconds:
+            self._limit.started_late(slot_at, at)
 
     def reserve(self, now: float) -> float:
         at = self.next_slot(now)

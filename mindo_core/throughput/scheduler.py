@@ -199,6 +199,11 @@ class NumberScheduler(Generic[BulkKey]):
         if recipient is not None:
             self._pairs.take(recipient, slot.at)
 
+    def started_late(self, slot_at: float, at: float) -> None:
+        """The send given ``slot_at`` really started at ``at`` (its mark, or a busy process,
+        held it): the number's limit counts it then (``NumberThroughput.started_late``)."""
+        self._throughput.started_late(slot_at, at)
+
     def recipient_ready_at(self, recipient: str, now: float) -> float:
         """When ``recipient`` may get its next message from this number (pair rate)."""
         return self._pairs.ready_at(recipient, now)

@@ -297,3 +297,44 @@ def test_no_second_holds_more_than_the_highest_rate_whatever_the_changes(
             starts.append(now)
 
     assert most_in_any_window(starts) <= max(rates)
+
+
+# --------------------------------------------------------------------------------------------
+# Starts that went later than their slots: the limit counts them when they went.
+
+
+def test_sends_written_late_together_still_keep_every_second_within_the_cap() -> None:
+    # 30 sends scheduled over 30 ms, then the process is descheduled: all go out at 30 ms.
+    gate = NumberGate(1000, margin_seconds=0.02)
+    scheduled = [gate.reserve(i / 1000) for i in range(30)]
+    for slot in scheduled:
+        gate.started_late(slot, 0.030)
+    starts = [0.030] * len(scheduled)
+    now = 0.030
+    for _ in range(2_000):
+        now = gate.reserve(now)
+        starts.append(now)
+
+    assert most_in_any_window(sorted(starts)) <= 1000
+
+
+def test_a_start_late_by_less_than_a_quarter_of_the_margin_moves_nothing() -> None:
+    gate = NumberGate(1000, margin_seconds=0.02)
+    slots = [gate.reserve(0.0) for _ in range(1000)]
+
+    gate.started_late(slots[0], slots[0] + 0.004)  # the margin (20 ms a second) absorbs it
+
+    assert gate.next_slot(0.0) == pytest.approx(1.02)
+    gate.started_late(slots[0], slots[0] + 0.010)
+    # Counted at 10 ms, the first is no longer the oldest of the last thousand: the second is.
+    assert gate.next_slot(0.0) == pytest.approx(slots[1] + 1.02)
+
+
+def test_a_late_start_the_gate_no_longer_remembers_changes_nothing() -> None:
+    gate = RateGate(2, smooth=True, margin_seconds=0.0)  # it keeps its last start only
+    first, _, _ = (gate.reserve(0.0) for _ in range(3))
+    before = gate.next_slot(0.0)
+
+    gate.started_late(first, 0.4)
+
+    assert gate.next_slot(0.0) == before == 1.5
