@@ -105,6 +105,7 @@ __all__ = [
     "record_event",
     "refresh_final_status",
     "resumed_status",
+    "sends_remain",
     "settle_after_crash",
     "states_shown_as",
     "webhook_event",
@@ -467,12 +468,17 @@ def final_status(
     """
     if cancelled:
         return "CANCELLED"
-    if counters.pending and stopped_reason is None:
+    if sends_remain(counters, stopped_reason=stopped_reason):
         raise ValueError(f"{counters.pending} recipients are still pending; the bulk is not over")
     failures = counters.failed + counters.pending + counters.cancelled
     if failures == 0:
         return "COMPLETED"
     return "FAILED" if counters.sent == 0 else "PARTIAL"
+
+
+def sends_remain(counters: BulkCounters, *, stopped_reason: str | None) -> bool:
+    """Recipients still to send in a bulk not stopped: it is not over."""
+    return counters.pending > 0 and stopped_reason is None
 
 
 def refresh_final_status(

@@ -6,24 +6,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from dataclasses import dataclass
 
 import aiohttp
 import pytest
 
+from tests.e2e.stack import free_port
+
 
 @dataclass(frozen=True)
 class BridgeRun:
     stderr: str
     returncode: int | None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def run_bridge_until_healthy(extra_env: dict[str, str]) -> BridgeRun:

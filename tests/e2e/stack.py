@@ -12,7 +12,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 
@@ -67,6 +67,21 @@ def sqlite_stack_env(
         "MINDO_DEMO_API_KEY": api_key,
         "MINDO_LOG_LEVEL": "WARNING",
     }
+
+
+def sandbox_sends(sandbox: str, *, refused_too: bool = False) -> list[dict[str, Any]]:
+    """The sandbox's record of the messages sent to it at ``host:port``: those it accepted,
+    and those it refused too if asked (a 130429 under load reached Meta as well)."""
+    with urllib.request.urlopen(f"http://{sandbox}/_sandbox/requests") as answer:
+        records: list[dict[str, Any]] = json.load(answer)["data"]
+    return [
+        r for r in records if str(r["path"]).endswith("/messages") and (r["wamid"] or refused_too)
+    ]
+
+
+def sent_to(sandbox: str, *, refused_too: bool = False) -> list[str]:
+    """The recipient (wa_id) of each of ``sandbox_sends``, once per send."""
+    return [str(r["body"]["to"]) for r in sandbox_sends(sandbox, refused_too=refused_too)]
 
 
 def free_port() -> int:

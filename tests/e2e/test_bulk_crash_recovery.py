@@ -4,11 +4,9 @@ no recipient is lost, none is sent twice, and the one caught in flight is settle
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -18,19 +16,21 @@ import pytest
 from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port, order_bulk, spawn_mindo, sqlite_stack_env, wait_for_port
+from tests.e2e.stack import (
+    free_port,
+    order_bulk,
+    sandbox_sends,
+    sent_to,
+    spawn_mindo,
+    sqlite_stack_env,
+    wait_for_port,
+)
 
 pytestmark = pytest.mark.slow
 
 KEY = "mindo_CrashTestKey0123456789ab"
 RECIPIENTS = 400
 FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
-
-
-def _sandbox_sends(sandbox: str) -> list[dict[str, object]]:
-    with urllib.request.urlopen(f"http://{sandbox}/_sandbox/requests") as answer:
-        records = json.load(answer)["data"]
-    return [r for r in records if str(r["path"]).endswith("/messages") and r["wamid"]]
 
 
 async def _bulk(stub: mindo_pb2_grpc.MindoStub, bulk_id: str) -> pb.Bulk:
@@ -86,7 +86,7 @@ async def _crash_and_recover(
 
     services[0].send_signal(signal.SIGKILL)
     services[0].wait()
-    sent_before_restart = len(_sandbox_sends(sandbox))
+    sent_before_restart = len(sandbox_sends(sandbox))
     assert 0 < sent_before_restart < RECIPIENTS
 
     services.append(spawn_mindo(["serve", "--demo"], env, log))
@@ -106,8 +106,8 @@ async def _crash_and_recover(
     # Those caught in flight say so, distinctly.
     assert {m.error_message for m in settled.results} <= {UNCONFIRMED_REASON}
 
-    sends = _sandbox_sends(sandbox)
-    per_recipient = Counter(str(r["body"]["to"]) for r in sends)  # type: ignore[index]
+    sends = sent_to(sandbox)
+    per_recipient = Counter(sends)
     assert max(per_recipient.values()) == 1, "a recipient was sent twice"
     assert bulk.pending_count == 0
     # Every recipient is accounted for: sent, or settled as unconfirmed (counted as failed).

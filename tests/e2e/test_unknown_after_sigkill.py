@@ -10,12 +10,10 @@ at 100/s) or whose request was still on its way over the loopback at the kill.""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import signal
 import subprocess
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +23,14 @@ import pytest
 from mindo_core.bulks.model import UNCONFIRMED_REASON
 from mindo_grpc._pb.mindo.v1 import mindo_pb2 as pb
 from mindo_grpc._pb.mindo.v1 import mindo_pb2_grpc
-from tests.e2e.stack import free_port, order_bulk, spawn_mindo, sqlite_stack_env, wait_for_port
+from tests.e2e.stack import (
+    free_port,
+    order_bulk,
+    sent_to,
+    spawn_mindo,
+    sqlite_stack_env,
+    wait_for_port,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,18 +40,6 @@ FINAL = {"COMPLETED", "PARTIAL", "FAILED", "CANCELLED"}
 # Calls marked started whose request had not reached the sandbox at the kill: those marked ahead
 # (2 at 100/s) and one on its way.
 IN_TRANSIT = 3
-
-
-def _accepted(sandbox: str, *, refused_too: bool = False) -> list[str]:
-    """The wa_id of every send the sandbox accepted (and refused, if asked: a 130429 under
-    load reached Meta too)."""
-    with urllib.request.urlopen(f"http://{sandbox}/_sandbox/requests") as answer:
-        records = json.load(answer)["data"]
-    return [
-        str(r["body"]["to"])
-        for r in records
-        if str(r["path"]).endswith("/messages") and (r["wamid"] or refused_too)
-    ]
 
 
 def test_after_sigkill_only_calls_that_reached_meta_are_unknown(tmp_path: Path) -> None:
@@ -75,7 +68,7 @@ def test_after_sigkill_only_calls_that_reached_meta_are_unknown(tmp_path: Path) 
         wait_for_port(grpc_address)
         bulk_id = asyncio.run(_submit(grpc_address))
         deadline = time.monotonic() + 60
-        while len(_accepted(sandbox)) < kill_after:
+        while len(sent_to(sandbox)) < kill_after:
             assert time.monotonic() < deadline, "the bulk did not progress"
             time.sleep(0.01)
         services[0].send_signal(signal.SIGKILL)
@@ -83,8 +76,8 @@ def test_after_sigkill_only_calls_that_reached_meta_are_unknown(tmp_path: Path) 
         services.append(spawn_mindo(["serve", "--demo"], env, log))
         wait_for_port(grpc_address)
         bulk, unknown = asyncio.run(_when_over(grpc_address, bulk_id))
-        accepted = Counter(_accepted(sandbox))
-        called = set(_accepted(sandbox, refused_too=True))
+        accepted = Counter(sent_to(sandbox))
+        called = set(sent_to(sandbox, refused_too=True))
     finally:
         for process in [*services, sandbox_process]:
             if process.poll() is None:

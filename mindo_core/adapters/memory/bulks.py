@@ -54,6 +54,7 @@ from mindo_core.bulks.model import (
     record_event,
     refresh_final_status,
     resumed_status,
+    sends_remain,
 )
 from mindo_core.bulks.timeline import RecipientTimes
 from mindo_core.domain.accounts import OrganisationId, PhoneNumberRowId
@@ -287,7 +288,9 @@ class InMemoryBulks:
         # No leases here: one engine owns every number (``SoleOwnership``).
         entry = self._entry(bulk_id)
         bulk = entry.bulk
-        if bulk.status not in _RUNNING or _pending_again(bulk):
+        if bulk.status not in _RUNNING or sends_remain(
+            bulk.counters, stopped_reason=bulk.stop_reason
+        ):
             return bulk
         target = final_status(bulk.counters, cancelled=False, stopped_reason=bulk.stop_reason)
         entry.bulk = replace(
@@ -580,8 +583,3 @@ def _on_or_after(day: date, bound: date | None) -> bool:
 
 def _on_or_before(day: date, bound: date | None) -> bool:
     return bound is None or day <= bound
-
-
-def _pending_again(bulk: Bulk) -> bool:
-    """Recipients pending in a bulk not stopped: not over (see ``finish_bulk``)."""
-    return bulk.counters.pending > 0 and bulk.stop_reason is None

@@ -62,6 +62,7 @@ from mindo_core.bulks.model import (
     final_status,
     refresh_final_status,
     resumed_status,
+    sends_remain,
     states_shown_as,
 )
 from mindo_core.bulks.timeline import RecipientTimes
@@ -352,10 +353,9 @@ class SqlBulks:
             connection = await session.connection()
             counters = mapping.counters(row)
             # Pending again (an unknown recipient resent meanwhile): not over, its engine sends it.
-            pending_again = counters.pending > 0 and row.stop_reason is None
             if (
                 row.status in _RUNNING
-                and not pending_again
+                and not sends_remain(counters, stopped_reason=row.stop_reason)
                 and not await _leased_to_another(connection, number, worker)
             ):
                 target = final_status(counters, cancelled=False, stopped_reason=row.stop_reason)
