@@ -8,7 +8,7 @@ Transactions that write (``writing``; ``transaction`` is for reads and PostgreSQ
 
 * SQLite: ``BEGIN IMMEDIATE``, so the transaction is the database's one writer from its first
   statement and what it reads stays true until it commits; this process's writers take turns
-  in order (other processes wait on ``busy_timeout``).
+  (``WriterTurns``: a waiting client's first; other processes wait on ``busy_timeout``).
 * PostgreSQL (several processes): row locks, always in the same order, bulks (by id) before
   their messages, so two transactions never wait for each other in a circle. A claim waits for
   no lock at all (``claims``).
@@ -16,7 +16,6 @@ Transactions that write (``writing``; ``transaction`` is for reads and PostgreSQ
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mindo_core.adapters.sql.outbox import CallbackSubscriptions
+from mindo_core.adapters.sql.writer_turns import WriterTurns
 
 # Upserts and re-reads return the row as it is after the statement, not a stale copy from the
 # identity map.
@@ -36,10 +36,8 @@ class Database:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         # Which organisations want which callback events (``outbox``), shared by the writers.
         self.callback_subscriptions = CallbackSubscriptions()
-        # SQLite has one writer at a time. Left to its busy handler, a waiting writer polls
-        # (up to every 100 ms) and keeps missing a busy one's next transaction, for seconds;
-        # this process's writers queue here in turn instead.
-        self._sqlite_writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        # SQLite has one writer at a time: this process's writers take turns (``WriterTurns``).
+        self._sqlite_writers = WriterTurns() if engine.dialect.name == "sqlite" else None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -58,11 +56,12 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that holds SQLite's write lock from its first statement."""
+    async def writing(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A transaction that holds SQLite's write lock from its first statement; ``urgent``
+        when a client waits for it (it goes before the engine's writers)."""
         async with AsyncExitStack() as stack:
             if self._sqlite_writers is not None:
-                await stack.enter_async_context(self._sqlite_writers)
+                await stack.enter_async_context(self._sqlite_writers.turn(urgent=urgent))
             session = await stack.enter_async_context(self._sessions())
             await stack.enter_async_context(session.begin())
             if self._sqlite_writers is not None:

@@ -36,7 +36,7 @@ class SqlIdempotency:
     ) -> IdempotencyRecord | None:
         expired = require_aware(expired_at_or_before)
         try:
-            async with self._database.writing() as session:
+            async with self._database.writing(urgent=True) as session:
                 found = (await session.exec(_the_key(key.organisation_id, key.key_hash))).first()
                 if found is not None and found.created_at > expired:
                     return _record(found)
@@ -50,7 +50,7 @@ class SqlIdempotency:
             if not is_unique_violation(error):
                 raise
         # Another process claimed it between our read and our insert: its row is the answer.
-        async with self._database.writing() as session:
+        async with self._database.writing(urgent=True) as session:
             winner = (await session.exec(_the_key(key.organisation_id, key.key_hash))).first()
         if winner is None:  # released by the winner meanwhile (refused before Meta): free again
             return await self.claim_key(key, expired_at_or_before=expired_at_or_before)
@@ -76,7 +76,7 @@ class SqlIdempotency:
                 answer=settled.answer,
             )
         )
-        async with self._database.writing() as session:
+        async with self._database.writing(urgent=True) as session:
             await (await session.connection()).execute(statement)
 
     async def release_key(self, organisation_id: OrganisationId, key_hash: str) -> None:
@@ -85,7 +85,7 @@ class SqlIdempotency:
             col(IdempotencyKeyRow.key_hash) == key_hash,
             col(IdempotencyKeyRow.outcome) == "pending",
         )
-        async with self._database.writing() as session:
+        async with self._database.writing(urgent=True) as session:
             await (await session.connection()).execute(statement)
 
     async def purge_keys(self, *, created_at_or_before: datetime) -> int:

@@ -55,7 +55,7 @@ class SqlMessages:
         if not messages:
             return []
         values = [mapping.new_message_values(message) for message in messages]
-        async with self._database.writing() as session:
+        async with self._database.writing(urgent=True) as session:
             connection = await session.connection()
             ids = await _inserted_ids(connection, values)
             at = max(mapping.timestamp(message.created_at) for message in messages)
