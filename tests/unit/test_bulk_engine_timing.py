@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -217,7 +218,7 @@ def test_recipients_beyond_the_quota_go_when_the_window_frees_room() -> None:
     virtual(scenario, tier="TIER_50")
 
 
-def test_too_fast_pauses_the_number_and_halves_its_rate() -> None:
+def test_a_lone_too_fast_pauses_the_number_briefly_and_slows_it_a_tenth() -> None:
     async def scenario(world: BulkWorld) -> None:
         world.meta.scripts[phone(10).removeprefix("+")] = [meta_error(130429)]
         bulk = await world.submit(40)
@@ -226,11 +227,33 @@ def test_too_fast_pauses_the_number_and_halves_its_rate() -> None:
 
         times = world.meta.call_times
         refused = world.meta.calls.index(phone(10).removeprefix("+"))
-        pause = SETTINGS.slow_down.first_pause_seconds
+        policy = SETTINGS.slow_down
+        paused = times[refused + 1] - times[refused]
+        assert policy.first_pause_seconds_when_calm - 0.001 <= paused < policy.first_pause_seconds
+        later = times[refused + 1 :]
+        gaps = [b - a for a, b in itertools.pairwise(later)]
+        assert min(gaps) >= MARGIN / 72 - 0.001  # 80/s less a tenth, not halved
+        assert statistics.median(gaps) < MARGIN / 40
+        assert world.meta.sends_to(phone(10).removeprefix("+")) == 1
+
+    virtual(scenario, throughput="STANDARD")
+
+
+def test_too_fast_again_after_the_gentle_slow_down_pauses_longer_and_halves_the_rate() -> None:
+    async def scenario(world: BulkWorld) -> None:
+        for n in (10, 20):
+            world.meta.scripts[phone(n).removeprefix("+")] = [meta_error(130429)]
+        bulk = await world.submit(60)
+        await world.engine.start()
+        await world.finished(bulk, limit=60)
+
+        times = world.meta.call_times
+        refused = world.meta.calls.index(phone(20).removeprefix("+"))
+        policy = SETTINGS.slow_down
+        pause = policy.first_pause_seconds * policy.pause_growth  # the second in a row
         assert times[refused + 1] - times[refused] >= pause - 0.001
         later = times[refused + 1 :]
-        assert min(b - a for a, b in itertools.pairwise(later)) >= MARGIN / 40 - 0.001
-        assert world.meta.sends_to(phone(10).removeprefix("+")) == 1
+        assert min(b - a for a, b in itertools.pairwise(later)) >= MARGIN / 36 - 0.001
 
     virtual(scenario, throughput="STANDARD")
 

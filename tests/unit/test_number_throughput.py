@@ -119,9 +119,9 @@ def test_a_slow_down_pauses_the_single_sends_too() -> None:
     throughput.take(throughput.next_slot(10.0))
 
     assert throughput.slow_down(10.1, sent_at=10.0)
-    assert throughput.current_rate(10.1) == 40.0
-    assert throughput.claim(10.1, within=0.5) is None  # paused for a second
-    assert throughput.next_slot(10.1) >= 11.1
+    assert throughput.current_rate(10.1) == 72.0
+    assert throughput.claim(10.1, within=0.2) is None  # paused for a quarter of a second
+    assert throughput.next_slot(10.1) >= 10.35
 
 
 def test_the_registry_gives_one_throughput_per_number_and_applies_a_new_level() -> None:

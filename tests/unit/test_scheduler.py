@@ -132,7 +132,7 @@ def test_numbers_do_not_slow_each_other_down() -> None:
         sent_at=0.0,
         now=0.0,
     )
-    assert first.current_rate(0.0) == 40.0
+    assert first.current_rate(0.0) == 72.0
     assert second.current_rate(0.0) == 80.0
     assert second.next_send(0.0) == Slot(bulk_id="b", at=0.0)
 

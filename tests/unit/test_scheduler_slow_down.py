@@ -1,4 +1,6 @@
-"""Adaptive slow-down: Meta says "too fast", the number halves its rate, pauses, then recovers."""
+"""Adaptive slow-down: Meta says "too fast", the number slows down, pauses, then recovers. A
+lone refusal after a calm spell slows it a tenth and pauses it briefly; refusals that go on
+halve its rate."""
 
 from __future__ import annotations
 
@@ -14,7 +16,38 @@ from mindo_core.throughput.rate_gate import AdaptiveCap, SlowDownPolicy
 from mindo_core.throughput.retry_policy import RetryPolicy, SendOutcome
 from mindo_core.throughput.scheduler import NumberScheduler
 
-POLICY = SlowDownPolicy()  # x0.5, floor 1, pause 1 s doubling, quiet 5 s, +10 % per second
+# x0.5, floor 1, pause 1 s doubling, quiet 5 s, +10 % per second; every decrease the full one.
+POLICY = SlowDownPolicy(first_decrease_factor=None)
+GENTLE_FIRST = SlowDownPolicy()  # as the engine runs: x0.9 and 0.25 s after 60 s calm
+
+
+def test_a_lone_signal_after_a_calm_spell_slows_the_number_a_tenth_and_pauses_it_briefly() -> None:
+    cap = AdaptiveCap(1000.0, GENTLE_FIRST)
+    assert cap.slow_down(100.0, sent_at=99.9)
+    assert cap.cap_at(100.0) == 900.0
+    assert cap.paused_until == 100.25
+    assert cap.cap_at(105.0) == 1000.0  # back after the quiet period
+
+
+def test_a_send_refused_after_the_gentle_slow_down_halves_the_rate_at_once() -> None:
+    cap = AdaptiveCap(1000.0, GENTLE_FIRST)
+    cap.slow_down(100.0, sent_at=99.9)
+    assert not cap.slow_down(100.1, sent_at=99.95)  # started before it: stale
+    assert cap.slow_down(100.5, sent_at=100.3)
+    assert cap.cap_at(100.5) == 450.0
+    assert cap.paused_until == 102.5  # the second decrease in a row: twice the full pause
+    # From then on the window absorbs signals as usual.
+    assert not cap.slow_down(101.0, sent_at=100.9)
+
+
+def test_a_signal_within_the_calm_spell_of_the_last_decrease_gets_the_full_decrease() -> None:
+    cap = AdaptiveCap(1000.0, GENTLE_FIRST)
+    cap.slow_down(100.0, sent_at=99.9)
+    cap.slow_down(100.5, sent_at=100.3)  # halved: 450, recovering to 1,000 by 111.5
+    assert cap.slow_down(130.0, sent_at=129.9)  # 30 s later: not calm yet
+    assert cap.cap_at(130.0) == 500.0
+    assert cap.slow_down(200.0, sent_at=199.9)  # 70 s later: calm again
+    assert cap.cap_at(200.0) == 900.0
 
 
 def test_a_throttling_signal_halves_the_rate_and_pauses_the_number() -> None:
@@ -57,7 +90,7 @@ def test_one_decrease_per_window_while_signals_go_on() -> None:
     assert [rate for _, rate in decreases] == [40, 40, 40]
 
 
-FAST_WINDOW = SlowDownPolicy(decrease_window_seconds=0.0)
+FAST_WINDOW = SlowDownPolicy(decrease_window_seconds=0.0, first_decrease_factor=None)
 
 
 def test_with_no_window_repeated_signals_keep_halving_down_to_one_message_per_second() -> None:
@@ -174,10 +207,10 @@ def test_a_throttling_code_slows_the_number_and_retries_the_message(code: int) -
         now=0.2,
     )
     assert decision.action == "retry"
-    assert number.current_rate(0.2) == 40.0
+    assert number.current_rate(0.2) == 72.0  # a lone signal: a tenth less, a short pause
     slot = number.next_send(0.2)
     assert slot is not None
-    assert slot.at == pytest.approx(1.2)
+    assert slot.at == pytest.approx(0.45)
 
 
 def test_the_spam_rate_limit_slows_the_number_without_retrying_the_message() -> None:
@@ -192,7 +225,7 @@ def test_the_spam_rate_limit_slows_the_number_without_retrying_the_message() -> 
     )
     assert decision.action == "give_up"
     assert decision.meta_code == 131048
-    assert number.current_rate(0.2) == 40.0
+    assert number.current_rate(0.2) == 72.0
 
 
 def test_after_a_slow_down_no_second_holds_more_than_the_lowered_rate() -> None:
@@ -213,8 +246,8 @@ def test_after_a_slow_down_no_second_holds_more_than_the_lowered_rate() -> None:
         number.take(slot)
         starts.append(slot.at)
         now = slot.at
-    assert starts[0] >= 1.0  # the pause
-    assert all(later - earlier >= 1.0 for earlier, later in zip(starts, starts[40:], strict=False))
+    assert starts[0] >= 0.25  # the pause
+    assert all(later - earlier >= 1.0 for earlier, later in zip(starts, starts[72:], strict=False))
 
 
 @settings(max_examples=300)
