@@ -55,6 +55,8 @@ def run() -> None:
             f"{level:>9} {cap:>6} {case.sent:>7} {case.rate:>11.1f} {case.rate / cap:>6.3f}"
             f" {case.throttled:>7} {case.cpu_ms_per_send:>13.3f}   {pauses}"
         )
+        if case.refused_at:
+            print(f"{'':>9} 130429 at (s after the first accepted send): {case.refused_at}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Case:
     first_at: float  # Unix seconds of the first and last accepted send
     last_at: float
     cpu_seconds: float  # this process's, from the engine's start to the bulk's end
+    refused_at: str  # when the 130429 came, in bursts: "2.31 ×18, 7.02 ×1"
 
     @property
     def cpu_ms_per_send(self) -> float:
@@ -103,4 +106,16 @@ async def _case(sandbox: SandboxProcess, level: str, cap: int, recipients: int) 
         first_at=first,
         last_at=last,
         cpu_seconds=cpu_seconds,
+        refused_at=_bursts([r.at - first for r in sends if r.error_code == 130429]),
     )
+
+
+def _bursts(offsets: list[float]) -> str:
+    """Refusals 100 ms or less apart as one burst: its first time and its size."""
+    bursts: list[list[float]] = []
+    for at in sorted(offsets):
+        if bursts and at - bursts[-1][-1] <= 0.1:
+            bursts[-1].append(at)
+        else:
+            bursts.append([at])
+    return ", ".join(f"{burst[0]:.2f} ×{len(burst)}" for burst in bursts)
