@@ -30,9 +30,10 @@ COLUMNS: Final = (
     "delivered_at",
     "read_at",
     "failed_at",
+    "resent_at",
 )
 MEDIA_TYPE: Final = "text/csv"
-_TIMES: Final = ("sent_at", "delivered_at", "read_at", "failed_at")
+_TIMES: Final = ("sent_at", "delivered_at", "read_at", "failed_at", "resent_at")
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _SIGNED_WHOLE_NUMBER: Final = re.compile(r"[+-]?[0-9]+")
 

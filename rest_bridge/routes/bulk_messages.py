@@ -135,10 +135,11 @@ def _csv_headers(bulk_send_id: str) -> dict[str, str]:
 
 
 CSV_EXAMPLE: Final = (
-    "position,phone,status,wamid,error_code,error_message,sent_at,delivered_at,read_at,failed_at\r\n"
+    "position,phone,status,wamid,error_code,error_message,sent_at,delivered_at,read_at,failed_at,"
+    "resent_at\r\n"
     "0,+447700900123,read,wamid.HBgLMTU1NTAxMDAwMDEVAgARGBI,,,2025-11-20T10:00:01Z,"
-    "2025-11-20T10:00:03Z,2025-11-20T10:05:00Z,\r\n"
-    "1,+447700900124,failed,,131026,Message undeliverable,,,,2025-11-20T10:00:02Z\r\n"
+    "2025-11-20T10:00:03Z,2025-11-20T10:05:00Z,,\r\n"
+    "1,+447700900124,failed,,131026,Message undeliverable,,,,2025-11-20T10:00:02Z,\r\n"
 )
 
 

@@ -44,6 +44,17 @@ def test_commas_quotes_and_line_breaks_survive_a_round_trip() -> None:
     ]
 
 
+def test_a_recipient_resent_after_an_unknown_outcome_shows_when() -> None:
+    item = mindo_pb2.BulkMessage(
+        position=0,
+        recipient_phone="+447700900125",
+        status="sent",
+        resent_at=Timestamp(seconds=1_763_632_802),
+    )
+
+    assert dict(zip(COLUMNS, row(item), strict=True))["resent_at"] == "2025-11-20T10:00:02Z"
+
+
 def test_a_failed_recipient_has_its_code_message_and_failure_time() -> None:
     failed_at = Timestamp(seconds=1_763_632_802)
     item = mindo_pb2.BulkMessage(
@@ -66,5 +77,6 @@ def test_a_failed_recipient_has_its_code_message_and_failure_time() -> None:
         "delivered_at": "",
         "read_at": "",
         "failed_at": "2025-11-20T10:00:02Z",
+        "resent_at": "",
     }
     assert b"'=Message undeliverable" in encode([row(item)])
