@@ -9,10 +9,9 @@ The window counts single messages Meta accepted (at ``sent_at``) and bulk recipi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping, Sequence
+from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,27 +29,26 @@ async def read_recipient_window(
 ) -> Mapping[str, datetime]:
     """wa_id → first time it was sent to after ``since`` (``BulkStore.recipient_window``)."""
     parameters = {"organisation_id": organisation_id, "since": mapping.timestamp(since)}
-    rows = (await connection.execute(_RECIPIENT_WINDOW, parameters)).all()
-    return _FirstTimes(rows, _window_time_reader(connection.dialect.name))
+    query = _RECIPIENT_WINDOW[connection.dialect.name]
+    return _FirstTimes((await connection.execute(query, parameters)).all())
 
 
 class _FirstTimes(Mapping[str, datetime]):
-    """The window, its times kept as the driver returned them and read only when asked for: a
+    """The window, its times kept as the query's UTC text and parsed only when asked for: a
     quota decision on a window with room left asks only who is in it and how many
     (``decide_batch``), and reading every row's time was most of a batch's cost."""
 
-    def __init__(self, rows: Iterable[Sequence[Any]], read_time: Callable[[Any], datetime]):
-        self._read_time = read_time
-        self._raw: dict[str, Any] = {}
+    def __init__(self, rows: Iterable[Sequence[str]]) -> None:
+        self._raw: dict[str, str] = {}
         for phone, at in rows:
             wa_id = phone.removeprefix("+")
             known = self._raw.setdefault(wa_id, at)
             # Rare (a recipient sent to twice in a day): the first time is the one kept.
-            if known is not at and read_time(at) < read_time(known):
+            if known is not at and _utc_time(at) < _utc_time(known):
                 self._raw[wa_id] = at
 
     def __getitem__(self, wa_id: str) -> datetime:
-        return self._read_time(self._raw[wa_id])
+        return _utc_time(self._raw[wa_id])
 
     def __contains__(self, wa_id: object) -> bool:
         return wa_id in self._raw
@@ -75,19 +73,36 @@ async def read_promised_recipients(
 
 
 # The portfolio's window, read for every bulk submitted: an organisation that sent 100,000
-# messages today has 100,000 rows here. Plain SQL, its times read straight off the driver
-# (``_window_time_reader``): through the ORM and the column type, each row cost ~8 µs. Each
-# number's first time is kept in Python: a GROUP BY sorted the rows first (0.2 s for 100,000
-# on SQLite), and a recipient is rarely messaged twice in a day.
-_RECIPIENT_WINDOW = sa.text(f"""
-    SELECT recipient_phone, sent_at FROM messages
+# messages today has 100,000 rows here. Plain SQL, its times read as text in UTC and parsed
+# only when asked for (``_FirstTimes``): through the ORM and the column type, each row cost
+# ~8 µs, and PostgreSQL's driver loading each as a datetime (converted to the session's time
+# zone) was still most of a row's cost. Each number's first time is kept in Python: a GROUP BY
+# sorted the rows first (0.2 s for 100,000 on SQLite), and a recipient is rarely messaged twice
+# in a day.
+_WINDOW_ROWS = """
+    SELECT recipient_phone, {sent_at} FROM messages
     WHERE organisation_id = :organisation_id AND sent_at IS NOT NULL AND sent_at > :since
     UNION ALL
     -- Perhaps sent: Meta may count them, so the window does too (from their claim).
-    SELECT recipient_phone, claimed_at FROM messages
-    WHERE organisation_id = :organisation_id AND {MAYBE_SENT_CONDITION}
+    SELECT recipient_phone, {claimed_at} FROM messages
+    WHERE organisation_id = :organisation_id AND {maybe_sent}
       AND sent_at IS NULL AND claimed_at > :since
-""").bindparams(sa.bindparam("since", type_=UTCDateTime()))
+"""
+# A timestamp as naive UTC text, "YYYY-MM-DD HH:MM:SS.ffffff": SQLite stores it so.
+_UTC_TEXT = {
+    "sqlite": "{column}",
+    "postgresql": "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+}
+_RECIPIENT_WINDOW = {
+    dialect: sa.text(
+        _WINDOW_ROWS.format(
+            sent_at=text.format(column="sent_at"),
+            claimed_at=text.format(column="claimed_at"),
+            maybe_sent=MAYBE_SENT_CONDITION,
+        )
+    ).bindparams(sa.bindparam("since", type_=UTCDateTime()))
+    for dialect, text in _UTC_TEXT.items()
+}
 
 
 # What running bulks still have to send: their pending rows, and what is still staged (every
@@ -115,10 +130,7 @@ _PROMISED_RECIPIENTS = {
 }
 
 
-def _window_time_reader(dialect: str) -> Callable[[Any], datetime]:
-    """A timestamp as the driver returns it, as an aware UTC datetime (what UTCDateTime gives):
-    SQLite's naive UTC text, PostgreSQL's aware datetime."""
-    if dialect == "sqlite":
-        # The offset appended, not ``replace(tzinfo=UTC)`` after: a fifth of the time.
-        return lambda text: datetime.fromisoformat(text + "+00:00")
-    return lambda value: value.astimezone(UTC)
+def _utc_time(text: str) -> datetime:
+    """A time of ``_RECIPIENT_WINDOW``'s, aware (what UTCDateTime gives). The offset appended,
+    not ``replace(tzinfo=UTC)`` after: a fifth of the time."""
+    return datetime.fromisoformat(text + "+00:00")
