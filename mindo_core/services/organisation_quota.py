@@ -195,22 +195,32 @@ class Verdict:
 def decide_batch(reading: QuotaReading, wa_ids: Sequence[str]) -> list[Verdict]:
     """The answers to sends to ``wa_ids``, in order, on one reading: a recipient in the window
     or owed already goes; a new one goes while room is left, and is owed from then on."""
-    live = LiveWindow.of(
-        reading.tier, window_entries=list(reading.window.values()), now=reading.now
-    )
+    live: LiveWindow | None = None
     owed = set(reading.promised)
     verdicts: list[Verdict] = []
     for wa_id in wa_ids:
         in_window = wa_id in reading.window
         if not in_window and wa_id not in owed:
-            room = live.room(promised=len(owed))
-            if room.frees_at is not None:
-                refused = QuotaExceeded(frees_at=room.frees_at, now=reading.now)
-                verdicts.append(Verdict(wa_id, refused, reserves=False))
-                continue
+            if not _fits_surely(reading, promised=len(owed)):
+                # Sorted only when room is short (the window's live entries are at most all).
+                live = live or LiveWindow.of(
+                    reading.tier, window_entries=list(reading.window.values()), now=reading.now
+                )
+                room = live.room(promised=len(owed))
+                if room.frees_at is not None:
+                    refused = QuotaExceeded(frees_at=room.frees_at, now=reading.now)
+                    verdicts.append(Verdict(wa_id, refused, reserves=False))
+                    continue
             owed.add(wa_id)
         verdicts.append(Verdict(wa_id, None, reserves=not in_window))
     return verdicts
+
+
+def _fits_surely(reading: QuotaReading, *, promised: int) -> bool:
+    """Room for one more new recipient with every entry of the window counted live: then it
+    fits whatever has expired (``LiveWindow.room`` counts no more than these)."""
+    limit = reading.tier.daily_limit
+    return limit is None or len(reading.window) + promised < limit
 
 
 def _reading(tier: Tier, book: QuotaBook, now: datetime) -> QuotaReading:

@@ -983,6 +983,21 @@ async def test_the_window_counts_single_messages_sent_after_the_given_time(
     assert await stores.bulks.recipient_window(acme.organisation.id, sent_at) == {}
 
 
+async def test_a_recipient_messaged_twice_is_in_the_window_from_the_first_time(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    first, second = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+    # Written latest first: the window keeps the earliest time, whatever the rows' order.
+    await stores.messages.add_message(sent_message(acme, "wamid.2", sent_at=second))
+    await stores.messages.add_message(sent_message(acme, "wamid.1", sent_at=first))
+
+    window = await stores.bulks.recipient_window(acme.organisation.id, T0)
+
+    assert dict(window) == {"34611222333": first}
+    assert list(window.values()) == [first]
+
+
 async def test_promised_recipients_are_what_running_bulks_still_have_to_send(
     stores: Stores,
 ) -> None:
