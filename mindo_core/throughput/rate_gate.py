@@ -303,7 +303,8 @@ class AdaptiveCap:
         if sent_at <= self._last_decrease:
             return False
         since_decrease = now - self._last_decrease
-        if since_decrease < policy.decrease_window_seconds and not self._gentle:
+        after_gentle = self._gentle
+        if since_decrease < policy.decrease_window_seconds and not after_gentle:
             return False
         self._gentle = (
             policy.first_decrease_factor is not None and since_decrease >= policy.calm_seconds
@@ -312,7 +313,8 @@ class AdaptiveCap:
         reduced = math.floor(self.cap_at(now) * (factor or policy.decrease_factor))
         self._base = max(policy.floor_mps, float(reduced))
         self._grow_from = now + policy.quiet_seconds
-        repeat = since_decrease < policy.quiet_seconds
+        # The full decrease after a gentle one pauses as a first one would.
+        repeat = since_decrease < policy.quiet_seconds and not after_gentle
         self._streak = self._streak + 1 if repeat else 1
         self._last_decrease = now
         pause = policy.first_pause_seconds * policy.pause_growth ** (self._streak - 1)

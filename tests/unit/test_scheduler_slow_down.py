@@ -35,7 +35,7 @@ def test_a_send_refused_after_the_gentle_slow_down_halves_the_rate_at_once() -> 
     assert not cap.slow_down(100.1, sent_at=99.95)  # started before it: stale
     assert cap.slow_down(100.5, sent_at=100.3)
     assert cap.cap_at(100.5) == 450.0
-    assert cap.paused_until == 102.5  # the second decrease in a row: twice the full pause
+    assert cap.paused_until == 101.5  # the full pause, as for a first full decrease
     # From then on the window absorbs signals as usual.
     assert not cap.slow_down(101.0, sent_at=100.9)
 
