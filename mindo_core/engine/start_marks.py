@@ -68,6 +68,10 @@ class StartMarks:
         if self._waiting and (self._writer is None or self._writer.done()):
             self._writer = asyncio.create_task(self._write_while_waiting())
 
+    def asked(self, message_id: MessageId) -> bool:
+        """Whether the recipient's mark was asked (and not yet started or forgotten)."""
+        return message_id in self._asked
+
     async def started(self, message_id: MessageId) -> bool:
         """Whether the recipient's call may start now: its mark is durable."""
         self.ask((message_id,))

@@ -103,6 +103,19 @@ async def test_marks_forgotten_are_not_kept() -> None:
     assert len(marks) == 0
 
 
+async def test_a_mark_counts_as_asked_until_its_call_starts_or_it_is_forgotten() -> None:
+    marks = _marks(_Marks())
+
+    marks.ask([MessageId(1), MessageId(2)])
+    asked_before = [marks.asked(MessageId(m)) for m in (1, 2, 3)]
+    await marks.started(MessageId(1))
+    marks.forget([MessageId(2)])
+
+    assert asked_before == [True, True, False]
+    assert not marks.asked(MessageId(1))
+    assert not marks.asked(MessageId(2))
+
+
 def test_marks_lead_their_slots_by_20_ms_and_more_at_high_rates_up_to_100_ms() -> None:
     settings = EngineSettings()
 

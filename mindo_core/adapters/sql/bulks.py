@@ -549,7 +549,8 @@ class SqlBulks:
                 _SET_COMPLETION,
                 {"bulk_id": bulk_id, "at": mapping.timestamp(at)},
             )
-        return await self.get_bulk(bulk_id)
+            # Read back in the same transaction: one transaction per estimate, not two.
+            return await _bulk(session, bulk_id)
 
     async def recipient_window(
         self, organisation_id: OrganisationId, since: datetime
@@ -587,13 +588,22 @@ def _to_bulk(row: BulkRow, template_name: str, language: str) -> Bulk:
     return mapping.bulk(row, template_name=template_name, language=language)
 
 
+# A bulk by its id, the statement built once: the engine reads one every few seconds per
+# sending bulk (its estimate, its progress), and building it anew cost as much as running it.
+_BULK_BY_ID = _bulks_with_template().where(col(BulkRow.id) == sa.bindparam("bulk_id"))
+_BULK_BY_ID_IN_ORGANISATION = _BULK_BY_ID.where(
+    col(BulkRow.organisation_id) == sa.bindparam("organisation_id")
+)
+
+
 async def _bulk(
     session: AsyncSession, bulk_id: BulkId, organisation_id: OrganisationId | None = None
 ) -> Bulk | None:
-    query = _bulks_with_template().where(BulkRow.id == bulk_id)
+    params: dict[str, object] = {"bulk_id": bulk_id}
+    query = _BULK_BY_ID
     if organisation_id is not None:
-        query = query.where(BulkRow.organisation_id == organisation_id)
-    found = (await session.exec(query, execution_options=FRESH)).first()
+        query, params["organisation_id"] = _BULK_BY_ID_IN_ORGANISATION, organisation_id
+    found = (await session.exec(query, params=params, execution_options=FRESH)).first()
     return None if found is None else _to_bulk(*found)
 
 
