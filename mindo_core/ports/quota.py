@@ -35,6 +35,16 @@ class QuotaBook:
     # wa_ids owed a slot: running bulks' pending recipients and live reservations (some may be
     # in the window already; those owe nothing).
     owed: AbstractSet[str]
+    # The window's times, oldest first, when the ledger has them sorted already (a reading it
+    # reuses for many decisions); None: sorted on demand (``times``).
+    sorted_times: Sequence[datetime] | None = None
+
+    def times(self) -> Sequence[datetime]:
+        """The window's times, oldest first: what the book counts (an entry that expired
+        since a reused reading was taken is still counted, until the next reading)."""
+        if self.sorted_times is not None:
+            return self.sorted_times
+        return sorted(self.window.values())
 
 
 class QuotaLedger(Protocol):

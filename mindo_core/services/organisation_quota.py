@@ -44,6 +44,8 @@ class QuotaReading:
     # wa_ids owed (running bulks' pending recipients, sends in flight) not in the window.
     promised: AbstractSet[str]
     now: datetime
+    # The window's times, oldest first, every one counted (``QuotaBook.times``).
+    times: Sequence[datetime]
 
     def snapshot(self) -> QuotaSnapshot:
         return quota_snapshot(
@@ -195,9 +197,8 @@ class Verdict:
 def decide_batch(reading: QuotaReading, wa_ids: Sequence[str]) -> list[Verdict]:
     """The answers to sends to ``wa_ids``, in order, on one reading: a recipient in the window
     or owed already goes; a new one goes while room is left, and is owed from then on."""
-    live = LiveWindow.of(
-        reading.tier, window_entries=list(reading.window.values()), now=reading.now
-    )
+    # The book's times as read, not sorted again: a decision costs its batch, not the window.
+    live = LiveWindow.counted(reading.tier, oldest_first=reading.times, now=reading.now)
     owed = set(reading.promised)
     verdicts: list[Verdict] = []
     for wa_id in wa_ids:
@@ -215,7 +216,11 @@ def decide_batch(reading: QuotaReading, wa_ids: Sequence[str]) -> list[Verdict]:
 
 def _reading(tier: Tier, book: QuotaBook, now: datetime) -> QuotaReading:
     return QuotaReading(
-        tier=tier, window=book.window, promised=book.owed - book.window.keys(), now=now
+        tier=tier,
+        window=book.window,
+        promised=book.owed - book.window.keys(),
+        now=now,
+        times=book.times(),
     )
 
 
