@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from mindo_core.adapters.memory import memory_stores
 from mindo_core.adapters.memory.quota_ledger import ProcessQuotaLedger
 from mindo_core.domain.accounts import OrganisationId
+from mindo_core.domain.errors import InvalidRequest
 from mindo_core.domain.tiers import QUOTA_WINDOW
 from mindo_core.ports.bulks import NewBulkRecipient, in_chunks
 from mindo_core.ports.quota import QuotaBook
 from mindo_core.ports.stores import Stores
+from mindo_core.settings import Settings
 from tests.contract.tenants import T0, Tenant, new_bulk, sent_message, tenant
 
 NOW = T0 + timedelta(hours=1)
@@ -149,3 +153,12 @@ async def test_without_versions_every_decision_reads_the_book() -> None:
     book = await book_at(ledger, acme.organisation.id, NOW)
 
     assert set(book.window) == {"34600000001"}
+
+
+def test_the_refresh_interval_is_a_setting_with_clear_errors() -> None:
+    assert Settings.from_env({}).quota_refresh_seconds == 10.0
+    assert Settings.from_env({"MINDO_QUOTA_REFRESH_S": "0"}).quota_refresh_seconds == 0.0
+    assert Settings.from_env({"MINDO_QUOTA_REFRESH_S": "2.5"}).quota_refresh_seconds == 2.5
+    for bad in ("-1", "61", "nan", "soon"):
+        with pytest.raises(InvalidRequest, match="MINDO_QUOTA_REFRESH_S"):
+            Settings.from_env({"MINDO_QUOTA_REFRESH_S": bad})
