@@ -228,6 +228,40 @@ async def test_a_recipient_made_pending_again_by_any_writer_is_in_the_next_decis
         await stores.close()
 
 
+async def test_each_transaction_moves_the_version_once_whatever_it_moves(
+    migrated_url: str,
+) -> None:
+    stores = await open_stores(migrated_url)
+    try:
+        acme = await tenant(stores)
+        listed = [
+            NewBulkRecipient(position=i, e164=f"+3460000000{i}", variables_used={})
+            for i in range(3)
+        ]
+        bulk = await stores.bulks.create_bulk(new_bulk(acme), in_chunks(listed, 10))
+        await stores.bulks.list_bulk_recipients(
+            acme.organisation.id, bulk.id, status=None, offset=0, limit=10
+        )
+    finally:
+        await stores.close()
+    engine = make_sync_engine(migrated_url)
+    try:
+        with engine.connect() as connection:  # one session, as a pooled connection is reused
+            versions = []
+            for _ in range(2):
+                with connection.begin():
+                    connection.execute(sa.text("UPDATE messages SET status = 'failed'"))
+                    connection.execute(sa.text("UPDATE messages SET status = 'pending'"))
+                version = sa.text("SELECT version FROM quota_book_versions")
+                versions.append(connection.execute(version).scalar_one())
+                connection.rollback()
+    finally:
+        engine.dispose()
+
+    # Moved by each transaction (PostgreSQL: once in each, for its three recipients).
+    assert versions[1] > versions[0]
+
+
 def _set_recipients(url: str, status: str) -> None:
     engine = make_sync_engine(url)
     try:
