@@ -6,7 +6,8 @@ concurrent clients, each asking for room for a recipient new to the window one a
 for ``BENCH_QUOTA_SECONDS`` (5) per case, and leaving its block at once (no Meta, no record:
 only the decision and the reservation's release). The organisation is at ``TIER_100K`` (at
 ``TIER_250K`` when the window would leave the clients no room) and its
-window holds ``BENCH_QUOTA_WINDOW`` (10,000) recipients, read by every decision.
+window holds ``BENCH_QUOTA_WINDOW`` (10,000) recipients, read by every batch that does not
+reuse a reading.
 
 Cases, on one fresh database (``MINDO_BENCH_POSTGRES_URL``, else ``MINDO_TEST_POSTGRES_URL``;
 skipped without either):

@@ -14,6 +14,11 @@ send that asked while the previous batch was decided, in order, on one reading),
 every process takes, with reservations every process sees), and a new recipient let through
 holds its reservation until its message is recorded (released lazily then: the window has it)
 or its send fails (released at once). Nothing is held across Meta's call but the reservation.
+
+A batch's decision costs the batch, not the window: the ledger may hand it a reading of the
+window reused for its refresh interval (``QuotaLedger``), whose times come sorted, counted as
+read. ``read`` (business-accounts' ``remaining``) is not on the hot path and reads the whole
+book each time.
 """
 
 from __future__ import annotations
