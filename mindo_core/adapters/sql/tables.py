@@ -548,9 +548,14 @@ class QuotaReservationRow(Table, table=True):
     leases: a reservation lives a few minutes at most."""
 
     __tablename__ = "quota_reservations"
+    __table_args__ = (
+        # A decision's reading of the live ones: those in flight (NULL) and those recorded
+        # since its reading of the book, not the many recorded before (revision 0021).
+        sa.Index(None, "organisation_id", "recorded_at"),
+    )
 
     id: str = Field(sa_type=sa.String(32), primary_key=True)
-    organisation_id: int = Field(sa_type=sa.BigInteger(), index=True)
+    organisation_id: int = Field(sa_type=sa.BigInteger())
     wa_id: str = Field(sa_type=sa.String(32))
     expires_at: datetime = _timestamp(nullable=False)
     # When its message was known recorded (None: in flight). Kept until every process's reused
