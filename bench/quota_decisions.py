@@ -4,16 +4,20 @@ processes costs against deciding in one process's memory, in the same run.
 One process's ``OrganisationQuota`` (the service's own, batching per organisation) with 200
 concurrent clients, each asking for room for a recipient new to the window one after another
 for ``BENCH_QUOTA_SECONDS`` (5) per case, and leaving its block at once (no Meta, no record:
-only the decision and the reservation's release). The organisation is at ``TIER_100K`` and its
-window holds ``BENCH_QUOTA_WINDOW`` (10,000) recipients, read by every decision.
+only the decision and the reservation's release). The organisation is at ``TIER_100K`` (at
+``TIER_250K`` when the window would leave the clients no room) and its
+window holds ``BENCH_QUOTA_WINDOW`` (10,000) recipients, read by every batch that does not
+reuse a reading.
 
 Cases, on one fresh database (``MINDO_BENCH_POSTGRES_URL``, else ``MINDO_TEST_POSTGRES_URL``;
 skipped without either):
 
-* ``in memory``: ``ProcessQuotaLedger`` over the SQL bulk store (what SQLite runs, and what
-  PostgreSQL ran before: reservations in this process only);
+* ``in memory``: ``ProcessQuotaLedger`` over the SQL bulk store reading the whole book for
+  every batch (what SQLite ran before readings were reused; reservations in this process);
+* ``mem. reused``: the same reusing a reading while the database's book version stands (what
+  SQLite runs now: ``quota_book_versions``);
 * ``shared``: ``SqlQuotaLedger`` (a transaction per batch under the organisation's advisory
-  lock, reservation rows every process sees).
+  lock, reservation rows every process sees, a reading reused likewise).
 
 Printed: decisions/s, p50/p99 ms per decision, batches (one reading of the book each), CPU ms
 per decision (this process: the service's side; PostgreSQL's own work is not counted).
@@ -33,6 +37,9 @@ from datetime import datetime, timedelta
 from bench.postgres_database import fresh_database, postgres_server
 from mindo_core.adapters.memory.quota_ledger import ProcessQuotaLedger
 from mindo_core.adapters.sql import open_stores, upgrade_database
+from mindo_core.adapters.sql.database import Database
+from mindo_core.adapters.sql.engine import make_async_engine
+from mindo_core.adapters.sql.quota_book_versions import SqlQuotaBookVersions
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.clock import SystemClock
 from mindo_core.domain.messages import NewMessage
@@ -44,6 +51,7 @@ from mindo_core.services.organisation_quota import OrganisationQuota
 CLIENTS = 200
 SECONDS = float(os.environ.get("BENCH_QUOTA_SECONDS", "5"))
 WINDOW = int(os.environ.get("BENCH_QUOTA_WINDOW", "10000"))
+TIER = "TIER_100K" if WINDOW + CLIENTS <= 100_000 else "TIER_250K"
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,7 @@ class CountingLedger:
 
 
 async def _organisation(stores: Stores) -> OrganisationId:
-    """An organisation at TIER_100K whose window holds ``WINDOW`` recipients."""
+    """An organisation at ``TIER`` whose window holds ``WINDOW`` recipients."""
     organisation = await stores.organisations.create_organisation("Bench quota")
     account = await stores.accounts.upsert_business_account(
         organisation_id=organisation.id,
@@ -114,7 +122,7 @@ async def _organisation(stores: Stores) -> OrganisationId:
             display_phone_number="+34 600 000 000",
             verified_name="Bench",
             quality_rating="GREEN",
-            messaging_limit_tier="TIER_100K",
+            messaging_limit_tier=TIER,
             throughput_level="STANDARD",
         ),
     )
@@ -177,21 +185,26 @@ async def _drive(stores: Stores, ledger: QuotaLedger, organisation_id: Organisat
 async def _run(url: str) -> None:
     await asyncio.to_thread(upgrade_database, url)
     stores = await open_stores(url)
+    versions = Database(make_async_engine(url))
     try:
         organisation_id = await _organisation(stores)
         print(
             f"{'ledger':<12} {'decisions/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'batches':>8} "
             f"{'CPU ms/dec.':>12}"
         )
+        reused = ProcessQuotaLedger(stores.bulks, versions=SqlQuotaBookVersions(versions))
         for name, ledger in (
             ("in memory", ProcessQuotaLedger(stores.bulks)),
+            ("mem. reused", reused),
             ("shared", stores.quota_ledger),
             ("in memory", ProcessQuotaLedger(stores.bulks)),
+            ("mem. reused", reused),
             ("shared", stores.quota_ledger),
         ):
             print((await _drive(stores, ledger, organisation_id)).row(name))
     finally:
         await stores.close()
+        await versions.close()
 
 
 def run() -> None:
@@ -201,7 +214,8 @@ def run() -> None:
         return
     print(
         f"quota decisions: {CLIENTS} concurrent clients, {SECONDS:.0f} s per case, a window of "
-        f"{WINDOW:,} recipients, PostgreSQL (load average {os.getloadavg()[0]:.2f} at start)"
+        f"{WINDOW:,} recipients, {TIER}, PostgreSQL "
+        f"(load average {os.getloadavg()[0]:.2f} at start)"
     )
     with fresh_database(server) as url:
         asyncio.run(_run(url))

@@ -444,6 +444,7 @@ async def open_services(
         settings.database_url,
         lease_seconds=settings.lease_seconds,
         reservation_seconds=_reservation_seconds(settings),
+        quota_refresh_seconds=settings.quota_refresh_seconds,
     )
     meta: MetaGateway = AiohttpMetaGateway(
         base_url=settings.meta_base_url,

@@ -28,6 +28,7 @@
 | MINDO_STOP_GRACE_S       | 5                               | SIGTERM: time for sends in flight  |
 | MINDO_UNKNOWN_SWEEP_S    | 30                              | how often unknown outcomes settle  |
 | MINDO_EVENT_LOOP         | uvloop                          | uvloop (when installed) or asyncio |
+| MINDO_QUOTA_REFRESH_S    | 10                              | quota decisions reuse a reading    |
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class Settings:
     stop_grace_seconds: float = 5.0
     # How often the engine settles unknown outcomes by the organisations' policies.
     unknown_sweep_seconds: float = 30.0
+    # How long the quota's decisions reuse a full reading of an organisation's book (its 24 h
+    # window): window entries that expire and bulks that finish count that long after; 0 reads
+    # it for every decision (``adapters.memory.book_reading``).
+    quota_refresh_seconds: float = 10.0
     # The event loop of the long-running processes (serve, worker, bridge): uvloop when it is
     # installed, else asyncio's own; "asyncio" to keep asyncio's own anyway.
     event_loop: str = "uvloop"
@@ -128,6 +133,9 @@ class Settings:
             unknown_sweep_seconds=_positive_float(
                 get("MINDO_UNKNOWN_SWEEP_S", str(defaults.unknown_sweep_seconds)),
                 "MINDO_UNKNOWN_SWEEP_S",
+            ),
+            quota_refresh_seconds=_quota_refresh_seconds(
+                get("MINDO_QUOTA_REFRESH_S", str(defaults.quota_refresh_seconds))
             ),
             key_rate_burst=int(
                 _non_negative_float(
@@ -186,6 +194,15 @@ def _lease_seconds(raw: str) -> float:
     value = _positive_float(raw, "MINDO_LEASE_S")
     if not 2 <= value <= 60:
         raise InvalidRequest.for_field("MINDO_LEASE_S", "must be between 2 and 60 seconds")
+    return value
+
+
+def _quota_refresh_seconds(raw: str) -> float:
+    """At most a minute: what a reused reading over-counts (entries expired, bulks finished)
+    is counted that long, refusing new recipients early."""
+    value = _non_negative_float(raw, "MINDO_QUOTA_REFRESH_S")
+    if not value <= 60:
+        raise InvalidRequest.for_field("MINDO_QUOTA_REFRESH_S", "must be between 0 and 60 seconds")
     return value
 
 

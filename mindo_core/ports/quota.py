@@ -8,6 +8,12 @@ makes that atomic per organisation: no other decision on
 the organisation, in this process or another sharing the database, reads the book between this
 one's reading and its reservations. A reservation is released when its send is over; one never
 released (a process killed mid-send) expires, so a crash cannot hold a slot for good.
+
+A decision may be given a reading of the window and of the bulks' pending recipients taken up
+to a refresh interval earlier (the adapters': ``adapters.memory.book_reading``), with the
+reservations read fresh: such a book counts every recipient a fresh one would, and perhaps a
+few more (entries expired since, bulks finished since), never fewer. ``read`` and ``holding``
+read the book whole.
 """
 
 from __future__ import annotations
@@ -35,6 +41,16 @@ class QuotaBook:
     # wa_ids owed a slot: running bulks' pending recipients and live reservations (some may be
     # in the window already; those owe nothing).
     owed: AbstractSet[str]
+    # The window's times, oldest first, when the ledger has them sorted already (a reading it
+    # reuses for many decisions); None: sorted on demand (``times``).
+    sorted_times: Sequence[datetime] | None = None
+
+    def times(self) -> Sequence[datetime]:
+        """The window's times, oldest first: what the book counts (an entry that expired
+        since a reused reading was taken is still counted, until the next reading)."""
+        if self.sorted_times is not None:
+            return self.sorted_times
+        return sorted(self.window.values())
 
 
 class QuotaLedger(Protocol):

@@ -112,7 +112,7 @@ class LiveWindow:
     """The window's live entries, oldest first, read once for many ``room`` questions."""
 
     limit: int | None
-    live: tuple[datetime, ...]
+    live: Sequence[datetime]
     now: datetime
 
     @classmethod
@@ -122,6 +122,15 @@ class LiveWindow:
         live = sorted(t for t in window_entries if t > now - QUOTA_WINDOW)
         return cls(tier.daily_limit, tuple(live), now)
 
+    @classmethod
+    def counted(cls, tier: Tier, *, oldest_first: Sequence[datetime], now: datetime) -> LiveWindow:
+        """Every entry of ``oldest_first`` counted, as read (a ledger's reused reading may hold
+        entries expired since: counted until it reads again, so a recipient messaged again
+        in the window is never missed); nothing sorted or copied."""
+        if tier.daily_limit is None:
+            return cls(None, (), now)
+        return cls(tier.daily_limit, oldest_first, now)
+
     def room(self, *, promised: int) -> NewRecipientRoom:
         """``new_recipient_room`` with ``promised`` recipients owed slots."""
         if self.limit is None:
@@ -130,7 +139,9 @@ class LiveWindow:
         if freeing < 0:
             return NewRecipientRoom(fits=True, frees_at=None)
         if freeing < len(self.live):
-            return NewRecipientRoom(fits=False, frees_at=self.live[freeing] + QUOTA_WINDOW)
+            # Not before now: an entry counted past its expiry frees at the next reading.
+            frees_at = max(self.live[freeing] + QUOTA_WINDOW, self.now)
+            return NewRecipientRoom(fits=False, frees_at=frees_at)
         return NewRecipientRoom(fits=False, frees_at=self.now + QUOTA_WINDOW)
 
 

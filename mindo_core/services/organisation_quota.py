@@ -14,6 +14,11 @@ send that asked while the previous batch was decided, in order, on one reading),
 every process takes, with reservations every process sees), and a new recipient let through
 holds its reservation until its message is recorded (released lazily then: the window has it)
 or its send fails (released at once). Nothing is held across Meta's call but the reservation.
+
+A batch's decision costs the batch, not the window: the ledger may hand it a reading of the
+window reused for its refresh interval (``QuotaLedger``), whose times come sorted, counted as
+read. ``read`` (business-accounts' ``remaining``) is not on the hot path and reads the whole
+book each time.
 """
 
 from __future__ import annotations
@@ -44,6 +49,14 @@ class QuotaReading:
     # wa_ids owed (running bulks' pending recipients, sends in flight) not in the window.
     promised: AbstractSet[str]
     now: datetime
+    # The window's times, oldest first, when the book was read with them sorted.
+    sorted_times: Sequence[datetime] | None = None
+
+    def times(self) -> Sequence[datetime]:
+        """The window's times, oldest first, every one counted (``QuotaBook.times``)."""
+        if self.sorted_times is not None:
+            return self.sorted_times
+        return sorted(self.window.values())
 
     def snapshot(self) -> QuotaSnapshot:
         return quota_snapshot(
@@ -201,10 +214,11 @@ def decide_batch(reading: QuotaReading, wa_ids: Sequence[str]) -> list[Verdict]:
     for wa_id in wa_ids:
         in_window = wa_id in reading.window
         if not in_window and wa_id not in owed:
-            if not _fits_surely(reading, promised=len(owed)):
-                # Sorted only when room is short (the window's live entries are at most all).
-                live = live or LiveWindow.of(
-                    reading.tier, window_entries=list(reading.window.values()), now=reading.now
+            if not _fits(reading, promised=len(owed)):
+                # The times only when room is short, for when it frees: as read, every one
+                # counted (``QuotaBook.times``), so a decision costs its batch, not the window.
+                live = live or LiveWindow.counted(
+                    reading.tier, oldest_first=reading.times(), now=reading.now
                 )
                 room = live.room(promised=len(owed))
                 if room.frees_at is not None:
@@ -216,16 +230,20 @@ def decide_batch(reading: QuotaReading, wa_ids: Sequence[str]) -> list[Verdict]:
     return verdicts
 
 
-def _fits_surely(reading: QuotaReading, *, promised: int) -> bool:
-    """Room for one more new recipient with every entry of the window counted live: then it
-    fits whatever has expired (``LiveWindow.room`` counts no more than these)."""
+def _fits(reading: QuotaReading, *, promised: int) -> bool:
+    """Room for one more new recipient, every entry of the window counted (``LiveWindow.room``
+    on ``LiveWindow.counted`` answers the same, and when room frees)."""
     limit = reading.tier.daily_limit
     return limit is None or len(reading.window) + promised < limit
 
 
 def _reading(tier: Tier, book: QuotaBook, now: datetime) -> QuotaReading:
     return QuotaReading(
-        tier=tier, window=book.window, promised=book.owed - book.window.keys(), now=now
+        tier=tier,
+        window=book.window,
+        promised=book.owed - book.window.keys(),
+        now=now,
+        sorted_times=book.sorted_times,
     )
 
 

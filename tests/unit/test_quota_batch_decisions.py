@@ -1,6 +1,8 @@
 """A batch of single sends' quota decisions (``decide_batch``) answers exactly as deciding each
-send on its own against the live window would: room is worked out from the window's sorted
-times only when the window might be full, and entries already expired never take room."""
+send on its own would: room is worked out from the window's sorted times only when the window
+might be full. Every entry of the window counts as read: a reused reading may hold entries that
+expired since, and they count until the ledger reads again (a recipient messaged again in the
+window is never missed); a refusal because of one says room frees now."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from hypothesis import strategies as st
 
 from mindo_core.domain.errors import QuotaExceeded
 from mindo_core.domain.tiers import QUOTA_WINDOW, TIER_UNLIMITED, Tier
-from mindo_core.quota.window import new_recipient_room
 from mindo_core.services.organisation_quota import QuotaReading, Verdict, decide_batch
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -19,22 +20,25 @@ RECIPIENTS = [f"3461100000{i}" for i in range(8)]
 
 
 def one_at_a_time(reading: QuotaReading, wa_ids: list[str]) -> list[Verdict]:
-    """The rule, send by send: the room of a new recipient is what the live window and what is
-    owed leave (``new_recipient_room``)."""
+    """The rule, send by send: a new recipient fits while the window's entries and what is owed
+    stay under the limit; refused, room frees when the entry that must go leaves the window
+    (not before now), or a full window from now when only owed recipients fill it."""
+    limit = reading.tier.daily_limit
+    times = sorted(reading.window.values())
     owed = set(reading.promised)
     verdicts = []
     for wa_id in wa_ids:
         in_window = wa_id in reading.window
         if not in_window and wa_id not in owed:
-            room = new_recipient_room(
-                reading.tier,
-                window_entries=list(reading.window.values()),
-                promised=len(owed),
-                now=reading.now,
-            )
-            if not room.fits:
-                assert room.frees_at is not None
-                refused = QuotaExceeded(frees_at=room.frees_at, now=reading.now)
+            taken = len(times) + len(owed)
+            if limit is not None and taken >= limit:
+                freeing = taken - limit
+                frees_at = (
+                    max(times[freeing] + QUOTA_WINDOW, NOW)
+                    if freeing < len(times)
+                    else NOW + QUOTA_WINDOW
+                )
+                refused = QuotaExceeded(frees_at=frees_at, now=reading.now)
                 verdicts.append(Verdict(wa_id, refused, reserves=False))
                 continue
             owed.add(wa_id)
@@ -71,7 +75,7 @@ def test_a_batch_answers_as_each_send_decided_alone(
     assert answers(decide_batch(reading, asking)) == answers(one_at_a_time(reading, asking))
 
 
-def test_expired_entries_leave_their_room_even_when_the_window_holds_the_limit() -> None:
+def test_an_entry_expired_since_the_reading_still_counts_and_room_frees_now() -> None:
     expired = NOW - QUOTA_WINDOW - timedelta(minutes=1)
     reading = QuotaReading(
         tier=Tier.for_limit(2),
@@ -80,12 +84,9 @@ def test_expired_entries_leave_their_room_even_when_the_window_holds_the_limit()
         now=NOW,
     )
 
-    verdicts = decide_batch(reading, [RECIPIENTS[2], RECIPIENTS[3]])
+    verdicts = decide_batch(reading, [RECIPIENTS[2]])
 
-    assert answers(verdicts) == [
-        (RECIPIENTS[2], None, True),
-        (RECIPIENTS[3], NOW - timedelta(hours=1) + QUOTA_WINDOW, False),
-    ]
+    assert answers(verdicts) == [(RECIPIENTS[2], NOW, False)]
 
 
 def test_an_unlimited_tier_refuses_no_one() -> None:

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from mindo_core.adapters.memory import memory_stores
+from mindo_core.adapters.memory.quota_ledger import ProcessQuotaLedger
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.submission import RecipientInput
+from mindo_core.domain.accounts import OrganisationId
 from mindo_core.domain.clock import FixedClock
 from mindo_core.domain.errors import MetaError, MetaErrorDetail, QuotaExceeded
 from mindo_core.domain.tiers import QUOTA_WINDOW
@@ -71,9 +73,22 @@ def meta() -> GatedMeta:
     return gated
 
 
-@pytest.fixture
-async def services(meta: GatedMeta, clock: FixedClock) -> Services:
-    return wire(memory_stores(), meta, ReversingCipher(), clock)
+class StandingVersions:
+    """Book versions that never move: only the refresh interval and holds refresh a reading."""
+
+    async def version(self, organisation_id: OrganisationId) -> int:
+        return 1
+
+
+@pytest.fixture(params=["reads every time", "reuses its reading"])
+async def services(meta: GatedMeta, clock: FixedClock, request: pytest.FixtureRequest) -> Services:
+    """Every test twice: the ledger reading the whole book for each decision, and reusing a
+    reading for 10 s (what SQLite and PostgreSQL do), which must answer the same."""
+    stores = memory_stores()
+    if request.param == "reuses its reading":
+        ledger = ProcessQuotaLedger(stores.bulks, versions=StandingVersions())
+        stores = replace(stores, quota_ledger=ledger)
+    return wire(stores, meta, ReversingCipher(), clock)
 
 
 @pytest.fixture

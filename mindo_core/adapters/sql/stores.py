@@ -3,6 +3,7 @@ shared ``Database``."""
 
 from __future__ import annotations
 
+from mindo_core.adapters.memory.book_reading import DEFAULT_REFRESH_SECONDS
 from mindo_core.adapters.memory.ownership import SoleOwnership
 from mindo_core.adapters.memory.quota_ledger import ProcessQuotaLedger
 from mindo_core.adapters.sql.accounts import SqlAccounts
@@ -20,6 +21,7 @@ from mindo_core.adapters.sql.number_pacing import SqlNumberPacing
 from mindo_core.adapters.sql.opt_out_policies import SqlOptOutPolicies
 from mindo_core.adapters.sql.organisations import SqlOrganisations
 from mindo_core.adapters.sql.ownership import DEFAULT_LEASE_SECONDS, SqlNumberOwnership
+from mindo_core.adapters.sql.quota_book_versions import SqlQuotaBookVersions
 from mindo_core.adapters.sql.quota_ledger import DEFAULT_RESERVATION_SECONDS, SqlQuotaLedger
 from mindo_core.adapters.sql.templates import SqlTemplates
 from mindo_core.adapters.sql.unknown_outcome_policies import SqlUnknownOutcomePolicies
@@ -35,15 +37,18 @@ async def open_stores(
     *,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     reservation_seconds: float = DEFAULT_RESERVATION_SECONDS,
+    quota_refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
 ) -> Stores:
     """The stores over ``url`` as users write it (see ``urls``). Connects on first use.
     ``lease_seconds``: how long a worker's hold on a number lasts unrenewed (PostgreSQL);
     ``reservation_seconds``: how long a quota slot held for a single send lasts unreleased
-    (PostgreSQL: longer than a send to Meta may take)."""
+    (PostgreSQL: longer than a send to Meta may take); ``quota_refresh_seconds``: how long
+    the quota's decisions reuse a full reading of an organisation's book."""
     return stores_over(
         Database(make_async_engine(url)),
         lease_seconds=lease_seconds,
         reservation_seconds=reservation_seconds,
+        quota_refresh_seconds=quota_refresh_seconds,
     )
 
 
@@ -52,6 +57,7 @@ def stores_over(
     *,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     reservation_seconds: float = DEFAULT_RESERVATION_SECONDS,
+    quota_refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
 ) -> Stores:
     bulks = SqlBulks(database)
     return Stores(
@@ -73,7 +79,9 @@ def stores_over(
         callback_outbox=SqlCallbackOutbox(database),
         ownership=_ownership(database, lease_seconds),
         number_pacing=SqlNumberPacing(database) if database.dialect == "postgresql" else None,
-        quota_ledger=_quota_ledger(database, bulks, reservation_seconds),
+        quota_ledger=_quota_ledger(
+            database, bulks, reservation_seconds, refresh_seconds=quota_refresh_seconds
+        ),
         close=database.close,
     )
 
@@ -86,9 +94,15 @@ def _ownership(database: Database, lease_seconds: float) -> NumberOwnership:
     return SoleOwnership()
 
 
-def _quota_ledger(database: Database, bulks: BulkStore, reservation_seconds: float) -> QuotaLedger:
+def _quota_ledger(
+    database: Database, bulks: BulkStore, reservation_seconds: float, *, refresh_seconds: float
+) -> QuotaLedger:
     """Shared reservations on PostgreSQL, where several API processes decide for one
-    organisation; on SQLite one service process decides, in its memory, as the memory stores."""
+    organisation; on SQLite one service process decides, in its memory, as the memory stores.
+    Both reuse a reading of the book while the database's book version stands."""
     if database.dialect == "postgresql":
-        return SqlQuotaLedger(database, reservation_seconds=reservation_seconds)
-    return ProcessQuotaLedger(bulks)
+        return SqlQuotaLedger(
+            database, reservation_seconds=reservation_seconds, refresh_seconds=refresh_seconds
+        )
+    versions = SqlQuotaBookVersions(database)
+    return ProcessQuotaLedger(bulks, versions=versions, refresh_seconds=refresh_seconds)

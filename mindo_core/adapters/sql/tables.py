@@ -548,8 +548,28 @@ class QuotaReservationRow(Table, table=True):
     leases: a reservation lives a few minutes at most."""
 
     __tablename__ = "quota_reservations"
+    __table_args__ = (
+        # A decision's reading of the live ones: those in flight (NULL) and those recorded
+        # since its reading of the book, not the many recorded before (revision 0021).
+        sa.Index(None, "organisation_id", "recorded_at"),
+    )
 
     id: str = Field(sa_type=sa.String(32), primary_key=True)
-    organisation_id: int = Field(sa_type=sa.BigInteger(), index=True)
+    organisation_id: int = Field(sa_type=sa.BigInteger())
     wa_id: str = Field(sa_type=sa.String(32))
     expires_at: datetime = _timestamp(nullable=False)
+    # When its message was known recorded (None: in flight). Kept until every process's reused
+    # reading of the book is younger (``quota_ledger``).
+    recorded_at: datetime | None = _timestamp(nullable=True)
+
+
+class QuotaBookVersionRow(Table, table=True):
+    """An organisation's quota book version: moved by triggers (revision 0021) in the same
+    transaction as every change that adds to what its bulks owe outside a reservation, so a
+    decision reusing a reading of the book knows when it must read it again (``quota_ledger``).
+    No row: version 0. No foreign key, as reservations."""
+
+    __tablename__ = "quota_book_versions"
+
+    organisation_id: int = Field(sa_type=sa.BigInteger(), primary_key=True)
+    version: int = Field(sa_type=sa.BigInteger(), nullable=False)
