@@ -83,7 +83,7 @@ class Settings:
     unknown_sweep_seconds: float = 30.0
     # How long the quota's decisions reuse a full reading of an organisation's book (its 24 h
     # window): window entries that expire and bulks that finish count that long after; 0 reads
-    # it for every decision (``adapters.memory.book_reading``).
+    # it for every decision (``adapters.book_reading``).
     quota_refresh_seconds: float = 10.0
     # The event loop of the long-running processes (serve, worker, bridge): uvloop when it is
     # installed, else asyncio's own; "asyncio" to keep asyncio's own anyway.

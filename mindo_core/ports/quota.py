@@ -10,7 +10,7 @@ one's reading and its reservations. A reservation is released when its send is o
 released (a process killed mid-send) expires, so a crash cannot hold a slot for good.
 
 A decision may be given a reading of the window and of the bulks' pending recipients taken up
-to a refresh interval earlier (the adapters': ``adapters.memory.book_reading``), with the
+to a refresh interval earlier (the adapters': ``adapters.book_reading``), with the
 reservations read fresh: such a book counts every recipient a fresh one would, and perhaps a
 few more (entries expired since, bulks finished since), never fewer. ``read`` and ``holding``
 read the book whole.

@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from mindo_core.adapters.memory.book_reading import DEFAULT_REFRESH_SECONDS, BookReading
+from mindo_core.adapters.book_reading import DEFAULT_REFRESH_SECONDS, BookReading
 from mindo_core.domain.accounts import OrganisationId
 from mindo_core.ports.bulks import BulkStore
 from mindo_core.ports.quota import QuotaBook, ReservationId

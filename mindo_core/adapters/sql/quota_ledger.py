@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mindo_core.adapters.memory.book_reading import DEFAULT_REFRESH_SECONDS, BookReading
+from mindo_core.adapters.book_reading import DEFAULT_REFRESH_SECONDS, BookReading
 from mindo_core.adapters.sql.database import Database
 from mindo_core.adapters.sql.quota_window import read_promised_recipients, read_recipient_window
 from mindo_core.domain.accounts import OrganisationId

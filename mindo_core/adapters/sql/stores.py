@@ -3,7 +3,7 @@ shared ``Database``."""
 
 from __future__ import annotations
 
-from mindo_core.adapters.memory.book_reading import DEFAULT_REFRESH_SECONDS
+from mindo_core.adapters.book_reading import DEFAULT_REFRESH_SECONDS
 from mindo_core.adapters.memory.ownership import SoleOwnership
 from mindo_core.adapters.memory.quota_ledger import ProcessQuotaLedger
 from mindo_core.adapters.sql.accounts import SqlAccounts
