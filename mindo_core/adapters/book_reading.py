@@ -1,5 +1,5 @@
 """``BookReading``: one full reading of an organisation's quota book, reused by the ledgers'
-decisions while it is fresh (``QuotaLedger``'s adapters: ``memory.quota_ledger`` and ``sql.quota_ledger``).
+decisions while it is fresh (``memory.quota_ledger`` and ``sql.quota_ledger``).
 
 A full reading is the window (every message of the last 24 hours: 100,000 rows for an
 organisation that sent 100,000 today) and what running bulks owe. A decision reuses it while it
