@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from mindo_core.adapters.sql.database import Database
+from mindo_core.adapters.sql.organisation_rows import put_organisation_row, read_organisation_row
 from mindo_core.adapters.sql.tables import BusinessAccountRow, OptOutPolicyRow, PhoneNumberRow
 from mindo_core.adapters.sql.types import require_aware
-from mindo_core.adapters.sql.upsert import insert_for
 from mindo_core.contacts.opt_out import OptOutKeywords, OptOutPolicy
 from mindo_core.domain.accounts import OrganisationId
 
@@ -24,36 +23,22 @@ class SqlOptOutPolicies:
         self._database = database
 
     async def opt_out_policy(self, organisation_id: OrganisationId) -> OptOutPolicy:
-        query = select(OptOutPolicyRow).where(OptOutPolicyRow.organisation_id == organisation_id)
-        async with self._database.transaction() as session:
-            row = (await session.exec(query)).first()
+        row = await read_organisation_row(self._database, OptOutPolicyRow, organisation_id)
         return OptOutPolicy() if row is None else _policy(row)
 
     async def set_opt_out_policy(
         self, organisation_id: OrganisationId, policy: OptOutPolicy | None, *, at: datetime
     ) -> None:
         require_aware(at)
-        async with self._database.writing() as session:
-            connection = await session.connection()
-            if policy is None:
-                await connection.execute(
-                    sa.delete(OptOutPolicyRow).where(
-                        col(OptOutPolicyRow.organisation_id) == organisation_id
-                    )
-                )
-                return
+        values = None
+        if policy is not None:
             values = {
                 "stop_words": sorted(policy.keywords.stop),
                 "start_words": sorted(policy.keywords.start),
                 "suppressed_categories": sorted(policy.suppressed_categories),
                 "updated_at": at,
             }
-            insert = insert_for(self._database.dialect, OptOutPolicyRow).values(
-                organisation_id=organisation_id, **values
-            )
-            await connection.execute(
-                insert.on_conflict_do_update(index_elements=["organisation_id"], set_=values)
-            )
+        await put_organisation_row(self._database, OptOutPolicyRow, organisation_id, values)
 
     async def keywords_by_number(
         self, phone_number_ids: Collection[str]

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import col, select
-
 from mindo_core.adapters.sql.database import Database
+from mindo_core.adapters.sql.organisation_rows import put_organisation_row, read_organisation_row
 from mindo_core.adapters.sql.tables import UnknownOutcomePolicyRow
 from mindo_core.adapters.sql.types import require_aware
-from mindo_core.adapters.sql.upsert import insert_for
 from mindo_core.bulks.unknown_outcomes import UnknownOutcomePolicy, action_named
 from mindo_core.domain.accounts import OrganisationId
 
@@ -23,11 +20,7 @@ class SqlUnknownOutcomePolicies:
         self._database = database
 
     async def unknown_outcome_policy(self, organisation_id: OrganisationId) -> UnknownOutcomePolicy:
-        query = select(UnknownOutcomePolicyRow).where(
-            UnknownOutcomePolicyRow.organisation_id == organisation_id
-        )
-        async with self._database.transaction() as session:
-            row = (await session.exec(query)).first()
+        row = await read_organisation_row(self._database, UnknownOutcomePolicyRow, organisation_id)
         if row is None:
             return UnknownOutcomePolicy()
         return UnknownOutcomePolicy(
@@ -42,23 +35,11 @@ class SqlUnknownOutcomePolicies:
         at: datetime,
     ) -> None:
         require_aware(at)
-        async with self._database.writing() as session:
-            connection = await session.connection()
-            if policy is None:
-                await connection.execute(
-                    sa.delete(UnknownOutcomePolicyRow).where(
-                        col(UnknownOutcomePolicyRow.organisation_id) == organisation_id
-                    )
-                )
-                return
+        values = None
+        if policy is not None:
             values = {
                 "action": policy.action,
                 "window_seconds": round(policy.window.total_seconds()),
                 "updated_at": at,
             }
-            insert = insert_for(self._database.dialect, UnknownOutcomePolicyRow).values(
-                organisation_id=organisation_id, **values
-            )
-            await connection.execute(
-                insert.on_conflict_do_update(index_elements=["organisation_id"], set_=values)
-            )
+        await put_organisation_row(self._database, UnknownOutcomePolicyRow, organisation_id, values)
