@@ -29,6 +29,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from mindo_core.domain.accounts import OrganisationId, PhoneNumber
 from mindo_core.domain.clock import Clock
@@ -42,21 +43,20 @@ from mindo_core.services.short_lived import ShortLived
 
 @dataclass(frozen=True, kw_only=True)
 class QuotaReading:
-    """The window and what is promised, read at ``now``."""
+    """The book as read, for decisions at ``now``."""
 
     tier: Tier
-    window: Mapping[str, datetime]
-    # wa_ids owed (running bulks' pending recipients, sends in flight) not in the window.
-    promised: AbstractSet[str]
+    book: QuotaBook
     now: datetime
-    # The window's times, oldest first, when the book was read with them sorted.
-    sorted_times: Sequence[datetime] | None = None
 
-    def times(self) -> Sequence[datetime]:
-        """The window's times, oldest first, every one counted (``QuotaBook.times``)."""
-        if self.sorted_times is not None:
-            return self.sorted_times
-        return sorted(self.window.values())
+    @property
+    def window(self) -> Mapping[str, datetime]:
+        return self.book.window
+
+    @cached_property
+    def promised(self) -> AbstractSet[str]:
+        """wa_ids owed (running bulks' pending recipients, sends in flight) not in the window."""
+        return self.book.owed - self.book.window.keys()
 
     def snapshot(self) -> QuotaSnapshot:
         return quota_snapshot(
@@ -81,7 +81,8 @@ class OrganisationQuota:
         """The organisation's quota now; ``tier`` when the caller has read it already."""
         now = self._clock.now()
         book = await self._ledger.read(organisation_id, since=now - QUOTA_WINDOW)
-        return _reading(tier or await self._portfolio_tier(organisation_id), book, now)
+        tier = tier or await self._portfolio_tier(organisation_id)
+        return QuotaReading(tier=tier, book=book, now=now)
 
     @asynccontextmanager
     async def reserve(self, organisation_id: OrganisationId, wa_id: str) -> AsyncIterator[None]:
@@ -151,7 +152,8 @@ class OrganisationQuota:
         verdicts: list[Verdict] = []
 
         def decision(book: QuotaBook) -> list[str]:
-            verdicts[:] = decide_batch(_reading(tier, book, now), [a.wa_id for a in asking])
+            reading = QuotaReading(tier=tier, book=book, now=now)
+            verdicts[:] = decide_batch(reading, [a.wa_id for a in asking])
             return [v.wa_id for v in verdicts if v.reserves]
 
         reservations = iter(
@@ -216,9 +218,9 @@ def decide_batch(reading: QuotaReading, wa_ids: Sequence[str]) -> list[Verdict]:
         if not in_window and wa_id not in owed:
             if not _fits(reading, promised=len(owed)):
                 # The times only when room is short, for when it frees: as read, every one
-                # counted (``QuotaBook.times``), so a decision costs its batch, not the window.
+                # counted, so a decision costs its batch, not the window.
                 live = live or LiveWindow.counted(
-                    reading.tier, oldest_first=reading.times(), now=reading.now
+                    reading.tier, oldest_first=reading.book.times(), now=reading.now
                 )
                 room = live.room(promised=len(owed))
                 if room.frees_at is not None:
@@ -235,16 +237,6 @@ def _fits(reading: QuotaReading, *, promised: int) -> bool:
     on ``LiveWindow.counted`` answers the same, and when room frees)."""
     limit = reading.tier.daily_limit
     return limit is None or len(reading.window) + promised < limit
-
-
-def _reading(tier: Tier, book: QuotaBook, now: datetime) -> QuotaReading:
-    return QuotaReading(
-        tier=tier,
-        window=book.window,
-        promised=book.owed - book.window.keys(),
-        now=now,
-        sorted_times=book.sorted_times,
-    )
 
 
 def portfolio_tier(numbers: Sequence[PhoneNumber]) -> Tier:

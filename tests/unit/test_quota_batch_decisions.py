@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mindo_core.domain.errors import QuotaExceeded
 from mindo_core.domain.tiers import QUOTA_WINDOW, TIER_UNLIMITED, Tier
+from mindo_core.ports.quota import QuotaBook
 from mindo_core.services.organisation_quota import QuotaReading, Verdict, decide_batch
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -65,24 +66,21 @@ ages = st.integers(min_value=1, max_value=26 * 60)  # minutes ago: some beyond t
 def test_a_batch_answers_as_each_send_decided_alone(
     limit: int, window: dict[str, int], promised: set[str], asking: list[str]
 ) -> None:
-    reading = QuotaReading(
-        tier=Tier.for_limit(limit),
+    book = QuotaBook(
         window={wa_id: NOW - timedelta(minutes=age) for wa_id, age in window.items()},
-        promised=promised - window.keys(),
-        now=NOW,
+        owed=promised,
     )
+    reading = QuotaReading(tier=Tier.for_limit(limit), book=book, now=NOW)
 
     assert answers(decide_batch(reading, asking)) == answers(one_at_a_time(reading, asking))
 
 
 def test_an_entry_expired_since_the_reading_still_counts_and_room_frees_now() -> None:
     expired = NOW - QUOTA_WINDOW - timedelta(minutes=1)
-    reading = QuotaReading(
-        tier=Tier.for_limit(2),
-        window={RECIPIENTS[0]: expired, RECIPIENTS[1]: NOW - timedelta(hours=1)},
-        promised=set(),
-        now=NOW,
+    book = QuotaBook(
+        window={RECIPIENTS[0]: expired, RECIPIENTS[1]: NOW - timedelta(hours=1)}, owed=set()
     )
+    reading = QuotaReading(tier=Tier.for_limit(2), book=book, now=NOW)
 
     verdicts = decide_batch(reading, [RECIPIENTS[2]])
 
@@ -90,6 +88,6 @@ def test_an_entry_expired_since_the_reading_still_counts_and_room_frees_now() ->
 
 
 def test_an_unlimited_tier_refuses_no_one() -> None:
-    reading = QuotaReading(tier=TIER_UNLIMITED, window={}, promised=set(), now=NOW)
+    reading = QuotaReading(tier=TIER_UNLIMITED, book=QuotaBook(window={}, owed=set()), now=NOW)
 
     assert all(v.refused is None for v in decide_batch(reading, RECIPIENTS))
