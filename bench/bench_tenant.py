@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from mindo_core.adapters.crypto import FernetTokenCipher
-from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.meta import HttpMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.submission import RecipientInput
@@ -67,7 +67,7 @@ async def sqlite_services(
         url = f"sqlite:///{Path(workdir) / 'bench.db'}"
         await asyncio.to_thread(upgrade_database, url)
         stores = await open_stores(url)
-        meta = AiohttpMetaGateway(base_url=meta_url)
+        meta = HttpMetaGateway(base_url=meta_url)
         services = wire(
             stores,
             meta,

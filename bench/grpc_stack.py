@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mindo_cli.demo import seed_demo
 from mindo_core.adapters.crypto import FernetTokenCipher
-from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.meta import HttpMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.bootstrap import Services, wire
 from mindo_core.domain.clock import SystemClock
@@ -66,7 +66,7 @@ async def bench_stack(
         url = database_url or f"sqlite:///{database}"
         await asyncio.to_thread(upgrade_database, url)
         stores = await open_stores(url)
-        meta = AiohttpMetaGateway(base_url=meta_url)
+        meta = HttpMetaGateway(base_url=meta_url)
         services = wire(stores, meta, FernetTokenCipher(SECRET), SystemClock(), progress=progress)
         server = None
         try:

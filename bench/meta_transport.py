@@ -6,7 +6,7 @@ up to ``REQUESTS`` template sends with a fixed number in flight and stops early 
 
     (a) httpx's default transport (httpcore)
     (b) httpx over aiohttp (the ``httpx-aiohttp`` package), skipped when not installed
-    (c) plain aiohttp: ``AiohttpMetaGateway.send_template``, the path Mindo actually uses
+    (c) plain aiohttp: ``HttpMetaGateway.send_template``, the path Mindo actually uses
 
 The aiohttp-based clients get a pool of ``POOL`` connections. httpx's own transport keeps its
 default limits (100 connections, 20 kept alive): given the same large pool it measured slower
@@ -138,9 +138,9 @@ def httpx_over_aiohttp(base_url: str) -> AbstractAsyncContextManager[Send]:
 
 @asynccontextmanager
 async def aiohttp_gateway(base_url: str) -> Any:
-    from mindo_core.adapters.meta import AiohttpMetaGateway
+    from mindo_core.adapters.meta import HttpMetaGateway
 
-    gateway = AiohttpMetaGateway(base_url=base_url, max_connections=POOL)
+    gateway = HttpMetaGateway(base_url=base_url, max_connections=POOL)
 
     async def send() -> str:
         result = await gateway.send_template(
@@ -165,7 +165,7 @@ def _httpx_aiohttp_missing() -> str | None:
 CLIENTS: tuple[tuple[str, ClientFactory, Callable[[], str | None]], ...] = (
     ("httpx (default transport)", httpx_default, lambda: None),
     ("httpx over httpx-aiohttp", httpx_over_aiohttp, _httpx_aiohttp_missing),
-    ("aiohttp (AiohttpMetaGateway)", aiohttp_gateway, lambda: None),
+    ("aiohttp (HttpMetaGateway)", aiohttp_gateway, lambda: None),
 )
 
 

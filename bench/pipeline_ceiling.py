@@ -1,6 +1,6 @@
 """The bulk pipeline's ceiling: how fast the real engine sends when Meta is not the limit.
 
-The real ``BulkEngine`` (``bootstrap.wire``), a SQLite file and ``AiohttpMetaGateway`` in this
+The real ``BulkEngine`` (``bootstrap.wire``), a SQLite file and ``HttpMetaGateway`` in this
 process; the sandbox in a child process (``--unlimited``: no throughput limit, no pair rate, no
 added latency) over real HTTP on 127.0.0.1. The engine's own throughput for the number is set
 far above anything reachable (``EngineSettings.throughput_mps``), so what is measured is the

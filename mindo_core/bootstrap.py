@@ -19,7 +19,7 @@ from mindo_core.adapters.callbacks_http import AiohttpCallbackSender
 from mindo_core.adapters.crypto import FernetTokenCipher
 from mindo_core.adapters.engine_lock import exclusive_engine
 from mindo_core.adapters.memory.progress_bus import InProcessProgressBus
-from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.meta import HttpMetaGateway
 from mindo_core.adapters.meta.observed import ObservedMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.adapters.sql.engine_steering import PostgresSteeringRelay
@@ -446,7 +446,7 @@ async def open_services(
         reservation_seconds=_reservation_seconds(settings),
         quota_refresh_seconds=settings.quota_refresh_seconds,
     )
-    meta: MetaGateway = AiohttpMetaGateway(
+    meta: MetaGateway = HttpMetaGateway(
         base_url=settings.meta_base_url,
         api_version=settings.meta_api_version,
         total_timeout=settings.meta_timeout_seconds,

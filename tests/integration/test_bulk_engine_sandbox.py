@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from mindo_core.adapters.crypto import FernetTokenCipher
-from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.meta import HttpMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.model import NO_ANSWER_REASON, Bulk, BulkRecipient
@@ -179,7 +179,7 @@ async def _stack_on(
     url = f"sqlite:///{tmp_path / 'mindo.db'}"
     await asyncio.to_thread(upgrade_database, url)
     stores = await open_stores(url)
-    meta = AiohttpMetaGateway(base_url=sandbox.url, total_timeout=0.5)
+    meta = HttpMetaGateway(base_url=sandbox.url, total_timeout=0.5)
     services = wire(
         stores, meta, FernetTokenCipher(SECRET), SystemClock(), engine_settings=SETTINGS
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mindo_core.adapters.crypto import FernetTokenCipher
-from mindo_core.adapters.meta import AiohttpMetaGateway
+from mindo_core.adapters.meta import HttpMetaGateway
 from mindo_core.adapters.sql import open_stores, upgrade_database
 from mindo_core.bootstrap import Services, wire
 from mindo_core.bulks.model import Bulk
@@ -111,7 +111,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     url = f"sqlite:///{tmp_path / 'mindo.db'}"
     await asyncio.to_thread(upgrade_database, url)
     stores = await open_stores(url)
-    meta = AiohttpMetaGateway(base_url=sandbox.url, total_timeout=1.0)
+    meta = HttpMetaGateway(base_url=sandbox.url, total_timeout=1.0)
     services = wire(
         stores, meta, FernetTokenCipher(SECRET), SystemClock(), engine_settings=SETTINGS
     )

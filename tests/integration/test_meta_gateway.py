@@ -1,4 +1,4 @@
-"""``AiohttpMetaGateway`` against a real HTTP server on 127.0.0.1 (see ``fake_meta``)."""
+"""``HttpMetaGateway`` against a real HTTP server on 127.0.0.1 (see ``fake_meta``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from mindo_core.adapters.meta import AiohttpMetaGateway, UnexpectedMetaResponse
+from mindo_core.adapters.meta import HttpMetaGateway, UnexpectedMetaResponse
 from mindo_core.domain.errors import InvalidRequest, MetaError, MetaUnavailable
 
 from .fake_meta import FakeMeta, Responder, json_response, send_success
@@ -44,13 +44,13 @@ async def elsewhere() -> AsyncIterator[FakeMeta]:
 
 
 @pytest.fixture
-async def gateway(meta: FakeMeta) -> AsyncIterator[AiohttpMetaGateway]:
-    client = AiohttpMetaGateway(base_url=meta.base_url, total_timeout=10)
+async def gateway(meta: FakeMeta) -> AsyncIterator[HttpMetaGateway]:
+    client = HttpMetaGateway(base_url=meta.base_url, total_timeout=10)
     yield client
     await client.close()
 
 
-async def send(gateway: AiohttpMetaGateway, phone_number_id: str = "106540352242922") -> Any:
+async def send(gateway: HttpMetaGateway, phone_number_id: str = "106540352242922") -> Any:
     return await gateway.send_template(
         phone_number_id=phone_number_id, access_token=TOKEN, payload=PAYLOAD
     )
@@ -68,7 +68,7 @@ def answer(document: Any, status: int = 200) -> Responder:
 
 
 async def test_a_send_returns_the_wamid_the_contact_and_the_pacing_status(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     meta.respond = answer(send_success(wamid="wamid.ABC", wa_id="16505551234"))
     result = await send(gateway)
@@ -80,7 +80,7 @@ async def test_a_send_returns_the_wamid_the_contact_and_the_pacing_status(
 
 
 async def test_a_send_posts_the_payload_as_json_with_the_bearer_token(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     meta.respond = answer(send_success())
     await send(gateway, "106540352242922")
@@ -97,7 +97,7 @@ async def test_the_api_version_may_be_given_with_or_without_its_v(
     meta: FakeMeta, version: str, prefix: str
 ) -> None:
     meta.respond = answer(send_success())
-    client = AiohttpMetaGateway(base_url=meta.base_url + "/", api_version=version)
+    client = HttpMetaGateway(base_url=meta.base_url + "/", api_version=version)
     try:
         await send(client, "PN1")
     finally:
@@ -107,17 +107,17 @@ async def test_the_api_version_may_be_given_with_or_without_its_v(
 
 def test_a_malformed_api_version_is_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="api_version"):
-        AiohttpMetaGateway(api_version="latest")
+        HttpMetaGateway(api_version="latest")
 
 
 def test_construction_needs_no_event_loop_and_shows_no_secret() -> None:
-    client = AiohttpMetaGateway(base_url="http://127.0.0.1:9")
-    assert repr(client) == "AiohttpMetaGateway(root='http://127.0.0.1:9/v21.0')"
+    client = HttpMetaGateway(base_url="http://127.0.0.1:9")
+    assert repr(client) == "HttpMetaGateway(root='http://127.0.0.1:9/v21.0')"
 
 
 @pytest.mark.parametrize("phone_number_id", ["", "..", "."])
 async def test_an_id_that_is_not_a_path_segment_is_refused_before_any_request(
-    meta: FakeMeta, gateway: AiohttpMetaGateway, phone_number_id: str
+    meta: FakeMeta, gateway: HttpMetaGateway, phone_number_id: str
 ) -> None:
     with pytest.raises(InvalidRequest):
         await send(gateway, phone_number_id)
@@ -126,7 +126,7 @@ async def test_an_id_that_is_not_a_path_segment_is_refused_before_any_request(
 
 @pytest.mark.parametrize("token", ["", "abc\r\nX-Injected: 1", "tök", "two words"])
 async def test_a_token_that_cannot_be_a_header_is_refused_without_being_shown(
-    meta: FakeMeta, gateway: AiohttpMetaGateway, token: str
+    meta: FakeMeta, gateway: HttpMetaGateway, token: str
 ) -> None:
     with pytest.raises(InvalidRequest) as raised:
         await gateway.send_template(phone_number_id="1", access_token=token, payload=PAYLOAD)
@@ -136,7 +136,7 @@ async def test_a_token_that_cannot_be_a_header_is_refused_without_being_shown(
 
 
 async def test_an_id_cannot_add_path_segments_or_a_query(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     meta.respond = answer(send_success())
     await send(gateway, "1/../2?x=y")
@@ -156,7 +156,7 @@ async def test_two_hundred_sends_are_in_flight_at_once(meta: FakeMeta) -> None:
         return json_response(send_success(wamid=f"wamid.{request.match_info['tail']}"))
 
     meta.respond = respond_when_all_arrived
-    client = AiohttpMetaGateway(base_url=meta.base_url, total_timeout=10)
+    client = HttpMetaGateway(base_url=meta.base_url, total_timeout=10)
     try:
         results = await asyncio.gather(*(send(client, f"PN{i}") for i in range(count)))
     finally:
@@ -167,7 +167,7 @@ async def test_two_hundred_sends_are_in_flight_at_once(meta: FakeMeta) -> None:
 
 
 async def test_the_gateway_works_again_after_close(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     meta.respond = answer(send_success())
     await send(gateway)
@@ -181,7 +181,7 @@ async def test_the_gateway_works_again_after_close(
 
 
 async def test_meta_s_error_envelope_becomes_a_meta_error(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     meta.respond = answer(
         {
@@ -205,9 +205,7 @@ async def test_meta_s_error_envelope_becomes_a_meta_error(
     assert error.detail.fbtrace_id == "Az8or2yhqkZfEZ"
 
 
-async def test_a_permanent_error_is_not_retryable(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
-) -> None:
+async def test_a_permanent_error_is_not_retryable(meta: FakeMeta, gateway: HttpMetaGateway) -> None:
     meta.respond = answer({"error": {"code": 132001, "message": "(#132001) No template"}}, 404)
     with pytest.raises(MetaError) as raised:
         await send(gateway)
@@ -215,7 +213,7 @@ async def test_a_permanent_error_is_not_retryable(
 
 
 async def test_a_503_without_an_envelope_means_meta_is_unavailable(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     async def respond(request: web.Request) -> web.StreamResponse:
         return web.Response(status=503, text="<html>Service Unavailable</html>")
@@ -229,7 +227,7 @@ async def test_a_503_without_an_envelope_means_meta_is_unavailable(
 
 
 async def test_a_200_that_is_not_a_send_result_is_unexpected_and_not_retried(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     meta.respond = answer({"success": True})
     with pytest.raises(UnexpectedMetaResponse, match=r"messages\[0\]\.id") as raised:
@@ -238,7 +236,7 @@ async def test_a_200_that_is_not_a_send_result_is_unexpected_and_not_retried(
 
 
 async def test_an_error_envelope_under_a_200_is_still_a_meta_error(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     meta.respond = answer({"error": {"code": 131000, "message": "(#131000) Something"}})
     with pytest.raises(MetaError) as raised:
@@ -254,7 +252,7 @@ async def test_no_answer_before_the_timeout_means_meta_is_unavailable(meta: Fake
         return json_response(send_success())
 
     meta.respond = never_answer
-    client = AiohttpMetaGateway(base_url=meta.base_url, total_timeout=0.2)
+    client = HttpMetaGateway(base_url=meta.base_url, total_timeout=0.2)
     try:
         with pytest.raises(MetaUnavailable, match="timeout") as raised:
             await send(client)
@@ -275,7 +273,7 @@ async def test_a_send_is_bounded_by_the_callers_time_left_within_its_own_timeout
         return json_response(send_success())
 
     meta.respond = never_answer
-    client = AiohttpMetaGateway(base_url=meta.base_url, total_timeout=60, send_timeout=30)
+    client = HttpMetaGateway(base_url=meta.base_url, total_timeout=60, send_timeout=30)
     started = time.monotonic()
     try:
         with pytest.raises(MetaUnavailable, match="timeout"):
@@ -299,7 +297,7 @@ async def test_each_call_kind_has_its_own_timeout(meta: FakeMeta) -> None:
         return json_response({"data": []})
 
     meta.respond = never_answer
-    client = AiohttpMetaGateway(base_url=meta.base_url, send_timeout=60, list_timeout=0.3)
+    client = HttpMetaGateway(base_url=meta.base_url, send_timeout=60, list_timeout=0.3)
     started = time.monotonic()
     try:
         with pytest.raises(MetaUnavailable, match="timeout"):
@@ -319,7 +317,7 @@ def refusing_port() -> Iterator[int]:
 
 
 async def test_a_refused_connection_means_meta_is_unavailable(refusing_port: int) -> None:
-    client = AiohttpMetaGateway(base_url=f"http://127.0.0.1:{refusing_port}")
+    client = HttpMetaGateway(base_url=f"http://127.0.0.1:{refusing_port}")
     try:
         with pytest.raises(MetaUnavailable) as raised:
             await send(client)
@@ -331,7 +329,7 @@ async def test_a_refused_connection_means_meta_is_unavailable(refusing_port: int
 
 
 async def test_the_token_never_appears_in_an_error_even_when_a_server_echoes_it(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     async def echo_the_token(request: web.Request) -> web.StreamResponse:
         auth = request.headers["Authorization"]
@@ -349,7 +347,7 @@ async def test_the_token_never_appears_in_an_error_even_when_a_server_echoes_it(
 
 
 async def test_a_redirect_is_not_followed_with_the_token(
-    meta: FakeMeta, elsewhere: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, elsewhere: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     async def redirect(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(f"{elsewhere.base_url}/v21.0/PN1/messages")
@@ -395,7 +393,7 @@ def paged(pages: list[list[dict[str, Any]]], next_base: str) -> Responder:
 
 
 async def test_templates_are_read_across_every_page(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     pages = [[template(1), template(2)], [template(3)], [template(4)], [template(5)]]
     meta.respond = paged(pages, next_base=meta.base_url)
@@ -413,7 +411,7 @@ async def test_templates_are_read_across_every_page(
 
 
 async def test_a_template_is_mapped_with_its_components(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     meta.respond = paged([[{**template(1), "parameter_format": "NAMED"}]], meta.base_url)
     [info] = await gateway.list_templates(waba_id="WABA1", access_token=TOKEN)
@@ -428,7 +426,7 @@ async def test_a_template_is_mapped_with_its_components(
 
 
 async def test_a_next_link_to_another_origin_is_replaced_by_the_after_cursor(
-    meta: FakeMeta, elsewhere: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, elsewhere: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     pages = [[template(1)], [template(2)], [template(3)]]
     meta.respond = paged(pages, next_base=elsewhere.base_url)
@@ -443,7 +441,7 @@ async def test_a_next_link_to_another_origin_is_replaced_by_the_after_cursor(
 
 
 async def test_a_foreign_next_link_without_a_cursor_is_an_error(
-    meta: FakeMeta, elsewhere: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, elsewhere: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     next_link = f"{elsewhere.base_url}/v21.0/WABA1/message_templates?after=x"
     meta.respond = answer({"data": [template(1)], "paging": {"next": next_link}})
@@ -453,7 +451,7 @@ async def test_a_foreign_next_link_without_a_cursor_is_an_error(
 
 
 async def test_a_server_that_offers_the_same_cursor_again_is_not_followed_forever(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     async def loop(request: web.Request) -> web.StreamResponse:
         next_link = f"{meta.base_url}{request.path}?after=SAME&n={len(meta.requests)}"
@@ -467,7 +465,7 @@ async def test_a_server_that_offers_the_same_cursor_again_is_not_followed_foreve
 
 
 async def test_a_server_that_offers_the_same_next_link_again_is_not_followed_forever(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     async def loop(request: web.Request) -> web.StreamResponse:
         paging = {"next": f"{meta.base_url}{request.path}?page=2"}
@@ -480,7 +478,7 @@ async def test_a_server_that_offers_the_same_next_link_again_is_not_followed_for
 
 
 async def test_phone_numbers_are_read_across_pages_and_mapped(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
+    meta: FakeMeta, gateway: HttpMetaGateway
 ) -> None:
     first = {
         "id": "277321005464405",
@@ -508,9 +506,7 @@ async def test_phone_numbers_are_read_across_pages_and_mapped(
     )
 
 
-async def test_an_error_on_a_later_page_is_raised(
-    meta: FakeMeta, gateway: AiohttpMetaGateway
-) -> None:
+async def test_an_error_on_a_later_page_is_raised(meta: FakeMeta, gateway: HttpMetaGateway) -> None:
     pages = paged([[template(1)], [template(2)]], next_base=meta.base_url)
 
     async def fail_second_page(request: web.Request) -> web.StreamResponse:
@@ -526,7 +522,7 @@ async def test_an_error_on_a_later_page_is_raised(
 
 async def test_a_listing_longer_than_the_page_limit_is_an_error(meta: FakeMeta) -> None:
     meta.respond = paged([[template(n)] for n in range(5)], next_base=meta.base_url)
-    client = AiohttpMetaGateway(base_url=meta.base_url, max_pages=3)
+    client = HttpMetaGateway(base_url=meta.base_url, max_pages=3)
     try:
         with pytest.raises(UnexpectedMetaResponse, match="more than 3 pages"):
             await client.list_templates(waba_id="WABA1", access_token=TOKEN)

@@ -10,14 +10,14 @@ from mindo_core.adapters.meta.errors import (
 from mindo_core.adapters.meta.gateway import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
-    AiohttpMetaGateway,
+    HttpMetaGateway,
 )
 
 __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_BASE_URL",
     "META_CODE_POLICIES",
-    "AiohttpMetaGateway",
+    "HttpMetaGateway",
     "MetaCodePolicy",
     "UnexpectedMetaResponse",
     "error_from_response",
