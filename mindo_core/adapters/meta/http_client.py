@@ -187,6 +187,7 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.open = False
+        self.reusable = False
         if self.transport is not None:
             self.transport.close()
 
@@ -220,6 +221,8 @@ class _Connection(asyncio.Protocol):
     # llhttp's callbacks --------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._waiter is None or self._waiter.done():  # a second answer: out of step
+            self.close()
         self._chunks.clear()
         self._size = 0
         self._encoding = b""
@@ -273,5 +276,11 @@ def _decoded(body: bytes, encoding: bytes) -> bytes:
     if encoding in (b"", b"identity"):
         return body
     if encoding in (b"gzip", b"x-gzip", b"deflate"):
-        return zlib.decompress(body, wbits=47)  # 47: zlib or gzip header, detected
+        decoder = zlib.decompressobj(wbits=47)  # 47: zlib or gzip header, detected
+        decoded = decoder.decompress(body, _MAX_ANSWER_BYTES + 1)  # a small body may inflate
+        if len(decoded) > _MAX_ANSWER_BYTES:
+            raise ValueError(f"answer longer than {_MAX_ANSWER_BYTES} bytes once decoded")
+        if not decoder.eof:
+            raise ValueError("truncated compressed answer")
+        return decoded
     raise ValueError(f"content coding {encoding[:32]!r} is not supported")
