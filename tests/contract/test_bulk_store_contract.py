@@ -583,6 +583,31 @@ async def test_an_outcome_for_a_recipient_no_longer_in_flight_changes_nothing(
     assert await stores.messages.find_message_by_wamid(acme.organisation.id, "wamid.again") is None
 
 
+async def test_many_acceptances_at_once_each_keep_their_own_wamid_and_time(
+    stores: Stores,
+) -> None:
+    acme = await tenant(stores)
+    bulk = await create(stores, acme, 4)
+    claimed = await call(stores, bulk)
+    await stores.bulks.record_outcomes([accept(claimed[3], "wamid.early")])
+    times = [LATER + timedelta(milliseconds=i) for i in range(4)]
+
+    [changed] = await stores.bulks.record_outcomes(
+        [accept(c, f"wamid.{c.position}", at=at) for c, at in zip(claimed, times, strict=True)]
+    )
+
+    assert changed.counters.sent == 4  # the fourth was already sent, and stays as it was
+    page = await stores.bulks.list_bulk_recipients(
+        bulk.organisation_id, bulk.id, status=None, offset=0, limit=10
+    )
+    assert [(r.state, r.wamid, r.sent_at) for r in page.items] == [
+        ("sent", "wamid.0", times[0]),
+        ("sent", "wamid.1", times[1]),
+        ("sent", "wamid.2", times[2]),
+        ("sent", "wamid.early", LATER),
+    ]
+
+
 async def test_outcomes_of_several_bulks_are_recorded_together(stores: Stores) -> None:
     acme = await tenant(stores)
     one = await create(stores, acme, 1, created_at=T0)

@@ -101,6 +101,25 @@ async def test_a_worker_s_outcomes_move_only_what_it_claimed(stores: Stores) -> 
     assert await states(stores, bulk) == [("sent", "wamid.new")]
 
 
+async def test_a_worker_s_acceptances_at_once_move_only_what_it_claimed(stores: Stores) -> None:
+    bulk = await bulk_on(stores, "acme", "1", people=3)
+    old = await stores.bulks.claim_recipients(bulk.id, worker="old", limit=3, now=LATER)
+    await stores.bulks.settle_in_flight(policy="resend", now=LATER)
+    new = await stores.bulks.claim_recipients(bulk.id, worker="new", limit=2, now=LATER)
+
+    stale = [accept(c, f"wamid.old{c.position}") for c in old]
+    assert await stores.bulks.record_outcomes(stale, worker="old") == []
+    fresh = [accept(c, f"wamid.new{c.position}") for c in new]
+    [changed] = await stores.bulks.record_outcomes(fresh, worker="new")
+
+    assert changed.counters.sent == 2
+    assert await states(stores, bulk) == [
+        ("sent", "wamid.new0"),
+        ("sent", "wamid.new1"),
+        ("pending", None),
+    ]
+
+
 async def test_the_numbers_in_flight_are_those_of_any_bulk_with_a_recipient_in_flight(
     stores: Stores,
 ) -> None:

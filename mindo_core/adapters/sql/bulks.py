@@ -22,6 +22,7 @@ Rules the port leaves open, the same as ``InMemoryBulks``':
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, time, timedelta
@@ -329,8 +330,7 @@ class SqlBulks:
             statuses = {bulk_id: row.status for bulk_id, row in bulks.items()}
             reported: list[int] = []
             for (bulk_id, after, kind), rows in _outcome_groups(outcomes, statuses).items():
-                claimed = [{**row, "worker": worker} for row in rows]
-                moved = await _record_group(connection, _OUTCOME_UPDATES[kind], claimed)
+                moved = await _record_group(connection, kind, rows, worker)
                 if moved:
                     moves.move(bulk_id, "in_flight", after, moved)
                     changed.setdefault(bulk_id)
@@ -818,6 +818,19 @@ _OUTCOME_UPDATES: Mapping[str, sa.TextClause] = {
     ).bindparams(sa.bindparam("retry_at", type_=UTCDateTime())),
 }
 
+# The "accept" update of many recipients at once on PostgreSQL (``_record_accepted``). The
+# rows are locked in the join's order, not by id: only this transaction's worker moves its
+# in-flight rows, under the bulk row's lock, so no other writer waits for them in another order.
+_ACCEPT_MANY = sa.text(
+    """
+    UPDATE messages AS m
+    SET status = 'sent', wamid = v.wamid, sent_at = v.at, error_message = NULL
+    FROM json_to_recordset(CAST(:rows AS JSON)) AS v(id BIGINT, wamid VARCHAR, at TIMESTAMPTZ)
+    WHERE m.id = v.id AND m.bulk_id = :bulk_id AND m.status = 'in_flight'
+      AND m.claimed_by = coalesce(CAST(:worker AS VARCHAR), m.claimed_by)
+    """
+)
+
 # The lease of a number held by a worker other than the one asking (the database's clock).
 _LEASED_TO_ANOTHER = sa.text(
     """
@@ -869,16 +882,33 @@ def _outcome_groups(
 
 
 async def _record_group(
-    connection: AsyncConnection, statement: sa.TextClause, rows: list[dict[str, Any]]
+    connection: AsyncConnection, kind: str, rows: list[dict[str, Any]], worker: str | None
 ) -> int:
     """How many of the group's recipients were in flight (and so moved)."""
-    if len(rows) > 1 and connection.dialect.supports_sane_multi_rowcount:
-        return int((await connection.execute(statement, rows)).rowcount)
+    if kind == "accept" and len(rows) > 1 and connection.dialect.name == "postgresql":
+        return await _record_accepted(connection, rows, worker)
+    statement = _OUTCOME_UPDATES[kind]
+    claimed = [{**row, "worker": worker} for row in rows]
+    if len(claimed) > 1 and connection.dialect.supports_sane_multi_rowcount:
+        return int((await connection.execute(statement, claimed)).rowcount)
     # A driver whose executemany cannot count (asyncpg): one statement per recipient.
     moved = 0
-    for row in rows:
+    for row in claimed:
         moved += int((await connection.execute(statement, row)).rowcount)
     return moved
+
+
+async def _record_accepted(
+    connection: AsyncConnection, rows: list[dict[str, Any]], worker: str | None
+) -> int:
+    """A group of accepted recipients on PostgreSQL: one statement over one JSON document, not
+    one execution per recipient (a bulk worker's most frequent write). JSON rather than arrays:
+    the driver dumps an array element by element in Python, several times slower."""
+    accepted = [
+        {"id": row["id"], "wamid": row["wamid"], "at": row["at"].isoformat()} for row in rows
+    ]
+    parameters = {"bulk_id": rows[0]["bulk_id"], "worker": worker, "rows": json.dumps(accepted)}
+    return int((await connection.execute(_ACCEPT_MANY, parameters)).rowcount)
 
 
 def _outcome_parameters(
