@@ -432,6 +432,22 @@ async def test_a_refused_port_fails_to_connect(client: KeptAliveClient) -> None:
         await client.request("POST", url, {}, b"{}", within=WITHIN)
 
 
+async def test_a_host_name_is_looked_up_and_sent_as_the_host_header(
+    servers: Servers, client: KeptAliveClient
+) -> None:
+    server = await servers(always(answer(b"named")))
+    url = URL(f"http://localhost:{server.port}/v21.0/PN/messages")
+    result = await client.request("GET", url, {}, None, within=WITHIN)
+    assert result.body == b"named"
+    assert server.requests[0].header("Host") == f"localhost:{server.port}"
+
+
+async def test_a_name_that_does_not_resolve_fails_to_connect(client: KeptAliveClient) -> None:
+    url = URL("http://graph.mindo.invalid/v21.0/PN/messages")  # .invalid never resolves
+    with pytest.raises(ConnectFailed):
+        await client.request("POST", url, {}, b"{}", within=WITHIN)
+
+
 # --------------------------------------------------------------------------------------------
 # Time bounds and cancellation
 

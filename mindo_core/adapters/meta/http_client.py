@@ -13,6 +13,7 @@ the answer's size. What failed is told apart, because the engine's retry depends
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 import zlib
@@ -30,6 +31,7 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # and a request written just as one closes would be lost with an unknown outcome.
 _KEEP_IDLE_SECONDS: Final = 15.0
 _MAX_ANSWER_BYTES: Final = 16 * 1024 * 1024
+_ADDRESSES_SECONDS: Final = 10.0  # as aiohttp's resolver cache
 
 
 class ConnectFailed(ConnectionError):
@@ -54,10 +56,10 @@ class _Origin:
 
     @classmethod
     def of(cls, url: URL) -> _Origin:
-        scheme = url.scheme
-        if scheme not in _DEFAULT_PORTS or not url.host:
+        scheme, host = url.scheme, url.raw_host  # raw: an international name in ASCII
+        if scheme not in _DEFAULT_PORTS or not host:
             raise ValueError(f"not an http(s) URL: {url.scheme}://…")
-        return cls(scheme, url.host, url.port or _DEFAULT_PORTS[scheme])
+        return cls(scheme, host, url.port or _DEFAULT_PORTS[scheme])
 
     @property
     def host_header(self) -> str:
@@ -72,6 +74,7 @@ class KeptAliveClient:
         self._slots = asyncio.Semaphore(max_connections)
         self._connect_timeout = connect_timeout
         self._idle: dict[_Origin, list[_Connection]] = {}
+        self._addresses: dict[_Origin, tuple[float, list[str]]] = {}
         self._tls: ssl.SSLContext | None = None
         self._closed = False
 
@@ -125,20 +128,44 @@ class KeptAliveClient:
         return None
 
     async def _connect(self, origin: _Origin) -> _Connection:
-        loop = asyncio.get_running_loop()
         tls = self._tls_context() if origin.scheme == "https" else None
         try:
             async with asyncio.timeout(self._connect_timeout):
+                return await self._first_answering(origin, tls)
+        except (OSError, TimeoutError) as exc:
+            self._addresses.pop(origin, None)  # resolved again for the next connection
+            raise ConnectFailed(f"cannot connect to {origin.host}:{origin.port}: {exc}") from None
+
+    async def _first_answering(self, origin: _Origin, tls: ssl.SSLContext | None) -> _Connection:
+        """A connection to the first of the origin's addresses that accepts one."""
+        loop = asyncio.get_running_loop()
+        failure: OSError | None = None
+        for address in await self._resolved(origin):
+            try:
                 _, connection = await loop.create_connection(
                     _Connection,
-                    origin.host,
+                    address,
                     origin.port,
                     ssl=tls,
                     server_hostname=origin.host if tls else None,
                 )
-        except (OSError, TimeoutError) as exc:
-            raise ConnectFailed(f"cannot connect to {origin.host}:{origin.port}: {exc}") from None
-        return connection
+                return connection
+            except OSError as exc:
+                failure = exc
+        raise failure or OSError(f"{origin.host} has no address")
+
+    async def _resolved(self, origin: _Origin) -> list[str]:
+        """The origin's addresses, looked up again after ``_ADDRESSES_SECONDS``: a bulk's
+        start opens hundreds of connections, one name lookup serves them all."""
+        now = time.monotonic()
+        known = self._addresses.get(origin)
+        if known is not None and now - known[0] < _ADDRESSES_SECONDS:
+            return known[1]
+        loop = asyncio.get_running_loop()
+        found = await loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
+        self._addresses[origin] = (now, addresses)
+        return addresses
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
