@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import struct
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -553,6 +554,39 @@ async def test_an_answer_longer_than_the_limit_cuts_the_connection(
 
     server = await servers(handle)
     with pytest.raises(ConnectionCut, match="longer than"):
+        await get(client, server)
+
+
+async def test_a_header_longer_than_the_limit_cuts_the_connection(
+    servers: Servers, client: KeptAliveClient
+) -> None:
+    head = b"HTTP/1.1 200 OK\r\nX-Endless: " + b"x" * (LIMIT + 512 * 1024)
+
+    async def handle(server: RawServer, connection: Connection) -> None:
+        await server.next_request(connection)
+        connection.writer.write(head)
+        await connection.writer.drain()
+        await connection.reader.read()  # the client ends the connection, not the server
+
+    server = await servers(handle)
+    with pytest.raises(ConnectionCut, match="longer than"):
+        await get(client, server)
+
+
+async def test_an_answer_without_a_length_cut_by_a_reset_is_not_taken_as_whole(
+    servers: Servers, client: KeptAliveClient
+) -> None:
+    async def handle(server: RawServer, connection: Connection) -> None:
+        await server.next_request(connection)
+        connection.writer.write(b'HTTP/1.1 200 OK\r\n\r\n{"messages": [')
+        await connection.writer.drain()
+        await asyncio.sleep(0.05)  # the head and a part of the body arrive first
+        sock = connection.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.writer.transport.abort()  # no FIN: a reset
+
+    server = await servers(handle)
+    with pytest.raises(ConnectionCut):
         await get(client, server)
 
 

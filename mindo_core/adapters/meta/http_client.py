@@ -31,6 +31,9 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # and a request written just as one closes would be lost with an unknown outcome.
 _KEEP_IDLE_SECONDS: Final = 15.0
 _MAX_ANSWER_BYTES: Final = 16 * 1024 * 1024
+# What one exchange may receive in all: the answer's body and its head and framing (llhttp
+# buffers a header's value however long it grows).
+_MAX_RECEIVED_BYTES: Final = _MAX_ANSWER_BYTES + 256 * 1024
 _ADDRESSES_SECONDS: Final = 10.0  # as aiohttp's resolver cache
 
 
@@ -199,12 +202,14 @@ class _Connection(asyncio.Protocol):
         self._encoding = b""
         self._headers_done = False
         self._delimited = False  # by a Content-Length or chunks, not by the connection's end
+        self._received = 0
 
     async def exchange(self, head: bytes, body: bytes | None) -> HttpAnswer:
         if self.transport is None or not self.open:
             raise ConnectionCut("the connection closed before the request")
         self._waiter = asyncio.get_running_loop().create_future()
         self.reusable = False
+        self._received = 0
         self.transport.write(head + body if body else head)
         try:
             return await self._waiter
@@ -227,6 +232,10 @@ class _Connection(asyncio.Protocol):
         if self._waiter is None:  # nothing was asked: the connection is out of step
             self.close()
             return
+        self._received += len(data)
+        if self._received > _MAX_RECEIVED_BYTES:
+            self._fail(ConnectionCut(f"answer longer than {_MAX_ANSWER_BYTES} bytes"))
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -240,7 +249,7 @@ class _Connection(asyncio.Protocol):
         self.open = False
         if self._waiter is None or self._waiter.done():
             return
-        if self._headers_done and not self._delimited:
+        if exc is None and self._headers_done and not self._delimited:
             self._complete()  # an answer without a length ends where the connection does
         else:
             self._fail(ConnectionCut(f"the connection closed before the answer ({exc or 'EOF'})"))
