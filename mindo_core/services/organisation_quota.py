@@ -56,7 +56,7 @@ class QuotaReading:
     @cached_property
     def promised(self) -> AbstractSet[str]:
         """wa_ids owed (running bulks' pending recipients, sends in flight) not in the window."""
-        return self.book.owed - self.book.window.keys()
+        return self.book.owed_outside_window()
 
     def snapshot(self) -> QuotaSnapshot:
         return quota_snapshot(

@@ -83,7 +83,7 @@ class QuotaReplan:
         wa_ids = [p.e164.removeprefix("+") for p in pending]
         since = now - QUOTA_WINDOW
         async with self._quota.holding(bulk.organisation_id, since=since) as book:
-            others = book.owed - book.window.keys() - set(wa_ids)
+            others = book.owed_outside_window() - set(wa_ids)
             taken = book.window.keys() | others
             plan = plan_quota(
                 tier_or_default(number.messaging_limit_tier),

@@ -345,7 +345,7 @@ def _quota_plan(
         window_entries=list(book.window.values()),
         candidates=prepared.wa_ids(),
         now=start,
-        owed=len(book.owed - book.window.keys()),
+        owed=len(book.owed_outside_window()),
     )
     return plan, taken
 

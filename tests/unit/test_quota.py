@@ -22,6 +22,7 @@ from mindo_core.domain.tiers import (
     UnknownTier,
     parse_tier,
 )
+from mindo_core.ports.quota import QuotaBook
 from mindo_core.quota.window import (
     NewRecipientRoom,
     new_recipient_room,
@@ -341,3 +342,9 @@ def test_the_snapshot_can_send_exactly_when_a_new_recipient_fits(used: int, prom
     assert snapshot.unique_sent_24h == used
     # What the documentation defines, promises or not.
     assert snapshot.remaining == max(0, 50 - used)
+
+
+def test_what_is_owed_and_already_in_the_window_is_not_promised() -> None:
+    book = QuotaBook(window={"a": NOW - HOUR, "b": NOW - HOUR}, owed={"b", "c", "d"})
+
+    assert book.owed_outside_window() == {"c", "d"}
