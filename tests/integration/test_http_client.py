@@ -155,6 +155,19 @@ def serving(answer_to: Callable[[Received, Connection], bytes]) -> Handler:
     return handle
 
 
+def writing_once(data: bytes) -> Handler:
+    """A server that reads one request, writes ``data``, and leaves the connection to the
+    client to end."""
+
+    async def handle(server: RawServer, connection: Connection) -> None:
+        await server.next_request(connection)
+        connection.writer.write(data)
+        await connection.writer.drain()
+        await connection.reader.read()
+
+    return handle
+
+
 def always(data: bytes) -> Handler:
     return serving(lambda received, connection: data)
 
@@ -546,13 +559,7 @@ async def test_an_answer_longer_than_the_limit_cuts_the_connection(
     body = b"x" * (LIMIT + 1)
     data = answer(body) if delimited else b"HTTP/1.1 200 OK\r\n\r\n" + body
 
-    async def handle(server: RawServer, connection: Connection) -> None:
-        await server.next_request(connection)
-        connection.writer.write(data)
-        await connection.writer.drain()
-        await connection.reader.read()  # the client ends the connection, not the server
-
-    server = await servers(handle)
+    server = await servers(writing_once(data))
     with pytest.raises(ConnectionCut, match="longer than"):
         await get(client, server)
 
@@ -562,13 +569,7 @@ async def test_a_header_longer_than_the_limit_cuts_the_connection(
 ) -> None:
     head = b"HTTP/1.1 200 OK\r\nX-Endless: " + b"x" * (LIMIT + 512 * 1024)
 
-    async def handle(server: RawServer, connection: Connection) -> None:
-        await server.next_request(connection)
-        connection.writer.write(head)
-        await connection.writer.drain()
-        await connection.reader.read()  # the client ends the connection, not the server
-
-    server = await servers(handle)
+    server = await servers(writing_once(head))
     with pytest.raises(ConnectionCut, match="longer than"):
         await get(client, server)
 
@@ -625,13 +626,7 @@ async def test_a_compressed_answer_decoding_to_more_than_the_limit_cuts_the_conn
 async def test_a_malformed_answer_cuts_the_connection(
     servers: Servers, client: KeptAliveClient, data: bytes
 ) -> None:
-    async def handle(server: RawServer, connection: Connection) -> None:
-        await server.next_request(connection)
-        connection.writer.write(data)
-        await connection.writer.drain()
-        await connection.reader.read()  # the client ends the connection, not the server
-
-    server = await servers(handle)
+    server = await servers(writing_once(data))
     with pytest.raises(ConnectionCut):
         await get(client, server)
     assert await server.ended_soon(1)
